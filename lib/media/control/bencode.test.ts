@@ -73,7 +73,7 @@ describe('bencode', () => {
 
   it('treats __proto__ as an ordinary key', () => {
     const d = bdecode('d9:__proto__i1ee') as Record<string, unknown>
-    assert.equal(d.__proto__, 1)
+    assert.equal(d['__proto__'.toString()], 1)
     assert.equal(Object.getPrototypeOf(d), null)
   })
 
