@@ -38,7 +38,6 @@ const L = 0x6c // l
 const I = 0x69 // i
 const E = 0x65 // e
 const COLON = 0x3a
-const MINUS = 0x2d
 const ZERO = 0x30
 const NINE = 0x39
 
