@@ -1,0 +1,146 @@
+import type { DialogState, LegName } from '../sip/dialog/dialog-state.ts'
+
+/**
+ * How an incoming message names its dialog. For a received request the remote tag is the From tag
+ * and the local tag the To tag; for a received response it is the other way round. Either tag may be
+ * missing (an initial request or a CANCEL has no To tag).
+ */
+export interface LegKey {
+  callId: string
+  localTag?: string | undefined
+  remoteTag?: string | undefined
+}
+
+/** A call found by one of its legs. */
+export interface FoundCall {
+  /** Which leg the message belongs to. */
+  leg: LegName
+  call: DialogState
+}
+
+/** Outcome of {@link DialogStore.tryAcquireCall}. */
+export interface AcquireResult {
+  granted: boolean
+  /** Calls held in the group after this attempt. */
+  active: number
+}
+
+/** Outcome of {@link DialogStore.tryRate}. */
+export interface RateResult {
+  allowed: boolean
+  /** When denied, how long until a token is available (for Retry-After); 0 when allowed. */
+  retryAfterMs: number
+}
+
+/** A media pod as it registers itself. */
+export interface MediaPodInfo {
+  id: string
+  /** Address signalling sends NG commands to (host:port). */
+  address: string
+  /** Media realms the pod serves. */
+  realms: string[]
+  /** Maximum concurrent sessions. */
+  capacity: number
+  /** Sessions in use at the last heartbeat. */
+  active: number
+}
+
+/** An ownership lease (e.g. who registers an IP group upstream). */
+export interface Lease {
+  name: string
+  owner: string
+  /** Expiry, ms since epoch (store clock). */
+  expiresAt: number
+}
+
+/** Outcome of {@link DialogStore.acquireLease}. */
+export interface LeaseResult {
+  acquired: boolean
+  /** The current holder (the caller when acquired). */
+  lease: Lease
+}
+
+/** Health of one proxy address, shared between pods. */
+export interface ProxyHealth {
+  address: string
+  up: boolean
+  /** Expiry of this verdict, ms since epoch (store clock). */
+  expiresAt: number
+}
+
+/** Readiness of the store: `ready` when the last contact with the backend succeeded. */
+export type StoreHealth = 'ready' | 'unavailable'
+
+/**
+ * Everything a stateless B2BUA keeps outside its process: dialogs, admission counters, rate limits,
+ * the media-pod registry, leases and proxy health. Implementations: `MemoryStore` (standalone) and
+ * `RedisStore`; both pass `dialog-store.contract.ts`. Key schema and TTLs: docs/state.md.
+ *
+ * Every operation may reject with `StateUnavailableError` (`SBC_ERR_STATE_UNAVAILABLE`) when the
+ * backend cannot be reached; never hangs.
+ */
+export interface DialogStore {
+  /**
+   * Stores a new call and indexes both legs, atomically. `state.version` must be 0; the stored (and
+   * returned) state has version 1. Rejects with `CallExistsError` if the id or a leg index exists.
+   */
+  createCall(state: DialogState): Promise<DialogState>
+  /** The call with this id, or undefined. */
+  getCall(id: string): Promise<DialogState | undefined>
+  /** Finds a call from an in-dialog message's Call-ID and tags; undefined if none. */
+  findByLeg(key: LegKey): Promise<FoundCall | undefined>
+  /**
+   * Compare-and-set: writes `state` if the stored version equals `state.version`, stores and returns
+   * it with version + 1, and re-derives the TTL. Rejects with `VersionConflictError` or
+   * `CallNotFoundError`; `InvalidStateError` if a leg's indexed identity changed.
+   */
+  updateCall(state: DialogState): Promise<DialogState>
+  /** Deletes the call and its leg indexes; true if it existed. */
+  deleteCall(id: string): Promise<boolean>
+  /** Re-applies the call's TTL (derived from its state) to all its keys; false if it does not exist. */
+  refreshCall(id: string): Promise<boolean>
+
+  /**
+   * Takes one of `limit` slots of `group` for `callId`, atomically across all pods. Holding again
+   * refreshes the hold. The hold expires after `holdMs` unless refreshed, so a dead pod's calls
+   * free their slots by themselves.
+   */
+  tryAcquireCall(group: string, callId: string, limit: number, holdMs: number): Promise<AcquireResult>
+  /** Releases the slot of `callId` in `group`; true if it was held. */
+  releaseCall(group: string, callId: string): Promise<boolean>
+  /** Live holds in `group`. */
+  activeCalls(group: string): Promise<number>
+
+  /** Token bucket per group: `ratePerSec` refill, `burst` capacity. Takes one token if available. */
+  tryRate(group: string, ratePerSec: number, burst: number): Promise<RateResult>
+
+  /** Registers or heartbeats a media pod; it disappears `ttlMs` after its last heartbeat. */
+  registerMediaPod(pod: MediaPodInfo, ttlMs: number): Promise<void>
+  /** Removes a media pod (clean shutdown). */
+  unregisterMediaPod(id: string): Promise<void>
+  /** Live media pods, sorted by id. */
+  listMediaPods(): Promise<MediaPodInfo[]>
+  /** The live pod serving `realm` with the most free capacity (ties: lowest id), or undefined. */
+  pickMediaPod(realm: string): Promise<MediaPodInfo | undefined>
+
+  /** Takes the lease if free, expired, or already ours (then renews it). */
+  acquireLease(name: string, owner: string, ttlMs: number): Promise<LeaseResult>
+  /** Extends the lease if `owner` holds it; false otherwise. */
+  renewLease(name: string, owner: string, ttlMs: number): Promise<boolean>
+  /** Gives the lease up if `owner` holds it; false otherwise. */
+  releaseLease(name: string, owner: string): Promise<boolean>
+  /** The current holder, or undefined. */
+  getLease(name: string): Promise<Lease | undefined>
+
+  /** Records a proxy address as up or down; the verdict is forgotten after `ttlMs`. */
+  setProxyHealth(address: string, up: boolean, ttlMs: number): Promise<void>
+  /** All live verdicts, sorted by address. */
+  listProxyHealth(): Promise<ProxyHealth[]>
+
+  /** Readiness signal for /readyz; cheap, no I/O. */
+  health(): StoreHealth
+  /** Round trip to the backend; rejects with `StateUnavailableError` when unreachable. */
+  ping(): Promise<void>
+  /** Releases connections and timers. */
+  close(): Promise<void>
+}

@@ -1,0 +1,51 @@
+import { SbcError } from '../errors.ts'
+
+/**
+ * The state store cannot be reached (Redis down, timed out, not yet connected). Callers answer new
+ * INVITEs with 503 on this code; the store keeps reconnecting on its own.
+ */
+export class StateUnavailableError extends SbcError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('SBC_ERR_STATE_UNAVAILABLE', message, options)
+  }
+}
+
+/** `createCall` found a call with the same id, or a leg index already taken by another call. */
+export class CallExistsError extends SbcError {
+  constructor(message: string) {
+    super('SBC_ERR_STATE_CALL_EXISTS', message)
+  }
+}
+
+/** The call does not exist (never created, deleted, or expired). */
+export class CallNotFoundError extends SbcError {
+  constructor(id: string) {
+    super('SBC_ERR_STATE_CALL_NOT_FOUND', `call ${id} not found`)
+  }
+}
+
+/** Compare-and-set failed: the stored version is not the one the update was based on. */
+export class VersionConflictError extends SbcError {
+  readonly expected: number
+  readonly actual: number
+
+  constructor(id: string, expected: number, actual: number) {
+    super('SBC_ERR_STATE_VERSION_CONFLICT', `call ${id}: expected version ${expected}, store has ${actual}`)
+    this.expected = expected
+    this.actual = actual
+  }
+}
+
+/** The caller passed something the store refuses (bad id, schema violation, changed leg identity). */
+export class InvalidStateError extends SbcError {
+  constructor(message: string) {
+    super('SBC_ERR_STATE_INVALID', message)
+  }
+}
+
+/** Stored data did not pass the schema: a corrupt or foreign record. */
+export class CorruptStateError extends SbcError {
+  constructor(message: string) {
+    super('SBC_ERR_STATE_CORRUPT', message)
+  }
+}
