@@ -158,7 +158,13 @@ describe('WorkQueue', () => {
 
   it('reports metrics', async () => {
     const clock = new ManualClock()
-    const seen = { adds: 0, retries: 0, depths: [] as number[], latency: [] as number[], work: [] as number[] }
+    const seen = {
+      adds: 0,
+      retries: 0,
+      depths: [] as number[],
+      latency: [] as number[],
+      work: [] as number[],
+    }
     const q = new WorkQueue<string>({
       clock,
       metrics: {
