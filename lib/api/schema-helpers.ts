@@ -1,5 +1,5 @@
 import { isIP } from 'node:net'
-import { Kind, type SchemaOptions, type TSchema, Type, TypeRegistry, type TUnsafe } from '@sinclair/typebox'
+import { Kind, type SchemaOptions, type TSchema, type TUnsafe, Type, TypeRegistry } from '@sinclair/typebox'
 
 /**
  * A CEL rule (`x-kubernetes-validations`) paired with its JavaScript twin. The API server evaluates
@@ -39,8 +39,18 @@ export function withCel<T extends TSchema>(schema: T, rules: readonly CelRule[])
 }
 
 /** Helper to type a CEL twin against the node's static type. */
-export function cel<S>(rule: string, message: string, check: (self: S) => boolean, fieldPath?: string): CelRule {
-  return { rule, message, check: check as (self: never) => boolean, ...(fieldPath === undefined ? {} : { fieldPath }) }
+export function cel<S>(
+  rule: string,
+  message: string,
+  check: (self: S) => boolean,
+  fieldPath?: string,
+): CelRule {
+  return {
+    rule,
+    message,
+    check: check as (self: never) => boolean,
+    ...(fieldPath === undefined ? {} : { fieldPath }),
+  }
 }
 
 TypeRegistry.Set<{ enum: readonly string[] }>(

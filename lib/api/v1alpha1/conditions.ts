@@ -55,10 +55,13 @@ export const Condition = Type.Object(
     type: Type.String({
       minLength: 1,
       maxLength: 316,
-      pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$',
+      pattern:
+        '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$',
       description: 'Type of condition in CamelCase: Accepted, ResolvedRefs, Programmed or Ready.',
     }),
-    status: StringEnum(['True', 'False', 'Unknown'], { description: 'Status of the condition: True, False or Unknown.' }),
+    status: StringEnum(['True', 'False', 'Unknown'], {
+      description: 'Status of the condition: True, False or Unknown.',
+    }),
     observedGeneration: Type.Optional(
       Type.Integer({
         minimum: 0,

@@ -71,7 +71,8 @@ export const kindRegistry: readonly KindInfo[] = [
     plural: 'mediarealms',
     singular: 'mediarealm',
     shortNames: ['mr'],
-    description: 'MediaRealm says where media of a group of calls is relayed: a network, UDP port range and SDP address.',
+    description:
+      'MediaRealm says where media of a group of calls is relayed: a network, UDP port range and SDP address.',
     spec: MediaRealmSpec,
     status: MediaRealmStatus,
     printerColumns: [
@@ -86,12 +87,18 @@ export const kindRegistry: readonly KindInfo[] = [
     plural: 'sipinterfaces',
     singular: 'sipinterface',
     shortNames: ['si'],
-    description: 'SipInterface says where the SBC listens for SIP: network, transports, ports, TLS and public identity.',
+    description:
+      'SipInterface says where the SBC listens for SIP: network, transports, ports, TLS and public identity.',
     spec: SipInterfaceSpec,
     status: SipInterfaceStatus,
     printerColumns: [
       { name: 'Network', type: 'string', jsonPath: '.spec.network', description: 'LAN or WAN.' },
-      { name: 'Transports', type: 'string', jsonPath: '.spec.listeners[*].transport', description: 'Transports.' },
+      {
+        name: 'Transports',
+        type: 'string',
+        jsonPath: '.spec.listeners[*].transport',
+        description: 'Transports.',
+      },
       { name: 'Ports', type: 'string', jsonPath: '.spec.listeners[*].port', description: 'Ports.' },
       ...readyColumns,
     ],
@@ -101,7 +108,8 @@ export const kindRegistry: readonly KindInfo[] = [
     plural: 'ipprofiles',
     singular: 'ipprofile',
     shortNames: ['ipp'],
-    description: 'IPProfile holds per-leg media and identity behaviour shared by IP groups: SRTP, ICE, codecs, PAI.',
+    description:
+      'IPProfile holds per-leg media and identity behaviour shared by IP groups: SRTP, ICE, codecs, PAI.',
     spec: IPProfileSpec,
     status: IPProfileStatus,
     printerColumns: [
@@ -114,11 +122,17 @@ export const kindRegistry: readonly KindInfo[] = [
     plural: 'ipgroups',
     singular: 'ipgroup',
     shortNames: ['ipg'],
-    description: 'IPGroup is a peer of the SBC: its SIP interface, profile, proxies, classification and limits.',
+    description:
+      'IPGroup is a peer of the SBC: its SIP interface, profile, proxies, classification and limits.',
     spec: IPGroupSpec,
     status: IPGroupStatus,
     printerColumns: [
-      { name: 'Interface', type: 'string', jsonPath: '.spec.sipInterfaceRef.name', description: 'SipInterface.' },
+      {
+        name: 'Interface',
+        type: 'string',
+        jsonPath: '.spec.sipInterfaceRef.name',
+        description: 'SipInterface.',
+      },
       { name: 'Profile', type: 'string', jsonPath: '.spec.ipProfileRef.name', description: 'IPProfile.' },
       { name: 'Calls', type: 'integer', jsonPath: '.status.activeCalls', description: 'Active calls.' },
       ...readyColumns,
@@ -129,7 +143,8 @@ export const kindRegistry: readonly KindInfo[] = [
     plural: 'routingrules',
     singular: 'routingrule',
     shortNames: ['rr'],
-    description: 'RoutingRule is one row of the routing table: a match and either a route to IP groups or a local reply.',
+    description:
+      'RoutingRule is one row of the routing table: a match and either a route to IP groups or a local reply.',
     spec: RoutingRuleSpec,
     status: RoutingRuleStatus,
     printerColumns: [
@@ -142,12 +157,23 @@ export const kindRegistry: readonly KindInfo[] = [
     plural: 'sessionbordercontrollers',
     singular: 'sessionbordercontroller',
     shortNames: ['ksbc'],
-    description: 'SessionBorderController is the SBC itself: its workloads, Redis, NAT, security and which objects belong to it.',
+    description:
+      'SessionBorderController is the SBC itself: its workloads, Redis, NAT, security and which objects belong to it.',
     spec: SessionBorderControllerSpec,
     status: SessionBorderControllerStatus,
     printerColumns: [
-      { name: 'Replicas', type: 'integer', jsonPath: '.spec.signalling.replicas', description: 'Signalling pods.' },
-      { name: 'Config', type: 'integer', jsonPath: '.status.configGeneration', description: 'Published config generation.' },
+      {
+        name: 'Replicas',
+        type: 'integer',
+        jsonPath: '.spec.signalling.replicas',
+        description: 'Signalling pods.',
+      },
+      {
+        name: 'Config',
+        type: 'integer',
+        jsonPath: '.status.configGeneration',
+        description: 'Published config generation.',
+      },
       ...readyColumns,
     ],
   },

@@ -1,6 +1,15 @@
 import { isIP } from 'node:net'
 import { type Static, Type } from '@sinclair/typebox'
-import { Cidr, cel, Host, Hostname, LocalObjectReference, Port, StringEnum, withCel } from '../schema-helpers.ts'
+import {
+  Cidr,
+  cel,
+  Host,
+  Hostname,
+  LocalObjectReference,
+  Port,
+  StringEnum,
+  withCel,
+} from '../schema-helpers.ts'
 import { CommonStatus } from './conditions.ts'
 import { TransportField } from './sip-interface.ts'
 
@@ -11,12 +20,14 @@ export type Resolution = (typeof Resolutions)[number]
 type ProxyShape = { address: string; port?: number; resolution?: string }
 
 /** One proxy of a proxy set. */
-export const Proxy = withCel(
+export const SipProxy = withCel(
   Type.Object(
     {
       address: Host('IP address or DNS name of the proxy (e.g. 10.0.40.248, uclabdev.pstn.twilio.com).'),
       port: Type.Optional(
-        Port('Port of the proxy. Omit for the transport default (5060, 5061 for TLS); must be omitted with SRV.'),
+        Port(
+          'Port of the proxy. Omit for the transport default (5060, 5061 for TLS); must be omitted with SRV.',
+        ),
       ),
       transport: TransportField('Transport used toward the proxy.', { default: 'UDP' }),
       resolution: Type.Optional(
@@ -62,14 +73,22 @@ export const Proxy = withCel(
     ),
   ],
 )
-export type Proxy = Static<typeof Proxy>
+export type SipProxy = Static<typeof SipProxy>
 
 /** OPTIONS keep-alive toward the proxies. */
 export const KeepAlive = Type.Object(
   {
-    enabled: Type.Boolean({ default: true, description: 'Probe each proxy with OPTIONS and skip proxies that do not answer.' }),
+    enabled: Type.Boolean({
+      default: true,
+      description: 'Probe each proxy with OPTIONS and skip proxies that do not answer.',
+    }),
     intervalSeconds: Type.Optional(
-      Type.Integer({ minimum: 5, maximum: 3600, default: 60, description: 'Seconds between probes of one proxy.' }),
+      Type.Integer({
+        minimum: 5,
+        maximum: 3600,
+        default: 60,
+        description: 'Seconds between probes of one proxy.',
+      }),
     ),
     failureThreshold: Type.Optional(
       Type.Integer({
@@ -83,10 +102,14 @@ export const KeepAlive = Type.Object(
   { additionalProperties: false, description: 'OPTIONS keep-alive (health probing) of the proxies.' },
 )
 
-/** The proxy set of a group (the seed's Proxy Set). */
+/** The proxy set of a group (the seed's SipProxy Set). */
 export const ProxySet = Type.Object(
   {
-    proxies: Type.Array(Proxy, { minItems: 1, maxItems: 16, description: 'The proxies (next hops) of the group.' }),
+    proxies: Type.Array(SipProxy, {
+      minItems: 1,
+      maxItems: 16,
+      description: 'The proxies (next hops) of the group.',
+    }),
     keepAlive: Type.Optional(KeepAlive),
   },
   { additionalProperties: false, description: 'Where requests toward the group are sent.' },
@@ -105,10 +128,15 @@ export const Registration = Type.Object(
         'None: no registration. SBCInitiates: the SBC registers itself to the group (the seed\'s "Mode 2 (SBC registers)"). UserInitiates: registrations of users behind the SBC are forwarded.',
     }),
     registrar: Type.Optional(
-      Host('Registrar host. Defaults to the group\'s sipGroupName, else the first proxy address.'),
+      Host("Registrar host. Defaults to the group's sipGroupName, else the first proxy address."),
     ),
     expiresSeconds: Type.Optional(
-      Type.Integer({ minimum: 60, maximum: 86400, default: 3600, description: 'Requested registration lifetime.' }),
+      Type.Integer({
+        minimum: 60,
+        maximum: 86400,
+        default: 3600,
+        description: 'Requested registration lifetime.',
+      }),
     ),
     credentialsSecretRef: Type.Optional(
       LocalObjectReference('Secret with keys username and password for digest authentication (RFC 8760).'),
@@ -124,9 +152,16 @@ export const HostHeaders = ['From', 'To', 'RequestURI', 'Via', 'Contact'] as con
 /** One classification rule: all given criteria must match. */
 export const ClassificationRule = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: 63, description: 'Name of the rule, reported in traces and metrics.' }),
+    name: Type.String({
+      minLength: 1,
+      maxLength: 63,
+      description: 'Name of the rule, reported in traces and metrics.',
+    }),
     sourceCIDRs: Type.Optional(
-      Type.Array(Cidr('A source prefix.'), { maxItems: 32, description: 'Source address prefixes (any of them).' }),
+      Type.Array(Cidr('A source prefix.'), {
+        maxItems: 32,
+        description: 'Source address prefixes (any of them).',
+      }),
     ),
     sourcePorts: Type.Optional(
       Type.Array(Port('A source port.'), { maxItems: 16, description: 'Source ports (any of them).' }),
@@ -140,10 +175,20 @@ export const ClassificationRule = Type.Object(
     host: Type.Optional(
       Type.Object(
         {
-          header: StringEnum(HostHeaders, { default: 'From', description: 'Header whose URI host is matched.' }),
-          values: Type.Array(Hostname('A host.'), { minItems: 1, maxItems: 16, description: 'Hosts of which one must match.' }),
+          header: StringEnum(HostHeaders, {
+            default: 'From',
+            description: 'Header whose URI host is matched.',
+          }),
+          values: Type.Array(Hostname('A host.'), {
+            minItems: 1,
+            maxItems: 16,
+            description: 'Hosts of which one must match.',
+          }),
         },
-        { additionalProperties: false, description: 'Match by the host of a SIP URI (e.g. the Twilio domain in From).' },
+        {
+          additionalProperties: false,
+          description: 'Match by the host of a SIP URI (e.g. the Twilio domain in From).',
+        },
       ),
     ),
   },
@@ -156,7 +201,8 @@ export const Classification = Type.Object(
     fromProxySet: Type.Optional(
       Type.Boolean({
         default: true,
-        description: 'Classify requests whose source address is one of the resolved proxy addresses into this group.',
+        description:
+          'Classify requests whose source address is one of the resolved proxy addresses into this group.',
       }),
     ),
     rules: Type.Optional(
@@ -204,18 +250,24 @@ type ManipulationShape = { action: string; value?: string }
 export const Manipulation = withCel(
   Type.Object(
     {
-      name: Type.String({ minLength: 1, maxLength: 63, description: 'Name of the rule, reported in traces.' }),
+      name: Type.String({
+        minLength: 1,
+        maxLength: 63,
+        description: 'Name of the rule, reported in traces.',
+      }),
       direction: Type.Optional(
         StringEnum(Directions, {
           default: 'Outbound',
           description: 'Outbound: messages the SBC sends to the group. Inbound: messages received from it.',
         }),
       ),
-      methods: Type.Optional(MethodList('Apply only to requests (and their responses) of these methods. Empty means all.')),
+      methods: Type.Optional(
+        MethodList('Apply only to requests (and their responses) of these methods. Empty means all.'),
+      ),
       header: Type.String({
         minLength: 1,
         maxLength: 64,
-        pattern: '^[A-Za-z0-9!%*_+`\'~.-]+$',
+        pattern: "^[A-Za-z0-9!%*_+`'~.-]+$",
         description: 'Header name the rule acts on (e.g. Contact, From, To, Max-Forwards).',
       }),
       action: StringEnum(ManipulationActions, {
@@ -245,20 +297,30 @@ export type Manipulation = Static<typeof Manipulation>
 /** A token-bucket call rate limit. */
 export const CallRateLimit = Type.Object(
   {
-    callsPerSecond: Type.Number({ exclusiveMinimum: 0, maximum: 100000, description: 'Sustained new calls per second.' }),
+    callsPerSecond: Type.Number({
+      exclusiveMinimum: 0,
+      maximum: 100000,
+      description: 'Sustained new calls per second.',
+    }),
     burst: Type.Optional(
-      Type.Integer({ minimum: 1, maximum: 100000, description: 'Calls allowed in a burst. Defaults to callsPerSecond rounded up.' }),
+      Type.Integer({
+        minimum: 1,
+        maximum: 100000,
+        description: 'Calls allowed in a burst. Defaults to callsPerSecond rounded up.',
+      }),
     ),
   },
   { additionalProperties: false, description: 'Limit on new calls per second, cluster-wide.' },
 )
 
-/** IPGroup: a peer of the SBC (the seed's IP Group + Proxy Set + Classification + ManSet). */
+/** IPGroup: a peer of the SBC (the seed's IP Group + SipProxy Set + Classification + ManSet). */
 export const IPGroupSpec = Type.Object(
   {
     sipInterfaceRef: LocalObjectReference('SipInterface that calls with this group use.'),
     ipProfileRef: LocalObjectReference('IPProfile applied to legs toward this group.'),
-    mediaRealmRef: Type.Optional(LocalObjectReference('MediaRealm for this group; defaults to the SipInterface realm.')),
+    mediaRealmRef: Type.Optional(
+      LocalObjectReference('MediaRealm for this group; defaults to the SipInterface realm.'),
+    ),
     sipGroupName: Type.Optional(
       Hostname('Host put in the Request-URI of requests sent to the group (e.g. uclabdev.pstn.twilio.com).'),
     ),
@@ -277,7 +339,11 @@ export const IPGroupSpec = Type.Object(
       Type.Array(Manipulation, { maxItems: 32, description: 'Header manipulations, applied in order.' }),
     ),
     maxConcurrentCalls: Type.Optional(
-      Type.Integer({ minimum: 1, maximum: 10000000, description: 'Concurrent calls with this group, cluster-wide. Omit for no limit.' }),
+      Type.Integer({
+        minimum: 1,
+        maximum: 10000000,
+        description: 'Concurrent calls with this group, cluster-wide. Omit for no limit.',
+      }),
     ),
     callRateLimit: Type.Optional(CallRateLimit),
   },
@@ -291,7 +357,9 @@ export const ProxyStatus = Type.Object(
     address: Type.String({ description: 'Resolved address:port of the proxy.' }),
     transport: Type.String({ description: 'Transport used.' }),
     healthy: Type.Boolean({ description: 'Whether the last keep-alive probes succeeded.' }),
-    lastProbeTime: Type.Optional(Type.String({ format: 'date-time', description: 'When it was probed last.' })),
+    lastProbeTime: Type.Optional(
+      Type.String({ format: 'date-time', description: 'When it was probed last.' }),
+    ),
   },
   { additionalProperties: false, description: 'Health of one proxy.' },
 )
@@ -300,7 +368,9 @@ export const ProxyStatus = Type.Object(
 export const IPGroupStatus = Type.Object(
   {
     ...CommonStatus.properties,
-    activeCalls: Type.Optional(Type.Integer({ minimum: 0, description: 'Calls in progress with this group.' })),
+    activeCalls: Type.Optional(
+      Type.Integer({ minimum: 0, description: 'Calls in progress with this group.' }),
+    ),
     proxies: Type.Optional(
       Type.Array(ProxyStatus, { maxItems: 64, description: 'Health of each resolved proxy.' }),
     ),

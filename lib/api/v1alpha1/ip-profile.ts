@@ -17,22 +17,22 @@ export const CryptoSuites = [
 
 /** SRTP settings. */
 export const Srtp = Type.Object(
-    {
-      mode: StringEnum(SrtpModes, {
-        default: 'Optional',
-        description:
-          'Mandatory: only SRTP is offered and accepted (RTP/SAVP). Optional: SRTP when the peer offers or accepts it. Off: plain RTP only.',
+  {
+    mode: StringEnum(SrtpModes, {
+      default: 'Optional',
+      description:
+        'Mandatory: only SRTP is offered and accepted (RTP/SAVP). Optional: SRTP when the peer offers or accepts it. Off: plain RTP only.',
+    }),
+    cryptoSuites: Type.Optional(
+      Type.Array(StringEnum(CryptoSuites, { description: 'An SDES crypto suite.' }), {
+        minItems: 1,
+        maxItems: 5,
+        default: ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'],
+        description: 'SDES crypto suites offered, in order of preference.',
       }),
-      cryptoSuites: Type.Optional(
-        Type.Array(StringEnum(CryptoSuites, { description: 'An SDES crypto suite.' }), {
-          minItems: 1,
-          maxItems: 5,
-          default: ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'],
-          description: 'SDES crypto suites offered, in order of preference.',
-        }),
-      ),
-    },
-    { additionalProperties: false, description: 'SRTP behaviour of legs using this profile.' },
+    ),
+  },
+  { additionalProperties: false, description: 'SRTP behaviour of legs using this profile.' },
 )
 export type Srtp = Static<typeof Srtp>
 
@@ -57,14 +57,24 @@ export const Codec = Type.Object(
       Type.Integer({
         minimum: 1000,
         maximum: 192000,
-        description: 'Clock rate in Hz. Omit for the codec default (8000 for G.711 and G722, 48000 for opus).',
+        description:
+          'Clock rate in Hz. Omit for the codec default (8000 for G.711 and G722, 48000 for opus).',
       }),
     ),
     channels: Type.Optional(
-      Type.Integer({ minimum: 1, maximum: 8, description: 'Audio channels. Omit for the codec default (2 for opus, else 1).' }),
+      Type.Integer({
+        minimum: 1,
+        maximum: 8,
+        description: 'Audio channels. Omit for the codec default (2 for opus, else 1).',
+      }),
     ),
     ptime: Type.Optional(
-      Type.Integer({ minimum: 10, maximum: 120, default: 20, description: 'Packetisation time in milliseconds.' }),
+      Type.Integer({
+        minimum: 10,
+        maximum: 120,
+        default: 20,
+        description: 'Packetisation time in milliseconds.',
+      }),
     ),
   },
   { additionalProperties: false, description: 'A codec in order of preference.' },
@@ -100,15 +110,31 @@ export const Identity = Type.Object(
 export const SessionTimer = withCel(
   Type.Object(
     {
-      enabled: Type.Boolean({ default: false, description: 'Negotiate RFC 4028 session timers on this leg.' }),
+      enabled: Type.Boolean({
+        default: false,
+        description: 'Negotiate RFC 4028 session timers on this leg.',
+      }),
       sessionExpiresSeconds: Type.Optional(
-        Type.Integer({ minimum: 90, maximum: 86400, default: 1800, description: 'Session-Expires requested, in seconds.' }),
+        Type.Integer({
+          minimum: 90,
+          maximum: 86400,
+          default: 1800,
+          description: 'Session-Expires requested, in seconds.',
+        }),
       ),
       minSESeconds: Type.Optional(
-        Type.Integer({ minimum: 90, maximum: 86400, default: 90, description: 'Min-SE accepted, in seconds.' }),
+        Type.Integer({
+          minimum: 90,
+          maximum: 86400,
+          default: 90,
+          description: 'Min-SE accepted, in seconds.',
+        }),
       ),
       refresher: Type.Optional(
-        StringEnum(Refreshers, { default: 'Auto', description: 'Which side refreshes: UAC, UAS or Auto (negotiated).' }),
+        StringEnum(Refreshers, {
+          default: 'Auto',
+          description: 'Which side refreshes: UAC, UAS or Auto (negotiated).',
+        }),
       ),
     },
     { additionalProperties: false, description: 'Session timers (RFC 4028) toward legs using this profile.' },
@@ -117,7 +143,10 @@ export const SessionTimer = withCel(
     cel<{ sessionExpiresSeconds?: number; minSESeconds?: number }>(
       '!has(self.sessionExpiresSeconds) || !has(self.minSESeconds) || self.minSESeconds <= self.sessionExpiresSeconds',
       'minSESeconds must not exceed sessionExpiresSeconds',
-      (s) => s.sessionExpiresSeconds === undefined || s.minSESeconds === undefined || s.minSESeconds <= s.sessionExpiresSeconds,
+      (s) =>
+        s.sessionExpiresSeconds === undefined ||
+        s.minSESeconds === undefined ||
+        s.minSESeconds <= s.sessionExpiresSeconds,
     ),
   ],
 )
@@ -127,10 +156,16 @@ export const MediaSettings = Type.Object(
   {
     srtp: Type.Optional(Srtp),
     iceLite: Type.Optional(
-      Type.Boolean({ default: false, description: 'Answer ICE as an ICE-lite agent (RFC 8445) on this leg.' }),
+      Type.Boolean({
+        default: false,
+        description: 'Answer ICE as an ICE-lite agent (RFC 8445) on this leg.',
+      }),
     ),
     rtcpMux: Type.Optional(
-      Type.Boolean({ default: false, description: 'Offer and require RTP/RTCP multiplexing (RFC 5761) on this leg.' }),
+      Type.Boolean({
+        default: false,
+        description: 'Offer and require RTP/RTCP multiplexing (RFC 5761) on this leg.',
+      }),
     ),
     symmetricRtp: Type.Optional(
       Type.Boolean({
@@ -142,14 +177,19 @@ export const MediaSettings = Type.Object(
       withCel(
         Type.Array(Codec, {
           maxItems: 32,
-          description: 'Codecs allowed on this leg, in order of preference. Empty allows whatever the peers negotiate.',
+          description:
+            'Codecs allowed on this leg, in order of preference. Empty allows whatever the peers negotiate.',
         }),
         [
           cel<{ name: string; payloadType?: number }[]>(
             'self.all(c, !has(c.payloadType) || self.exists_one(d, has(d.payloadType) && d.payloadType == c.payloadType))',
             'payload types must be unique',
             (cs) =>
-              cs.every((c) => c.payloadType === undefined || cs.filter((d) => d.payloadType === c.payloadType).length === 1),
+              cs.every(
+                (c) =>
+                  c.payloadType === undefined ||
+                  cs.filter((d) => d.payloadType === c.payloadType).length === 1,
+              ),
           ),
         ],
       ),

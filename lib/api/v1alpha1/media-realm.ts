@@ -7,12 +7,29 @@ import { NetworkField } from './network.ts'
 export const PortRange = withCel(
   Type.Object(
     {
-      min: Type.Integer({ minimum: 1024, maximum: 65535, description: 'First UDP port of the range (inclusive).' }),
-      max: Type.Integer({ minimum: 1024, maximum: 65535, description: 'Last UDP port of the range (inclusive).' }),
+      min: Type.Integer({
+        minimum: 1024,
+        maximum: 65535,
+        description: 'First UDP port of the range (inclusive).',
+      }),
+      max: Type.Integer({
+        minimum: 1024,
+        maximum: 65535,
+        description: 'Last UDP port of the range (inclusive).',
+      }),
     },
-    { additionalProperties: false, description: 'Inclusive UDP port range the media pods allocate RTP/RTCP ports from.' },
+    {
+      additionalProperties: false,
+      description: 'Inclusive UDP port range the media pods allocate RTP/RTCP ports from.',
+    },
   ),
-  [cel<{ min: number; max: number }>('self.min <= self.max', 'min must not exceed max', (s) => s.min <= s.max)],
+  [
+    cel<{ min: number; max: number }>(
+      'self.min <= self.max',
+      'min must not exceed max',
+      (s) => s.min <= s.max,
+    ),
+  ],
 )
 export type PortRange = Static<typeof PortRange>
 

@@ -10,7 +10,9 @@ export function StringPattern(description: string) {
   return withCel(
     Type.Object(
       {
-        prefix: Type.Optional(Type.String({ maxLength: 64, description: 'Matches values starting with this text.' })),
+        prefix: Type.Optional(
+          Type.String({ maxLength: 64, description: 'Matches values starting with this text.' }),
+        ),
         exact: Type.Optional(Type.String({ maxLength: 256, description: 'Matches exactly this value.' })),
         regex: Type.Optional(
           Type.String({
@@ -40,11 +42,14 @@ export const HeaderMatch = Type.Object(
     name: Type.String({
       minLength: 1,
       maxLength: 64,
-      pattern: '^[A-Za-z0-9!%*_+`\'~.-]+$',
+      pattern: "^[A-Za-z0-9!%*_+`'~.-]+$",
       description: 'Header name (case-insensitive).',
     }),
     present: Type.Optional(
-      Type.Boolean({ default: true, description: 'Whether the header must be present (true) or absent (false).' }),
+      Type.Boolean({
+        default: true,
+        description: 'Whether the header must be present (true) or absent (false).',
+      }),
     ),
     value: Type.Optional(StringPattern('A pattern the header value must match; only with present=true.')),
   },
@@ -56,14 +61,26 @@ export const RouteMatch = Type.Object(
   {
     sourceIPGroups: Type.Optional(
       Type.Array(
-        Type.String({ minLength: 1, maxLength: 253, pattern: DNS_NAME_PATTERN, description: 'Name of an IPGroup.' }),
-        { maxItems: 32, description: 'IPGroups the request must be classified into (any of them). Empty means any.' },
+        Type.String({
+          minLength: 1,
+          maxLength: 253,
+          pattern: DNS_NAME_PATTERN,
+          description: 'Name of an IPGroup.',
+        }),
+        {
+          maxItems: 32,
+          description: 'IPGroups the request must be classified into (any of them). Empty means any.',
+        },
       ),
     ),
     methods: Type.Optional(MethodList('Request methods (any of them). Empty means any.')),
     sourceNumber: Type.Optional(StringPattern('Pattern on the calling number (user part of From).')),
-    destinationNumber: Type.Optional(StringPattern('Pattern on the called number (user part of the Request-URI).')),
-    headers: Type.Optional(Type.Array(HeaderMatch, { maxItems: 16, description: 'Header conditions (all of them).' })),
+    destinationNumber: Type.Optional(
+      StringPattern('Pattern on the called number (user part of the Request-URI).'),
+    ),
+    headers: Type.Optional(
+      Type.Array(HeaderMatch, { maxItems: 16, description: 'Header conditions (all of them).' }),
+    ),
   },
   { additionalProperties: false, description: 'Which requests the rule applies to.' },
 )
@@ -71,7 +88,14 @@ export type RouteMatch = Static<typeof RouteMatch>
 
 /** A destination of a route. */
 export const RouteTarget = Type.Object(
-  { ipGroup: Type.String({ minLength: 1, maxLength: 253, pattern: DNS_NAME_PATTERN, description: 'Name of the IPGroup.' }) },
+  {
+    ipGroup: Type.String({
+      minLength: 1,
+      maxLength: 253,
+      pattern: DNS_NAME_PATTERN,
+      description: 'Name of the IPGroup.',
+    }),
+  },
   { additionalProperties: false, description: 'A destination IPGroup.' },
 )
 
@@ -86,7 +110,10 @@ export const Failover = Type.Object(
       }),
     ),
     onTimeout: Type.Optional(
-      Type.Boolean({ default: true, description: 'Try the next target when a target does not answer (Timer B/F).' }),
+      Type.Boolean({
+        default: true,
+        description: 'Try the next target when a target does not answer (Timer B/F).',
+      }),
     ),
   },
   { additionalProperties: false, description: 'When to try the next target.' },
@@ -108,9 +135,17 @@ export const RouteAction = Type.Object(
 /** Reply locally. */
 export const ReplyAction = Type.Object(
   {
-    code: Type.Integer({ minimum: 200, maximum: 699, description: 'Status code of the local reply (e.g. 200 to OPTIONS).' }),
+    code: Type.Integer({
+      minimum: 200,
+      maximum: 699,
+      description: 'Status code of the local reply (e.g. 200 to OPTIONS).',
+    }),
     reason: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 128, description: 'Reason phrase. Defaults to the standard phrase of the code.' }),
+      Type.String({
+        minLength: 1,
+        maxLength: 128,
+        description: 'Reason phrase. Defaults to the standard phrase of the code.',
+      }),
     ),
   },
   { additionalProperties: false, description: 'Answer the request locally.' },

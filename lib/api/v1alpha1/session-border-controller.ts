@@ -12,7 +12,8 @@ const Quantities = (description: string) =>
       [Kind]: 'IntOrString',
       'x-kubernetes-int-or-string': true,
       anyOf: [{ type: 'integer' }, { type: 'string' }],
-      pattern: '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$',
+      pattern:
+        '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$',
       description: 'A resource quantity.',
     }),
     { description },
@@ -27,12 +28,14 @@ export const Resources = Type.Object(
   { additionalProperties: false, description: 'Compute resources of the container.' },
 )
 
-const NodeSelector = Type.Record(Type.String(), Type.String(), { description: 'Node labels the pods must run on.' })
+const NodeSelector = Type.Record(Type.String(), Type.String({ description: 'A label value.' }), {
+  description: 'Node labels the pods must run on.',
+})
 
 /** Label selector (matchLabels only; the operator ANDs them). */
 export const LabelSelector = Type.Object(
   {
-    matchLabels: Type.Record(Type.String(), Type.String(), {
+    matchLabels: Type.Record(Type.String(), Type.String({ description: 'A label value.' }), {
       description: 'Labels an object must carry (all of them) to belong to this SBC.',
     }),
   },
@@ -54,20 +57,32 @@ export const Redis = withCel(
       sentinel: Type.Optional(
         Type.Object(
           {
-            masterName: Type.String({ minLength: 1, maxLength: 128, description: 'Name of the monitored master.' }),
+            masterName: Type.String({
+              minLength: 1,
+              maxLength: 128,
+              description: 'Name of the monitored master.',
+            }),
             addresses: Type.Array(
-              Type.String({ minLength: 3, maxLength: 260, pattern: '^[^:]+:[0-9]+$', description: 'host:port of a Sentinel.' }),
+              Type.String({
+                minLength: 3,
+                maxLength: 260,
+                pattern: '^[^:]+:[0-9]+$',
+                description: 'host:port of a Sentinel.',
+              }),
               { minItems: 1, maxItems: 16, description: 'Sentinel endpoints.' },
             ),
           },
           { additionalProperties: false, description: 'Redis Sentinel to discover the master from.' },
         ),
       ),
-      passwordSecretRef: Type.Optional(LocalObjectReference('Secret holding the Redis password (key password).')),
+      passwordSecretRef: Type.Optional(
+        LocalObjectReference('Secret holding the Redis password (key password).'),
+      ),
     },
     {
       additionalProperties: false,
-      description: 'Where dialog state lives. Omit url and sentinel for an in-process store (standalone only).',
+      description:
+        'Where dialog state lives. Omit url and sentinel for an in-process store (standalone only).',
     },
   ),
   [
@@ -97,13 +112,17 @@ export const UnclassifiedPolicies = ['Drop', 'Reject', 'Allow'] as const
 /** A malicious signature (the seed's Malicious Signature DB). */
 export const MaliciousSignature = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: 63, description: 'Name of the signature (e.g. sipvicious).' }),
+    name: Type.String({
+      minLength: 1,
+      maxLength: 63,
+      description: 'Name of the signature (e.g. sipvicious).',
+    }),
     header: Type.Optional(
       Type.String({
         minLength: 1,
         maxLength: 64,
         default: 'User-Agent',
-        pattern: '^[A-Za-z0-9!%*_+`\'~.-]+$',
+        pattern: "^[A-Za-z0-9!%*_+`'~.-]+$",
         description: 'Header inspected.',
       }),
     ),
@@ -115,14 +134,20 @@ export const MaliciousSignature = Type.Object(
       }),
     ),
   },
-  { additionalProperties: false, description: 'A signature of malicious traffic, checked before classification.' },
+  {
+    additionalProperties: false,
+    description: 'A signature of malicious traffic, checked before classification.',
+  },
 )
 
 /** Global security. */
 export const Security = Type.Object(
   {
     maliciousSignatures: Type.Optional(
-      Type.Array(MaliciousSignature, { maxItems: 256, description: 'Malicious signatures, checked in order.' }),
+      Type.Array(MaliciousSignature, {
+        maxItems: 256,
+        description: 'Malicious signatures, checked in order.',
+      }),
     ),
     rateLimit: Type.Optional(
       Type.Object(
@@ -132,13 +157,16 @@ export const Security = Type.Object(
             maximum: 1000000,
             description: 'Sustained out-of-dialog requests per second accepted from one source address.',
           }),
-          burst: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000000, description: 'Requests allowed in a burst.' })),
+          burst: Type.Optional(
+            Type.Integer({ minimum: 1, maximum: 1000000, description: 'Requests allowed in a burst.' }),
+          ),
           banSeconds: Type.Optional(
             Type.Integer({
               minimum: 0,
               maximum: 86400,
               default: 0,
-              description: 'Seconds a source exceeding the limit is banned, shared by all pods. 0 disables banning.',
+              description:
+                'Seconds a source exceeding the limit is banned, shared by all pods. 0 disables banning.',
             }),
           ),
         },
@@ -148,7 +176,8 @@ export const Security = Type.Object(
     unclassified: Type.Optional(
       StringEnum(UnclassifiedPolicies, {
         default: 'Reject',
-        description: 'What happens to requests no IPGroup claims: Drop, Reject (403), or Allow (routing rules without source decide).',
+        description:
+          'What happens to requests no IPGroup claims: Drop, Reject (403), or Allow (routing rules without source decide).',
       }),
     ),
   },
@@ -175,7 +204,10 @@ export const SessionBorderControllerSpec = Type.Object(
     media: Type.Optional(
       Type.Object(
         { resources: Type.Optional(Resources), nodeSelector: Type.Optional(NodeSelector) },
-        { additionalProperties: false, description: 'Media relay pods (one per selected node, host network).' },
+        {
+          additionalProperties: false,
+          description: 'Media relay pods (one per selected node, host network).',
+        },
       ),
     ),
     redis: Type.Optional(Redis),

@@ -59,14 +59,24 @@ export const TlsSettings = withCel(
       groups: Type.Optional(
         Type.Array(StringEnum(TlsGroups, { description: 'A key exchange group.' }), {
           maxItems: 8,
-          description: 'Key exchange groups offered, in order of preference. Empty means the TLS library default.',
+          description:
+            'Key exchange groups offered, in order of preference. Empty means the TLS library default.',
         }),
       ),
       cipherSuites: Type.Optional(
-        Type.Array(Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Z0-9_-]+$', description: 'A cipher suite name (OpenSSL or IANA spelling).' }), {
-          maxItems: 32,
-          description: 'Cipher suites allowed, in order of preference. Empty means the TLS library default.',
-        }),
+        Type.Array(
+          Type.String({
+            minLength: 1,
+            maxLength: 64,
+            pattern: '^[A-Z0-9_-]+$',
+            description: 'A cipher suite name (OpenSSL or IANA spelling).',
+          }),
+          {
+            maxItems: 32,
+            description:
+              'Cipher suites allowed, in order of preference. Empty means the TLS library default.',
+          },
+        ),
       ),
       serverName: Type.Optional(
         Hostname(
@@ -74,7 +84,10 @@ export const TlsSettings = withCel(
         ),
       ),
     },
-    { additionalProperties: false, description: 'TLS settings for TLS listeners and outbound TLS connections.' },
+    {
+      additionalProperties: false,
+      description: 'TLS settings for TLS listeners and outbound TLS connections.',
+    },
   ),
   [
     cel<{ mutualAuth?: boolean; clientCASecretRef?: unknown }>(
@@ -100,9 +113,14 @@ export const Exposure = Type.Object(
         'HostPort binds the listeners on the node network of the signalling pods; Service puts a Kubernetes Service in front of them.',
     }),
     serviceType: Type.Optional(
-      StringEnum(ServiceTypes, { default: 'LoadBalancer', description: 'Service type when mode is Service.' }),
+      StringEnum(ServiceTypes, {
+        default: 'LoadBalancer',
+        description: 'Service type when mode is Service.',
+      }),
     ),
-    loadBalancerIP: Type.Optional(IPAddress('Requested load balancer address when serviceType is LoadBalancer.')),
+    loadBalancerIP: Type.Optional(
+      IPAddress('Requested load balancer address when serviceType is LoadBalancer.'),
+    ),
   },
   { additionalProperties: false, description: 'How the interface is exposed outside the cluster.' },
 )
@@ -111,8 +129,12 @@ export type Exposure = Static<typeof Exposure>
 /** The public identity of an interface behind NAT. */
 export const Advertised = Type.Object(
   {
-    address: Type.Optional(IPAddress('Public address written into Via, Contact and Record-Route (e.g. 12.34.56.78).')),
-    fqdn: Type.Optional(Hostname('Public FQDN presented in Contact and as TLS identity (e.g. sbc1.uclab.dev).')),
+    address: Type.Optional(
+      IPAddress('Public address written into Via, Contact and Record-Route (e.g. 12.34.56.78).'),
+    ),
+    fqdn: Type.Optional(
+      Hostname('Public FQDN presented in Contact and as TLS identity (e.g. sbc1.uclab.dev).'),
+    ),
   },
   { additionalProperties: false, description: 'Address and name the interface presents to peers.' },
 )
@@ -125,12 +147,15 @@ export const SipInterfaceSpec = withCel(
   Type.Object(
     {
       network: NetworkField('Network the interface listens on: LAN or WAN.'),
-      bindAddress: Type.Optional(IPAddress('Address the listeners bind. Omit to bind all addresses (0.0.0.0).')),
+      bindAddress: Type.Optional(
+        IPAddress('Address the listeners bind. Omit to bind all addresses (0.0.0.0).'),
+      ),
       listeners: withCel(
         Type.Array(Listener, {
           minItems: 1,
           maxItems: 8,
-          description: 'Transports and ports to listen on. UDP and TCP/TLS may share a port; two stream listeners may not.',
+          description:
+            'Transports and ports to listen on. UDP and TCP/TLS may share a port; two stream listeners may not.',
         }),
         [
           cel<{ transport: string; port: number }[]>(
@@ -138,14 +163,18 @@ export const SipInterfaceSpec = withCel(
             'listener ports must be unique per protocol (TCP and TLS share TCP ports)',
             (ls) =>
               ls.every(
-                (l) => ls.filter((m) => m.port === l.port && (m.transport === 'UDP') === (l.transport === 'UDP')).length === 1,
+                (l) =>
+                  ls.filter((m) => m.port === l.port && (m.transport === 'UDP') === (l.transport === 'UDP'))
+                    .length === 1,
               ),
           ),
         ],
       ),
       tls: Type.Optional(TlsSettings),
       advertised: Type.Optional(Advertised),
-      mediaRealmRef: LocalObjectReference('MediaRealm relaying media of calls on this interface, unless the IPGroup overrides it.'),
+      mediaRealmRef: LocalObjectReference(
+        'MediaRealm relaying media of calls on this interface, unless the IPGroup overrides it.',
+      ),
       exposure: Type.Optional(Exposure),
     },
     { additionalProperties: false, description: 'Desired state of a SipInterface.' },

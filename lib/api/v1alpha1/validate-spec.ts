@@ -1,8 +1,8 @@
 import { Kind, type TSchema } from '@sinclair/typebox'
-import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
+import { type TypeCheck, TypeCompiler } from '@sinclair/typebox/compiler'
 import { Value } from '@sinclair/typebox/value'
 import { CelChecks, type CelRule } from '../schema-helpers.ts'
-import { kindInfo, type KindName } from './group.ts'
+import { type KindName, kindInfo } from './group.ts'
 
 /** One problem found in an object, with the field it is about (`spec.listeners[1].port`). */
 export interface SpecIssue {
@@ -89,14 +89,16 @@ function walkCel(schema: TSchema, value: unknown, field: string, issues: SpecIss
       if (record[key] !== undefined) walkCel(sub, record[key], field === '' ? key : `${field}.${key}`, issues)
     }
   } else if (schema.type === 'array' && Array.isArray(value) && schema.items !== undefined) {
-    value.forEach((item, i) => walkCel(schema.items as TSchema, item, `${field}[${i}]`, issues))
+    for (const [i, item] of value.entries()) walkCel(schema.items as TSchema, item, `${field}[${i}]`, issues)
   }
 }
 
 /** Validates the spec of an object of `kind` (a kind of this group and version). */
 export function validateSpec<T = unknown>(kind: KindName, spec: unknown): SpecValidation<T> {
   const info = kindInfo(kind)
-  if (info === undefined) return { value: spec as T, issues: [{ field: 'kind', message: `unknown kind ${kind}` }] }
-  if (spec === undefined || spec === null) return { value: spec as T, issues: [{ field: 'spec', message: 'is required' }] }
+  if (info === undefined)
+    return { value: spec as T, issues: [{ field: 'kind', message: `unknown kind ${kind}` }] }
+  if (spec === undefined || spec === null)
+    return { value: spec as T, issues: [{ field: 'spec', message: 'is required' }] }
   return validateAgainst<T>(info.spec, spec, 'spec')
 }
