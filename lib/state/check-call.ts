@@ -27,7 +27,8 @@ export function checkPositive(what: string, n: number): void {
 /** Rejects state that does not match the schema before it is written. */
 export function checkState(state: unknown): asserts state is DialogState {
   if (!isDialogState(state)) throw new InvalidStateError(`invalid call state: ${dialogStateProblem(state)}`)
-  if (state.a.callId === '' || state.b.callId === '') throw new InvalidStateError('a leg has an empty Call-ID')
+  if (state.a.callId === '' || state.b.callId === '')
+    throw new InvalidStateError('a leg has an empty Call-ID')
 }
 
 /**

@@ -1,5 +1,13 @@
 import type { DialogState } from '../sip/dialog/dialog-state.ts'
-import { checkId, checkName, checkPositive, checkSameIdentity, checkState, indexId, legIndexes } from './check-call.ts'
+import {
+  checkId,
+  checkName,
+  checkPositive,
+  checkSameIdentity,
+  checkState,
+  indexId,
+  legIndexes,
+} from './check-call.ts'
 import type {
   AcquireResult,
   DialogStore,
@@ -64,7 +72,8 @@ export class MemoryStore implements DialogStore {
     if (this.#live(this.#calls, state.id) !== undefined) throw new CallExistsError(`call ${state.id} exists`)
     const idx = legIndexes(state)
     for (const i of idx)
-      if (this.#live(this.#index, i) !== undefined) throw new CallExistsError(`call ${state.id}: leg already indexed`)
+      if (this.#live(this.#index, i) !== undefined)
+        throw new CallExistsError(`call ${state.id}: leg already indexed`)
     const stored = { ...state, version: 1 }
     this.#write(stored)
     return structuredClone(stored)
@@ -103,7 +112,8 @@ export class MemoryStore implements DialogStore {
     checkState(state)
     const current = await this.getCall(state.id)
     if (!current) throw new CallNotFoundError(state.id)
-    if (current.version !== state.version) throw new VersionConflictError(state.id, state.version, current.version)
+    if (current.version !== state.version)
+      throw new VersionConflictError(state.id, state.version, current.version)
     checkSameIdentity(current, state)
     const stored = { ...state, version: state.version + 1 }
     this.#write(stored)
@@ -165,7 +175,10 @@ export class MemoryStore implements DialogStore {
     const now = this.#now()
     const b = this.#live(this.#buckets, group) ?? { tokens: burst, at: now }
     const r = takeToken(b.tokens, b.at, now, ratePerSec, burst)
-    this.#buckets.set(group, { value: { tokens: r.tokens, at: now }, expiresAt: now + bucketTtlMs(ratePerSec, burst) })
+    this.#buckets.set(group, {
+      value: { tokens: r.tokens, at: now },
+      expiresAt: now + bucketTtlMs(ratePerSec, burst),
+    })
     return { allowed: r.allowed, retryAfterMs: r.retryAfterMs }
   }
 
@@ -284,7 +297,11 @@ export function pickByFreeCapacity(pods: readonly MediaPodInfo[], realm: string)
   let best: MediaPodInfo | undefined
   for (const p of pods) {
     if (!p.realms.includes(realm) || p.capacity - p.active <= 0) continue
-    if (!best || p.capacity - p.active > best.capacity - best.active || (p.capacity - p.active === best.capacity - best.active && p.id < best.id))
+    if (
+      !best ||
+      p.capacity - p.active > best.capacity - best.active ||
+      (p.capacity - p.active === best.capacity - best.active && p.id < best.id)
+    )
       best = p
   }
   return best

@@ -1,0 +1,177 @@
+/**
+ * The Lua scripts of `RedisStore`, registered with ioredis `defineCommand` (EVALSHA, with EVAL on
+ * NOSCRIPT after a Redis restart). Each touches only the keys it declares, and the keys of one
+ * script share a hash tag, except the call scripts in single-node/Sentinel deployments (see
+ * docs/state.md, "Redis Cluster"). Time comes from Redis `TIME` so pods with skewed clocks agree;
+ * Redis ≥ 5 replicates script effects, so `TIME` before writes is allowed.
+ */
+
+/** `now` in ms from the Redis clock. */
+const NOW = `local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`
+
+/** A script with its key count, as `defineCommand` takes it. */
+export interface ScriptDef {
+  numberOfKeys: number
+  lua: string
+}
+
+export const scripts = {
+  /** KEYS call, idxA, idxB; ARGV json, ttlMs, id → 1 created, 0 id exists, -1 leg indexed. */
+  sbcCreateCall: {
+    numberOfKeys: 3,
+    lua: `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
+redis.call('HSET', KEYS[1], 'v', 1, 's', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2])
+redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[2])
+return 1`,
+  },
+  /**
+   * KEYS call, idxA, idxB; ARGV expectedVersion, json, ttlMs, id →
+   * {1, v} written; {0, v} version conflict; {-1} not found; {-2} leg identity changed.
+   * The identity check works because the indexes always point at their call (same script, same TTL).
+   */
+  sbcUpdateCall: {
+    numberOfKeys: 3,
+    lua: `
+local v = redis.call('HGET', KEYS[1], 'v')
+if not v then return {-1} end
+if v ~= ARGV[1] then return {0, tonumber(v)} end
+if redis.call('GET', KEYS[2]) ~= ARGV[4] or redis.call('GET', KEYS[3]) ~= ARGV[4] then return {-2} end
+local nv = tonumber(v) + 1
+redis.call('HSET', KEYS[1], 'v', nv, 's', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+redis.call('PEXPIRE', KEYS[3], ARGV[3])
+return {1, nv}`,
+  },
+  /** KEYS call, idxA, idxB; ARGV id → 1 deleted, 0 absent. Indexes are removed only if they are ours. */
+  sbcDeleteCall: {
+    numberOfKeys: 3,
+    lua: `
+local n = redis.call('DEL', KEYS[1])
+for i = 2, 3 do if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end end
+return n`,
+  },
+  /** KEYS call, idxA, idxB; ARGV ttlMs, version → 1 refreshed, 0 absent or changed meanwhile. */
+  sbcRefreshCall: {
+    numberOfKeys: 3,
+    lua: `
+if redis.call('HGET', KEYS[1], 'v') ~= ARGV[2] then return 0 end
+for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
+return 1`,
+  },
+  /** KEYS holds zset; ARGV callId, limit, holdMs → {granted 1/0, active}. */
+  sbcAcquire: {
+    numberOfKeys: 1,
+    lua: `${NOW}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local held = redis.call('ZSCORE', KEYS[1], ARGV[1])
+local n = redis.call('ZCARD', KEYS[1])
+if held or n < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+  if not held then n = n + 1 end
+  local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+  redis.call('PEXPIREAT', KEYS[1], last[2])
+  return {1, n}
+end
+return {0, n}`,
+  },
+  /** KEYS holds zset; ARGV callId → 1 released, 0 not held (or expired). */
+  sbcRelease: {
+    numberOfKeys: 1,
+    lua: `${NOW}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+return redis.call('ZREM', KEYS[1], ARGV[1])`,
+  },
+  /** KEYS holds zset → live holds (read-only). */
+  sbcActive: {
+    numberOfKeys: 1,
+    lua: `${NOW}
+return redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')`,
+  },
+  /** KEYS bucket hash; ARGV ratePerSec, burst, ttlMs → {allowed 1/0, retryAfterMs}. Mirrors takeToken(). */
+  sbcRate: {
+    numberOfKeys: 1,
+    lua: `${NOW}
+local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local b = redis.call('HMGET', KEYS[1], 't', 'at')
+local tokens, at = tonumber(b[1]) or burst, tonumber(b[2]) or now
+local filled = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
+local allowed, retry = 0, 0
+if filled >= 1 then allowed = 1; filled = filled - 1 else retry = math.ceil((1 - filled) * 1000 / rate) end
+redis.call('HSET', KEYS[1], 't', string.format('%.6f', filled), 'at', now)
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return {allowed, retry}`,
+  },
+  /** KEYS expiry zset, data hash; ARGV id, json, ttlMs. Prunes dead entries, then upserts. */
+  sbcExpiringSet: {
+    numberOfKeys: 2,
+    lua: `${NOW}
+local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
+for _, m in ipairs(dead) do redis.call('HDEL', KEYS[2], m) end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[1], last[2])
+redis.call('PEXPIREAT', KEYS[2], last[2])
+return 1`,
+  },
+  /** KEYS expiry zset, data hash; ARGV id. */
+  sbcExpiringDel: {
+    numberOfKeys: 2,
+    lua: `
+redis.call('ZREM', KEYS[1], ARGV[1])
+return redis.call('HDEL', KEYS[2], ARGV[1])`,
+  },
+  /** KEYS expiry zset, data hash → flat {id, expiresAt, value, ...} of live entries. */
+  sbcExpiringList: {
+    numberOfKeys: 2,
+    lua: `${NOW}
+local live = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf', 'WITHSCORES')
+local out = {}
+for i = 1, #live, 2 do
+  local val = redis.call('HGET', KEYS[2], live[i])
+  if val then out[#out + 1] = live[i]; out[#out + 1] = live[i + 1]; out[#out + 1] = val end
+end
+return out`,
+  },
+  /** KEYS lease; ARGV owner, ttlMs → {acquired 1/0, holder, expiresAt}. */
+  sbcLeaseAcquire: {
+    numberOfKeys: 1,
+    lua: `${NOW}
+local cur = redis.call('GET', KEYS[1])
+if not cur or cur == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return {1, ARGV[1], now + tonumber(ARGV[2])}
+end
+return {0, cur, now + redis.call('PTTL', KEYS[1])}`,
+  },
+  /** KEYS lease; ARGV owner, ttlMs → 1 renewed, 0 not the holder. */
+  sbcLeaseRenew: {
+    numberOfKeys: 1,
+    lua: `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('PEXPIRE', KEYS[1], ARGV[2])`,
+  },
+  /** KEYS lease; ARGV owner → 1 released, 0 not the holder. */
+  sbcLeaseRelease: {
+    numberOfKeys: 1,
+    lua: `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('DEL', KEYS[1])`,
+  },
+  /** KEYS lease → {} or {holder, expiresAt}. */
+  sbcLeaseGet: {
+    numberOfKeys: 1,
+    lua: `${NOW}
+local cur = redis.call('GET', KEYS[1])
+if not cur then return {} end
+return {cur, now + redis.call('PTTL', KEYS[1])}`,
+  },
+} as const satisfies Record<string, ScriptDef>
+
+export type ScriptName = keyof typeof scripts

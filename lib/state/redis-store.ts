@@ -1,0 +1,367 @@
+import { Redis, type RedisOptions, ReplyError } from 'ioredis'
+import { type Logger, nullLogger } from '../observability/logger.ts'
+import type { DialogState } from '../sip/dialog/dialog-state.ts'
+import { checkId, checkName, checkPositive, checkState, parseStored } from './check-call.ts'
+import type {
+  AcquireResult,
+  DialogStore,
+  FoundCall,
+  Lease,
+  LeaseResult,
+  LegKey,
+  MediaPodInfo,
+  ProxyHealth,
+  RateResult,
+  StoreHealth,
+} from './dialog-store.ts'
+import {
+  CallExistsError,
+  CallNotFoundError,
+  CorruptStateError,
+  InvalidStateError,
+  StateUnavailableError,
+  VersionConflictError,
+} from './errors.ts'
+import { bucketTtlMs, pickByFreeCapacity } from './memory-store.ts'
+import { RedisKeys } from './redis-keys.ts'
+import { type ScriptName, scripts } from './redis-scripts.ts'
+import { redact, redisOptionsFromUrl } from './redis-url.ts'
+import { callTtlMs, defaultTtlPolicy, type TtlPolicy } from './ttl-policy.ts'
+
+/** One Redis round trip, reported to {@link RedisStoreOptions.observer}. */
+export interface CommandObservation {
+  /** Script or command name (`sbcCreateCall`, `hget`, `mget`, `ping`). */
+  command: string
+  durationMs: number
+  ok: boolean
+  /** Error code when not ok (`SBC_ERR_STATE_UNAVAILABLE`, ...). */
+  error?: string
+}
+
+/** Options of {@link RedisStore}. Give `url` or `redis` (ioredis options: host/port or sentinels/name). */
+export interface RedisStoreOptions {
+  /** `redis://`, `rediss://` or `redis-sentinel://` URL (see `redisOptionsFromUrl`). */
+  url?: string
+  /** ioredis options, merged over those from `url`; the fail-fast settings below win. */
+  redis?: RedisOptions
+  /** Key prefix; default `sbc`. */
+  keyPrefix?: string
+  ttl?: TtlPolicy
+  /**
+   * A command without a reply after this long fails with `SBC_ERR_STATE_UNAVAILABLE`. Default 100 ms:
+   * issue 4 wants a new INVITE refused within 100 ms when Redis is in trouble.
+   */
+  commandTimeoutMs?: number
+  /** Called after every round trip; metrics hook (no prom-client in lib/state). */
+  observer?: (o: CommandObservation) => void
+  /** Called when {@link RedisStore.health} changes. */
+  onHealth?: (h: StoreHealth) => void
+  logger?: Logger
+}
+
+type ScriptFn = (...args: Array<string | number>) => Promise<unknown>
+
+/**
+ * The {@link DialogStore} on Redis (standalone or Sentinel). Atomic changes are Lua scripts
+ * (`redis-scripts.ts`); key schema and TTLs in docs/state.md.
+ *
+ * Failure behaviour (issue 4, Deliver 5): the offline queue is off, so while Redis is unreachable
+ * every call rejects at once with `StateUnavailableError`; a command in flight when Redis stalls is
+ * rejected after `commandTimeoutMs` and not retried (a retried INVITE write would be worse than a
+ * 503); the client keeps reconnecting forever with capped backoff, so the same instance works again
+ * when Redis returns.
+ */
+export class RedisStore implements DialogStore {
+  readonly client: Redis
+  readonly keys: RedisKeys
+  readonly #ttl: TtlPolicy
+  readonly #observer: ((o: CommandObservation) => void) | undefined
+  readonly #onHealth: ((h: StoreHealth) => void) | undefined
+  readonly #log: Logger
+  #health: StoreHealth = 'unavailable'
+
+  constructor(options: RedisStoreOptions) {
+    const fromUrl = options.url ? redisOptionsFromUrl(options.url) : {}
+    this.keys = new RedisKeys(options.keyPrefix)
+    this.#ttl = options.ttl ?? defaultTtlPolicy
+    this.#observer = options.observer
+    this.#onHealth = options.onHealth
+    this.#log = (options.logger ?? nullLogger).child({ component: 'redis-store' })
+    const retry = (times: number) => Math.min(50 * times, 1000)
+    this.client = new Redis({
+      ...fromUrl,
+      ...options.redis,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      commandTimeout: options.commandTimeoutMs ?? 100,
+      connectTimeout: options.redis?.connectTimeout ?? 2000,
+      retryStrategy: retry,
+      sentinelRetryStrategy: retry,
+      lazyConnect: false,
+    })
+    for (const [name, s] of Object.entries(scripts)) this.client.defineCommand(name, s)
+    this.client.on('ready', () => this.#setHealth('ready'))
+    this.client.on('close', () => this.#setHealth('unavailable'))
+    // Without a listener ioredis errors would be thrown as unhandled 'error' events.
+    this.client.on('error', (err: Error) => this.#log.debug({ err: err.message }, 'Redis connection error'))
+  }
+
+  /** A store from a URL with the other options defaulted. */
+  static fromUrl(url: string, options: Omit<RedisStoreOptions, 'url'> = {}): RedisStore {
+    return new RedisStore({ ...options, url })
+  }
+
+  #setHealth(h: StoreHealth): void {
+    if (h === this.#health) return
+    this.#health = h
+    this.#log.info({ health: h }, h === 'ready' ? 'Connected to Redis' : 'Lost Redis')
+    this.#onHealth?.(h)
+  }
+
+  /** Runs one round trip: times it, reports it, and turns failures into typed errors. */
+  async #run<T>(command: string, fn: () => Promise<T>): Promise<T> {
+    const start = performance.now()
+    try {
+      const r = await fn()
+      this.#observer?.({ command, durationMs: performance.now() - start, ok: true })
+      return r
+    } catch (err) {
+      const typed =
+        err instanceof ReplyError
+          ? new CorruptStateError(`Redis refused ${command}: ${(err as Error).message}`)
+          : new StateUnavailableError(`Redis unavailable (${command}): ${(err as Error).message}`, {
+              cause: err,
+            })
+      this.#observer?.({ command, durationMs: performance.now() - start, ok: false, error: typed.code })
+      throw typed
+    }
+  }
+
+  #script(name: ScriptName, ...args: Array<string | number>): Promise<unknown> {
+    const fn = (this.client as unknown as Record<ScriptName, ScriptFn>)[name]
+    return this.#run(name, () => fn.apply(this.client, args))
+  }
+
+  #callKeys(s: DialogState): [string, string, string] {
+    return [
+      this.keys.call(s.id),
+      this.keys.leg(s.a.callId, 'r', s.a.remoteTag),
+      this.keys.leg(s.b.callId, 'l', s.b.localTag),
+    ]
+  }
+
+  async createCall(state: DialogState): Promise<DialogState> {
+    checkState(state)
+    if (state.version !== 0) throw new VersionConflictError(state.id, 0, state.version)
+    const stored = { ...state, version: 1 }
+    const r = await this.#script(
+      'sbcCreateCall',
+      ...this.#callKeys(stored),
+      JSON.stringify(stored),
+      callTtlMs(stored, this.#ttl),
+      stored.id,
+    )
+    if (r === 0) throw new CallExistsError(`call ${state.id} exists`)
+    if (r === -1) throw new CallExistsError(`call ${state.id}: leg already indexed`)
+    return stored
+  }
+
+  async getCall(id: string): Promise<DialogState | undefined> {
+    checkId(id)
+    const json = await this.#run('hget', () => this.client.hget(this.keys.call(id), 's'))
+    return json === null ? undefined : parseStored(id, json)
+  }
+
+  async findByLeg(key: LegKey): Promise<FoundCall | undefined> {
+    if (!key.callId) return undefined
+    const l = key.localTag ? this.keys.leg(key.callId, 'l', key.localTag) : undefined
+    const r = key.remoteTag ? this.keys.leg(key.callId, 'r', key.remoteTag) : undefined
+    const names = [l, r].filter((k): k is string => k !== undefined)
+    if (names.length === 0) return undefined
+    // Same hash tag (the Call-ID), so one MGET is fine on a cluster too.
+    const ids = await this.#run('mget', () => this.client.mget(...names))
+    for (let i = 0; i < names.length; i++) {
+      const id = ids[i]
+      if (!id) continue
+      const call = await this.getCall(id)
+      if (call) return { leg: names[i] === l ? 'b' : 'a', call }
+    }
+    return undefined
+  }
+
+  async updateCall(state: DialogState): Promise<DialogState> {
+    checkState(state)
+    const stored = { ...state, version: state.version + 1 }
+    const r = (await this.#script(
+      'sbcUpdateCall',
+      ...this.#callKeys(state),
+      String(state.version),
+      JSON.stringify(stored),
+      callTtlMs(stored, this.#ttl),
+      state.id,
+    )) as number[]
+    switch (r[0]) {
+      case 1:
+        return stored
+      case 0:
+        throw new VersionConflictError(state.id, state.version, r[1] ?? -1)
+      case -1:
+        throw new CallNotFoundError(state.id)
+      default:
+        throw new InvalidStateError(`call ${state.id}: leg identity may not change`)
+    }
+  }
+
+  async deleteCall(id: string): Promise<boolean> {
+    const current = await this.getCall(id)
+    if (!current) return false
+    // The indexes of a call never change, so the keys read here are still its keys.
+    return (await this.#script('sbcDeleteCall', ...this.#callKeys(current), id)) === 1
+  }
+
+  async refreshCall(id: string): Promise<boolean> {
+    const current = await this.getCall(id)
+    if (!current) return false
+    const r = await this.#script(
+      'sbcRefreshCall',
+      ...this.#callKeys(current),
+      callTtlMs(current, this.#ttl),
+      String(current.version),
+    )
+    // 0: changed since we read it; the writer has just set a fresh TTL itself.
+    return r === 1 || (await this.getCall(id)) !== undefined
+  }
+
+  async tryAcquireCall(group: string, callId: string, limit: number, holdMs: number): Promise<AcquireResult> {
+    checkName('group', group)
+    checkId(callId)
+    checkPositive('holdMs', holdMs)
+    const r = (await this.#script(
+      'sbcAcquire',
+      this.keys.holds(group),
+      callId,
+      limit,
+      Math.ceil(holdMs),
+    )) as number[]
+    return { granted: r[0] === 1, active: r[1] ?? 0 }
+  }
+
+  async releaseCall(group: string, callId: string): Promise<boolean> {
+    checkName('group', group)
+    return (await this.#script('sbcRelease', this.keys.holds(group), callId)) === 1
+  }
+
+  async activeCalls(group: string): Promise<number> {
+    checkName('group', group)
+    return (await this.#script('sbcActive', this.keys.holds(group))) as number
+  }
+
+  async tryRate(group: string, ratePerSec: number, burst: number): Promise<RateResult> {
+    checkName('group', group)
+    checkPositive('ratePerSec', ratePerSec)
+    checkPositive('burst', burst)
+    const r = (await this.#script(
+      'sbcRate',
+      this.keys.rate(group),
+      ratePerSec,
+      burst,
+      bucketTtlMs(ratePerSec, burst),
+    )) as number[]
+    return { allowed: r[0] === 1, retryAfterMs: r[1] ?? 0 }
+  }
+
+  async registerMediaPod(pod: MediaPodInfo, ttlMs: number): Promise<void> {
+    checkName('media pod', pod.id)
+    checkPositive('ttlMs', ttlMs)
+    const info: MediaPodInfo = {
+      id: pod.id,
+      address: pod.address,
+      realms: pod.realms,
+      capacity: pod.capacity,
+      active: pod.active,
+    }
+    await this.#script(
+      'sbcExpiringSet',
+      ...this.keys.mediaPods(),
+      pod.id,
+      JSON.stringify(info),
+      Math.ceil(ttlMs),
+    )
+  }
+
+  async unregisterMediaPod(id: string): Promise<void> {
+    await this.#script('sbcExpiringDel', ...this.keys.mediaPods(), id)
+  }
+
+  async listMediaPods(): Promise<MediaPodInfo[]> {
+    const flat = (await this.#script('sbcExpiringList', ...this.keys.mediaPods())) as string[]
+    const out: MediaPodInfo[] = []
+    for (let i = 0; i + 2 < flat.length; i += 3) out.push(JSON.parse(flat[i + 2]!) as MediaPodInfo)
+    return out.sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0))
+  }
+
+  async pickMediaPod(realm: string): Promise<MediaPodInfo | undefined> {
+    return pickByFreeCapacity(await this.listMediaPods(), realm)
+  }
+
+  async acquireLease(name: string, owner: string, ttlMs: number): Promise<LeaseResult> {
+    checkName('lease', name)
+    checkName('owner', owner)
+    checkPositive('ttlMs', ttlMs)
+    const r = (await this.#script('sbcLeaseAcquire', this.keys.lease(name), owner, Math.ceil(ttlMs))) as [
+      number,
+      string,
+      number,
+    ]
+    return { acquired: r[0] === 1, lease: { name, owner: r[1], expiresAt: r[2] } }
+  }
+
+  async renewLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    checkName('lease', name)
+    checkPositive('ttlMs', ttlMs)
+    return (await this.#script('sbcLeaseRenew', this.keys.lease(name), owner, Math.ceil(ttlMs))) === 1
+  }
+
+  async releaseLease(name: string, owner: string): Promise<boolean> {
+    checkName('lease', name)
+    return (await this.#script('sbcLeaseRelease', this.keys.lease(name), owner)) === 1
+  }
+
+  async getLease(name: string): Promise<Lease | undefined> {
+    checkName('lease', name)
+    const r = (await this.#script('sbcLeaseGet', this.keys.lease(name))) as [] | [string, number]
+    return r.length === 2 ? { name, owner: r[0], expiresAt: r[1] } : undefined
+  }
+
+  async setProxyHealth(address: string, up: boolean, ttlMs: number): Promise<void> {
+    checkName('proxy address', address)
+    checkPositive('ttlMs', ttlMs)
+    await this.#script('sbcExpiringSet', ...this.keys.proxies(), address, up ? '1' : '0', Math.ceil(ttlMs))
+  }
+
+  async listProxyHealth(): Promise<ProxyHealth[]> {
+    const flat = (await this.#script('sbcExpiringList', ...this.keys.proxies())) as string[]
+    const out: ProxyHealth[] = []
+    for (let i = 0; i + 2 < flat.length; i += 3)
+      out.push({ address: flat[i]!, expiresAt: Number(flat[i + 1]), up: flat[i + 2] === '1' })
+    return out.sort((x, y) => (x.address < y.address ? -1 : x.address > y.address ? 1 : 0))
+  }
+
+  health(): StoreHealth {
+    return this.#health
+  }
+
+  async ping(): Promise<void> {
+    await this.#run('ping', () => this.client.ping())
+  }
+
+  async close(): Promise<void> {
+    this.client.disconnect(false)
+  }
+
+  /** For logs: where this store connects, without credentials. */
+  describe(url?: string): string {
+    return url ? redact(url) : `${this.client.options.host}:${this.client.options.port}`
+  }
+}
