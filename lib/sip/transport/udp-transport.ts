@@ -59,10 +59,10 @@ export class UdpTransport implements Transport {
   /** Binds a UDP socket and starts delivering datagrams to the delegate. */
   static async listen(options: UdpTransportOptions): Promise<UdpTransport> {
     const family = familyOf(options.address)
-    const managed = DgramAsPromised.createSocket({
-      type: family === 'IPv6' ? 'udp6' : 'udp4',
-      ipv6Only: true,
-    })
+    // ipv6Only keeps an IPv6 listener from also taking IPv4 traffic (it is EINVAL on udp4).
+    const managed = DgramAsPromised.createSocket(
+      family === 'IPv6' ? { type: 'udp6', ipv6Only: true } : { type: 'udp4' },
+    )
     try {
       const bound = await managed.bind(options.port, options.address)
       if (options.receiveBufferSize) managed.setRecvBufferSize(options.receiveBufferSize)
