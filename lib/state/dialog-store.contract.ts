@@ -1,0 +1,268 @@
+import assert from 'node:assert/strict'
+import type { DialogStore } from './dialog-store.ts'
+import { answered, testCall } from './test-call.ts'
+import { defaultTtlPolicy, type TtlPolicy } from './ttl-policy.ts'
+
+/** What the contract suite needs from an implementation's test file. */
+export interface ContractHarness {
+  /** A fresh store on an empty backend. */
+  make(ttl?: TtlPolicy): Promise<DialogStore>
+  /** A second store on the same backend as `store` (another pod); memory: the same instance. */
+  peer(store: DialogStore): Promise<DialogStore>
+  /** Lets `ms` of store time pass (memory: move the clock; Redis: wait). */
+  advance(ms: number): Promise<void>
+}
+
+/** Short TTLs for the expiry cases, long enough that no other step races them. */
+const shortTtl: TtlPolicy = { earlyMs: 300, maxCallMs: 60_000, terminatedMs: 300 }
+
+async function rejectsWithCode(p: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(p, (err: { code?: string }) => {
+    assert.equal(err.code, code)
+    return true
+  })
+}
+
+/**
+ * The behaviour every {@link DialogStore} must have. Call inside a `describe`; it defines the `it`s.
+ * Run by memory-store.test.ts and redis-store.int.test.ts.
+ */
+export function dialogStoreContract(h: ContractHarness): void {
+  let store: DialogStore
+  const stores: DialogStore[] = []
+  const make = async (ttl: TtlPolicy = defaultTtlPolicy) => {
+    const s = await h.make(ttl)
+    stores.push(s)
+    return s
+  }
+  beforeEach(async () => {
+    store = await make()
+  })
+  afterEach(async () => {
+    for (const s of stores.splice(0)) await s.close()
+  })
+
+  describe('calls', () => {
+    it('creates a call with version 1 and reads it back', async () => {
+      const created = await store.createCall(testCall('c1'))
+      assert.equal(created.version, 1)
+      assert.deepEqual(await store.getCall('c1'), { ...testCall('c1'), version: 1 })
+      assert.equal(await store.getCall('nope'), undefined)
+    })
+
+    it('refuses to create a call whose id or leg already exists', async () => {
+      await store.createCall(testCall('c1'))
+      await rejectsWithCode(store.createCall(testCall('c1')), 'SBC_ERR_STATE_CALL_EXISTS')
+      const sameA = testCall('c2', { aCallId: testCall('c1').a.callId, aRemoteTag: testCall('c1').a.remoteTag })
+      await rejectsWithCode(store.createCall(sameA), 'SBC_ERR_STATE_CALL_EXISTS')
+      assert.equal(await store.getCall('c2'), undefined, 'a refused create leaves nothing behind')
+    })
+
+    it('rejects invalid state and bad ids with a typed error', async () => {
+      const bad = { ...testCall('c1'), a: { ...testCall('c1').a, port: 'x' } }
+      await rejectsWithCode(store.createCall(bad as never), 'SBC_ERR_STATE_INVALID')
+      await rejectsWithCode(store.createCall(testCall('has space')), 'SBC_ERR_STATE_INVALID')
+      await rejectsWithCode(store.createCall({ ...testCall('c1'), version: 3 }), 'SBC_ERR_STATE_VERSION_CONFLICT')
+      await rejectsWithCode(store.getCall('{x}'), 'SBC_ERR_STATE_INVALID')
+    })
+
+    it('finds a call by either leg from the tags of an in-dialog message', async () => {
+      const c = testCall('c1')
+      await store.createCall(c)
+      // A request from the caller: From tag = A's remote tag, To tag = our A tag.
+      const fromA = await store.findByLeg({ callId: c.a.callId, remoteTag: c.a.remoteTag, localTag: c.a.localTag })
+      assert.equal(fromA?.leg, 'a')
+      assert.equal(fromA?.call.id, 'c1')
+      // A response from the callee: From tag = our B tag.
+      const fromB = await store.findByLeg({ callId: c.b.callId, localTag: c.b.localTag, remoteTag: 'whatever' })
+      assert.equal(fromB?.leg, 'b')
+      // A CANCEL from the caller has no To tag.
+      assert.equal((await store.findByLeg({ callId: c.a.callId, remoteTag: c.a.remoteTag }))?.leg, 'a')
+      assert.equal(await store.findByLeg({ callId: c.a.callId, localTag: c.a.remoteTag }), undefined)
+      assert.equal(await store.findByLeg({ callId: 'other', remoteTag: c.a.remoteTag }), undefined)
+      assert.equal(await store.findByLeg({ callId: c.b.callId }), undefined)
+    })
+
+    it('keeps a spiral apart: our B leg looping back in as the A leg of a new call', async () => {
+      const c1 = testCall('c1')
+      const c2 = testCall('c2', { aCallId: c1.b.callId, aRemoteTag: c1.b.localTag })
+      await store.createCall(c1)
+      await store.createCall(c2)
+      const asB = await store.findByLeg({ callId: c1.b.callId, localTag: c1.b.localTag })
+      const asA = await store.findByLeg({ callId: c1.b.callId, remoteTag: c1.b.localTag })
+      assert.deepEqual([asB?.call.id, asB?.leg], ['c1', 'b'])
+      assert.deepEqual([asA?.call.id, asA?.leg], ['c2', 'a'])
+    })
+
+    it('updates with compare-and-set on the version', async () => {
+      const v1 = await store.createCall(testCall('c1'))
+      const v2 = await store.updateCall(answered(v1))
+      assert.equal(v2.version, 2)
+      assert.equal((await store.getCall('c1'))?.b.remoteTag, 'as5f2a1c7d')
+      await rejectsWithCode(store.updateCall({ ...v1, cdr: { endReason: 'stale' } }), 'SBC_ERR_STATE_VERSION_CONFLICT')
+      assert.equal((await store.getCall('c1'))?.version, 2, 'a stale update writes nothing')
+    })
+
+    it('lets exactly one of two concurrent updates of the same version win', async () => {
+      const v1 = await store.createCall(testCall('c1'))
+      const other = await h.peer(store)
+      if (other !== store) stores.push(other)
+      const results = await Promise.allSettled([
+        store.updateCall({ ...v1, a: { ...v1.a, remoteCSeq: 102 } }),
+        other.updateCall({ ...v1, a: { ...v1.a, remoteCSeq: 103 } }),
+      ])
+      assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1)
+      const loser = results.find((r) => r.status === 'rejected')
+      assert.equal((loser?.reason as { code: string }).code, 'SBC_ERR_STATE_VERSION_CONFLICT')
+    })
+
+    it('refuses to update a missing call or to change leg identity', async () => {
+      await rejectsWithCode(store.updateCall({ ...testCall('c9'), version: 1 }), 'SBC_ERR_STATE_CALL_NOT_FOUND')
+      const v1 = await store.createCall(testCall('c1'))
+      await rejectsWithCode(store.updateCall({ ...v1, b: { ...v1.b, localTag: 'changed' } }), 'SBC_ERR_STATE_INVALID')
+      assert.equal((await store.getCall('c1'))?.version, 1)
+    })
+
+    it('deletes a call with its leg indexes, so the legs can be reused', async () => {
+      const c = testCall('c1')
+      await store.createCall(c)
+      assert.equal(await store.deleteCall('c1'), true)
+      assert.equal(await store.getCall('c1'), undefined)
+      assert.equal(await store.findByLeg({ callId: c.a.callId, remoteTag: c.a.remoteTag }), undefined)
+      assert.equal(await store.findByLeg({ callId: c.b.callId, localTag: c.b.localTag }), undefined)
+      assert.equal(await store.deleteCall('c1'), false)
+      await store.createCall(testCall('c2', { aCallId: c.a.callId, aRemoteTag: c.a.remoteTag }))
+    })
+
+    it('expires early and terminated calls after their TTL; refresh and confirmation extend it', async () => {
+      const s = await make(shortTtl)
+      const c = testCall('early1')
+      await s.createCall(c)
+      const t = await s.createCall(testCall('term1'))
+      await s.updateCall({ ...t, state: 'terminated' })
+      const conf = await s.createCall(testCall('conf1'))
+      await s.updateCall(answered(conf))
+      await s.createCall(testCall('refr1'))
+      await h.advance(200)
+      assert.equal(await s.refreshCall('refr1'), true)
+      await h.advance(200)
+      assert.equal(await s.getCall('early1'), undefined, 'early call outlived earlyMs')
+      assert.equal(await s.findByLeg({ callId: c.a.callId, remoteTag: c.a.remoteTag }), undefined)
+      assert.equal(await s.getCall('term1'), undefined, 'terminated call outlived terminatedMs')
+      assert.equal((await s.getCall('conf1'))?.state, 'confirmed')
+      assert.equal((await s.getCall('refr1'))?.id, 'refr1', 'refresh restarted the TTL')
+      assert.equal(await s.refreshCall('early1'), false)
+    })
+  })
+
+  describe('admission counters', () => {
+    it('grants up to the limit, is idempotent per call, and frees a slot on release', async () => {
+      assert.deepEqual(await store.tryAcquireCall('webex', 'c1', 2, 60_000), { granted: true, active: 1 })
+      assert.deepEqual(await store.tryAcquireCall('webex', 'c2', 2, 60_000), { granted: true, active: 2 })
+      assert.deepEqual(await store.tryAcquireCall('webex', 'c3', 2, 60_000), { granted: false, active: 2 })
+      assert.deepEqual(await store.tryAcquireCall('webex', 'c1', 2, 60_000), { granted: true, active: 2 })
+      assert.equal(await store.tryAcquireCall('pbx', 'c3', 2, 60_000).then((r) => r.granted), true)
+      assert.equal(await store.releaseCall('webex', 'c1'), true)
+      assert.equal(await store.releaseCall('webex', 'c1'), false)
+      assert.equal(await store.activeCalls('webex'), 1)
+      assert.deepEqual(await store.tryAcquireCall('webex', 'c3', 2, 60_000), { granted: true, active: 2 })
+    })
+
+    it('frees the slots of a holder that stopped refreshing', async () => {
+      await store.tryAcquireCall('webex', 'c1', 1, 300)
+      assert.equal((await store.tryAcquireCall('webex', 'c2', 1, 300)).granted, false)
+      await h.advance(400)
+      assert.equal(await store.activeCalls('webex'), 0)
+      assert.equal((await store.tryAcquireCall('webex', 'c2', 1, 300)).granted, true)
+    })
+
+    it('limits the call rate with a token bucket', async () => {
+      const r = [] as boolean[]
+      for (let i = 0; i < 4; i++) r.push((await store.tryRate('webex', 1, 3)).allowed)
+      assert.deepEqual(r, [true, true, true, false])
+      const denied = await store.tryRate('webex', 1, 3)
+      assert.ok(denied.retryAfterMs > 0 && denied.retryAfterMs <= 1000, `retryAfterMs ${denied.retryAfterMs}`)
+      assert.equal((await store.tryRate('pbx', 1, 3)).allowed, true, 'buckets are per group')
+      await h.advance(1100)
+      assert.equal((await store.tryRate('webex', 1, 3)).allowed, true)
+    })
+  })
+
+  describe('media-pod registry', () => {
+    const pod = (id: string, realms: string[], capacity: number, active: number) => ({
+      id,
+      address: `10.0.0.${id.length}:2223`,
+      realms,
+      capacity,
+      active,
+    })
+
+    it('lists live pods and picks the one with most free capacity in the realm', async () => {
+      await store.registerMediaPod(pod('m2', ['wan', 'lan'], 100, 10), 60_000)
+      await store.registerMediaPod(pod('m1', ['wan'], 100, 50), 60_000)
+      await store.registerMediaPod(pod('m3', ['lan'], 10, 10), 60_000)
+      assert.deepEqual((await store.listMediaPods()).map((p) => p.id), ['m1', 'm2', 'm3'])
+      assert.equal((await store.pickMediaPod('wan'))?.id, 'm2')
+      await store.registerMediaPod(pod('m2', ['wan', 'lan'], 100, 99), 60_000)
+      assert.equal((await store.pickMediaPod('wan'))?.id, 'm1', 'heartbeat updated the load')
+      assert.equal((await store.pickMediaPod('lan'))?.id, 'm2', 'a full pod is never picked')
+      assert.equal(await store.pickMediaPod('dmz'), undefined)
+      await store.unregisterMediaPod('m1')
+      assert.deepEqual((await store.listMediaPods()).map((p) => p.id), ['m2', 'm3'])
+    })
+
+    it('forgets a pod that stopped heartbeating', async () => {
+      await store.registerMediaPod(pod('dead', ['wan'], 100, 0), 300)
+      await store.registerMediaPod(pod('alive', ['wan'], 100, 50), 60_000)
+      await h.advance(400)
+      assert.deepEqual((await store.listMediaPods()).map((p) => p.id), ['alive'])
+    })
+  })
+
+  describe('leases', () => {
+    it('has one owner at a time; only the owner renews or releases', async () => {
+      const first = await store.acquireLease('reg:webex', 'pod-a', 60_000)
+      assert.equal(first.acquired, true)
+      const second = await store.acquireLease('reg:webex', 'pod-b', 60_000)
+      assert.deepEqual([second.acquired, second.lease.owner], [false, 'pod-a'])
+      assert.equal(await store.renewLease('reg:webex', 'pod-b', 60_000), false)
+      assert.equal(await store.releaseLease('reg:webex', 'pod-b'), false)
+      assert.equal(await store.renewLease('reg:webex', 'pod-a', 60_000), true)
+      assert.equal((await store.acquireLease('reg:webex', 'pod-a', 60_000)).acquired, true, 're-acquire renews')
+      assert.equal((await store.getLease('reg:webex'))?.owner, 'pod-a')
+      assert.equal(await store.releaseLease('reg:webex', 'pod-a'), true)
+      assert.equal(await store.getLease('reg:webex'), undefined)
+      assert.equal((await store.acquireLease('reg:webex', 'pod-b', 60_000)).acquired, true)
+    })
+
+    it('lets another owner take an expired lease', async () => {
+      await store.acquireLease('reg:pbx', 'pod-a', 300)
+      await h.advance(400)
+      assert.equal(await store.getLease('reg:pbx'), undefined)
+      assert.equal(await store.renewLease('reg:pbx', 'pod-a', 300), false)
+      assert.equal((await store.acquireLease('reg:pbx', 'pod-b', 60_000)).lease.owner, 'pod-b')
+    })
+  })
+
+  describe('proxy health', () => {
+    it('records up/down per address and forgets stale verdicts', async () => {
+      await store.setProxyHealth('10.1.1.1:5060', true, 60_000)
+      await store.setProxyHealth('10.1.1.2:5060', false, 300)
+      await store.setProxyHealth('10.1.1.1:5060', false, 60_000)
+      assert.deepEqual(
+        (await store.listProxyHealth()).map((p) => [p.address, p.up]),
+        [
+          ['10.1.1.1:5060', false],
+          ['10.1.1.2:5060', false],
+        ],
+      )
+      await h.advance(400)
+      assert.deepEqual((await store.listProxyHealth()).map((p) => p.address), ['10.1.1.1:5060'])
+    })
+  })
+
+  it('reports ready once it has reached its backend', async () => {
+    await store.ping()
+    assert.equal(store.health(), 'ready')
+  })
+}
