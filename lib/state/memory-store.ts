@@ -86,6 +86,14 @@ export class MemoryStore implements DialogStore {
   }
 
   async getCall(id: string): Promise<DialogState | undefined> {
+    return this.#get(id)
+  }
+
+  /**
+   * Synchronous read. Read-modify-write operations use it so that no `await` separates the read from
+   * the write: that is what makes them atomic in one event loop, as Lua makes them in Redis.
+   */
+  #get(id: string): DialogState | undefined {
     checkId(id)
     const json = this.#live(this.#calls, id)
     return json === undefined ? undefined : (JSON.parse(json) as DialogState)
@@ -100,7 +108,7 @@ export class MemoryStore implements DialogStore {
       if (!tag) continue
       const id = this.#live(this.#index, indexId(key.callId, role, tag))
       if (id === undefined) continue
-      const call = await this.getCall(id)
+      const call = this.#get(id)
       if (!call) continue
       // The index says which leg: leg B is indexed by our tag, leg A by the caller's.
       return { leg: role === 'l' ? 'b' : 'a', call }
@@ -110,7 +118,7 @@ export class MemoryStore implements DialogStore {
 
   async updateCall(state: DialogState): Promise<DialogState> {
     checkState(state)
-    const current = await this.getCall(state.id)
+    const current = this.#get(state.id)
     if (!current) throw new CallNotFoundError(state.id)
     if (current.version !== state.version)
       throw new VersionConflictError(state.id, state.version, current.version)
@@ -121,7 +129,7 @@ export class MemoryStore implements DialogStore {
   }
 
   async deleteCall(id: string): Promise<boolean> {
-    const current = await this.getCall(id)
+    const current = this.#get(id)
     if (!current) return false
     this.#calls.delete(id)
     for (const i of legIndexes(current)) if (this.#index.get(i)?.value === id) this.#index.delete(i)
@@ -129,7 +137,7 @@ export class MemoryStore implements DialogStore {
   }
 
   async refreshCall(id: string): Promise<boolean> {
-    const current = await this.getCall(id)
+    const current = this.#get(id)
     if (!current) return false
     this.#write(current)
     return true
