@@ -1,0 +1,84 @@
+import { TOKEN } from '../scan.ts'
+
+/**
+ * Compact header names (RFC 3261 §7.3.3 and the extensions that define one) mapped to the
+ * lower-case full name.
+ */
+export const COMPACT_FORMS: Readonly<Record<string, string>> = {
+  a: 'accept-contact', // RFC 3841
+  b: 'referred-by', // RFC 3892
+  c: 'content-type',
+  d: 'request-disposition', // RFC 3841
+  e: 'content-encoding',
+  f: 'from',
+  i: 'call-id',
+  j: 'reject-contact', // RFC 3841
+  k: 'supported',
+  l: 'content-length',
+  m: 'contact',
+  n: 'identity-info', // RFC 4474
+  o: 'event', // RFC 6665
+  r: 'refer-to', // RFC 3515
+  s: 'subject',
+  t: 'to',
+  u: 'allow-events', // RFC 6665
+  v: 'via',
+  x: 'session-expires', // RFC 4028
+  y: 'identity', // RFC 8224
+}
+
+/** Conventional spelling of well-known headers, used when the library writes a header itself. */
+export const DISPLAY_NAMES: Readonly<Record<string, string>> = {
+  'call-id': 'Call-ID',
+  cseq: 'CSeq',
+  'www-authenticate': 'WWW-Authenticate',
+  'mime-version': 'MIME-Version',
+  'content-length': 'Content-Length',
+  'max-forwards': 'Max-Forwards',
+  'record-route': 'Record-Route',
+  via: 'Via',
+  from: 'From',
+  to: 'To',
+  contact: 'Contact',
+  route: 'Route',
+}
+
+const cache = new Map<string, string>()
+// Bounded, so that peers sending random header names cannot grow it without limit.
+const CACHE_MAX = 512
+
+for (const [short, long] of Object.entries(COMPACT_FORMS)) {
+  cache.set(short, long)
+  cache.set(short.toUpperCase(), long)
+}
+for (const [key, display] of Object.entries(DISPLAY_NAMES)) {
+  cache.set(key, key)
+  cache.set(display, key)
+}
+for (const display of ['Content-Type', 'Expires', 'Subject', 'Supported', 'Require', 'Allow', 'Accept']) {
+  cache.set(display, display.toLowerCase())
+}
+
+/**
+ * The canonical key of a header name as written: lower case, compact form expanded (RFC 3261 §7.3:
+ * names are case-insensitive, §7.3.3: compact forms are equivalent). Returns undefined when the
+ * name is not a token.
+ */
+export function headerKey(name: string): string | undefined {
+  const hit = cache.get(name)
+  if (hit !== undefined) return hit
+  const n = name.length
+  if (n === 0) return undefined
+  for (let i = 0; i < n; i++) if (TOKEN[name.charCodeAt(i)] !== 1) return undefined
+  const lower = name.toLowerCase()
+  const key = n === 1 ? (COMPACT_FORMS[lower] ?? lower) : lower
+  if (cache.size < CACHE_MAX) cache.set(name, key)
+  return key
+}
+
+/** How the library spells a header it writes itself, given its key. */
+export function displayName(key: string): string {
+  const known = DISPLAY_NAMES[key]
+  if (known !== undefined) return known
+  return key.replace(/(^|-)([a-z])/g, (_m, d: string, c: string) => d + c.toUpperCase())
+}

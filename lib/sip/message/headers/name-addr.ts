@@ -1,0 +1,121 @@
+import { SipParseError, SipParseReason } from '../../errors.ts'
+import type { Uri } from '../../uri/uri.ts'
+import { parseUri, stringifyUri } from '../../uri/uri.ts'
+import { isWs, quote, scanQuoted, skipWs, TOKEN, trimEnd, unquote } from '../scan.ts'
+import type { Params } from './params.ts'
+import { getParam, parseParamsInto, stringifyParams } from './params.ts'
+
+/**
+ * A name-addr or addr-spec with header parameters (RFC 3261 §20.10, §25.1): the value of From, To,
+ * Contact, Route, Record-Route, Reply-To and similar headers.
+ */
+export interface NameAddr {
+  /** Display name, unquoted and unescaped, or undefined. */
+  displayName: string | undefined
+  /** The URI inside `<...>` (or the bare addr-spec). */
+  uri: Uri
+  /** Header parameters after the URI (`;tag=...`, `;expires=...`, `;q=...`). */
+  params: Params
+}
+
+function bad(header: string, what: string): SipParseError {
+  return new SipParseError(SipParseReason.BadHeaderValue, `Malformed ${header} (${what})`, {
+    header: header.toLowerCase(),
+  })
+}
+
+function uriOf(text: string, header: string): Uri {
+  try {
+    return parseUri(text)
+  } catch (err) {
+    if (err instanceof SipParseError) throw bad(header, err.reasonPhrase)
+    throw err
+  }
+}
+
+/**
+ * Parses one name-addr / addr-spec from `s` at `i` into `out` and returns the index after it and
+ * its parameters (at `,` or the end).
+ */
+function parseOne(s: string, i: number, end: number, out: NameAddr[], header: string): number {
+  i = skipWs(s, i, end)
+  let displayName: string | undefined
+  let c = s.charCodeAt(i)
+  let uri: Uri
+  if (c !== 34 && c !== 60) {
+    // Either a display name made of tokens and LWS followed by '<', or an addr-spec.
+    let j = i
+    while (j < end) {
+      const d = s.charCodeAt(j)
+      if (TOKEN[d] !== 1 && !isWs(d)) break
+      j++
+    }
+    if (s.charCodeAt(j) === 60) {
+      displayName = s.slice(i, trimEnd(s, i, j))
+      i = j
+      c = 60
+    }
+  } else if (c === 34) {
+    const q = scanQuoted(s, i, end)
+    if (q < 0) throw bad(header, 'unterminated quoted display name')
+    displayName = unquote(s.slice(i, q))
+    i = skipWs(s, q, end)
+    c = s.charCodeAt(i)
+    if (c !== 60) throw bad(header, "expected '<' after display name")
+  }
+  if (c === 60) {
+    const gt = s.indexOf('>', i)
+    if (gt < 0 || gt >= end) throw bad(header, "missing '>'")
+    uri = uriOf(s.slice(i + 1, gt), header)
+    i = gt + 1
+  } else {
+    // addr-spec: RFC 3261 §20.10 - a URI with ',', '?' or ';' must be in angle brackets, so the
+    // URI ends at the first of these (its ';' params are header params, RFC 4475 §3.3.12).
+    let j = i
+    while (j < end) {
+      const d = s.charCodeAt(j)
+      if (d === 59 || d === 44 || isWs(d)) break
+      if (d === 63) throw bad(header, "'?' in a URI outside '<>'")
+      j++
+    }
+    if (j === i) throw bad(header, 'empty address')
+    uri = uriOf(s.slice(i, j), header)
+    i = j
+  }
+  const params: Params = []
+  i = parseParamsInto(s, i, end, params, header)
+  out.push({ displayName, uri, params })
+  return skipWs(s, i, end)
+}
+
+/** Parses a single name-addr (From, To). */
+export function parseNameAddr(s: string, header = 'From'): NameAddr {
+  const out: NameAddr[] = []
+  const i = parseOne(s, 0, s.length, out, header)
+  if (i !== s.length) throw bad(header, `unexpected '${s[i]}'`)
+  return out[0]!
+}
+
+/** Parses a comma-separated list of name-addrs (Contact, Route, Record-Route). */
+export function parseNameAddrList(s: string, header = 'Contact'): NameAddr[] {
+  const out: NameAddr[] = []
+  const end = s.length
+  let i = 0
+  for (;;) {
+    i = parseOne(s, i, end, out, header)
+    if (i >= end) return out
+    if (s.charCodeAt(i) !== 44) throw bad(header, `unexpected '${s[i]}'`)
+    i++
+  }
+}
+
+/** Canonical text: always `"display" <uri>;params`, which is valid for any URI. */
+export function stringifyNameAddr(na: NameAddr): string {
+  const dn = na.displayName === undefined ? '' : `${quote(na.displayName)} `
+  return `${dn}<${stringifyUri(na.uri)}>${stringifyParams(na.params)}`
+}
+
+/** The `tag` parameter (RFC 3261 §19.3), or undefined. */
+export function nameAddrTag(na: NameAddr): string | undefined {
+  return getParam(na.params, 'tag') ?? undefined
+}

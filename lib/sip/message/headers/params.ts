@@ -1,0 +1,89 @@
+import { SipParseError, SipParseReason } from '../../errors.ts'
+import { HOST, scanQuoted, scanToken, skipWs, TOKEN } from '../scan.ts'
+
+/**
+ * An ordered list of `;name[=value]` parameters (RFC 3261 §25.1 generic-param). Order and spelling
+ * are kept so that an edited header re-serialises its untouched parameters as they came. A `null`
+ * value is a parameter without `=`. Quoted values keep their quotes.
+ */
+export type Params = Array<[name: string, value: string | null]>
+
+/** The value of parameter `name` (case-insensitive), `null` if present without value, else undefined. */
+export function getParam(params: Params, name: string): string | null | undefined {
+  const lower = name.toLowerCase()
+  for (const p of params) if (p[0].length === lower.length && p[0].toLowerCase() === lower) return p[1]
+  return undefined
+}
+
+/** Whether parameter `name` is present (case-insensitive). */
+export function hasParam(params: Params, name: string): boolean {
+  return getParam(params, name) !== undefined
+}
+
+/** Sets parameter `name` in place, replacing an existing one (keeping its position) or appending. */
+export function setParam(params: Params, name: string, value: string | null): void {
+  const lower = name.toLowerCase()
+  for (const p of params) {
+    if (p[0].toLowerCase() === lower) {
+      p[1] = value
+      return
+    }
+  }
+  params.push([name, value])
+}
+
+/** Removes every parameter called `name` (case-insensitive). */
+export function deleteParam(params: Params, name: string): void {
+  const lower = name.toLowerCase()
+  for (let i = params.length - 1; i >= 0; i--) if (params[i]![0].toLowerCase() === lower) params.splice(i, 1)
+}
+
+/** `;a=b;c` for the given list. */
+export function stringifyParams(params: Params): string {
+  let out = ''
+  for (const [n, v] of params) out += v === null ? `;${n}` : `;${n}=${v}`
+  return out
+}
+
+function bad(header: string, what: string): SipParseError {
+  return new SipParseError(SipParseReason.BadHeaderValue, `Malformed ${header} ${what}`, { header })
+}
+
+/**
+ * Parses generic parameters starting at `i` (which may be whitespace before the first `;`) and
+ * stops at the first character that cannot continue them (end, `,`, `>`...). LWS is allowed around
+ * `;` and `=` (RFC 3261 §25.1 SEMI and EQUAL). Returns the index where it stopped.
+ */
+export function parseParamsInto(s: string, i: number, end: number, out: Params, header: string): number {
+  for (;;) {
+    const j = skipWs(s, i, end)
+    if (j >= end || s.charCodeAt(j) !== 59) return j
+    i = skipWs(s, j + 1, end)
+    const ne = scanToken(s, i, end)
+    if (ne === i) throw bad(header, 'parameter (empty name)')
+    const name = s.slice(i, ne)
+    i = skipWs(s, ne, end)
+    if (i < end && s.charCodeAt(i) === 61) {
+      i = skipWs(s, i + 1, end)
+      let ve: number
+      if (s.charCodeAt(i) === 34) {
+        ve = scanQuoted(s, i, end)
+        if (ve < 0) throw bad(header, `parameter ${name} (unterminated quote)`)
+      } else {
+        ve = i
+        while (ve < end) {
+          const c = s.charCodeAt(ve)
+          if (TOKEN[c] !== 1 && HOST[c] !== 1) break
+          ve++
+        }
+        if (ve === i) throw bad(header, `parameter ${name} (empty value)`)
+      }
+      out.push([name, s.slice(i, ve)])
+      i = ve
+    } else {
+      out.push([name, null])
+      // Do not swallow whitespace that belongs to the caller unless another parameter follows.
+      i = ne
+    }
+  }
+}

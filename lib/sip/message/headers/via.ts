@@ -1,0 +1,128 @@
+import { SipParseError, SipParseReason } from '../../errors.ts'
+import { HOST, scanToken, skipWs } from '../scan.ts'
+import type { Params } from './params.ts'
+import { getParam, parseParamsInto, stringifyParams } from './params.ts'
+
+/**
+ * One Via value (RFC 3261 §20.42, §25.1 via-parm):
+ * `SIP/2.0/UDP host:port;branch=z9hG4bK...;received=...;rport`.
+ */
+export interface Via {
+  /** Protocol name as written, normally `SIP`. */
+  protocol: string
+  /** Protocol version as written, normally `2.0`. */
+  version: string
+  /** Transport token as written (`UDP`, `TCP`, `TLS`, `SCTP`, `WS`, `WSS` or an extension). */
+  transport: string
+  /** sent-by host: name, IPv4 or bracketed IPv6 reference. */
+  host: string
+  /** sent-by port, or undefined (then 5060, or 5061 for TLS, RFC 3261 §18.2.2). */
+  port: number | undefined
+  /** via-params in order (branch, received, rport, maddr, ttl, extensions). */
+  params: Params
+}
+
+function bad(what: string): SipParseError {
+  return new SipParseError(SipParseReason.BadHeaderValue, `Malformed Via (${what})`, { header: 'via' })
+}
+
+function slash(s: string, i: number, end: number): number {
+  i = skipWs(s, i, end)
+  if (s.charCodeAt(i) !== 47) throw bad('sent-protocol')
+  return skipWs(s, i + 1, end)
+}
+
+/**
+ * Parses one via-parm at `i` and pushes it to `out`; returns the index after it (at a `,` or the
+ * end). LWS is allowed around `/`, `:`, `;` and `=` (RFC 3261 §25.1 SLASH, COLON, SEMI, EQUAL).
+ */
+function parseOne(s: string, i: number, end: number, out: Via[]): number {
+  i = skipWs(s, i, end)
+  let e = scanToken(s, i, end)
+  if (e === i) throw bad('protocol name')
+  const protocol = s.slice(i, e)
+  i = slash(s, e, end)
+  e = scanToken(s, i, end)
+  if (e === i) throw bad('protocol version')
+  const version = s.slice(i, e)
+  i = slash(s, e, end)
+  e = scanToken(s, i, end)
+  if (e === i) throw bad('transport')
+  const transport = s.slice(i, e)
+  i = skipWs(s, e, end)
+  const hs = i
+  if (s.charCodeAt(i) === 91) {
+    const close = s.indexOf(']', i)
+    if (close < 0 || close >= end) throw bad('IPv6 reference')
+    i = close + 1
+  } else {
+    while (i < end) {
+      const c = s.charCodeAt(i)
+      if (HOST[c] !== 1 || c === 58 || c === 91 || c === 93) break
+      i++
+    }
+  }
+  if (i === hs) throw bad('sent-by host')
+  const host = s.slice(hs, i)
+  let port: number | undefined
+  let j = skipWs(s, i, end)
+  if (s.charCodeAt(j) === 58) {
+    j = skipWs(s, j + 1, end)
+    let v = 0
+    const ps = j
+    while (j < end) {
+      const c = s.charCodeAt(j)
+      if (c < 48 || c > 57) break
+      v = v * 10 + c - 48
+      j++
+    }
+    if (j === ps || j - ps > 5 || v > 65535) throw bad('sent-by port')
+    port = v
+    i = j
+  }
+  const params: Params = []
+  i = parseParamsInto(s, i, end, params, 'Via')
+  out.push({ protocol, version, transport, host, port, params })
+  return skipWs(s, i, end)
+}
+
+/** Parses a Via header value that may hold several comma-separated via-parms. */
+export function parseVia(s: string): Via[] {
+  const out: Via[] = []
+  const end = s.length
+  let i = 0
+  for (;;) {
+    i = parseOne(s, i, end, out)
+    if (i >= end) return out
+    if (s.charCodeAt(i) !== 44) throw bad(`unexpected '${s[i]}'`)
+    i++
+  }
+}
+
+/** The canonical text of one Via value. */
+export function stringifyVia(v: Via): string {
+  const sentBy = v.port === undefined ? v.host : `${v.host}:${v.port}`
+  return `${v.protocol}/${v.version}/${v.transport} ${sentBy}${stringifyParams(v.params)}`
+}
+
+/** The `branch` parameter, or undefined (RFC 2543 peers send none; RFC 3261 §17.2.3 falls back). */
+export function viaBranch(v: Via): string | undefined {
+  return getParam(v.params, 'branch') ?? undefined
+}
+
+/** The `received` parameter (RFC 3261 §18.2.1), or undefined. */
+export function viaReceived(v: Via): string | undefined {
+  return getParam(v.params, 'received') ?? undefined
+}
+
+/**
+ * The `rport` parameter (RFC 3581 §4): `true` when present without a value (a request asking for
+ * symmetric response routing), the port number when filled in, undefined when absent.
+ */
+export function viaRport(v: Via): number | true | undefined {
+  const r = getParam(v.params, 'rport')
+  if (r === undefined) return undefined
+  if (r === null) return true
+  const n = Number(r)
+  return Number.isInteger(n) && n >= 0 && n <= 65535 ? n : undefined
+}

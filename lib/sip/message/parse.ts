@@ -1,0 +1,313 @@
+import { isAscii } from 'node:buffer'
+import { SipParseError, SipParseReason } from '../errors.ts'
+import type { Uri } from '../uri/uri.ts'
+import { parseUri } from '../uri/uri.ts'
+import { headerKey } from './headers/header-names.ts'
+import { HEADER_TABLE } from './headers/header-table.ts'
+import type { SipParseLimits } from './limits.ts'
+import { DEFAULT_LIMITS } from './limits.ts'
+import type { HeaderField, SipMessage } from './message.ts'
+import { SipRequest, SipResponse } from './message.ts'
+import { hasNonAscii, TOKEN } from './scan.ts'
+
+/** Options of {@link parse}. */
+export interface SipParseOptions extends Partial<SipParseLimits> {
+  /**
+   * The bytes are one message cut from a stream (TCP/TLS) by a framer. Content-Length is then
+   * mandatory (RFC 3261 §18.3, §20.14); for datagrams a missing one means "the rest of the
+   * datagram" (RFC 4475 §3.4.1) and octets beyond it are ignored (RFC 3261 §18.3).
+   */
+  readonly stream?: boolean
+}
+
+const CRLFCRLF = Buffer.from('\r\n\r\n')
+const EMPTY: Buffer = Buffer.alloc(0)
+const PLACEHOLDER_URI: Uri = Object.freeze({ kind: 'absolute', scheme: 'invalid', opaque: '' }) as Uri
+
+// Headers parsed eagerly: what routing and transactions read first. Parsing them here also finds
+// the malformed requests RFC 4475 §3.1.2 wants answered with 400.
+const CORE = new Set(['via', 'from', 'to', 'call-id', 'cseq', 'max-forwards', 'content-length', 'contact'])
+const SINGLE = new Set(['from', 'to', 'call-id', 'cseq', 'max-forwards', 'content-length'])
+// RFC 3261 §8.1.1: the headers every request must carry (Max-Forwards aside, which RFC 2543 peers
+// omit, RFC 4475 §3.4.1), and the ones a stateless response copies (§8.2.6.2).
+const MANDATORY = ['via', 'from', 'to', 'call-id', 'cseq'] as const
+
+function utf8(s: string): string {
+  return Buffer.from(s, 'latin1').toString('utf8')
+}
+
+function err(reason: SipParseReason, phrase: string, header?: string, status?: number): SipParseError {
+  return new SipParseError(reason, phrase, { header, status })
+}
+
+function isSipVersion(v: string): boolean {
+  return v.length === 7 && v.toUpperCase() === 'SIP/2.0'
+}
+
+/**
+ * Parses one SIP message (RFC 3261 §7, §25) from `buf`.
+ *
+ * Only the start line and the headers routing needs (Via, From, To, Call-ID, CSeq, Max-Forwards,
+ * Content-Length, Contact) are parsed here; other headers stay raw until asked for. The body is a
+ * view on `buf`, not a copy. The message remembers its bytes, so serialising it unchanged gives them
+ * back exactly.
+ *
+ * @throws {SipParseError} code `SBC_ERR_SIP_PARSE`, with `reason`, a `reasonPhrase` naming the
+ * problem, and for requests the `status` to answer (400, 505, 513) and whether that is possible.
+ */
+export function parse(buf: Buffer, options?: SipParseOptions): SipMessage {
+  const maxMessageSize = options?.maxMessageSize ?? DEFAULT_LIMITS.maxMessageSize
+  const maxHeaders = options?.maxHeaders ?? DEFAULT_LIMITS.maxHeaders
+  const maxLineLength = options?.maxLineLength ?? DEFAULT_LIMITS.maxLineLength
+  const stream = options?.stream === true
+  const n = buf.length
+
+  // RFC 3261 §7.5: CRLFs before the start line are ignored.
+  let start = 0
+  while (start + 1 < n && buf[start] === 13 && buf[start + 1] === 10) start += 2
+  if (n - start > maxMessageSize) {
+    throw err(SipParseReason.TooLarge, 'Message Too Large', undefined, 513)
+  }
+  if (start >= n) throw err(SipParseReason.BadStartLine, 'Empty message')
+
+  let headEnd = buf.indexOf(CRLFCRLF, start)
+  let terminated = true
+  if (headEnd < 0) {
+    // A datagram whose header section never ends (RFC 4475 §3.1.2.15 baddn): read its headers
+    // anyway so the error can name the real problem and a 400 can be sent; on a stream it is
+    // incomplete, which is the framer's business.
+    if (stream || n - start < 2 || buf[n - 2] !== 13 || buf[n - 1] !== 10) {
+      throw err(SipParseReason.Unterminated, 'Header section not terminated')
+    }
+    terminated = false
+    headEnd = n - 2
+  }
+  const src = buf.toString('latin1', start, headEnd + 2)
+  const nonAscii = !isAscii(buf.subarray(start, headEnd))
+  const sl = src.indexOf('\r\n')
+  if (sl > maxLineLength) throw err(SipParseReason.LineTooLong, 'Start line too long')
+  const line = src.slice(0, sl)
+  if (src.indexOf('\n') !== sl + 1) throw err(SipParseReason.BadStartLine, 'Bare LF in start line')
+
+  let first: SipParseError | undefined
+  const fail = (e: SipParseError): void => {
+    if (first === undefined) first = e
+  }
+
+  let msg: SipMessage
+  if (line.charCodeAt(0) === 83 && line.startsWith('SIP/')) {
+    msg = parseStatusLine(line, nonAscii)
+  } else {
+    const sp1 = line.indexOf(' ')
+    const sp2 = line.lastIndexOf(' ')
+    let method = sp1 > 0 ? line.slice(0, sp1) : ''
+    let uri = PLACEHOLDER_URI
+    if (sp1 <= 0 || sp2 === sp1 || !isTokenString(method)) {
+      fail(err(SipParseReason.BadStartLine, 'Malformed Request-Line', undefined, 400))
+      if (!isTokenString(method)) method = 'INVALID'
+    } else {
+      const version = line.slice(sp2 + 1)
+      if (!isSipVersion(version)) {
+        // RFC 3261 §8.2.2 / §21.5.6: another SIP version is answered with 505.
+        const looksSip = /^SIP\/\d+\.\d+$/i.test(version)
+        fail(
+          looksSip
+            ? err(SipParseReason.BadVersion, 'Version Not Supported', undefined, 505)
+            : err(SipParseReason.BadStartLine, 'Malformed Request-Line', undefined, 400),
+        )
+      }
+      const uriText = line.slice(sp1 + 1, sp2)
+      if (uriText.length === 0 || uriText.indexOf(' ') >= 0 || uriText.indexOf('\t') >= 0) {
+        // RFC 3261 §25.1: Request-Line = Method SP Request-URI SP SIP-Version; no LWS inside
+        // (RFC 4475 §3.1.2.8 lwsruri, §3.1.2.9 lwsstart).
+        fail(err(SipParseReason.BadRequestUri, 'Malformed Request-URI (whitespace)', undefined, 400))
+      } else {
+        try {
+          uri = parseUri(uriText)
+          if (uri.kind === 'sip' && uri.headers.length > 0) {
+            // RFC 3261 §19.1.1 table: headers are not allowed in a Request-URI (RFC 4475 §3.1.2.11).
+            fail(err(SipParseReason.BadRequestUri, 'Headers not allowed in Request-URI', undefined, 400))
+          }
+        } catch (e) {
+          if (!(e instanceof SipParseError)) throw e
+          uri = PLACEHOLDER_URI
+          fail(err(SipParseReason.BadRequestUri, `Malformed Request-URI`, undefined, 400))
+        }
+      }
+    }
+    const req = new SipRequest(method, uri)
+    msg = req
+  }
+
+  // Header lines (RFC 3261 §7.3). Each field keeps its byte range for exact re-serialisation.
+  const fields: HeaderField[] = []
+  const end = src.length
+  let pos = sl + 2
+  while (pos < end) {
+    // RFC 3261 §7.3.1: a line starting with SP or HT continues the previous one (folding). Lines
+    // end in CRLF only: a bare CR or LF could split the line differently in the next parser.
+    let le = pos
+    for (;;) {
+      const cr = src.indexOf('\r', le)
+      if (src.charCodeAt(cr + 1) !== 10 || src.indexOf('\n', le) !== cr + 1) {
+        throw err(SipParseReason.BadHeaderLine, 'Bare CR or LF in header line', undefined, 400)
+      }
+      le = cr
+      const c = src.charCodeAt(cr + 2)
+      if (c !== 32 && c !== 9) break
+      le = cr + 2
+    }
+    if (le + 2 - pos > maxLineLength)
+      throw err(SipParseReason.LineTooLong, 'Header line too long', undefined, 400)
+    if (fields.length >= maxHeaders)
+      throw err(SipParseReason.TooManyHeaders, 'Too many headers', undefined, 400)
+    const colon = src.indexOf(':', pos)
+    if (colon < 0 || colon > le) {
+      fail(err(SipParseReason.BadHeaderLine, 'Header line without colon', undefined, 400))
+      pos = le + 2
+      continue
+    }
+    let ne = colon
+    while (ne > pos && (src.charCodeAt(ne - 1) === 32 || src.charCodeAt(ne - 1) === 9)) ne--
+    const name = src.slice(pos, ne)
+    const key = headerKey(name)
+    if (key === undefined) {
+      fail(err(SipParseReason.BadHeaderLine, 'Invalid header name', undefined, 400))
+      pos = le + 2
+      continue
+    }
+    let vs = colon + 1
+    for (let c = src.charCodeAt(vs); vs < le && (c === 32 || c === 9 || c === 13 || c === 10); ) {
+      c = src.charCodeAt(++vs)
+    }
+    let ve = le
+    for (let c = src.charCodeAt(ve - 1); ve > vs && (c === 32 || c === 9 || c === 13 || c === 10); ) {
+      c = src.charCodeAt(--ve - 1)
+    }
+    let value = src.slice(vs, ve)
+    if (nonAscii && hasNonAscii(value)) value = utf8(value)
+    fields.push({ name, key, value, rawStart: pos, rawEnd: le + 2, parsed: undefined })
+    pos = le + 2
+  }
+
+  // Core headers: parse now, count single-valued ones (RFC 4475 §3.3.8 multi01, §3.3.9 mcl01).
+  let seen = 0
+  let contentLength: number | undefined
+  for (const f of fields) {
+    const key = f.key
+    if (!CORE.has(key)) continue
+    if (SINGLE.has(key)) {
+      const bit = 1 << SINGLE_BITS[key]!
+      if (seen & bit) {
+        fail(err(SipParseReason.DuplicateHeader, `Multiple ${f.name} headers`, key, 400))
+        continue
+      }
+      seen |= bit
+    }
+    try {
+      f.parsed = (HEADER_TABLE[key as 'via'].parse as (v: string) => unknown)(f.value)
+      if (key === 'content-length') contentLength = f.parsed as number
+      else if (key === 'via' && (seen & VIA_BIT) === 0) {
+        seen |= VIA_BIT
+      }
+    } catch (e) {
+      if (!(e instanceof SipParseError)) throw e
+      if (key === 'via' && (seen & VIA_BIT) === 0) seen |= VIA_BIT
+      fail(err(e.reason, e.reasonPhrase, key, 400))
+    }
+  }
+  for (const m of MANDATORY) {
+    const bit = m === 'via' ? VIA_BIT : 1 << SINGLE_BITS[m]!
+    if ((seen & bit) === 0) fail(err(SipParseReason.MissingHeader, `Missing ${DISPLAY[m]} header`, m, 400))
+  }
+  if (msg.kind === 'request' && first === undefined) {
+    const cseq = fields.find((f) => f.key === 'cseq')?.parsed as { method: string } | undefined
+    if (cseq !== undefined && cseq.method !== msg.method) {
+      // RFC 3261 §8.1.1.5: the CSeq method MUST match the request's (RFC 4475 §3.1.2.17).
+      fail(err(SipParseReason.CSeqMismatch, 'CSeq method does not match the request method', 'cseq', 400))
+    }
+  }
+
+  // Body (RFC 3261 §7.4, §18.3).
+  const bodyStart = headEnd + 4
+  let body: Buffer = EMPTY
+  let msgEnd = n
+  if (!terminated) {
+    fail(err(SipParseReason.Unterminated, 'Header section not terminated', undefined, 400))
+  } else if (contentLength !== undefined) {
+    if (bodyStart + contentLength > n) {
+      fail(
+        err(SipParseReason.BadContentLength, 'Content-Length larger than the message', 'content-length', 400),
+      )
+    } else {
+      msgEnd = bodyStart + contentLength
+      body = buf.subarray(bodyStart, msgEnd)
+    }
+  } else if (stream && first === undefined) {
+    fail(err(SipParseReason.BadContentLength, 'Missing Content-Length', 'content-length', 400))
+  } else {
+    body = buf.subarray(bodyStart)
+  }
+
+  msg.adopt(buf.subarray(start, msgEnd), src, fields, body)
+  if (first !== undefined) {
+    if (msg.kind === 'response')
+      throw new SipParseError(first.reason, first.reasonPhrase, { header: first.header })
+    // A stateless error response needs somewhere to go: a Via line (if even the top Via is
+    // malformed, the transport answers the packet's source, RFC 3261 §18.2.2). It copies whatever
+    // From, To, Call-ID and CSeq there are (RFC 4475 §3.3.1 insuf still wants its 400).
+    const canAnswer = (seen & VIA_BIT) !== 0
+    throw new SipParseError(first.reason, first.reasonPhrase, {
+      header: first.header,
+      status: first.status ?? 400,
+      respondable: canAnswer,
+      request: canAnswer ? msg : undefined,
+    })
+  }
+  msg.adoptStartLine(nonAscii ? utf8(line) : line)
+  return msg
+}
+
+const SINGLE_BITS: Record<string, number> = {
+  from: 0,
+  to: 1,
+  'call-id': 2,
+  cseq: 3,
+  'max-forwards': 4,
+  'content-length': 5,
+}
+const VIA_BIT = 1 << 6
+const DISPLAY: Record<string, string> = {
+  via: 'Via',
+  from: 'From',
+  to: 'To',
+  'call-id': 'Call-ID',
+  cseq: 'CSeq',
+}
+
+function isTokenString(s: string): boolean {
+  if (s.length === 0) return false
+  for (let i = 0; i < s.length; i++) if (TOKEN[s.charCodeAt(i)] !== 1) return false
+  return true
+}
+
+function parseStatusLine(line: string, nonAscii: boolean): SipResponse {
+  const sp1 = line.indexOf(' ')
+  const version = sp1 < 0 ? line : line.slice(0, sp1)
+  if (!isSipVersion(version)) {
+    throw err(SipParseReason.BadVersion, 'Version Not Supported')
+  }
+  // RFC 3261 §25.1: Status-Code = 3DIGIT (RFC 4475 §3.1.2.19 bigcode has ten).
+  let code = 0
+  let i = sp1 + 1
+  for (; i < line.length; i++) {
+    const c = line.charCodeAt(i)
+    if (c < 48 || c > 57) break
+    code = code * 10 + c - 48
+  }
+  if (i - sp1 - 1 !== 3 || code < 100 || code > 699 || (i < line.length && line.charCodeAt(i) !== 32)) {
+    throw err(SipParseReason.BadStatus, 'Malformed Status-Code')
+  }
+  const reason = i < line.length ? line.slice(i + 1) : ''
+  return new SipResponse(code, nonAscii ? utf8(reason) : reason)
+}

@@ -1,0 +1,41 @@
+import type { SipMessage } from './message.ts'
+import { hasNonAscii } from './scan.ts'
+
+// Strings built by the library are Unicode; the wire form is UTF-8 (RFC 3261 §7.3.1 TEXT-UTF8).
+// The header section is assembled as a latin1 "byte string" (one char per octet), so untouched
+// lines taken from the parsed source (already octets) and new lines mix without re-encoding.
+function octets(s: string): string {
+  return hasNonAscii(s) ? Buffer.from(s, 'utf8').toString('latin1') : s
+}
+
+/**
+ * The wire form of a message (RFC 3261 §7). An unmodified parsed message gives back exactly the
+ * octets it was parsed from. Otherwise: the start line, each untouched header line as it came,
+ * each new or changed line as `Name: value`, Content-Length set to the body length (in place of
+ * the first Content-Length line, or appended), an empty line and the body.
+ */
+export function serialize(msg: SipMessage): Buffer {
+  const raw = msg.raw
+  if (raw !== undefined) return raw
+  const src = msg.source
+  const body = msg.body
+  let head = `${octets(msg.startLine())}\r\n`
+  let lengthWritten = false
+  for (const f of msg.headerFields) {
+    if (f.key === 'content-length') {
+      // One Content-Length only, and always the true one (RFC 3261 §18.3, §20.14).
+      if (lengthWritten) continue
+      lengthWritten = true
+      if (f.rawStart >= 0 && f.parsed === body.length) head += src.slice(f.rawStart, f.rawEnd)
+      else head += `${f.name}: ${body.length}\r\n`
+      continue
+    }
+    head += f.rawStart >= 0 ? src.slice(f.rawStart, f.rawEnd) : `${f.name}: ${octets(f.value)}\r\n`
+  }
+  if (!lengthWritten) head += `Content-Length: ${body.length}\r\n`
+  head += '\r\n'
+  const out = Buffer.allocUnsafe(head.length + body.length)
+  out.write(head, 0, 'latin1')
+  body.copy(out, head.length)
+  return out
+}
