@@ -1,0 +1,43 @@
+import { readdirSync, readFileSync } from 'node:fs'
+
+/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ; 100 on every Linux we run on). */
+const USER_HZ = 100
+
+/**
+ * CPU seconds (user + system) used so far by every live process in process group `pgid`.
+ * Multi-process servers (Kamailio forks workers) are started as group leaders so their whole tree
+ * is counted; a single-process server is simply a group of one.
+ */
+export function groupCpuSeconds(pgid: number): number {
+  let ticks = 0
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    let stat: string
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+    } catch {
+      continue // the process exited between readdir and read
+    }
+    // Fields after the command name, which is parenthesised and may contain spaces.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const pgrp = Number(rest[2])
+    if (pgrp !== pgid) continue
+    ticks += Number(rest[11]) + Number(rest[12]) // utime, stime
+  }
+  return ticks / USER_HZ
+}
+
+/** Resident set size in bytes of every process in group `pgid` (shared pages counted per process). */
+export function groupRssBytes(pgid: number): number {
+  let bytes = 0
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      if (Number(rest[2]) !== pgid) continue
+      bytes += Number(rest[21]) * 4096
+    } catch {}
+  }
+  return bytes
+}

@@ -1,0 +1,232 @@
+/**
+ * Signalling benchmark (issue 4): SIPp drives calls INVITE/100/180/200/ACK/BYE/200 (no media)
+ * through a SIP server pinned to core 0 while SIPp runs on core 1, and reports CPU time per
+ * completed call at a fixed rate and near saturation, the highest rate with < 0.1 % failed calls,
+ * and the p99 of INVITE→100 and INVITE→180. Kamailio (tm + dialog + record_route + topoh,
+ * 4 workers, f_malloc, 1 GiB shared memory) runs in the same harness as the anchor.
+ *
+ *   node bench/signalling-calls.bench.ts [--targets kamailio,kube-sbc] [--rate 200] [--calls 3000]
+ *
+ * Every load is bounded by a call count and a SIPp timeout; traffic stays on 127.0.0.1.
+ */
+import { spawn } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { freePort } from '../test/harness/free-port.ts'
+import { groupCpuSeconds, groupRssBytes } from './harness/process-cpu.ts'
+import { percentile, runSippLoad } from './harness/sipp-load.ts'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const scenario = join(here, 'signalling', 'uac-invite-bye.xml')
+
+interface Running {
+  pgid: number
+  stop(): Promise<void>
+}
+interface Target {
+  name: string
+  start(port: number, uasPort: number): Promise<Running>
+}
+
+function udpPortBound(port: number): boolean {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0')
+  const local = new RegExp(`^\\s*\\d+:\\s+[0-9A-F]+:${hex}\\s`, 'm')
+  return local.test(readFileSync('/proc/net/udp', 'utf8'))
+}
+
+async function waitFor(check: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const until = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+/** Starts `argv` pinned to `cpu` as its own process group, so CPU of forked workers is counted. */
+function startGroup(argv: string[], cpu: number, cwd?: string): Running & { output: () => string } {
+  const child = spawn('taskset', ['-c', String(cpu), ...argv], {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    cwd,
+  })
+  let out = ''
+  child.stdout?.on('data', (d: Buffer) => {
+    out = (out + d.toString()).slice(-20_000)
+  })
+  child.stderr?.on('data', (d: Buffer) => {
+    out = (out + d.toString()).slice(-20_000)
+  })
+  const pgid = child.pid
+  if (pgid === undefined) throw new Error(`could not start ${argv[0]}`)
+  const exited = new Promise<void>((r) => child.once('exit', () => r()))
+  return {
+    pgid,
+    output: () => out,
+    async stop() {
+      try {
+        process.kill(-pgid, 'SIGTERM')
+      } catch {}
+      const t = setTimeout(() => {
+        try {
+          process.kill(-pgid, 'SIGKILL')
+        } catch {}
+      }, 5000)
+      await exited
+      clearTimeout(t)
+    },
+  }
+}
+
+const kamailio: Target = {
+  name: 'kamailio',
+  async start(port, uasPort) {
+    const dir = mkdtempSync(join(tmpdir(), 'sbc-bench-kamailio-'))
+    const cfg = readFileSync(join(here, 'signalling', 'kamailio.cfg.tpl'), 'utf8')
+      .replaceAll('@PORT@', String(port))
+      .replaceAll('@UAS_PORT@', String(uasPort))
+      .replaceAll('@CHILDREN@', '4')
+    writeFileSync(join(dir, 'kamailio.cfg'), cfg)
+    const argv = [
+      'kamailio',
+      '-f',
+      join(dir, 'kamailio.cfg'),
+      '-DD',
+      '-E',
+      '-m',
+      '1024',
+      '-x',
+      'fm',
+      '-Y',
+      dir,
+    ]
+    const run = startGroup(argv, 0, dir)
+    await waitFor(() => udpPortBound(port), `kamailio on ${port}:\n${run.output()}`)
+    return {
+      pgid: run.pgid,
+      async stop() {
+        await run.stop()
+        rmSync(dir, { recursive: true, force: true })
+      },
+    }
+  },
+}
+
+const targets: Record<string, Target> = { kamailio }
+
+interface Measurement {
+  rate: number
+  successful: number
+  failed: number
+  achievedRate: number
+  cpuSeconds: number
+  wallSeconds: number
+  rtd1p99: number
+  rtd2p99: number
+  rtd2p50: number
+}
+
+async function measure(running: Running, port: number, rate: number, calls: number): Promise<Measurement> {
+  const cpu0 = groupCpuSeconds(running.pgid)
+  const r = await runSippLoad({
+    scenario,
+    target: `127.0.0.1:${port}`,
+    localPort: await freePort(),
+    rate,
+    calls,
+    callDurationMs: 1000,
+    cpu: 1,
+    timeoutSeconds: Math.ceil(calls / rate) + 15,
+  })
+  // Let the last BYE transactions finish before reading the counters.
+  await new Promise((res) => setTimeout(res, 500))
+  const cpuSeconds = groupCpuSeconds(running.pgid) - cpu0
+  return {
+    rate,
+    successful: r.successful,
+    failed: r.failed,
+    achievedRate: r.achievedRate,
+    cpuSeconds,
+    wallSeconds: r.wallSeconds,
+    rtd1p99: percentile(r.rtd['1'] ?? [], 99),
+    rtd2p99: percentile(r.rtd['2'] ?? [], 99),
+    rtd2p50: percentile(r.rtd['2'] ?? [], 50),
+  }
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      targets: { type: 'string', default: 'kamailio' },
+      rate: { type: 'string', default: '200' },
+      calls: { type: 'string', default: '3000' },
+      ramp: { type: 'string', default: '1000,1500,2000,2500,3000,3500' },
+      'ramp-seconds': { type: 'string', default: '5' },
+    },
+  })
+  const results: Record<string, unknown> = {}
+  for (const name of values.targets.split(',')) {
+    const target = targets[name]
+    if (!target) throw new Error(`unknown target ${name}; known: ${Object.keys(targets).join(', ')}`)
+    const port = await freePort()
+    const uasPort = await freePort()
+    const uas = startGroup(['sipp', '-sn', 'uas', '-i', '127.0.0.1', '-p', String(uasPort), '-nostdin'], 1)
+    let running: Running | undefined
+    try {
+      await waitFor(() => udpPortBound(uasPort), 'the SIPp UAS')
+      running = await target.start(port, uasPort)
+      const rssBefore = groupRssBytes(running.pgid)
+      const fixed = await measure(running, port, Number(values.rate), Number(values.calls))
+      const rssAfter = groupRssBytes(running.pgid)
+      const ramp: Measurement[] = []
+      for (const rate of values.ramp.split(',').map(Number)) {
+        const m = await measure(running, port, rate, rate * Number(values['ramp-seconds']))
+        ramp.push(m)
+        const failRatio = m.failed / Math.max(1, m.successful + m.failed)
+        if (failRatio >= 0.001 || m.achievedRate < 0.9 * rate) break
+      }
+      const passing = ramp.filter(
+        (m) => m.failed / Math.max(1, m.successful + m.failed) < 0.001 && m.achievedRate >= 0.9 * m.rate,
+      )
+      const best = passing[passing.length - 1]
+      results[name] = {
+        fixedRate: {
+          rate: fixed.rate,
+          calls: fixed.successful,
+          failed: fixed.failed,
+          cpuMsPerCall: (fixed.cpuSeconds * 1000) / Math.max(1, fixed.successful),
+          p99InviteTo100Ms: fixed.rtd1p99,
+          p99InviteTo180Ms: fixed.rtd2p99,
+          p50InviteTo180Ms: fixed.rtd2p50,
+          rssBytes: { before: rssBefore, after: rssAfter },
+        },
+        saturation: best
+          ? {
+              maxRateWithoutFailures: best.rate,
+              achievedRate: Math.round(best.achievedRate),
+              cpuMsPerCall: (best.cpuSeconds * 1000) / Math.max(1, best.successful),
+              coresUsed: best.cpuSeconds / best.wallSeconds,
+              ratePerCoreUsed: Math.round(best.successful / best.cpuSeconds),
+            }
+          : null,
+        ramp: ramp.map((m) => ({
+          rate: m.rate,
+          ok: m.successful,
+          failed: m.failed,
+          achieved: Math.round(m.achievedRate),
+        })),
+      }
+    } finally {
+      await running?.stop()
+      await uas.stop()
+    }
+  }
+  console.log(JSON.stringify(results, null, 2))
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err)
+  process.exit(1)
+})
