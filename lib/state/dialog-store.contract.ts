@@ -53,7 +53,10 @@ export function dialogStoreContract(h: ContractHarness): void {
     it('refuses to create a call whose id or leg already exists', async () => {
       await store.createCall(testCall('c1'))
       await rejectsWithCode(store.createCall(testCall('c1')), 'SBC_ERR_STATE_CALL_EXISTS')
-      const sameA = testCall('c2', { aCallId: testCall('c1').a.callId, aRemoteTag: testCall('c1').a.remoteTag })
+      const sameA = testCall('c2', {
+        aCallId: testCall('c1').a.callId,
+        aRemoteTag: testCall('c1').a.remoteTag,
+      })
       await rejectsWithCode(store.createCall(sameA), 'SBC_ERR_STATE_CALL_EXISTS')
       assert.equal(await store.getCall('c2'), undefined, 'a refused create leaves nothing behind')
     })
@@ -62,7 +65,10 @@ export function dialogStoreContract(h: ContractHarness): void {
       const bad = { ...testCall('c1'), a: { ...testCall('c1').a, port: 'x' } }
       await rejectsWithCode(store.createCall(bad as never), 'SBC_ERR_STATE_INVALID')
       await rejectsWithCode(store.createCall(testCall('has space')), 'SBC_ERR_STATE_INVALID')
-      await rejectsWithCode(store.createCall({ ...testCall('c1'), version: 3 }), 'SBC_ERR_STATE_VERSION_CONFLICT')
+      await rejectsWithCode(
+        store.createCall({ ...testCall('c1'), version: 3 }),
+        'SBC_ERR_STATE_VERSION_CONFLICT',
+      )
       await rejectsWithCode(store.getCall('{x}'), 'SBC_ERR_STATE_INVALID')
     })
 
@@ -70,11 +76,19 @@ export function dialogStoreContract(h: ContractHarness): void {
       const c = testCall('c1')
       await store.createCall(c)
       // A request from the caller: From tag = A's remote tag, To tag = our A tag.
-      const fromA = await store.findByLeg({ callId: c.a.callId, remoteTag: c.a.remoteTag, localTag: c.a.localTag })
+      const fromA = await store.findByLeg({
+        callId: c.a.callId,
+        remoteTag: c.a.remoteTag,
+        localTag: c.a.localTag,
+      })
       assert.equal(fromA?.leg, 'a')
       assert.equal(fromA?.call.id, 'c1')
       // A response from the callee: From tag = our B tag.
-      const fromB = await store.findByLeg({ callId: c.b.callId, localTag: c.b.localTag, remoteTag: 'whatever' })
+      const fromB = await store.findByLeg({
+        callId: c.b.callId,
+        localTag: c.b.localTag,
+        remoteTag: 'whatever',
+      })
       assert.equal(fromB?.leg, 'b')
       // A CANCEL from the caller has no To tag.
       assert.equal((await store.findByLeg({ callId: c.a.callId, remoteTag: c.a.remoteTag }))?.leg, 'a')
@@ -99,7 +113,10 @@ export function dialogStoreContract(h: ContractHarness): void {
       const v2 = await store.updateCall(answered(v1))
       assert.equal(v2.version, 2)
       assert.equal((await store.getCall('c1'))?.b.remoteTag, 'as5f2a1c7d')
-      await rejectsWithCode(store.updateCall({ ...v1, cdr: { endReason: 'stale' } }), 'SBC_ERR_STATE_VERSION_CONFLICT')
+      await rejectsWithCode(
+        store.updateCall({ ...v1, cdr: { endReason: 'stale' } }),
+        'SBC_ERR_STATE_VERSION_CONFLICT',
+      )
       assert.equal((await store.getCall('c1'))?.version, 2, 'a stale update writes nothing')
     })
 
@@ -117,9 +134,15 @@ export function dialogStoreContract(h: ContractHarness): void {
     })
 
     it('refuses to update a missing call or to change leg identity', async () => {
-      await rejectsWithCode(store.updateCall({ ...testCall('c9'), version: 1 }), 'SBC_ERR_STATE_CALL_NOT_FOUND')
+      await rejectsWithCode(
+        store.updateCall({ ...testCall('c9'), version: 1 }),
+        'SBC_ERR_STATE_CALL_NOT_FOUND',
+      )
       const v1 = await store.createCall(testCall('c1'))
-      await rejectsWithCode(store.updateCall({ ...v1, b: { ...v1.b, localTag: 'changed' } }), 'SBC_ERR_STATE_INVALID')
+      await rejectsWithCode(
+        store.updateCall({ ...v1, b: { ...v1.b, localTag: 'changed' } }),
+        'SBC_ERR_STATE_INVALID',
+      )
       assert.equal((await store.getCall('c1'))?.version, 1)
     })
 
@@ -201,21 +224,30 @@ export function dialogStoreContract(h: ContractHarness): void {
       await store.registerMediaPod(pod('m2', ['wan', 'lan'], 100, 10), 60_000)
       await store.registerMediaPod(pod('m1', ['wan'], 100, 50), 60_000)
       await store.registerMediaPod(pod('m3', ['lan'], 10, 10), 60_000)
-      assert.deepEqual((await store.listMediaPods()).map((p) => p.id), ['m1', 'm2', 'm3'])
+      assert.deepEqual(
+        (await store.listMediaPods()).map((p) => p.id),
+        ['m1', 'm2', 'm3'],
+      )
       assert.equal((await store.pickMediaPod('wan'))?.id, 'm2')
       await store.registerMediaPod(pod('m2', ['wan', 'lan'], 100, 99), 60_000)
       assert.equal((await store.pickMediaPod('wan'))?.id, 'm1', 'heartbeat updated the load')
       assert.equal((await store.pickMediaPod('lan'))?.id, 'm2', 'a full pod is never picked')
       assert.equal(await store.pickMediaPod('dmz'), undefined)
       await store.unregisterMediaPod('m1')
-      assert.deepEqual((await store.listMediaPods()).map((p) => p.id), ['m2', 'm3'])
+      assert.deepEqual(
+        (await store.listMediaPods()).map((p) => p.id),
+        ['m2', 'm3'],
+      )
     })
 
     it('forgets a pod that stopped heartbeating', async () => {
       await store.registerMediaPod(pod('dead', ['wan'], 100, 0), 300)
       await store.registerMediaPod(pod('alive', ['wan'], 100, 50), 60_000)
       await h.advance(400)
-      assert.deepEqual((await store.listMediaPods()).map((p) => p.id), ['alive'])
+      assert.deepEqual(
+        (await store.listMediaPods()).map((p) => p.id),
+        ['alive'],
+      )
     })
   })
 
@@ -228,7 +260,11 @@ export function dialogStoreContract(h: ContractHarness): void {
       assert.equal(await store.renewLease('reg:webex', 'pod-b', 60_000), false)
       assert.equal(await store.releaseLease('reg:webex', 'pod-b'), false)
       assert.equal(await store.renewLease('reg:webex', 'pod-a', 60_000), true)
-      assert.equal((await store.acquireLease('reg:webex', 'pod-a', 60_000)).acquired, true, 're-acquire renews')
+      assert.equal(
+        (await store.acquireLease('reg:webex', 'pod-a', 60_000)).acquired,
+        true,
+        're-acquire renews',
+      )
       assert.equal((await store.getLease('reg:webex'))?.owner, 'pod-a')
       assert.equal(await store.releaseLease('reg:webex', 'pod-a'), true)
       assert.equal(await store.getLease('reg:webex'), undefined)
@@ -257,7 +293,10 @@ export function dialogStoreContract(h: ContractHarness): void {
         ],
       )
       await h.advance(400)
-      assert.deepEqual((await store.listProxyHealth()).map((p) => p.address), ['10.1.1.1:5060'])
+      assert.deepEqual(
+        (await store.listProxyHealth()).map((p) => p.address),
+        ['10.1.1.1:5060'],
+      )
     })
   })
 

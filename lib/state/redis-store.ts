@@ -352,6 +352,25 @@ export class RedisStore implements DialogStore {
     return this.#health
   }
 
+  /**
+   * Resolves once connected (at startup: with the offline queue off, commands sent before the first
+   * connection are refused). Rejects with `StateUnavailableError` after `timeoutMs`.
+   */
+  async connected(timeoutMs = 5000): Promise<void> {
+    if (this.client.status === 'ready') return
+    await new Promise<void>((resolve, reject) => {
+      const onReady = () => {
+        clearTimeout(timer)
+        resolve()
+      }
+      const timer = setTimeout(() => {
+        this.client.off('ready', onReady)
+        reject(new StateUnavailableError(`Redis not reachable within ${timeoutMs} ms`))
+      }, timeoutMs)
+      this.client.once('ready', onReady)
+    })
+  }
+
   async ping(): Promise<void> {
     await this.#run('ping', () => this.client.ping())
   }

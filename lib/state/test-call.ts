@@ -29,9 +29,19 @@ export function testCall(id: string, o: TestCallOptions = {}): DialogState {
       localUri: 'sip:+4930123456@sbc.example.com',
       remoteUri: 'sip:+4989654321@webex.example.net',
       remoteTarget: 'sip:+4989654321@10.20.30.40:5061;transport=tls',
-      routeSet: ['<sip:edge1.webex.example.net:5061;transport=tls;lr>', '<sip:10.20.30.41:5061;transport=tls;lr>'],
+      routeSet: [
+        '<sip:edge1.webex.example.net:5061;transport=tls;lr>',
+        '<sip:10.20.30.41:5061;transport=tls;lr>',
+      ],
       secure: true,
-      peer: { transport: 'tls', address: '10.20.30.40', port: 5061, localInterface: 'wan', connectionId: 'c17', connectionPod: 'sig-0' },
+      peer: {
+        transport: 'tls',
+        address: '10.20.30.40',
+        port: 5061,
+        localInterface: 'wan',
+        connectionId: 'c17',
+        connectionPod: 'sig-0',
+      },
       ipGroup: 'webex',
       state,
     },
@@ -64,7 +74,14 @@ export function answered(s: DialogState): DialogState {
     sessionExpiresS: 1800,
     a: { ...s.a, state: 'confirmed' },
     b: { ...s.b, state: 'confirmed', remoteTag: 'as5f2a1c7d', remoteCSeq: 0 },
-    media: { pod: 'media-node-a', ngCallId: s.id, fromTag: s.a.remoteTag, toTag: s.a.localTag, sessionA: 'r1', sessionB: 'r2' },
+    media: {
+      pod: 'media-node-a',
+      ngCallId: s.id,
+      fromTag: s.a.remoteTag,
+      toTag: s.a.localTag,
+      sessionA: 'r1',
+      sessionB: 'r2',
+    },
     cdr: { ...s.cdr, sipCode: 200 },
   }
 }

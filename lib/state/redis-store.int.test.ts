@@ -1,0 +1,192 @@
+import assert from 'node:assert/strict'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Redis } from 'ioredis'
+import { startRedis, startSentinel, type TestRedis } from '../../test/harness/redis.ts'
+import { dialogStoreContract } from './dialog-store.contract.ts'
+import type { CommandObservation, RedisStoreOptions } from './redis-store.ts'
+import { RedisStore } from './redis-store.ts'
+import { answered, testCall } from './test-call.ts'
+
+describe('RedisStore (real redis-server)', () => {
+  let redis: TestRedis
+  let admin: Redis
+  const opened: RedisStore[] = []
+
+  /** A store on the test server; a generous command timeout so a loaded CI box does not flake. */
+  async function open(options: Partial<RedisStoreOptions> = {}): Promise<RedisStore> {
+    const s = new RedisStore({ url: redis.url, commandTimeoutMs: 5000, ...options })
+    opened.push(s)
+    await s.connected()
+    return s
+  }
+
+  /** Every key in Redis with its PTTL; -1 means no TTL, which must never happen. */
+  async function keysWithoutTtl(): Promise<string[]> {
+    const keys = await admin.keys('*')
+    const ttls = await Promise.all(keys.map((k) => admin.pttl(k)))
+    return keys.filter((_, i) => (ttls[i] ?? -1) < 0)
+  }
+
+  before(async () => {
+    redis = await startRedis()
+    admin = new Redis({ port: redis.port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1 })
+    admin.on('error', () => {})
+    await admin.connect()
+  })
+  after(async () => {
+    admin.disconnect()
+    await redis.close()
+  })
+  beforeEach(async () => {
+    await admin.flushall()
+  })
+  afterEach(async () => {
+    for (const s of opened.splice(0)) await s.close()
+  })
+
+  describe('contract', () => {
+    dialogStoreContract({
+      make: (ttl) => open(ttl ? { ttl } : {}),
+      peer: () => open(),
+      advance: (ms) => sleep(ms),
+    })
+  })
+
+  it('stores the call and its two leg indexes in Redis, each with the TTL of the session', async () => {
+    const s = await open()
+    const c = testCall('k1')
+    await s.createCall(c)
+    assert.deepEqual(JSON.parse((await admin.hget('sbc:{c:k1}', 's')) ?? ''), { ...c, version: 1 })
+    assert.equal(await admin.hget('sbc:{c:k1}', 'v'), '1')
+    assert.equal(await admin.get(`sbc:x:{${c.a.callId}}:r:${c.a.remoteTag}`), 'k1')
+    assert.equal(await admin.get(`sbc:x:{${c.b.callId}}:l:${c.b.localTag}`), 'k1')
+    const early = await admin.pttl('sbc:{c:k1}')
+    assert.ok(early > 0 && early <= 200_000, `early TTL ${early}`)
+    await s.updateCall(answered({ ...c, version: 1 }))
+    const confirmed = await admin.pttl('sbc:{c:k1}')
+    // Session-Expires 1800 s + 32 s grace.
+    assert.ok(confirmed > 200_000 && confirmed <= 1_832_000, `confirmed TTL ${confirmed}`)
+    assert.ok((await admin.pttl(`sbc:x:{${c.b.callId}}:l:${c.b.localTag}`)) > 200_000)
+    await s.deleteCall('k1')
+    assert.deepEqual(await admin.keys('*'), [])
+  })
+
+  it('leaves no key without a TTL after any operation', async () => {
+    const s = await open()
+    const steps: Array<[string, () => Promise<unknown>]> = [
+      ['createCall', () => s.createCall(testCall('t1'))],
+      ['updateCall', async () => s.updateCall(answered((await s.getCall('t1'))!))],
+      ['refreshCall', () => s.refreshCall('t1')],
+      ['tryAcquireCall', () => s.tryAcquireCall('webex', 't1', 10, 60_000)],
+      ['releaseCall', () => s.releaseCall('webex', 't1')],
+      ['tryAcquireCall again', () => s.tryAcquireCall('webex', 't2', 10, 60_000)],
+      ['tryRate', () => s.tryRate('webex', 10, 20)],
+      [
+        'registerMediaPod',
+        () =>
+          s.registerMediaPod(
+            { id: 'm1', address: '10.0.0.1:2223', realms: ['wan'], capacity: 9, active: 0 },
+            30_000,
+          ),
+      ],
+      ['acquireLease', () => s.acquireLease('reg:webex', 'pod-a', 30_000)],
+      ['renewLease', () => s.renewLease('reg:webex', 'pod-a', 30_000)],
+      ['setProxyHealth', () => s.setProxyHealth('10.1.1.1:5060', true, 30_000)],
+    ]
+    for (const [name, step] of steps) {
+      await step()
+      assert.deepEqual(await keysWithoutTtl(), [], `after ${name}`)
+    }
+    const c = testCall('t1')
+    assert.deepEqual(
+      (await admin.keys('*')).sort(),
+      [
+        'sbc:x:{b-t1}:l:sbct1b',
+        `sbc:x:{${c.a.callId}}:r:${c.a.remoteTag}`,
+        'sbc:{c:t1}',
+        'sbc:{g:webex}:calls',
+        'sbc:{g:webex}:rate',
+        'sbc:{h}:proxies',
+        'sbc:{h}:proxies:exp',
+        'sbc:{l:reg:webex}',
+        'sbc:{m}:pods',
+        'sbc:{m}:pods:exp',
+      ].sort(),
+    )
+    assert.deepEqual(await admin.zrange('sbc:{g:webex}:calls', 0, -1), ['t2'])
+  })
+
+  it('does not leak a counter slot when its holder dies', async () => {
+    const dying = await open()
+    await dying.tryAcquireCall('pbx', 'd1', 1, 300)
+    await dying.close()
+    const survivor = await open()
+    assert.equal((await survivor.tryAcquireCall('pbx', 's1', 1, 60_000)).granted, false)
+    assert.equal(await admin.zcard('sbc:{g:pbx}:calls'), 1)
+    await sleep(400)
+    assert.deepEqual(await survivor.tryAcquireCall('pbx', 's1', 1, 60_000), { granted: true, active: 1 })
+    assert.deepEqual(await admin.zrange('sbc:{g:pbx}:calls', 0, -1), ['s1'])
+  })
+
+  it('never exceeds the limit under concurrent acquisition from two pods (250 of 300)', async () => {
+    const [p1, p2] = [await open(), await open()]
+    const attempts = Array.from({ length: 300 }, (_, i) =>
+      (i % 2 ? p1 : p2).tryAcquireCall('twilio', `call-${i}`, 250, 60_000),
+    )
+    const results = await Promise.all(attempts)
+    assert.equal(results.filter((r) => r.granted).length, 250)
+    assert.equal(await admin.zcard('sbc:{g:twilio}:calls'), 250)
+  })
+
+  it('fails fast with SBC_ERR_STATE_UNAVAILABLE while Redis is down and recovers by itself', async () => {
+    const seen: CommandObservation[] = []
+    const health: string[] = []
+    const s = await open({
+      commandTimeoutMs: 100,
+      observer: (o) => seen.push(o),
+      onHealth: (h) => health.push(h),
+    })
+    await s.createCall(testCall('o1'))
+    await redis.stop()
+    try {
+      await assert.rejects(s.createCall(testCall('o2')), { code: 'SBC_ERR_STATE_UNAVAILABLE' })
+      await assert.rejects(s.getCall('o1'), { code: 'SBC_ERR_STATE_UNAVAILABLE' })
+      await assert.rejects(s.tryAcquireCall('webex', 'o2', 10, 1000), { code: 'SBC_ERR_STATE_UNAVAILABLE' })
+      assert.equal(s.health(), 'unavailable')
+    } finally {
+      await redis.start()
+    }
+    await s.connected(10_000)
+    // The restarted server is empty (no persistence) and the scripts are gone: EVALSHA falls back.
+    await s.createCall(testCall('o2'))
+    assert.equal(await admin.hget('sbc:{c:o2}', 'v'), '1')
+    assert.equal(s.health(), 'ready')
+    assert.deepEqual(health, ['ready', 'unavailable', 'ready'])
+    assert.ok(seen.some((o) => !o.ok && o.error === 'SBC_ERR_STATE_UNAVAILABLE'))
+    assert.ok(seen.some((o) => o.ok && o.command === 'sbcCreateCall'))
+  })
+
+  it('times out with SBC_ERR_STATE_UNAVAILABLE when Redis stalls', async () => {
+    const s = await open({ commandTimeoutMs: 100 })
+    process.kill(redis.pid(), 'SIGSTOP')
+    try {
+      await assert.rejects(s.getCall('x1'), { code: 'SBC_ERR_STATE_UNAVAILABLE' })
+    } finally {
+      process.kill(redis.pid(), 'SIGCONT')
+    }
+    await s.connected(10_000)
+    assert.equal(await s.getCall('x1'), undefined)
+  })
+
+  it('connects through Sentinel with a redis-sentinel:// URL', async () => {
+    const sentinel = await startSentinel(redis.port)
+    try {
+      const s = await open({ url: `redis-sentinel://127.0.0.1:${sentinel.port}/${sentinel.name}` })
+      await s.createCall(testCall('sen1'))
+      assert.equal(await admin.hget('sbc:{c:sen1}', 'v'), '1')
+    } finally {
+      for (const s of opened.splice(0)) await s.close()
+      await sentinel.close()
+    }
+  })
+})
