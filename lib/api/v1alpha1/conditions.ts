@@ -26,6 +26,8 @@ export const ConditionReason = {
   Conflicted: 'Conflicted',
   /** Accepted=False: a regular expression in the object does not compile. */
   InvalidPattern: 'InvalidPattern',
+  /** A warning finding: a routing rule can never match because an earlier rule covers it. */
+  Shadowed: 'Shadowed',
   /** ResolvedRefs=True: every reference resolves to an accepted object. */
   ResolvedRefs: 'ResolvedRefs',
   /** ResolvedRefs=False: a referenced object does not exist. */
