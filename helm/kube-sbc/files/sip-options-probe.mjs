@@ -5,8 +5,7 @@
 import { randomBytes } from 'node:crypto'
 import { createSocket } from 'node:dgram'
 import { lookup } from 'node:dns/promises'
-import { isIPv6 } from 'node:net'
-import { connect } from 'node:net'
+import { connect, isIPv6 } from 'node:net'
 
 const host = process.env.SIP_TARGET_HOST ?? ''
 const port = Number(process.env.SIP_TARGET_PORT ?? '5060')
@@ -103,8 +102,12 @@ function viaTcp() {
 }
 
 if (!host) fail('SIP_TARGET_HOST is empty')
-if (!Number.isInteger(port) || port < 1 || port > 65535) fail(`bad SIP_TARGET_PORT ${process.env.SIP_TARGET_PORT}`)
-setTimeout(() => fail(`no final response from ${host}:${port}/${transport} within ${timeoutMs} ms`), timeoutMs)
+if (!Number.isInteger(port) || port < 1 || port > 65535)
+  fail(`bad SIP_TARGET_PORT ${process.env.SIP_TARGET_PORT}`)
+setTimeout(
+  () => fail(`no final response from ${host}:${port}/${transport} within ${timeoutMs} ms`),
+  timeoutMs,
+)
 if (transport === 'udp') viaUdp().catch((err) => fail(`${host}:${port}/udp: ${err.message}`))
 else if (transport === 'tcp') viaTcp()
 else fail(`unsupported SIP_TRANSPORT ${transport} (udp or tcp)`)
