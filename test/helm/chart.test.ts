@@ -431,30 +431,37 @@ describe('helm chart kube-sbc', function () {
   })
 
   describe('values.schema.json', () => {
-    const schema = JSON.parse(readFileSync(join(chartDir, 'values.schema.json'), 'utf8'))
+    interface Schema {
+      $ref?: string
+      description?: string
+      properties?: Record<string, Schema>
+      additionalProperties?: unknown
+    }
+    const schema = JSON.parse(readFileSync(join(chartDir, 'values.schema.json'), 'utf8')) as Schema
+    const deref = (s: Schema | undefined): Schema | undefined => {
+      if (!s?.$ref) return s
+      let cur: unknown = schema
+      for (const k of s.$ref.split('/').slice(1)) cur = (cur as Record<string, unknown>)[k]
+      return cur as Schema | undefined
+    }
+    const isMap = (v: unknown): v is Record<string, unknown> =>
+      typeof v === 'object' && v !== null && !Array.isArray(v)
 
     it('describes every key of values.yaml, with a description', () => {
-      const values = parseYaml(readFileSync(join(chartDir, 'values.yaml'), 'utf8'))
+      const values: unknown = parseYaml(readFileSync(join(chartDir, 'values.yaml'), 'utf8'))
       const missing: string[] = []
-      // biome-ignore lint/suspicious/noExplicitAny: walking JSON Schema and YAML values.
-      const walk = (v: any, s: any, path: string) => {
-        if (s?.$ref)
-          s = s.$ref
-            .split('/')
-            .slice(1)
-            .reduce((a: any, k: string) => a[k], schema)
-        if (!s) return void missing.push(`${path} (no schema)`)
+      const walk = (v: unknown, schemaAtPath: Schema | undefined, path: string): void => {
+        const s = deref(schemaAtPath)
+        if (!s) {
+          missing.push(`${path} (no schema)`)
+          return
+        }
         if (!s.description && path !== '') missing.push(`${path} (no description)`)
-        if (v && typeof v === 'object' && !Array.isArray(v) && s.properties)
+        if (isMap(v) && s.properties) {
           for (const [k, child] of Object.entries(v)) walk(child, s.properties[k], path ? `${path}.${k}` : k)
-        else if (
-          v &&
-          typeof v === 'object' &&
-          !Array.isArray(v) &&
-          s.additionalProperties === false &&
-          Object.keys(v).length
-        )
+        } else if (isMap(v) && s.additionalProperties === false && Object.keys(v).length) {
           missing.push(`${path} (object without properties)`)
+        }
       }
       walk(values, schema, '')
       assert.deepEqual(missing, [])
@@ -462,12 +469,10 @@ describe('helm chart kube-sbc', function () {
 
     it('every object in the schema with properties forbids unknown keys', () => {
       const open: string[] = []
-      // biome-ignore lint/suspicious/noExplicitAny: walking JSON Schema.
-      const walk = (s: any, path: string) => {
-        if (s.properties) {
-          if (s.additionalProperties !== false) open.push(path || '(root)')
-          for (const [k, child] of Object.entries(s.properties)) walk(child, `${path}.${k}`)
-        }
+      const walk = (s: Schema, path: string): void => {
+        if (!s.properties) return
+        if (s.additionalProperties !== false) open.push(path || '(root)')
+        for (const [k, child] of Object.entries(s.properties)) walk(child, `${path}.${k}`)
       }
       walk(schema, '')
       assert.deepEqual(open, [])
