@@ -1,4 +1,5 @@
 import { type DialogState, dialogStateProblem, isDialogState } from '../sip/dialog/dialog-state.ts'
+import { decodeDialogState } from './compact-codec.ts'
 import { CorruptStateError, InvalidStateError } from './errors.ts'
 
 /** Ids that are safe inside a Redis key and hash tag: no braces, colons or spaces. */
@@ -53,11 +54,11 @@ export function checkSameIdentity(before: DialogState, after: DialogState): void
   if (a1 !== a2 || b1 !== b2) throw new InvalidStateError(`call ${after.id}: leg identity may not change`)
 }
 
-/** Parses stored JSON into a checked state. */
-export function parseStored(id: string, json: string): DialogState {
+/** Decodes stored state (`compact-codec.ts`) into a checked state. */
+export function parseStored(id: string, text: string): DialogState {
   let value: unknown
   try {
-    value = JSON.parse(json)
+    value = decodeDialogState(text)
   } catch {
     throw new CorruptStateError(`call ${id}: stored state is not JSON`)
   }

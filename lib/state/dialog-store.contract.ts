@@ -130,7 +130,10 @@ export function dialogStoreContract(h: ContractHarness): void {
       ])
       assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1)
       const loser = results.find((r) => r.status === 'rejected')
-      assert.equal((loser?.reason as { code: string }).code, 'SBC_ERR_STATE_VERSION_CONFLICT')
+      assert.equal(
+        (loser as PromiseRejectedResult | undefined)?.reason?.code,
+        'SBC_ERR_STATE_VERSION_CONFLICT',
+      )
     })
 
     it('refuses to update a missing call or to change leg identity', async () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import { startRedis, startSentinel, type TestRedis } from '../../test/harness/redis.ts'
+import { decodeDialogState } from './compact-codec.ts'
 import { dialogStoreContract } from './dialog-store.contract.ts'
 import type { CommandObservation, RedisStoreOptions } from './redis-store.ts'
 import { RedisStore } from './redis-store.ts'
@@ -56,7 +57,7 @@ describe('RedisStore (real redis-server)', () => {
     const s = await open()
     const c = testCall('k1')
     await s.createCall(c)
-    assert.deepEqual(JSON.parse((await admin.hget('sbc:{c:k1}', 's')) ?? ''), { ...c, version: 1 })
+    assert.deepEqual(decodeDialogState((await admin.hget('sbc:{c:k1}', 's')) ?? ''), { ...c, version: 1 })
     assert.equal(await admin.hget('sbc:{c:k1}', 'v'), '1')
     assert.equal(await admin.get(`sbc:x:{${c.a.callId}}:r:${c.a.remoteTag}`), 'k1')
     assert.equal(await admin.get(`sbc:x:{${c.b.callId}}:l:${c.b.localTag}`), 'k1')

@@ -2,6 +2,7 @@ import { Redis, type RedisOptions, ReplyError } from 'ioredis'
 import { type Logger, nullLogger } from '../observability/logger.ts'
 import type { DialogState } from '../sip/dialog/dialog-state.ts'
 import { checkId, checkName, checkPositive, checkState, parseStored } from './check-call.ts'
+import { encodeDialogState } from './compact-codec.ts'
 import type {
   AcquireResult,
   DialogStore,
@@ -158,7 +159,7 @@ export class RedisStore implements DialogStore {
     const r = await this.#script(
       'sbcCreateCall',
       ...this.#callKeys(stored),
-      JSON.stringify(stored),
+      encodeDialogState(stored),
       callTtlMs(stored, this.#ttl),
       stored.id,
     )
@@ -197,7 +198,7 @@ export class RedisStore implements DialogStore {
       'sbcUpdateCall',
       ...this.#callKeys(state),
       String(state.version),
-      JSON.stringify(stored),
+      encodeDialogState(stored),
       callTtlMs(stored, this.#ttl),
       state.id,
     )) as number[]
