@@ -92,6 +92,8 @@ export const defaultTimerSettings: TimerSettings = { t1: 500, t2: 4000, t4: 5000
 
 /** The timers of RFC 3261 Table 4 and RFC 6026 §8.4 (L, M), resolved for one transport. */
 export interface TimerValues {
+  /** T2, the cap of the doubling intervals of E and G. */
+  readonly t2: number
   /** INVITE request retransmit interval, initially T1 (unreliable only). */
   readonly A: number
   /** INVITE transaction timeout, 64·T1. */
@@ -122,6 +124,7 @@ export interface TimerValues {
 export function timerValues(settings: TimerSettings, reliable: boolean): TimerValues {
   const { t1, t4 } = settings
   return {
+    t2: settings.t2,
     A: t1,
     B: 64 * t1,
     D: reliable ? 0 : Math.max(32_000, 64 * t1),
@@ -134,5 +137,44 @@ export function timerValues(settings: TimerSettings, reliable: boolean): TimerVa
     K: reliable ? 0 : t4,
     L: 64 * t1,
     M: 64 * t1,
+  }
+}
+
+/** Named one-shot timers of one transaction on a {@link Clock}; starting a name again replaces it. */
+export class NamedTimers<Name extends string> {
+  readonly #clock: Clock
+  readonly #handles = new Map<Name, TimerHandle>()
+
+  constructor(clock: Clock) {
+    this.#clock = clock
+  }
+
+  start(name: Name, ms: number, callback: () => void): void {
+    this.stop(name)
+    this.#handles.set(
+      name,
+      this.#clock.setTimeout(() => {
+        this.#handles.delete(name)
+        callback()
+      }, ms),
+    )
+  }
+
+  stop(name: Name): void {
+    const h = this.#handles.get(name)
+    if (h !== undefined) {
+      this.#clock.clearTimeout(h)
+      this.#handles.delete(name)
+    }
+  }
+
+  stopAll(): void {
+    for (const h of this.#handles.values()) this.#clock.clearTimeout(h)
+    this.#handles.clear()
+  }
+
+  /** Whether `name` is running (for tests and diagnostics). */
+  running(name: Name): boolean {
+    return this.#handles.has(name)
   }
 }
