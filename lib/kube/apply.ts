@@ -50,7 +50,7 @@ export async function applyObject<T extends KubernetesObject>(
  * (conditions, observedGeneration, ...); compute it once per reconcile and call this only when it
  * differs from the current one (`statusDiffers`).
  */
-export async function applyStatus<T extends KubernetesObject>(
+export async function applyStatus<T extends object = KubernetesObject>(
   client: KubeClient,
   ref: ObjectRef,
   status: unknown,
@@ -71,7 +71,7 @@ export async function applyStatus<T extends KubernetesObject>(
  * JSON merge patch of the `/status` subresource, for status fields written by a non-apply client
  * (for example a pod acknowledging a generation). `resourceVersion` makes it conditional.
  */
-export async function patchStatus<T extends KubernetesObject>(
+export async function patchStatus<T extends object = KubernetesObject>(
   client: KubeClient,
   ref: ObjectRef,
   status: unknown,

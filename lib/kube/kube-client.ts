@@ -134,7 +134,7 @@ export class KubeClient {
   }
 
   /** Reads one object; `undefined` when it does not exist. */
-  async get<T extends KubernetesObject = KubernetesObject>(ref: ObjectRef): Promise<T | undefined> {
+  async get<T extends object = KubernetesObject>(ref: ObjectRef): Promise<T | undefined> {
     try {
       return await this.request<T>({ method: 'GET', path: await this.path(ref) })
     } catch (err) {
@@ -162,7 +162,7 @@ export class KubeClient {
   }
 
   /** Creates an object; returns what the server stored. */
-  async create<T extends KubernetesObject>(obj: T): Promise<T> {
+  async create<T extends KubernetesObject>(obj: T): Promise<T & KubernetesObject> {
     const ref = refOf(obj)
     return this.request<T>({ method: 'POST', path: await this.path({ ...ref, name: undefined }), body: obj })
   }
