@@ -1,0 +1,13 @@
+{
+  # kube-sbc media packet path: libsrtp binding + recvmmsg/sendmmsg relay worker (ADR 0040).
+  # Build: npx node-gyp rebuild --directory media-pod/native --nodedir=$NODE_DIR (see README.md).
+  "targets": [
+    {
+      "target_name": "kube_sbc_media",
+      "sources": ["src/addon.c", "src/srtp.c", "src/relay.c", "src/loadgen.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-std=gnu11"],
+      "libraries": ["-lsrtp2", "-lpthread"],
+      "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"]
+    }
+  ]
+}

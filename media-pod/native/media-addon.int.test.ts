@@ -1,0 +1,195 @@
+import assert from 'node:assert/strict'
+import { createSocket, type Socket } from 'node:dgram'
+import { once } from 'node:events'
+import { SrtpContext } from '../../lib/media/srtp/context.ts'
+import { generateSdesKey } from '../../lib/media/srtp/sdes.ts'
+import { SRTP_SUITES, type SrtpSuiteName } from '../../lib/media/srtp/suites.ts'
+import { buildMediaAddon } from './build.ts'
+import {
+  Latch,
+  loadMediaAddon,
+  type MediaAddon,
+  NativeSrtpStatus,
+  SRTP_MAX_TRAILER_LEN,
+} from './media-addon.ts'
+
+/* The native packet path against the TypeScript reference: libsrtp through the addon interoperates with
+ * SrtpContext both ways, and the recvmmsg/sendmmsg relay moves, latches, re-keys and drops as told.
+ * Loopback only. The addon is built first if missing (node-gyp, ~10 s). */
+
+function rtp(seq: number, ssrc: number): Buffer {
+  const b = Buffer.alloc(12 + 160)
+  b[0] = 0x80
+  b.writeUInt16BE(seq, 2)
+  b.writeUInt32BE(seq * 160, 4)
+  b.writeUInt32BE(ssrc, 8)
+  for (let i = 12; i < b.length; i++) b[i] = (i + seq) & 0xff
+  return b
+}
+
+function withRoom(p: Buffer): Buffer {
+  const b = Buffer.alloc(p.length + SRTP_MAX_TRAILER_LEN)
+  p.copy(b)
+  return b
+}
+
+const SUITES: SrtpSuiteName[] = [
+  'AES_CM_128_HMAC_SHA1_80',
+  'AES_CM_128_HMAC_SHA1_32',
+  'AEAD_AES_128_GCM',
+  'AEAD_AES_256_GCM',
+]
+
+describe('media addon (libsrtp + native relay)', function () {
+  this.timeout(120_000)
+  let addon: MediaAddon
+  before(() => {
+    buildMediaAddon()
+    const a = loadMediaAddon()
+    assert.ok(a, 'the addon did not load after building')
+    addon = a
+  })
+
+  for (const suite of SUITES) {
+    it(`libsrtp in the addon and SrtpContext interoperate both ways (${suite})`, () => {
+      const k = generateSdesKey(suite)
+      const key = Buffer.concat([k.masterKey, k.masterSalt])
+      const profile = SRTP_SUITES[suite].libsrtpProfile
+      const out = addon.srtpCreate(profile, key, true)
+      const inb = addon.srtpCreate(profile, key, false)
+      const ts = SrtpContext.fromMasterKey(suite, k.masterKey, k.masterSalt)
+      const tsTx = SrtpContext.fromMasterKey(suite, k.masterKey, k.masterSalt)
+      for (const seq of [65534, 65535, 0, 1]) {
+        const b = withRoom(rtp(seq, 7))
+        const n = addon.srtpProtect(out, b, 172)
+        assert.equal(n, 172 + SRTP_SUITES[suite].rtpTagLength)
+        assert.deepEqual(ts.unprotect(b.subarray(0, n)), rtp(seq, 7))
+        const s = withRoom(tsTx.protect(rtp(seq, 9)))
+        assert.equal(addon.srtpUnprotect(inb, s, 172 + SRTP_SUITES[suite].rtpTagLength), 172)
+        assert.deepEqual(s.subarray(0, 172), rtp(seq, 9))
+      }
+      const replay = withRoom(tsTx.protect(rtp(2, 9)))
+      const len = 172 + SRTP_SUITES[suite].rtpTagLength
+      assert.equal(addon.srtpUnprotect(inb, Buffer.from(replay), len), 172)
+      assert.equal(addon.srtpUnprotect(inb, Buffer.from(replay), len), NativeSrtpStatus.replayed)
+      const forged = withRoom(tsTx.protect(rtp(3, 9)))
+      forged[40] = (forged[40] as number) ^ 1
+      assert.equal(addon.srtpUnprotect(inb, forged, len), NativeSrtpStatus.authFailed)
+    })
+  }
+
+  it('rejects bad arguments with a typed error instead of crashing', () => {
+    assert.throws(() => addon.srtpCreate(1, Buffer.alloc(3), true), { code: 'SBC_ERR_MEDIA_NATIVE' })
+    assert.throws(() => addon.srtpProtect({} as never, Buffer.alloc(200), 12), {
+      code: 'SBC_ERR_MEDIA_NATIVE',
+    })
+    const r = addon.relayCreate()
+    assert.throws(() => addon.relayStats(r, 5), { code: 'SBC_ERR_MEDIA_NATIVE' })
+    assert.throws(() => addon.relayBind(r, 'not-an-ip', 0), { code: 'SBC_ERR_MEDIA_NATIVE' })
+  })
+
+  describe('relay worker', () => {
+    const sockets: Socket[] = []
+    const udp = async (): Promise<Socket> => {
+      const s = createSocket('udp4')
+      sockets.push(s)
+      s.bind(0, '127.0.0.1')
+      await once(s, 'listening')
+      return s
+    }
+    const next = async (s: Socket): Promise<[Buffer, number]> => {
+      const [msg, rinfo] = (await once(s, 'message', { signal: AbortSignal.timeout(5000) })) as [
+        Buffer,
+        { port: number },
+      ]
+      return [msg, rinfo.port]
+    }
+    after(() => {
+      for (const s of sockets) s.close()
+    })
+
+    it('relays RTP → SRTP and SRTP → RTP with its own keys per leg, latching the RTP side', async () => {
+      const suite: SrtpSuiteName = 'AES_CM_128_HMAC_SHA1_80'
+      const profile = SRTP_SUITES[suite].libsrtpProfile
+      const r = addon.relayCreate()
+      const a = addon.relayBind(r, '127.0.0.1', 0)
+      const b = addon.relayBind(r, '127.0.0.1', 0)
+      addon.relayConnect(r, a.leg, b.leg)
+      addon.relayConnect(r, b.leg, a.leg)
+      const peerA = await udp()
+      const peerB = await udp()
+      // Leg B speaks SRTP with peer B: the relay's keys toward B, peer B's keys toward the relay.
+      const kToB = generateSdesKey(suite)
+      const kFromB = generateSdesKey(suite)
+      addon.relaySetSrtp(
+        r,
+        b.leg,
+        addon.srtpCreate(profile, Buffer.concat([kFromB.masterKey, kFromB.masterSalt]), false),
+        addon.srtpCreate(profile, Buffer.concat([kToB.masterKey, kToB.masterSalt]), true),
+      )
+      addon.relaySetPeer(r, b.leg, '127.0.0.1', peerB.address().port, Latch.off)
+      addon.relaySetPeer(r, a.leg, null, 0, Latch.once)
+      addon.relayStart(r)
+      try {
+        const bRx = SrtpContext.fromMasterKey(suite, kToB.masterKey, kToB.masterSalt)
+        const bTx = SrtpContext.fromMasterKey(suite, kFromB.masterKey, kFromB.masterSalt)
+        for (const seq of [65535, 0, 1]) {
+          peerA.send(rtp(seq, 0xa), a.port, '127.0.0.1')
+          const [srtp, from] = await next(peerB)
+          assert.equal(from, b.port)
+          assert.deepEqual(bRx.unprotect(srtp), rtp(seq, 0xa))
+        }
+        // A learnt peer A from its first packet, so B's answer reaches it, decrypted.
+        peerB.send(bTx.protect(rtp(100, 0xb)), b.port, '127.0.0.1')
+        const [plain, from] = await next(peerA)
+        assert.equal(from, a.port)
+        assert.deepEqual(plain, rtp(100, 0xb))
+        // A packet under the wrong key is dropped and counted; a replay too.
+        const wrong = generateSdesKey(suite)
+        peerB.send(
+          SrtpContext.fromMasterKey(suite, wrong.masterKey, wrong.masterSalt).protect(rtp(101, 0xb)),
+          b.port,
+          '127.0.0.1',
+        )
+        const good = bTx.protect(rtp(102, 0xb))
+        peerB.send(good, b.port, '127.0.0.1')
+        peerB.send(good, b.port, '127.0.0.1')
+        peerB.send(bTx.protect(rtp(103, 0xb)), b.port, '127.0.0.1')
+        assert.deepEqual((await next(peerA))[0], rtp(102, 0xb))
+        assert.deepEqual((await next(peerA))[0], rtp(103, 0xb))
+        const sb = addon.relayStats(r, b.leg)
+        assert.equal(sb.authFailures, 1)
+        assert.equal(sb.replayDrops, 1)
+        assert.equal(sb.packetsIn, 5)
+        const sa = addon.relayStats(r, a.leg)
+        assert.equal(sa.peerPort, peerA.address().port)
+        assert.equal(sa.packetsOut, 3)
+      } finally {
+        addon.relayStop(r)
+        addon.relayClose(r, a.leg)
+        addon.relayClose(r, b.leg)
+      }
+    })
+
+    it('paces 2,000 packets over 40 streams through the relay with the native load generator, none lost', async () => {
+      const r = addon.relayCreate()
+      const g = addon.loadgenCreate()
+      const ports: number[] = []
+      for (let i = 0; i < 40; i++) {
+        const a = addon.relayBind(r, '127.0.0.1', 0)
+        const b = addon.relayBind(r, '127.0.0.1', 0)
+        addon.relayConnect(r, a.leg, b.leg)
+        addon.relaySetPeer(r, b.leg, '127.0.0.1', g.port, Latch.off)
+        ports.push(a.port)
+      }
+      addon.relayStart(r)
+      try {
+        const res = await addon.loadgenRun(g.handle, ports, 4000, 2000, 160, null)
+        assert.equal(res.sent, 2000)
+        assert.equal(res.received, 2000)
+      } finally {
+        addon.relayStop(r)
+      }
+    })
+  })
+})

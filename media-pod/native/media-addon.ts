@@ -1,0 +1,106 @@
+import { existsSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
+
+/** Where node-gyp puts the addon (`media-pod/native/build/Release`). */
+export const MEDIA_ADDON_PATH = fileURLToPath(new URL('./build/Release/kube_sbc_media.node', import.meta.url))
+
+/** An opaque libsrtp session (one direction), freed when garbage-collected. */
+export type NativeSrtpHandle = { readonly __brand: 'NativeSrtpHandle' }
+/** An opaque relay worker: one thread owning the sockets of a slice of the port range. */
+export type NativeRelayHandle = { readonly __brand: 'NativeRelayHandle' }
+/** An opaque load generator with its sink socket (benchmarks and tests only). */
+export type NativeLoadgenHandle = { readonly __brand: 'NativeLoadgenHandle' }
+
+/** Latching modes of a relay leg (symmetric RTP). */
+export const Latch = {
+  /** The peer is what control set; sources are not learnt. */
+  off: 0,
+  /** Learn the peer from the first packet that parses (and authenticates, with SRTP); keep it. */
+  once: 1,
+  /** Follow the source of every valid packet (NAT rebinding, mobile peers). */
+  always: 2,
+} as const
+export type Latch = (typeof Latch)[keyof typeof Latch]
+
+/** Counters of one relay leg; owned by the worker thread, read as a snapshot. */
+export interface NativeLegStats {
+  packetsIn: number
+  bytesIn: number
+  packetsOut: number
+  bytesOut: number
+  authFailures: number
+  replayDrops: number
+  dropped: number
+  /** Milliseconds since the last packet arrived, -1 before the first (media timeout input). */
+  idleMs: number
+  peerAddress?: string
+  peerPort?: number
+}
+
+/** Result of one load generator run. */
+export interface LoadgenResult {
+  sent: number
+  received: number
+  sendErrors: number
+  elapsedMs: number
+  p50Us?: number
+  p99Us?: number
+  maxUs?: number
+}
+
+/**
+ * The N-API surface of `kube_sbc_media.node` (media-pod/native/src). Transform functions return the
+ * new length, or minus libsrtp's `srtp_err_status_t` (-7 auth failure, -9/-10 replay), or -4 when the
+ * buffer has no room for the trailer (`SRTP_MAX_TRAILER_LEN` = 144 octets after `len`).
+ */
+export interface MediaAddon {
+  srtpCreate(profile: number, keyAndSalt: Buffer, outbound: boolean): NativeSrtpHandle
+  srtpProtect(s: NativeSrtpHandle, buf: Buffer, len: number): number
+  srtpUnprotect(s: NativeSrtpHandle, buf: Buffer, len: number): number
+  srtpProtectRtcp(s: NativeSrtpHandle, buf: Buffer, len: number): number
+  srtpUnprotectRtcp(s: NativeSrtpHandle, buf: Buffer, len: number): number
+  relayCreate(): NativeRelayHandle
+  relayBind(r: NativeRelayHandle, address: string, port: number): { leg: number; port: number }
+  relayConnect(r: NativeRelayHandle, fromLeg: number, toLeg: number): void
+  relaySetPeer(r: NativeRelayHandle, leg: number, address: string | null, port: number, latch: Latch): void
+  relaySetSrtp(
+    r: NativeRelayHandle,
+    leg: number,
+    inbound: NativeSrtpHandle | null,
+    outbound: NativeSrtpHandle | null,
+  ): void
+  relayClose(r: NativeRelayHandle, leg: number): void
+  relayStats(r: NativeRelayHandle, leg: number): NativeLegStats
+  relayStart(r: NativeRelayHandle): void
+  relayStop(r: NativeRelayHandle): void
+  loadgenCreate(): { handle: NativeLoadgenHandle; port: number }
+  loadgenRun(
+    g: NativeLoadgenHandle,
+    ports: readonly number[],
+    pps: number,
+    count: number,
+    payloadOctets: number,
+    srtp: NativeSrtpHandle | null,
+  ): Promise<LoadgenResult>
+}
+
+/** libsrtp's status codes as the transforms return them (negated). */
+export const NativeSrtpStatus = { authFailed: -7, replayed: -9, replayedOld: -10, noRoom: -4 } as const
+
+/** Octets a Buffer needs after the packet for libsrtp's trailer. */
+export const SRTP_MAX_TRAILER_LEN = 144
+
+let cached: MediaAddon | null | undefined
+
+/**
+ * Loads the addon, or returns null when it was not built (the TypeScript SRTP and dgram relay are the
+ * fallback, ADR 0040).
+ */
+export function loadMediaAddon(): MediaAddon | null {
+  if (cached !== undefined) return cached
+  cached = existsSync(MEDIA_ADDON_PATH)
+    ? (createRequire(import.meta.url)(MEDIA_ADDON_PATH) as MediaAddon)
+    : null
+  return cached
+}

@@ -1,0 +1,434 @@
+/* The native relay worker (ADR 0040): one thread owns the UDP sockets of a slice of the port range and
+ * moves packets with epoll + recvmmsg/sendmmsg, optionally (de)crypting with libsrtp. TypeScript keeps
+ * sessions, control, SDP, policy and metrics and drives this through a handful of calls.
+ *
+ * Threading: every field of `relay` and `leg` marked "owned by: control" is written only by JS calls
+ * on the main thread, under `lock`; fields marked "owned by: worker" are written only by the worker
+ * thread, under `lock` too (it holds the lock while handling one ready socket), so JS reads a
+ * consistent snapshot when it takes the lock for stats. The lock is uncontended in steady state. */
+#include "common.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BATCH 32
+#define SLOT 2048 /* > 1500-octet MTU + SRTP_MAX_TRAILER_LEN */
+#define MAX_LEGS 8192
+
+enum { LATCH_OFF = 0, LATCH_ONCE = 1, LATCH_ALWAYS = 2 };
+
+typedef struct leg {
+  int fd;                    /* owned by: control (bind/close); -1 when the slot is free */
+  uint16_t port;             /* owned by: control */
+  int target;                /* owned by: control; leg whose socket sends what this leg receives, -1 none */
+  int latch;                 /* owned by: control; LATCH_* */
+  struct sockaddr_in peer;   /* owned by: control (set) and worker (latching) */
+  int has_peer;              /* owned by: control and worker, as `peer` */
+  ksbc_srtp *srtp_in;        /* owned by: control; unprotects what arrives on this leg, NULL = plain RTP */
+  ksbc_srtp *srtp_out;       /* owned by: control; protects what leaves through this leg, NULL = plain */
+  napi_ref ref_in, ref_out;  /* owned by: control; keep the JS externals (and the libsrtp sessions) alive */
+  /* counters, owned by: worker */
+  uint64_t pkts_in, bytes_in, pkts_out, bytes_out, auth_fail, replay, dropped, last_rx_ms;
+} leg;
+
+typedef struct relay {
+  pthread_mutex_t lock;
+  pthread_t thread;
+  int running;     /* owned by: control */
+  int epfd, evfd;  /* owned by: control */
+  int nlegs;       /* owned by: control: high-water mark of used slots */
+  leg legs[MAX_LEGS];
+  /* worker scratch, owned by: worker */
+  unsigned char slots[BATCH][SLOT];
+  struct mmsghdr rx[BATCH], tx[BATCH];
+  struct iovec rxiov[BATCH], txiov[BATCH];
+  struct sockaddr_in src[BATCH];
+} relay;
+
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Handles every datagram waiting on leg `li`. Called by the worker with `lock` held. */
+static void drain(relay *r, int li) {
+  leg *L = &r->legs[li];
+  for (;;) {
+    for (int i = 0; i < BATCH; i++) {
+      r->rxiov[i].iov_base = r->slots[i];
+      r->rxiov[i].iov_len = SLOT - SRTP_MAX_TRAILER_LEN;
+      memset(&r->rx[i].msg_hdr, 0, sizeof r->rx[i].msg_hdr);
+      r->rx[i].msg_hdr.msg_iov = &r->rxiov[i];
+      r->rx[i].msg_hdr.msg_iovlen = 1;
+      r->rx[i].msg_hdr.msg_name = &r->src[i];
+      r->rx[i].msg_hdr.msg_namelen = sizeof r->src[i];
+    }
+    int n = recvmmsg(L->fd, r->rx, BATCH, MSG_DONTWAIT, NULL);
+    if (n <= 0) return;
+    leg *T = L->target >= 0 ? &r->legs[L->target] : NULL;
+    int ntx = 0;
+    L->last_rx_ms = now_ms();
+    for (int i = 0; i < n; i++) {
+      unsigned char *p = r->slots[i];
+      int len = (int)r->rx[i].msg_len;
+      L->pkts_in++;
+      L->bytes_in += len;
+      if (len < 12 || (p[0] >> 6) != 2) {
+        L->dropped++;
+        continue;
+      }
+      /* RFC 5761 §4: second octet 192–223 is RTCP on a muxed port. */
+      int rtcp = p[1] >= 192 && p[1] <= 223;
+      if (L->srtp_in) {
+        srtp_err_status_t st = rtcp ? srtp_unprotect_rtcp(L->srtp_in->session, p, &len)
+                                    : srtp_unprotect(L->srtp_in->session, p, &len);
+        if (st != srtp_err_status_ok) {
+          if (st == srtp_err_status_replay_fail || st == srtp_err_status_replay_old) L->replay++;
+          else L->auth_fail++;
+          continue;
+        }
+      }
+      /* Latching (symmetric RTP): only a packet that parsed and authenticated may move the peer. */
+      if (L->latch == LATCH_ALWAYS || (L->latch == LATCH_ONCE && !L->has_peer)) {
+        L->peer = r->src[i];
+        L->has_peer = 1;
+      }
+      if (!T || !T->has_peer || T->fd < 0) {
+        L->dropped++;
+        continue;
+      }
+      if (T->srtp_out) {
+        srtp_err_status_t st = rtcp ? srtp_protect_rtcp(T->srtp_out->session, p, &len)
+                                    : srtp_protect(T->srtp_out->session, p, &len);
+        if (st != srtp_err_status_ok) {
+          L->dropped++;
+          continue;
+        }
+      }
+      r->txiov[ntx].iov_base = p;
+      r->txiov[ntx].iov_len = len;
+      memset(&r->tx[ntx].msg_hdr, 0, sizeof r->tx[ntx].msg_hdr);
+      r->tx[ntx].msg_hdr.msg_iov = &r->txiov[ntx];
+      r->tx[ntx].msg_hdr.msg_iovlen = 1;
+      r->tx[ntx].msg_hdr.msg_name = &T->peer;
+      r->tx[ntx].msg_hdr.msg_namelen = sizeof T->peer;
+      ntx++;
+    }
+    int sent = 0;
+    while (sent < ntx) {
+      int m = sendmmsg(T->fd, r->tx + sent, ntx - sent, MSG_DONTWAIT);
+      if (m <= 0) {
+        if (m < 0 && errno == EINTR) continue;
+        /* A full socket buffer or an ICMP error: drop the rest rather than stall every stream. */
+        L->dropped += ntx - sent;
+        break;
+      }
+      for (int k = sent; k < sent + m; k++) T->bytes_out += r->txiov[k].iov_len;
+      T->pkts_out += m;
+      sent += m;
+    }
+    if (n < BATCH) return;
+  }
+}
+
+static void *worker(void *arg) {
+  relay *r = arg;
+  struct epoll_event ev[64];
+  for (;;) {
+    int n = epoll_wait(r->epfd, ev, 64, 1000);
+    for (int i = 0; i < n; i++) {
+      if (ev[i].data.u32 == UINT32_MAX) {
+        uint64_t v;
+        if (read(r->evfd, &v, sizeof v) < 0) { /* nothing to do: the flag below decides */ }
+        pthread_mutex_lock(&r->lock);
+        int running = r->running;
+        pthread_mutex_unlock(&r->lock);
+        if (!running) return NULL;
+        continue;
+      }
+      pthread_mutex_lock(&r->lock);
+      int li = (int)ev[i].data.u32;
+      if (li < r->nlegs && r->legs[li].fd >= 0) drain(r, li);
+      pthread_mutex_unlock(&r->lock);
+    }
+  }
+}
+
+static relay *relay_from(napi_env env, napi_value v) {
+  void *data = NULL;
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external || napi_get_value_external(env, v, &data) != napi_ok ||
+      !data) {
+    napi_throw_type_error(env, "SBC_ERR_MEDIA_NATIVE", "expected a relay handle");
+    return NULL;
+  }
+  return data;
+}
+
+static void stop_thread(relay *r) {
+  pthread_mutex_lock(&r->lock);
+  int was = r->running;
+  r->running = 0;
+  pthread_mutex_unlock(&r->lock);
+  if (!was) return;
+  uint64_t one = 1;
+  if (write(r->evfd, &one, sizeof one) < 0) { /* the 1 s epoll timeout still ends the loop */ }
+  pthread_join(r->thread, NULL);
+}
+
+static void release_srtp(napi_env env, leg *L) {
+  if (L->ref_in) napi_delete_reference(env, L->ref_in);
+  if (L->ref_out) napi_delete_reference(env, L->ref_out);
+  L->ref_in = L->ref_out = NULL;
+  L->srtp_in = L->srtp_out = NULL;
+}
+
+static void finalize(napi_env env, void *data, void *hint) {
+  relay *r = data;
+  stop_thread(r);
+  for (int i = 0; i < r->nlegs; i++) {
+    if (r->legs[i].fd >= 0) close(r->legs[i].fd);
+    release_srtp(env, &r->legs[i]);
+  }
+  close(r->epfd);
+  close(r->evfd);
+  pthread_mutex_destroy(&r->lock);
+  free(r);
+}
+
+#define ARGS(n)                                                            \
+  size_t argc = n;                                                         \
+  napi_value argv[n];                                                      \
+  KSBC_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));   \
+  if (argc < n) KSBC_THROW(env, "missing arguments");                      \
+  relay *r = relay_from(env, argv[0]);                                     \
+  if (!r) return NULL;
+
+static leg *leg_arg(napi_env env, relay *r, napi_value v) {
+  uint32_t li;
+  if (ksbc_get_u32(env, v, &li)) return NULL;
+  if ((int)li >= r->nlegs || r->legs[li].fd < 0) {
+    napi_throw_range_error(env, "SBC_ERR_MEDIA_NATIVE", "no such relay leg");
+    return NULL;
+  }
+  return &r->legs[li];
+}
+
+static int parse_addr(napi_env env, napi_value a, napi_value p, struct sockaddr_in *out) {
+  char host[64];
+  uint32_t port;
+  if (ksbc_get_string(env, a, host, sizeof host) || ksbc_get_u32(env, p, &port)) return -1;
+  memset(out, 0, sizeof *out);
+  out->sin_family = AF_INET;
+  out->sin_port = htons((uint16_t)port);
+  if (port > 65535 || inet_pton(AF_INET, host, &out->sin_addr) != 1) {
+    napi_throw_type_error(env, "SBC_ERR_MEDIA_NATIVE", "expected an IPv4 address and port");
+    return -1;
+  }
+  return 0;
+}
+
+/* relayCreate() -> External */
+static napi_value create(napi_env env, napi_callback_info info) {
+  relay *r = calloc(1, sizeof *r);
+  if (!r) KSBC_THROW(env, "out of memory");
+  pthread_mutex_init(&r->lock, NULL);
+  r->epfd = epoll_create1(EPOLL_CLOEXEC);
+  r->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  struct epoll_event ev = {.events = EPOLLIN, .data.u32 = UINT32_MAX};
+  epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->evfd, &ev);
+  napi_value ext;
+  KSBC_CHECK(env, napi_create_external(env, r, finalize, NULL, &ext));
+  return ext;
+}
+
+/* relayBind(relay, address, port) -> { leg, port }: a UDP socket owned by the worker. */
+static napi_value bind_leg(napi_env env, napi_callback_info info) {
+  ARGS(3)
+  struct sockaddr_in sa;
+  if (parse_addr(env, argv[1], argv[2], &sa)) return NULL;
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) KSBC_THROW(env, "socket() failed");
+  int rcv = 1 << 20;
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+    close(fd);
+    napi_throw_error(env, "SBC_ERR_MEDIA_PORT_IN_USE", "bind() failed");
+    return NULL;
+  }
+  socklen_t sl = sizeof sa;
+  getsockname(fd, (struct sockaddr *)&sa, &sl);
+  pthread_mutex_lock(&r->lock);
+  int li = -1;
+  for (int i = 0; i < r->nlegs; i++)
+    if (r->legs[i].fd < 0) { li = i; break; }
+  if (li < 0 && r->nlegs < MAX_LEGS) li = r->nlegs++;
+  if (li >= 0) {
+    leg *L = &r->legs[li];
+    memset(L, 0, sizeof *L);
+    L->fd = fd;
+    L->port = ntohs(sa.sin_port);
+    L->target = -1;
+    L->latch = LATCH_ONCE;
+  }
+  pthread_mutex_unlock(&r->lock);
+  if (li < 0) {
+    close(fd);
+    KSBC_THROW(env, "relay leg table full");
+  }
+  struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)li};
+  epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &ev);
+  napi_value obj;
+  KSBC_CHECK(env, napi_create_object(env, &obj));
+  ksbc_set_number(env, obj, "leg", li);
+  ksbc_set_number(env, obj, "port", ntohs(sa.sin_port));
+  return obj;
+}
+
+/* relayConnect(relay, fromLeg, toLeg): what arrives on `from` leaves through `to` toward its peer. */
+static napi_value connect_legs(napi_env env, napi_callback_info info) {
+  ARGS(3)
+  leg *from = leg_arg(env, r, argv[1]);
+  leg *to = from ? leg_arg(env, r, argv[2]) : NULL;
+  if (!to) return NULL;
+  pthread_mutex_lock(&r->lock);
+  from->target = (int)(to - r->legs);
+  pthread_mutex_unlock(&r->lock);
+  return NULL;
+}
+
+/* relaySetPeer(relay, leg, address, port, latch): latch 0 = fixed, 1 = learn once, 2 = follow. */
+static napi_value set_peer(napi_env env, napi_callback_info info) {
+  ARGS(5)
+  leg *L = leg_arg(env, r, argv[1]);
+  if (!L) return NULL;
+  uint32_t latch;
+  if (ksbc_get_u32(env, argv[4], &latch)) return NULL;
+  struct sockaddr_in sa;
+  int has = 0;
+  napi_valuetype t;
+  napi_typeof(env, argv[2], &t);
+  if (t == napi_string) {
+    if (parse_addr(env, argv[2], argv[3], &sa)) return NULL;
+    has = 1;
+  }
+  pthread_mutex_lock(&r->lock);
+  if (has) L->peer = sa;
+  L->has_peer = has;
+  L->latch = latch > 2 ? LATCH_ONCE : (int)latch;
+  pthread_mutex_unlock(&r->lock);
+  return NULL;
+}
+
+/* relaySetSrtp(relay, leg, inbound | null, outbound | null) */
+static napi_value set_srtp(napi_env env, napi_callback_info info) {
+  ARGS(4)
+  leg *L = leg_arg(env, r, argv[1]);
+  if (!L) return NULL;
+  ksbc_srtp *in = NULL, *out = NULL;
+  napi_valuetype t;
+  napi_typeof(env, argv[2], &t);
+  if (t != napi_null && t != napi_undefined && !(in = ksbc_srtp_from(env, argv[2]))) return NULL;
+  napi_typeof(env, argv[3], &t);
+  if (t != napi_null && t != napi_undefined && !(out = ksbc_srtp_from(env, argv[3]))) return NULL;
+  if ((in && in->outbound) || (out && !out->outbound)) KSBC_THROW(env, "SRTP session direction does not fit");
+  pthread_mutex_lock(&r->lock);
+  release_srtp(env, L);
+  L->srtp_in = in;
+  L->srtp_out = out;
+  if (in) napi_create_reference(env, argv[2], 1, &L->ref_in);
+  if (out) napi_create_reference(env, argv[3], 1, &L->ref_out);
+  pthread_mutex_unlock(&r->lock);
+  return NULL;
+}
+
+/* relayClose(relay, leg): closes the socket and frees the slot (the port returns to the pool). */
+static napi_value close_leg(napi_env env, napi_callback_info info) {
+  ARGS(2)
+  leg *L = leg_arg(env, r, argv[1]);
+  if (!L) return NULL;
+  pthread_mutex_lock(&r->lock);
+  epoll_ctl(r->epfd, EPOLL_CTL_DEL, L->fd, NULL);
+  close(L->fd);
+  L->fd = -1;
+  release_srtp(env, L);
+  int li = (int)(L - r->legs);
+  for (int i = 0; i < r->nlegs; i++)
+    if (r->legs[i].target == li) r->legs[i].target = -1;
+  pthread_mutex_unlock(&r->lock);
+  return NULL;
+}
+
+/* relayStats(relay, leg) -> counters */
+static napi_value stats(napi_env env, napi_callback_info info) {
+  ARGS(2)
+  leg *L = leg_arg(env, r, argv[1]);
+  if (!L) return NULL;
+  pthread_mutex_lock(&r->lock);
+  leg c = *L;
+  pthread_mutex_unlock(&r->lock);
+  napi_value o;
+  KSBC_CHECK(env, napi_create_object(env, &o));
+  ksbc_set_number(env, o, "packetsIn", (double)c.pkts_in);
+  ksbc_set_number(env, o, "bytesIn", (double)c.bytes_in);
+  ksbc_set_number(env, o, "packetsOut", (double)c.pkts_out);
+  ksbc_set_number(env, o, "bytesOut", (double)c.bytes_out);
+  ksbc_set_number(env, o, "authFailures", (double)c.auth_fail);
+  ksbc_set_number(env, o, "replayDrops", (double)c.replay);
+  ksbc_set_number(env, o, "dropped", (double)c.dropped);
+  ksbc_set_number(env, o, "idleMs", c.last_rx_ms ? (double)(now_ms() - c.last_rx_ms) : -1);
+  if (c.has_peer) {
+    char host[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &c.peer.sin_addr, host, sizeof host);
+    napi_value s;
+    napi_create_string_utf8(env, host, NAPI_AUTO_LENGTH, &s);
+    napi_set_named_property(env, o, "peerAddress", s);
+    ksbc_set_number(env, o, "peerPort", ntohs(c.peer.sin_port));
+  }
+  return o;
+}
+
+static napi_value start(napi_env env, napi_callback_info info) {
+  ARGS(1)
+  pthread_mutex_lock(&r->lock);
+  int was = r->running;
+  r->running = 1;
+  pthread_mutex_unlock(&r->lock);
+  if (!was && pthread_create(&r->thread, NULL, worker, r) != 0) {
+    r->running = 0;
+    KSBC_THROW(env, "pthread_create failed");
+  }
+  return NULL;
+}
+
+static napi_value stop(napi_env env, napi_callback_info info) {
+  ARGS(1)
+  stop_thread(r);
+  return NULL;
+}
+
+napi_value ksbc_relay_init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"relayCreate", NULL, create, NULL, NULL, NULL, napi_default, NULL},
+      {"relayBind", NULL, bind_leg, NULL, NULL, NULL, napi_default, NULL},
+      {"relayConnect", NULL, connect_legs, NULL, NULL, NULL, napi_default, NULL},
+      {"relaySetPeer", NULL, set_peer, NULL, NULL, NULL, napi_default, NULL},
+      {"relaySetSrtp", NULL, set_srtp, NULL, NULL, NULL, napi_default, NULL},
+      {"relayClose", NULL, close_leg, NULL, NULL, NULL, napi_default, NULL},
+      {"relayStats", NULL, stats, NULL, NULL, NULL, napi_default, NULL},
+      {"relayStart", NULL, start, NULL, NULL, NULL, napi_default, NULL},
+      {"relayStop", NULL, stop, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
