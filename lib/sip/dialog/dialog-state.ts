@@ -124,7 +124,11 @@ export const CdrSchema = Type.Object(
   {
     caller: opt(str('Calling party (user part of From / PAI).')),
     callee: opt(str('Called party (user part of the Request-URI).')),
-    endedBy: opt(Type.Union([Type.Literal('a'), Type.Literal('b'), Type.Literal('sbc')], { description: 'Who hung up.' })),
+    endedBy: opt(
+      Type.Union([Type.Literal('a'), Type.Literal('b'), Type.Literal('sbc')], {
+        description: 'Who hung up.',
+      }),
+    ),
     endReason: opt(str('Why the call ended (e.g. "bye", "cancel", "486", "redis-timeout").')),
     sipCode: opt(Type.Integer({ description: 'Final SIP status code of the INVITE.' })),
   },
@@ -139,7 +143,10 @@ export const DialogStateSchema = Type.Object(
       pattern: '^[A-Za-z0-9_-]{1,64}$',
       description: "The SBC's own call id (also the Redis hash tag of the call's keys).",
     }),
-    version: Type.Integer({ minimum: 0, description: 'Optimistic-concurrency version; the store increments it.' }),
+    version: Type.Integer({
+      minimum: 0,
+      description: 'Optimistic-concurrency version; the store increments it.',
+    }),
     state: Type.Union([Type.Literal('early'), Type.Literal('confirmed'), Type.Literal('terminated')], {
       description: 'Call state.',
     }),
