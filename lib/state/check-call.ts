@@ -30,6 +30,9 @@ export function checkState(state: unknown): asserts state is DialogState {
   if (!isDialogState(state)) throw new InvalidStateError(`invalid call state: ${dialogStateProblem(state)}`)
   if (state.a.callId === '' || state.b.callId === '')
     throw new InvalidStateError('a leg has an empty Call-ID')
+  // The indexed tags (legIndexes) must exist from the start; an empty one could never be looked up.
+  if (state.a.remoteTag === '' || state.b.localTag === '')
+    throw new InvalidStateError("the caller's tag (a.remoteTag) and our B tag (b.localTag) are required")
 }
 
 /**

@@ -70,6 +70,8 @@ export function dialogStoreContract(h: ContractHarness): void {
         'SBC_ERR_STATE_VERSION_CONFLICT',
       )
       await rejectsWithCode(store.getCall('{x}'), 'SBC_ERR_STATE_INVALID')
+      await rejectsWithCode(store.createCall(testCall('c1', { aRemoteTag: '' })), 'SBC_ERR_STATE_INVALID')
+      await rejectsWithCode(store.tryAcquireCall('bad group', 'c1', 1, 1000), 'SBC_ERR_STATE_INVALID')
     })
 
     it('finds a call by either leg from the tags of an in-dialog message', async () => {
