@@ -66,14 +66,16 @@ export class LeaderElector {
 
   constructor(options: LeaderElectorOptions) {
     const leaseDurationMs = options.leaseDurationMs ?? 15_000
+    // Explicit `??` per field (not a spread over defaults): an option passed as `undefined` must
+    // still get its default.
     this.#o = {
-      identity: `${hostname()}_${randomUUID()}`,
+      ...options,
+      identity: options.identity ?? `${hostname()}_${randomUUID()}`,
       leaseDurationMs,
       renewDeadlineMs: options.renewDeadlineMs ?? Math.floor((leaseDurationMs * 2) / 3),
       retryPeriodMs: options.retryPeriodMs ?? Math.max(1, Math.floor(leaseDurationMs / 7.5)),
-      clock: systemClock,
-      logger: nullLogger,
-      ...options,
+      clock: options.clock ?? systemClock,
+      logger: options.logger ?? nullLogger,
     }
     if (this.#o.renewDeadlineMs >= leaseDurationMs)
       throw new RangeError('renewDeadlineMs must be < leaseDurationMs')
