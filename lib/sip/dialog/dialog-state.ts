@@ -28,6 +28,10 @@ import { Value } from '@sinclair/typebox/value'
  * - **Admission** (`admission.counters`) records which cluster-wide counters this call holds, so the
  *   pod that tears the call down (any pod) releases exactly those.
  * - Times are milliseconds since the Unix epoch, set by the pod that observed the event.
+ *
+ * Changing the schema: add new properties **at the end** of their object and make them optional;
+ * never reorder or remove. Redis stores this positionally (lib/state/compact-codec.ts, ADR 0071),
+ * so old records keep decoding.
  */
 
 /** Dialog state per RFC 3261 §12 plus our own terminal state. */
