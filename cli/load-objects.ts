@@ -58,14 +58,24 @@ export function loadObjects(files: readonly string[]): { objects: LoadedObject[]
       if (doc.errors.length > 0) {
         for (const err of doc.errors) {
           const pos = lc.linePos(err.pos[0])
-          problems.push({ file, line: pos.line, column: pos.col, message: err.message.split('\n')[0] ?? err.code })
+          problems.push({
+            file,
+            line: pos.line,
+            column: pos.col,
+            message: err.message.split('\n')[0] ?? err.code,
+          })
         }
         continue
       }
       const value: unknown = doc.toJS({ maxAliasCount: 100 })
       if (value === null || value === undefined) continue
       if (typeof value !== 'object' || Array.isArray(value)) {
-        problems.push({ file, line: start.line, column: start.col, message: 'document is not a Kubernetes object (a mapping)' })
+        problems.push({
+          file,
+          line: start.line,
+          column: start.col,
+          message: 'document is not a Kubernetes object (a mapping)',
+        })
         continue
       }
       objects.push({ object: value as KubeObject, file, line: start.line })

@@ -13,7 +13,9 @@ import { UsageError } from './errors.ts'
 export const commands: readonly Command[] = [validateCommand]
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string
+  }
   return pkg.version
 }
 
@@ -50,7 +52,8 @@ export async function main(argv: readonly string[], io: CommandIO): Promise<numb
       io.stderr(`kube-sbc: ${e.message}\n${command?.usage ?? usage()}\n`)
       return 2
     }
-    const message = e instanceof SbcError ? e.message : e instanceof Error ? `internal error: ${e.message}` : String(e)
+    const message =
+      e instanceof SbcError ? e.message : e instanceof Error ? `internal error: ${e.message}` : String(e)
     io.stderr(`kube-sbc: ${message.split('\n')[0]}\n`)
     return 1
   }

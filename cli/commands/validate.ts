@@ -43,11 +43,18 @@ export function validatePaths(paths: readonly string[]): ValidationReport {
   const groups = new Map<string, ProblemGroup>()
   const add = (subject: string, location: string, p: Problem) => {
     let g = groups.get(subject)
-    if (g === undefined) groups.set(subject, (g = { subject, location, problems: [] }))
+    if (g === undefined) {
+      g = { subject, location, problems: [] }
+      groups.set(subject, g)
+    }
     if (!g.problems.some((q) => q.message === p.message)) g.problems.push(p)
   }
   for (const p of yamlProblems) {
-    add(`${p.file}:${p.line}`, `${p.file}:${p.line}:${p.column}`, { severity: 'error', reason: 'YAMLSyntax', message: p.message })
+    add(`${p.file}:${p.line}:${p.column} YAML syntax error`, `${p.file}:${p.line}:${p.column}`, {
+      severity: 'error',
+      reason: 'YAMLSyntax',
+      message: p.message,
+    })
   }
 
   const accepted: LoadedObject[] = []
@@ -58,7 +65,11 @@ export function validatePaths(paths: readonly string[]): ValidationReport {
     const apiVersion = typeof o.apiVersion === 'string' ? o.apiVersion : ''
     const kind = typeof o.kind === 'string' ? o.kind : ''
     if (apiVersion === '' || kind === '') {
-      add(where, where, { severity: 'error', reason: 'NotAnObject', message: 'document lacks apiVersion or kind' })
+      add(where, where, {
+        severity: 'error',
+        reason: 'NotAnObject',
+        message: 'document lacks apiVersion or kind',
+      })
       continue
     }
     if (nameOf(o) === '') {
@@ -66,21 +77,37 @@ export function validatePaths(paths: readonly string[]): ValidationReport {
       continue
     }
     if (apiVersion.startsWith(`${GROUP}/`) && apiVersion !== API_VERSION) {
-      add(subjectOf(o), where, { severity: 'error', reason: 'UnknownVersion', message: `unknown apiVersion ${apiVersion} (this kube-sbc serves ${API_VERSION})` })
+      add(subjectOf(o), where, {
+        severity: 'error',
+        reason: 'UnknownVersion',
+        message: `unknown apiVersion ${apiVersion} (this kube-sbc serves ${API_VERSION})`,
+      })
       continue
     }
     if (apiVersion === API_VERSION && kindInfo(kind) === undefined) {
-      add(subjectOf(o), where, { severity: 'error', reason: 'UnknownKind', message: `unknown kind ${kind} in ${API_VERSION}` })
+      add(subjectOf(o), where, {
+        severity: 'error',
+        reason: 'UnknownKind',
+        message: `unknown kind ${kind} in ${API_VERSION}`,
+      })
       continue
     }
     if (!isSbcObject(o) && !isSecret(o)) {
-      add(subjectOf(o), where, { severity: 'warning', reason: 'Ignored', message: `${apiVersion} ${kind} is not a kube-sbc object; ignored` })
+      add(subjectOf(o), where, {
+        severity: 'warning',
+        reason: 'Ignored',
+        message: `${apiVersion} ${kind} is not a kube-sbc object; ignored`,
+      })
       continue
     }
     const key = `${kind}/${namespaceOf(o)}/${nameOf(o)}`
     const first = seen.get(key)
     if (first !== undefined) {
-      add(subjectOf(o), where, { severity: 'error', reason: 'Duplicate', message: `duplicate of the object at ${first.file}:${first.line}` })
+      add(subjectOf(o), where, {
+        severity: 'error',
+        reason: 'Duplicate',
+        message: `duplicate of the object at ${first.file}:${first.line}`,
+      })
       continue
     }
     seen.set(key, lo)
@@ -91,14 +118,23 @@ export function validatePaths(paths: readonly string[]): ValidationReport {
   const all = accepted.map((lo) => lo.object)
   const compiled = new Set<string>()
   const report = (findings: readonly Finding[], subject: string) => {
-    for (const f of findings) add(subject, locate.get(subject) ?? '', { severity: f.severity, reason: `${f.type}/${f.reason}`, message: f.message })
+    for (const f of findings)
+      add(subject, locate.get(subject) ?? '', {
+        severity: f.severity,
+        reason: `${f.type}/${f.reason}`,
+        message: f.message,
+      })
   }
   const namespaces = [...new Set(all.filter(isSbcObject).map(namespaceOf))].sort()
   for (const ns of namespaces) {
     const controllers = all.filter((o) => o.kind === Kinds.SessionBorderController && namespaceOf(o) === ns)
-    const scopes = controllers.length === 0 ? [undefined] : controllers.map((c) => ({ namespace: ns, name: nameOf(c) }))
+    const scopes =
+      controllers.length === 0 ? [undefined] : controllers.map((c) => ({ namespace: ns, name: nameOf(c) }))
     for (const scope of scopes) {
-      const { verdicts } = compile(all, scope === undefined ? { generation: 0, namespace: ns } : { generation: 0, controller: scope })
+      const { verdicts } = compile(
+        all,
+        scope === undefined ? { generation: 0, namespace: ns } : { generation: 0, controller: scope },
+      )
       for (const v of verdicts) {
         const subject = `${v.kind} ${v.namespace}/${v.name}`
         compiled.add(subject)
@@ -106,19 +142,28 @@ export function validatePaths(paths: readonly string[]): ValidationReport {
       }
     }
     if (controllers.length > 0) {
-      for (const o of all.filter((x) => isSbcObject(x) && namespaceOf(x) === ns && !compiled.has(subjectOf(x)))) {
+      for (const o of all.filter(
+        (x) => isSbcObject(x) && namespaceOf(x) === ns && !compiled.has(subjectOf(x)),
+      )) {
         add(subjectOf(o), locate.get(subjectOf(o)) ?? '', {
           severity: 'warning',
           reason: 'NotSelected',
           message: `no SessionBorderController in namespace ${ns} selects this object (${controllers
-            .map((c) => JSON.stringify((c.spec as SessionBorderControllerSpec | undefined)?.selector?.matchLabels ?? {}))
+            .map((c) =>
+              JSON.stringify(
+                (c.spec as SessionBorderControllerSpec | undefined)?.selector?.matchLabels ?? {},
+              ),
+            )
             .join(', ')})`,
         })
       }
     }
   }
-  const list = [...groups.values()].sort((a, b) => (a.location < b.location ? -1 : a.location > b.location ? 1 : 0))
-  const count = (s: Problem['severity']) => list.reduce((n, g) => n + g.problems.filter((p) => p.severity === s).length, 0)
+  const list = [...groups.values()].sort((a, b) =>
+    a.location < b.location ? -1 : a.location > b.location ? 1 : 0,
+  )
+  const count = (s: Problem['severity']) =>
+    list.reduce((n, g) => n + g.problems.filter((p) => p.severity === s).length, 0)
   return { objects: objects.length, errors: count('error'), warnings: count('warning'), groups: list }
 }
 
@@ -126,7 +171,7 @@ export function validatePaths(paths: readonly string[]): ValidationReport {
 export function formatReport(r: ValidationReport): string {
   const lines: string[] = []
   for (const g of r.groups) {
-    lines.push(`${g.location} ${g.subject}`)
+    lines.push(g.subject.startsWith(g.location) ? g.subject : `${g.location} ${g.subject}`)
     for (const p of g.problems) lines.push(`  ${p.severity.padEnd(7)} ${p.reason}: ${p.message}`)
   }
   const verdict = r.errors === 0 ? 'valid' : 'invalid'
@@ -154,18 +199,22 @@ export const validateCommand: Command = {
     try {
       parsed = parse(args)
     } catch (e) {
-      throw new UsageError((e instanceof Error ? e.message : String(e)).split('. To specify')[0] ?? 'bad arguments')
+      throw new UsageError(
+        (e instanceof Error ? e.message : String(e)).split('. To specify')[0] ?? 'bad arguments',
+      )
     }
     const v = parsed.values
     if (v.help === true) {
       io.stdout(`${USAGE}\n`)
       return 0
     }
-    if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument ${parsed.positionals[0]} (use -f PATH)`)
+    if (parsed.positionals.length > 0)
+      throw new UsageError(`unexpected argument ${parsed.positionals[0]} (use -f PATH)`)
     const paths = v.filename ?? []
     if (paths.length === 0) throw new UsageError('validate needs at least one -f PATH')
     const output = v.output ?? 'text'
-    if (output !== 'text' && output !== 'json') throw new UsageError(`--output must be text or json, not ${output}`)
+    if (output !== 'text' && output !== 'json')
+      throw new UsageError(`--output must be text or json, not ${output}`)
     const report = validatePaths(paths)
     io.stdout(output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report))
     return report.errors > 0 ? 1 : 0

@@ -14,6 +14,9 @@ export class ConfigInvalidError extends SbcError {
 /** The compile scope names a SessionBorderController that is not in the input. */
 export class ControllerNotFoundError extends SbcError {
   constructor(namespace: string, name: string) {
-    super('SBC_ERR_CONFIG_CONTROLLER_NOT_FOUND', `SessionBorderController ${namespace}/${name} is not in the input`)
+    super(
+      'SBC_ERR_CONFIG_CONTROLLER_NOT_FOUND',
+      `SessionBorderController ${namespace}/${name} is not in the input`,
+    )
   }
 }

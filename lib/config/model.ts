@@ -13,7 +13,10 @@ const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()])
 const Name = Type.String({ minLength: 1, description: 'Object name (unique per kind within the snapshot).' })
 
 /** A key of a Secret in the snapshot's namespace. */
-export const SecretKeyRef = Type.Object({ secret: Type.String({ minLength: 1 }), key: Type.String({ minLength: 1 }) })
+export const SecretKeyRef = Type.Object({
+  secret: Type.String({ minLength: 1 }),
+  key: Type.String({ minLength: 1 }),
+})
 export type SecretKeyRef = Static<typeof SecretKeyRef>
 
 /** A compiled string pattern; regexes are anchored (`^(?:…)$`) and known to compile. */
@@ -32,7 +35,9 @@ export const RealmConfig = Type.Object({
   network: Network,
   bindAddress: Type.String({ description: '0.0.0.0 when the realm binds all addresses.' }),
   portRange: Type.Object({ min: Type.Integer(), max: Type.Integer() }),
-  advertisedAddress: Nullable(Type.String({ description: 'SDP address; null means the address of the media pod.' })),
+  advertisedAddress: Nullable(
+    Type.String({ description: 'SDP address; null means the address of the media pod.' }),
+  ),
   maxSessions: Type.Integer({ minimum: 1 }),
 })
 export type RealmConfig = Static<typeof RealmConfig>
@@ -59,7 +64,11 @@ export const InterfaceConfig = Type.Object({
   mediaRealm: Type.String(),
   exposure: Type.Object({
     mode: Type.Union([Type.Literal('HostPort'), Type.Literal('Service')]),
-    serviceType: Type.Union([Type.Literal('ClusterIP'), Type.Literal('NodePort'), Type.Literal('LoadBalancer')]),
+    serviceType: Type.Union([
+      Type.Literal('ClusterIP'),
+      Type.Literal('NodePort'),
+      Type.Literal('LoadBalancer'),
+    ]),
     loadBalancerIP: Nullable(Type.String()),
   }),
 })
@@ -119,7 +128,11 @@ export const GroupConfig = Type.Object({
   sipGroupName: Nullable(Type.String()),
   contactUser: Nullable(Type.String()),
   proxies: Type.Array(ProxyConfig),
-  keepAlive: Type.Object({ enabled: Type.Boolean(), intervalSeconds: Type.Integer(), failureThreshold: Type.Integer() }),
+  keepAlive: Type.Object({
+    enabled: Type.Boolean(),
+    intervalSeconds: Type.Integer(),
+    failureThreshold: Type.Integer(),
+  }),
   registration: Type.Object({
     mode: Type.Union([Type.Literal('None'), Type.Literal('SBCInitiates'), Type.Literal('UserInitiates')]),
     registrar: Nullable(Type.String()),
@@ -170,7 +183,11 @@ export const RouteConfig = Type.Object({
     sourceNumber: Nullable(Pattern),
     destinationNumber: Nullable(Pattern),
     headers: Type.Array(
-      Type.Object({ name: Type.String({ description: 'Lower-case.' }), present: Type.Boolean(), value: Nullable(Pattern) }),
+      Type.Object({
+        name: Type.String({ description: 'Lower-case.' }),
+        present: Type.Boolean(),
+        value: Nullable(Pattern),
+      }),
     ),
   }),
   action: Type.Union([
@@ -204,7 +221,10 @@ export type SecurityConfig = Static<typeof SecurityConfig>
 /** The complete snapshot. */
 export const SbcConfig = Type.Object({
   schemaVersion: Type.Literal(SBC_CONFIG_SCHEMA_VERSION),
-  generation: Type.Integer({ minimum: 0, description: 'Increases with every published change; pods acknowledge it.' }),
+  generation: Type.Integer({
+    minimum: 0,
+    description: 'Increases with every published change; pods acknowledge it.',
+  }),
   namespace: Type.String({ description: 'Namespace the objects came from; Secret references are in it.' }),
   controller: Nullable(Type.String({ description: 'Name of the SessionBorderController, null when none.' })),
   redis: Type.Object({
@@ -213,7 +233,9 @@ export const SbcConfig = Type.Object({
     sentinel: Nullable(Type.Object({ masterName: Type.String(), addresses: Type.Array(Type.String()) })),
     password: Nullable(SecretKeyRef),
   }),
-  nat: Nullable(Type.Object({ network: Network, publicAddress: Type.String(), fqdn: Nullable(Type.String()) })),
+  nat: Nullable(
+    Type.Object({ network: Network, publicAddress: Type.String(), fqdn: Nullable(Type.String()) }),
+  ),
   security: SecurityConfig,
   realms: Type.Array(RealmConfig),
   interfaces: Type.Array(InterfaceConfig),

@@ -25,16 +25,20 @@ export function configInvariantErrors(c: SbcConfig): string[] {
     if (!realms.has(f.mediaRealm)) errors.push(`interfaces[${i}].mediaRealm: unknown realm ${f.mediaRealm}`)
   }
   for (const [i, g] of c.groups.entries()) {
-    if (!interfaces.has(g.sipInterface)) errors.push(`groups[${i}].sipInterface: unknown interface ${g.sipInterface}`)
+    if (!interfaces.has(g.sipInterface))
+      errors.push(`groups[${i}].sipInterface: unknown interface ${g.sipInterface}`)
     if (!profiles.has(g.profile)) errors.push(`groups[${i}].profile: unknown profile ${g.profile}`)
     if (!realms.has(g.mediaRealm)) errors.push(`groups[${i}].mediaRealm: unknown realm ${g.mediaRealm}`)
   }
   for (const [i, r] of c.routes.entries()) {
     const prev = c.routes[i - 1]
-    if (prev !== undefined && prev.order >= r.order) errors.push(`routes[${i}].order: routes must be sorted by unique order`)
-    for (const g of r.match.sourceIPGroups) if (!groups.has(g)) errors.push(`routes[${i}].match.sourceIPGroups: unknown group ${g}`)
+    if (prev !== undefined && prev.order >= r.order)
+      errors.push(`routes[${i}].order: routes must be sorted by unique order`)
+    for (const g of r.match.sourceIPGroups)
+      if (!groups.has(g)) errors.push(`routes[${i}].match.sourceIPGroups: unknown group ${g}`)
     if (r.action.type === 'route') {
-      for (const g of r.action.targets) if (!groups.has(g)) errors.push(`routes[${i}].action.targets: unknown group ${g}`)
+      for (const g of r.action.targets)
+        if (!groups.has(g)) errors.push(`routes[${i}].action.targets: unknown group ${g}`)
     }
   }
   for (const [i, r] of c.realms.entries()) {
@@ -49,7 +53,9 @@ export function configInvariantErrors(c: SbcConfig): string[] {
  * Throws `ConfigInvalidError` (`SBC_ERR_CONFIG_INVALID`) listing every problem.
  */
 export function validateConfig(value: unknown): SbcConfig {
-  const problems = [...check.Errors(value)].map((e) => `${pointerToField('', e.path) || '(root)'}: ${e.message}`)
+  const problems = [...check.Errors(value)].map(
+    (e) => `${pointerToField('', e.path) || '(root)'}: ${e.message}`,
+  )
   if (problems.length > 0) throw new ConfigInvalidError(problems)
   const invariants = configInvariantErrors(value as SbcConfig)
   if (invariants.length > 0) throw new ConfigInvalidError(invariants)

@@ -1,3 +1,4 @@
+import { ConditionReason, ConditionType } from '../../api/v1alpha1/conditions.ts'
 import { API_VERSION, type KindName, Kinds } from '../../api/v1alpha1/group.ts'
 import type { IPGroupSpec } from '../../api/v1alpha1/ip-group.ts'
 import type { IPProfileSpec } from '../../api/v1alpha1/ip-profile.ts'
@@ -6,7 +7,6 @@ import type { RoutingRuleSpec } from '../../api/v1alpha1/routing-rule.ts'
 import type { SessionBorderControllerSpec } from '../../api/v1alpha1/session-border-controller.ts'
 import type { SipInterfaceSpec } from '../../api/v1alpha1/sip-interface.ts'
 import { validateSpec } from '../../api/v1alpha1/validate-spec.ts'
-import { ConditionReason, ConditionType } from '../../api/v1alpha1/conditions.ts'
 import { ControllerNotFoundError } from '../errors.ts'
 import { SBC_CONFIG_SCHEMA_VERSION, type SbcConfig } from '../model.ts'
 import { type Candidate, CompileContext, type SecretInfo, secretInfo } from './context.ts'
@@ -50,7 +50,11 @@ const KIND_ORDER: readonly KindName[] = [
 
 /** True for an object of our group and version. */
 export function isSbcObject(o: KubeObject): boolean {
-  return o.apiVersion === API_VERSION && typeof o.kind === 'string' && (KIND_ORDER as readonly string[]).includes(o.kind)
+  return (
+    o.apiVersion === API_VERSION &&
+    typeof o.kind === 'string' &&
+    (KIND_ORDER as readonly string[]).includes(o.kind)
+  )
 }
 
 /** True for a core v1 Secret. */
@@ -103,7 +107,8 @@ export function compile(objects: readonly KubeObject[], options: CompileOptions)
   if (controller !== undefined) {
     controllerVerdict = builderFor(controller)
     const r = validateSpec<SessionBorderControllerSpec>(Kinds.SessionBorderController, controller.spec ?? {})
-    for (const i of r.issues) controllerVerdict.error(ConditionType.Accepted, ConditionReason.Invalid, i.field, i.message)
+    for (const i of r.issues)
+      controllerVerdict.error(ConditionType.Accepted, ConditionReason.Invalid, i.field, i.message)
     if (r.issues.length === 0) controllerSpec = r.value
   }
   const members = ours.filter(
@@ -114,7 +119,8 @@ export function compile(objects: readonly KubeObject[], options: CompileOptions)
   )
 
   const secrets = new Map<string, SecretInfo>()
-  for (const s of objects.filter(isSecret)) if (namespaceOf(s) === namespace) secrets.set(nameOf(s), secretInfo(s))
+  for (const s of objects.filter(isSecret))
+    if (namespaceOf(s) === namespace) secrets.set(nameOf(s), secretInfo(s))
   const ctx = new CompileContext(namespace, secrets)
 
   const candidates = new Map<KindName, Candidate<unknown>[]>()
@@ -123,7 +129,8 @@ export function compile(objects: readonly KubeObject[], options: CompileOptions)
     const verdict = builderFor(o)
     ctx.markPresent(kind, nameOf(o))
     const r = validateSpec(kind, o.spec)
-    for (const i of r.issues) verdict.error(ConditionType.Accepted, ConditionReason.Invalid, i.field, i.message)
+    for (const i of r.issues)
+      verdict.error(ConditionType.Accepted, ConditionReason.Invalid, i.field, i.message)
     if (r.issues.length > 0) continue
     const list = candidates.get(kind) ?? []
     list.push({ object: o, name: nameOf(o), spec: r.value, verdict })
@@ -141,7 +148,8 @@ export function compile(objects: readonly KubeObject[], options: CompileOptions)
   const groups = compileIPGroups(ctx, of<IPGroupSpec>(Kinds.IPGroup), interfaces)
   const routes = compileRoutingRules(ctx, of<RoutingRuleSpec>(Kinds.RoutingRule))
 
-  const byName = <T extends { name: string }>(list: T[]) => list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  const byName = <T extends { name: string }>(list: T[]) =>
+    list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
   const config: SbcConfig = {
     schemaVersion: SBC_CONFIG_SCHEMA_VERSION,
     generation: options.generation,

@@ -34,15 +34,15 @@ export class CompileContext {
 
   /** Records that an object of `kind` named `name` exists among the members (valid or not). */
   markPresent(kind: string, name: string): void {
-    let s = this.present.get(kind)
-    if (s === undefined) this.present.set(kind, (s = new Set()))
+    const s = this.present.get(kind) ?? new Set<string>()
+    this.present.set(kind, s)
     s.add(name)
   }
 
   /** Records that an object made it into the config. */
   markIncluded(kind: string, name: string): void {
-    let s = this.included.get(kind)
-    if (s === undefined) this.included.set(kind, (s = new Set()))
+    const s = this.included.get(kind) ?? new Set<string>()
+    this.included.set(kind, s)
     s.add(name)
   }
 
@@ -71,7 +71,13 @@ export class CompileContext {
   }
 
   /** Checks that Secret `name` exists and holds `keys` (and has `type`, when given). */
-  resolveSecret(verdict: VerdictBuilder, name: string, field: string, keys: readonly string[], type?: string): boolean {
+  resolveSecret(
+    verdict: VerdictBuilder,
+    name: string,
+    field: string,
+    keys: readonly string[],
+    type?: string,
+  ): boolean {
     const s = this.secrets.get(name)
     if (s === undefined) {
       verdict.error(
@@ -88,7 +94,12 @@ export class CompileContext {
         ...(missing.length > 0 ? [`lacks key${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`] : []),
         ...(type !== undefined && s.type !== type ? [`has type ${s.type}, expected ${type}`] : []),
       ]
-      verdict.error(ConditionType.ResolvedRefs, ConditionReason.InvalidSecret, field, `Secret "${name}" ${problems.join(' and ')}`)
+      verdict.error(
+        ConditionType.ResolvedRefs,
+        ConditionReason.InvalidSecret,
+        field,
+        `Secret "${name}" ${problems.join(' and ')}`,
+      )
       return false
     }
     return true

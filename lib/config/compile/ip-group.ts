@@ -19,10 +19,14 @@ export function compileIPGroups(
     const v = c.verdict
     const ifaceOk = ctx.resolve(v, 'SipInterface', s.sipInterfaceRef.name, 'spec.sipInterfaceRef.name')
     ctx.resolve(v, 'IPProfile', s.ipProfileRef.name, 'spec.ipProfileRef.name')
-    if (s.mediaRealmRef !== undefined) ctx.resolve(v, 'MediaRealm', s.mediaRealmRef.name, 'spec.mediaRealmRef.name')
+    if (s.mediaRealmRef !== undefined)
+      ctx.resolve(v, 'MediaRealm', s.mediaRealmRef.name, 'spec.mediaRealmRef.name')
     const creds = s.registration?.credentialsSecretRef
     if (creds !== undefined) {
-      ctx.resolveSecret(v, creds.name, 'spec.registration.credentialsSecretRef.name', ['username', 'password'])
+      ctx.resolveSecret(v, creds.name, 'spec.registration.credentialsSecretRef.name', [
+        'username',
+        'password',
+      ])
     }
     if (v.hasErrors() || !ifaceOk) continue
     const iface = interfaces.find((i) => i.name === s.sipInterfaceRef.name)!
@@ -57,7 +61,9 @@ export function compileIPGroups(
       registration: {
         mode: reg?.mode ?? 'None',
         registrar:
-          reg === undefined || reg.mode === 'None' ? null : (reg.registrar ?? s.sipGroupName ?? proxies[0]?.address ?? null),
+          reg === undefined || reg.mode === 'None'
+            ? null
+            : (reg.registrar ?? s.sipGroupName ?? proxies[0]?.address ?? null),
         expiresSeconds: reg?.expiresSeconds ?? 3600,
         username: creds === undefined ? null : { secret: creds.name, key: 'username' },
         password: creds === undefined ? null : { secret: creds.name, key: 'password' },

@@ -43,7 +43,10 @@ export function resolveCodecs(codecs: readonly Codec[] | undefined): CodecConfig
 }
 
 /** Compiles IPProfiles: they refer to nothing, so this applies every default. */
-export function compileIPProfiles(ctx: CompileContext, candidates: readonly Candidate<IPProfileSpec>[]): ProfileConfig[] {
+export function compileIPProfiles(
+  ctx: CompileContext,
+  candidates: readonly Candidate<IPProfileSpec>[],
+): ProfileConfig[] {
   return candidates.map((c) => {
     ctx.markIncluded('IPProfile', c.name)
     const m = c.spec.media
@@ -53,7 +56,9 @@ export function compileIPProfiles(ctx: CompileContext, candidates: readonly Cand
       srtp: {
         mode: m?.srtp?.mode ?? 'Optional',
         cryptoSuites:
-          m?.srtp?.mode === 'Off' ? [] : [...(m?.srtp?.cryptoSuites ?? ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'])],
+          m?.srtp?.mode === 'Off'
+            ? []
+            : [...(m?.srtp?.cryptoSuites ?? ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'])],
       },
       iceLite: m?.iceLite ?? false,
       rtcpMux: m?.rtcpMux ?? false,

@@ -16,7 +16,12 @@ export function compilePattern(p: StringPattern, field: string, verdict: Verdict
     new RegExp(`^(?:${source})$`, 'u')
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e)
-    verdict.error(ConditionType.Accepted, ConditionReason.InvalidPattern, `${field}.regex`, `invalid regular expression: ${why}`)
+    verdict.error(
+      ConditionType.Accepted,
+      ConditionReason.InvalidPattern,
+      `${field}.regex`,
+      `invalid regular expression: ${why}`,
+    )
     return null
   }
   return { kind: 'regex', value: `^(?:${source})$` }

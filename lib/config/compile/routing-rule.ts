@@ -2,8 +2,8 @@ import { ConditionReason, ConditionType } from '../../api/v1alpha1/conditions.ts
 import type { RoutingRuleSpec } from '../../api/v1alpha1/routing-rule.ts'
 import type { RouteConfig } from '../model.ts'
 import type { Candidate, CompileContext } from './context.ts'
-import { compilePattern } from './pattern.ts'
 import { precedence } from './objects.ts'
+import { compilePattern } from './pattern.ts'
 
 /** Standard reason phrases (RFC 3261 §21) for local replies without one. */
 const PHRASES: Record<number, string> = {
@@ -25,13 +25,26 @@ const PHRASES: Record<number, string> = {
 
 /** The default reason phrase of a status code. */
 export function reasonPhrase(code: number): string {
-  return PHRASES[code] ?? (code < 300 ? 'OK' : code < 400 ? 'Redirect' : code < 500 ? 'Client Error' : code < 600 ? 'Server Error' : 'Global Failure')
+  return (
+    PHRASES[code] ??
+    (code < 300
+      ? 'OK'
+      : code < 400
+        ? 'Redirect'
+        : code < 500
+          ? 'Client Error'
+          : code < 600
+            ? 'Server Error'
+            : 'Global Failure')
+  )
 }
 
 /** True when every request `later` matches is matched by `earlier` as well. */
 export function covers(earlier: RouteConfig['match'], later: RouteConfig['match']): boolean {
-  if (earlier.sourceNumber !== null || earlier.destinationNumber !== null || earlier.headers.length > 0) return false
-  const superset = (a: readonly string[], b: readonly string[]) => a.length === 0 || (b.length > 0 && b.every((x) => a.includes(x)))
+  if (earlier.sourceNumber !== null || earlier.destinationNumber !== null || earlier.headers.length > 0)
+    return false
+  const superset = (a: readonly string[], b: readonly string[]) =>
+    a.length === 0 || (b.length > 0 && b.every((x) => a.includes(x)))
   return superset(earlier.sourceIPGroups, later.sourceIPGroups) && superset(earlier.methods, later.methods)
 }
 
@@ -40,7 +53,10 @@ export function covers(earlier: RouteConfig['match'], later: RouteConfig['match'
  * source and target IPGroups that resolve, then a warning on every rule an earlier rule fully
  * covers — it can never match (the seed's reason for putting the OPTIONS rule first).
  */
-export function compileRoutingRules(ctx: CompileContext, candidates: readonly Candidate<RoutingRuleSpec>[]): RouteConfig[] {
+export function compileRoutingRules(
+  ctx: CompileContext,
+  candidates: readonly Candidate<RoutingRuleSpec>[],
+): RouteConfig[] {
   const byOrder = new Map<number, Candidate<RoutingRuleSpec>>()
   const out: { route: RouteConfig; verdict: Candidate<RoutingRuleSpec>['verdict'] }[] = []
   for (const c of [...candidates].sort((a, b) => precedence(a.object, b.object))) {
@@ -48,23 +64,33 @@ export function compileRoutingRules(ctx: CompileContext, candidates: readonly Ca
     const v = c.verdict
     const holder = byOrder.get(s.order)
     if (holder !== undefined) {
-      v.error(ConditionType.Accepted, ConditionReason.Conflicted, 'spec.order', `order ${s.order} is already used by RoutingRule "${holder.name}"`)
+      v.error(
+        ConditionType.Accepted,
+        ConditionReason.Conflicted,
+        'spec.order',
+        `order ${s.order} is already used by RoutingRule "${holder.name}"`,
+      )
     } else {
       byOrder.set(s.order, c)
     }
     const m = s.match ?? {}
-    const sourceNumber = m.sourceNumber === undefined ? null : compilePattern(m.sourceNumber, 'spec.match.sourceNumber', v)
+    const sourceNumber =
+      m.sourceNumber === undefined ? null : compilePattern(m.sourceNumber, 'spec.match.sourceNumber', v)
     const destinationNumber =
-      m.destinationNumber === undefined ? null : compilePattern(m.destinationNumber, 'spec.match.destinationNumber', v)
+      m.destinationNumber === undefined
+        ? null
+        : compilePattern(m.destinationNumber, 'spec.match.destinationNumber', v)
     const headers = (m.headers ?? []).map((h, i) => ({
       name: h.name.toLowerCase(),
       present: h.present ?? true,
       value: h.value === undefined ? null : compilePattern(h.value, `spec.match.headers[${i}].value`, v),
     }))
-    for (const [i, g] of (m.sourceIPGroups ?? []).entries()) ctx.resolve(v, 'IPGroup', g, `spec.match.sourceIPGroups[${i}]`)
+    for (const [i, g] of (m.sourceIPGroups ?? []).entries())
+      ctx.resolve(v, 'IPGroup', g, `spec.match.sourceIPGroups[${i}]`)
     const route = s.action.route
     if (route !== undefined) {
-      for (const [i, t] of route.targets.entries()) ctx.resolve(v, 'IPGroup', t.ipGroup, `spec.action.route.targets[${i}].ipGroup`)
+      for (const [i, t] of route.targets.entries())
+        ctx.resolve(v, 'IPGroup', t.ipGroup, `spec.action.route.targets[${i}].ipGroup`)
     }
     if (v.hasErrors()) continue
     const reply = s.action.reply
@@ -86,7 +112,9 @@ export function compileRoutingRules(ctx: CompileContext, candidates: readonly Ca
                 type: 'route',
                 targets: route.targets.map((t) => t.ipGroup),
                 failover: {
-                  onStatusCodes: [...new Set(route.failover?.onStatusCodes ?? [408, 500, 502, 503, 504])].sort((a, b) => a - b),
+                  onStatusCodes: [
+                    ...new Set(route.failover?.onStatusCodes ?? [408, 500, 502, 503, 504]),
+                  ].sort((a, b) => a - b),
                   onTimeout: route.failover?.onTimeout ?? true,
                 },
               }

@@ -28,7 +28,14 @@ export function compileController(
     const match = compilePattern(sig.match, `spec.security.maliciousSignatures[${i}].match`, verdict)
     return match === null
       ? []
-      : [{ name: sig.name, header: (sig.header ?? 'User-Agent').toLowerCase(), match, action: sig.action ?? 'Drop' }]
+      : [
+          {
+            name: sig.name,
+            header: (sig.header ?? 'User-Agent').toLowerCase(),
+            match,
+            action: sig.action ?? 'Drop',
+          },
+        ]
   })
   if (verdict.hasErrors()) return null
   const rl = spec.security?.rateLimit
@@ -36,19 +43,31 @@ export function compileController(
     redis: {
       mode: r?.url !== undefined ? 'url' : r?.sentinel !== undefined ? 'sentinel' : 'memory',
       url: r?.url ?? null,
-      sentinel: r?.sentinel === undefined ? null : { masterName: r.sentinel.masterName, addresses: [...r.sentinel.addresses] },
-      password: r?.passwordSecretRef === undefined ? null : { secret: r.passwordSecretRef.name, key: 'password' },
+      sentinel:
+        r?.sentinel === undefined
+          ? null
+          : { masterName: r.sentinel.masterName, addresses: [...r.sentinel.addresses] },
+      password:
+        r?.passwordSecretRef === undefined ? null : { secret: r.passwordSecretRef.name, key: 'password' },
     },
     nat:
       spec.nat === undefined
         ? null
-        : { network: spec.nat.network ?? 'WAN', publicAddress: spec.nat.publicAddress, fqdn: spec.nat.fqdn ?? null },
+        : {
+            network: spec.nat.network ?? 'WAN',
+            publicAddress: spec.nat.publicAddress,
+            fqdn: spec.nat.fqdn ?? null,
+          },
     security: {
       maliciousSignatures: signatures,
       rateLimit:
         rl === undefined
           ? null
-          : { requestsPerSecond: rl.requestsPerSecond, burst: rl.burst ?? Math.ceil(rl.requestsPerSecond), banSeconds: rl.banSeconds ?? 0 },
+          : {
+              requestsPerSecond: rl.requestsPerSecond,
+              burst: rl.burst ?? Math.ceil(rl.requestsPerSecond),
+              banSeconds: rl.banSeconds ?? 0,
+            },
       unclassified: spec.security?.unclassified ?? 'Reject',
     },
   }

@@ -65,7 +65,10 @@ export function compileSipInterfaces(
           : {
               certificate: { secret: tls.secretRef.name, key: 'tls.crt' },
               privateKey: { secret: tls.secretRef.name, key: 'tls.key' },
-              clientCA: tls.clientCASecretRef === undefined ? null : { secret: tls.clientCASecretRef.name, key: 'ca.crt' },
+              clientCA:
+                tls.clientCASecretRef === undefined
+                  ? null
+                  : { secret: tls.clientCASecretRef.name, key: 'ca.crt' },
               mutualAuth: tls.mutualAuth ?? false,
               minVersion: tls.minVersion ?? 'TLSv1.2',
               groups: [...(tls.groups ?? [])],

@@ -59,7 +59,13 @@ export class VerdictBuilder {
 
   /** Shorthand for a warning finding (Accepted stays True). */
   warn(reason: string, field: string, message: string): void {
-    this.add({ severity: 'warning', type: ConditionType.Accepted, reason, field, message: `${field}: ${message}` })
+    this.add({
+      severity: 'warning',
+      type: ConditionType.Accepted,
+      reason,
+      field,
+      message: `${field}: ${message}`,
+    })
   }
 
   /** True when any error was recorded (of the given type, or of any type). */
@@ -88,7 +94,8 @@ export class VerdictBuilder {
           ...gen,
         }
       }
-      if (skipped !== undefined) return { type, status: 'False', reason: ConditionReason.Invalid, message: skipped, ...gen }
+      if (skipped !== undefined)
+        return { type, status: 'False', reason: ConditionReason.Invalid, message: skipped, ...gen }
       if (warnings.length > 0) {
         return {
           type,
@@ -100,7 +107,12 @@ export class VerdictBuilder {
       }
       return { type, status: 'True', reason: okReason, message: okMessage, ...gen }
     }
-    const accepted = condition(ConditionType.Accepted, ConditionReason.Accepted, `${who} is valid.`, undefined)
+    const accepted = condition(
+      ConditionType.Accepted,
+      ConditionReason.Accepted,
+      `${who} is valid.`,
+      undefined,
+    )
     // References of an invalid object were not looked at; say so rather than claiming they resolve.
     const refsSkipped =
       accepted.status === 'False' && !this.hasErrors(ConditionType.ResolvedRefs)
