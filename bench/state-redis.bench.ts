@@ -99,6 +99,20 @@ try {
   console.log(
     `  MEMORY USAGE call=${usage[0]} indexA=${usage[1]} indexB=${usage[2]} total=${usage.reduce((a, b) => (a ?? 0) + (b ?? 0), 0)} B; state JSON ${json.length} B`,
   )
+
+  // --- Admission holds: each active call holds a slot in its source and destination group.
+  const h0 = Number((await info('memory')).used_memory)
+  let held = 0
+  const hold = async (w: number) => {
+    for (let i = w; i < DIALOGS && Date.now() < DEADLINE; i += 32) {
+      await store.tryAcquireCall('webex', `d${i}`, DIALOGS, 3600_000)
+      await store.tryAcquireCall('pbx', `d${i}`, DIALOGS, 3600_000)
+      held++
+    }
+  }
+  await Promise.all(Array.from({ length: 32 }, (_, w) => hold(w)))
+  const h1 = Number((await info('memory')).used_memory)
+  console.log(`admission holds: ${held} calls × 2 groups, ${((h1 - h0) / held).toFixed(0)} B per call`)
 } finally {
   await store.close()
   admin.disconnect()
