@@ -120,7 +120,10 @@ export class NgServerTransport {
       }
       if (!packet) return
       // Not awaited: a slow offer must not hold up pings; ordering per call is the client's job.
-      void this.onDatagram(packet.msg, packet.rinfo)
+      this.onDatagram(packet.msg, packet.rinfo).catch((err: unknown) => {
+        // Never let one bad datagram take the media pod down.
+        this.logger.error({ err }, 'Failed to process an NG datagram')
+      })
     }
   }
 
