@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseAllDocuments } from 'yaml'
@@ -30,19 +30,24 @@ export interface HelmResult {
   stderr: string
 }
 
-/** Runs helm with HOME/XDG dirs under the caller's temp dir (or /tmp) so it never touches ~/.config. */
+export function helmEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: join(repoRoot, '.cache', 'helm-home'),
+    HELM_CACHE_HOME: join(repoRoot, '.cache', 'helm-home', 'cache'),
+    HELM_CONFIG_HOME: join(repoRoot, '.cache', 'helm-home', 'config'),
+    HELM_DATA_HOME: join(repoRoot, '.cache', 'helm-home', 'data'),
+    ...extra,
+  }
+}
+
+/** Runs helm with its HOME and XDG dirs under .cache/helm-home, so it never touches ~/.config. */
 export function helm(args: readonly string[], env: NodeJS.ProcessEnv = {}, input?: string): HelmResult {
   const r = spawnSync(helmBinary(), args, {
     encoding: 'utf8',
     input,
     maxBuffer: 64 * 1024 * 1024,
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HELM_CACHE_HOME: join(repoRoot, '.cache', 'helm-home', 'cache'),
-      HELM_CONFIG_HOME: join(repoRoot, '.cache', 'helm-home', 'config'),
-      HELM_DATA_HOME: join(repoRoot, '.cache', 'helm-home', 'data'),
-      ...env,
-    },
+    env: helmEnv(env),
   })
   if (r.error) throw r.error
   return { status: r.status, stdout: r.stdout, stderr: r.stderr }
@@ -103,4 +108,31 @@ export function podSpec(o: K8sObject): any {
 
 export function packageVersion(): string {
   return (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version
+}
+
+/** Runs a command without blocking the event loop (the control plane's output pipes keep draining). */
+export function run(
+  command: string,
+  args: readonly string[],
+  options: { input?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<HelmResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d
+    })
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d
+    })
+    child.once('error', reject)
+    child.once('close', (status) => resolve({ status, stdout, stderr }))
+    child.stdin.end(options.input ?? '')
+  })
+}
+
+/** helm, asynchronously, with the same isolated HOME directories as {@link helm}. */
+export function helmAsync(args: readonly string[], input?: string): Promise<HelmResult> {
+  return run(helmBinary(), args, { input, env: helmEnv() })
 }
