@@ -135,8 +135,11 @@ describe('helm chart kube-sbc', function () {
   })
 
   describe('helm template with default values', () => {
-    const objs = render({ release: 'sbc', namespace: 'kube-sbc' })
+    let objs: K8sObject[] = []
     const version = packageVersion()
+    before(() => {
+      objs = render({ release: 'sbc', namespace: 'kube-sbc' })
+    })
 
     it('renders the expected objects and nothing else', () => {
       assert.deepEqual(objs.map((o) => `${o.kind}/${o.metadata.name}`).sort(), [
@@ -240,7 +243,10 @@ describe('helm chart kube-sbc', function () {
   })
 
   describe('helm template with non-default values (external Sentinel Redis, monitoring, dashboard, 3 replicas)', () => {
-    const objs = render({ release: 'voice', namespace: 'voice-system', valuesFiles: [production] })
+    let objs: K8sObject[] = []
+    before(() => {
+      objs = render({ release: 'voice', namespace: 'voice-system', valuesFiles: [production] })
+    })
 
     it('renders monitoring, dashboard and test Pod, and no bundled Redis', () => {
       assert.deepEqual(objs.map((o) => `${o.kind}/${o.metadata.name}`).sort(), [
