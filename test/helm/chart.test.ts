@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { parser as promqlParser } from '@prometheus-io/lezer-promql'
 import { parse as parseYaml } from 'yaml'
 import {
   chartDir,
@@ -352,6 +353,29 @@ describe('helm chart kube-sbc', function () {
       )
       assert.ok(metrics.size >= 10, [...metrics].join(' '))
       for (const m of metrics) assert.ok(docs.includes(`\`${m}\``), `${m} is not documented in docs/helm.md`)
+    })
+
+    it("every alert and dashboard expression is valid PromQL (Prometheus' own grammar)", () => {
+      const syntaxErrors = (expr: string): number => {
+        let errors = 0
+        promqlParser.parse(expr).iterate({
+          enter: (n) => {
+            if (n.type.isError) errors++
+          },
+        })
+        return errors
+      }
+      assert.equal(syntaxErrors('sum by (a (rate(x[5m]))'), 1, 'the check itself catches a broken expression')
+      const rule = find(objs, 'PrometheusRule')
+      const dash = JSON.parse(find(objs, 'ConfigMap', 'voice-sbc-dashboard').data['kube-sbc.json']) as {
+        panels: { targets: { expr: string }[] }[]
+      }
+      const exprs = [
+        ...rule.spec.groups.flatMap((g: { rules: { expr: string }[] }) => g.rules.map((r) => r.expr)),
+        ...dash.panels.flatMap((p) => p.targets.map((t) => t.expr)),
+      ] as string[]
+      assert.ok(exprs.length >= 18)
+      for (const e of exprs) assert.equal(syntaxErrors(e), 0, e)
     })
 
     it('dashboard ConfigMap carries grafana_dashboard: "1" and valid dashboard JSON', () => {
