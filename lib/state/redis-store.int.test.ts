@@ -72,6 +72,20 @@ describe('RedisStore (real redis-server)', () => {
     assert.deepEqual(await admin.keys('*'), [])
   })
 
+  it('reports a corrupt record with SBC_ERR_STATE_CORRUPT and can still delete it', async () => {
+    const s = await open()
+    const c = testCall('bad1')
+    await s.createCall(c)
+    await admin.hset('sbc:{c:bad1}', 's', '[1,["bad1"]]')
+    await assert.rejects(s.getCall('bad1'), { code: 'SBC_ERR_STATE_CORRUPT' })
+    await assert.rejects(s.findByLeg({ callId: c.a.callId, remoteTag: c.a.remoteTag }), {
+      code: 'SBC_ERR_STATE_CORRUPT',
+    })
+    assert.equal(await s.deleteCall('bad1'), true)
+    assert.equal(await admin.exists('sbc:{c:bad1}'), 0)
+    assert.equal(await s.findByLeg({ callId: c.a.callId, remoteTag: c.a.remoteTag }), undefined)
+  })
+
   it('leaves no key without a TTL after any operation', async () => {
     const s = await open()
     const steps: Array<[string, () => Promise<unknown>]> = [

@@ -215,7 +215,15 @@ export class RedisStore implements DialogStore {
   }
 
   async deleteCall(id: string): Promise<boolean> {
-    const current = await this.getCall(id)
+    let current: DialogState | undefined
+    try {
+      current = await this.getCall(id)
+    } catch (err) {
+      if (!(err instanceof CorruptStateError)) throw err
+      // A record we cannot read must still be removable; its indexes expire with their TTL and
+      // findByLeg ignores an index whose call is gone.
+      return (await this.#run('del', () => this.client.del(this.keys.call(id)))) === 1
+    }
     if (!current) return false
     // The indexes of a call never change, so the keys read here are still its keys.
     return (await this.#script('sbcDeleteCall', ...this.#callKeys(current), id)) === 1
