@@ -168,10 +168,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     ]
     // etcd 3.5 can skip fsync: a test cluster loses nothing it needs, and saves most of its I/O.
     if (etcdBinary === binaries.etcd) etcdArgs.push('--unsafe-no-fsync')
-    procs.set(
-      'etcd',
-      startProcess(etcdBinary, etcdArgs, { env: { ...process.env, ETCD_UNSUPPORTED_ARCH: '' } }),
-    )
+    procs.set('etcd', startProcess(etcdBinary, etcdArgs))
     await waitFor(
       () => httpOk(`${etcdUrl}/health`),
       timeout,
