@@ -26,6 +26,8 @@ export interface TlsSettings {
   /** Outbound: refuse servers whose certificate does not verify against `ca`. Default true. */
   readonly verifyServer?: boolean
   readonly minVersion?: 'TLSv1.2' | 'TLSv1.3'
+  /** Highest version offered; default TLS 1.3. Some old SIP stacks mishandle TLS 1.3 session tickets. */
+  readonly maxVersion?: 'TLSv1.2' | 'TLSv1.3'
   /** OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites are always on). */
   readonly ciphers?: string
   /** Key-exchange groups in preference order. */
@@ -59,6 +61,7 @@ export function resolveTls(settings: TlsSettings): ResolvedTls {
   const ca = settings.ca ? load(settings.ca, 'CA bundle') : undefined
   const common: SecureContextOptions = {
     minVersion: settings.minVersion ?? 'TLSv1.2',
+    maxVersion: settings.maxVersion ?? 'TLSv1.3',
     ecdhCurve: settings.groups ?? defaultTlsGroups,
     ...(settings.ciphers ? { ciphers: settings.ciphers } : {}),
     ...(ca ? { ca } : {}),

@@ -1,0 +1,94 @@
+import { createResponse, generateTag } from '../message/create-response.ts'
+import type { SipRequest } from '../message/message.ts'
+import { type ListenSpec, SipEndpoint } from '../transport/sip-endpoint.ts'
+import type { Clock, TimerSettings } from './timers.ts'
+import type { ServerTransaction } from './transaction-layer.ts'
+import { TransactionLayer } from './transaction-layer.ts'
+
+/** What the responder saw, for assertions. */
+export interface ResponderStats {
+  options: number
+  invites: number
+  acks: number
+  byes: number
+}
+
+/**
+ * A minimal UAS for tests with real peers (SIPp, sipsak), built only from the real transport,
+ * transaction layer and parser: OPTIONS → 200; INVITE → 180 then 200 with Contact; ACK of the 2xx
+ * counted; BYE → 200; anything else → 501. It keeps no dialog state: it answers what arrives.
+ */
+export class TestResponder {
+  readonly stats: ResponderStats = { options: 0, invites: 0, acks: 0, byes: 0 }
+  readonly endpoint: SipEndpoint
+  readonly layer: TransactionLayer
+
+  private constructor(endpoint: SipEndpoint, layer: TransactionLayer) {
+    this.endpoint = endpoint
+    this.layer = layer
+  }
+
+  static async start(
+    listen: readonly ListenSpec[],
+    options: { clock?: Clock; timers?: TimerSettings } = {},
+  ): Promise<TestResponder> {
+    let responder: TestResponder | undefined
+    const layer = new TransactionLayer({
+      ...options,
+      send: (message, destination) => endpoint.send(message, destination),
+      delegate: {
+        onRequest: (request, tx) => {
+          if (responder) responder.#answer(request, tx)
+        },
+        onAck: () => {
+          if (responder) responder.stats.acks++
+        },
+      },
+    })
+    const endpoint = await SipEndpoint.start({
+      listen,
+      delegate: {
+        onRequest: (request, ctx) => layer.receiveRequest(request, ctx.responseDestination),
+        onResponse: (response) => layer.receiveResponse(response),
+      },
+    })
+    responder = new TestResponder(endpoint, layer)
+    return responder
+  }
+
+  #answer(request: SipRequest, tx: ServerTransaction): void {
+    const toTag = generateTag()
+    switch (request.method) {
+      case 'OPTIONS':
+        this.stats.options++
+        tx.respond(createResponse(request, 200, { toTag }))
+        return
+      case 'INVITE': {
+        this.stats.invites++
+        tx.respond(createResponse(request, 180, { toTag }))
+        const ok = createResponse(request, 200, { toTag })
+        const local = this.endpoint.transports.find(
+          (t) => t.protocol === tx.request.topVia?.transport.toLowerCase(),
+        )
+        const host = local?.local.family === 'IPv6' ? `[${local.local.address}]` : local?.local.address
+        ok.addHeader(
+          'Contact',
+          `<sip:responder@${host}:${local?.local.port};transport=${local?.protocol ?? 'udp'}>`,
+        )
+        tx.respond(ok)
+        return
+      }
+      case 'BYE':
+        this.stats.byes++
+        tx.respond(createResponse(request, 200, { toTag }))
+        return
+      default:
+        tx.respond(createResponse(request, 501, { toTag }))
+    }
+  }
+
+  async close(): Promise<void> {
+    this.layer.dispose()
+    await this.endpoint.close()
+  }
+}
