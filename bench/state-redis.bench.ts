@@ -113,6 +113,37 @@ try {
   await Promise.all(Array.from({ length: 32 }, (_, w) => hold(w)))
   const h1 = Number((await info('memory')).used_memory)
   console.log(`admission holds: ${held} calls × 2 groups, ${((h1 - h0) / held).toFixed(0)} B per call`)
+
+  // --- Fail fast: how long a rejected operation takes with Redis down and with Redis stalled.
+  const timed = async (n: number) => {
+    let worst = 0
+    let rejected = 0
+    for (let i = 0; i < n; i++) {
+      const t = performance.now()
+      await store.getCall('d1').catch((e: { code?: string }) => {
+        if (e.code === 'SBC_ERR_STATE_UNAVAILABLE') rejected++
+      })
+      worst = Math.max(worst, performance.now() - t)
+    }
+    return `${rejected}/${n} rejected with SBC_ERR_STATE_UNAVAILABLE, slowest ${worst.toFixed(1)} ms`
+  }
+  const fast = new RedisStore({ url: redis.url })
+  await fast.connected()
+  process.kill(redis.pid(), 'SIGSTOP')
+  const stalled = await (async () => {
+    let worst = 0
+    for (let i = 0; i < 5; i++) {
+      const t = performance.now()
+      await fast.getCall('d1').catch(() => {})
+      worst = Math.max(worst, performance.now() - t)
+    }
+    return worst
+  })()
+  process.kill(redis.pid(), 'SIGCONT')
+  await fast.close()
+  console.log(`redis stalled (SIGSTOP), default command timeout: slowest rejection ${stalled.toFixed(1)} ms`)
+  await redis.stop()
+  console.log(`redis down: ${await timed(1000)}`)
 } finally {
   await store.close()
   admin.disconnect()
