@@ -35,7 +35,18 @@ async function spawnRedis(args: string[]): Promise<StartedProcess> {
 export async function startRedis(): Promise<TestRedis> {
   const port = await freePort()
   const dir = await mkdtemp(join(tmpdir(), 'sbc-redis-'))
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir]
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+  ]
   args.push('--protected-mode', 'no', '--loglevel', 'notice')
   let proc: StartedProcess | undefined = await spawnRedis(args)
   return {
@@ -43,7 +54,7 @@ export async function startRedis(): Promise<TestRedis> {
     url: `redis://127.0.0.1:${port}`,
     pid: () => proc?.pid ?? -1,
     async stop() {
-      // SIGKILL-free stop: redis exits promptly on SIGTERM with persistence off.
+      // SIGTERM (SIGKILL after 3 s): with persistence off redis exits at once, and restarts empty.
       await proc?.stop(3000)
       proc = undefined
     },
