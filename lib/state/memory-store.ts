@@ -50,6 +50,7 @@ export class MemoryStore implements DialogStore {
   readonly #pods = new Map<string, Expiring<string>>()
   readonly #leases = new Map<string, Lease>()
   readonly #proxies = new Map<string, ProxyHealth>()
+  #writes = 0
 
   constructor(options: MemoryStoreOptions = {}) {
     this.#now = options.now ?? Date.now
@@ -79,7 +80,43 @@ export class MemoryStore implements DialogStore {
     return structuredClone(stored)
   }
 
+  /**
+   * Expired entries are dropped lazily when read; entries never read again (the indexes of a call
+   * that expired, a group that went quiet) would pile up in a long-running standalone process. So
+   * every 1,024 writes sweep everything: amortised O(1) per write, like Redis's active expiry.
+   */
+  #sweepSometimes(): void {
+    if (++this.#writes % 1024 !== 0) return
+    const now = this.#now()
+    for (const map of [this.#calls, this.#index, this.#buckets, this.#pods] as Array<
+      Map<string, Expiring<unknown>>
+    >)
+      for (const [k, e] of map) if (e.expiresAt <= now) map.delete(k)
+    for (const [group, holds] of this.#holds) {
+      for (const [id, exp] of holds) if (exp <= now) holds.delete(id)
+      if (holds.size === 0) this.#holds.delete(group)
+    }
+    for (const map of [this.#leases, this.#proxies] as Array<Map<string, { expiresAt: number }>>)
+      for (const [k, e] of map) if (e.expiresAt <= now) map.delete(k)
+  }
+
+  /** Entries held, expired or not (for tests and a memory gauge). */
+  entryCount(): number {
+    let holds = 0
+    for (const h of this.#holds.values()) holds += h.size
+    return (
+      this.#calls.size +
+      this.#index.size +
+      this.#buckets.size +
+      this.#pods.size +
+      holds +
+      this.#leases.size +
+      this.#proxies.size
+    )
+  }
+
   #write(state: DialogState): void {
+    this.#sweepSometimes()
     const expiresAt = this.#now() + callTtlMs(state, this.#ttl)
     this.#calls.set(state.id, { value: JSON.stringify(state), expiresAt })
     for (const i of legIndexes(state)) this.#index.set(i, { value: state.id, expiresAt })
@@ -158,6 +195,7 @@ export class MemoryStore implements DialogStore {
     checkName('group', group)
     checkId(callId)
     checkPositive('holdMs', holdMs)
+    this.#sweepSometimes()
     const holds = this.#prunedHolds(group)
     if (holds.has(callId) || holds.size < limit) {
       holds.set(callId, this.#now() + holdMs)
@@ -180,6 +218,7 @@ export class MemoryStore implements DialogStore {
     checkName('group', group)
     checkPositive('ratePerSec', ratePerSec)
     checkPositive('burst', burst)
+    this.#sweepSometimes()
     const now = this.#now()
     const b = this.#live(this.#buckets, group) ?? { tokens: burst, at: now }
     const r = takeToken(b.tokens, b.at, now, ratePerSec, burst)
@@ -193,6 +232,7 @@ export class MemoryStore implements DialogStore {
   async registerMediaPod(pod: MediaPodInfo, ttlMs: number): Promise<void> {
     checkName('media pod', pod.id)
     checkPositive('ttlMs', ttlMs)
+    this.#sweepSometimes()
     this.#pods.set(pod.id, { value: JSON.stringify(pod), expiresAt: this.#now() + ttlMs })
   }
 
@@ -256,6 +296,7 @@ export class MemoryStore implements DialogStore {
   async setProxyHealth(address: string, up: boolean, ttlMs: number): Promise<void> {
     checkName('proxy address', address)
     checkPositive('ttlMs', ttlMs)
+    this.#sweepSometimes()
     this.#proxies.set(address, { address, up, expiresAt: this.#now() + ttlMs })
   }
 
