@@ -70,8 +70,13 @@ function newField(name: string, key: string, value: string, parsed: unknown = un
  */
 export abstract class SipMessageBase {
   #fields: HeaderField[] = []
-  #body: Buffer = EMPTY
-  #raw: Buffer | undefined
+  #body: Buffer | undefined = EMPTY
+  // While unmodified: the buffer parsed and the message's range in it. Views on it (raw, body) are
+  // made only when asked for, as creating a Buffer view costs more than most header parses.
+  #buf: Buffer | undefined
+  #start = 0
+  #bodyStart = 0
+  #end = 0
   #source = ''
 
   /** SIP-Version of the start line (`SIP/2.0`). */
@@ -79,25 +84,38 @@ export abstract class SipMessageBase {
 
   /** The original bytes of the message while it is unmodified, else undefined. */
   get raw(): Buffer | undefined {
-    return this.#raw
+    return this.#buf?.subarray(this.#start, this.#end)
   }
 
-  /** The latin1-decoded header section the raw offsets of the fields point into. @internal */
+  /** The latin1-decoded message the raw offsets of the fields point into. @internal */
   get source(): string {
     return this.#source
   }
 
   /** Adopts the result of `parse()`. @internal */
-  adopt(raw: Buffer, source: string, fields: HeaderField[], body: Buffer): void {
-    this.#raw = raw
+  adopt(
+    buf: Buffer,
+    start: number,
+    bodyStart: number,
+    end: number,
+    source: string,
+    fields: HeaderField[],
+  ): void {
+    this.#buf = buf
+    this.#start = start
+    this.#bodyStart = bodyStart
+    this.#end = end
     this.#source = source
     this.#fields = fields
-    this.#body = body
+    this.#body = undefined
   }
 
   /** Forgets the source bytes: the next serialisation is canonical. @internal */
   protected touch(): void {
-    this.#raw = undefined
+    if (this.#buf !== undefined) {
+      this.#body ??= this.#buf.subarray(this.#bodyStart, this.#end)
+      this.#buf = undefined
+    }
   }
 
   /** The start line without CRLF, as it will be written. */
@@ -105,6 +123,7 @@ export abstract class SipMessageBase {
 
   /** The body bytes (a view on the parsed buffer: copy it if you keep it beyond that buffer). */
   get body(): Buffer {
+    if (this.#body === undefined) this.#body = this.#buf!.subarray(this.#bodyStart, this.#end)
     return this.#body
   }
 

@@ -2,7 +2,7 @@ import { isAscii } from 'node:buffer'
 import { SipParseError, SipParseReason } from '../errors.ts'
 import type { Uri } from '../uri/uri.ts'
 import { parseUri } from '../uri/uri.ts'
-import { headerKey } from './headers/header-names.ts'
+import { headerKey, wellKnownAt } from './headers/header-names.ts'
 import { HEADER_TABLE } from './headers/header-table.ts'
 import type { SipParseLimits } from './limits.ts'
 import { DEFAULT_LIMITS } from './limits.ts'
@@ -20,14 +20,33 @@ export interface SipParseOptions extends Partial<SipParseLimits> {
   readonly stream?: boolean
 }
 
-const CRLFCRLF = Buffer.from('\r\n\r\n')
-const EMPTY: Buffer = Buffer.alloc(0)
 const PLACEHOLDER_URI: Uri = Object.freeze({ kind: 'absolute', scheme: 'invalid', opaque: '' }) as Uri
 
 // Headers parsed eagerly: what routing and transactions read first. Parsing them here also finds
-// the malformed requests RFC 4475 §3.1.2 wants answered with 400.
-const CORE = new Set(['via', 'from', 'to', 'call-id', 'cseq', 'max-forwards', 'content-length', 'contact'])
-const SINGLE = new Set(['from', 'to', 'call-id', 'cseq', 'max-forwards', 'content-length'])
+// the malformed requests RFC 4475 §3.1.2 wants answered with 400. Single-valued ones get a bit for
+// duplicate detection, list ones (Via, Contact) 0, all others -1. Keys are interned literals, so
+// the switch compares pointers.
+function coreBit(key: string): number {
+  switch (key) {
+    case 'from':
+      return 1
+    case 'to':
+      return 2
+    case 'call-id':
+      return 4
+    case 'cseq':
+      return 8
+    case 'max-forwards':
+      return 16
+    case 'content-length':
+      return 32
+    case 'via':
+    case 'contact':
+      return 0
+    default:
+      return -1
+  }
+}
 // RFC 3261 §8.1.1: the headers every request must carry (Max-Forwards aside, which RFC 2543 peers
 // omit, RFC 4475 §3.4.1), and the ones a stateless response copies (§8.2.6.2).
 const MANDATORY = ['via', 'from', 'to', 'call-id', 'cseq'] as const
@@ -70,7 +89,10 @@ export function parse(buf: Buffer, options?: SipParseOptions): SipMessage {
   }
   if (start >= n) throw err(SipParseReason.BadStartLine, 'Empty message')
 
-  let headEnd = buf.indexOf(CRLFCRLF, start)
+  // One latin1 decode of the whole message (octet i of the message is char i) and string searches
+  // on it: measured faster than Buffer#indexOf plus a decode of the header part only.
+  const src = buf.toString('latin1', start)
+  let headEnd = src.indexOf('\r\n\r\n')
   let terminated = true
   if (headEnd < 0) {
     // A datagram whose header section never ends (RFC 4475 §3.1.2.15 baddn): read its headers
@@ -80,19 +102,15 @@ export function parse(buf: Buffer, options?: SipParseOptions): SipMessage {
       throw err(SipParseReason.Unterminated, 'Header section not terminated')
     }
     terminated = false
-    headEnd = n - 2
+    headEnd = n - start - 2
   }
-  const src = buf.toString('latin1', start, headEnd + 2)
-  const nonAscii = !isAscii(buf.subarray(start, headEnd))
+  const nonAscii = !isAscii(buf) && !isAscii(buf.subarray(start, start + headEnd))
   const sl = src.indexOf('\r\n')
   if (sl > maxLineLength) throw err(SipParseReason.LineTooLong, 'Start line too long')
   const line = src.slice(0, sl)
   if (src.indexOf('\n') !== sl + 1) throw err(SipParseReason.BadStartLine, 'Bare LF in start line')
 
   let first: SipParseError | undefined
-  const fail = (e: SipParseError): void => {
-    if (first === undefined) first = e
-  }
 
   let msg: SipMessage
   if (line.charCodeAt(0) === 83 && line.startsWith('SIP/')) {
@@ -103,35 +121,33 @@ export function parse(buf: Buffer, options?: SipParseOptions): SipMessage {
     let method = sp1 > 0 ? line.slice(0, sp1) : ''
     let uri = PLACEHOLDER_URI
     if (sp1 <= 0 || sp2 === sp1 || !isTokenString(method)) {
-      fail(err(SipParseReason.BadStartLine, 'Malformed Request-Line', undefined, 400))
+      first ??= err(SipParseReason.BadStartLine, 'Malformed Request-Line', undefined, 400)
       if (!isTokenString(method)) method = 'INVALID'
     } else {
       const version = line.slice(sp2 + 1)
       if (!isSipVersion(version)) {
         // RFC 3261 §8.2.2 / §21.5.6: another SIP version is answered with 505.
         const looksSip = /^SIP\/\d+\.\d+$/i.test(version)
-        fail(
-          looksSip
-            ? err(SipParseReason.BadVersion, 'Version Not Supported', undefined, 505)
-            : err(SipParseReason.BadStartLine, 'Malformed Request-Line', undefined, 400),
-        )
+        first ??= looksSip
+          ? err(SipParseReason.BadVersion, 'Version Not Supported', undefined, 505)
+          : err(SipParseReason.BadStartLine, 'Malformed Request-Line', undefined, 400)
       }
       const uriText = line.slice(sp1 + 1, sp2)
       if (uriText.length === 0 || uriText.indexOf(' ') >= 0 || uriText.indexOf('\t') >= 0) {
         // RFC 3261 §25.1: Request-Line = Method SP Request-URI SP SIP-Version; no LWS inside
         // (RFC 4475 §3.1.2.8 lwsruri, §3.1.2.9 lwsstart).
-        fail(err(SipParseReason.BadRequestUri, 'Malformed Request-URI (whitespace)', undefined, 400))
+        first ??= err(SipParseReason.BadRequestUri, 'Malformed Request-URI (whitespace)', undefined, 400)
       } else {
         try {
           uri = parseUri(uriText)
           if (uri.kind === 'sip' && uri.headers.length > 0) {
             // RFC 3261 §19.1.1 table: headers are not allowed in a Request-URI (RFC 4475 §3.1.2.11).
-            fail(err(SipParseReason.BadRequestUri, 'Headers not allowed in Request-URI', undefined, 400))
+            first ??= err(SipParseReason.BadRequestUri, 'Headers not allowed in Request-URI', undefined, 400)
           }
         } catch (e) {
           if (!(e instanceof SipParseError)) throw e
           uri = PLACEHOLDER_URI
-          fail(err(SipParseReason.BadRequestUri, `Malformed Request-URI`, undefined, 400))
+          first ??= err(SipParseReason.BadRequestUri, `Malformed Request-URI`, undefined, 400)
         }
       }
     }
@@ -141,11 +157,12 @@ export function parse(buf: Buffer, options?: SipParseOptions): SipMessage {
 
   // Header lines (RFC 3261 §7.3). Each field keeps its byte range for exact re-serialisation.
   const fields: HeaderField[] = []
-  const end = src.length
+  const end = headEnd + 2
   let pos = sl + 2
   while (pos < end) {
     // RFC 3261 §7.3.1: a line starting with SP or HT continues the previous one (folding). Lines
-    // end in CRLF only: a bare CR or LF could split the line differently in the next parser.
+    // end in CRLF only: a bare CR or LF could split the line differently in the next parser (header
+    // injection). indexOf is used rather than a char loop: it measured twice as fast here.
     let le = pos
     for (;;) {
       const cr = src.indexOf('\r', le)
@@ -163,16 +180,17 @@ export function parse(buf: Buffer, options?: SipParseOptions): SipMessage {
       throw err(SipParseReason.TooManyHeaders, 'Too many headers', undefined, 400)
     const colon = src.indexOf(':', pos)
     if (colon < 0 || colon > le) {
-      fail(err(SipParseReason.BadHeaderLine, 'Header line without colon', undefined, 400))
+      first ??= err(SipParseReason.BadHeaderLine, 'Header line without colon', undefined, 400)
       pos = le + 2
       continue
     }
     let ne = colon
     while (ne > pos && (src.charCodeAt(ne - 1) === 32 || src.charCodeAt(ne - 1) === 9)) ne--
-    const name = src.slice(pos, ne)
-    const key = headerKey(name)
+    const known = wellKnownAt(src, pos, ne)
+    const name = known === undefined ? src.slice(pos, ne) : known[0]
+    const key = known === undefined ? headerKey(name) : known[1]
     if (key === undefined) {
-      fail(err(SipParseReason.BadHeaderLine, 'Invalid header name', undefined, 400))
+      first ??= err(SipParseReason.BadHeaderLine, 'Invalid header name', undefined, 400)
       pos = le + 2
       continue
     }
@@ -195,15 +213,17 @@ export function parse(buf: Buffer, options?: SipParseOptions): SipMessage {
   let contentLength: number | undefined
   for (const f of fields) {
     const key = f.key
-    if (!CORE.has(key)) continue
-    if (SINGLE.has(key)) {
-      const bit = 1 << SINGLE_BITS[key]!
+    const bit = coreBit(key)
+    if (bit < 0) continue
+    if (bit > 0) {
       if (seen & bit) {
-        fail(err(SipParseReason.DuplicateHeader, `Multiple ${f.name} headers`, key, 400))
+        first ??= err(SipParseReason.DuplicateHeader, `Multiple ${f.name} headers`, key, 400)
         continue
       }
       seen |= bit
     }
+    // Only the first Via line is parsed now (the transaction layer's key); the others wait.
+    if (key === 'via' && (seen & VIA_BIT) !== 0) continue
     try {
       f.parsed = (HEADER_TABLE[key as 'via'].parse as (v: string) => unknown)(f.value)
       if (key === 'content-length') contentLength = f.parsed as number
@@ -213,43 +233,43 @@ export function parse(buf: Buffer, options?: SipParseOptions): SipMessage {
     } catch (e) {
       if (!(e instanceof SipParseError)) throw e
       if (key === 'via' && (seen & VIA_BIT) === 0) seen |= VIA_BIT
-      fail(err(e.reason, e.reasonPhrase, key, 400))
+      first ??= err(e.reason, e.reasonPhrase, key, 400)
     }
   }
   for (const m of MANDATORY) {
-    const bit = m === 'via' ? VIA_BIT : 1 << SINGLE_BITS[m]!
-    if ((seen & bit) === 0) fail(err(SipParseReason.MissingHeader, `Missing ${DISPLAY[m]} header`, m, 400))
+    const bit = m === 'via' ? VIA_BIT : coreBit(m)
+    if ((seen & bit) === 0)
+      first ??= err(SipParseReason.MissingHeader, `Missing ${DISPLAY[m]} header`, m, 400)
   }
   if (msg.kind === 'request' && first === undefined) {
     const cseq = fields.find((f) => f.key === 'cseq')?.parsed as { method: string } | undefined
     if (cseq !== undefined && cseq.method !== msg.method) {
       // RFC 3261 §8.1.1.5: the CSeq method MUST match the request's (RFC 4475 §3.1.2.17).
-      fail(err(SipParseReason.CSeqMismatch, 'CSeq method does not match the request method', 'cseq', 400))
+      first ??= err(SipParseReason.CSeqMismatch, 'CSeq method does not match the request method', 'cseq', 400)
     }
   }
 
   // Body (RFC 3261 §7.4, §18.3).
-  const bodyStart = headEnd + 4
-  let body: Buffer = EMPTY
+  const bodyStart = start + headEnd + 4
   let msgEnd = n
   if (!terminated) {
-    fail(err(SipParseReason.Unterminated, 'Header section not terminated', undefined, 400))
+    first ??= err(SipParseReason.Unterminated, 'Header section not terminated', undefined, 400)
   } else if (contentLength !== undefined) {
     if (bodyStart + contentLength > n) {
-      fail(
-        err(SipParseReason.BadContentLength, 'Content-Length larger than the message', 'content-length', 400),
+      first ??= err(
+        SipParseReason.BadContentLength,
+        'Content-Length larger than the message',
+        'content-length',
+        400,
       )
     } else {
       msgEnd = bodyStart + contentLength
-      body = buf.subarray(bodyStart, msgEnd)
     }
   } else if (stream && first === undefined) {
-    fail(err(SipParseReason.BadContentLength, 'Missing Content-Length', 'content-length', 400))
-  } else {
-    body = buf.subarray(bodyStart)
+    first ??= err(SipParseReason.BadContentLength, 'Missing Content-Length', 'content-length', 400)
   }
 
-  msg.adopt(buf.subarray(start, msgEnd), src, fields, body)
+  msg.adopt(buf, start, Math.min(bodyStart, msgEnd), msgEnd, src, fields)
   if (first !== undefined) {
     if (msg.kind === 'response')
       throw new SipParseError(first.reason, first.reasonPhrase, { header: first.header })
@@ -268,14 +288,6 @@ export function parse(buf: Buffer, options?: SipParseOptions): SipMessage {
   return msg
 }
 
-const SINGLE_BITS: Record<string, number> = {
-  from: 0,
-  to: 1,
-  'call-id': 2,
-  cseq: 3,
-  'max-forwards': 4,
-  'content-length': 5,
-}
 const VIA_BIT = 1 << 6
 const DISPLAY: Record<string, string> = {
   via: 'Via',

@@ -65,6 +65,8 @@ for (const display of ['Content-Type', 'Expires', 'Subject', 'Supported', 'Requi
  * name is not a token.
  */
 export function headerKey(name: string): string | undefined {
+  const fast = wellKnown(name)
+  if (fast !== undefined) return fast
   const hit = cache.get(name)
   if (hit !== undefined) return hit
   const n = name.length
@@ -81,4 +83,41 @@ export function displayName(key: string): string {
   const known = DISPLAY_NAMES[key]
   if (known !== undefined) return known
   return key.replace(/(^|-)([a-z])/g, (_m, d: string, c: string) => d + c.toUpperCase())
+}
+
+// The usual spellings of the headers on every call, matched in place in the parsed text: slicing
+// each name and hashing it for the Map lookup measured as the largest cost of header splitting.
+const WELL_KNOWN: ReadonlyArray<readonly [name: string, key: string]> = [
+  ['To', 'to'],
+  ['Via', 'via'],
+  ['From', 'from'],
+  ['CSeq', 'cseq'],
+  ['Route', 'route'],
+  ['Allow', 'allow'],
+  ['Call-ID', 'call-id'],
+  ['Contact', 'contact'],
+  ['Require', 'require'],
+  ['Supported', 'supported'],
+  ['Max-Forwards', 'max-forwards'],
+  ['Content-Type', 'content-type'],
+  ['Record-Route', 'record-route'],
+  ['Content-Length', 'content-length'],
+]
+const BY_LENGTH: Array<Array<readonly [string, string]>> = []
+for (const e of WELL_KNOWN) (BY_LENGTH[e[0].length] ??= []).push(e)
+
+/**
+ * If `src` holds, from `start` to `end`, the usual spelling of a common header, that [name, key]
+ * pair (shared constants, so nothing is allocated); else undefined.
+ */
+export function wellKnownAt(src: string, start: number, end: number): readonly [string, string] | undefined {
+  const list = BY_LENGTH[end - start]
+  if (list === undefined) return undefined
+  for (const e of list) if (src.startsWith(e[0], start)) return e
+  return undefined
+}
+
+function wellKnown(name: string): string | undefined {
+  const e = wellKnownAt(name, 0, name.length)
+  return e === undefined ? undefined : e[1]
 }

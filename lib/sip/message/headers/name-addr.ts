@@ -24,6 +24,61 @@ function bad(header: string, what: string): SipParseError {
   })
 }
 
+/**
+ * A parsed name-addr whose URI is parsed only when first read: routing reads the tags of From and
+ * To on every message but their URIs rarely. The URI text was checked for a scheme at parse time;
+ * reading `uri` throws {@link SipParseError} if the rest of it is malformed.
+ */
+export class LazyNameAddr implements NameAddr {
+  displayName: string | undefined
+  params: Params
+  #text: string | undefined
+  #uri: Uri | undefined
+  readonly #header: string
+
+  constructor(displayName: string | undefined, uriText: string, params: Params, header: string) {
+    this.displayName = displayName
+    this.#text = uriText
+    this.params = params
+    this.#header = header
+  }
+
+  /** The URI (parsed on first access). */
+  get uri(): Uri {
+    if (this.#uri === undefined) this.#uri = uriOf(this.#text!, this.#header)
+    return this.#uri
+  }
+
+  set uri(u: Uri) {
+    this.#uri = u
+    this.#text = undefined
+  }
+
+  /** The URI text as received, while the URI has not been replaced. */
+  get uriText(): string {
+    return this.#text ?? stringifyUri(this.uri)
+  }
+}
+
+// Cheap check that runs at parse time in place of the full URI parse: a scheme, a colon and no
+// whitespace or angle brackets (RFC 4475 §3.1.2.14 badaspec, §3.1.2.15 baddn fail it).
+function checkUriText(t: string, header: string): string {
+  const n = t.length
+  let i = 0
+  for (; i < n; i++) {
+    const c = t.charCodeAt(i) | 0x20
+    if (!((c >= 0x61 && c <= 0x7a) || (i > 0 && (TOKEN[t.charCodeAt(i)] === 1 || t.charCodeAt(i) === 43))))
+      break
+  }
+  if (i === 0 || i >= n - 1 || t.charCodeAt(i) !== 58) throw bad(header, 'URI without scheme')
+  for (let j = i + 1; j < n; j++) {
+    const c = t.charCodeAt(j)
+    if (c <= 32 || c === 60 || c === 62 || c === 34 || c === 127)
+      throw bad(header, 'character not allowed in URI')
+  }
+  return t
+}
+
 function uriOf(text: string, header: string): Uri {
   try {
     return parseUri(text)
@@ -41,7 +96,7 @@ function parseOne(s: string, i: number, end: number, out: NameAddr[], header: st
   i = skipWs(s, i, end)
   let displayName: string | undefined
   let c = s.charCodeAt(i)
-  let uri: Uri
+  let uri: string
   if (c !== 34 && c !== 60) {
     // Either a display name made of tokens and LWS followed by '<', or an addr-spec.
     let j = i
@@ -66,7 +121,7 @@ function parseOne(s: string, i: number, end: number, out: NameAddr[], header: st
   if (c === 60) {
     const gt = s.indexOf('>', i)
     if (gt < 0 || gt >= end) throw bad(header, "missing '>'")
-    uri = uriOf(s.slice(i + 1, gt), header)
+    uri = checkUriText(s.slice(i + 1, gt), header)
     i = gt + 1
   } else {
     // addr-spec: RFC 3261 §20.10 - a URI with ',', '?' or ';' must be in angle brackets, so the
@@ -79,12 +134,12 @@ function parseOne(s: string, i: number, end: number, out: NameAddr[], header: st
       j++
     }
     if (j === i) throw bad(header, 'empty address')
-    uri = uriOf(s.slice(i, j), header)
+    uri = checkUriText(s.slice(i, j), header)
     i = j
   }
   const params: Params = []
   i = parseParamsInto(s, i, end, params, header)
-  out.push({ displayName, uri, params })
+  out.push(new LazyNameAddr(displayName, uri, params, header))
   return skipWs(s, i, end)
 }
 
@@ -112,7 +167,8 @@ export function parseNameAddrList(s: string, header = 'Contact'): NameAddr[] {
 /** Canonical text: always `"display" <uri>;params`, which is valid for any URI. */
 export function stringifyNameAddr(na: NameAddr): string {
   const dn = na.displayName === undefined ? '' : `${quote(na.displayName)} `
-  return `${dn}<${stringifyUri(na.uri)}>${stringifyParams(na.params)}`
+  const uri = na instanceof LazyNameAddr ? na.uriText : stringifyUri(na.uri)
+  return `${dn}<${uri}>${stringifyParams(na.params)}`
 }
 
 /** The `tag` parameter (RFC 3261 §19.3), or undefined. */
