@@ -61,10 +61,12 @@ function naiveProtect(suite: SrtpSuiteName): (seq: number) => void {
 
 function tsProtect(suite: SrtpSuiteName): (seq: number) => void {
   const k = generateSdesKey(suite)
-  const ctx = SrtpContext.fromMasterKey(suite, k.masterKey, k.masterSalt)
+  let ctx = SrtpContext.fromMasterKey(suite, k.masterKey, k.masterSalt)
   return (seq) => {
+    // Each round restarts at SEQ 0: a fresh sender, as a sender never goes back (RFC 3711 §9.1).
+    if (seq === 0) ctx = SrtpContext.fromMasterKey(suite, k.masterKey, k.masterSalt)
     packet.writeUInt16BE(seq, 2)
-    ctx.protectRtp(packet, 12 + PAYLOAD)
+    if (ctx.protectRtp(packet, 12 + PAYLOAD) < 0) throw new Error('protect failed')
   }
 }
 
@@ -88,14 +90,14 @@ function tsUnprotect(suite: SrtpSuiteName): (seq: number) => void {
 
 function nativeProtect(suite: SrtpSuiteName): (seq: number) => void {
   const k = generateSdesKey(suite)
-  const s = native.srtpCreate(
-    SRTP_SUITES[suite].libsrtpProfile,
-    Buffer.concat([k.masterKey, k.masterSalt]),
-    true,
-  )
+  const key = Buffer.concat([k.masterKey, k.masterSalt])
+  let s = native.srtpCreate(SRTP_SUITES[suite].libsrtpProfile, key, true)
   return (seq) => {
+    // A fresh session per round: libsrtp rejects a sender going back in SEQ (replay_old), which would
+    // otherwise be measured as a (very fast) failure.
+    if (seq === 0) s = native.srtpCreate(SRTP_SUITES[suite].libsrtpProfile, key, true)
     packet.writeUInt16BE(seq, 2)
-    native.srtpProtect(s, packet, 12 + PAYLOAD)
+    if (native.srtpProtect(s, packet, 12 + PAYLOAD) < 0) throw new Error('protect failed')
   }
 }
 
