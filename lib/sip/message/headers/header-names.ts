@@ -104,7 +104,11 @@ const WELL_KNOWN: ReadonlyArray<readonly [name: string, key: string]> = [
   ['Content-Length', 'content-length'],
 ]
 const BY_LENGTH: Array<Array<readonly [string, string]>> = []
-for (const e of WELL_KNOWN) (BY_LENGTH[e[0].length] ??= []).push(e)
+for (const e of WELL_KNOWN) {
+  const list = BY_LENGTH[e[0].length] ?? []
+  list.push(e)
+  BY_LENGTH[e[0].length] = list
+}
 
 /**
  * If `src` holds, from `start` to `end`, the usual spelling of a common header, that [name, key]
