@@ -11,6 +11,7 @@ import {
   type MediaAddon,
   NativeSrtpStatus,
   SRTP_MAX_TRAILER_LEN,
+  SrtpEngine,
 } from './media-addon.ts'
 
 /* The native packet path against the TypeScript reference: libsrtp through the addon interoperates with
@@ -24,6 +25,16 @@ function rtp(seq: number, ssrc: number): Buffer {
   b.writeUInt32BE(seq * 160, 4)
   b.writeUInt32BE(ssrc, 8)
   for (let i = 12; i < b.length; i++) b[i] = (i + seq) & 0xff
+  return b
+}
+
+function rtcp(ssrc: number): Buffer {
+  const b = Buffer.alloc(28)
+  b[0] = 0x80
+  b[1] = 200
+  b.writeUInt16BE(6, 2)
+  b.writeUInt32BE(ssrc, 4)
+  b.fill(0x5a, 8)
   return b
 }
 
@@ -78,6 +89,52 @@ describe('media addon (libsrtp + native relay)', function () {
     })
   }
 
+  for (const suite of SUITES) {
+    it(`the OpenSSL engine interoperates with libsrtp and SrtpContext, SRTP and SRTCP (${suite})`, () => {
+      const k = generateSdesKey(suite)
+      const key = Buffer.concat([k.masterKey, k.masterSalt])
+      const { libsrtpProfile: profile, rtpTagLength } = SRTP_SUITES[suite]
+      const pairs: Array<[SrtpEngine, SrtpEngine]> = [
+        [SrtpEngine.openssl, SrtpEngine.libsrtp],
+        [SrtpEngine.libsrtp, SrtpEngine.openssl],
+        [SrtpEngine.openssl, SrtpEngine.openssl],
+      ]
+      for (const [txEngine, rxEngine] of pairs) {
+        const tx = addon.srtpCreate(profile, key, true, txEngine)
+        const rx = addon.srtpCreate(profile, key, false, rxEngine)
+        for (const seq of [65534, 65535, 0, 1]) {
+          const b = withRoom(rtp(seq, 5))
+          const n = addon.srtpProtect(tx, b, 172)
+          assert.equal(n, 172 + rtpTagLength, `${txEngine}→${rxEngine} protect`)
+          assert.equal(addon.srtpUnprotect(rx, b, n), 172, `${txEngine}→${rxEngine} unprotect SEQ ${seq}`)
+          assert.deepEqual(b.subarray(0, 172), rtp(seq, 5))
+        }
+        for (let i = 0; i < 3; i++) {
+          const c = withRoom(rtcp(5))
+          const n = addon.srtpProtectRtcp(tx, c, 28)
+          assert.ok(n > 28)
+          assert.equal(addon.srtpUnprotectRtcp(rx, c, n), 28, `${txEngine}→${rxEngine} SRTCP`)
+          assert.deepEqual(c.subarray(0, 28), rtcp(5))
+          assert.equal(addon.srtpUnprotectRtcp(rx, withRoom(c.subarray(0, 0)), 0) < 0, true)
+        }
+      }
+      // And against the TypeScript reference, both ways, with replay and forgery rejected.
+      const ossl = addon.srtpCreate(profile, key, false, SrtpEngine.openssl)
+      const tsTx = SrtpContext.fromMasterKey(suite, k.masterKey, k.masterSalt)
+      const p = withRoom(tsTx.protect(rtp(7, 6)))
+      assert.equal(addon.srtpUnprotect(ossl, Buffer.from(p), 172 + rtpTagLength), 172)
+      assert.equal(addon.srtpUnprotect(ossl, Buffer.from(p), 172 + rtpTagLength), NativeSrtpStatus.replayed)
+      const f = withRoom(tsTx.protect(rtp(8, 6)))
+      f[20] = (f[20] as number) ^ 1
+      assert.equal(addon.srtpUnprotect(ossl, f, 172 + rtpTagLength), NativeSrtpStatus.authFailed)
+      const osslTx = addon.srtpCreate(profile, key, true, SrtpEngine.openssl)
+      const tsRx = SrtpContext.fromMasterKey(suite, k.masterKey, k.masterSalt)
+      const c = withRoom(rtcp(6))
+      const n = addon.srtpProtectRtcp(osslTx, c, 28)
+      assert.deepEqual(tsRx.unprotectRtcpPacket(c.subarray(0, n)), rtcp(6))
+    })
+  }
+
   it('rejects bad arguments with a typed error instead of crashing', () => {
     assert.throws(() => addon.srtpCreate(1, Buffer.alloc(3), true), { code: 'SBC_ERR_MEDIA_NATIVE' })
     assert.throws(() => addon.srtpProtect({} as never, Buffer.alloc(200), 12), {
@@ -124,8 +181,13 @@ describe('media addon (libsrtp + native relay)', function () {
       addon.relaySetSrtp(
         r,
         b.leg,
-        addon.srtpCreate(profile, Buffer.concat([kFromB.masterKey, kFromB.masterSalt]), false),
-        addon.srtpCreate(profile, Buffer.concat([kToB.masterKey, kToB.masterSalt]), true),
+        addon.srtpCreate(
+          profile,
+          Buffer.concat([kFromB.masterKey, kFromB.masterSalt]),
+          false,
+          SrtpEngine.openssl,
+        ),
+        addon.srtpCreate(profile, Buffer.concat([kToB.masterKey, kToB.masterSalt]), true, SrtpEngine.openssl),
       )
       addon.relaySetPeer(r, b.leg, '127.0.0.1', peerB.address().port, Latch.off)
       addon.relaySetPeer(r, a.leg, null, 0, Latch.once)

@@ -12,6 +12,14 @@ export type NativeRelayHandle = { readonly __brand: 'NativeRelayHandle' }
 /** An opaque load generator with its sink socket (benchmarks and tests only). */
 export type NativeLoadgenHandle = { readonly __brand: 'NativeLoadgenHandle' }
 
+/**
+ * SRTP implementations inside the addon. `openssl` (src/ossl-srtp.c) is the packet-path default:
+ * Debian's libsrtp2 is built on NSS and costs several µs per AES-CM packet (docs/benchmarks/media.md);
+ * `libsrtp` stays as the interop reference.
+ */
+export const SrtpEngine = { libsrtp: 0, openssl: 1 } as const
+export type SrtpEngine = (typeof SrtpEngine)[keyof typeof SrtpEngine]
+
 /** Latching modes of a relay leg (symmetric RTP). */
 export const Latch = {
   /** The peer is what control set; sources are not learnt. */
@@ -55,7 +63,8 @@ export interface LoadgenResult {
  * buffer has no room for the trailer (`SRTP_MAX_TRAILER_LEN` = 144 octets after `len`).
  */
 export interface MediaAddon {
-  srtpCreate(profile: number, keyAndSalt: Buffer, outbound: boolean): NativeSrtpHandle
+  /** A session for one direction; `engine` picks libsrtp (default) or the OpenSSL transforms. */
+  srtpCreate(profile: number, keyAndSalt: Buffer, outbound: boolean, engine?: SrtpEngine): NativeSrtpHandle
   srtpProtect(s: NativeSrtpHandle, buf: Buffer, len: number): number
   srtpUnprotect(s: NativeSrtpHandle, buf: Buffer, len: number): number
   srtpProtectRtcp(s: NativeSrtpHandle, buf: Buffer, len: number): number

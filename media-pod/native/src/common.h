@@ -6,6 +6,8 @@
 #include <srtp2/srtp.h>
 #include <stdint.h>
 
+#include "ossl-srtp.h"
+
 #define KSBC_CHECK(env, call)                                                    \
   do {                                                                           \
     if ((call) != napi_ok) {                                                     \
@@ -24,9 +26,14 @@
 /* One libsrtp session (one direction). Owned by: JS (finaliser frees it) unless handed to a relay
  * leg, after which only the relay worker thread uses it (the JS object only keeps it alive). */
 typedef struct ksbc_srtp {
-  srtp_t session;
+  srtp_t session;    /* engine 0: libsrtp (Debian: NSS crypto) */
+  ossl_srtp *ossl;   /* engine 1: OpenSSL transforms (ossl-srtp.c) */
   int outbound;
 } ksbc_srtp;
+
+/* Engine-independent transforms, in place; 0 or a libsrtp-numbered status (7 auth, 9/10 replay). */
+int ksbc_protect(ksbc_srtp *s, uint8_t *p, int *len, int cap, int rtcp);
+int ksbc_unprotect(ksbc_srtp *s, uint8_t *p, int *len, int rtcp);
 
 /* Returns the ksbc_srtp behind an External, or NULL (and a pending exception) when it is not one. */
 ksbc_srtp *ksbc_srtp_from(napi_env env, napi_value v);

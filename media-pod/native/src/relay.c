@@ -91,8 +91,7 @@ static void drain(relay *r, int li) {
       /* RFC 5761 §4: second octet 192–223 is RTCP on a muxed port. */
       int rtcp = p[1] >= 192 && p[1] <= 223;
       if (L->srtp_in) {
-        srtp_err_status_t st = rtcp ? srtp_unprotect_rtcp(L->srtp_in->session, p, &len)
-                                    : srtp_unprotect(L->srtp_in->session, p, &len);
+        int st = ksbc_unprotect(L->srtp_in, p, &len, rtcp);
         if (st != srtp_err_status_ok) {
           if (st == srtp_err_status_replay_fail || st == srtp_err_status_replay_old) L->replay++;
           else L->auth_fail++;
@@ -109,9 +108,7 @@ static void drain(relay *r, int li) {
         continue;
       }
       if (T->srtp_out) {
-        srtp_err_status_t st = rtcp ? srtp_protect_rtcp(T->srtp_out->session, p, &len)
-                                    : srtp_protect(T->srtp_out->session, p, &len);
-        if (st != srtp_err_status_ok) {
+        if (ksbc_protect(T->srtp_out, p, &len, SLOT, rtcp) != srtp_err_status_ok) {
           L->dropped++;
           continue;
         }

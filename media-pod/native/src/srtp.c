@@ -9,7 +9,19 @@
 static void finalize(napi_env env, void *data, void *hint) {
   ksbc_srtp *s = data;
   if (s->session) srtp_dealloc(s->session);
+  ossl_srtp_free(s->ossl);
   free(s);
+}
+
+int ksbc_protect(ksbc_srtp *s, uint8_t *p, int *len, int cap, int rtcp) {
+  if (s->ossl) return ossl_srtp_protect(s->ossl, p, len, cap, rtcp);
+  if (*len + SRTP_MAX_TRAILER_LEN > cap) return srtp_err_status_bad_param;
+  return rtcp ? srtp_protect_rtcp(s->session, p, len) : srtp_protect(s->session, p, len);
+}
+
+int ksbc_unprotect(ksbc_srtp *s, uint8_t *p, int *len, int rtcp) {
+  if (s->ossl) return ossl_srtp_unprotect(s->ossl, p, len, rtcp);
+  return rtcp ? srtp_unprotect_rtcp(s->session, p, len) : srtp_unprotect(s->session, p, len);
 }
 
 ksbc_srtp *ksbc_srtp_from(napi_env env, napi_value v) {
@@ -23,10 +35,11 @@ ksbc_srtp *ksbc_srtp_from(napi_env env, napi_value v) {
   return data;
 }
 
-/* srtpCreate(profile, keyAndSalt: Buffer, outbound: boolean) -> External */
+/* srtpCreate(profile, keyAndSalt: Buffer, outbound: boolean, engine = 0) -> External
+ * engine 0 = libsrtp, 1 = the OpenSSL transforms of ossl-srtp.c. */
 static napi_value create(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   KSBC_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 3) KSBC_THROW(env, "srtpCreate(profile, key, outbound)");
   uint32_t profile;
@@ -36,6 +49,13 @@ static napi_value create(napi_env env, napi_callback_info info) {
   if (napi_get_buffer_info(env, argv[1], &key, &keylen) != napi_ok) KSBC_THROW(env, "key must be a Buffer");
   bool outbound;
   if (napi_get_value_bool(env, argv[2], &outbound) != napi_ok) KSBC_THROW(env, "outbound must be a boolean");
+  uint32_t engine = 0;
+  if (argc > 3) {
+    napi_valuetype t;
+    napi_typeof(env, argv[3], &t);
+    if (t != napi_undefined && ksbc_get_u32(env, argv[3], &engine)) return NULL;
+  }
+  if (engine > 1) KSBC_THROW(env, "engine must be 0 (libsrtp) or 1 (openssl)");
   unsigned want = srtp_profile_get_master_key_length(profile) + srtp_profile_get_master_salt_length(profile);
   if (want == 0 || keylen != want) KSBC_THROW(env, "key length does not match the SRTP profile");
 
@@ -54,7 +74,13 @@ static napi_value create(napi_env env, napi_callback_info info) {
   ksbc_srtp *s = calloc(1, sizeof *s);
   if (!s) KSBC_THROW(env, "out of memory");
   s->outbound = outbound;
-  srtp_err_status_t st = srtp_create(&s->session, &policy);
+  srtp_err_status_t st = srtp_err_status_ok;
+  if (engine == 1) {
+    s->ossl = ossl_srtp_create((int)profile, keybuf, keylen, outbound);
+    if (!s->ossl) st = srtp_err_status_init_fail;
+  } else {
+    st = srtp_create(&s->session, &policy);
+  }
   memset(keybuf, 0, sizeof keybuf);
   if (st != srtp_err_status_ok) {
     free(s);
@@ -65,9 +91,7 @@ static napi_value create(napi_env env, napi_callback_info info) {
   return ext;
 }
 
-typedef srtp_err_status_t (*transform_fn)(srtp_t, void *, int *);
-
-static napi_value transform(napi_env env, napi_callback_info info, transform_fn fn, int trailer) {
+static napi_value transform(napi_env env, napi_callback_info info, int protect, int rtcp) {
   size_t argc = 3;
   napi_value argv[3];
   KSBC_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
@@ -80,25 +104,22 @@ static napi_value transform(napi_env env, napi_callback_info info, transform_fn 
   uint32_t len;
   if (ksbc_get_u32(env, argv[2], &len)) return NULL;
   napi_value out;
-  if (len > cap || (trailer && cap < (size_t)len + SRTP_MAX_TRAILER_LEN)) {
+  if (len > cap || cap > INT32_MAX) {
     /* -4: the same "no room / malformed" code space as SrtpStatus in TypeScript */
     KSBC_CHECK(env, napi_create_int32(env, -4, &out));
     return out;
   }
   int n = (int)len;
-  srtp_err_status_t st = fn(s->session, data, &n);
-  KSBC_CHECK(env, napi_create_int32(env, st == srtp_err_status_ok ? n : -(int)st, &out));
+  int st = protect ? ksbc_protect(s, data, &n, (int)cap, rtcp) : ksbc_unprotect(s, data, &n, rtcp);
+  if (st == srtp_err_status_bad_param) st = 4;
+  KSBC_CHECK(env, napi_create_int32(env, st == 0 ? n : -st, &out));
   return out;
 }
 
-static napi_value protect(napi_env env, napi_callback_info info) { return transform(env, info, srtp_protect, 1); }
-static napi_value unprotect(napi_env env, napi_callback_info info) { return transform(env, info, srtp_unprotect, 0); }
-static napi_value protect_rtcp(napi_env env, napi_callback_info info) {
-  return transform(env, info, srtp_protect_rtcp, 1);
-}
-static napi_value unprotect_rtcp(napi_env env, napi_callback_info info) {
-  return transform(env, info, srtp_unprotect_rtcp, 0);
-}
+static napi_value protect(napi_env env, napi_callback_info info) { return transform(env, info, 1, 0); }
+static napi_value unprotect(napi_env env, napi_callback_info info) { return transform(env, info, 0, 0); }
+static napi_value protect_rtcp(napi_env env, napi_callback_info info) { return transform(env, info, 1, 1); }
+static napi_value unprotect_rtcp(napi_env env, napi_callback_info info) { return transform(env, info, 0, 1); }
 
 napi_value ksbc_srtp_init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
