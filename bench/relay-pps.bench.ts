@@ -9,8 +9,9 @@
  *
  * Modes: dgram (Node dgram, connected out-sockets), dgram-ts-srtp (dgram + SrtpContext RTP→SRTP),
  * dgram-ts-srtp2 (SRTP→SRTP in TypeScript), native (addon worker, recvmmsg/sendmmsg), native-srtp
- * (RTP→SRTP with libsrtp), native-srtp2 (SRTP→SRTP, re-keyed); the `-c200` variants let the worker
- * coalesce wake-ups (pause 200 µs after a busy round).
+ * (RTP→SRTP, OpenSSL engine), native-srtp2 (SRTP→SRTP, re-keyed, OpenSSL engine), native-srtp-libsrtp
+ * (RTP→SRTP with Debian's libsrtp2), native-c200 (RTP→RTP, the worker pauses 200 µs after a busy round
+ * to coalesce wake-ups).
  * Bounded: each run sends rate × SECONDS packets (≤ 200,000). Loopback only.
  * Usage: node bench/relay-pps.bench.ts [seconds=3] [rounds=1] [modes=all] [rates=10000,20000]
  */
@@ -22,7 +23,7 @@ import { SrtpContext } from '../lib/media/srtp/context.ts'
 import { generateSdesKey } from '../lib/media/srtp/sdes.ts'
 import { SRTP_SUITES } from '../lib/media/srtp/suites.ts'
 import { buildMediaAddon } from '../media-pod/native/build.ts'
-import { Latch, loadMediaAddon, type MediaAddon } from '../media-pod/native/media-addon.ts'
+import { Latch, loadMediaAddon, type MediaAddon, SrtpEngine } from '../media-pod/native/media-addon.ts'
 
 const SUITE = 'AES_CM_128_HMAC_SHA1_80'
 const PROFILE = SRTP_SUITES[SUITE].libsrtpProfile
@@ -33,9 +34,8 @@ const MODES = [
   'native',
   'native-srtp',
   'native-srtp2',
+  'native-srtp-libsrtp',
   'native-c200',
-  'native-srtp-c200',
-  'native-srtp2-c200',
 ] as const
 type Mode = (typeof MODES)[number]
 
@@ -112,15 +112,16 @@ async function relayChild(
   } else {
     const r = addon.relayCreate()
     const legs: number[] = []
+    const engine = mode === 'native-srtp-libsrtp' ? SrtpEngine.libsrtp : SrtpEngine.openssl
     for (let i = 0; i < streams; i++) {
       const a = addon.relayBind(r, '127.0.0.1', 0)
       const b = addon.relayBind(r, '127.0.0.1', 0)
       addon.relayConnect(r, a.leg, b.leg)
       addon.relaySetPeer(r, b.leg, '127.0.0.1', sinkPort, Latch.off)
       if (mode.startsWith('native-srtp2'))
-        addon.relaySetSrtp(r, a.leg, addon.srtpCreate(PROFILE, inKey, false), null)
+        addon.relaySetSrtp(r, a.leg, addon.srtpCreate(PROFILE, inKey, false, engine), null)
       if (mode.startsWith('native-srtp'))
-        addon.relaySetSrtp(r, b.leg, null, addon.srtpCreate(PROFILE, outKey, true))
+        addon.relaySetSrtp(r, b.leg, null, addon.srtpCreate(PROFILE, outKey, true, engine))
       legs.push(a.leg)
       ports.push(a.port)
     }
@@ -188,7 +189,7 @@ async function runOne(mode: Mode, rate: number, seconds: number): Promise<number
     child.send('start')
     await once(child, 'message')
     const srtp = mode.includes('srtp2')
-      ? addon.srtpCreate(PROFILE, Buffer.from(hex(inKey), 'hex'), true)
+      ? addon.srtpCreate(PROFILE, Buffer.from(hex(inKey), 'hex'), true, SrtpEngine.openssl)
       : null
     const res = await addon.loadgenRun(gen.handle, ready.ports, rate, count, 160, srtp)
     child.send('stop')

@@ -3,7 +3,8 @@
  *   (a) naïve node:crypto: createCipheriv('aes-128-ctr') + createHmac('sha1') per packet;
  *   (b) optimised node:crypto: SrtpContext (one reused ECB cipher for the keystream, precomputed HMAC
  *       pads + crypto.hash, in-place buffers; GCM still needs a cipher object per packet);
- *   (c) libsrtp through the N-API addon (media-pod/native), in place.
+ *   (c) libsrtp through the N-API addon (media-pod/native), in place (Debian's libsrtp2: NSS crypto);
+ *   (d) the addon's own transforms on OpenSSL libcrypto (media-pod/native/src/ossl-srtp.c).
  * Bounded: COUNT packets per variant per round, ROUNDS rounds; prints the best and median µs/packet of
  * process CPU time (user + system). Usage: node bench/srtp-protect.bench.ts [count] [rounds]
  */
@@ -13,7 +14,7 @@ import { deriveSessionKeys } from '../lib/media/srtp/kdf.ts'
 import { generateSdesKey } from '../lib/media/srtp/sdes.ts'
 import { SRTP_SUITES, type SrtpSuiteName } from '../lib/media/srtp/suites.ts'
 import { buildMediaAddon } from '../media-pod/native/build.ts'
-import { loadMediaAddon, SRTP_MAX_TRAILER_LEN } from '../media-pod/native/media-addon.ts'
+import { loadMediaAddon, SRTP_MAX_TRAILER_LEN, SrtpEngine } from '../media-pod/native/media-addon.ts'
 
 // At most 60,000 so that one round's sequence numbers never wrap (unprotect replays pre-protected packets).
 const COUNT = Math.min(Number(process.argv[2] ?? 20_000), 60_000)
@@ -88,30 +89,30 @@ function tsUnprotect(suite: SrtpSuiteName): (seq: number) => void {
   }
 }
 
-function nativeProtect(suite: SrtpSuiteName): (seq: number) => void {
+function nativeProtect(suite: SrtpSuiteName, engine: SrtpEngine): (seq: number) => void {
   const k = generateSdesKey(suite)
   const key = Buffer.concat([k.masterKey, k.masterSalt])
-  let s = native.srtpCreate(SRTP_SUITES[suite].libsrtpProfile, key, true)
+  let s = native.srtpCreate(SRTP_SUITES[suite].libsrtpProfile, key, true, engine)
   return (seq) => {
     // A fresh session per round: libsrtp rejects a sender going back in SEQ (replay_old), which would
     // otherwise be measured as a (very fast) failure.
-    if (seq === 0) s = native.srtpCreate(SRTP_SUITES[suite].libsrtpProfile, key, true)
+    if (seq === 0) s = native.srtpCreate(SRTP_SUITES[suite].libsrtpProfile, key, true, engine)
     packet.writeUInt16BE(seq, 2)
     if (native.srtpProtect(s, packet, 12 + PAYLOAD) < 0) throw new Error('protect failed')
   }
 }
 
-function nativeUnprotect(suite: SrtpSuiteName): (seq: number) => void {
+function nativeUnprotect(suite: SrtpSuiteName, engine: SrtpEngine): (seq: number) => void {
   const k = generateSdesKey(suite)
   const key = Buffer.concat([k.masterKey, k.masterSalt])
-  const tx = native.srtpCreate(SRTP_SUITES[suite].libsrtpProfile, key, true)
-  let rx = native.srtpCreate(SRTP_SUITES[suite].libsrtpProfile, key, false)
+  const tx = native.srtpCreate(SRTP_SUITES[suite].libsrtpProfile, key, true, engine)
+  let rx = native.srtpCreate(SRTP_SUITES[suite].libsrtpProfile, key, false, engine)
   const pre = preProtect((b, seq) => {
     b.writeUInt16BE(seq, 2)
     return native.srtpProtect(tx, b, 12 + PAYLOAD)
   })
   return (seq) => {
-    if (seq === 0) rx = native.srtpCreate(SRTP_SUITES[suite].libsrtpProfile, key, false)
+    if (seq === 0) rx = native.srtpCreate(SRTP_SUITES[suite].libsrtpProfile, key, false, engine)
     const p = pre[seq] as Buffer
     p.copy(packet)
     if (native.srtpUnprotect(rx, packet, 12 + PAYLOAD + SRTP_SUITES[suite].rtpTagLength) < 0)
@@ -137,11 +138,16 @@ const variants: Array<[string, () => (seq: number) => void]> = [
   ['(b) SrtpContext unprotect AES_CM_128_HMAC_SHA1_80', () => tsUnprotect('AES_CM_128_HMAC_SHA1_80')],
   ['(b) SrtpContext protect AEAD_AES_128_GCM', () => tsProtect('AEAD_AES_128_GCM')],
   ['(b) SrtpContext unprotect AEAD_AES_128_GCM', () => tsUnprotect('AEAD_AES_128_GCM')],
-  ['(c) libsrtp addon protect AES_CM_128_HMAC_SHA1_80', () => nativeProtect('AES_CM_128_HMAC_SHA1_80')],
-  ['(c) libsrtp addon unprotect AES_CM_128_HMAC_SHA1_80', () => nativeUnprotect('AES_CM_128_HMAC_SHA1_80')],
-  ['(c) libsrtp addon protect AEAD_AES_128_GCM', () => nativeProtect('AEAD_AES_128_GCM')],
-  ['(c) libsrtp addon unprotect AEAD_AES_128_GCM', () => nativeUnprotect('AEAD_AES_128_GCM')],
 ]
+for (const [label, engine] of [
+  ['(c) libsrtp addon', SrtpEngine.libsrtp],
+  ['(d) OpenSSL addon', SrtpEngine.openssl],
+] as const) {
+  for (const suite of ['AES_CM_128_HMAC_SHA1_80', 'AEAD_AES_128_GCM'] as const) {
+    variants.push([`${label} protect ${suite}`, () => nativeProtect(suite, engine)])
+    variants.push([`${label} unprotect ${suite}`, () => nativeUnprotect(suite, engine)])
+  }
+}
 
 process.stdout.write(
   `srtp-protect: node ${process.version}, ${COUNT} packets × ${ROUNDS} rounds, ${PAYLOAD}-octet payload\n`,
