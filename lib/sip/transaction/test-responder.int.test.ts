@@ -116,53 +116,58 @@ describe('the SIP stack against SIPp (real peer)', function () {
       timeoutSeconds: 15,
     })
     // No readiness probe: should SIPp bind late, Timer A retransmits the INVITE until it answers.
-    const layer = responder!.layer
-    const endpoint = responder!.endpoint
-    const destination = { transport: 'udp' as const, address: '127.0.0.1', port: sippPort }
-    const request = (method: string, cseq: number, branch: string, toTag?: string): SipRequest => {
-      const m = parse(
-        Buffer.from(
-          [
-            `${method} sip:service@127.0.0.1:${sippPort} SIP/2.0`,
-            `Via: SIP/2.0/UDP 127.0.0.1:${localPort};branch=z9hG4bK${branch};rport`,
-            'Max-Forwards: 70',
-            'From: <sip:kube-sbc@127.0.0.1>;tag=caller',
-            `To: <sip:service@127.0.0.1:${sippPort}>${toTag ? `;tag=${toTag}` : ''}`,
-            'Call-ID: client-transaction-test@127.0.0.1',
-            `CSeq: ${cseq} ${method}`,
-            `Contact: <sip:kube-sbc@127.0.0.1:${localPort}>`,
-            'Content-Length: 0',
-            '',
-            '',
-          ].join('\r\n'),
-        ),
-      )
-      return m as SipRequest
-    }
-    const final = (req: SipRequest) =>
-      new Promise<SipResponse[]>((resolve, reject) => {
-        const seen: SipResponse[] = []
-        layer.sendRequest(req, destination, {
-          onResponse: (r) => {
-            seen.push(r)
-            if (r.status >= 200) resolve(seen)
-          },
-          onTimeout: reject,
-          onTransportError: reject,
+    try {
+      const layer = responder!.layer
+      const endpoint = responder!.endpoint
+      const destination = { transport: 'udp' as const, address: '127.0.0.1', port: sippPort }
+      const request = (method: string, cseq: number, branch: string, toTag?: string): SipRequest => {
+        const m = parse(
+          Buffer.from(
+            [
+              `${method} sip:service@127.0.0.1:${sippPort} SIP/2.0`,
+              `Via: SIP/2.0/UDP 127.0.0.1:${localPort};branch=z9hG4bK${branch};rport`,
+              'Max-Forwards: 70',
+              'From: <sip:kube-sbc@127.0.0.1>;tag=caller',
+              `To: <sip:service@127.0.0.1:${sippPort}>${toTag ? `;tag=${toTag}` : ''}`,
+              'Call-ID: client-transaction-test@127.0.0.1',
+              `CSeq: ${cseq} ${method}`,
+              `Contact: <sip:kube-sbc@127.0.0.1:${localPort}>`,
+              'Content-Length: 0',
+              '',
+              '',
+            ].join('\r\n'),
+          ),
+        )
+        return m as SipRequest
+      }
+      const final = (req: SipRequest) =>
+        new Promise<SipResponse[]>((resolve, reject) => {
+          const seen: SipResponse[] = []
+          layer.sendRequest(req, destination, {
+            onResponse: (r) => {
+              seen.push(r)
+              if (r.status >= 200) resolve(seen)
+            },
+            onTimeout: reject,
+            onTransportError: reject,
+          })
         })
-      })
-    const inviteResponses = await final(request('INVITE', 1, 'inv1'))
-    assert.deepEqual(
-      inviteResponses.map((r) => r.status),
-      [180, 200],
-    )
-    const toTag = inviteResponses[1]!.toTag
-    await endpoint.send(request('ACK', 1, 'ack1', toTag), destination)
-    const byeResponses = await final(request('BYE', 2, 'bye1', toTag))
-    assert.equal(byeResponses.at(-1)?.status, 200)
-    const r = await sipp.result()
-    assert.equal(r.exitCode, 0, explain(r))
-    assert.equal(r.successfulCalls, 1)
+      const inviteResponses = await final(request('INVITE', 1, 'inv1'))
+      assert.deepEqual(
+        inviteResponses.map((r) => r.status),
+        [180, 200],
+      )
+      const toTag = inviteResponses[1]!.toTag
+      await endpoint.send(request('ACK', 1, 'ack1', toTag), destination)
+      const byeResponses = await final(request('BYE', 2, 'bye1', toTag))
+      assert.equal(byeResponses.at(-1)?.status, 200)
+      const r = await sipp.result()
+      assert.equal(r.exitCode, 0, explain(r))
+      assert.equal(r.successfulCalls, 1)
+    } finally {
+      // On an early failure SIPp would linger until its timeout; stop it by PID (a no-op once exited).
+      await sipp.stop()
+    }
   })
 })
 
