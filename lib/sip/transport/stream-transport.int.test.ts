@@ -215,7 +215,11 @@ describe('StreamTransport over TLS', () => {
     socket.write(msg(1))
     const m = await box.next()
     assert.equal(m.bytes.toString(), msg(1))
-    assert.deepEqual(m.tls, { peerCertificateNames: ['client.test', 'trunk.client.test'], authorized: true })
+    assert.deepEqual(m.tls, {
+      peerCertificateNames: ['client.test', 'trunk.client.test'],
+      authorized: true,
+      serverName: 'sbc.test',
+    })
     assert.equal(m.source.transport, 'tls')
     socket.destroy()
   })
@@ -271,12 +275,68 @@ describe('StreamTransport over TLS', () => {
     })
     const m = await server.next()
     assert.deepEqual(m.tls?.peerCertificateNames, ['client.test', 'trunk.client.test'])
+    assert.equal(m.tls?.serverName, 'sbc.test', 'the server sees the SNI the client presented')
     // The server answers on the same connection; the client sees the server's names.
     await ts.send(Buffer.from(msg(2)), { transport: 'tls', address: m.source.address, port: m.source.port })
     const r = await client.next()
     assert.deepEqual(r.tls?.peerCertificateNames, ['sbc.test'])
     assert.equal(tc.counters.connectionsOpened, 1)
   })
+
+  it('refuses a client below the minimum TLS version', async () => {
+    const t = await listen({
+      protocol: 'tls',
+      address: '127.0.0.1',
+      delegate: inbox().delegate,
+      tls: { ...serverTls(), clientAuth: 'off', minVersion: 'TLSv1.3' },
+    })
+    const socket = tlsConnect({
+      host: '127.0.0.1',
+      port: t.local.port,
+      ca: readFileSync(ca.caCert),
+      maxVersion: 'TLSv1.2',
+    })
+    let secured = false
+    socket.on('secureConnect', () => {
+      secured = true
+    })
+    socket.on('error', () => {})
+    await new Promise((resolve) => socket.once('close', resolve))
+    assert.equal(secured, false)
+    assert.equal(t.counters.handshakeFailures, 1)
+  })
+
+  // OpenSSL reports the NIST curves by their SEC/X9.62 names.
+  for (const [group, reported] of [
+    ['X25519', 'X25519'],
+    ['P-256', 'prime256v1'],
+    ['P-384', 'secp384r1'],
+    ['X448', 'X448'],
+  ] as const) {
+    it(`negotiates the ${group} key-exchange group from the default list`, async () => {
+      const t = await listen({
+        protocol: 'tls',
+        address: '127.0.0.1',
+        delegate: inbox().delegate,
+        tls: { ...serverTls(), clientAuth: 'off' },
+      })
+      const socket = tlsConnect({
+        host: '127.0.0.1',
+        port: t.local.port,
+        ca: readFileSync(ca.caCert),
+        servername: 'sbc.test',
+        ecdhCurve: group,
+      })
+      socket.on('error', () => {})
+      try {
+        await once(socket, 'secureConnect')
+        const info = socket.getEphemeralKeyInfo() as { name?: string } | null
+        assert.equal(info?.name, reported)
+      } finally {
+        socket.destroy()
+      }
+    })
+  }
 
   it('refuses an outbound connection to a server its CA does not vouch for', async () => {
     const ts = await listen({

@@ -190,12 +190,7 @@ export class StreamTransport implements Transport {
         port: remotePort,
         family: familyOf(remoteAddress),
       },
-      tls: tlsSocket
-        ? {
-            peerCertificateNames: peerCertificateNames(tlsSocket.getPeerCertificate()),
-            authorized: tlsSocket.authorized,
-          }
-        : undefined,
+      tls: tlsSocket ? tlsPeerInfo(tlsSocket, outbound) : undefined,
     }
     this.connections.add(connection)
     this.counters.connectionsOpened++
@@ -344,5 +339,15 @@ export class StreamTransport implements Transport {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()))
     for (const socket of this.#sockets) socket.destroy()
     await closed
+  }
+}
+
+function tlsPeerInfo(socket: TLSSocket, outbound: boolean): TlsPeerInfo {
+  // On the server side node sets `servername` to the SNI the client sent, or false.
+  const serverName = outbound ? undefined : (socket as TLSSocket & { servername?: string | false }).servername
+  return {
+    peerCertificateNames: peerCertificateNames(socket.getPeerCertificate()),
+    authorized: socket.authorized,
+    ...(typeof serverName === 'string' ? { serverName } : {}),
   }
 }

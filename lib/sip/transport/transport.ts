@@ -29,6 +29,8 @@ export interface TlsPeerInfo {
   readonly peerCertificateNames: string[]
   /** Whether the peer certificate chains to a trusted CA (always true when mTLS is enforced). */
   readonly authorized: boolean
+  /** Inbound only: the SNI host name the client asked for, if any (which interface it meant). */
+  readonly serverName?: string
 }
 
 /** One SIP message's worth of bytes received by a transport. */
