@@ -118,7 +118,7 @@ static void execute(napi_env env, void *data) {
       *(uint32_t *)(p + 4) = htonl((uint32_t)now_us());
       *(uint32_t *)(p + 8) = htonl(0x10000u + (uint32_t)s);
       memset(p + 12, 0xd5, j->payload);
-      if (j->srtp && srtp_protect(j->srtp->session, p, &len) != srtp_err_status_ok) {
+      if (j->srtp && ksbc_protect(j->srtp, p, &len, (int)sizeof pkts[k], 0) != 0) {
         j->error = "srtp_protect failed";
         break;
       }
