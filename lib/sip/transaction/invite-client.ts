@@ -3,7 +3,7 @@ import { SipRequest, type SipResponse } from '../message/message.ts'
 import { SipTransactionError, TransactionErrorCode } from './errors.ts'
 import { NamedTimers } from './timers.ts'
 import type { OnTerminated, TransactionContext } from './transaction-context.ts'
-import { type TransactionState, transition } from './transaction-state.ts'
+import { move, type TransactionState } from './transaction-state.ts'
 
 /** What an INVITE client transaction tells its transaction user (the UAC core or a B2BUA leg). */
 export interface InviteClientUser {
@@ -152,7 +152,7 @@ export class InviteClientTransaction {
   }
 
   #move(to: TransactionState): void {
-    if (this.#state !== to) this.#state = transition(this.kind, this.#state, to)
+    if (this.#state !== to) this.#state = move(this, this.kind, this.#state, to)
   }
 
   #terminate(): void {

@@ -2,7 +2,7 @@ import type { SipRequest, SipResponse } from '../message/message.ts'
 import { SipTransactionError, TransactionErrorCode } from './errors.ts'
 import { NamedTimers } from './timers.ts'
 import type { OnTerminated, TransactionContext } from './transaction-context.ts'
-import { type TransactionState, transition } from './transaction-state.ts'
+import { move, type TransactionState } from './transaction-state.ts'
 
 /** What an INVITE server transaction tells its transaction user (the UAS core or a B2BUA leg). */
 export interface InviteServerUser {
@@ -197,7 +197,7 @@ export class InviteServerTransaction {
   }
 
   #move(to: TransactionState): void {
-    if (this.#state !== to) this.#state = transition(this.kind, this.#state, to)
+    if (this.#state !== to) this.#state = move(this, this.kind, this.#state, to)
   }
 
   #terminate(): void {

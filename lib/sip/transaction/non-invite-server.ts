@@ -2,7 +2,7 @@ import type { SipRequest, SipResponse } from '../message/message.ts'
 import { SipTransactionError, TransactionErrorCode } from './errors.ts'
 import { NamedTimers } from './timers.ts'
 import type { OnTerminated, TransactionContext } from './transaction-context.ts'
-import { type TransactionState, transition } from './transaction-state.ts'
+import { move, type TransactionState } from './transaction-state.ts'
 
 /** What a non-INVITE server transaction tells its transaction user. */
 export interface NonInviteServerUser {
@@ -88,7 +88,7 @@ export class NonInviteServerTransaction {
   }
 
   #move(to: TransactionState): void {
-    if (this.#state !== to) this.#state = transition(this.kind, this.#state, to)
+    if (this.#state !== to) this.#state = move(this, this.kind, this.#state, to)
   }
 
   #terminate(): void {

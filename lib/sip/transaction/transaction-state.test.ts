@@ -33,3 +33,27 @@ describe('transition()', () => {
     })
   }
 })
+
+describe('transactionStateChannel', () => {
+  it('publishes each move of a machine to subscribers', async () => {
+    const { subscribe, unsubscribe } = await import('node:diagnostics_channel')
+    const { NonInviteClientTransaction } = await import('./non-invite-client.ts')
+    const { recordingContext, request, response } = await import('./spec-helpers.ts')
+    const events: string[] = []
+    const listener = (e: unknown) => {
+      const { from, to } = e as { from: string; to: string }
+      events.push(`${from}→${to}`)
+    }
+    subscribe('sbc:sip:transaction-state', listener)
+    try {
+      const req = request('OPTIONS')
+      const tx = new NonInviteClientTransaction(req, recordingContext(true), { onResponse() {} }, () => {})
+      tx.start()
+      tx.receiveResponse(response(req, 100))
+      tx.receiveResponse(response(req, 200))
+    } finally {
+      unsubscribe('sbc:sip:transaction-state', listener)
+    }
+    assert.deepEqual(events, ['Trying→Proceeding', 'Proceeding→Completed', 'Completed→Terminated'])
+  })
+})

@@ -1,3 +1,4 @@
+import { channel } from 'node:diagnostics_channel'
 import { SipTransactionError, TransactionErrorCode } from './errors.ts'
 
 /** States of the RFC 3261 §17 machines, plus `Accepted` from RFC 6026 §7.1/§7.2. */
@@ -80,4 +81,33 @@ export function transition(
     )
   }
   return to
+}
+
+/** What {@link transactionStateChannel} publishes on every move. */
+export interface TransactionStateEvent {
+  readonly kind: TransactionKind
+  readonly from: TransactionState
+  readonly to: TransactionState
+  /** The transaction object, for subscribers that want its request. */
+  readonly transaction: object
+}
+
+/**
+ * `sbc:sip:transaction-state`: every state move of every transaction (tracing, metrics). Free when
+ * nobody subscribes (STYLE.md §5.8).
+ */
+export const transactionStateChannel = channel('sbc:sip:transaction-state')
+
+/** {@link transition}, then publishes the move if anyone listens. */
+export function move(
+  transaction: object,
+  kind: TransactionKind,
+  from: TransactionState,
+  to: TransactionState,
+): TransactionState {
+  const next = transition(kind, from, to)
+  if (transactionStateChannel.hasSubscribers) {
+    transactionStateChannel.publish({ kind, from, to, transaction } satisfies TransactionStateEvent)
+  }
+  return next
 }
