@@ -113,42 +113,46 @@ export function parse(buf: Buffer, options?: SipParseOptions): SipMessage {
   let first: SipParseError | undefined
 
   let msg: SipMessage
-  if (line.charCodeAt(0) === 83 && line.startsWith('SIP/')) {
+  if (src.charCodeAt(0) === 83 && src.startsWith('SIP/')) {
     msg = parseStatusLine(line, nonAscii)
   } else {
-    const sp1 = line.indexOf(' ')
-    const sp2 = line.lastIndexOf(' ')
-    let method = sp1 > 0 ? line.slice(0, sp1) : ''
+    // Searches run on `src` (flat) rather than on the sliced `line`: measured cheaper in V8.
+    let sp1 = src.indexOf(' ')
+    if (sp1 > sl) sp1 = -1
+    let sp2 = sl - 1
+    while (sp2 > sp1 && src.charCodeAt(sp2) !== 32) sp2--
+    let method = sp1 > 0 ? src.slice(0, sp1) : ''
     let uri = PLACEHOLDER_URI
     if (sp1 <= 0 || sp2 === sp1 || !isTokenString(method)) {
       first ??= err(SipParseReason.BadStartLine, 'Malformed Request-Line', undefined, 400)
       if (!isTokenString(method)) method = 'INVALID'
     } else {
-      const version = line.slice(sp2 + 1)
-      if (!isSipVersion(version)) {
+      if (sl - sp2 - 1 !== 7 || !isSipVersion(src.slice(sp2 + 1, sl))) {
         // RFC 3261 §8.2.2 / §21.5.6: another SIP version is answered with 505.
-        const looksSip = /^SIP\/\d+\.\d+$/i.test(version)
+        const looksSip = /^SIP\/\d+\.\d+$/i.test(src.slice(sp2 + 1, sl))
         first ??= looksSip
           ? err(SipParseReason.BadVersion, 'Version Not Supported', undefined, 505)
           : err(SipParseReason.BadStartLine, 'Malformed Request-Line', undefined, 400)
       }
-      const uriText = line.slice(sp1 + 1, sp2)
-      if (uriText.length === 0 || uriText.indexOf(' ') >= 0 || uriText.indexOf('\t') >= 0) {
+      const uriText = src.slice(sp1 + 1, sp2)
+      try {
+        uri = parseUri(uriText)
+        if (uri.kind === 'sip' && uri.headers.length > 0) {
+          // RFC 3261 §19.1.1 table: headers are not allowed in a Request-URI (RFC 4475 §3.1.2.11).
+          first ??= err(SipParseReason.BadRequestUri, 'Headers not allowed in Request-URI', undefined, 400)
+        }
+      } catch (e) {
+        if (!(e instanceof SipParseError)) throw e
+        uri = PLACEHOLDER_URI
         // RFC 3261 §25.1: Request-Line = Method SP Request-URI SP SIP-Version; no LWS inside
         // (RFC 4475 §3.1.2.8 lwsruri, §3.1.2.9 lwsstart).
-        first ??= err(SipParseReason.BadRequestUri, 'Malformed Request-URI (whitespace)', undefined, 400)
-      } else {
-        try {
-          uri = parseUri(uriText)
-          if (uri.kind === 'sip' && uri.headers.length > 0) {
-            // RFC 3261 §19.1.1 table: headers are not allowed in a Request-URI (RFC 4475 §3.1.2.11).
-            first ??= err(SipParseReason.BadRequestUri, 'Headers not allowed in Request-URI', undefined, 400)
-          }
-        } catch (e) {
-          if (!(e instanceof SipParseError)) throw e
-          uri = PLACEHOLDER_URI
-          first ??= err(SipParseReason.BadRequestUri, `Malformed Request-URI`, undefined, 400)
-        }
+        const lws = uriText.length === 0 || uriText.includes(' ') || uriText.includes('\t')
+        first ??= err(
+          SipParseReason.BadRequestUri,
+          `Malformed Request-URI${lws ? ' (whitespace)' : ''}`,
+          undefined,
+          400,
+        )
       }
     }
     const req = new SipRequest(method, uri)

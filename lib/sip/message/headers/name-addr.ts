@@ -60,8 +60,9 @@ export class LazyNameAddr implements NameAddr {
   }
 }
 
-// Cheap check that runs at parse time in place of the full URI parse: a scheme, a colon and no
-// whitespace or angle brackets (RFC 4475 §3.1.2.14 badaspec, §3.1.2.15 baddn fail it).
+// Cheap check that runs at parse time in place of the full URI parse: a scheme and a colon.
+// RFC 4475 §3.1.2.14 badaspec (`< sip:...>`) and §3.1.2.15 baddn fail it; the rest of the URI is
+// checked when it is read.
 function checkUriText(t: string, header: string): string {
   const n = t.length
   let i = 0
@@ -71,11 +72,6 @@ function checkUriText(t: string, header: string): string {
       break
   }
   if (i === 0 || i >= n - 1 || t.charCodeAt(i) !== 58) throw bad(header, 'URI without scheme')
-  for (let j = i + 1; j < n; j++) {
-    const c = t.charCodeAt(j)
-    if (c <= 32 || c === 60 || c === 62 || c === 34 || c === 127)
-      throw bad(header, 'character not allowed in URI')
-  }
   return t
 }
 
