@@ -59,7 +59,12 @@ describe('SipEndpoint', () => {
       req.headerValues('via')[0]!,
       new RegExp(`received=127\\.0\\.0\\.1;rport=${peerPort}|rport=${peerPort};received=127\\.0\\.0\\.1`),
     )
-    assert.deepEqual(ctx.responseDestination, { transport: 'udp', address: '127.0.0.1', port: peerPort })
+    assert.deepEqual(ctx.responseDestination, {
+      transport: 'udp',
+      address: '127.0.0.1',
+      port: peerPort,
+      local: { address: '127.0.0.1', port: udpPort() },
+    })
   })
 
   it('answers a malformed but answerable request with 400 and a reason phrase naming the problem', async () => {
@@ -107,5 +112,39 @@ describe('SipEndpoint', () => {
     await until(() => responses.length === 1)
     assert.equal(responses[0]?.status, 200)
     socket.destroy()
+  })
+})
+
+describe('SipEndpoint with several listeners of one protocol', () => {
+  it('sends a response from the listener its request came in on', async () => {
+    const { createResponse } = await import('../message/create-response.ts')
+    const got: [SipRequest, InboundContext][] = []
+    const endpoint = await SipEndpoint.start({
+      listen: [
+        { protocol: 'udp', address: '127.0.0.1', port: 0 },
+        { protocol: 'udp', address: '127.0.0.2', port: 0 },
+      ],
+      delegate: { onRequest: (r, c) => got.push([r, c]), onResponse() {} },
+    })
+    const peer = createSocket('udp4')
+    try {
+      await new Promise<void>((resolve) => peer.bind(0, '127.0.0.1', resolve))
+      const second = endpoint.transports[1]!.local
+      peer.send(options(5060), second.port, second.address)
+      const [, rinfo] = await (async () => {
+        while (got.length === 0) await new Promise((r) => setImmediate(r))
+        const [req, ctx] = got[0]!
+        const reply = once(peer, 'message') as Promise<[Buffer, { address: string; port: number }]>
+        await endpoint.send(createResponse(req, 200), ctx.responseDestination)
+        return reply
+      })()
+      assert.deepEqual(
+        { address: rinfo.address, port: rinfo.port },
+        { address: second.address, port: second.port },
+      )
+    } finally {
+      peer.close()
+      await endpoint.close()
+    }
   })
 })

@@ -105,15 +105,26 @@ export class SipEndpoint {
     return endpoint
   }
 
-  /** The transport for a protocol and address family; undefined if none listens. */
-  transportFor(protocol: Destination['transport'], address: string): Transport | undefined {
+  /**
+   * The transport for a protocol and address family, preferring the listener bound to `local`;
+   * undefined if none listens.
+   */
+  transportFor(
+    protocol: Destination['transport'],
+    address: string,
+    local?: Destination['local'],
+  ): Transport | undefined {
     const family = familyOf(address)
-    return this.transports.find((t) => t.protocol === protocol && t.local.family === family)
+    const candidates = this.transports.filter((t) => t.protocol === protocol && t.local.family === family)
+    return (
+      (local && candidates.find((t) => t.local.port === local.port && t.local.address === local.address)) ??
+      candidates[0]
+    )
   }
 
   /** Serialises `message` and sends it. Rejects with a {@link SipTransportError}. */
   async send(message: SipMessage, destination: Destination): Promise<void> {
-    const transport = this.transportFor(destination.transport, destination.address)
+    const transport = this.transportFor(destination.transport, destination.address, destination.local)
     if (!transport) {
       this.counters.sendErrors++
       throw new SipTransportError(
@@ -161,7 +172,11 @@ export class SipEndpoint {
       this.counters.garbageDropped++
       return
     }
-    const destination = responseDestination(top, inbound.source, inbound.connectionId)
+    // Responses leave by the listener the request came in on (same source address and port).
+    const destination: Destination = {
+      ...responseDestination(top, inbound.source, inbound.connectionId),
+      local: { address: inbound.local.address, port: inbound.local.port },
+    }
     const { received, rport } = viaReceivedParams(top, inbound.source)
     if (received !== undefined || rport !== undefined) {
       // RFC 3261 §18.2.1 / RFC 3581 §4: record where the request really came from in the top Via.
@@ -189,8 +204,12 @@ export class SipEndpoint {
       // phrase names the problem ("Bad Request - Malformed Via"), sent statelessly.
       this.counters.malformedRequestsAnswered++
       const response = createResponse(request, error.status, { reason: error.reasonPhrase })
-      this.send(response, responseDestination(top, inbound.source, inbound.connectionId)).catch(
-        (e: unknown) => this.#logger.debug({ err: e }, 'Could not answer a malformed request'),
+      const destination: Destination = {
+        ...responseDestination(top, inbound.source, inbound.connectionId),
+        local: { address: inbound.local.address, port: inbound.local.port },
+      }
+      this.send(response, destination).catch((e: unknown) =>
+        this.#logger.debug({ err: e }, 'Could not answer a malformed request'),
       )
       return
     }

@@ -21,6 +21,11 @@ export interface Destination {
   readonly connectionId?: string
   /** TLS SNI name for an outbound connection; defaults to `address` when it is a host name. */
   readonly serverName?: string
+  /**
+   * Send from the listener bound to this local address and port (an SBC has several interfaces;
+   * a response leaves by the one its request came in on). Any listener of the protocol otherwise.
+   */
+  readonly local?: { readonly address: string; readonly port: number }
 }
 
 /** What a TLS peer proved about itself during the handshake. */
