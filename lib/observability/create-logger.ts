@@ -21,11 +21,19 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? 'info'
   const base = { ...options.base }
   if (options.pretty) {
-    const transport = pino.transport({ target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } })
+    const transport = pino.transport({
+      target: 'pino-pretty',
+      options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' },
+    })
     return pino({ level, base, timestamp: pino.stdTimeFunctions.isoTime }, transport)
   }
   return pino(
-    { level, base, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } },
+    {
+      level,
+      base,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
     options.destination ?? pino.destination({ sync: false }),
   )
 }

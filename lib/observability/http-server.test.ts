@@ -7,7 +7,11 @@ describe('the observability HTTP server', () => {
   let server: ObservabilityServer
   let ready = false
   const registry = createMetricsRegistry({ component: 'test' })
-  const counter = new Counter({ name: 'sbc_test_events_total', help: 'Events seen by the test.', registers: [registry] })
+  const counter = new Counter({
+    name: 'sbc_test_events_total',
+    help: 'Events seen by the test.',
+    registers: [registry],
+  })
 
   before(async () => {
     server = await startObservabilityServer({

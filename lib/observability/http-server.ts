@@ -3,7 +3,10 @@ import type { AddressInfo } from 'node:net'
 import type { Registry } from 'prom-client'
 
 /** A probe answers true when the component is ready (or alive); it may explain why not. */
-export type Probe = () => boolean | { ok: boolean; reason?: string } | Promise<boolean | { ok: boolean; reason?: string }>
+export type Probe = () =>
+  | boolean
+  | { ok: boolean; reason?: string }
+  | Promise<boolean | { ok: boolean; reason?: string }>
 
 export interface ObservabilityServerOptions {
   host?: string
@@ -35,7 +38,9 @@ async function runProbe(probe: Probe | undefined): Promise<{ ok: boolean; reason
  * `GET /metrics` in the Prometheus text format, `GET /healthz` and `GET /readyz` answering 200 `ok`
  * or 503 with the reason, as kubelet probes expect. Anything else is 404.
  */
-export async function startObservabilityServer(options: ObservabilityServerOptions): Promise<ObservabilityServer> {
+export async function startObservabilityServer(
+  options: ObservabilityServerOptions,
+): Promise<ObservabilityServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]
     if (req.method !== 'GET' && req.method !== 'HEAD') {

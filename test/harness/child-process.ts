@@ -17,7 +17,11 @@ export interface StartedProcess {
   exited: Promise<number | string | null>
 }
 
-export function startProcess(command: string, args: readonly string[], options: SpawnOptions = {}): StartedProcess {
+export function startProcess(
+  command: string,
+  args: readonly string[],
+  options: SpawnOptions = {},
+): StartedProcess {
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options })
   if (child.pid === undefined) throw new Error(`could not start ${command}`)
   let out = ''
@@ -51,12 +55,16 @@ export function startProcess(command: string, args: readonly string[], options: 
             resolve()
           } else if (exitValue !== undefined) {
             done()
-            reject(new Error(`${command} exited (${exitValue}) before printing ${pattern}:\n${out.slice(-4000)}`))
+            reject(
+              new Error(`${command} exited (${exitValue}) before printing ${pattern}:\n${out.slice(-4000)}`),
+            )
           }
         }
         const timer = setTimeout(() => {
           done()
-          reject(new Error(`${command} did not print ${pattern} within ${timeoutMs} ms:\n${out.slice(-4000)}`))
+          reject(
+            new Error(`${command} did not print ${pattern} within ${timeoutMs} ms:\n${out.slice(-4000)}`),
+          )
         }, timeoutMs)
         const done = () => {
           clearTimeout(timer)
