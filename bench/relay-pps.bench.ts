@@ -189,7 +189,7 @@ async function runOne(mode: Mode, rate: number, seconds: number): Promise<number
     child.send('start')
     await once(child, 'message')
     const srtp = mode.includes('srtp2')
-      ? addon.srtpCreate(PROFILE, Buffer.from(hex(inKey), 'hex'), true, SrtpEngine.openssl)
+      ? addon.srtpCreate(PROFILE, Buffer.from(hex(inKey), 'hex'), true, SrtpEngine.libsrtp) // one session, 200+ SSRCs
       : null
     const res = await addon.loadgenRun(gen.handle, ready.ports, rate, count, 160, srtp)
     child.send('stop')
