@@ -233,6 +233,18 @@ describe('media addon (libsrtp + native relay)', function () {
       }
     })
 
+    it("returns a closed leg's port to the system, so it can be bound again", () => {
+      const r = addon.relayCreate()
+      const a = addon.relayBind(r, '127.0.0.1', 0)
+      assert.throws(() => addon.relayBind(r, '127.0.0.1', a.port), { code: 'SBC_ERR_MEDIA_PORT_IN_USE' })
+      addon.relayClose(r, a.leg)
+      const again = addon.relayBind(r, '127.0.0.1', a.port)
+      assert.equal(again.port, a.port)
+      assert.equal(again.leg, a.leg)
+      addon.relayClose(r, again.leg)
+      assert.throws(() => addon.relayStats(r, again.leg), { code: 'SBC_ERR_MEDIA_NATIVE' })
+    })
+
     it('paces 2,000 packets over 40 streams through the relay with the native load generator, none lost', async () => {
       const r = addon.relayCreate()
       const g = addon.loadgenCreate()
