@@ -1,9 +1,9 @@
 import { createResponse, generateTag } from '../message/create-response.ts'
 import type { SipRequest } from '../message/message.ts'
-import { type ListenSpec, SipEndpoint } from '../transport/sip-endpoint.ts'
+import type { ListenSpec, SipEndpoint } from '../transport/sip-endpoint.ts'
+import { SipStack } from './sip-stack.ts'
 import type { Clock, TimerSettings } from './timers.ts'
-import type { ServerTransaction } from './transaction-layer.ts'
-import { TransactionLayer } from './transaction-layer.ts'
+import type { ServerTransaction, TransactionLayer } from './transaction-layer.ts'
 
 /** What the responder saw, for assertions. */
 export interface ResponderStats {
@@ -14,8 +14,8 @@ export interface ResponderStats {
 }
 
 /**
- * A minimal UAS for tests with real peers (SIPp, sipsak), built only from the real transport,
- * transaction layer and parser: OPTIONS → 200; INVITE → 180 then 200 with Contact; ACK of the 2xx
+ * A minimal UAS for tests with real peers (SIPp, sipsak), built only from the real {@link SipStack}
+ * (transports, parser, transaction layer): OPTIONS → 200; INVITE → 180 then 200 with Contact; ACK of the 2xx
  * counted; BYE → 200; anything else → 501. It keeps no dialog state: it answers what arrives.
  */
 export class TestResponder {
@@ -33,9 +33,9 @@ export class TestResponder {
     options: { clock?: Clock; timers?: TimerSettings } = {},
   ): Promise<TestResponder> {
     let responder: TestResponder | undefined
-    const layer = new TransactionLayer({
+    const stack = await SipStack.start({
       ...options,
-      send: (message, destination) => endpoint.send(message, destination),
+      listen,
       delegate: {
         onRequest: (request, tx) => {
           if (responder) responder.#answer(request, tx)
@@ -45,14 +45,7 @@ export class TestResponder {
         },
       },
     })
-    const endpoint = await SipEndpoint.start({
-      listen,
-      delegate: {
-        onRequest: (request, ctx) => layer.receiveRequest(request, ctx.responseDestination),
-        onResponse: (response) => layer.receiveResponse(response),
-      },
-    })
-    responder = new TestResponder(endpoint, layer)
+    responder = new TestResponder(stack.endpoint, stack.layer)
     return responder
   }
 
