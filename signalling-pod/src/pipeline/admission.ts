@@ -1,0 +1,111 @@
+import type { DialogStore } from '../../../lib/state/dialog-store.ts'
+import type { CompiledPipeline } from './compiled.ts'
+
+/** Outcome of {@link admit}. */
+export type AdmissionResult =
+  | { ok: true }
+  | {
+      ok: false
+      code: 503
+      retryAfterSeconds: number
+      reason: string
+      /** Why, for metrics: the concurrent-call limit, the call-rate limit, or the store failing. */
+      cause: 'max-concurrent-calls' | 'call-rate' | 'store-unavailable'
+    }
+
+/** Options of {@link admit}. */
+export interface AdmitOptions {
+  /** How long the slot is held unless re-acquired (the B2BUA passes the call's TTL). Default 1 h. */
+  holdMs?: number
+  /** Give up on the store after this long and refuse (Deliver 5: 503 within 100 ms). Default 80 ms. */
+  timeoutMs?: number
+  /** Retry-After when the group is full. Default 30 s. */
+  fullRetryAfterSeconds?: number
+  /** Retry-After when the store is unavailable. Default 5 s. */
+  unavailableRetryAfterSeconds?: number
+}
+
+const DEFAULT_HOLD_MS = 3_600_000
+
+class AdmissionTimeout extends Error {}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new AdmissionTimeout(`store did not answer within ${ms} ms`)), ms)
+  })
+  return Promise.race([p, t]).finally(() => clearTimeout(timer))
+}
+
+/**
+ * Step 4, for a new call routed out of (or into) `group`: first the group's call-rate token bucket
+ * (`callRateLimit`, a denied attempt consumes nothing, an admitted one a token even if the slot is
+ * then refused), then a slot of `maxConcurrentCalls`, both cluster-wide through the store. Beyond
+ * either, or when the store fails or is slow, 503 with Retry-After. A group without limits is
+ * admitted without touching the store. Release with {@link releaseAdmission} when the call ends.
+ */
+export async function admit(
+  store: DialogStore,
+  p: CompiledPipeline,
+  group: string,
+  callId: string,
+  options: AdmitOptions = {},
+): Promise<AdmissionResult> {
+  const g = p.group(group).config
+  if (g.maxConcurrentCalls === null && g.callRateLimit === null) return { ok: true }
+  const timeoutMs = options.timeoutMs ?? 80
+  try {
+    if (g.callRateLimit !== null) {
+      const r = await withTimeout(
+        store.tryRate(group, g.callRateLimit.callsPerSecond, g.callRateLimit.burst),
+        timeoutMs,
+      )
+      if (!r.allowed) {
+        return {
+          ok: false,
+          code: 503,
+          retryAfterSeconds: Math.max(1, Math.ceil(r.retryAfterMs / 1000)),
+          reason: `IP group ${group} call rate above ${g.callRateLimit.callsPerSecond}/s`,
+          cause: 'call-rate',
+        }
+      }
+    }
+    if (g.maxConcurrentCalls !== null) {
+      const holdMs = options.holdMs ?? DEFAULT_HOLD_MS
+      const r = await withTimeout(
+        store.tryAcquireCall(group, callId, g.maxConcurrentCalls, holdMs),
+        timeoutMs,
+      )
+      if (!r.granted) {
+        return {
+          ok: false,
+          code: 503,
+          retryAfterSeconds: options.fullRetryAfterSeconds ?? 30,
+          reason: `IP group ${group} at its limit of ${g.maxConcurrentCalls} concurrent calls`,
+          cause: 'max-concurrent-calls',
+        }
+      }
+    }
+    return { ok: true }
+  } catch (e) {
+    return {
+      ok: false,
+      code: 503,
+      retryAfterSeconds: options.unavailableRetryAfterSeconds ?? 5,
+      reason: `state store unavailable: ${e instanceof Error ? e.message : String(e)}`,
+      cause: 'store-unavailable',
+    }
+  }
+}
+
+/**
+ * Frees the slot of `callId` in `group`. Never throws: if the store is down the hold expires by
+ * itself (docs/state.md).
+ */
+export async function releaseAdmission(store: DialogStore, group: string, callId: string): Promise<void> {
+  try {
+    await store.releaseCall(group, callId)
+  } catch {
+    // The hold expires on its own.
+  }
+}
