@@ -94,10 +94,15 @@ describe('server-side apply (real API server)', function () {
   it('applies and merge-patches status through the status subresource', async () => {
     await applyObject(cp.client, crd)
     const ref = { apiVersion: 'kube-test.kube-sbc.invalid/v1', kind: 'Gadget', namespace: ns, name: 'g1' }
+    const gadget = (x: number) =>
+      ({
+        apiVersion: ref.apiVersion,
+        kind: ref.kind,
+        metadata: { name: 'g1', namespace: ns },
+        spec: { x },
+      }) as never
     // the new kind is served once the CRD is established
-    await eventually(() =>
-      applyObject(cp.client, { ...ref, metadata: { name: 'g1', namespace: ns }, spec: { x: 1 } } as never),
-    )
+    await eventually(() => applyObject(cp.client, gadget(1)))
     const status = { observedGeneration: 1, conditions: [{ type: 'Ready', status: 'True' }] }
     const withStatus = await applyStatus<{ status?: unknown; spec?: unknown }>(cp.client, ref, status)
     assert.deepEqual(withStatus.status, status)
@@ -115,7 +120,7 @@ describe('server-side apply (real API server)', function () {
     // the main resource ignores status: a spec apply does not wipe it
     const again = await applyObject<{ apiVersion: string; kind: string; metadata: object; status?: unknown }>(
       cp.client,
-      { ...ref, metadata: { name: 'g1', namespace: ns }, spec: { x: 2 } } as never,
+      gadget(2),
     )
     assert.deepEqual((again.status as { ackGeneration?: number }).ackGeneration, 7)
   })

@@ -6,7 +6,7 @@ import type { KubernetesObject } from '@kubernetes/client-node'
 import { applyObject, fieldManagers } from '../../lib/kube/apply.ts'
 import { KubeApiError } from '../../lib/kube/errors.ts'
 import { KubeClient } from '../../lib/kube/kube-client.ts'
-import { type ControlPlane, startControlPlane, versions } from './control-plane.ts'
+import { binaries, type ControlPlane, startControlPlane, versions } from './control-plane.ts'
 import { eventually } from './eventually.ts'
 import { sharedControlPlane } from './shared-control-plane.ts'
 
@@ -76,6 +76,13 @@ describe('test control plane: apiserver mode', function () {
       'name',
     ])
     assert.equal(stdout.trim(), 'namespace/default')
+  })
+
+  it(`stores in the etcd ${versions.etcd} that build.sh built`, async () => {
+    assert.equal(cp.etcdBinary, binaries.etcd)
+    const res = await fetch(`${cp.etcdUrl}/version`)
+    const v = (await res.json()) as { etcdserver: string }
+    assert.equal(`v${v.etcdserver}`, versions.etcd)
   })
 
   it('installs a CRD with server-side apply and serves its kind with schema validation', async () => {

@@ -84,6 +84,8 @@ export interface ControlPlane {
   readonly client: KubeClient
   /** Which etcd runs: the built 3.5 or Debian's 3.4 fallback. */
   readonly etcdBinary: string
+  /** etcd's client URL (`http://127.0.0.1:<port>`). */
+  readonly etcdUrl: string
   /** Tokens of the static users, by user name. */
   readonly tokens: ReadonlyMap<string, string>
   /** A KubeConfig (and file) authenticating with `token`, e.g. a static user's. */
@@ -353,6 +355,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       kubeConfig: admin.kubeConfig,
       client,
       etcdBinary,
+      etcdUrl,
       tokens,
       kubeConfigForToken: (token, name = `token-${randomBytes(4).toString('hex')}`) =>
         writeKubeconfig(name, token),
