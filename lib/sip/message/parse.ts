@@ -2,13 +2,14 @@ import { isAscii } from 'node:buffer'
 import { SipParseError, SipParseReason } from '../errors.ts'
 import type { Uri } from '../uri/uri.ts'
 import { parseUri } from '../uri/uri.ts'
+import { HeaderLine } from './header-line.ts'
 import { headerKey, wellKnownAt } from './headers/header-names.ts'
 import { HEADER_TABLE } from './headers/header-table.ts'
 import type { SipParseLimits } from './limits.ts'
 import { DEFAULT_LIMITS } from './limits.ts'
 import type { HeaderField, SipMessage } from './message.ts'
 import { SipRequest, SipResponse } from './message.ts'
-import { hasNonAscii, TOKEN } from './scan.ts'
+import { TOKEN } from './scan.ts'
 
 /** Options of {@link parse}. */
 export interface SipParseOptions extends Partial<SipParseLimits> {
@@ -206,9 +207,7 @@ export function parse(buf: Buffer, options?: SipParseOptions): SipMessage {
     for (let c = src.charCodeAt(ve - 1); ve > vs && (c === 32 || c === 9 || c === 13 || c === 10); ) {
       c = src.charCodeAt(--ve - 1)
     }
-    let value = src.slice(vs, ve)
-    if (nonAscii && hasNonAscii(value)) value = utf8(value)
-    fields.push({ name, key, value, rawStart: pos, rawEnd: le + 2, parsed: undefined })
+    fields.push(new HeaderLine(name, key, src, vs, ve, pos, le + 2, nonAscii))
     pos = le + 2
   }
 
