@@ -1,53 +1,256 @@
 import type { GroupConfig, InterfaceConfig, SbcConfig } from '../../../lib/config/model.ts'
+import { headerKey } from '../../../lib/sip/message/headers/header-names.ts'
+import { HEADER_TABLE, isKnownHeader } from '../../../lib/sip/message/headers/header-table.ts'
+import { type NameAddr, parseNameAddrList, stringifyNameAddr } from '../../../lib/sip/message/headers/name-addr.ts'
 import type { SipRequest, SipResponse } from '../../../lib/sip/message/message.ts'
+import { parseUri } from '../../../lib/sip/uri/uri.ts'
+import { ManipulationError } from './errors.ts'
 
-/** A manipulation rule, checked and with its value's variables substituted. */
+/** A manipulation rule, checked, with its value's variables substituted. */
 export interface CompiledManipulation {
   name: string
   direction: 'Outbound' | 'Inbound'
+  /** Upper-case methods; null for any. Responses are matched on their CSeq method. */
   methods: ReadonlySet<string> | null
   /** Lower-case header key, or `request-uri`. */
   header: string
+  /** How the header is written when added (as configured). */
+  headerName: string
   action: 'Set' | 'Add' | 'Remove' | 'ReplaceHost' | 'SetIfAbsent'
   value: string | null
 }
 
+/** Headers the transaction and dialog layers own: no manipulation may touch them. */
+const FORBIDDEN = new Set(['via', 'call-id', 'cseq', 'content-length', 'content-type', 'route', 'record-route'])
+
+/** Headers carrying name-addrs whose host ReplaceHost may change; only ReplaceHost may touch From/To/Contact. */
+const URI_HEADERS = new Set([
+  'request-uri',
+  'from',
+  'to',
+  'contact',
+  'p-asserted-identity',
+  'p-preferred-identity',
+  'refer-to',
+  'referred-by',
+  'reply-to',
+  'diversion',
+])
+const HOST_ONLY = new Set(['request-uri', 'from', 'to', 'contact'])
+
+/** The variables a value may use, per group. */
+export function manipulationVariables(iface: InterfaceConfig, nat: SbcConfig['nat']): Record<string, string | null> {
+  return {
+    'sbc.fqdn': nat?.fqdn ?? iface.advertised.fqdn,
+    'sbc.publicAddress': nat?.publicAddress ?? iface.advertised.address,
+    'interface.advertisedHost': iface.advertised.fqdn ?? iface.advertised.address ?? iface.bindAddress,
+    'interface.advertisedAddress': iface.advertised.address ?? iface.bindAddress,
+  }
+}
+
+function substitute(value: string, vars: Record<string, string | null>, where: string, problems: string[]): string | null {
+  let bad = false
+  const out = value.replace(/\$\{([^}]*)\}/g, (_m, name: string) => {
+    const v = vars[name]
+    if (v === undefined) problems.push(`${where}: unknown variable \${${name}}`)
+    else if (v === null) problems.push(`${where}: variable \${${name}} has no value in this configuration`)
+    else return v
+    bad = true
+    return ''
+  })
+  if (out.includes('${')) {
+    problems.push(`${where}: unterminated variable`)
+    return null
+  }
+  return bad ? null : out
+}
+
+/** Validates a host for ReplaceHost; returns it in URI form (IPv6 bracketed) or undefined. */
+export function uriHost(host: string): string | undefined {
+  const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
+  try {
+    const u = parseUri(`sip:${h}`)
+    if (u.kind !== 'sip' || u.port !== undefined || u.params.length > 0 || u.headers.length > 0) return undefined
+    return u.host
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Checks the group's manipulation rules and substitutes variables. Problems: an unknown or invalid
+ * header name, a header the SIP layers own (Via, Call-ID, CSeq, Content-Length, Content-Type, Route,
+ * Record-Route), anything but ReplaceHost on From/To/Contact/Request-URI, ReplaceHost on a header
+ * without URIs, a value that is missing, unparseable for its header, or holds CR/LF.
+ */
 export function compileManipulations(
   g: GroupConfig,
-  _iface: InterfaceConfig,
-  _nat: SbcConfig['nat'],
-  _problems: string[],
+  iface: InterfaceConfig,
+  nat: SbcConfig['nat'],
+  problems: string[],
 ): CompiledManipulation[] {
-  return g.manipulations.map((m) => ({
-    name: m.name,
-    direction: m.direction,
-    methods: m.methods.length === 0 ? null : new Set(m.methods),
-    header: m.header.toLowerCase(),
-    action: m.action,
-    value: m.value,
-  }))
+  const vars = manipulationVariables(iface, nat)
+  const out: CompiledManipulation[] = []
+  for (const m of g.manipulations) {
+    const where = `IPGroup ${g.name}: manipulation ${m.name}`
+    const lower = m.header.toLowerCase()
+    const key = lower === 'request-uri' || lower === 'r-uri' ? 'request-uri' : headerKey(m.header)
+    if (key === undefined) {
+      problems.push(`${where}: ${JSON.stringify(m.header)} is not a header name`)
+      continue
+    }
+    if (FORBIDDEN.has(key)) {
+      problems.push(`${where}: ${m.header} is owned by the SIP layers and cannot be manipulated`)
+      continue
+    }
+    if (HOST_ONLY.has(key) && m.action !== 'ReplaceHost') {
+      problems.push(`${where}: only ReplaceHost may change ${m.header}`)
+      continue
+    }
+    if (m.action === 'ReplaceHost' && !URI_HEADERS.has(key)) {
+      problems.push(`${where}: ReplaceHost needs a URI-bearing header, not ${m.header}`)
+      continue
+    }
+    let value: string | null = null
+    if (m.action !== 'Remove') {
+      if (m.value === null || m.value === '') {
+        problems.push(`${where}: ${m.action} needs a value`)
+        continue
+      }
+      value = substitute(m.value, vars, where, problems)
+      if (value === null) continue
+      if (/[\x00-\x08\x0a-\x1f\x7f]/.test(value)) {
+        problems.push(`${where}: value holds control characters`)
+        continue
+      }
+      if (m.action === 'ReplaceHost') {
+        const host = uriHost(value)
+        if (host === undefined) {
+          problems.push(`${where}: ${JSON.stringify(value)} is not a host name or IP address`)
+          continue
+        }
+        value = host
+      } else if (isKnownHeader(key)) {
+        try {
+          HEADER_TABLE[key].parse(value)
+        } catch (e) {
+          problems.push(`${where}: ${JSON.stringify(value)} is not a valid ${m.header} (${(e as Error).message})`)
+          continue
+        }
+      }
+    }
+    out.push({
+      name: m.name,
+      direction: m.direction,
+      methods: m.methods.length === 0 ? null : new Set(m.methods.map((x) => x.toUpperCase())),
+      header: key,
+      headerName: m.header,
+      action: m.action,
+      value,
+    })
+  }
+  return out
 }
 
+function methodOf(msg: SipRequest | SipResponse): string | undefined {
+  if (msg.kind === 'request') return msg.method
+  try {
+    return msg.cseq?.method
+  } catch {
+    return undefined
+  }
+}
+
+function replaceHostIn(list: NameAddr[], host: string): NameAddr[] {
+  return list.map((na) =>
+    na.uri.kind === 'sip'
+      ? { displayName: na.displayName, uri: { ...na.uri, host }, params: na.params }
+      : { displayName: na.displayName, uri: na.uri, params: na.params },
+  )
+}
+
+function replaceHost(rule: CompiledManipulation, msg: SipRequest | SipResponse): void {
+  const host = rule.value!
+  if (rule.header === 'request-uri') {
+    if (msg.kind === 'request' && msg.uri.kind === 'sip') msg.uri = { ...msg.uri, host }
+    return
+  }
+  const lines = msg.headerValues(rule.header)
+  if (lines.length === 0) return
+  const written: string[] = []
+  for (const line of lines) {
+    if (rule.header === 'contact' && line.trim() === '*') return // REGISTER removal: nothing to change
+    let list: NameAddr[]
+    try {
+      list = parseNameAddrList(line, rule.headerName)
+    } catch (e) {
+      throw new ManipulationError(rule.name, `cannot parse ${rule.headerName}: ${(e as Error).message}`, { cause: e })
+    }
+    const text = replaceHostIn(list, host).map(stringifyNameAddr).join(', ')
+    try {
+      parseNameAddrList(text, rule.headerName)
+    } catch (e) {
+      throw new ManipulationError(rule.name, `would write an invalid ${rule.headerName}`, { cause: e })
+    }
+    written.push(text)
+  }
+  const single = rule.header === 'from' || rule.header === 'to'
+  if (single && written.length !== 1) throw new ManipulationError(rule.name, `${lines.length} ${rule.headerName} lines`)
+  const name = msg.headerFields.find((f) => f.key === rule.header)?.name ?? rule.headerName
+  msg.setHeader(name, written.join(', '))
+}
+
+/**
+ * Applies, in configuration order, the rules of `direction` whose methods include the message's
+ * (its CSeq method for a response). Set replaces every line, Add appends one, Remove deletes all,
+ * SetIfAbsent adds only when missing, ReplaceHost rewrites the host of every SIP URI of the header
+ * (tel and other URIs are left alone). Throws `ManipulationError` instead of writing invalid SIP;
+ * rules before the failing one stay applied.
+ */
 export function applyManipulations(
-  _rules: readonly CompiledManipulation[],
-  _direction: 'Outbound' | 'Inbound',
-  _msg: SipRequest | SipResponse,
-): void {}
-
-/** Applies the group's Outbound rules to a message about to be sent toward it. */
-export function manipulateOutbound(
-  p: { group(name: string): { manipulations: CompiledManipulation[] } },
-  group: string,
+  rules: readonly CompiledManipulation[],
+  direction: 'Outbound' | 'Inbound',
   msg: SipRequest | SipResponse,
-): void {
-  applyManipulations(p.group(group).manipulations, 'Outbound', msg)
+): number {
+  let applied = 0
+  const method = methodOf(msg)
+  for (const rule of rules) {
+    if (rule.direction !== direction) continue
+    if (rule.methods !== null && (method === undefined || !rule.methods.has(method))) continue
+    switch (rule.action) {
+      case 'Set':
+        msg.setHeader(rule.headerName, rule.value!)
+        break
+      case 'Add':
+        msg.addHeader(rule.headerName, rule.value!)
+        break
+      case 'Remove':
+        msg.removeHeader(rule.header)
+        break
+      case 'SetIfAbsent':
+        if (msg.hasHeader(rule.header)) continue
+        msg.addHeader(rule.headerName, rule.value!)
+        break
+      case 'ReplaceHost':
+        if (rule.header === 'request-uri' && msg.kind !== 'request') continue
+        replaceHost(rule, msg)
+        break
+    }
+    applied++
+  }
+  return applied
 }
 
-/** Applies the group's Inbound rules to a message received from it. */
-export function manipulateInbound(
-  p: { group(name: string): { manipulations: CompiledManipulation[] } },
-  group: string,
-  msg: SipRequest | SipResponse,
-): void {
-  applyManipulations(p.group(group).manipulations, 'Inbound', msg)
+interface HasGroups {
+  group(name: string): { manipulations: CompiledManipulation[] }
+}
+
+/** Applies the group's Outbound rules to a message about to be sent toward it; returns how many applied. */
+export function manipulateOutbound(p: HasGroups, group: string, msg: SipRequest | SipResponse): number {
+  return applyManipulations(p.group(group).manipulations, 'Outbound', msg)
+}
+
+/** Applies the group's Inbound rules to a message received from it; returns how many applied. */
+export function manipulateInbound(p: HasGroups, group: string, msg: SipRequest | SipResponse): number {
+  return applyManipulations(p.group(group).manipulations, 'Inbound', msg)
 }

@@ -1,0 +1,53 @@
+import { compile } from '../../lib/config/compile/compile.ts'
+import { validateConfig } from '../../lib/config/validate.ts'
+import { runSignallingProcess } from '../../signalling-pod/src/main.ts'
+import type { Command } from '../command.ts'
+import { InputError, UsageError } from '../errors.ts'
+import { listYamlFiles, loadObjects } from '../load-objects.ts'
+import { COMMON_FLAGS_USAGE, parseProcessFlags } from './signalling-flags.ts'
+
+const USAGE = `usage: kube-sbc run -f PATH... [flags]
+
+Runs the SBC standalone from custom resources (files, or folders searched for *.yaml/*.yml): the
+signalling B2BUA on every SipInterface listener. SDP passes through unchanged (media anchoring
+comes with the media pods).
+
+  -f, --filename PATH   a file or folder (repeatable)
+${COMMON_FLAGS_USAGE}`
+
+/** `kube-sbc run`. */
+export const runCommand: Command = {
+  name: 'run',
+  summary: 'run the SBC standalone from CR files',
+  usage: USAGE,
+  async run(args, io) {
+    const { flags, values } = parseProcessFlags(args, { filename: { type: 'string', short: 'f', multiple: true } })
+    if (flags.help) {
+      io.stdout(`${USAGE}\n`)
+      return 0
+    }
+    const paths = (values.filename as string[] | undefined) ?? []
+    if (paths.length === 0) throw new UsageError('run needs at least one -f PATH')
+    const { objects, problems } = loadObjects(listYamlFiles(paths))
+    if (problems.length > 0) {
+      const p = problems[0]!
+      throw new InputError(`${p.file}:${p.line}:${p.column}: ${p.message}`)
+    }
+    const { config, verdicts } = compile(
+      objects.map((o) => o.object),
+      { generation: 1 },
+    )
+    const errors = verdicts.flatMap((v) =>
+      v.findings.filter((f) => f.severity === 'error').map((f) => `${v.kind} ${v.namespace}/${v.name}: ${f.message}`),
+    )
+    if (errors.length > 0) throw new InputError(`invalid configuration (${errors.length} errors): ${errors[0]}`)
+    return runSignallingProcess({
+      config: validateConfig(config),
+      ...(flags.redis !== undefined ? { redisUrl: flags.redis } : {}),
+      httpPort: flags.httpPort,
+      ...(flags.logLevel !== undefined ? { logLevel: flags.logLevel } : {}),
+      logPretty: flags.logPretty,
+      drainSeconds: flags.drainSeconds,
+    })
+  },
+}

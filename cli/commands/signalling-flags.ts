@@ -1,0 +1,74 @@
+import { parseArgs } from 'node:util'
+import { UsageError } from '../errors.ts'
+
+/** Flags shared by `run` and `signalling`. */
+export interface ProcessFlags {
+  redis?: string
+  httpPort: number
+  logLevel?: string
+  logPretty: boolean
+  drainSeconds: number
+  help: boolean
+}
+
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']
+
+/** Parses the common flags plus `extra`; throws a one-line {@link UsageError}. */
+export function parseProcessFlags<E extends Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>>(
+  args: readonly string[],
+  extra: E,
+): { flags: ProcessFlags; values: Record<string, unknown> } {
+  let parsed: ReturnType<typeof parseArgs>
+  try {
+    parsed = parseArgs({
+      args: [...args],
+      options: {
+        ...extra,
+        redis: { type: 'string' },
+        'http-port': { type: 'string' },
+        'log-level': { type: 'string' },
+        'log-pretty': { type: 'boolean' },
+        'drain-seconds': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      allowPositionals: true,
+      strict: true,
+    })
+  } catch (e) {
+    throw new UsageError((e instanceof Error ? e.message : String(e)).split('. To specify')[0] ?? 'bad arguments')
+  }
+  const v = parsed.values as Record<string, unknown>
+  if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument ${parsed.positionals[0]}`)
+  const int = (name: string, def: number, min: number, max: number) => {
+    const s = v[name]
+    if (s === undefined) return def
+    const n = Number(s)
+    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer ${min}-${max}`)
+    return n
+  }
+  const level = v['log-level'] as string | undefined
+  if (level !== undefined && !LEVELS.includes(level))
+    throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`)
+  const redis = v.redis as string | undefined
+  if (redis !== undefined && !/^(rediss?|redis[+-]sentinel):\/\//.test(redis))
+    throw new UsageError('--redis must be a redis://, rediss:// or redis-sentinel:// URL')
+  return {
+    flags: {
+      ...(redis !== undefined ? { redis } : {}),
+      httpPort: int('http-port', 8080, 0, 65535),
+      ...(level !== undefined ? { logLevel: level } : {}),
+      logPretty: v['log-pretty'] === true,
+      drainSeconds: int('drain-seconds', 30, 0, 3600),
+      help: v.help === true,
+    },
+    values: v,
+  }
+}
+
+export const COMMON_FLAGS_USAGE = `  --redis URL           share dialog state in Redis (redis://, rediss://, redis-sentinel://);
+                        default: the in-process store
+  --http-port N         /metrics /healthz /readyz port (default 8080; 0 picks a free one)
+  --drain-seconds N     grace period after SIGTERM (default 30)
+  --log-level LEVEL     trace, debug, info (default), warn, error
+  --log-pretty          human-readable logs instead of JSON lines
+  -h, --help            show this help`

@@ -1,0 +1,757 @@
+import type { Logger } from '../../../lib/observability/logger.ts'
+import type { DialogLeg, DialogState, LegName } from '../../../lib/sip/dialog/dialog-state.ts'
+import { createResponse, generateTag } from '../../../lib/sip/message/create-response.ts'
+import { getParam } from '../../../lib/sip/message/headers/params.ts'
+import type { SipRequest, SipResponse } from '../../../lib/sip/message/message.ts'
+import { stringifyUri } from '../../../lib/sip/uri/uri.ts'
+import { buildCancel } from '../../../lib/sip/transaction/build-cancel.ts'
+import type { SipTransactionError } from '../../../lib/sip/transaction/errors.ts'
+import type { InviteClientTransaction } from '../../../lib/sip/transaction/invite-client.ts'
+import type { InviteServerTransaction } from '../../../lib/sip/transaction/invite-server.ts'
+import type { NonInviteServerTransaction } from '../../../lib/sip/transaction/non-invite-server.ts'
+import type {
+  ServerTransaction,
+  TransactionLayerDelegate,
+} from '../../../lib/sip/transaction/transaction-layer.ts'
+import type { DialogStore } from '../../../lib/state/dialog-store.ts'
+import { VersionConflictError } from '../../../lib/state/errors.ts'
+import {
+  BRANCH_PREFIX,
+  buildInDialogRequest,
+  CONTACT_METHODS,
+  copyEndToEnd,
+  legDestination,
+  mirrorResponse,
+  newBranch,
+  newCallId,
+  newCallStateId,
+} from './leg-messages.ts'
+import {
+  admit,
+  type CompiledPipeline,
+  decide,
+  manipulateOutbound,
+  type RouteTarget,
+} from './pipeline-stand-in.ts'
+import type { InterfaceDelegate, SipInterfaceRuntime } from './sip-interface-runtime.ts'
+
+/**
+ * Hook for media anchoring (the media issue): given the SDP of one leg, returns the SDP for the
+ * other. The default passes SDP through unchanged.
+ */
+export interface MediaHook {
+  offer(call: DialogState, from: LegName, sdp: Buffer): Promise<Buffer>
+  answer(call: DialogState, from: LegName, sdp: Buffer): Promise<Buffer>
+  release(call: DialogState): Promise<void>
+}
+
+const passThroughMedia: MediaHook = {
+  offer: async (_c, _f, sdp) => sdp,
+  answer: async (_c, _f, sdp) => sdp,
+  release: async () => {},
+}
+
+/** Counters the process exports (read by metrics). */
+export class B2buaCounters {
+  callsAttempted = 0
+  callsAnswered = 0
+  callsFailed = 0
+  callsRejectedStateUnavailable = 0
+  callsRejectedDraining = 0
+  scannersDropped = 0
+}
+
+export interface B2buaOptions {
+  store: DialogStore
+  pipeline: () => CompiledPipeline
+  interfaces: () => ReadonlyMap<string, SipInterfaceRuntime>
+  logger: Logger
+  /** This process's name (POD_NAME): owner of TCP connection hints. */
+  podName: string
+  media?: MediaHook
+}
+
+/** An INVITE this process is forwarding (early call): the only call state kept in memory. */
+interface PendingInvite {
+  id: string
+  state: DialogState
+  aInvite: SipRequest
+  aTx: InviteServerTransaction
+  aIface: SipInterfaceRuntime
+  bIface: SipInterfaceRuntime
+  bInvite?: SipRequest
+  bTx?: InviteClientTransaction
+  targets: RouteTarget[]
+  target: number
+  proxy: number
+  failover: { onStatusCodes: number[]; onTimeout: boolean }
+  provisional: boolean
+  answered: boolean
+  finished: boolean
+  cancelled: boolean
+  bAck?: SipRequest
+  log: Logger
+}
+
+const other = (leg: LegName): LegName => (leg === 'a' ? 'b' : 'a')
+const lower = (t: 'UDP' | 'TCP' | 'TLS') => t.toLowerCase() as 'udp' | 'tcp' | 'tls'
+
+function isStateUnavailable(e: unknown): boolean {
+  return (e as { code?: string } | undefined)?.code === 'SBC_ERR_STATE_UNAVAILABLE'
+}
+
+/**
+ * The stateless B2BUA: every call is two dialogs, each with its own Call-ID, tags, CSeq, Via and
+ * Contact. The `DialogState` in the store is the only truth between messages: in-dialog requests
+ * are matched through `store.findByLeg` on whichever process receives them, and per-leg CSeqs are
+ * read from and written to the store before a request is sent. Only INVITE transactions in flight
+ * live in memory (they belong to the process that owns the client transaction). See docs/b2bua.md.
+ */
+export class B2bua {
+  readonly counters = new B2buaCounters()
+  readonly #o: B2buaOptions
+  readonly #media: MediaHook
+  readonly #pending = new Map<string, PendingInvite>()
+  readonly #pendingByTx = new WeakMap<InviteServerTransaction, PendingInvite>()
+  #inflight = 0
+  #draining = false
+
+  constructor(options: B2buaOptions) {
+    this.#o = options
+    this.#media = options.media ?? passThroughMedia
+  }
+
+  /** INVITEs being forwarded plus in-dialog requests awaiting their answer. */
+  get busy(): number {
+    return this.#pending.size + this.#inflight
+  }
+
+  /** From now on new INVITEs get 503; in-dialog traffic keeps working. */
+  drain(): void {
+    this.#draining = true
+  }
+
+  get draining(): boolean {
+    return this.#draining
+  }
+
+  /** The transaction-layer delegate of one interface. */
+  readonly delegate: InterfaceDelegate = {
+    layerDelegate: (iface): TransactionLayerDelegate => ({
+      onRequest: (req, tx) => this.#onRequest(iface, req, tx),
+      onAck: (ack) => this.#guard(this.#onAck(iface, ack), ack),
+      onCancel: (c, tx, inv) => this.#onCancel(c, tx, inv),
+    }),
+  }
+
+  #guard(p: Promise<void>, req: SipRequest): void {
+    p.catch((err: unknown) =>
+      this.#o.logger.error({ err, callId: req.callId, method: req.method }, 'Failed to handle request'),
+    )
+  }
+
+  #onRequest(iface: SipInterfaceRuntime, req: SipRequest, tx: ServerTransaction): void {
+    const mf = req.maxForwards
+    if (mf !== undefined && mf <= 0 && req.method !== 'ACK') {
+      // RFC 3261 §16.3 step 3 (applied by the UAS core of a B2BUA): "If the request ... Max-Forwards
+      // value is zero, the element MUST NOT forward the request ... 483 (Too many hops)".
+      tx.respond(createResponse(req, 483))
+      return
+    }
+    const p =
+      req.toTag !== undefined
+        ? this.#inDialog(iface, req, tx)
+        : req.method === 'INVITE' && tx.kind === 'invite-server'
+          ? this.#newInvite(iface, req, tx)
+          : this.#outOfDialog(iface, req, tx)
+    p.catch((err: unknown) => {
+      this.#o.logger.error({ err, callId: req.callId, method: req.method }, 'Failed to handle request')
+      tx.respond(createResponse(req, isStateUnavailable(err) ? 503 : 500))
+    })
+  }
+
+  #source(iface: SipInterfaceRuntime, req: SipRequest) {
+    const ctx = iface.contexts.get(req)
+    return ctx
+  }
+
+  // ---------------------------------------------------------------- new calls
+
+  async #newInvite(iface: SipInterfaceRuntime, req: SipRequest, tx: InviteServerTransaction): Promise<void> {
+    const log = this.#o.logger.child({ callId: req.callId })
+    if (this.#draining) {
+      this.counters.callsRejectedDraining++
+      const r = createResponse(req, 503)
+      r.addHeader('Retry-After', '5')
+      tx.respond(r)
+      return
+    }
+    // Loop: our own B-leg INVITE coming back to us (RFC 3261 §16.3 step 4 asks proxies for this;
+    // a B2BUA sees it as one of its branches in the Via list). Max-Forwards catches longer loops.
+    if (req.vias.some((v) => String(getParam(v.params, 'branch') ?? '').startsWith(BRANCH_PREFIX))) {
+      tx.respond(createResponse(req, 482))
+      return
+    }
+    const ctx = this.#source(iface, req)
+    if (!ctx) return
+    const pipeline = this.#o.pipeline()
+    const decision = decide(pipeline, {
+      request: req,
+      source: {
+        transport: ctx.source.transport.toUpperCase() as 'UDP' | 'TCP' | 'TLS',
+        address: ctx.source.address,
+        port: ctx.source.port,
+      },
+      interfaceName: iface.name,
+      ...(ctx.tls ? { peerCertificateNames: ctx.tls.peerCertificateNames } : {}),
+    })
+    if (decision.type === 'drop') {
+      if (decision.reason === 'scanner') this.counters.scannersDropped++
+      tx.dispose()
+      return
+    }
+    if (decision.type === 'reply') {
+      const r = createResponse(req, decision.code, { reason: decision.reason })
+      for (const [k, v] of Object.entries(decision.headers ?? {})) r.addHeader(k, v)
+      tx.respond(r)
+      return
+    }
+    this.counters.callsAttempted++
+    const target = decision.targets[0]
+    const bIface = target && this.#o.interfaces().get(target.interfaceName)
+    if (!target || !bIface || target.proxies.length === 0) {
+      tx.respond(createResponse(req, 503))
+      return
+    }
+    const id = newCallStateId()
+    const dlog = log.child({ dialogId: id })
+    const counters: string[] = []
+    try {
+      for (const g of [decision.sourceGroup, target.group]) {
+        if (counters.includes(g)) continue
+        const a = await admit(this.#o.store, pipeline, g, id)
+        if (!a.ok) {
+          await this.#release(counters, id)
+          const r = createResponse(req, a.code, { reason: a.reason })
+          r.addHeader('Retry-After', String(a.retryAfterSeconds))
+          tx.respond(r)
+          dlog.info({ group: g }, 'Refused call: admission')
+          this.counters.callsFailed++
+          return
+        }
+        counters.push(g)
+      }
+    } catch (err) {
+      await this.#release(counters, id).catch(() => {})
+      this.#refuseUnavailable(req, tx, err, dlog)
+      return
+    }
+    const from = req.from
+    const to = req.to
+    const contact = req.contacts[0]
+    const aTag = generateTag()
+    const proxy = target.proxies[0]!
+    const user = req.uri.kind === 'sip' ? req.uri.user : undefined
+    const now = Date.now()
+    const state: DialogState = {
+      id,
+      version: 0,
+      state: 'early',
+      createdAt: now,
+      a: {
+        callId: req.callId ?? '',
+        localTag: aTag,
+        remoteTag: req.fromTag ?? '',
+        localCSeq: 0,
+        remoteCSeq: req.cseq?.seq ?? 0,
+        localUri: to ? stringifyUri(to.uri) : stringifyUri(req.uri),
+        remoteUri: from ? stringifyUri(from.uri) : 'sip:anonymous@anonymous.invalid',
+        remoteTarget: contact ? stringifyUri(contact.uri) : `sip:${ctx.source.address}:${ctx.source.port}`,
+        routeSet: req.headerValues('record-route').flatMap((v) => v.split(/,(?=\s*<)/).map((s) => s.trim())),
+        secure: ctx.source.transport === 'tls',
+        peer: {
+          transport: ctx.source.transport,
+          address: ctx.source.address,
+          port: ctx.source.port,
+          localInterface: iface.name,
+          ...(ctx.connectionId ? { connectionId: ctx.connectionId, connectionPod: this.#o.podName } : {}),
+        },
+        ipGroup: decision.sourceGroup,
+        state: 'early',
+      },
+      b: this.#bLeg(req, target, proxy, bIface),
+      admission: { sourceGroup: decision.sourceGroup, destGroup: target.group, rule: decision.rule, counters },
+      cdr: {
+        ...(from?.uri.kind === 'sip' && from.uri.user ? { caller: from.uri.user } : {}),
+        ...(user ? { callee: user } : {}),
+      },
+    }
+    const pending: PendingInvite = {
+      id,
+      state,
+      aInvite: req,
+      aTx: tx,
+      aIface: iface,
+      bIface,
+      targets: decision.targets,
+      target: 0,
+      proxy: 0,
+      failover: decision.failover,
+      provisional: false,
+      answered: false,
+      finished: false,
+      cancelled: false,
+      log: dlog,
+    }
+    this.#pendingByTx.set(tx, pending)
+    this.#pending.set(id, pending)
+    try {
+      // DESIGN §1: the dialog is in the store before anything relies on it.
+      pending.state = await this.#o.store.createCall(state)
+    } catch (err) {
+      this.#pending.delete(id)
+      await this.#release(counters, id).catch(() => {})
+      this.#refuseUnavailable(req, tx, err, dlog)
+      return
+    }
+    dlog.info({ from: decision.sourceGroup, to: target.group, rule: decision.rule }, 'Accepted call')
+    if (pending.cancelled) {
+      await this.#finish(pending, 'cancel', 'a', 487)
+      return
+    }
+    await this.#sendBInvite(pending)
+  }
+
+  #refuseUnavailable(req: SipRequest, tx: InviteServerTransaction, err: unknown, log: Logger): void {
+    if (!isStateUnavailable(err)) throw err
+    this.counters.callsRejectedStateUnavailable++
+    const r = createResponse(req, 503, { reason: 'Service Unavailable - State Store Unreachable' })
+    r.addHeader('Retry-After', '5')
+    tx.respond(r)
+    log.warn({ err: (err as Error).message }, 'Refused call: state store unavailable')
+  }
+
+  #bLeg(req: SipRequest, target: RouteTarget, proxy: RouteTarget['proxies'][number], bIface: SipInterfaceRuntime): DialogLeg {
+    const user = req.uri.kind === 'sip' ? req.uri.user : undefined
+    const fromUser = req.from?.uri.kind === 'sip' ? req.from.uri.user : undefined
+    const t = lower(proxy.transport)
+    const host = proxy.address.includes(':') ? `[${proxy.address}]` : proxy.address
+    const ruri = `sip:${user ? `${user}@` : ''}${host}:${proxy.port}${t === 'udp' ? '' : `;transport=${t}`}`
+    return {
+      callId: newCallId(),
+      localTag: generateTag(),
+      remoteTag: '',
+      localCSeq: 1,
+      remoteCSeq: 0,
+      localUri: `sip:${fromUser ? `${fromUser}@` : ''}${bIface.advertisedHost}`,
+      remoteUri: `sip:${user ? `${user}@` : ''}${host}`,
+      remoteTarget: ruri,
+      routeSet: [],
+      secure: t === 'tls',
+      peer: { transport: t, address: proxy.address, port: proxy.port, localInterface: bIface.name },
+      ipGroup: target.group,
+      state: 'early',
+    }
+  }
+
+  #contactUser(group: string): string {
+    return this.#o.pipeline().config.groups.find((g) => g.name === group)?.contactUser ?? 'sbc'
+  }
+
+  async #sendBInvite(p: PendingInvite): Promise<void> {
+    const b = p.state.b
+    const mf = Math.min((p.aInvite.maxForwards ?? 70) - 1, 70)
+    const inv = buildInDialogRequest('INVITE', b, b.localCSeq, p.bIface, mf, this.#contactUser(b.ipGroup))
+    copyEndToEnd(p.aInvite, inv)
+    if (inv.body.length > 0) inv.body = await this.#media.offer(p.state, 'a', inv.body)
+    manipulateOutbound(this.#o.pipeline(), b.ipGroup, inv)
+    p.bInvite = inv
+    p.provisional = false
+    p.bTx = p.bIface.layer.sendRequest(inv, legDestination(b, this.#o.podName), {
+      onResponse: (res) => this.#guard(this.#onBInviteResponse(p, inv, res), inv),
+      onTimeout: (e) => this.#guard(this.#onBInviteFailure(p, inv, 408, e), inv),
+      onTransportError: (e) => this.#guard(this.#onBInviteFailure(p, inv, 503, e), inv),
+    }) as InviteClientTransaction
+  }
+
+  async #onBInviteFailure(p: PendingInvite, inv: SipRequest, code: number, e: SipTransactionError): Promise<void> {
+    if (p.bInvite !== inv) return
+    p.log.info({ code, err: e.message }, 'B leg INVITE failed without a response')
+    const synthetic = createResponse(inv, code)
+    await this.#onBInviteResponse(p, inv, synthetic, code === 408 ? 'timeout' : 'transport')
+  }
+
+  async #onBInviteResponse(
+    p: PendingInvite,
+    inv: SipRequest,
+    res: SipResponse,
+    failure?: 'timeout' | 'transport',
+  ): Promise<void> {
+    if (p.bInvite !== inv) return
+    const status = res.status
+    if (status === 100) return
+    if (status < 200) {
+      p.provisional = true
+      if (p.cancelled) {
+        this.#sendBCancel(p)
+        return
+      }
+      if (p.answered || p.finished) return
+      const out = mirrorResponse(p.aInvite, res, p.state.a.localTag, this.#aContact(p))
+      if (out.body.length > 0) out.body = await this.#media.answer(p.state, 'b', out.body)
+      manipulateOutbound(this.#o.pipeline(), p.state.a.ipGroup, out)
+      p.aTx.respond(out)
+      return
+    }
+    if (status < 300) {
+      if (p.bAck) {
+        // A retransmitted 2xx: the ACK was lost (RFC 3261 §13.2.2.4).
+        p.bIface.endpoint.send(p.bAck, legDestination(p.state.b, this.#o.podName)).catch(() => {})
+        return
+      }
+      if (p.answered) return
+      p.answered = true
+      if (p.cancelled || p.finished) {
+        // The CANCEL/200 race (RFC 3261 §9.1): B answered anyway. Confirm and hang up its leg.
+        await this.#ackAndByeB(p, res)
+        return
+      }
+      await this.#onBAnswered(p, res)
+      return
+    }
+    if (p.cancelled || p.finished) {
+      await this.#finish(p, 'cancel', 'a', status)
+      return
+    }
+    const retry =
+      failure === 'timeout' ? p.failover.onTimeout : failure === 'transport' || p.failover.onStatusCodes.includes(status)
+    if (retry && (await this.#nextTarget(p))) return
+    this.counters.callsFailed++
+    const out = createResponse(p.aInvite, status, { reason: res.reason, toTag: p.state.a.localTag })
+    for (const h of ['retry-after', 'reason', 'warning'] as const) {
+      const v = res.header(h)
+      if (v !== undefined) out.addHeader(h, v)
+    }
+    manipulateOutbound(this.#o.pipeline(), p.state.a.ipGroup, out)
+    p.aTx.respond(out)
+    p.log.info({ status }, 'Call failed')
+    await this.#finish(p, String(status), 'b', status)
+  }
+
+  /** Failover: the next proxy of the group, then the next target group. */
+  async #nextTarget(p: PendingInvite): Promise<boolean> {
+    let { target, proxy } = p
+    proxy++
+    if (proxy >= (p.targets[target]?.proxies.length ?? 0)) {
+      target++
+      proxy = 0
+    }
+    const t = p.targets[target]
+    const px = t?.proxies[proxy]
+    const iface = t && this.#o.interfaces().get(t.interfaceName)
+    if (!t || !px || !iface) return false
+    p.target = target
+    p.proxy = proxy
+    const b = this.#bLeg(p.aInvite, t, px, iface)
+    const next: DialogState = {
+      ...p.state,
+      b: { ...b, callId: p.state.b.callId, localTag: p.state.b.localTag, localCSeq: p.state.b.localCSeq + 1 },
+      admission: { ...p.state.admission, destGroup: t.group },
+    }
+    p.state = await this.#o.store.updateCall(next)
+    p.bIface = iface
+    p.log.info({ group: t.group, proxy: `${px.address}:${px.port}` }, 'Failed over to the next target')
+    await this.#sendBInvite(p)
+    return true
+  }
+
+  #aContact(p: PendingInvite): string {
+    return p.aIface.contact(p.state.a.peer.transport, this.#contactUser(p.state.a.ipGroup))
+  }
+
+  async #onBAnswered(p: PendingInvite, res: SipResponse): Promise<void> {
+    const contact = res.contacts[0]
+    const now = Date.now()
+    const next: DialogState = {
+      ...p.state,
+      state: 'confirmed',
+      answeredAt: now,
+      a: { ...p.state.a, state: 'confirmed' },
+      b: {
+        ...p.state.b,
+        state: 'confirmed',
+        remoteTag: res.toTag ?? '',
+        remoteTarget: contact ? stringifyUri(contact.uri) : p.state.b.remoteTarget,
+        // RFC 3261 §12.1.2: the UAC's route set is the Record-Route of the 2xx, reversed.
+        routeSet: res
+          .headerValues('record-route')
+          .flatMap((v) => v.split(/,(?=\s*<)/).map((s) => s.trim()))
+          .reverse(),
+      },
+      cdr: { ...p.state.cdr, sipCode: res.status },
+    }
+    try {
+      // Written before the 2xx is relayed: from then on any process may serve the call.
+      p.state = await this.#o.store.updateCall(next)
+    } catch (err) {
+      p.log.error({ err }, 'Could not store the answered call; hanging up')
+      p.aTx.respond(createResponse(p.aInvite, 503, { toTag: p.state.a.localTag }))
+      await this.#ackAndByeB(p, res)
+      return
+    }
+    this.counters.callsAnswered++
+    const out = mirrorResponse(p.aInvite, res, p.state.a.localTag, this.#aContact(p))
+    if (out.body.length > 0) out.body = await this.#media.answer(p.state, 'b', out.body)
+    manipulateOutbound(this.#o.pipeline(), p.state.a.ipGroup, out)
+    p.aTx.respond(out)
+    p.log.info({}, 'Answered call')
+    // The INVITE is done for this process once A acknowledges (or after 64·T1).
+    setTimeout(() => this.#pending.delete(p.id), 32_000).unref()
+  }
+
+  async #ackAndByeB(p: PendingInvite, res: SipResponse): Promise<void> {
+    const b: DialogLeg = {
+      ...p.state.b,
+      remoteTag: res.toTag ?? '',
+      remoteTarget: res.contacts[0] ? stringifyUri(res.contacts[0].uri) : p.state.b.remoteTarget,
+    }
+    const dest = legDestination(b, this.#o.podName)
+    const ack = buildInDialogRequest('ACK', b, b.localCSeq, p.bIface, 70, 'sbc')
+    p.bIface.endpoint.send(ack, dest).catch(() => {})
+    const bye = buildInDialogRequest('BYE', b, b.localCSeq + 1, p.bIface, 70, 'sbc')
+    p.bIface.layer.sendRequest(bye, dest, { onResponse: () => {}, onTimeout: () => {} })
+    p.log.info({}, 'Hung up the B leg answered after CANCEL')
+    await this.#finish(p, 'cancel', 'a', 487)
+  }
+
+  #sendBCancel(p: PendingInvite): void {
+    if (!p.bInvite || !p.provisional || (p as { cancelSent?: boolean }).cancelSent) return
+    ;(p as { cancelSent?: boolean }).cancelSent = true
+    const cancel = buildCancel(p.bInvite)
+    p.bIface.layer.sendRequest(cancel, legDestination(p.state.b, this.#o.podName), {
+      onResponse: () => {},
+      onTimeout: () => {
+        void this.#finish(p, 'cancel', 'a', 487)
+      },
+    })
+  }
+
+  #onCancel(cancel: SipRequest, tx: NonInviteServerTransaction, invite: InviteServerTransaction | undefined): void {
+    if (!invite) {
+      // The INVITE transaction lives on another process (or is gone): RFC 3261 §9.2, 481.
+      tx.respond(createResponse(cancel, 481))
+      return
+    }
+    const p = this.#pendingByTx.get(invite)
+    const toTag = p?.state.a.localTag ?? invite.lastResponse?.toTag
+    tx.respond(createResponse(cancel, 200, toTag ? { toTag } : {}))
+    if (!p || p.answered || p.finished || p.cancelled) return
+    p.cancelled = true
+    p.log.info({}, 'Cancelled call')
+    invite.respond(createResponse(p.aInvite, 487, { toTag: p.state.a.localTag }))
+    this.#sendBCancel(p)
+    // B should answer the INVITE with 487; if it never does, clean up anyway.
+    setTimeout(() => void this.#finish(p, 'cancel', 'a', 487), 32_000).unref()
+  }
+
+  /** Ends an early call owned by this process: releases admission, deletes the state. */
+  async #finish(p: PendingInvite, reason: string, endedBy: 'a' | 'b' | 'sbc', code: number): Promise<void> {
+    if (p.finished && !this.#pending.has(p.id)) return
+    p.finished = true
+    this.#pending.delete(p.id)
+    p.log.info({ reason, endedBy, code }, 'Ended call')
+    await this.#end(p.state)
+  }
+
+  async #end(state: DialogState): Promise<void> {
+    try {
+      await this.#media.release(state)
+      await this.#o.store.deleteCall(state.id)
+      await this.#release(state.admission.counters, state.id)
+    } catch (err) {
+      // The keys expire by their TTL and the admission hold by its own; nothing leaks.
+      this.#o.logger.warn({ err, dialogId: state.id }, 'Could not delete call state; it will expire')
+    }
+  }
+
+  async #release(groups: readonly string[], id: string): Promise<void> {
+    for (const g of groups) await this.#o.store.releaseCall(g, id)
+  }
+
+  // ---------------------------------------------------------------- in-dialog
+
+  async #onAck(_iface: SipInterfaceRuntime, ack: SipRequest): Promise<void> {
+    const callId = ack.callId
+    if (!callId) return
+    const found = await this.#o.store.findByLeg({ callId, localTag: ack.toTag, remoteTag: ack.fromTag })
+    if (!found) return
+    const y = other(found.leg)
+    const leg = found.call[y]
+    const iface = this.#o.interfaces().get(leg.peer.localInterface ?? '')
+    if (!iface) return
+    const out = buildInDialogRequest('ACK', leg, leg.localCSeq, iface, 70, 'sbc')
+    copyEndToEnd(ack, out)
+    if (out.body.length > 0) out.body = await this.#media.answer(found.call, found.leg, out.body)
+    const dest = legDestination(leg, this.#o.podName)
+    const p = this.#pending.get(found.call.id)
+    if (p && found.leg === 'a') {
+      p.bAck = out
+      this.#pending.delete(p.id)
+    }
+    await iface.endpoint.send(out, dest)
+  }
+
+  async #inDialog(iface: SipInterfaceRuntime, req: SipRequest, tx: ServerTransaction): Promise<void> {
+    const callId = req.callId ?? ''
+    let found = await this.#o.store.findByLeg({ callId, localTag: req.toTag, remoteTag: req.fromTag })
+    if (!found) {
+      tx.respond(createResponse(req, 481))
+      return
+    }
+    const x = found.leg
+    const y = other(x)
+    const log = this.#o.logger.child({ callId, dialogId: found.call.id, leg: x })
+    const seq = req.cseq?.seq ?? 0
+    if (seq <= found.call[x].remoteCSeq && req.method !== 'PRACK') {
+      // RFC 3261 §12.2.2: "If the remote sequence number ... is lower than or equal, ... the UAS
+      // SHOULD reject the request with a 500 (Server Internal Error) response."
+      tx.respond(createResponse(req, 500))
+      return
+    }
+    const contact = req.contacts[0]
+    let sent: DialogState | undefined
+    let ySeq = 0
+    if (req.method === 'BYE') {
+      // The call ends: no state write (the delete follows the answer); the CSeq is derived.
+      sent = found.call
+      ySeq = found.call[y].localCSeq + 1
+    } else {
+      for (let attempt = 0; attempt < 5 && found; attempt++) {
+        const s = found.call
+        ySeq = s[y].localCSeq + 1
+        const next: DialogState = {
+          ...s,
+          [x]: {
+            ...s[x],
+            remoteCSeq: Math.max(seq, s[x].remoteCSeq),
+            ...(contact && (req.method === 'INVITE' || req.method === 'UPDATE')
+              ? { remoteTarget: stringifyUri(contact.uri) }
+              : {}),
+          },
+          [y]: { ...s[y], localCSeq: ySeq },
+        }
+        try {
+          sent = await this.#o.store.updateCall(next)
+          break
+        } catch (err) {
+          if (!(err instanceof VersionConflictError)) throw err
+          found = await this.#o.store.findByLeg({ callId, localTag: req.toTag, remoteTag: req.fromTag })
+        }
+      }
+      if (!sent) {
+        tx.respond(createResponse(req, found ? 500 : 481))
+        return
+      }
+    }
+    const leg = sent[y]
+    const yIface = this.#o.interfaces().get(leg.peer.localInterface ?? '')
+    if (!yIface) {
+      tx.respond(createResponse(req, 500))
+      return
+    }
+    const mf = Math.min((req.maxForwards ?? 70) - 1, 70)
+    const out = buildInDialogRequest(req.method, leg, ySeq, yIface, mf, this.#contactUser(leg.ipGroup))
+    copyEndToEnd(req, out)
+    if (out.body.length > 0 && (req.method === 'INVITE' || req.method === 'UPDATE'))
+      out.body = await this.#media.offer(sent, x, out.body)
+    manipulateOutbound(this.#o.pipeline(), leg.ipGroup, out)
+    const xLeg = sent[x]
+    const xContact = iface.contact(xLeg.peer.transport, this.#contactUser(xLeg.ipGroup))
+    this.#inflight++
+    let done = false
+    const complete = async (res: SipResponse) => {
+      if (res.status < 200) {
+        if (req.method === 'INVITE' && res.status > 100) tx.respond(mirrorResponse(req, res, undefined, xContact))
+        return
+      }
+      if (done) return
+      done = true
+      this.#inflight--
+      const answer = mirrorResponse(req, res, undefined, CONTACT_METHODS.has(req.method) ? xContact : undefined)
+      if (answer.body.length > 0 && res.status < 300) answer.body = await this.#media.answer(sent!, y, answer.body)
+      manipulateOutbound(this.#o.pipeline(), xLeg.ipGroup, answer)
+      tx.respond(answer)
+      if (req.method === 'BYE') {
+        log.info({ endedBy: x, status: res.status }, 'Ended call')
+        await this.#end(sent!)
+      }
+    }
+    yIface.layer.sendRequest(out, legDestination(leg, this.#o.podName), {
+      onResponse: (res) => this.#guard(complete(res), req),
+      onTimeout: () => this.#guard(complete(createResponse(out, 408)), req),
+      onTransportError: () => this.#guard(complete(createResponse(out, 503)), req),
+    })
+    log.debug({ method: req.method }, 'Relayed in-dialog request')
+  }
+
+  // ---------------------------------------------------------------- out of dialog
+
+  async #outOfDialog(iface: SipInterfaceRuntime, req: SipRequest, tx: ServerTransaction): Promise<void> {
+    if (req.method === 'ACK') return
+    const ctx = this.#source(iface, req)
+    if (!ctx) return
+    const decision = decide(this.#o.pipeline(), {
+      request: req,
+      source: {
+        transport: ctx.source.transport.toUpperCase() as 'UDP' | 'TCP' | 'TLS',
+        address: ctx.source.address,
+        port: ctx.source.port,
+      },
+      interfaceName: iface.name,
+      ...(ctx.tls ? { peerCertificateNames: ctx.tls.peerCertificateNames } : {}),
+    })
+    if (decision.type === 'drop') {
+      tx.dispose()
+      return
+    }
+    if (decision.type === 'reply') {
+      const r = createResponse(req, decision.code, { reason: decision.reason })
+      for (const [k, v] of Object.entries(decision.headers ?? {})) r.addHeader(k, v)
+      tx.respond(r)
+      return
+    }
+    // Out-of-dialog non-INVITE (OPTIONS, MESSAGE, ...): relayed on a fresh transaction, no state.
+    const target = decision.targets[0]
+    const proxy = target?.proxies[0]
+    const yIface = target && this.#o.interfaces().get(target.interfaceName)
+    if (!target || !proxy || !yIface) {
+      tx.respond(createResponse(req, 503))
+      return
+    }
+    const leg = this.#bLeg(req, target, proxy, yIface)
+    const out = buildInDialogRequest(
+      req.method,
+      leg,
+      1,
+      yIface,
+      Math.min((req.maxForwards ?? 70) - 1, 70),
+      this.#contactUser(target.group),
+    )
+    copyEndToEnd(req, out)
+    manipulateOutbound(this.#o.pipeline(), target.group, out)
+    this.#inflight++
+    let done = false
+    const complete = (res: SipResponse) => {
+      if (res.status < 200 || done) return
+      done = true
+      this.#inflight--
+      tx.respond(mirrorResponse(req, res, generateTag(), undefined))
+    }
+    yIface.layer.sendRequest(out, legDestination(leg, this.#o.podName), {
+      onResponse: complete,
+      onTimeout: () => complete(createResponse(out, 408)),
+      onTransportError: () => complete(createResponse(out, 503)),
+    })
+  }
+}
+

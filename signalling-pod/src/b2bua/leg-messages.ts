@@ -1,0 +1,119 @@
+import { randomBytes } from 'node:crypto'
+import { createResponse } from '../../../lib/sip/message/create-response.ts'
+import { type SipMessage, SipRequest, type SipResponse } from '../../../lib/sip/message/message.ts'
+import type { DialogLeg } from '../../../lib/sip/dialog/dialog-state.ts'
+import type { Destination } from '../../../lib/sip/transport/transport.ts'
+import type { SipInterfaceRuntime } from './sip-interface-runtime.ts'
+
+/** Branch prefix of every request kube-sbc originates; used for loop detection. */
+export const BRANCH_PREFIX = 'z9hG4bKsbc'
+
+/** A new RFC 3261 branch. */
+export function newBranch(): string {
+  return `${BRANCH_PREFIX}${randomBytes(8).toString('hex')}`
+}
+
+/** The SBC's own id of a call (the Redis hash tag; DialogState.id pattern). */
+export function newCallStateId(): string {
+  return randomBytes(12).toString('base64url')
+}
+
+/** A fresh Call-ID for a B leg: random, nothing of the A leg in it. */
+export function newCallId(): string {
+  return `${randomBytes(12).toString('hex')}@sbc`
+}
+
+/**
+ * Headers that are end-to-end and carried across the B2BUA. Everything else (Via, Route,
+ * Record-Route, Contact, Call-ID, tags, CSeq, Max-Forwards) is rebuilt per leg, so nothing of one
+ * side's topology reaches the other.
+ */
+export const PASS_HEADERS = [
+  'content-type',
+  'content-disposition',
+  'content-encoding',
+  'allow',
+  'supported',
+  'require',
+  'rseq',
+  'rack',
+  'event',
+  'subscription-state',
+  'refer-to',
+  'referred-by',
+  'replaces',
+  'accept',
+  'allow-events',
+  'session-expires',
+  'min-se',
+  'reason',
+  'retry-after',
+  'info-package',
+  'recv-info',
+  'p-asserted-identity',
+  'privacy',
+  'subject',
+  'user-agent',
+  'server',
+  'warning',
+] as const
+
+/** Copies the pass-through headers and the body from `from` to `to`. */
+export function copyEndToEnd(from: SipMessage, to: SipMessage): void {
+  for (const f of from.headerFields) {
+    if ((PASS_HEADERS as readonly string[]).includes(f.key)) to.addHeader(f.name, f.value)
+  }
+  if (from.body.length > 0) to.body = Buffer.from(from.body)
+}
+
+/** Where requests to the leg's peer go (the address its messages came from / the proxy). */
+export function legDestination(leg: DialogLeg, podName: string): Destination {
+  return {
+    transport: leg.peer.transport,
+    address: leg.peer.address,
+    port: leg.peer.port,
+    ...(leg.peer.connectionId !== undefined && leg.peer.connectionPod === podName
+      ? { connectionId: leg.peer.connectionId }
+      : {}),
+  }
+}
+
+/** Methods whose requests and 2xx carry a Contact (target refresh and dialog creating). */
+export const CONTACT_METHODS = new Set(['INVITE', 'UPDATE', 'SUBSCRIBE', 'NOTIFY', 'REFER'])
+
+/**
+ * An in-dialog request on `leg`, built from the stored state only (RFC 3261 §12.2.1.1): Request-URI
+ * the remote target, Route the route set, From/To/Call-ID from the leg, our Via and Contact.
+ */
+export function buildInDialogRequest(
+  method: string,
+  leg: DialogLeg,
+  cseq: number,
+  iface: SipInterfaceRuntime,
+  maxForwards: number,
+  contactUser: string,
+): SipRequest {
+  const req = new SipRequest(method, leg.remoteTarget)
+  req.addHeader('Via', iface.via(leg.peer.transport, newBranch()))
+  req.addHeader('Max-Forwards', String(maxForwards))
+  req.addHeader('From', `<${leg.localUri}>;tag=${leg.localTag}`)
+  req.addHeader('To', leg.remoteTag === '' ? `<${leg.remoteUri}>` : `<${leg.remoteUri}>;tag=${leg.remoteTag}`)
+  req.addHeader('Call-ID', leg.callId)
+  req.addHeader('CSeq', `${cseq} ${method}`)
+  for (const r of leg.routeSet) req.addHeader('Route', r)
+  if (CONTACT_METHODS.has(method)) req.addHeader('Contact', iface.contact(leg.peer.transport, contactUser))
+  return req
+}
+
+/** The response to `request` mirroring `peer` (status, reason, end-to-end headers, body). */
+export function mirrorResponse(
+  request: SipRequest,
+  peer: SipResponse,
+  toTag: string | undefined,
+  contact: string | undefined,
+): SipResponse {
+  const res = createResponse(request, peer.status, { reason: peer.reason, ...(toTag ? { toTag } : {}) })
+  if (contact !== undefined) res.addHeader('Contact', contact)
+  copyEndToEnd(peer, res)
+  return res
+}
