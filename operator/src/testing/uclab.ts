@@ -7,7 +7,12 @@ export function uclabObjects(): KubernetesObject[] {
   const dir = join(import.meta.dirname, '..', '..', '..', 'examples', 'uclab')
   return loadObjects(listYamlFiles([dir])).objects.map(({ object }, i) => {
     const o = structuredClone(object) as KubernetesObject
-    o.metadata = { ...o.metadata, uid: `uid-${i}`, generation: 1, creationTimestamp: '2026-11-26T10:00:00Z' }
+    o.metadata = {
+      ...o.metadata,
+      uid: `uid-${i}`,
+      generation: 1,
+      creationTimestamp: '2026-11-26T10:00:00Z' as unknown as Date,
+    }
     return o
   })
 }

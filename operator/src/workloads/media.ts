@@ -1,0 +1,113 @@
+import type { KubernetesObject } from '@kubernetes/client-node'
+import {
+  commonLabels,
+  HTTP_PORT,
+  mediaControlPolicyName,
+  mediaName,
+  NG_PORT,
+  podsName,
+  selectorLabels,
+} from '../names.ts'
+import {
+  downwardEnv,
+  httpProbes,
+  ownedMeta,
+  restrictedContainer,
+  restrictedPod,
+  sbcName,
+  type WorkloadInput,
+} from './input.ts'
+
+/** Seconds a media pod gets after SIGTERM to keep relaying calls that are still up. */
+export const MEDIA_GRACE_SECONDS = 120
+
+/** `name=min-max,…` of the realms, for the SBC_MEDIA_PORT_RANGES env (documentation and preflight). */
+export function portRangesEnv(input: WorkloadInput): string {
+  return (input.config?.realms ?? []).map((r) => `${r.name}=${r.portRange.min}-${r.portRange.max}`).join(',')
+}
+
+/**
+ * DaemonSet `<sbc>-media`, the RTP/SRTP relay, one pod per selected node on the host network.
+ *
+ * Fields owned: labels, ownerReferences, spec.selector (immutable), spec.updateStrategy, the pod
+ * template: hostNetwork, dnsPolicy ClusterFirstWithHostNet, nodeSelector (spec.media.nodeSelector),
+ * serviceAccountName, securityContext, terminationGracePeriodSeconds, and the container (image,
+ * args `media --sbc --http-port --ng-port`, env incl. HOST_IP and SBC_MEDIA_PORT_RANGES, ports,
+ * probes, resources, securityContext). No capabilities: realm ports are >= 1024 (schema minimum),
+ * NG is 22222 and HTTP 8080, so nothing privileged is bound. The realm port ranges travel in the
+ * snapshot; the env only documents them on the pod. hostNetwork means the restricted Pod Security
+ * level does not admit this pod; the namespace needs `baseline` or `privileged`.
+ */
+export function mediaDaemonSet(input: WorkloadInput): KubernetesObject {
+  const sbc = sbcName(input)
+  const spec = input.sbc.spec?.media ?? {}
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'DaemonSet',
+    metadata: ownedMeta(input, mediaName(sbc), commonLabels(sbc, 'media')),
+    spec: {
+      selector: { matchLabels: selectorLabels(sbc, 'media') },
+      updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
+      template: {
+        metadata: { labels: commonLabels(sbc, 'media') },
+        spec: {
+          hostNetwork: true,
+          dnsPolicy: 'ClusterFirstWithHostNet',
+          serviceAccountName: podsName(sbc),
+          automountServiceAccountToken: true,
+          securityContext: restrictedPod,
+          terminationGracePeriodSeconds: MEDIA_GRACE_SECONDS,
+          ...(spec.nodeSelector ? { nodeSelector: spec.nodeSelector } : {}),
+          containers: [
+            {
+              name: 'media',
+              image: input.image,
+              args: ['media', `--sbc=${sbc}`, `--http-port=${HTTP_PORT}`, `--ng-port=${NG_PORT}`],
+              env: [...downwardEnv(true), { name: 'SBC_MEDIA_PORT_RANGES', value: portRangesEnv(input) }],
+              ports: [
+                { name: 'http', containerPort: HTTP_PORT, protocol: 'TCP' },
+                { name: 'ng', containerPort: NG_PORT, protocol: 'UDP' },
+              ],
+              ...httpProbes,
+              ...(spec.resources ? { resources: spec.resources } : {}),
+              securityContext: restrictedContainer,
+              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+            },
+          ],
+          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }],
+        },
+      },
+    },
+  } as KubernetesObject
+}
+
+/**
+ * NetworkPolicy `<sbc>-media-control`: NG (UDP 22222) only from this SBC's signalling pods; RTP
+ * port ranges and HTTP stay open. Defence in depth only: many CNIs do not apply policies to
+ * hostNetwork pods, so the real fence is NG binding HOST_IP (runtime contract).
+ * Fields owned: labels, ownerReferences, spec (podSelector, policyTypes, ingress).
+ */
+export function mediaControlPolicy(input: WorkloadInput): KubernetesObject {
+  const sbc = sbcName(input)
+  const rtp = (input.config?.realms ?? []).map((r) => ({
+    protocol: 'UDP',
+    port: r.portRange.min,
+    ...(r.portRange.max > r.portRange.min ? { endPort: r.portRange.max } : {}),
+  }))
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: ownedMeta(input, mediaControlPolicyName(sbc), commonLabels(sbc, 'media')),
+    spec: {
+      podSelector: { matchLabels: selectorLabels(sbc, 'media') },
+      policyTypes: ['Ingress'],
+      ingress: [
+        {
+          from: [{ podSelector: { matchLabels: selectorLabels(sbc, 'signalling') } }],
+          ports: [{ protocol: 'UDP', port: NG_PORT }],
+        },
+        { ports: [{ protocol: 'TCP', port: HTTP_PORT }, ...rtp] },
+      ],
+    },
+  } as KubernetesObject
+}
