@@ -5,6 +5,7 @@ import { SrtpContext } from '../../lib/media/srtp/context.ts'
 import { generateSdesKey } from '../../lib/media/srtp/sdes.ts'
 import { SRTP_SUITES, type SrtpSuiteName } from '../../lib/media/srtp/suites.ts'
 import { buildMediaAddon } from './build.ts'
+import { MediaNativeError } from './errors.ts'
 import {
   Latch,
   loadMediaAddon,
@@ -13,6 +14,7 @@ import {
   SRTP_MAX_TRAILER_LEN,
   SrtpEngine,
 } from './media-addon.ts'
+import { NativeRelay } from './native-relay.ts'
 
 /* The native packet path against the TypeScript reference: libsrtp through the addon interoperates with
  * SrtpContext both ways, and the recvmmsg/sendmmsg relay moves, latches, re-keys and drops as told.
@@ -243,6 +245,42 @@ describe('media addon (libsrtp + native relay)', function () {
       assert.equal(again.leg, a.leg)
       addon.relayClose(r, again.leg)
       assert.throws(() => addon.relayStats(r, again.leg), { code: 'SBC_ERR_MEDIA_NATIVE' })
+    })
+
+    it('NativeRelay relays SRTP → SRTP re-keyed per leg (GCM in, AES-CM out) and maps errors to codes', async () => {
+      const relay = new NativeRelay(addon)
+      const a = relay.bind('127.0.0.1')
+      const b = relay.bind('127.0.0.1')
+      relay.connect(a, b)
+      const peerA = await udp()
+      const peerB = await udp()
+      const kA = { suite: 'AEAD_AES_128_GCM' as const, ...generateSdesKey('AEAD_AES_128_GCM') }
+      const kB = { suite: 'AES_CM_128_HMAC_SHA1_32' as const, ...generateSdesKey('AES_CM_128_HMAC_SHA1_32') }
+      relay.setSrtp(a, kA, null)
+      relay.setSrtp(b, null, kB)
+      relay.setPeer(b, { address: '127.0.0.1', port: peerB.address().port }, Latch.off)
+      relay.start()
+      try {
+        const txA = SrtpContext.fromMasterKey(kA.suite, kA.masterKey, kA.masterSalt)
+        const rxB = SrtpContext.fromMasterKey(kB.suite, kB.masterKey, kB.masterSalt)
+        peerA.send(txA.protect(rtp(42, 0xa1)), a.port, '127.0.0.1')
+        assert.deepEqual(rxB.unprotect((await next(peerB))[0]), rtp(42, 0xa1))
+        assert.equal(relay.stats(a).packetsIn, 1)
+      } finally {
+        relay.stop()
+      }
+      assert.throws(
+        () => relay.bind('127.0.0.1', a.port),
+        (e: unknown) => e instanceof MediaNativeError && e.code === 'SBC_ERR_MEDIA_PORT_IN_USE',
+      )
+      const k256 = {
+        suite: 'AES_256_CM_HMAC_SHA1_80' as const,
+        ...generateSdesKey('AES_256_CM_HMAC_SHA1_80'),
+      }
+      assert.throws(() => relay.setSrtp(a, k256, null), { code: 'SBC_ERR_MEDIA_NATIVE_SUITE' })
+      assert.throws(() => new NativeRelay(null), { code: 'SBC_ERR_MEDIA_NATIVE_MISSING' })
+      relay.close(a)
+      relay.close(b)
     })
 
     it('paces 2,000 packets over 40 streams through the relay with the native load generator, none lost', async () => {

@@ -1,0 +1,116 @@
+import { type SrtpSuiteName, srtpSuite } from '../../lib/media/srtp/suites.ts'
+import { asMediaNativeError, MediaNativeError, MediaNativeErrorCode } from './errors.ts'
+import {
+  Latch,
+  loadMediaAddon,
+  type MediaAddon,
+  type NativeLegStats,
+  type NativeRelayHandle,
+  SrtpEngine,
+} from './media-addon.ts'
+
+/** SDES keying of one direction of a leg (master key and salt, RFC 4568). */
+export interface SrtpKeying {
+  readonly suite: SrtpSuiteName
+  readonly masterKey: Uint8Array
+  readonly masterSalt: Uint8Array
+}
+
+/** A bound leg: the slot in the worker's table and the local port. */
+export interface RelayLeg {
+  readonly leg: number
+  readonly port: number
+}
+
+/**
+ * One native relay worker (one thread) and the legs it owns (ADR 0040). The control side of a media
+ * pod creates one per core, binds each call's legs on the same relay, connects them both ways, and
+ * sets peers, latching and SRTP per leg; the worker moves the packets.
+ *
+ * @remarks
+ * Each leg's SRTP is terminated with that leg's keys (RFC 3711 per direction): `inbound` unprotects
+ * what the peer sends to this leg, `outbound` protects what the relay sends to the peer. Keys are
+ * never shared between legs. Control calls are cheap and thread-safe against the worker (one mutex).
+ */
+export class NativeRelay {
+  private readonly addon: MediaAddon
+  private readonly handle: NativeRelayHandle
+
+  /** @throws MediaNativeError `SBC_ERR_MEDIA_NATIVE_MISSING` when the addon is not built */
+  constructor(addon: MediaAddon | null = loadMediaAddon()) {
+    if (!addon)
+      throw new MediaNativeError(
+        MediaNativeErrorCode.missing,
+        'media addon not built (node media-pod/native/build.ts)',
+      )
+    this.addon = addon
+    this.handle = addon.relayCreate()
+  }
+
+  /** Binds a UDP socket for a leg. @throws MediaNativeError `SBC_ERR_MEDIA_PORT_IN_USE` */
+  bind(address: string, port = 0): RelayLeg {
+    return this.call(() => this.addon.relayBind(this.handle, address, port))
+  }
+
+  /** What arrives on `from` leaves through `to`'s socket toward `to`'s peer. */
+  connect(from: RelayLeg, to: RelayLeg): void {
+    this.call(() => this.addon.relayConnect(this.handle, from.leg, to.leg))
+  }
+
+  /** Sets (or clears, with null) the leg's peer and its latching mode. */
+  setPeer(leg: RelayLeg, peer: { address: string; port: number } | null, latch: Latch = Latch.once): void {
+    this.call(() =>
+      this.addon.relaySetPeer(this.handle, leg.leg, peer?.address ?? null, peer?.port ?? 0, latch),
+    )
+  }
+
+  /**
+   * Sets the leg's SRTP: null = plain RTP in that direction.
+   * @throws MediaNativeError `SBC_ERR_MEDIA_NATIVE_SUITE` for suites without a native engine
+   */
+  setSrtp(leg: RelayLeg, inbound: SrtpKeying | null, outbound: SrtpKeying | null): void {
+    const make = (k: SrtpKeying | null, out: boolean) => {
+      if (!k) return null
+      const s = srtpSuite(k.suite)
+      if (!s.libsrtpProfile)
+        throw new MediaNativeError(MediaNativeErrorCode.suite, `${k.suite} has no native SRTP engine`)
+      return this.addon.srtpCreate(
+        s.libsrtpProfile,
+        Buffer.concat([k.masterKey, k.masterSalt]),
+        out,
+        SrtpEngine.openssl,
+      )
+    }
+    const i = this.call(() => make(inbound, false))
+    const o = this.call(() => make(outbound, true))
+    this.call(() => this.addon.relaySetSrtp(this.handle, leg.leg, i, o))
+  }
+
+  /** Closes the leg's socket; the port returns to the system and the slot to the table. */
+  close(leg: RelayLeg): void {
+    this.call(() => this.addon.relayClose(this.handle, leg.leg))
+  }
+
+  /** A snapshot of the leg's counters (packets, bytes, auth failures, replays, drops, idle time, peer). */
+  stats(leg: RelayLeg): NativeLegStats {
+    return this.call(() => this.addon.relayStats(this.handle, leg.leg))
+  }
+
+  /** Starts the worker thread. */
+  start(coalesceUs = 0): void {
+    this.call(() => this.addon.relayStart(this.handle, coalesceUs))
+  }
+
+  /** Stops and joins the worker thread; legs stay bound. */
+  stop(): void {
+    this.call(() => this.addon.relayStop(this.handle))
+  }
+
+  private call<T>(fn: () => T): T {
+    try {
+      return fn()
+    } catch (e) {
+      throw asMediaNativeError(e)
+    }
+  }
+}
