@@ -1,7 +1,11 @@
 import type { GroupConfig, InterfaceConfig, SbcConfig } from '../../../lib/config/model.ts'
 import { headerKey } from '../../../lib/sip/message/headers/header-names.ts'
 import { HEADER_TABLE, isKnownHeader } from '../../../lib/sip/message/headers/header-table.ts'
-import { type NameAddr, parseNameAddrList, stringifyNameAddr } from '../../../lib/sip/message/headers/name-addr.ts'
+import {
+  type NameAddr,
+  parseNameAddrList,
+  stringifyNameAddr,
+} from '../../../lib/sip/message/headers/name-addr.ts'
 import type { SipRequest, SipResponse } from '../../../lib/sip/message/message.ts'
 import { parseUri } from '../../../lib/sip/uri/uri.ts'
 import { ManipulationError } from './errors.ts'
@@ -21,7 +25,15 @@ export interface CompiledManipulation {
 }
 
 /** Headers the transaction and dialog layers own: no manipulation may touch them. */
-const FORBIDDEN = new Set(['via', 'call-id', 'cseq', 'content-length', 'content-type', 'route', 'record-route'])
+const FORBIDDEN = new Set([
+  'via',
+  'call-id',
+  'cseq',
+  'content-length',
+  'content-type',
+  'route',
+  'record-route',
+])
 
 /** Headers carrying name-addrs whose host ReplaceHost may change; only ReplaceHost may touch From/To/Contact. */
 const URI_HEADERS = new Set([
@@ -39,7 +51,10 @@ const URI_HEADERS = new Set([
 const HOST_ONLY = new Set(['request-uri', 'from', 'to', 'contact'])
 
 /** The variables a value may use, per group. */
-export function manipulationVariables(iface: InterfaceConfig, nat: SbcConfig['nat']): Record<string, string | null> {
+export function manipulationVariables(
+  iface: InterfaceConfig,
+  nat: SbcConfig['nat'],
+): Record<string, string | null> {
   return {
     'sbc.fqdn': nat?.fqdn ?? iface.advertised.fqdn,
     'sbc.publicAddress': nat?.publicAddress ?? iface.advertised.address,
@@ -48,7 +63,12 @@ export function manipulationVariables(iface: InterfaceConfig, nat: SbcConfig['na
   }
 }
 
-function substitute(value: string, vars: Record<string, string | null>, where: string, problems: string[]): string | null {
+function substitute(
+  value: string,
+  vars: Record<string, string | null>,
+  where: string,
+  problems: string[],
+): string | null {
   let bad = false
   const out = value.replace(/\$\{([^}]*)\}/g, (_m, name: string) => {
     const v = vars[name]
@@ -70,7 +90,8 @@ export function uriHost(host: string): string | undefined {
   const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
   try {
     const u = parseUri(`sip:${h}`)
-    if (u.kind !== 'sip' || u.port !== undefined || u.params.length > 0 || u.headers.length > 0) return undefined
+    if (u.kind !== 'sip' || u.port !== undefined || u.params.length > 0 || u.headers.length > 0)
+      return undefined
     return u.host
   } catch {
     return undefined
@@ -134,7 +155,9 @@ export function compileManipulations(
         try {
           HEADER_TABLE[key].parse(value)
         } catch (e) {
-          problems.push(`${where}: ${JSON.stringify(value)} is not a valid ${m.header} (${(e as Error).message})`)
+          problems.push(
+            `${where}: ${JSON.stringify(value)} is not a valid ${m.header} (${(e as Error).message})`,
+          )
           continue
         }
       }
@@ -184,7 +207,9 @@ function replaceHost(rule: CompiledManipulation, msg: SipRequest | SipResponse):
     try {
       list = parseNameAddrList(line, rule.headerName)
     } catch (e) {
-      throw new ManipulationError(rule.name, `cannot parse ${rule.headerName}: ${(e as Error).message}`, { cause: e })
+      throw new ManipulationError(rule.name, `cannot parse ${rule.headerName}: ${(e as Error).message}`, {
+        cause: e,
+      })
     }
     const text = replaceHostIn(list, host).map(stringifyNameAddr).join(', ')
     try {
@@ -195,7 +220,8 @@ function replaceHost(rule: CompiledManipulation, msg: SipRequest | SipResponse):
     written.push(text)
   }
   const single = rule.header === 'from' || rule.header === 'to'
-  if (single && written.length !== 1) throw new ManipulationError(rule.name, `${lines.length} ${rule.headerName} lines`)
+  if (single && written.length !== 1)
+    throw new ManipulationError(rule.name, `${lines.length} ${rule.headerName} lines`)
   const name = msg.headerFields.find((f) => f.key === rule.header)?.name ?? rule.headerName
   msg.setHeader(name, written.join(', '))
 }

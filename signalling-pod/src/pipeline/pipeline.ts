@@ -12,6 +12,8 @@
  * - `admit()` takes optional `AdmitOptions` (hold, timeout) and its refusal carries `cause`.
  * - `decideWithTrace()` returns the decision and each step's reason for logs and traces.
  * - `CompiledPipeline.learnProxyAddresses()` lets DNS results feed classification by proxy set.
+ * - `manipulateOutbound/Inbound` return how many rules applied (callers may ignore it) and throw
+ *   `ManipulationError` rather than write invalid SIP.
  */
 import { classify } from './classify.ts'
 import type { CompiledPipeline } from './compiled.ts'
@@ -22,7 +24,16 @@ import type { Decision, InboundContext, TraceEntry } from './types.ts'
 export { type AdmissionResult, type AdmitOptions, admit, releaseAdmission } from './admission.ts'
 export { CompiledPipeline } from './compiled.ts'
 export { ManipulationError, PipelineConfigError } from './errors.ts'
+export { advertisedAddress, advertisedHost, applyIdentity, contactUri } from './identity.ts'
 export { manipulateInbound, manipulateOutbound } from './manipulate.ts'
+export {
+  createDnsResolver,
+  orderSrv,
+  type Resolve,
+  type ResolvedAddress,
+  resolveTarget,
+  srvName,
+} from './resolver.ts'
 export type {
   Decision,
   InboundContext,
