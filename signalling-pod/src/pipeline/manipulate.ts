@@ -85,6 +85,14 @@ function substitute(
   return bad ? null : out
 }
 
+function hasControl(v: string): boolean {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i)
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return true
+  }
+  return false
+}
+
 /** Validates a host for ReplaceHost; returns it in URI form (IPv6 bracketed) or undefined. */
 export function uriHost(host: string): string | undefined {
   const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
@@ -140,7 +148,7 @@ export function compileManipulations(
       }
       value = substitute(m.value, vars, where, problems)
       if (value === null) continue
-      if (/[\x00-\x08\x0a-\x1f\x7f]/.test(value)) {
+      if (hasControl(value)) {
         problems.push(`${where}: value holds control characters`)
         continue
       }
