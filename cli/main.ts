@@ -6,13 +6,14 @@
 import { readFileSync } from 'node:fs'
 import { SbcError } from '../lib/errors.ts'
 import type { Command, CommandIO } from './command.ts'
+import { operatorCommand } from './commands/operator.ts'
 import { runCommand } from './commands/run.ts'
 import { signallingCommand } from './commands/signalling.ts'
 import { validateCommand } from './commands/validate.ts'
 import { UsageError } from './errors.ts'
 
 /** The registered subcommands, in the order `--help` lists them. */
-export const commands: readonly Command[] = [runCommand, validateCommand, signallingCommand]
+export const commands: readonly Command[] = [runCommand, validateCommand, signallingCommand, operatorCommand]
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
