@@ -3,8 +3,12 @@ import { SipParseError, SipParseReason } from '../errors.ts'
 import type { Uri } from '../uri/uri.ts'
 import { parseUri } from '../uri/uri.ts'
 import { HeaderLine } from './header-line.ts'
+import { parseCallId } from './headers/call-id.ts'
+import { parseCSeq } from './headers/cseq.ts'
 import { headerKey, wellKnownAt } from './headers/header-names.ts'
-import { HEADER_TABLE } from './headers/header-table.ts'
+import { parseNameAddr, parseNameAddrList } from './headers/name-addr.ts'
+import { parseContentLength, parseMaxForwards } from './headers/numeric.ts'
+import { parseVia } from './headers/via.ts'
 import type { SipParseLimits } from './limits.ts'
 import { DEFAULT_LIMITS } from './limits.ts'
 import type { HeaderField, SipMessage } from './message.ts'
@@ -228,10 +232,33 @@ export function parse(buf: Buffer, options?: SipParseOptions): SipMessage {
     // Only the first Via line is parsed now (the transaction layer's key); the others wait.
     if (key === 'via' && (seen & VIA_BIT) !== 0) continue
     try {
-      f.parsed = (HEADER_TABLE[key as 'via'].parse as (v: string) => unknown)(f.value)
-      if (key === 'content-length') contentLength = f.parsed as number
-      else if (key === 'via' && (seen & VIA_BIT) === 0) {
-        seen |= VIA_BIT
+      // Direct calls rather than through HEADER_TABLE: monomorphic, so V8 can inline them.
+      const v = f.value
+      switch (bit) {
+        case 0:
+          if (key === 'via') {
+            seen |= VIA_BIT
+            f.parsed = parseVia(v)
+          } else f.parsed = v === '*' ? [] : parseNameAddrList(v, 'Contact')
+          break
+        case 1:
+          f.parsed = parseNameAddr(v, 'From')
+          break
+        case 2:
+          f.parsed = parseNameAddr(v, 'To')
+          break
+        case 4:
+          f.parsed = parseCallId(v)
+          break
+        case 8:
+          f.parsed = parseCSeq(v)
+          break
+        case 16:
+          f.parsed = parseMaxForwards(v)
+          break
+        default:
+          contentLength = parseContentLength(v)
+          f.parsed = contentLength
       }
     } catch (e) {
       if (!(e instanceof SipParseError)) throw e
