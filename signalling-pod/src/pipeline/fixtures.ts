@@ -1,10 +1,14 @@
 /** Test fixture builders for the pipeline: the uclab config and requests. */
+import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { listYamlFiles, loadObjects } from '../../../cli/load-objects.ts'
 import { compile } from '../../../lib/config/compile/compile.ts'
 import type { SbcConfig } from '../../../lib/config/model.ts'
 import type { SipRequest } from '../../../lib/sip/message/message.ts'
 import { parse } from '../../../lib/sip/message/parse.ts'
+import type { DialogStore } from '../../../lib/state/dialog-store.ts'
+import { admit, releaseAdmission } from './admission.ts'
+import type { CompiledPipeline } from './compiled.ts'
 import type { InboundContext, Transport } from './types.ts'
 
 const UCLAB = join(import.meta.dirname, '../../../examples/uclab')
@@ -81,4 +85,21 @@ export function inbound(
   }
   if (from.certs !== undefined) ctx.peerCertificateNames = from.certs
   return ctx
+}
+
+/** Runs the 250-limit scenario against any store; shared with the Redis integration test. */
+export async function fillWebex(store: DialogStore, p: CompiledPipeline): Promise<void> {
+  for (let i = 1; i <= 250; i++) {
+    const r = await admit(store, p, 'webex', `call-${i}`, { timeoutMs: 5000 })
+    assert.deepEqual(r, { ok: true }, `call ${i}`)
+  }
+  const over = await admit(store, p, 'webex', 'call-251', { timeoutMs: 5000 })
+  assert.equal(over.ok, false)
+  if (!over.ok) {
+    assert.equal(over.code, 503)
+    assert.equal(over.cause, 'max-concurrent-calls')
+    assert.ok(over.retryAfterSeconds > 0)
+  }
+  await releaseAdmission(store, 'webex', 'call-7')
+  assert.deepEqual(await admit(store, p, 'webex', 'call-251', { timeoutMs: 5000 }), { ok: true })
 }
