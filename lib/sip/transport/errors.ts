@@ -12,6 +12,8 @@ export const TransportErrorCode = {
   sendFailed: 'SBC_ERR_SIP_TRANSPORT_SEND_FAILED',
   /** The per-source connection limit was reached; the new connection was closed. */
   connectionLimit: 'SBC_ERR_SIP_TRANSPORT_CONNECTION_LIMIT',
+  /** A listener could not be bound (address in use, address not local). */
+  listenFailed: 'SBC_ERR_SIP_TRANSPORT_LISTEN_FAILED',
   /** The TLS configuration could not be loaded (missing file, bad PEM). */
   tlsConfig: 'SBC_ERR_SIP_TRANSPORT_TLS_CONFIG',
 } as const

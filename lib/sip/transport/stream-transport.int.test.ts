@@ -161,6 +161,19 @@ describe('StreamTransport over TCP', () => {
     assert.equal(tb.counters.connectionsOpened, 1)
   })
 
+  it('fails to listen on a port that is taken with a typed error', async () => {
+    const t = await listen({ protocol: 'tcp', address: '127.0.0.1', delegate: inbox().delegate })
+    await assert.rejects(
+      StreamTransport.listen({
+        protocol: 'tcp',
+        address: '127.0.0.1',
+        port: t.local.port,
+        delegate: inbox().delegate,
+      }),
+      { code: 'SBC_ERR_SIP_TRANSPORT_LISTEN_FAILED' },
+    )
+  })
+
   it('rejects a send to a closed port with a typed error', async () => {
     const t = await listen({ protocol: 'tcp', address: '127.0.0.1', delegate: inbox().delegate })
     const probe = await listen({ protocol: 'tcp', address: '127.0.0.1', delegate: inbox().delegate })
@@ -411,6 +424,20 @@ describe('UdpTransport', () => {
       }
     })
   }
+
+  it('fails to bind a port that is taken with a typed error', async () => {
+    const t = await UdpTransport.listen({ address: '127.0.0.1', port: 0, delegate: inbox().delegate })
+    try {
+      await assert.rejects(
+        UdpTransport.listen({ address: '127.0.0.1', port: t.local.port, delegate: inbox().delegate }),
+        {
+          code: 'SBC_ERR_SIP_TRANSPORT_LISTEN_FAILED',
+        },
+      )
+    } finally {
+      await t.close()
+    }
+  })
 
   it('rejects a send after close with a typed error', async () => {
     const t = await UdpTransport.listen({ address: '127.0.0.1', port: 0, delegate: inbox().delegate })

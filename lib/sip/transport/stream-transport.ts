@@ -109,7 +109,7 @@ export class StreamTransport implements Transport {
       server.once('error', (cause) =>
         reject(
           new SipTransportError(
-            TransportErrorCode.sendFailed,
+            TransportErrorCode.listenFailed,
             `cannot listen on ${options.address}:${options.port}`,
             {
               cause,

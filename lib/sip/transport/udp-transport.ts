@@ -74,7 +74,7 @@ export class UdpTransport implements Transport {
     } catch (cause) {
       managed.destroy()
       throw new SipTransportError(
-        TransportErrorCode.sendFailed,
+        TransportErrorCode.listenFailed,
         `cannot bind UDP ${options.address}:${options.port}`,
         { cause },
       )
