@@ -11,6 +11,9 @@ import {
   PipelineConfigError,
 } from './pipeline.ts'
 
+/** A variable reference as written in a manipulation value. */
+const v = (name: string) => `\${${name}}`
+
 type Manipulation = GroupConfig['manipulations'][number]
 const uclab = () => CompiledPipeline.from(uclabConfig())
 const withRule =
@@ -130,8 +133,8 @@ describe('manipulation step (uclab ManSet 2)', () => {
 describe('manipulation rules checked at compile time', () => {
   const accepted: [string, Partial<Manipulation>, (r: ReturnType<typeof request>) => void][] = [
     [
-      'substitutes ${sbc.fqdn}',
-      { header: 'X-Sbc', value: 'host=${sbc.fqdn}' },
+      'substitutes the sbc.fqdn variable',
+      { header: 'X-Sbc', value: `host=${v('sbc.fqdn')}` },
       (r) => assert.equal(r.header('x-sbc'), 'host=sbc1.uclab.dev'),
     ],
     [
@@ -180,7 +183,7 @@ describe('manipulation rules checked at compile time', () => {
       { header: 'Max-Forwards', value: 'seventy' },
       /not a valid Max-Forwards/,
     ],
-    ['refuses an unknown variable', { value: '${pod.name}' }, /unknown variable/],
+    ['refuses an unknown variable', { value: v('pod.name') }, /unknown variable/],
     ['refuses a header name that is not a token', { header: 'X Bad' }, /not a header name/],
     ['refuses a value with a line break', { value: 'a\r\nVia: x' }, /control characters/],
   ]

@@ -1,0 +1,166 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
+import type { CommandObservation } from '../../lib/state/redis-store.ts'
+import type { Decision } from './pipeline/types.ts'
+
+/** Which side of the SBC a call leg faces: received from the group, or sent to it. */
+export type CallDirection = 'inbound' | 'outbound'
+
+/**
+ * The signalling pod's Prometheus metrics (docs/pipeline.md lists them; the Helm chart's
+ * PrometheusRule and dashboard use `sbc_calls_*`, `sbc_redis_up` and `sbc_sip_proxy_up`). Names
+ * carry the `sbc_` prefix, base units and `_total` on counters.
+ */
+export class SignallingMetrics {
+  readonly callsAttempted: Counter<'ip_group' | 'direction'>
+  readonly callsAnswered: Counter<'ip_group' | 'direction'>
+  readonly callsFailed: Counter<'ip_group' | 'direction' | 'code'>
+  readonly callsActive: Gauge<'ip_group'>
+  readonly transactions: Counter<'kind' | 'method'>
+  readonly retransmissions: Counter<'method'>
+  readonly parseErrors: Counter<'reason'>
+  readonly scannersBlocked: Counter<'signature' | 'action'>
+  readonly unclassified: Counter<'action'>
+  readonly admissionRejections: Counter<'ip_group' | 'cause'>
+  readonly routingDecisions: Counter<'type' | 'rule'>
+  readonly redisDuration: Histogram<'command'>
+  readonly redisErrors: Counter<'command' | 'code'>
+  readonly redisUp: Gauge
+  readonly proxyUp: Gauge<'ip_group' | 'proxy'>
+  readonly configGeneration: Gauge
+  readonly draining: Gauge
+
+  constructor(registry: Registry) {
+    const registers = [registry]
+    this.callsAttempted = new Counter({
+      name: 'sbc_calls_attempted_total',
+      help: 'Initial INVITEs received from (inbound) or routed to (outbound) an IP group.',
+      labelNames: ['ip_group', 'direction'],
+      registers,
+    })
+    this.callsAnswered = new Counter({
+      name: 'sbc_calls_answered_total',
+      help: 'Attempted calls that got a 2xx.',
+      labelNames: ['ip_group', 'direction'],
+      registers,
+    })
+    this.callsFailed = new Counter({
+      name: 'sbc_calls_failed_total',
+      help: 'Attempted calls that ended with a final non-2xx, by SIP status code.',
+      labelNames: ['ip_group', 'direction', 'code'],
+      registers,
+    })
+    this.callsActive = new Gauge({
+      name: 'sbc_calls_active',
+      help: 'Established calls on this pod, per IP group.',
+      labelNames: ['ip_group'],
+      registers,
+    })
+    this.transactions = new Counter({
+      name: 'sbc_sip_transactions_total',
+      help: 'SIP transactions created, by kind (client/server) and method.',
+      labelNames: ['kind', 'method'],
+      registers,
+    })
+    this.retransmissions = new Counter({
+      name: 'sbc_sip_retransmissions_total',
+      help: 'SIP retransmissions sent or absorbed, by method.',
+      labelNames: ['method'],
+      registers,
+    })
+    this.parseErrors = new Counter({
+      name: 'sbc_sip_parse_errors_total',
+      help: 'Messages that failed to parse, by SipParseReason.',
+      labelNames: ['reason'],
+      registers,
+    })
+    this.scannersBlocked = new Counter({
+      name: 'sbc_scanners_blocked_total',
+      help: 'Requests matching a malicious signature, by signature and action (drop/reject).',
+      labelNames: ['signature', 'action'],
+      registers,
+    })
+    this.unclassified = new Counter({
+      name: 'sbc_unclassified_requests_total',
+      help: 'Requests no IP group classified, by what the policy did (drop/reject/allow).',
+      labelNames: ['action'],
+      registers,
+    })
+    this.admissionRejections = new Counter({
+      name: 'sbc_admission_rejections_total',
+      help: 'New calls refused with 503 by admission, by IP group and cause.',
+      labelNames: ['ip_group', 'cause'],
+      registers,
+    })
+    this.routingDecisions = new Counter({
+      name: 'sbc_routing_decisions_total',
+      help: 'Out-of-dialog requests decided by a routing rule (type route/reply; rule "" for 404).',
+      labelNames: ['type', 'rule'],
+      registers,
+    })
+    this.redisDuration = new Histogram({
+      name: 'sbc_redis_command_duration_seconds',
+      help: 'Redis round trips, by command or script.',
+      labelNames: ['command'],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+      registers,
+    })
+    this.redisErrors = new Counter({
+      name: 'sbc_redis_errors_total',
+      help: 'Failed Redis round trips, by command and error code.',
+      labelNames: ['command', 'code'],
+      registers,
+    })
+    this.redisUp = new Gauge({
+      name: 'sbc_redis_up',
+      help: '1 while the Redis connection works, else 0.',
+      registers,
+    })
+    this.proxyUp = new Gauge({
+      name: 'sbc_sip_proxy_up',
+      help: '1 while the proxy answers OPTIONS keep-alives, 0 when marked down.',
+      labelNames: ['ip_group', 'proxy'],
+      registers,
+    })
+    this.configGeneration = new Gauge({
+      name: 'sbc_signalling_config_generation',
+      help: 'Configuration generation this pod applied.',
+      registers,
+    })
+    this.draining = new Gauge({
+      name: 'sbc_signalling_draining',
+      help: '1 while the pod drains (SIGTERM received), else 0.',
+      registers,
+    })
+  }
+
+  /** The `observer` for `RedisStore` options: latency of every round trip, errors by code. */
+  readonly redisObserver = (o: CommandObservation): void => {
+    this.redisDuration.observe({ command: o.command }, o.durationMs / 1000)
+    if (!o.ok) this.redisErrors.inc({ command: o.command, code: o.error ?? 'unknown' })
+  }
+
+  /** Counts what the pipeline decided (scanner, unclassified, routing). */
+  recordDecision(d: Decision): void {
+    if (d.type === 'drop') {
+      if (d.reason === 'scanner') this.scannersBlocked.inc({ signature: d.signature ?? '', action: 'drop' })
+      else if (d.reason === 'unclassified') this.unclassified.inc({ action: 'drop' })
+      return
+    }
+    if (d.type === 'reply' && d.signature !== undefined) {
+      this.scannersBlocked.inc({ signature: d.signature, action: 'reject' })
+      return
+    }
+    if (d.sourceGroup === null && d.type === 'reply' && d.rule === undefined && d.code === 403) {
+      this.unclassified.inc({ action: 'reject' })
+      return
+    }
+    if (d.sourceGroup === null) this.unclassified.inc({ action: 'allow' })
+    this.routingDecisions.inc({ type: d.type, rule: d.rule ?? '' })
+  }
+
+  /** A call's final response toward or from `group`: answered on 2xx, else failed with the code. */
+  recordFinal(group: string, direction: CallDirection, code: number): void {
+    if (code >= 200 && code < 300) this.callsAnswered.inc({ ip_group: group, direction })
+    else this.callsFailed.inc({ ip_group: group, direction, code: String(code) })
+  }
+}
