@@ -12,7 +12,8 @@ export function openApiSchema(info: KindInfo): JsonSchema {
         description: `APIVersion of the object: ${API_VERSION}.`,
       },
       kind: { type: 'string', description: `Kind of the object: ${info.kind}.` },
-      metadata: { type: 'object', description: 'Standard object metadata.' },
+      // The API server forbids anything but type on metadata (not even a description).
+      metadata: { type: 'object' },
       spec: toStructural(info.spec),
       status: toStructural(info.status),
     },
