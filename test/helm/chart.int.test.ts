@@ -299,19 +299,15 @@ describe('helm chart in the full test control plane: install, upgrade, uninstall
   })
 
   it('helm uninstall leaves nothing with the release labels behind, only the CRDs', async () => {
-    await ok(
-      helmAsync(['uninstall', release, '-n', ns, '--wait', '--timeout', '3m', ...kc()]),
-      'helm uninstall',
-    )
     const types = (
       await ok(kubectl(cp, ['api-resources', '--verbs=list,delete', '-o', 'name']), 'api-resources')
     )
       .trim()
       .split('\n')
       .filter((t) => t && !t.startsWith('events'))
-    await eventually(
-      async () => {
-        const left = await ok(
+    const releaseObjects = async (): Promise<string[]> =>
+      (
+        await ok(
           kubectl(cp, [
             'get',
             types.join(','),
@@ -322,9 +318,30 @@ describe('helm chart in the full test control plane: install, upgrade, uninstall
             'name',
             '--ignore-not-found',
           ]),
-          'list leftovers',
+          'list release objects',
         )
-        assert.equal(left.trim(), '', `left behind:\n${left}`)
+      )
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+    // The same query finds the release's objects while it is installed (so an empty answer later means something).
+    const before = await releaseObjects()
+    for (const o of [
+      `deployment.apps/${deploymentName}`,
+      `statefulset.apps/${release}-redis`,
+      `clusterrole.rbac.authorization.k8s.io/${release}-kube-sbc-operator`,
+      `secret/${release}-redis`,
+    ])
+      assert.ok(before.includes(o), `${o} not in:\n${before.join('\n')}`)
+    assert.ok(before.some((o) => o.startsWith('pod/')))
+    await ok(
+      helmAsync(['uninstall', release, '-n', ns, '--wait', '--timeout', '3m', ...kc()]),
+      'helm uninstall',
+    )
+    await eventually(
+      async () => {
+        const left = await releaseObjects()
+        assert.deepEqual(left, [], `left behind:\n${left.join('\n')}`)
       },
       { timeoutMs: 120_000, intervalMs: 1000 },
     )
