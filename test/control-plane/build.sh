@@ -90,9 +90,8 @@ if ! present "$kwok_out/kwok" "$KWOK_VERSION"; then
   log "building kwok $KWOK_VERSION into $kwok_out"
   mkdir -p "$kwok_out"
   s=$(date +%s)
-  (cd "$here/kwok-bin" && nice_go build -trimpath \
-    -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=$K8S_VERSION" \
-    -o "$kwok_out/kwok" sigs.k8s.io/kwok/cmd/kwok)
+  # kwok's version is a source constant (sigs.k8s.io/kwok/pkg/consts.Version), right for the tag.
+  (cd "$here/kwok-bin" && nice_go build -trimpath -ldflags "-s -w" -o "$kwok_out/kwok" sigs.k8s.io/kwok/cmd/kwok)
   log "kwok built in $(( $(date +%s) - s )) s"
   present "$kwok_out/kwok" "$KWOK_VERSION" || { log "kwok --version is wrong"; exit 1; }
 else
