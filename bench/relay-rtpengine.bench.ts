@@ -90,15 +90,25 @@ await once(ng, 'listening')
 let cookieSeq = 0
 
 async function ngCall(msg: Record<string, Bencode>): Promise<Record<string, Bencode>> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const cookie = `c${process.pid}_${cookieSeq++}`
-    ng.send(`${cookie} ${encode(msg)}`, ngPort, '127.0.0.1')
-    try {
-      const [reply] = (await once(ng, 'message', { signal: AbortSignal.timeout(200) })) as [Buffer]
-      const sp = reply.indexOf(0x20)
-      return decode(reply.subarray(sp + 1)) as Record<string, Bencode>
-    } catch {
-      // rtpengine still starting: retry (bounded)
+  // One cookie per request, retransmitted unchanged (NG answers a repeated cookie from its cache);
+  // replies to other cookies (late answers to earlier retransmissions) are skipped.
+  const cookie = `c${process.pid}_${cookieSeq++}`
+  const payload = `${cookie} ${encode(msg)}`
+  const deadline = Date.now() + 10_000
+  while (Date.now() < deadline) {
+    ng.send(payload, ngPort, '127.0.0.1')
+    const until = Date.now() + 500
+    while (Date.now() < until) {
+      try {
+        const [reply] = (await once(ng, 'message', { signal: AbortSignal.timeout(until - Date.now()) })) as [
+          Buffer,
+        ]
+        const sp = reply.indexOf(0x20)
+        if (reply.subarray(0, sp).toString() === cookie)
+          return decode(reply.subarray(sp + 1)) as Record<string, Bencode>
+      } catch {
+        break // timed out: retransmit
+      }
     }
   }
   throw new Error(`rtpengine did not answer the NG ${msg.command}: ${rtpengineLog}`)
