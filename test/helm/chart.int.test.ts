@@ -213,6 +213,8 @@ describe('helm chart in the full test control plane: install, upgrade, uninstall
       const list = await kubectlJson<Named>(cp, ['get', crd.split('.')[0] as string, '-A'])
       assert.ok(Array.isArray(list.items), crd)
     }
+    // The "sbc" category lists every kube-sbc kind.
+    await ok(kubectl(cp, ['get', 'sbc', '-A']), 'kubectl get sbc -A')
     await rolledOut(2)
     const pods = await kubectlJson<Named>(cp, [
       '-n',

@@ -147,6 +147,7 @@ describe('helm chart kube-sbc', function () {
         'ClusterRole/sbc-kube-sbc-operator',
         'ClusterRoleBinding/sbc-kube-sbc-operator',
         'Deployment/sbc-kube-sbc-operator',
+        'PodDisruptionBudget/sbc-kube-sbc-operator',
         'Role/sbc-kube-sbc-leader-election',
         'RoleBinding/sbc-kube-sbc-leader-election',
         'Secret/sbc-redis',
@@ -205,6 +206,9 @@ describe('helm chart kube-sbc', function () {
       assert.equal(env.KUBE_SBC_DEFAULT_REDIS_PASSWORD_SECRET, 'kube-sbc/sbc-redis')
       assert.equal(env.KUBE_SBC_DEFAULT_REDIS_PASSWORD_SECRET_KEY, 'redis-password')
       assert.equal(spec.securityContext.runAsUser, 65532)
+      const pdb = find(objs, 'PodDisruptionBudget')
+      assert.equal(pdb.spec.maxUnavailable, 1)
+      assert.deepEqual(pdb.spec.selector.matchLabels, d.spec.selector.matchLabels)
     })
 
     it('every container runs restricted (no root, read-only root fs, no capabilities, RuntimeDefault seccomp)', () => {
@@ -256,6 +260,7 @@ describe('helm chart kube-sbc', function () {
         'ConfigMap/voice-sbc-dashboard',
         'Deployment/voice-sbc-operator',
         'Pod/voice-sbc-test-sip-options',
+        'PodDisruptionBudget/voice-sbc-operator',
         'PodMonitor/voice-sbc-sbc-pods',
         'PrometheusRule/voice-sbc',
         'Role/voice-sbc-leader-election',
@@ -457,6 +462,7 @@ describe('helm chart kube-sbc', function () {
         '--log-level=info',
       ])
       assert.ok(!objs.some((o) => /Role/.test(o.kind)))
+      assert.ok(!objs.some((o) => o.kind === 'PodDisruptionBudget'), 'no PDB for a single replica')
     })
   })
 
