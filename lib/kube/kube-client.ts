@@ -99,18 +99,28 @@ export class KubeClient {
       }
       return map
     }
+    // A group/version the server does not serve (404) resolves no kinds; other errors (401, 403,
+    // network) propagate, so a credential problem is not reported as an unknown kind.
+    const lookup = async (p: Promise<Map<string, ResourceInfo>>) => {
+      try {
+        return (await p).get(ref.kind)
+      } catch (err) {
+        this.#discovery.delete(ref.apiVersion)
+        if (err instanceof KubeApiError && err.statusCode === 404) return undefined
+        throw err
+      }
+    }
     let cached = this.#discovery.get(ref.apiVersion)
     if (!cached) {
       cached = load()
       this.#discovery.set(ref.apiVersion, cached)
-      cached.catch(() => this.#discovery.delete(ref.apiVersion))
     }
-    let info = (await cached.catch(() => undefined))?.get(ref.kind)
+    let info = await lookup(cached)
     if (!info) {
       // A CRD installed after the first lookup: refresh once before giving up.
       const fresh = load()
       this.#discovery.set(ref.apiVersion, fresh)
-      info = (await fresh.catch(() => undefined))?.get(ref.kind)
+      info = await lookup(fresh)
     }
     if (!info) throw new UnknownKindError(ref.apiVersion, ref.kind)
     return info

@@ -12,9 +12,14 @@ import { sharedControlPlane } from './shared-control-plane.ts'
 
 const exec = promisify(execFile)
 
-/** Asserts that `p` fails with HTTP `status`. */
-async function rejectsWith(p: Promise<unknown>, status: number): Promise<void> {
-  await assert.rejects(p, (err: unknown) => err instanceof KubeApiError && err.statusCode === status)
+/** Asserts that `p` fails with HTTP `status` (and, if given, a message matching `message`). */
+async function rejectsWith(p: Promise<unknown>, status: number, message?: RegExp): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof KubeApiError, String(err))
+    assert.equal(err.statusCode, status, err.message)
+    if (message) assert.match(err.message, message)
+    return true
+  })
 }
 
 const widgetCrd = {
@@ -144,7 +149,11 @@ describe('test control plane: apiserver mode', function () {
     assert.equal(review.status.userInfo.username, `system:serviceaccount:${ns}:operator`)
     assert.ok(review.status.userInfo.groups.includes(`system:serviceaccounts:${ns}`))
 
-    await rejectsWith(asSa.list({ apiVersion: 'v1', kind: 'ConfigMap', namespace: ns }), 403)
+    await rejectsWith(
+      asSa.list({ apiVersion: 'v1', kind: 'ConfigMap', namespace: ns }),
+      403,
+      /cannot list resource "configmaps"/,
+    )
 
     await applyObject(cp.client, {
       apiVersion: 'rbac.authorization.k8s.io/v1',
@@ -285,8 +294,18 @@ describe('test control plane: full mode (controller manager, scheduler, kwok)', 
     const token = cp!.tokens.get('alice')
     assert.ok(token)
     const alice = new KubeClient((await cp!.kubeConfigForToken(token, 'alice')).kubeConfig)
-    await rejectsWith(alice.list({ apiVersion: 'v1', kind: 'Pod', namespace: 'default' }), 403)
-    await rejectsWith(alice.list({ apiVersion: 'v1', kind: 'Node' }), 403)
+    // authenticated (discovery works) but not authorised
+    await alice.request({ method: 'GET', path: '/api/v1' })
+    await rejectsWith(
+      alice.list({ apiVersion: 'v1', kind: 'Pod', namespace: 'default' }),
+      403,
+      /User "alice" cannot list resource "pods"/,
+    )
+    await rejectsWith(
+      alice.list({ apiVersion: 'v1', kind: 'Node' }),
+      403,
+      /User "alice" cannot list resource "nodes"/,
+    )
     // an unknown token is not a user at all
     const nobody = new KubeClient((await cp!.kubeConfigForToken('not-a-token', 'nobody')).kubeConfig)
     await rejectsWith(nobody.list({ apiVersion: 'v1', kind: 'Pod', namespace: 'default' }), 401)
