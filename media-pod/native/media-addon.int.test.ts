@@ -296,7 +296,7 @@ describe('media addon (libsrtp + native relay)', function () {
       }
       addon.relayStart(r)
       try {
-        const res = await addon.loadgenRun(g.handle, ports, 4000, 2000, 160, null)
+        const res = await addon.loadgenRun(g.handle, ports, 2000, 2000, 160, null)
         assert.equal(res.sent, 2000)
         assert.equal(res.received, 2000)
       } finally {
