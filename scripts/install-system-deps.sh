@@ -12,7 +12,8 @@ pkgs=(
   kamailio            # signalling benchmark anchor; NG client for media-pod interop
   rtpengine-daemon    # media benchmark anchor
   python3-pylibsrtp   # libsrtp as an independent SRTP peer (/usr/bin/python3)
-  libsrtp2-dev        # headers for the optional native media addon
+  libsrtp2-dev        # libsrtp for the native addon's interop reference engine
+  libssl-dev          # OpenSSL libcrypto: the native addon's SRTP engine (ADR 0040)
   dnsmasq-base        # DNS SRV for end-to-end proxy-set tests
   etcd-server         # fallback etcd for the control-plane harness
   iproute2            # network namespaces as test hosts
