@@ -129,6 +129,18 @@ process.once('exit', () => {
 
 /** Starts a control plane on loopback. Throws, after cleaning up, if a component fails to start. */
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  // A free port can be taken by another engineer's process between `freePort()` and the bind; the
+  // component then exits with "address already in use". Start again with fresh ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options)
+    } catch (err) {
+      if (attempt >= 3 || !/address already in use/i.test(String(err))) throw err
+    }
+  }
+}
+
+async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
   const mode = options.mode ?? 'apiserver'
   const timeout = options.startTimeoutMs ?? 120_000
   for (const bin of [
