@@ -205,7 +205,8 @@ describe('helm chart in the full test control plane: install, upgrade, uninstall
     )
     assert.match(out, /STATUS: deployed/)
     assert.match(out, /pod-security\.kubernetes\.io\/enforce=privileged/)
-    assert.match(out, /kubectl -n sbc apply -f examples\/uclab\//)
+    assert.match(out, /kubectl apply -f examples\/uclab\//)
+    assert.match(out, /kubectl label namespace uclab pod-security\.kubernetes\.io\/enforce=privileged/)
     assert.match(out, new RegExp(`redis://${release}-redis\\.${ns}\\.svc:6379`))
     await waitEstablished(cp, chartCrds)
     // Served: the API answers list requests for every kind.

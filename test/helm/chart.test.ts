@@ -201,6 +201,7 @@ describe('helm chart kube-sbc', function () {
       const env = envOf(c)
       for (const k of ['POD_NAME', 'POD_NAMESPACE', 'NODE_NAME', 'POD_IP'])
         assert.match(env[k] ?? '', /fieldRef/)
+      assert.equal(env.KUBE_SBC_IMAGE, c.image, 'signalling and media pods run the same image')
       assert.equal(env.KUBE_SBC_DEFAULT_REDIS_MODE, 'bundled')
       assert.equal(env.KUBE_SBC_DEFAULT_REDIS_URL, 'redis://sbc-redis.kube-sbc.svc:6379')
       assert.equal(env.KUBE_SBC_DEFAULT_REDIS_PASSWORD_SECRET, 'kube-sbc/sbc-redis')
