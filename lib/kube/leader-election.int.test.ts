@@ -3,7 +3,7 @@ import type { ControlPlane } from '../../test/control-plane/control-plane.ts'
 import { eventually } from '../../test/control-plane/eventually.ts'
 import { sharedControlPlane } from '../../test/control-plane/shared-control-plane.ts'
 import { applyObject } from './apply.ts'
-import { LeaderElector } from './leader-election.ts'
+import { LeaderElector, microTime } from './leader-election.ts'
 
 interface Lease {
   spec?: { holderIdentity?: string; leaseTransitions?: number; renewTime?: string }
@@ -80,5 +80,30 @@ describe('LeaderElector (real API server)', function () {
     assert.equal((await lease('release'))?.spec?.holderIdentity, undefined, 'holder cleared')
     await eventually(() => assert.equal(b.isLeader, true), { timeoutMs: 30_000 })
     assert.equal((await lease('release'))?.spec?.holderIdentity, 'b')
+  })
+
+  it('steps down when another holder takes the lease and it cannot renew within the deadline', async () => {
+    const events: string[] = []
+    const a = elector('stolen', 'a', events)
+    a.start()
+    await eventually(() => assert.equal(a.isLeader, true))
+    const ref = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', namespace: ns, name: 'stolen' }
+    // an intruder (say, a partitioned-away replica's successor) holds a fresh 30 s lease
+    await eventually(async () => {
+      const current = await cp.client.get<Lease & { apiVersion: string; kind: string; metadata: object }>(ref)
+      await cp.client.replace({
+        ...current!,
+        spec: {
+          ...current!.spec,
+          holderIdentity: 'intruder',
+          leaseDurationSeconds: 30,
+          renewTime: microTime(Date.now()),
+        },
+      } as never)
+    })
+    await eventually(() => assert.equal(a.isLeader, false), { timeoutMs: 30_000 })
+    assert.equal(a.leader, 'intruder')
+    assert.deepEqual(events, ['a started', 'a stopped'])
+    assert.equal((await lease('stolen'))?.spec?.holderIdentity, 'intruder', 'a did not take it back')
   })
 })
