@@ -20,6 +20,8 @@ export function generate(): Map<string, string> {
   for (const info of kindRegistry) {
     const yaml = stringify(buildCrd(info), { lineWidth: 0, aliasDuplicateObjects: false })
     files.set(`crds/${info.plural}.${GROUP}.yaml`, `# ${HEADER}\n${yaml}`)
+    // Helm installs a chart's crds/ before its templates; the chart ships the same bytes.
+    files.set(`helm/kube-sbc/crds/${info.plural}.${GROUP}.yaml`, `# ${HEADER}\n${yaml}`)
   }
   files.set('docs/crds.md', renderDocs(kindRegistry, `<!-- ${HEADER} -->`))
   files.set(

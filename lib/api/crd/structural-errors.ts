@@ -43,6 +43,7 @@ const FORBIDDEN = new Set([
   'id',
   '$schema',
 ])
+const ROOT_METADATA = 'openAPIV3Schema.properties.metadata'
 const TYPES = new Set(['object', 'array', 'string', 'integer', 'number', 'boolean'])
 /** Inside anyOf/oneOf/allOf/not, a node may only constrain values, never declare shape or docs. */
 const FORBIDDEN_IN_JUNCTOR = new Set([
@@ -83,7 +84,11 @@ function visit(node: JsonSchema, path: string, inJunctor: boolean, errors: strin
     } else if (typeof node.type !== 'string' || !TYPES.has(node.type)) {
       errors.push(`${path}: type ${JSON.stringify(node.type)} is not a single OpenAPI type`)
     }
-    if (typeof node.description !== 'string' || node.description.trim() === '') {
+    if (path === ROOT_METADATA) {
+      // The API server accepts only `type: object` (plus name/generateName restrictions) on the root
+      // metadata of a CRD schema and rejects a description there; kubectl explain documents it.
+      if (node.description !== undefined) errors.push(`${path}: description is not allowed on root metadata`)
+    } else if (typeof node.description !== 'string' || node.description.trim() === '') {
       errors.push(`${path}: description is missing`)
     }
   }
