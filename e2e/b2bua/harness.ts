@@ -1,0 +1,190 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { type StartedProcess, startProcess } from '../../test/harness/child-process.ts'
+import { freePort } from '../../test/harness/free-port.ts'
+
+const here = dirname(fileURLToPath(import.meta.url))
+export const root = join(here, '..', '..')
+
+/** Ports of one SBC process: where the caller's side and the callee's side listen. */
+export interface SbcPorts {
+  pbx: number
+  carrier: number
+  http: number
+}
+
+export async function sbcPorts(): Promise<SbcPorts> {
+  return { pbx: await freePort(), carrier: await freePort(), http: await freePort() }
+}
+
+/**
+ * CRs for one SBC process on loopback: the caller (SIPp UAC on `uacPort`) is IP group `pbx` on
+ * interface `pbx-side`, the callee (SIPp UAS on `uasPort`) is `carrier` on `carrier-side`.
+ */
+export function configYaml(p: SbcPorts, uacPort: number, uasPort: number, transport: 'UDP' | 'TCP'): string {
+  return `apiVersion: sbc.kubesbc.io/v1alpha1
+kind: SessionBorderController
+metadata: { name: test, namespace: default }
+spec:
+  security:
+    maliciousSignatures: [{ name: friendly-scanner, match: { prefix: friendly-scanner } }]
+    unclassified: Reject
+---
+apiVersion: sbc.kubesbc.io/v1alpha1
+kind: MediaRealm
+metadata: { name: media, namespace: default }
+spec: { network: LAN, bindAddress: 127.0.0.1, portRange: { min: 40000, max: 40099 }, maxSessions: 50 }
+---
+apiVersion: sbc.kubesbc.io/v1alpha1
+kind: SipInterface
+metadata: { name: pbx-side, namespace: default }
+spec:
+  network: LAN
+  bindAddress: 127.0.0.1
+  listeners: [{ transport: UDP, port: ${p.pbx} }, { transport: TCP, port: ${p.pbx} }]
+  mediaRealmRef: { name: media }
+---
+apiVersion: sbc.kubesbc.io/v1alpha1
+kind: SipInterface
+metadata: { name: carrier-side, namespace: default }
+spec:
+  network: LAN
+  bindAddress: 127.0.0.1
+  listeners: [{ transport: UDP, port: ${p.carrier} }, { transport: TCP, port: ${p.carrier} }]
+  mediaRealmRef: { name: media }
+---
+apiVersion: sbc.kubesbc.io/v1alpha1
+kind: IPProfile
+metadata: { name: default, namespace: default }
+spec: { media: { srtp: { mode: Optional }, codecs: [{ name: PCMU }] } }
+---
+apiVersion: sbc.kubesbc.io/v1alpha1
+kind: IPGroup
+metadata: { name: pbx, namespace: default }
+spec:
+  sipInterfaceRef: { name: pbx-side }
+  ipProfileRef: { name: default }
+  proxySet: { proxies: [{ address: 127.0.0.1, port: ${uacPort}, transport: ${transport} }] }
+---
+apiVersion: sbc.kubesbc.io/v1alpha1
+kind: IPGroup
+metadata: { name: carrier, namespace: default }
+spec:
+  sipInterfaceRef: { name: carrier-side }
+  ipProfileRef: { name: default }
+  proxySet: { proxies: [{ address: 127.0.0.1, port: ${uasPort}, transport: ${transport} }] }
+  maxConcurrentCalls: 20
+---
+apiVersion: sbc.kubesbc.io/v1alpha1
+kind: RoutingRule
+metadata: { name: pbx-to-carrier, namespace: default }
+spec:
+  order: 20
+  match: { sourceIPGroups: [pbx] }
+  action: { route: { targets: [{ ipGroup: carrier }] } }
+---
+apiVersion: sbc.kubesbc.io/v1alpha1
+kind: RoutingRule
+metadata: { name: carrier-to-pbx, namespace: default }
+spec:
+  order: 30
+  match: { sourceIPGroups: [carrier] }
+  action: { route: { targets: [{ ipGroup: pbx }] } }
+`
+}
+
+/** A `kube-sbc run` child process with its config folder. */
+export interface Sbc {
+  readonly proc: StartedProcess
+  readonly ports: SbcPorts
+  close(): Promise<void>
+}
+
+export async function startSbc(
+  ports: SbcPorts,
+  uacPort: number,
+  uasPort: number,
+  options: { transport?: 'UDP' | 'TCP'; redis?: string; extra?: string[] } = {},
+): Promise<Sbc> {
+  const dir = await mkdtemp(join(tmpdir(), 'sbc-b2bua-'))
+  await writeFile(join(dir, 'sbc.yaml'), configYaml(ports, uacPort, uasPort, options.transport ?? 'UDP'))
+  const args = [
+    'run',
+    '-f',
+    dir,
+    '--http-port',
+    String(ports.http),
+    ...(options.redis ? ['--redis', options.redis] : []),
+    ...(options.extra ?? []),
+  ]
+  const proc = startProcess(join(root, 'bin', 'kube-sbc'), args, {
+    env: { ...process.env, POD_NAME: `sbc-${ports.pbx}` },
+  })
+  await proc.waitForOutput(/Started signalling/, 20_000)
+  return {
+    proc,
+    ports,
+    async close() {
+      await proc.stop(3000)
+      await rm(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** Renders a scenario template from `scenarios/` with `@KEY@` placeholders into a temp file. */
+export async function scenario(name: string, vars: Record<string, string> = {}): Promise<string> {
+  let text = await readFile(join(here, 'scenarios', name), 'latin1')
+  const defaults: Record<string, string> = {
+    PAUSE: '0',
+    SETDEST: '',
+    REINVITE_START: '<!--',
+    REINVITE_END: '-->',
+    HANGUP_START: '<!--',
+    HANGUP_END: '-->',
+    PROVISIONAL: RINGING,
+    MF: '70',
+  }
+  for (const [k, v] of Object.entries({ ...defaults, ...vars })) text = text.replaceAll(`@${k}@`, v)
+  const dir = await mkdtemp(join(tmpdir(), 'sbc-scn-'))
+  const file = join(dir, name)
+  await writeFile(file, text, 'latin1')
+  return file
+}
+
+/** SIPp action moving the next messages to another SBC process (UDP). */
+export const setdest = (port: number) =>
+  `<nop><action><setdest host="127.0.0.1" port="${port}" protocol="udp" /></action></nop>`
+
+const response = (code: string, sdp: boolean) => `<send><![CDATA[
+      SIP/2.0 ${code}
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:callee@[local_ip]:[local_port];transport=[transport]>
+${
+  sdp
+    ? `      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=callee 1 1 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio 6000 RTP/AVP 0
+      a=rtpmap:0 PCMU/8000`
+    : '      Content-Length: 0'
+}
+  ]]></send>`
+
+export const RINGING = response('180 Ringing', false)
+export const EARLY_MEDIA = response('183 Session Progress', true)
+
+/** GET on the SBC's HTTP port. */
+export async function http(port: number, path: string): Promise<number> {
+  return (await fetch(`http://127.0.0.1:${port}${path}`)).status
+}
