@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the test control plane (kube-apiserver, kube-controller-manager, kube-scheduler, etcd, kwok)
-# from the Go module proxy into <repo>/.cache/k8s-bin/<version>/ (git-ignored). Idempotent: a binary
+# from the Go module proxy into $KUBE_SBC_CACHE/k8s-bin/<version>/ (default ~/.cache/kube-sbc: outside
+# the clone, so a fresh clone on a machine that built once reuses them; version-keyed). Idempotent: a binary
 # already built for its version is skipped, so a warm run costs only a few `--version` calls.
 # See docs/control-plane.md and docs/adr/0060-test-control-plane-from-go-modules.md.
 #
@@ -18,7 +19,7 @@ KWOK_VERSION=v0.7.0
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-cache="$root/.cache/k8s-bin"
+cache="${KUBE_SBC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kube-sbc}/k8s-bin"
 k8s_out="$cache/$K8S_VERSION"
 etcd_out="$cache/etcd-$ETCD_VERSION"
 kwok_out="$cache/kwok-$KWOK_VERSION"

@@ -3,8 +3,8 @@ import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { request as httpRequest } from 'node:http'
 import { request as httpsRequest } from 'node:https'
-import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { homedir, tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { KubeConfig } from '@kubernetes/client-node'
 import { KubeClient } from '../../lib/kube/kube-client.ts'
@@ -12,7 +12,6 @@ import { type StartedProcess, startProcess } from '../harness/child-process.ts'
 import { freePort } from '../harness/free-port.ts'
 
 const here = import.meta.dirname
-const repoRoot = resolve(here, '../..')
 
 /** Versions, read from build.sh so the script stays the single place they are written. */
 export const versions = (() => {
@@ -25,14 +24,20 @@ export const versions = (() => {
   return { kubernetes: pick('K8S_VERSION'), etcd: pick('ETCD_VERSION'), kwok: pick('KWOK_VERSION') }
 })()
 
+/** build.sh's output folder: `$KUBE_SBC_CACHE/k8s-bin`, default `~/.cache/kube-sbc/k8s-bin`. */
+const binCache = join(
+  process.env.KUBE_SBC_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'kube-sbc'),
+  'k8s-bin',
+)
+
 /** Where build.sh puts the binaries, and the Debian etcd used when ours is not built. */
 export const binaries = {
-  kubeApiserver: join(repoRoot, '.cache/k8s-bin', versions.kubernetes, 'kube-apiserver'),
-  kubeControllerManager: join(repoRoot, '.cache/k8s-bin', versions.kubernetes, 'kube-controller-manager'),
-  kubeScheduler: join(repoRoot, '.cache/k8s-bin', versions.kubernetes, 'kube-scheduler'),
-  etcd: join(repoRoot, '.cache/k8s-bin', `etcd-${versions.etcd}`, 'etcd'),
+  kubeApiserver: join(binCache, versions.kubernetes, 'kube-apiserver'),
+  kubeControllerManager: join(binCache, versions.kubernetes, 'kube-controller-manager'),
+  kubeScheduler: join(binCache, versions.kubernetes, 'kube-scheduler'),
+  etcd: join(binCache, `etcd-${versions.etcd}`, 'etcd'),
   debianEtcd: '/usr/bin/etcd',
-  kwok: join(repoRoot, '.cache/k8s-bin', `kwok-${versions.kwok}`, 'kwok'),
+  kwok: join(binCache, `kwok-${versions.kwok}`, 'kwok'),
 } as const
 
 /** A static-token user, written into kube-apiserver's `--token-auth-file` at start. */
