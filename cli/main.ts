@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs'
 import { SbcError } from '../lib/errors.ts'
 import type { Command, CommandIO } from './command.ts'
+import { mediaCommand } from './commands/media.ts'
 import { operatorCommand } from './commands/operator.ts'
 import { runCommand } from './commands/run.ts'
 import { signallingCommand } from './commands/signalling.ts'
@@ -13,7 +14,13 @@ import { validateCommand } from './commands/validate.ts'
 import { UsageError } from './errors.ts'
 
 /** The registered subcommands, in the order `--help` lists them. */
-export const commands: readonly Command[] = [runCommand, validateCommand, signallingCommand, operatorCommand]
+export const commands: readonly Command[] = [
+  runCommand,
+  validateCommand,
+  signallingCommand,
+  operatorCommand,
+  mediaCommand,
+]
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {

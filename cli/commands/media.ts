@@ -1,0 +1,86 @@
+import { readFileSync } from 'node:fs'
+import { isIP } from 'node:net'
+import { parseConfig } from '../../lib/config/validate.ts'
+import { runMediaProcess } from '../../media-pod/src/main.ts'
+import type { Command } from '../command.ts'
+import { InputError, UsageError } from '../errors.ts'
+import { COMMON_FLAGS_USAGE, parseProcessFlags } from './signalling-flags.ts'
+
+const USAGE = `usage: kube-sbc media --config FILE [flags]
+
+Runs one media pod process: rtpengine's NG protocol on --ng-host:--ng-port, RTP/SRTP relayed in
+the config's media realms (docs/media-pod.md).
+
+  --config FILE         the SbcConfig snapshot
+  --ng-host ADDR        NG control address (default 127.0.0.1; in a pod, HOST_IP)
+  --ng-port N           NG control UDP port (default 22222)
+  --node-address ADDR   address registered and advertised when a realm has none (default HOST_IP, else --ng-host)
+  --workers N           native relay threads, 0 = TypeScript relay only (default 1)
+  --media-timeout N     seconds without packets before a stream is reported timed out (default 60, 0 = off)
+  --port-quarantine-ms N  how long a released port stays out of circulation (default 5000)
+  --ng-secret-file FILE optional shared secret (kube-sbc-secret) for NG requests
+${COMMON_FLAGS_USAGE}`
+
+/** `kube-sbc media`. */
+export const mediaCommand: Command = {
+  name: 'media',
+  summary: 'run one media pod process (NG protocol, RTP/SRTP relay)',
+  usage: USAGE,
+  async run(args, io) {
+    const { flags, values } = parseProcessFlags(args, {
+      config: { type: 'string' },
+      sbc: { type: 'string' },
+      'ng-host': { type: 'string' },
+      'ng-port': { type: 'string' },
+      'node-address': { type: 'string' },
+      workers: { type: 'string' },
+      'media-timeout': { type: 'string' },
+      'ng-secret-file': { type: 'string' },
+      'port-quarantine-ms': { type: 'string' },
+    })
+    if (flags.help) {
+      io.stdout(`${USAGE}\n`)
+      return 0
+    }
+    const file = values.config as string | undefined
+    if (file === undefined) throw new UsageError('media needs --config FILE')
+    const int = (name: string, def: number, min: number, max: number) => {
+      const s = values[name] as string | undefined
+      if (s === undefined) return def
+      const n = Number(s)
+      if (!Number.isInteger(n) || n < min || n > max)
+        throw new UsageError(`--${name} must be an integer ${min}-${max}`)
+      return n
+    }
+    const ngHost = (values['ng-host'] as string | undefined) ?? '127.0.0.1'
+    const nodeAddress = (values['node-address'] as string | undefined) ?? process.env.HOST_IP ?? ngHost
+    for (const [k, v] of [
+      ['ng-host', ngHost],
+      ['node-address', nodeAddress],
+    ] as const)
+      if (!isIP(v)) throw new UsageError(`--${k} must be an IP address`)
+    const read = (f: string) => {
+      try {
+        return readFileSync(f, 'utf8')
+      } catch (e) {
+        throw new InputError(`${f}: cannot read (${(e as NodeJS.ErrnoException).code ?? 'error'})`)
+      }
+    }
+    const secretFile = values['ng-secret-file'] as string | undefined
+    return runMediaProcess({
+      config: parseConfig(read(file)),
+      ...(flags.redis !== undefined ? { redisUrl: flags.redis } : {}),
+      ngHost,
+      ngPort: int('ng-port', 22222, 0, 65535),
+      httpPort: flags.httpPort,
+      nodeAddress,
+      workers: int('workers', 1, 0, 64),
+      mediaTimeoutSeconds: int('media-timeout', 60, 0, 86400),
+      drainSeconds: flags.drainSeconds,
+      portQuarantineMs: int('port-quarantine-ms', 5000, 0, 600_000),
+      ...(secretFile !== undefined ? { ngSecret: read(secretFile).trim() } : {}),
+      ...(flags.logLevel !== undefined ? { logLevel: flags.logLevel } : {}),
+      logPretty: flags.logPretty,
+    })
+  },
+}

@@ -1,0 +1,221 @@
+import { strict as assert } from 'node:assert'
+import { NgRemoteError } from '../../lib/media/control/errors.ts'
+import {
+  audioSdp,
+  endpointOf,
+  type MediaProcess,
+  mediaConfig,
+  metric,
+  Peer,
+  portBase,
+  rtpPacket,
+  startMedia,
+} from './helpers.ts'
+
+/**
+ * `kube-sbc media` as a child process, driven by our NG client: offer/answer, RTP both ways with
+ * latching through a different source port, telephone-event payload type mapping, delete, 1,000
+ * offer/delete cycles without a leaked port, and port exhaustion. Runs once per relay backend.
+ */
+for (const workers of ['1', '0']) {
+  const backend = workers === '0' ? 'dgram' : 'native (or dgram when not built)'
+  describe(`kube-sbc media: RTP relay through NG (${backend})`, function () {
+    this.timeout(60_000)
+    let media: MediaProcess
+    const base = portBase(400)
+
+    before(async () => {
+      media = await startMedia(
+        mediaConfig([
+          { name: 'lan', min: base, max: base + 199 },
+          { name: 'wan', min: base + 200, max: base + 399, advertised: '127.0.0.1' },
+        ]),
+        ['--workers', workers, '--port-quarantine-ms', '0'],
+      )
+    })
+    after(async () => {
+      await media?.stop()
+    })
+
+    it('answers ping', async () => {
+      await media.ng.ping()
+    })
+
+    it('relays RTP both ways, latching on the real source port', async () => {
+      const a = await Peer.open() // A's signalled port
+      const aNat = await Peer.open() // A's real source (as behind NAT)
+      const b = await Peer.open()
+      const callId = `rtp-${workers}-${Date.now()}`
+      const offer = await media.ng.offer({
+        'call-id': callId,
+        'from-tag': 'ta',
+        sdp: audioSdp(a.port),
+        direction: ['lan', 'wan'],
+      })
+      const toB = endpointOf(offer.sdp)
+      assert.equal(toB.address, '127.0.0.1')
+      assert.ok(toB.port >= base + 200 && toB.port <= base + 399, `offer port ${toB.port} in wan range`)
+      assert.doesNotMatch(offer.sdp, new RegExp(`m=audio ${a.port} `))
+      const answer = await media.ng.answer({
+        'call-id': callId,
+        'from-tag': 'ta',
+        'to-tag': 'tb',
+        sdp: audioSdp(b.port),
+      })
+      const toA = endpointOf(answer.sdp)
+      assert.ok(toA.port >= base && toA.port <= base + 199, `answer port ${toA.port} in lan range`)
+      // A sends from another port than it signalled: the relay latches onto it.
+      for (let i = 0; i < 5; i++) await aNat.send(rtpPacket(i), toA.port)
+      await b.waitFor(5)
+      assert.equal(b.received[0]?.msg.subarray(12).toString().slice(0, 9), 'payload-0')
+      assert.equal(b.received[0]?.from.port, toB.port, 'B hears the relay from the port offered to it')
+      for (let i = 0; i < 5; i++) await b.send(rtpPacket(100 + i, 8, 0x9999), toB.port)
+      await aNat.waitFor(5)
+      assert.equal(a.received.length, 0, 'nothing goes to the signalled port after latching')
+      assert.equal(aNat.received[0]?.from.port, toA.port)
+      const q = await media.ng.query({ 'call-id': callId })
+      const tags = q.tags as Record<string, { medias: { streams: { stats: { packets: number } }[] }[] }>
+      assert.equal(tags.ta?.medias[0]?.streams[0]?.stats.packets, 5)
+      assert.equal(tags.tb?.medias[0]?.streams[0]?.stats.packets, 5)
+      const list = await media.ng.list()
+      assert.ok(list.calls.includes(callId))
+      await media.ng.delete({ 'call-id': callId })
+      assert.ok(!(await media.ng.list()).calls.includes(callId))
+      for (const p of [a, aNat, b]) p.close()
+    })
+
+    it('keeps the ports on a re-offer (hold) and follows the new direction', async () => {
+      const a = await Peer.open()
+      const b = await Peer.open()
+      const callId = `hold-${workers}-${Date.now()}`
+      const o1 = await media.ng.offer({ 'call-id': callId, 'from-tag': 'x', sdp: audioSdp(a.port) })
+      const a1 = await media.ng.answer({
+        'call-id': callId,
+        'from-tag': 'x',
+        'to-tag': 'y',
+        sdp: audioSdp(b.port),
+      })
+      const o2 = await media.ng.offer({
+        'call-id': callId,
+        'from-tag': 'x',
+        'to-tag': 'y',
+        sdp: audioSdp(a.port).replace('a=sendrecv', 'a=sendonly'),
+      })
+      assert.equal(endpointOf(o2.sdp).port, endpointOf(o1.sdp).port)
+      assert.match(o2.sdp, /a=sendonly/)
+      const a2 = await media.ng.answer({
+        'call-id': callId,
+        'from-tag': 'x',
+        'to-tag': 'y',
+        sdp: audioSdp(b.port).replace('a=sendrecv', 'a=recvonly'),
+      })
+      assert.equal(endpointOf(a2.sdp).port, endpointOf(a1.sdp).port)
+      assert.match(a2.sdp, /a=recvonly/)
+      // A re-INVITE from B (B's tag is now the from-tag) also reuses the ports.
+      const o3 = await media.ng.offer({
+        'call-id': callId,
+        'from-tag': 'y',
+        'to-tag': 'x',
+        sdp: audioSdp(b.port),
+      })
+      assert.equal(endpointOf(o3.sdp).port, endpointOf(a1.sdp).port)
+      await media.ng.delete({ 'call-id': callId })
+      a.close()
+      b.close()
+    })
+
+    it('maps telephone-event payload types when the legs negotiated different ones', async () => {
+      const a = await Peer.open()
+      const b = await Peer.open()
+      const callId = `dtmf-${workers}-${Date.now()}`
+      const offer = await media.ng.offer({
+        'call-id': callId,
+        'from-tag': 'x',
+        sdp: audioSdp(a.port, { codecs: '0 101' }),
+      })
+      // B answers telephone-event on 96.
+      const answer = await media.ng.answer({
+        'call-id': callId,
+        'from-tag': 'x',
+        'to-tag': 'y',
+        sdp: audioSdp(b.port, { codecs: '0 96' }),
+      })
+      assert.match(answer.sdp, /m=audio \d+ RTP\/AVP 0 101/, 'A sees its own type')
+      assert.match(answer.sdp, /a=rtpmap:101 telephone-event\/8000/)
+      const toA = endpointOf(answer.sdp).port
+      const toB = endpointOf(offer.sdp).port
+      await a.send(rtpPacket(1, 101), toA)
+      await b.waitFor(1)
+      assert.equal((b.received[0]?.msg[1] as number) & 0x7f, 96)
+      await b.send(rtpPacket(2, 96), toB)
+      await a.waitFor(1)
+      assert.equal((a.received[0]?.msg[1] as number) & 0x7f, 101)
+      const q = await media.ng.query({ 'call-id': callId })
+      const relay = (q.tags as Record<string, { medias: { streams: { relay: string }[] }[] }>).x?.medias[0]
+        ?.streams[0]?.relay
+      assert.equal(relay, 'dgram', 'payload type mapping runs on the TypeScript relay')
+      await media.ng.delete({ 'call-id': callId })
+      a.close()
+      b.close()
+    })
+
+    it('1,000 sequential offer/answer/delete cycles leave no port allocated', async () => {
+      for (let i = 0; i < 1000; i++) {
+        const callId = `cycle-${workers}-${i}`
+        await media.ng.offer({
+          'call-id': callId,
+          'from-tag': 'a',
+          sdp: audioSdp(30_000),
+          direction: ['lan', 'wan'],
+        })
+        if (i % 10 === 0)
+          await media.ng.answer({ 'call-id': callId, 'from-tag': 'a', 'to-tag': 'b', sdp: audioSdp(30_002) })
+        await media.ng.delete({ 'call-id': callId })
+      }
+      assert.equal(await metric(media.httpPort, 'sbc_media_ports_in_use'), 0)
+      assert.equal(await metric(media.httpPort, 'sbc_media_sessions'), 0)
+      assert.deepEqual((await media.ng.list()).calls, [])
+    })
+
+    it('port exhaustion gives a clean NG error (or load limit) and frees what it took', async () => {
+      const inUse = await metric(media.httpPort, 'sbc_media_ports_in_use')
+      const ids: string[] = []
+      let error: unknown
+      for (let i = 0; i < 200; i++) {
+        const callId = `full-${workers}-${i}`
+        try {
+          await media.ng.offer({
+            'call-id': callId,
+            'from-tag': 'a',
+            sdp: audioSdp(30_000),
+            direction: ['lan', 'lan'],
+          })
+          ids.push(callId)
+        } catch (e) {
+          error = e
+          break
+        }
+      }
+      assert.ok(error instanceof NgRemoteError, `got ${String(error)}`)
+      assert.match(error.reason, /no free RTP\/RTCP port pair/)
+      const limited = await media.ng.request({
+        command: 'offer',
+        'call-id': 'full-ll',
+        'from-tag': 'a',
+        sdp: audioSdp(30_000),
+        direction: ['lan', 'lan'],
+        supports: ['load limit'],
+      })
+      assert.equal(limited.result, 'load limit')
+      for (const id of ids) await media.ng.delete({ 'call-id': id })
+      assert.equal(await metric(media.httpPort, 'sbc_media_ports_in_use'), inUse)
+    })
+
+    it('serves /healthz, /readyz and media metrics', async () => {
+      const h = await fetch(`http://127.0.0.1:${media.httpPort}/readyz`)
+      assert.equal(h.status, 200)
+      assert.equal(await metric(media.httpPort, 'sbc_media_ports_capacity', 'realm="lan"'), 200)
+      assert.ok((await metric(media.httpPort, 'sbc_media_packets_in_total')) >= 10)
+    })
+  })
+}

@@ -1,0 +1,21 @@
+import { SbcError } from '../../lib/errors.ts'
+
+/** Stable codes of the media pod's own errors (docs/errors.md); NG replies carry their messages. */
+export const MediaPodErrorCode = {
+  /** `direction`/`interface` names a realm this media pod does not serve. */
+  unknownRealm: 'SBC_ERR_MEDIA_UNKNOWN_REALM',
+  /** A port the allocator handed out could not be bound (another process holds it). */
+  portInUse: 'SBC_ERR_MEDIA_PORT_IN_USE',
+  /** An `answer` (or re-offer) names a call or tag that has no session. */
+  unknownCall: 'SBC_ERR_MEDIA_UNKNOWN_CALL',
+  /** The SDP asks for something we cannot relay (no supported crypto suite, DTLS only, ...). */
+  unsupported: 'SBC_ERR_MEDIA_UNSUPPORTED',
+  /** The pod is draining and takes no new calls. */
+  draining: 'SBC_ERR_MEDIA_DRAINING',
+  /** A bug or a failed system call. */
+  internal: 'SBC_ERR_MEDIA_INTERNAL',
+} as const
+export type MediaPodErrorCode = (typeof MediaPodErrorCode)[keyof typeof MediaPodErrorCode]
+
+/** An error of the media pod's control side, with one of `MediaPodErrorCode`. */
+export class MediaPodError extends SbcError {}

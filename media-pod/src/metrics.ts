@@ -1,0 +1,120 @@
+import { Counter, Gauge, type Registry } from 'prom-client'
+import type { NgServerCounters } from '../../lib/media/control/ng-server-transport.ts'
+import type { MediaNgHandler, RealmRuntime } from './ng-handler.ts'
+import type { EndpointStats } from './relay/relay.ts'
+
+/** Per-realm sums of counters: closed sessions plus live ones, so the `_total`s never go down. */
+export type RealmTotals = Pick<
+  EndpointStats,
+  'packetsIn' | 'bytesIn' | 'packetsOut' | 'bytesOut' | 'authFailures' | 'replayDrops' | 'lost'
+> & { timedOut: number }
+
+/**
+ * The media pod's metrics (`sbc_media_*`, `sbc_srtp_*`; names the chart's alerts use are in
+ * docs/helm.md). Values are collected at scrape time from the handler, the allocators and the NG
+ * transport, so the packet path never touches prom-client.
+ */
+export function registerMediaMetrics(
+  registry: Registry,
+  realms: ReadonlyMap<string, RealmRuntime>,
+  handler: MediaNgHandler,
+  ng: () => NgServerCounters | undefined,
+): void {
+  const realmNames = [...realms.keys()]
+  const perRealm = (
+    name: string,
+    help: string,
+    value: (realm: string, live: Map<string, EndpointStats & { timedOut: number }>) => number,
+    kind: 'gauge' | 'counter' = 'counter',
+  ) => {
+    const Ctor = kind === 'gauge' ? Gauge : Counter
+    new Ctor({
+      name,
+      help,
+      labelNames: ['realm'],
+      registers: [registry],
+      collect(this: Gauge | Counter) {
+        const live = handler.statsByRealm()
+        this.reset()
+        for (const r of realmNames) {
+          const v = value(r, live)
+          if (this instanceof Gauge) this.set({ realm: r }, v)
+          else if (v > 0) this.inc({ realm: r }, v)
+          else this.inc({ realm: r }, 0)
+        }
+      },
+    })
+  }
+  const total = (r: string, live: Map<string, EndpointStats & { timedOut: number }>, k: keyof RealmTotals) =>
+    (handler.closedTotals.get(r)?.[k] ?? 0) + ((live.get(r)?.[k] as number | undefined) ?? 0)
+
+  perRealm(
+    'sbc_media_sessions',
+    'Calls with media on this pod, per realm',
+    (r) => handler.sessionsByRealm().get(r) ?? 0,
+    'gauge',
+  )
+  perRealm(
+    'sbc_media_ports_in_use',
+    'RTP/RTCP ports allocated on this media pod',
+    (r) => realms.get(r)?.allocator.counts().inUse ?? 0,
+    'gauge',
+  )
+  perRealm(
+    'sbc_media_ports_capacity',
+    "Ports in the realm's range available to this pod",
+    (r) => realms.get(r)?.allocator.counts().total ?? 0,
+    'gauge',
+  )
+  perRealm(
+    'sbc_media_ports_free',
+    'Ports free to allocate (not in use, not quarantined)',
+    (r) => realms.get(r)?.allocator.counts().free ?? 0,
+    'gauge',
+  )
+  perRealm('sbc_media_packets_in_total', 'Packets received from parties', (r, l) => total(r, l, 'packetsIn'))
+  perRealm('sbc_media_packets_out_total', 'Packets sent to parties', (r, l) => total(r, l, 'packetsOut'))
+  perRealm('sbc_media_bytes_in_total', 'Octets received from parties', (r, l) => total(r, l, 'bytesIn'))
+  perRealm('sbc_media_bytes_out_total', 'Octets sent to parties', (r, l) => total(r, l, 'bytesOut'))
+  perRealm('sbc_srtp_replay_drops_total', 'SRTP packets dropped as replays', (r, l) =>
+    total(r, l, 'replayDrops'),
+  )
+  perRealm('sbc_media_packets_lost_total', 'RTP packets lost (RFC 3550 A.3, TypeScript relay only)', (r, l) =>
+    total(r, l, 'lost'),
+  )
+  perRealm('sbc_media_timeouts_total', 'Streams that sent nothing for the media timeout', (r, l) =>
+    total(r, l, 'timedOut'),
+  )
+  perRealm(
+    'sbc_media_jitter_max',
+    'Highest interarrival jitter of live streams, RTP timestamp units',
+    (r, l) => l.get(r)?.jitter ?? 0,
+    'gauge',
+  )
+  new Counter({
+    name: 'sbc_srtp_auth_failures_total',
+    help: 'Packets dropped because SRTP/SRTCP authentication failed',
+    labelNames: ['realm', 'kind'],
+    registers: [registry],
+    collect() {
+      const live = handler.statsByRealm()
+      this.reset()
+      for (const r of realmNames) this.inc({ realm: r, kind: 'srtp' }, total(r, live, 'authFailures'))
+    },
+  })
+  for (const [name, key, help] of [
+    ['sbc_media_ng_requests_total', 'requests', 'NG requests executed'],
+    ['sbc_media_ng_retransmissions_total', 'retransmissions', 'NG requests answered from the cookie cache'],
+    ['sbc_media_ng_errors_total', 'errors', 'NG requests answered with an error'],
+  ] as const) {
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset()
+        this.inc(ng()?.[key] ?? 0)
+      },
+    })
+  }
+}

@@ -1,0 +1,1103 @@
+import { randomBytes } from 'node:crypto'
+import { isIP } from 'node:net'
+import type {
+  NgAnswerRequest,
+  NgDeleteRequest,
+  NgListRequest,
+  NgOfferRequest,
+  NgQueryRequest,
+  NgRequest,
+  NgResponse,
+} from '../../lib/media/control/ng-message.ts'
+import type { NgRequestContext, NgRequestHandler } from '../../lib/media/control/ng-server-transport.ts'
+import {
+  type PortAllocation,
+  type PortAllocator,
+  PortAllocatorError,
+  PortAllocatorErrorCode,
+} from '../../lib/media/relay/port-allocator.ts'
+import { formatSdesKeyParams, generateSdesKey, parseSdesKeyParams } from '../../lib/media/srtp/sdes.ts'
+import { isSrtpSuiteName, type SrtpSuiteName, srtpSuite } from '../../lib/media/srtp/suites.ts'
+import { type Logger, nullLogger } from '../../lib/observability/logger.ts'
+import { cryptos, type RtpMap, rtcp as rtcpAttribute, rtpMaps } from '../../lib/sdp/attributes.ts'
+import {
+  removeIce,
+  replaceOrigin,
+  replaceSessionConnection,
+  setCryptos,
+  setIceCandidates,
+  setIceLite,
+  setMediaEndpoint,
+  setProto,
+  setPtime,
+  setRtcpMux,
+} from '../../lib/sdp/rewrite.ts'
+import { type MediaSection, SessionDescription } from '../../lib/sdp/session-description.ts'
+import { MediaPodError, MediaPodErrorCode } from './errors.ts'
+import type { RealmTotals } from './metrics.ts'
+import type {
+  EndpointConfig,
+  EndpointStats,
+  LatchMode,
+  PeerAddress,
+  RelayBackend,
+  SrtpKeying,
+} from './relay/relay.ts'
+import { StreamPair } from './relay/stream-pair.ts'
+
+/**
+ * The media pod's NG request handler (docs/media-control-protocol.md is the contract, docs/media-pod.md
+ * the design): a session table keyed by call-id, with one *monologue* per tag as rtpengine has them.
+ * An `offer` from tag X allocates, per media section, a port for X in X's realm and one for the other
+ * party Y in Y's realm (`direction`), rewrites X's SDP for Y and binds both endpoints; the `answer`
+ * from Y completes the keying, latching and payload type maps and programs the relay. A re-offer from
+ * either party reuses the ports. Owned by: the control loop; the packet path is in the relay backends.
+ */
+
+/** One media realm as the handler uses it. */
+export interface RealmRuntime {
+  readonly name: string
+  /** Where the endpoints bind. */
+  readonly bindAddress: string
+  /** The address written into SDP (c=). */
+  readonly advertisedAddress: string
+  readonly allocator: PortAllocator
+  /** Concurrent calls allowed in this realm (the MediaRealm's maxSessions). */
+  readonly maxSessions: number
+}
+
+/** Reported when no packet arrived from a party for `mediaTimeoutMs` (rtpengine's `timeout`). */
+export interface MediaTimeoutEvent {
+  callId: string
+  tag: string
+  partnerTag: string
+  mediaIndex: number
+  idleMs: number
+}
+
+export interface NgHandlerOptions {
+  realms: ReadonlyMap<string, RealmRuntime>
+  /** Realm used when a request names none. */
+  defaultRealm: string
+  /** The native relay backend, or null when the addon is not built. */
+  native: RelayBackend | null
+  /** The TypeScript dgram backend (always available). */
+  fallback: RelayBackend
+  /** No packets from a party for this long reports a media timeout. Default 60,000; 0 disables. */
+  mediaTimeoutMs?: number
+  /** Suites offered toward an SRTP party when the offerer had none to copy. */
+  defaultSuites?: readonly SrtpSuiteName[]
+  onMediaTimeout?: (event: MediaTimeoutEvent) => void
+  /** False while draining: offers for new calls are refused, everything else proceeds. */
+  accepting?: () => boolean
+  logger?: Logger
+  /** Wall clock in ms (query timestamps). */
+  now?: () => number
+  /** Identifier written in `a=rtpengine:` for `loop protect`. */
+  instanceId?: string
+}
+
+/** Per-party view of one media section. */
+interface PartyMedia {
+  index: number
+  type: string
+  ports: PortAllocation
+  /** The party's SDP address (after `media address` / `SIP source address`). */
+  peer: PeerAddress | null
+  rtcpPeer: PeerAddress | null
+  /** The transport protocol this party speaks (from its SDP, or what we offered it). */
+  proto: string
+  /** RTCP muxed with this party. */
+  mux: boolean
+  /** The party's own key (from its a=crypto): unprotects what it sends. */
+  cryptoIn: SrtpKeying | null
+  /** Our key toward the party (our a=crypto to it): protects what we send it. */
+  cryptoOut: (SrtpKeying & { tag: number }) | null
+  /** Keys we offered the party, by crypto tag, until its answer picks one. */
+  offeredOut: Map<number, SrtpKeying>
+  /** The party's a=crypto lines, until our answer picks one. */
+  offeredIn: { tag: number; suite: string; keyParams: string }[]
+  /** The party's codecs (payload type → rtpmap) in its SDP order. */
+  codecs: RtpMap[]
+  timedOut: boolean
+}
+
+interface Monologue {
+  tag: string
+  label: string | undefined
+  created: number
+  realm: RealmRuntime
+  partner: Monologue | undefined
+  medias: (PartyMedia | undefined)[]
+  latch: LatchMode
+  strict: boolean
+  ice: { ufrag: string; pwd: string } | undefined
+}
+
+interface MediaPair {
+  pair: StreamPair
+  /** Which party is endpoint 0 (the first offerer). */
+  first: Monologue
+}
+
+interface Call {
+  callId: string
+  created: number
+  lastSignal: number
+  monologues: Map<string, Monologue>
+  /** Media of each offerer/answerer pair, by "<offerer tag>\n<index>" of the first offerer. */
+  pairs: Map<string, MediaPair>
+  affinity: number
+  answered: boolean
+  deleteTimer: NodeJS.Timeout | undefined
+}
+
+/** Counters for `statistics` and metrics. */
+export interface NgHandlerTotals {
+  callsCreated: number
+  callsDeleted: number
+  mediaTimeouts: number
+  offers: number
+  answers: number
+  errors: number
+}
+
+const DEFAULT_SUITES: readonly SrtpSuiteName[] = ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32']
+
+const hasFlag = (flags: readonly string[] | undefined, f: string) =>
+  (flags ?? []).some((x) => x.toLowerCase() === f.toLowerCase())
+
+const isSrtpProto = (p: string) => /SAVP/.test(p)
+
+/** The NG request handler. */
+export class MediaNgHandler implements NgRequestHandler {
+  private readonly o: NgHandlerOptions
+  private readonly calls = new Map<string, Call>()
+  private readonly logger: Logger
+  private readonly now: () => number
+  private readonly timer: NodeJS.Timeout
+  private affinity = 0
+  /** Counters of deleted calls per realm, so metric totals survive the sessions. */
+  readonly closedTotals = new Map<string, RealmTotals>()
+  readonly totals: NgHandlerTotals = {
+    callsCreated: 0,
+    callsDeleted: 0,
+    mediaTimeouts: 0,
+    offers: 0,
+    answers: 0,
+    errors: 0,
+  }
+
+  constructor(options: NgHandlerOptions) {
+    this.o = options
+    if (!options.realms.has(options.defaultRealm))
+      throw new MediaPodError(
+        MediaPodErrorCode.unknownRealm,
+        `unknown default realm '${options.defaultRealm}'`,
+      )
+    this.logger = (options.logger ?? nullLogger).child({ component: 'ng-handler' })
+    this.now = options.now ?? Date.now
+    this.timer = setInterval(() => this.tick(), 1000)
+    this.timer.unref()
+  }
+
+  /** Calls in the table. */
+  get sessionCount(): number {
+    return this.calls.size
+  }
+
+  /** Calls per realm (a call counts in each realm it uses). */
+  sessionsByRealm(): Map<string, number> {
+    const out = new Map<string, number>()
+    for (const c of this.calls.values()) {
+      const realms = new Set([...c.monologues.values()].map((m) => m.realm.name))
+      for (const r of realms) out.set(r, (out.get(r) ?? 0) + 1)
+    }
+    return out
+  }
+
+  /** Sums of every live endpoint's counters per realm (for metrics). */
+  statsByRealm(): Map<string, EndpointStats & { timedOut: number }> {
+    const out = new Map<string, EndpointStats & { timedOut: number }>()
+    for (const c of this.calls.values()) {
+      for (const m of c.monologues.values()) {
+        for (const pm of m.medias) {
+          if (!pm) continue
+          const s = this.endpointStats(c, m, pm)
+          if (!s) continue
+          const acc = out.get(m.realm.name) ?? { ...zeroStats(), timedOut: 0 }
+          acc.packetsIn += s.packetsIn
+          acc.bytesIn += s.bytesIn
+          acc.packetsOut += s.packetsOut
+          acc.bytesOut += s.bytesOut
+          acc.rtcpPacketsIn += s.rtcpPacketsIn
+          acc.authFailures += s.authFailures
+          acc.replayDrops += s.replayDrops
+          acc.dropped += s.dropped
+          acc.lost += s.lost
+          acc.jitter = Math.max(acc.jitter, s.jitter)
+          if (pm.timedOut) acc.timedOut++
+          out.set(m.realm.name, acc)
+        }
+      }
+    }
+    return out
+  }
+
+  async handle(request: NgRequest, context: NgRequestContext): Promise<NgResponse> {
+    switch (request.command) {
+      case 'ping':
+        return { result: 'pong' }
+      case 'offer':
+        this.totals.offers++
+        return this.guard(() => this.offer(request, context), request)
+      case 'answer':
+        this.totals.answers++
+        return this.guard(() => this.answer(request, context), request)
+      case 'delete':
+        return this.delete(request)
+      case 'query':
+        return this.query(request)
+      case 'list':
+        return this.list(request)
+      case 'statistics':
+        return this.statistics()
+    }
+  }
+
+  /** Maps port exhaustion to `load limit` when the client `supports` it. */
+  private async guard(
+    fn: () => Promise<NgResponse>,
+    req: NgOfferRequest | NgAnswerRequest,
+  ): Promise<NgResponse> {
+    try {
+      return await fn()
+    } catch (e) {
+      this.totals.errors++
+      if (
+        e instanceof PortAllocatorError &&
+        e.code === PortAllocatorErrorCode.exhausted &&
+        hasFlag(req.supports, 'load limit')
+      ) {
+        return { result: 'load limit', message: e.message }
+      }
+      throw e
+    }
+  }
+
+  // ------------------------------------------------------------------ offer
+
+  private async offer(req: NgOfferRequest, ctx: NgRequestContext): Promise<NgResponse> {
+    const sdp = SessionDescription.parse(req.sdp)
+    const warnings: string[] = []
+    if (hasFlag(req.flags, 'loop-protect') && this.isOwnSdp(sdp)) return { result: 'ok', sdp: req.sdp }
+    let call = this.calls.get(req['call-id'])
+    let x = call?.monologues.get(req['from-tag'])
+    let y = x?.partner
+    const isNew = !call
+    if (!call || !x || !y) {
+      if (this.o.accepting && !this.o.accepting())
+        throw new MediaPodError(MediaPodErrorCode.draining, 'media pod is draining: no new calls')
+      const [rx, ry] = this.realmsOf(req)
+      const count = this.sessionsByRealm()
+      for (const r of new Set([rx, ry])) {
+        if ((count.get(r.name) ?? 0) >= r.maxSessions)
+          throw new PortAllocatorError(
+            PortAllocatorErrorCode.exhausted,
+            `realm ${r.name} is at its limit of ${r.maxSessions} sessions`,
+          )
+      }
+      const t = this.now()
+      call ??= {
+        callId: req['call-id'],
+        created: t,
+        lastSignal: t,
+        monologues: new Map(),
+        pairs: new Map(),
+        affinity: this.affinity++,
+        answered: false,
+        deleteTimer: undefined,
+      }
+      x = newMonologue(req['from-tag'], rx, t)
+      y = newMonologue(req['to-tag'] ?? '', ry, t)
+      x.partner = y
+      y.partner = x
+    }
+    const xm = x as Monologue
+    const ym = y as Monologue
+    xm.label = req.label ?? xm.label
+    this.latchFlags(xm, req.flags)
+    const created: StreamPair[] = []
+    const allocated: [PortAllocator, PortAllocation][] = []
+    try {
+      for (const [i, m] of sdp.media.entries()) {
+        if (m.port === 0 || !m.isRtp) {
+          if (m.port !== 0) warnings.push(`media ${i} (${m.proto}) is not RTP: rejected`)
+          m.port = 0
+          continue
+        }
+        if (m.proto.startsWith('UDP/TLS'))
+          throw new MediaPodError(MediaPodErrorCode.unsupported, `DTLS-SRTP (${m.proto}) is not supported`)
+        const xMux = m.hasAttribute('rtcp-mux') && !hasFlag(req['rtcp-mux'], 'reject')
+        const yMuxOnly = hasFlag(req['rtcp-mux'], 'require')
+        const yOfferMux =
+          yMuxOnly ||
+          hasFlag(req['rtcp-mux'], 'offer') ||
+          (m.hasAttribute('rtcp-mux') && !hasFlag(req['rtcp-mux'], 'demux'))
+        let xp = xm.medias[i]
+        let yp = ym.medias[i]
+        if (!xp || !yp) {
+          const xa = xm.realm.allocator.allocate({ mux: xMux })
+          allocated.push([xm.realm.allocator, xa])
+          const ya = ym.realm.allocator.allocate({ mux: yMuxOnly })
+          allocated.push([ym.realm.allocator, ya])
+          xp = newPartyMedia(i, m.media, xa)
+          yp = newPartyMedia(i, m.media, ya)
+          const pair = await StreamPair.open(this.o.native, this.o.fallback, [
+            {
+              bindAddress: xm.realm.bindAddress,
+              rtpPort: xa.rtp,
+              rtcpPort: xa.rtcp,
+              affinity: call.affinity,
+            },
+            {
+              bindAddress: ym.realm.bindAddress,
+              rtpPort: ya.rtp,
+              rtcpPort: ya.rtcp,
+              affinity: call.affinity,
+            },
+          ])
+          created.push(pair)
+          call.pairs.set(`${xm.tag}\n${i}`, { pair, first: xm })
+          xm.medias[i] = xp
+          ym.medias[i] = yp
+        }
+        // What X told us.
+        this.learnParty(sdp, m, xp, req, ctx)
+        xp.mux = xMux || xp.ports.rtcp === undefined
+        xp.offeredIn = cryptos(m).map((c) => ({ tag: c.tag, suite: c.suite, keyParams: c.keyParams }))
+        if (isSrtpProto(xp.proto) && xp.offeredIn.length === 0 && !hasFlag(req.SDES, 'off'))
+          warnings.push(`media ${i}: ${xp.proto} without a=crypto`)
+        // What Y gets.
+        const tp = req['transport protocol']
+        const yProto = tp && tp !== 'accept' && !tp.startsWith('UDP/TLS') ? tp : xp.proto
+        yp.proto = yProto
+        this.rewriteCodecs(m, req, warnings)
+        if (req.ptime !== undefined && req.ptime > 0) setPtime(m, req.ptime)
+        setProto(m, yProto)
+        if (isSrtpProto(yProto)) {
+          const suites = this.suitesFor(xp, req.SDES)
+          if (suites.length === 0)
+            throw new MediaPodError(MediaPodErrorCode.unsupported, `media ${i}: no SRTP suite left to offer`)
+          setCryptos(m, this.offerKeys(yp, suites))
+        } else {
+          setCryptos(m, [])
+          yp.offeredOut.clear()
+        }
+        for (const a of ['fingerprint', 'setup', 'tls-id']) m.removeAttributes(a)
+        this.setEndpoint(m, ym, yp, yMuxOnly ? 'only' : yOfferMux ? 'offer' : 'none', req.flags)
+        if (hasFlag(req.flags, 'strip-extmap')) m.removeAttributes('extmap')
+        if (hasFlag(req.flags, 'generate-mid') && !m.hasAttribute('mid')) m.setAttribute('mid', String(i))
+      }
+      this.rewriteSession(sdp, ym, req, 'forward')
+      if (hasFlag(req.flags, 'loop-protect')) sdp.setAttribute('rtpengine', this.instanceId())
+    } catch (e) {
+      if (isNew || created.length > 0) {
+        for (const p of created) p.close()
+        for (const [alloc, a] of allocated) alloc.release(a)
+        if (!isNew) {
+          for (const [key, mp] of call.pairs) if (created.includes(mp.pair)) call.pairs.delete(key)
+          xm.medias = xm.medias.map((pm) =>
+            pm && allocated.some(([, a]) => a === pm.ports) ? undefined : pm,
+          )
+          ym.medias = ym.medias.map((pm) =>
+            pm && allocated.some(([, a]) => a === pm.ports) ? undefined : pm,
+          )
+        }
+      }
+      throw e
+    }
+    if (isNew) {
+      this.calls.set(call.callId, call)
+      this.totals.callsCreated++
+    }
+    call.monologues.set(xm.tag, xm)
+    if (ym.tag !== '') call.monologues.set(ym.tag, ym)
+    call.lastSignal = this.now()
+    // A re-offer after the answer: the relay follows the offerer's new addresses/keys now.
+    if (call.answered) await this.program(call, xm)
+    return withWarnings({ result: 'ok', sdp: sdp.toString() }, warnings)
+  }
+
+  // ----------------------------------------------------------------- answer
+
+  private async answer(req: NgAnswerRequest, ctx: NgRequestContext): Promise<NgResponse> {
+    const call = this.calls.get(req['call-id'])
+    const x = call?.monologues.get(req['from-tag'])
+    const y = x?.partner
+    if (!call || !x || !y)
+      throw new MediaPodError(
+        MediaPodErrorCode.unknownCall,
+        `Unknown call-id or from-tag (${req['call-id']})`,
+      )
+    if (y.tag !== req['to-tag']) {
+      // The first answer names the pending party; a later one from another fork takes it over.
+      if (y.tag !== '') call.monologues.delete(y.tag)
+      y.tag = req['to-tag']
+      call.monologues.set(y.tag, y)
+    }
+    y.label = req.label ?? y.label
+    this.latchFlags(y, req.flags)
+    const sdp = SessionDescription.parse(req.sdp)
+    const warnings: string[] = []
+    for (const [i, m] of sdp.media.entries()) {
+      const xp = x.medias[i]
+      const yp = y.medias[i]
+      if (!xp || !yp || m.port === 0) {
+        m.port = 0
+        continue
+      }
+      this.learnParty(sdp, m, yp, req, ctx)
+      yp.mux = yp.ports.rtcp === undefined || m.hasAttribute('rtcp-mux')
+      // Y's key and the one of ours it picked.
+      yp.cryptoIn = null
+      yp.cryptoOut = null
+      if (isSrtpProto(yp.proto)) {
+        const picked = cryptos(m)[0]
+        const ours = picked ? yp.offeredOut.get(picked.tag) : undefined
+        if (!picked || !ours || ours.suite !== picked.suite || !isSrtpSuiteName(picked.suite))
+          throw new MediaPodError(
+            MediaPodErrorCode.unsupported,
+            `media ${i}: the answer has no a=crypto matching our offer`,
+          )
+        yp.cryptoIn = keyingOf(picked.suite, picked.keyParams)
+        yp.cryptoOut = { ...ours, tag: picked.tag }
+      }
+      const yCodecs = orderedCodecs(m)
+      yp.codecs = yCodecs
+      // Toward X: X's protocol, X's payload types, our key for X.
+      setProto(m, xp.proto)
+      renumberToward(m, yCodecs, xp.codecs)
+      if (hasFlag(req.flags, 'single-codec')) keepFirstCodec(m)
+      if (req['ptime-reverse'] !== undefined && req['ptime-reverse'] > 0) setPtime(m, req['ptime-reverse'])
+      else if (req.ptime !== undefined && req.ptime > 0) setPtime(m, req.ptime)
+      if (isSrtpProto(xp.proto)) {
+        const pick = this.pickOfferedCrypto(xp, yp.cryptoOut?.suite)
+        if (!pick)
+          throw new MediaPodError(MediaPodErrorCode.unsupported, `media ${i}: no usable a=crypto offered`)
+        xp.cryptoIn = keyingOf(pick.suite, pick.keyParams)
+        if (!xp.cryptoOut || xp.cryptoOut.suite !== pick.suite || xp.cryptoOut.tag !== pick.tag) {
+          const k = generateSdesKey(pick.suite)
+          xp.cryptoOut = {
+            suite: pick.suite,
+            masterKey: k.masterKey,
+            masterSalt: k.masterSalt,
+            tag: pick.tag,
+          }
+        }
+        setCryptos(m, [
+          { tag: pick.tag, suite: pick.suite, keyParams: fmtKey(xp.cryptoOut), sessionParams: [] },
+        ])
+      } else {
+        xp.cryptoIn = null
+        xp.cryptoOut = null
+        setCryptos(m, [])
+      }
+      for (const a of ['fingerprint', 'setup', 'tls-id']) m.removeAttributes(a)
+      this.setEndpoint(m, x, xp, xp.mux ? 'only' : 'none', req.flags)
+      if (hasFlag(req.flags, 'strip-extmap')) m.removeAttributes('extmap')
+    }
+    this.rewriteSession(sdp, x, req, 'backward')
+    call.answered = true
+    call.lastSignal = this.now()
+    await this.program(call, x)
+    return withWarnings({ result: 'ok', sdp: sdp.toString() }, warnings)
+  }
+
+  // ------------------------------------------------------------ SDP helpers
+
+  private realmsOf(req: NgOfferRequest): [RealmRuntime, RealmRuntime] {
+    const get = (name: string | undefined) => {
+      const r = this.o.realms.get(name ?? this.o.defaultRealm)
+      if (!r) throw new MediaPodError(MediaPodErrorCode.unknownRealm, `Unknown interface '${name}'`)
+      return r
+    }
+    const d = req.direction
+    if (d && d.length > 0) return [get(d[0]), get(d[1] ?? d[0])]
+    const r = get(req.interface)
+    return [r, r]
+  }
+
+  private latchFlags(m: Monologue, flags: readonly string[] | undefined): void {
+    if (hasFlag(flags, 'asymmetric')) m.latch = 'off'
+    else if (hasFlag(flags, 'media-handover')) m.latch = 'always'
+    else if (hasFlag(flags, 'symmetric')) m.latch = 'once'
+    if (hasFlag(flags, 'strict-source')) m.strict = true
+  }
+
+  /** Records the party's address, RTCP address, protocol and codecs from its SDP. */
+  private learnParty(
+    sdp: SessionDescription,
+    m: MediaSection,
+    p: PartyMedia,
+    req: NgOfferRequest | NgAnswerRequest,
+    ctx: NgRequestContext,
+  ): void {
+    let address = sdp.effectiveConnection(m)?.address
+    if (req['media address'] && isIP(req['media address'])) address = req['media address']
+    if (hasFlag(req.flags, 'SIP-source-address')) {
+      const rf = req['received from']
+      address = rf && isIP(rf[1] ?? '') ? (rf[1] as string) : ctx.remote.address
+    }
+    const unspecified = !address || address === '0.0.0.0' || address === '::'
+    p.peer = unspecified ? null : { address: address as string, port: m.port }
+    const rc = rtcpAttribute(m)
+    p.rtcpPeer = unspecified
+      ? null
+      : { address: rc?.address ?? (address as string), port: rc?.port ?? m.port + 1 }
+    p.proto = m.proto
+    p.codecs = orderedCodecs(m)
+  }
+
+  /** rtpengine's `codec` strip/offer/mask/except (no transcoding: mask = strip). */
+  private rewriteCodecs(m: MediaSection, req: NgOfferRequest, warnings: string[]): void {
+    const c = req.codec
+    if (!c) return
+    const maps = rtpMaps(m, m.formats)
+    const matches = (pt: number, names: readonly string[] | undefined) => {
+      const r = maps.get(pt)
+      return (names ?? []).some((n) => n.toLowerCase() === 'all' || (r !== undefined && codecMatches(r, n)))
+    }
+    const strip = [...(c.strip ?? []), ...(c.mask ?? [])]
+    for (const k of ['transcode', 'accept', 'consume', 'set'] as const)
+      if (c[k]?.length) warnings.push(`codec-${k} is not supported (no transcoding)`)
+    const pts = m.formats.map(Number)
+    const keep = pts.filter((pt) => !matches(pt, strip) || matches(pt, c.offer) || matches(pt, c.except))
+    // Codecs named in `offer` come first, in the order named (the profile's preference).
+    const ordered: number[] = []
+    for (const name of c.offer ?? [])
+      for (const pt of keep) {
+        const r = maps.get(pt)
+        if (r && codecMatches(r, name) && !ordered.includes(pt)) ordered.push(pt)
+      }
+    for (const pt of keep) if (!ordered.includes(pt)) ordered.push(pt)
+    if (ordered.length === 0)
+      throw new MediaPodError(
+        MediaPodErrorCode.unsupported,
+        `no offered codec of ${m.media} is left after codec filtering`,
+      )
+    const removed = pts.filter((pt) => !ordered.includes(pt))
+    const ptOf = (v: string) => Number(/^(\d{1,3})\b/.exec(v)?.[1] ?? Number.NaN)
+    for (const a of ['rtpmap', 'fmtp', 'rtcp-fb']) m.removeAttributes(a, (v) => removed.includes(ptOf(v)))
+    m.formats = ordered.map(String)
+  }
+
+  private suitesFor(xp: PartyMedia, sdes: readonly string[] | undefined): SrtpSuiteName[] {
+    const only = (sdes ?? []).filter((s) => s.startsWith('only-')).map((s) => s.slice(5))
+    const no = new Set((sdes ?? []).filter((s) => s.startsWith('no-')).map((s) => s.slice(3)))
+    let list: string[]
+    if (only.length > 0) list = only
+    else if (xp.offeredIn.length > 0) list = xp.offeredIn.map((c) => c.suite)
+    else list = [...(this.o.defaultSuites ?? DEFAULT_SUITES)]
+    const out: SrtpSuiteName[] = []
+    for (const s of list) if (isSrtpSuiteName(s) && !no.has(s) && !out.includes(s)) out.push(s)
+    return out
+  }
+
+  /** Our keys toward a party: the negotiated one is kept on re-offers; others reused when unchanged. */
+  private offerKeys(yp: PartyMedia, suites: readonly SrtpSuiteName[]) {
+    const out = yp.cryptoOut
+    if (out && suites.includes(out.suite)) {
+      yp.offeredOut = new Map([[out.tag, out]])
+      return [{ tag: out.tag, suite: out.suite, keyParams: fmtKey(out), sessionParams: [] }]
+    }
+    const prev = [...yp.offeredOut.values()].map((k) => k.suite)
+    if (prev.length !== suites.length || prev.some((s, i) => s !== suites[i])) {
+      yp.offeredOut = new Map(
+        suites.map((s, i) => {
+          const k = generateSdesKey(s)
+          return [i + 1, { suite: s, masterKey: k.masterKey, masterSalt: k.masterSalt }]
+        }),
+      )
+    }
+    return [...yp.offeredOut.entries()].map(([tag, k]) => ({
+      tag,
+      suite: k.suite,
+      keyParams: fmtKey(k),
+      sessionParams: [] as string[],
+    }))
+  }
+
+  private pickOfferedCrypto(xp: PartyMedia, prefer: string | undefined) {
+    const usable = xp.offeredIn.filter((c) => isSrtpSuiteName(c.suite))
+    const pick = usable.find((c) => c.suite === prefer) ?? usable[0]
+    return pick ? { ...pick, suite: pick.suite as SrtpSuiteName } : undefined
+  }
+
+  /** c=/m= to the realm's address and our port, RTCP, ICE. */
+  private setEndpoint(
+    m: MediaSection,
+    party: Monologue,
+    p: PartyMedia,
+    mux: 'only' | 'offer' | 'none',
+    flags: readonly string[] | undefined,
+  ): void {
+    const addr = party.realm.advertisedAddress
+    if (mux === 'only' || p.ports.rtcp === undefined) setMediaEndpoint(m, addr, p.ports.rtp, { mux: true })
+    else {
+      setMediaEndpoint(m, addr, p.ports.rtp, { mux: false, port: p.ports.rtcp })
+      if (mux === 'offer') setRtcpMux(m, true)
+    }
+    if (hasFlag(flags, 'no-rtcp-attribute')) m.removeAttributes('rtcp')
+    else if (hasFlag(flags, 'full-rtcp-attribute')) {
+      const port = mux === 'only' || p.ports.rtcp === undefined ? p.ports.rtp : p.ports.rtcp
+      m.setAttribute('rtcp', `${port} IN ${addr.includes(':') ? 'IP6' : 'IP4'} ${addr}`)
+    }
+  }
+
+  /** Session-level edits toward `party`: connection, origin, ICE. */
+  private rewriteSession(
+    sdp: SessionDescription,
+    party: Monologue,
+    req: NgOfferRequest | NgAnswerRequest,
+    way: 'forward' | 'backward',
+  ): void {
+    const addr = party.realm.advertisedAddress
+    // The other party's addresses never leak (topology hiding): a session c= is always replaced.
+    replaceSessionConnection(sdp, addr)
+    if (hasFlag(req.replace, 'origin')) replaceOrigin(sdp, addr)
+    if (hasFlag(req.replace, 'force-increment-sdp-ver') || hasFlag(req.replace, 'SDP-version'))
+      sdp.bumpVersion()
+    const ice = hasFlag(req.flags, 'reject-ICE') && way === 'backward' ? 'remove' : (req.ICE ?? 'remove')
+    if (ice === 'force' || ice === 'force-relay') {
+      party.ice ??= { ufrag: randomBytes(6).toString('hex'), pwd: randomBytes(16).toString('hex') }
+      for (const [i, m] of sdp.media.entries()) {
+        const p = party.medias[i]
+        if (!p || m.port === 0) continue
+        const host = (component: number, port: number) => ({
+          foundation: '1',
+          component,
+          transport: 'UDP',
+          priority: 2130706431 - component + 1,
+          address: addr,
+          port,
+          type: 'host',
+          relatedAddress: undefined,
+          relatedPort: undefined,
+          extensions: [] as [string, string][],
+        })
+        const list = [host(1, p.ports.rtp)]
+        if (p.ports.rtcp !== undefined && !m.hasAttribute('rtcp-mux')) list.push(host(2, p.ports.rtcp))
+        setIceCandidates(m, party.ice, list)
+      }
+    } else {
+      removeIce(sdp)
+    }
+    const lite = req['ICE-lite']
+    const wantLite =
+      (ice === 'force' || ice === 'force-relay') &&
+      (lite === 'both' ||
+        (way === 'forward' ? lite === 'forward' : lite === 'backward') ||
+        lite === undefined)
+    setIceLite(sdp, wantLite)
+  }
+
+  private isOwnSdp(sdp: SessionDescription): boolean {
+    return sdp.attribute('rtpengine') === this.instanceId()
+  }
+
+  private instanceId(): string {
+    return this.o.instanceId ?? 'kube-sbc'
+  }
+
+  // ------------------------------------------------------------------ relay
+
+  /** Programs every media pair between `x` and its partner. */
+  private async program(call: Call, x: Monologue): Promise<void> {
+    const y = x.partner
+    if (!y) return
+    for (const [key, mp] of call.pairs) {
+      const first = mp.first
+      if (first !== x && first !== y) continue
+      const index = Number(key.slice(key.indexOf('\n') + 1))
+      const second = first === x ? y : x
+      const a = first.medias[index]
+      const b = second.medias[index]
+      if (!a || !b) continue
+      await mp.pair.program(this.endpointConfig(first, a, b), this.endpointConfig(second, b, a))
+    }
+  }
+
+  private endpointConfig(party: Monologue, p: PartyMedia, other: PartyMedia): EndpointConfig {
+    return {
+      rtpPeer: p.peer,
+      rtcpPeer: p.mux ? null : p.rtcpPeer,
+      mux: p.mux,
+      latch: party.latch,
+      strict: party.strict,
+      srtpIn: p.cryptoIn,
+      srtpOut: p.cryptoOut,
+      ptMap: ptMap(other.codecs, p.codecs),
+      clockRate: p.codecs[0]?.clockRate ?? 8000,
+    }
+  }
+
+  private endpointStats(call: Call, m: Monologue, pm: PartyMedia): EndpointStats | undefined {
+    for (const [key, mp] of call.pairs) {
+      const index = Number(key.slice(key.indexOf('\n') + 1))
+      if (index !== pm.index) continue
+      if (mp.first === m) return mp.pair.stats(0)
+      if (mp.first.partner === m) return mp.pair.stats(1)
+    }
+    return undefined
+  }
+
+  private tick(): void {
+    const limit = this.o.mediaTimeoutMs ?? 60_000
+    const t = this.now()
+    for (const call of this.calls.values()) {
+      for (const mp of call.pairs.values()) mp.pair.tick()
+      if (limit <= 0 || !call.answered) continue
+      for (const m of call.monologues.values()) {
+        for (const pm of m.medias) {
+          if (!pm || pm.timedOut) continue
+          const s = this.endpointStats(call, m, pm)
+          if (!s) continue
+          const idle = s.idleMs >= 0 ? s.idleMs : t - call.lastSignal
+          if (idle < limit) continue
+          pm.timedOut = true
+          this.totals.mediaTimeouts++
+          const event = {
+            callId: call.callId,
+            tag: m.tag,
+            partnerTag: m.partner?.tag ?? '',
+            mediaIndex: pm.index,
+            idleMs: idle,
+          }
+          this.logger.info(event, 'Media timeout')
+          try {
+            this.o.onMediaTimeout?.(event)
+          } catch (err) {
+            this.logger.warn({ err }, 'Media timeout hook failed')
+          }
+        }
+      }
+    }
+  }
+
+  // ------------------------------------------------- delete, query, list
+
+  private delete(req: NgDeleteRequest): NgResponse {
+    const call = this.calls.get(req['call-id'])
+    const tagOk =
+      call &&
+      (!req['from-tag'] || call.monologues.has(req['from-tag'])) &&
+      (!req['to-tag'] || call.monologues.has(req['to-tag']) || req['to-tag'] === '')
+    if (!call || !tagOk) {
+      const reason = "Call-ID not found or tags didn't match"
+      if (hasFlag(req.flags, 'fatal')) throw new MediaPodError(MediaPodErrorCode.unknownCall, reason)
+      return { result: 'ok', warning: reason }
+    }
+    const reply = { result: 'ok' as const, ...this.describe(call) }
+    const delay = req['delete delay'] ?? 0
+    if (delay > 0) {
+      clearTimeout(call.deleteTimer)
+      call.deleteTimer = setTimeout(() => this.destroy(call), delay * 1000)
+      call.deleteTimer.unref()
+    } else this.destroy(call)
+    return reply
+  }
+
+  /** Closes every endpoint and returns every port; idempotent. */
+  private destroy(call: Call): void {
+    if (this.calls.get(call.callId) !== call) return
+    clearTimeout(call.deleteTimer)
+    this.calls.delete(call.callId)
+    this.totals.callsDeleted++
+    for (const m of new Set(
+      [...call.monologues.values()].flatMap((x) => (x.partner ? [x, x.partner] : [x])),
+    )) {
+      for (const pm of m.medias) {
+        const s = pm && this.endpointStats(call, m, pm)
+        if (!s || !pm) continue
+        const t = this.closedTotals.get(m.realm.name) ?? {
+          packetsIn: 0,
+          bytesIn: 0,
+          packetsOut: 0,
+          bytesOut: 0,
+          authFailures: 0,
+          replayDrops: 0,
+          lost: 0,
+          timedOut: 0,
+        }
+        t.packetsIn += s.packetsIn
+        t.bytesIn += s.bytesIn
+        t.packetsOut += s.packetsOut
+        t.bytesOut += s.bytesOut
+        t.authFailures += s.authFailures
+        t.replayDrops += s.replayDrops
+        t.lost += s.lost
+        if (pm.timedOut) t.timedOut++
+        this.closedTotals.set(m.realm.name, t)
+      }
+    }
+    for (const mp of call.pairs.values()) mp.pair.close()
+    const seen = new Set<Monologue>()
+    for (const m of call.monologues.values()) seen.add(m)
+    for (const m of [...seen]) if (m.partner) seen.add(m.partner)
+    for (const m of seen)
+      for (const pm of m.medias) {
+        if (!pm) continue
+        if (m.realm.allocator.isAllocated(pm.ports.rtp)) m.realm.allocator.release(pm.ports)
+      }
+  }
+
+  /** Deletes every call (shutdown). */
+  deleteAll(): void {
+    for (const c of [...this.calls.values()]) this.destroy(c)
+  }
+
+  private query(req: NgQueryRequest): NgResponse {
+    const call = this.calls.get(req['call-id'])
+    if (!call) throw new MediaPodError(MediaPodErrorCode.unknownCall, 'Unknown call-id')
+    return { result: 'ok', ...this.describe(call) }
+  }
+
+  private describe(call: Call): Record<string, unknown> {
+    const sec = (ms: number) => Math.floor(ms / 1000)
+    const totals = { RTP: { packets: 0, bytes: 0, errors: 0 }, RTCP: { packets: 0, bytes: 0, errors: 0 } }
+    const tags: Record<string, unknown> = {}
+    let timedOut = 0
+    const parties = new Set<Monologue>(call.monologues.values())
+    for (const m of [...parties]) if (m.partner) parties.add(m.partner)
+    for (const m of parties) {
+      const medias = []
+      for (const pm of m.medias) {
+        if (!pm) continue
+        const s = this.endpointStats(call, m, pm) ?? zeroStats()
+        totals.RTP.packets += s.packetsIn - s.rtcpPacketsIn
+        totals.RTP.bytes += s.bytesIn
+        totals.RTP.errors += s.authFailures + s.replayDrops + s.dropped
+        totals.RTCP.packets += s.rtcpPacketsIn
+        if (pm.timedOut) timedOut++
+        const endpoint = (a: PeerAddress | null) =>
+          a ? { family: a.address.includes(':') ? 'IPv6' : 'IPv4', address: a.address, port: a.port } : {}
+        const flags = ['RTP', ...(pm.mux ? ['RTCP-mux'] : []), ...(pm.timedOut ? ['media-timeout'] : [])]
+        medias.push({
+          index: pm.index + 1,
+          type: pm.type,
+          protocol: pm.proto,
+          flags,
+          streams: [
+            {
+              'local port': pm.ports.rtp,
+              ...(pm.ports.rtcp !== undefined ? { 'local RTCP port': pm.ports.rtcp } : {}),
+              endpoint: endpoint(s.peer),
+              'advertised endpoint': endpoint(pm.peer),
+              ...(pm.cryptoOut ? { 'crypto suite': pm.cryptoOut.suite } : {}),
+              'last packet': s.idleMs >= 0 ? sec(this.now() - s.idleMs) : 0,
+              flags,
+              stats: {
+                packets: s.packetsIn,
+                bytes: s.bytesIn,
+                errors: s.authFailures + s.replayDrops + s.dropped,
+                'packets out': s.packetsOut,
+                'bytes out': s.bytesOut,
+                'auth failures': s.authFailures,
+                'replay drops': s.replayDrops,
+                'packets lost': s.lost,
+                jitter: s.jitter,
+              },
+              relay: this.backendOf(call, pm.index),
+            },
+          ],
+        })
+      }
+      tags[m.tag] = {
+        tag: m.tag,
+        ...(m.label !== undefined ? { label: m.label } : {}),
+        created: sec(m.created),
+        'in dialogue with': m.partner?.tag ?? '',
+        medias,
+      }
+    }
+    return {
+      created: sec(call.created),
+      'last signal': sec(call.lastSignal),
+      tags,
+      totals,
+      'media timeout': timedOut > 0 ? 1 : 0,
+    }
+  }
+
+  private backendOf(call: Call, index: number): string {
+    for (const [key, mp] of call.pairs) if (key.endsWith(`\n${index}`)) return mp.pair.backendName
+    return ''
+  }
+
+  private list(req: NgListRequest): NgResponse {
+    return { result: 'ok', calls: [...this.calls.keys()].slice(0, req.limit ?? 32) }
+  }
+
+  private statistics(): NgResponse {
+    return {
+      result: 'ok',
+      currentstatistics: {
+        sessionsown: this.calls.size,
+        sessionsforeign: 0,
+        sessionstotal: this.calls.size,
+        transcodedmedia: 0,
+      },
+      totalstatistics: {
+        managedsessions: this.totals.callsCreated,
+        timeoutsessions: this.totals.mediaTimeouts,
+        offers: this.totals.offers,
+        answers: this.totals.answers,
+        errors: this.totals.errors,
+      },
+    }
+  }
+
+  /** Stops the timer and closes every session. */
+  close(): void {
+    clearInterval(this.timer)
+    this.deleteAll()
+  }
+}
+
+// ------------------------------------------------------------------ helpers
+
+function newMonologue(tag: string, realm: RealmRuntime, t: number): Monologue {
+  return {
+    tag,
+    label: undefined,
+    created: t,
+    realm,
+    partner: undefined,
+    medias: [],
+    latch: 'once',
+    strict: false,
+    ice: undefined,
+  }
+}
+
+function newPartyMedia(index: number, type: string, ports: PortAllocation): PartyMedia {
+  return {
+    index,
+    type,
+    ports,
+    peer: null,
+    rtcpPeer: null,
+    proto: 'RTP/AVP',
+    mux: false,
+    cryptoIn: null,
+    cryptoOut: null,
+    offeredOut: new Map(),
+    offeredIn: [],
+    codecs: [],
+    timedOut: false,
+  }
+}
+
+function zeroStats(): EndpointStats {
+  return {
+    packetsIn: 0,
+    bytesIn: 0,
+    packetsOut: 0,
+    bytesOut: 0,
+    rtcpPacketsIn: 0,
+    authFailures: 0,
+    replayDrops: 0,
+    dropped: 0,
+    idleMs: -1,
+    lost: 0,
+    jitter: 0,
+    peer: null,
+  }
+}
+
+function withWarnings(r: NgResponse, warnings: readonly string[]): NgResponse {
+  return warnings.length > 0 ? { ...r, warning: warnings.join('; ') } : r
+}
+
+const fmtKey = (k: SrtpKeying) =>
+  formatSdesKeyParams({ masterKey: Buffer.from(k.masterKey), masterSalt: Buffer.from(k.masterSalt) })
+
+function keyingOf(suite: SrtpSuiteName, keyParams: string): SrtpKeying {
+  const k = parseSdesKeyParams(keyParams.split(';')[0] ?? '', srtpSuite(suite))
+  return { suite, masterKey: k.masterKey, masterSalt: k.masterSalt }
+}
+
+/** `PCMU`, `opus/48000`, `opus/48000/2` against an rtpmap. */
+function codecMatches(r: RtpMap, name: string): boolean {
+  const [enc = '', clock, ch] = name.split('/')
+  return (
+    r.encoding.toLowerCase() === enc.toLowerCase() &&
+    (clock === undefined || Number(clock) === r.clockRate) &&
+    (ch === undefined || Number(ch) === r.channels)
+  )
+}
+
+function orderedCodecs(m: MediaSection): RtpMap[] {
+  const maps = rtpMaps(m, m.formats)
+  const out: RtpMap[] = []
+  for (const f of m.formats) {
+    const r = maps.get(Number(f))
+    if (r) out.push(r)
+  }
+  return out
+}
+
+const sameCodec = (a: RtpMap, b: RtpMap) =>
+  a.encoding.toLowerCase() === b.encoding.toLowerCase() &&
+  a.clockRate === b.clockRate &&
+  a.channels === b.channels
+
+/** Payload type map for packets from the `from` party to the `to` party (only differing types). */
+function ptMap(from: readonly RtpMap[], to: readonly RtpMap[]): Map<number, number> {
+  const out = new Map<number, number>()
+  for (const f of from) {
+    const t = to.find((x) => sameCodec(x, f))
+    if (t && t.payloadType !== f.payloadType) out.set(f.payloadType, t.payloadType)
+  }
+  return out
+}
+
+/**
+ * Rewrites an answer's dynamic payload types to the ones the offerer used for the same codec (RFC
+ * 3264 §6.1: the answer SHOULD use the offer's numbers), so each party sees its own numbers and the
+ * relay maps between them (RFC 4733 telephone-event on different types included).
+ */
+function renumberToward(
+  m: MediaSection,
+  answerCodecs: readonly RtpMap[],
+  offerCodecs: readonly RtpMap[],
+): void {
+  const map = new Map<number, number>()
+  for (const a of answerCodecs) {
+    const o = offerCodecs.find((x) => sameCodec(x, a))
+    if (o && o.payloadType !== a.payloadType) map.set(a.payloadType, o.payloadType)
+  }
+  if (map.size === 0) return
+  const used = new Set(m.formats.map(Number))
+  for (const [from, to] of [...map]) if (used.has(to) && !map.has(to)) map.delete(from)
+  for (const line of m.lines) {
+    if (line.type !== 'a') continue
+    const r = /^(rtpmap|fmtp|rtcp-fb):(\d{1,3})\b(.*)$/.exec(line.value)
+    const to = r ? map.get(Number(r[2])) : undefined
+    if (r && to !== undefined) line.value = `${r[1]}:${to}${r[3]}`
+  }
+  m.formats = m.formats.map((f) => String(map.get(Number(f)) ?? f))
+}
+
+function keepFirstCodec(m: MediaSection): void {
+  const [first, ...rest] = m.formats
+  if (first === undefined) return
+  const maps = rtpMaps(m, m.formats)
+  const removed = rest
+    .filter((f) => maps.get(Number(f))?.encoding.toLowerCase() !== 'telephone-event')
+    .map(Number)
+  const ptOf = (v: string) => Number(/^(\d{1,3})\b/.exec(v)?.[1] ?? Number.NaN)
+  for (const a of ['rtpmap', 'fmtp', 'rtcp-fb']) m.removeAttributes(a, (v) => removed.includes(ptOf(v)))
+  m.formats = m.formats.filter((f) => !removed.includes(Number(f)))
+}
