@@ -3,12 +3,13 @@ import { SipParseError, SipParseReason } from '../errors.ts'
 import type { Uri } from '../uri/uri.ts'
 import { parseUri } from '../uri/uri.ts'
 import { HeaderLine } from './header-line.ts'
-import { parseCallId } from './headers/call-id.ts'
-import { parseCSeq } from './headers/cseq.ts'
+import { parseCallIdAt } from './headers/call-id.ts'
+import type { CSeq } from './headers/cseq.ts'
+import { parseCSeqAt } from './headers/cseq.ts'
 import { headerKey, wellKnownAt } from './headers/header-names.ts'
-import { parseNameAddr, parseNameAddrList } from './headers/name-addr.ts'
-import { parseContentLength, parseMaxForwards } from './headers/numeric.ts'
-import { parseVia } from './headers/via.ts'
+import { parseNameAddrAt, parseNameAddrListAt } from './headers/name-addr.ts'
+import { parseUintAt, UINT32_MAX } from './headers/numeric.ts'
+import { parseViaAt } from './headers/via.ts'
 import type { SipParseLimits } from './limits.ts'
 import { DEFAULT_LIMITS } from './limits.ts'
 import type { HeaderField, SipMessage } from './message.ts'
@@ -164,10 +165,16 @@ export function parse(buf: Buffer, options?: SipParseOptions): SipMessage {
     msg = req
   }
 
-  // Header lines (RFC 3261 §7.3). Each field keeps its byte range for exact re-serialisation.
+  // Header lines (RFC 3261 §7.3), split and, for the core headers, parsed in one pass. Each field
+  // keeps its byte range for exact re-serialisation. Errors in core values are kept apart from
+  // those of the line structure, so the error reported is the one a split-then-parse would give.
   const fields: HeaderField[] = []
   const end = headEnd + 2
   let pos = sl + 2
+  let seen = 0
+  let contentLength: number | undefined
+  let cseq: CSeq | undefined
+  let coreErr: SipParseError | undefined
   while (pos < end) {
     // RFC 3261 §7.3.1: a line starting with SP or HT continues the previous one (folding). Lines
     // end in CRLF only: a bare CR or LF could split the line differently in the next parser (header
@@ -187,14 +194,22 @@ export function parse(buf: Buffer, options?: SipParseOptions): SipMessage {
       throw err(SipParseReason.LineTooLong, 'Header line too long', undefined, 400)
     if (fields.length >= maxHeaders)
       throw err(SipParseReason.TooManyHeaders, 'Too many headers', undefined, 400)
-    const colon = src.indexOf(':', pos)
-    if (colon < 0 || colon > le) {
-      first ??= err(SipParseReason.BadHeaderLine, 'Header line without colon', undefined, 400)
-      pos = le + 2
-      continue
+    // The usual line: a token, optional SP/HT, ':'. Scanned in place; anything else takes the
+    // general path below, which finds the colon and reports what is wrong.
+    let ne = pos
+    while (TOKEN[src.charCodeAt(ne)] === 1) ne++
+    let colon = ne
+    for (let c = src.charCodeAt(colon); c === 32 || c === 9; ) c = src.charCodeAt(++colon)
+    if (ne === pos || src.charCodeAt(colon) !== 58) {
+      colon = src.indexOf(':', pos)
+      if (colon < 0 || colon > le) {
+        first ??= err(SipParseReason.BadHeaderLine, 'Header line without colon', undefined, 400)
+        pos = le + 2
+        continue
+      }
+      ne = colon
+      while (ne > pos && (src.charCodeAt(ne - 1) === 32 || src.charCodeAt(ne - 1) === 9)) ne--
     }
-    let ne = colon
-    while (ne > pos && (src.charCodeAt(ne - 1) === 32 || src.charCodeAt(ne - 1) === 9)) ne--
     const known = wellKnownAt(src, pos, ne)
     const name = known === undefined ? src.slice(pos, ne) : known[0]
     const key = known === undefined ? headerKey(name) : known[1]
@@ -211,68 +226,74 @@ export function parse(buf: Buffer, options?: SipParseOptions): SipMessage {
     for (let c = src.charCodeAt(ve - 1); ve > vs && (c === 32 || c === 9 || c === 13 || c === 10); ) {
       c = src.charCodeAt(--ve - 1)
     }
-    fields.push(new HeaderLine(name, key, src, vs, ve, pos, le + 2, nonAscii))
+    const f = new HeaderLine(name, key, src, vs, ve, pos, le + 2, nonAscii)
+    fields.push(f)
     pos = le + 2
-  }
 
-  // Core headers: parse now, count single-valued ones (RFC 4475 §3.3.8 multi01, §3.3.9 mcl01).
-  let seen = 0
-  let contentLength: number | undefined
-  for (const f of fields) {
-    const key = f.key
+    // Core headers: parse now, count single-valued ones (RFC 4475 §3.3.8 multi01, §3.3.9 mcl01).
     const bit = coreBit(key)
     if (bit < 0) continue
     if (bit > 0) {
       if (seen & bit) {
-        first ??= err(SipParseReason.DuplicateHeader, `Multiple ${f.name} headers`, key, 400)
+        coreErr ??= err(SipParseReason.DuplicateHeader, `Multiple ${name} headers`, key, 400)
         continue
       }
       seen |= bit
     }
     // Only the first Via line is parsed now (the transaction layer's key); the others wait.
-    if (key === 'via' && (seen & VIA_BIT) !== 0) continue
+    if (bit === 0 && (seen & VIA_BIT) !== 0 && key === 'via') continue
+    // Parsed in place on the message text (no value slice) unless values need UTF-8 decoding.
+    let t = src
+    let a = vs
+    let b = ve
+    if (nonAscii) {
+      t = f.value
+      a = 0
+      b = t.length
+    }
     try {
       // Direct calls rather than through HEADER_TABLE: monomorphic, so V8 can inline them.
-      const v = f.value
       switch (bit) {
         case 0:
           if (key === 'via') {
             seen |= VIA_BIT
-            f.parsed = parseVia(v)
-          } else f.parsed = v === '*' ? [] : parseNameAddrList(v, 'Contact')
+            f.parsed = parseViaAt(t, a, b)
+          } else
+            f.parsed = b - a === 1 && t.charCodeAt(a) === 42 ? [] : parseNameAddrListAt(t, a, b, 'Contact')
           break
         case 1:
-          f.parsed = parseNameAddr(v, 'From')
+          f.parsed = parseNameAddrAt(t, a, b, 'From')
           break
         case 2:
-          f.parsed = parseNameAddr(v, 'To')
+          f.parsed = parseNameAddrAt(t, a, b, 'To')
           break
         case 4:
-          f.parsed = parseCallId(v)
+          f.parsed = parseCallIdAt(t, a, b)
           break
         case 8:
-          f.parsed = parseCSeq(v)
+          cseq = parseCSeqAt(t, a, b)
+          f.parsed = cseq
           break
         case 16:
-          f.parsed = parseMaxForwards(v)
+          f.parsed = parseUintAt(t, a, b, 255, 'Max-Forwards')
           break
         default:
-          contentLength = parseContentLength(v)
+          contentLength = parseUintAt(t, a, b, UINT32_MAX, 'Content-Length')
           f.parsed = contentLength
       }
     } catch (e) {
       if (!(e instanceof SipParseError)) throw e
       if (key === 'via' && (seen & VIA_BIT) === 0) seen |= VIA_BIT
-      first ??= err(e.reason, e.reasonPhrase, key, 400)
+      coreErr ??= err(e.reason, e.reasonPhrase, key, 400)
     }
   }
+  first ??= coreErr
   for (const m of MANDATORY) {
     const bit = m === 'via' ? VIA_BIT : coreBit(m)
     if ((seen & bit) === 0)
       first ??= err(SipParseReason.MissingHeader, `Missing ${DISPLAY[m]} header`, m, 400)
   }
   if (msg.kind === 'request' && first === undefined) {
-    const cseq = fields.find((f) => f.key === 'cseq')?.parsed as { method: string } | undefined
     if (cseq !== undefined && cseq.method !== msg.method) {
       // RFC 3261 §8.1.1.5: the CSeq method MUST match the request's (RFC 4475 §3.1.2.17).
       first ??= err(SipParseReason.CSeqMismatch, 'CSeq method does not match the request method', 'cseq', 400)

@@ -15,8 +15,12 @@ function bad(what: string): SipParseError {
 
 /** Parses `1*DIGIT LWS Method`; leading zeros are allowed (RFC 4475 §3.1.1.1). */
 export function parseCSeq(s: string): CSeq {
-  const end = s.length
-  let i = skipWs(s, 0, end)
+  return parseCSeqAt(s, 0, s.length)
+}
+
+/** {@link parseCSeq} of `s.slice(start, end)` without the slice. @internal */
+export function parseCSeqAt(s: string, start: number, end: number): CSeq {
+  let i = skipWs(s, start, end)
   const ds = i
   let seq = 0
   while (i < end) {

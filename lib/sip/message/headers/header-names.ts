@@ -85,39 +85,96 @@ export function displayName(key: string): string {
   return key.replace(/(^|-)([a-z])/g, (_m, d: string, c: string) => d + c.toUpperCase())
 }
 
-// The usual spellings of the headers on every call, matched in place in the parsed text: slicing
-// each name and hashing it for the Map lookup measured as the largest cost of header splitting.
-const WELL_KNOWN: ReadonlyArray<readonly [name: string, key: string]> = [
-  ['To', 'to'],
-  ['Via', 'via'],
-  ['From', 'from'],
-  ['CSeq', 'cseq'],
-  ['Route', 'route'],
-  ['Allow', 'allow'],
-  ['Call-ID', 'call-id'],
-  ['Contact', 'contact'],
-  ['Require', 'require'],
-  ['Supported', 'supported'],
-  ['Max-Forwards', 'max-forwards'],
-  ['Content-Type', 'content-type'],
-  ['Record-Route', 'record-route'],
-  ['Content-Length', 'content-length'],
+// The usual spellings of the headers seen on most calls, matched in place in the parsed text:
+// slicing each name and hashing it for the Map lookup measured as the largest cost of header
+// splitting. Any other spelling or name still works, through headerKey().
+const WELL_KNOWN_NAMES = [
+  'To',
+  'Via',
+  'From',
+  'CSeq',
+  'Date',
+  'Path',
+  'RSeq',
+  'RAck',
+  'Route',
+  'Allow',
+  'Event',
+  'Min-SE',
+  'Reason',
+  'Server',
+  'Accept',
+  'Call-ID',
+  'Contact',
+  'Require',
+  'Expires',
+  'Subject',
+  'Privacy',
+  'Warning',
+  'Refer-To',
+  'Replaces',
+  'Supported',
+  'Diversion',
+  'Timestamp',
+  'User-Agent',
+  'Referred-By',
+  'Min-Expires',
+  'Unsupported',
+  'Retry-After',
+  'Max-Forwards',
+  'Content-Type',
+  'Record-Route',
+  'Organization',
+  'Allow-Events',
+  'History-Info',
+  'Authorization',
+  'Proxy-Require',
+  'Service-Route',
+  'Content-Length',
+  'Accept-Language',
+  'Session-Expires',
+  'Accept-Encoding',
+  'Remote-Party-ID',
+  'Content-Encoding',
+  'WWW-Authenticate',
+  'Proxy-Authenticate',
+  'Proxy-Authorization',
+  'P-Asserted-Identity',
+  'Content-Disposition',
+  'P-Preferred-Identity',
+  'P-Charging-Vector',
+  'P-Access-Network-Info',
 ]
-const BY_LENGTH: Array<Array<readonly [string, string]>> = []
-for (const e of WELL_KNOWN) {
-  const list = BY_LENGTH[e[0].length] ?? []
-  list.push(e)
-  BY_LENGTH[e[0].length] = list
+/** The internalised copy of `s` (property keys are), so that `===` on keys compares pointers. */
+function intern(s: string): string {
+  return Object.keys({ [s]: 0 })[0]!
+}
+
+type WellKnown = readonly [name: string, key: string]
+// By length, then by first character: one or two string compares per name.
+const BY_LENGTH: Array<Array<WellKnown[] | undefined> | undefined> = []
+for (const name of WELL_KNOWN_NAMES) {
+  const byFirst = BY_LENGTH[name.length] ?? []
+  BY_LENGTH[name.length] = byFirst
+  const c = name.charCodeAt(0)
+  const list = byFirst[c] ?? []
+  byFirst[c] = list
+  list.push([name, intern(name.toLowerCase())])
 }
 
 /**
  * If `src` holds, from `start` to `end`, the usual spelling of a common header, that [name, key]
  * pair (shared constants, so nothing is allocated); else undefined.
  */
-export function wellKnownAt(src: string, start: number, end: number): readonly [string, string] | undefined {
-  const list = BY_LENGTH[end - start]
+export function wellKnownAt(src: string, start: number, end: number): WellKnown | undefined {
+  const byFirst = BY_LENGTH[end - start]
+  if (byFirst === undefined) return undefined
+  const list = byFirst[src.charCodeAt(start)]
   if (list === undefined) return undefined
-  for (const e of list) if (src.startsWith(e[0], start)) return e
+  for (let i = 0; i < list.length; i++) {
+    const e = list[i]!
+    if (src.startsWith(e[0], start)) return e
+  }
   return undefined
 }
 

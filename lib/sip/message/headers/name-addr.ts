@@ -141,17 +141,29 @@ function parseOne(s: string, i: number, end: number, out: NameAddr[], header: st
 
 /** Parses a single name-addr (From, To). */
 export function parseNameAddr(s: string, header = 'From'): NameAddr {
+  return parseNameAddrAt(s, 0, s.length, header)
+}
+
+/**
+ * {@link parseNameAddr} of `s.slice(start, end)` without the slice. `end` must be `s.length` or
+ * the index of a whitespace character (a trimmed value in the message text). @internal
+ */
+export function parseNameAddrAt(s: string, start: number, end: number, header: string): NameAddr {
   const out: NameAddr[] = []
-  const i = parseOne(s, 0, s.length, out, header)
-  if (i !== s.length) throw bad(header, `unexpected '${s[i]}'`)
+  const i = parseOne(s, start, end, out, header)
+  if (i !== end) throw bad(header, `unexpected '${s[i]}'`)
   return out[0]!
 }
 
 /** Parses a comma-separated list of name-addrs (Contact, Route, Record-Route). */
 export function parseNameAddrList(s: string, header = 'Contact'): NameAddr[] {
+  return parseNameAddrListAt(s, 0, s.length, header)
+}
+
+/** {@link parseNameAddrList} of `s.slice(start, end)`, as {@link parseNameAddrAt}. @internal */
+export function parseNameAddrListAt(s: string, start: number, end: number, header: string): NameAddr[] {
   const out: NameAddr[] = []
-  const end = s.length
-  let i = 0
+  let i = start
   for (;;) {
     i = parseOne(s, i, end, out, header)
     if (i >= end) return out

@@ -6,10 +6,14 @@ import { SipParseError, SipParseReason } from '../../errors.ts'
  * Content-Length and §20.19 Expires up to 2^32-1; RFC 4475 §3.1.2.4).
  */
 export function parseUint(s: string, max: number, header: string): number {
-  const n = s.length
-  if (n === 0) throw bad(header, 'empty value')
+  return parseUintAt(s, 0, s.length, max, header)
+}
+
+/** {@link parseUint} of `s.slice(start, end)` without the slice. @internal */
+export function parseUintAt(s: string, start: number, end: number, max: number, header: string): number {
+  if (end === start) throw bad(header, 'empty value')
   let v = 0
-  for (let i = 0; i < n; i++) {
+  for (let i = start; i < end; i++) {
     const c = s.charCodeAt(i)
     if (c < 48 || c > 57) throw bad(header, 'not a non-negative decimal number')
     v = v * 10 + c - 48

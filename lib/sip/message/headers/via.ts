@@ -88,9 +88,16 @@ function parseOne(s: string, i: number, end: number, out: Via[]): number {
 
 /** Parses a Via header value that may hold several comma-separated via-parms. */
 export function parseVia(s: string): Via[] {
+  return parseViaAt(s, 0, s.length)
+}
+
+/**
+ * {@link parseVia} of `s.slice(start, end)` without the slice. `end` must be `s.length` or the
+ * index of a whitespace character (a trimmed value in the message text). @internal
+ */
+export function parseViaAt(s: string, start: number, end: number): Via[] {
   const out: Via[] = []
-  const end = s.length
-  let i = 0
+  let i = start
   for (;;) {
     i = parseOne(s, i, end, out)
     if (i >= end) return out
