@@ -21,7 +21,9 @@ export const runCommand: Command = {
   summary: 'run the SBC standalone from CR files',
   usage: USAGE,
   async run(args, io) {
-    const { flags, values } = parseProcessFlags(args, { filename: { type: 'string', short: 'f', multiple: true } })
+    const { flags, values } = parseProcessFlags(args, {
+      filename: { type: 'string', short: 'f', multiple: true },
+    })
     if (flags.help) {
       io.stdout(`${USAGE}\n`)
       return 0
@@ -38,9 +40,12 @@ export const runCommand: Command = {
       { generation: 1 },
     )
     const errors = verdicts.flatMap((v) =>
-      v.findings.filter((f) => f.severity === 'error').map((f) => `${v.kind} ${v.namespace}/${v.name}: ${f.message}`),
+      v.findings
+        .filter((f) => f.severity === 'error')
+        .map((f) => `${v.kind} ${v.namespace}/${v.name}: ${f.message}`),
     )
-    if (errors.length > 0) throw new InputError(`invalid configuration (${errors.length} errors): ${errors[0]}`)
+    if (errors.length > 0)
+      throw new InputError(`invalid configuration (${errors.length} errors): ${errors[0]}`)
     return runSignallingProcess({
       config: validateConfig(config),
       ...(flags.redis !== undefined ? { redisUrl: flags.redis } : {}),

@@ -14,10 +14,9 @@ export interface ProcessFlags {
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']
 
 /** Parses the common flags plus `extra`; throws a one-line {@link UsageError}. */
-export function parseProcessFlags<E extends Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>>(
-  args: readonly string[],
-  extra: E,
-): { flags: ProcessFlags; values: Record<string, unknown> } {
+export function parseProcessFlags<
+  E extends Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>,
+>(args: readonly string[], extra: E): { flags: ProcessFlags; values: Record<string, unknown> } {
   let parsed: ReturnType<typeof parseArgs>
   try {
     parsed = parseArgs({
@@ -35,7 +34,9 @@ export function parseProcessFlags<E extends Record<string, { type: 'string' | 'b
       strict: true,
     })
   } catch (e) {
-    throw new UsageError((e instanceof Error ? e.message : String(e)).split('. To specify')[0] ?? 'bad arguments')
+    throw new UsageError(
+      (e instanceof Error ? e.message : String(e)).split('. To specify')[0] ?? 'bad arguments',
+    )
   }
   const v = parsed.values as Record<string, unknown>
   if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument ${parsed.positionals[0]}`)
@@ -43,7 +44,8 @@ export function parseProcessFlags<E extends Record<string, { type: 'string' | 'b
     const s = v[name]
     if (s === undefined) return def
     const n = Number(s)
-    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer ${min}-${max}`)
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new UsageError(`--${name} must be an integer ${min}-${max}`)
     return n
   }
   const level = v['log-level'] as string | undefined

@@ -25,7 +25,13 @@ async function call(
   const calls = o.calls ?? 1
   const transport = o.transport ?? 'u1'
   const timeoutSeconds = o.timeout ?? 15
-  const uas = await startSipp({ scenario: { file: o.uas }, transport, localPort: uasPort, calls, timeoutSeconds })
+  const uas = await startSipp({
+    scenario: { file: o.uas },
+    transport,
+    localPort: uasPort,
+    calls,
+    timeoutSeconds,
+  })
   await new Promise((r) => setTimeout(r, 200))
   const uac = await startSipp({
     scenario: { file: o.uac },
@@ -152,6 +158,7 @@ describe('B2BUA across two processes sharing Redis', function () {
   before(async () => {
     redis = await startRedis()
     client = new Redis(redis.url, { lazyConnect: false, maxRetriesPerRequest: 1 })
+    client.on('error', () => {}) // expected while the test stops Redis
     uacPort = await freePort()
     uasPort = await freePort()
     a = await startSbc(await sbcPorts(), uacPort, uasPort, { redis: redis.url })
@@ -167,7 +174,7 @@ describe('B2BUA across two processes sharing Redis', function () {
   it('INVITE through A, caller BYE through B; no keys left', async () => {
     const c = await call(a.ports.pbx, uacPort, uasPort, {
       uac: await scenario('uac-call.xml', { SETDEST: setdest(b.ports.pbx) }),
-      uas: await scenario('uas-answer.xml'),
+      uas: await scenario('uas-answer.xml', { UAS_MOVE: setdest(b.ports.carrier) }),
       calls: 3,
     })
     await both(c, 3)
@@ -176,7 +183,7 @@ describe('B2BUA across two processes sharing Redis', function () {
 
   it('INVITE through A, callee BYE through B; no keys left', async () => {
     const c = await call(a.ports.pbx, uacPort, uasPort, {
-      uac: await scenario('uac-callee-hangs-up.xml'),
+      uac: await scenario('uac-callee-hangs-up.xml', { SETDEST: setdest(b.ports.pbx) }),
       uas: await scenario('uas-answer.xml', {
         HANGUP_START: '',
         HANGUP_END: '',
@@ -197,7 +204,7 @@ describe('B2BUA across two processes sharing Redis', function () {
         REINVITE_START: '',
         REINVITE_END: '',
       }),
-      uas: await scenario('uas-answer.xml'),
+      uas: await scenario('uas-answer.xml', { UAS_MOVE: setdest(b.ports.carrier) }),
       calls: 5,
       rate: 20,
     })
@@ -274,7 +281,12 @@ describe('kube-sbc run: drain on SIGTERM', function () {
 })
 
 describe('kube-sbc run: usage errors', () => {
-  for (const args of [['run'], ['run', '-f', 'x', '--http-port', 'abc'], ['signalling'], ['run', '--bogus']]) {
+  for (const args of [
+    ['run'],
+    ['run', '-f', 'x', '--http-port', 'abc'],
+    ['signalling'],
+    ['run', '--bogus'],
+  ]) {
     it(`exits 2 with a one-line error for ${args.join(' ')}`, async () => {
       const p = startProcess(`${root}/bin/kube-sbc`, args)
       assert.equal(await p.exited, 2)

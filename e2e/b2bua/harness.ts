@@ -139,6 +139,7 @@ export async function scenario(name: string, vars: Record<string, string> = {}):
   const defaults: Record<string, string> = {
     PAUSE: '0',
     SETDEST: '',
+    UAS_MOVE: '',
     REINVITE_START: '<!--',
     REINVITE_END: '-->',
     HANGUP_START: '<!--',

@@ -67,7 +67,7 @@ export async function runSignallingProcess(o: SignallingProcessOptions): Promise
     process.on('SIGTERM', onSignal)
     process.on('SIGINT', onSignal)
   })
-  await server.drain(o.drainSeconds * 1000)
+  await server.drain(o.drainSeconds * 1000, o.redisUrl === undefined)
   await server.close()
   await store.close()
   logger.info({}, 'Stopped signalling')

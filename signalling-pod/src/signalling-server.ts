@@ -5,8 +5,8 @@ import { type ObservabilityServer, startObservabilityServer } from '../../lib/ob
 import type { Logger } from '../../lib/observability/logger.ts'
 import type { DialogStore } from '../../lib/state/dialog-store.ts'
 import { B2bua } from './b2bua/b2bua.ts'
-import { CompiledPipeline } from './b2bua/pipeline-stand-in.ts'
 import { SipInterfaceRuntime } from './b2bua/sip-interface-runtime.ts'
+import { CompiledPipeline } from './pipeline/pipeline.ts'
 
 /** Options of {@link SignallingServer.start}. */
 export interface SignallingServerOptions {
@@ -60,7 +60,12 @@ export class SignallingServer {
       for (const ic of o.config.interfaces) {
         interfaces.set(
           ic.name,
-          await SipInterfaceRuntime.start(ic, b2bua.delegate, o.logger.child({ sipInterface: ic.name }), o.podAddress),
+          await SipInterfaceRuntime.start(
+            ic,
+            b2bua.delegate,
+            o.logger.child({ sipInterface: ic.name }),
+            o.podAddress,
+          ),
         )
       }
     } catch (err) {
@@ -77,11 +82,27 @@ export class SignallingServer {
           this.set(read())
         },
       })
-    gauge('sbc_b2bua_invites_in_flight', 'INVITEs this process is forwarding plus in-dialog requests awaiting an answer.', () => b2bua.busy)
+    gauge(
+      'sbc_b2bua_invites_in_flight',
+      'INVITEs this process is forwarding plus in-dialog requests awaiting an answer.',
+      () => b2bua.busy,
+    )
     gauge('sbc_b2bua_draining', '1 while the process drains after SIGTERM.', () => (b2bua.draining ? 1 : 0))
-    gauge('sbc_b2bua_calls_attempted', 'Calls routed since start (until metrics.ts lands).', () => c.callsAttempted)
-    gauge('sbc_b2bua_calls_answered', 'Calls answered since start (until metrics.ts lands).', () => c.callsAnswered)
-    gauge('sbc_b2bua_calls_refused_state_unavailable', 'INVITEs refused with 503 because the state store was unreachable.', () => c.callsRejectedStateUnavailable)
+    gauge(
+      'sbc_b2bua_calls_attempted',
+      'Calls routed since start (until metrics.ts lands).',
+      () => c.callsAttempted,
+    )
+    gauge(
+      'sbc_b2bua_calls_answered',
+      'Calls answered since start (until metrics.ts lands).',
+      () => c.callsAnswered,
+    )
+    gauge(
+      'sbc_b2bua_calls_refused_state_unavailable',
+      'INVITEs refused with 503 because the state store was unreachable.',
+      () => c.callsRejectedStateUnavailable,
+    )
     const http =
       o.httpPort === undefined
         ? undefined
@@ -110,12 +131,18 @@ export class SignallingServer {
     return server
   }
 
-  /** Drains: resolves once nothing of this process is in flight, or after `graceMs`. */
-  async drain(graceMs: number): Promise<void> {
+  /**
+   * Drains: resolves once nothing of this process is in flight, or after `graceMs`. With a shared
+   * store the calls live on in Redis and other processes serve them, so only transactions count;
+   * with the in-process store (`waitForCalls`) the calls themselves end with the process, so it
+   * also waits for them to end.
+   */
+  async drain(graceMs: number, waitForCalls: boolean): Promise<void> {
     this.b2bua.drain()
-    this.#o.logger.info({ graceMs }, 'Draining signalling')
+    this.#o.logger.info({ graceMs, waitForCalls }, 'Draining signalling')
     const until = Date.now() + graceMs
-    while (this.b2bua.busy > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 100))
+    const busy = () => this.b2bua.busy + (waitForCalls ? this.b2bua.localCalls : 0)
+    while (busy() > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 100))
     this.#o.logger.info({ busy: this.b2bua.busy }, 'Drained signalling')
   }
 

@@ -3,7 +3,6 @@ import type { DialogLeg, DialogState, LegName } from '../../../lib/sip/dialog/di
 import { createResponse, generateTag } from '../../../lib/sip/message/create-response.ts'
 import { getParam } from '../../../lib/sip/message/headers/params.ts'
 import type { SipRequest, SipResponse } from '../../../lib/sip/message/message.ts'
-import { stringifyUri } from '../../../lib/sip/uri/uri.ts'
 import { buildCancel } from '../../../lib/sip/transaction/build-cancel.ts'
 import type { SipTransactionError } from '../../../lib/sip/transaction/errors.ts'
 import type { InviteClientTransaction } from '../../../lib/sip/transaction/invite-client.ts'
@@ -13,8 +12,17 @@ import type {
   ServerTransaction,
   TransactionLayerDelegate,
 } from '../../../lib/sip/transaction/transaction-layer.ts'
+import { stringifyUri } from '../../../lib/sip/uri/uri.ts'
 import type { DialogStore } from '../../../lib/state/dialog-store.ts'
 import { VersionConflictError } from '../../../lib/state/errors.ts'
+import { defaultTtlPolicy } from '../../../lib/state/ttl-policy.ts'
+import {
+  admit,
+  type CompiledPipeline,
+  decide,
+  manipulateOutbound,
+  type RouteTarget,
+} from '../pipeline/pipeline.ts'
 import {
   BRANCH_PREFIX,
   buildInDialogRequest,
@@ -22,17 +30,9 @@ import {
   copyEndToEnd,
   legDestination,
   mirrorResponse,
-  newBranch,
   newCallId,
   newCallStateId,
 } from './leg-messages.ts'
-import {
-  admit,
-  type CompiledPipeline,
-  decide,
-  manipulateOutbound,
-  type RouteTarget,
-} from './pipeline-stand-in.ts'
 import type { InterfaceDelegate, SipInterfaceRuntime } from './sip-interface-runtime.ts'
 
 /**
@@ -115,6 +115,8 @@ export class B2bua {
   readonly #pendingByTx = new WeakMap<InviteServerTransaction, PendingInvite>()
   #inflight = 0
   #draining = false
+  #created = 0
+  #ended = 0
 
   constructor(options: B2buaOptions) {
     this.#o = options
@@ -124,6 +126,14 @@ export class B2bua {
   /** INVITEs being forwarded plus in-dialog requests awaiting their answer. */
   get busy(): number {
     return this.#pending.size + this.#inflight
+  }
+
+  /**
+   * Calls created minus calls ended by this process. Exact with the in-process store (one process
+   * sees every call); only indicative with a shared store, where another process may end them.
+   */
+  get localCalls(): number {
+    return Math.max(0, this.#created - this.#ended)
   }
 
   /** From now on new INVITEs get 503; in-dialog traffic keeps working. */
@@ -226,10 +236,12 @@ export class B2bua {
     const id = newCallStateId()
     const dlog = log.child({ dialogId: id })
     const counters: string[] = []
+    // An unclassified caller (security.unclassified Allow) has no group of its own.
+    const sourceGroup = decision.sourceGroup ?? ''
     try {
-      for (const g of [decision.sourceGroup, target.group]) {
+      for (const g of sourceGroup === '' ? [target.group] : [sourceGroup, target.group]) {
         if (counters.includes(g)) continue
-        const a = await admit(this.#o.store, pipeline, g, id)
+        const a = await admit(this.#o.store, pipeline, g, id, { holdMs: defaultTtlPolicy.maxCallMs })
         if (!a.ok) {
           await this.#release(counters, id)
           const r = createResponse(req, a.code, { reason: a.reason })
@@ -276,11 +288,16 @@ export class B2bua {
           localInterface: iface.name,
           ...(ctx.connectionId ? { connectionId: ctx.connectionId, connectionPod: this.#o.podName } : {}),
         },
-        ipGroup: decision.sourceGroup,
+        ipGroup: sourceGroup,
         state: 'early',
       },
       b: this.#bLeg(req, target, proxy, bIface),
-      admission: { sourceGroup: decision.sourceGroup, destGroup: target.group, rule: decision.rule, counters },
+      admission: {
+        sourceGroup,
+        destGroup: target.group,
+        rule: decision.rule,
+        counters,
+      },
       cdr: {
         ...(from?.uri.kind === 'sip' && from.uri.user ? { caller: from.uri.user } : {}),
         ...(user ? { callee: user } : {}),
@@ -308,13 +325,14 @@ export class B2bua {
     try {
       // DESIGN §1: the dialog is in the store before anything relies on it.
       pending.state = await this.#o.store.createCall(state)
+      this.#created++
     } catch (err) {
       this.#pending.delete(id)
       await this.#release(counters, id).catch(() => {})
       this.#refuseUnavailable(req, tx, err, dlog)
       return
     }
-    dlog.info({ from: decision.sourceGroup, to: target.group, rule: decision.rule }, 'Accepted call')
+    dlog.info({ from: sourceGroup, to: target.group, rule: decision.rule }, 'Accepted call')
     if (pending.cancelled) {
       await this.#finish(pending, 'cancel', 'a', 487)
       return
@@ -331,7 +349,12 @@ export class B2bua {
     log.warn({ err: (err as Error).message }, 'Refused call: state store unavailable')
   }
 
-  #bLeg(req: SipRequest, target: RouteTarget, proxy: RouteTarget['proxies'][number], bIface: SipInterfaceRuntime): DialogLeg {
+  #bLeg(
+    req: SipRequest,
+    target: RouteTarget,
+    proxy: RouteTarget['proxies'][number],
+    bIface: SipInterfaceRuntime,
+  ): DialogLeg {
     const user = req.uri.kind === 'sip' ? req.uri.user : undefined
     const fromUser = req.from?.uri.kind === 'sip' ? req.from.uri.user : undefined
     const t = lower(proxy.transport)
@@ -374,7 +397,12 @@ export class B2bua {
     }) as InviteClientTransaction
   }
 
-  async #onBInviteFailure(p: PendingInvite, inv: SipRequest, code: number, e: SipTransactionError): Promise<void> {
+  async #onBInviteFailure(
+    p: PendingInvite,
+    inv: SipRequest,
+    code: number,
+    e: SipTransactionError,
+  ): Promise<void> {
     if (p.bInvite !== inv) return
     p.log.info({ code, err: e.message }, 'B leg INVITE failed without a response')
     const synthetic = createResponse(inv, code)
@@ -424,7 +452,9 @@ export class B2bua {
       return
     }
     const retry =
-      failure === 'timeout' ? p.failover.onTimeout : failure === 'transport' || p.failover.onStatusCodes.includes(status)
+      failure === 'timeout'
+        ? p.failover.onTimeout
+        : failure === 'transport' || p.failover.onStatusCodes.includes(status)
     if (retry && (await this.#nextTarget(p))) return
     this.counters.callsFailed++
     const out = createResponse(p.aInvite, status, { reason: res.reason, toTag: p.state.a.localTag })
@@ -536,7 +566,11 @@ export class B2bua {
     })
   }
 
-  #onCancel(cancel: SipRequest, tx: NonInviteServerTransaction, invite: InviteServerTransaction | undefined): void {
+  #onCancel(
+    cancel: SipRequest,
+    tx: NonInviteServerTransaction,
+    invite: InviteServerTransaction | undefined,
+  ): void {
     if (!invite) {
       // The INVITE transaction lives on another process (or is gone): RFC 3261 §9.2, 481.
       tx.respond(createResponse(cancel, 481))
@@ -564,6 +598,7 @@ export class B2bua {
   }
 
   async #end(state: DialogState): Promise<void> {
+    this.#ended++
     try {
       await this.#media.release(state)
       await this.#o.store.deleteCall(state.id)
@@ -671,14 +706,21 @@ export class B2bua {
     let done = false
     const complete = async (res: SipResponse) => {
       if (res.status < 200) {
-        if (req.method === 'INVITE' && res.status > 100) tx.respond(mirrorResponse(req, res, undefined, xContact))
+        if (req.method === 'INVITE' && res.status > 100)
+          tx.respond(mirrorResponse(req, res, undefined, xContact))
         return
       }
       if (done) return
       done = true
       this.#inflight--
-      const answer = mirrorResponse(req, res, undefined, CONTACT_METHODS.has(req.method) ? xContact : undefined)
-      if (answer.body.length > 0 && res.status < 300) answer.body = await this.#media.answer(sent!, y, answer.body)
+      const answer = mirrorResponse(
+        req,
+        res,
+        undefined,
+        CONTACT_METHODS.has(req.method) ? xContact : undefined,
+      )
+      if (answer.body.length > 0 && res.status < 300)
+        answer.body = await this.#media.answer(sent!, y, answer.body)
       manipulateOutbound(this.#o.pipeline(), xLeg.ipGroup, answer)
       tx.respond(answer)
       if (req.method === 'BYE') {
@@ -754,4 +796,3 @@ export class B2bua {
     })
   }
 }
-

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
+import type { DialogLeg } from '../../../lib/sip/dialog/dialog-state.ts'
 import { createResponse } from '../../../lib/sip/message/create-response.ts'
 import { type SipMessage, SipRequest, type SipResponse } from '../../../lib/sip/message/message.ts'
-import type { DialogLeg } from '../../../lib/sip/dialog/dialog-state.ts'
 import type { Destination } from '../../../lib/sip/transport/transport.ts'
 import type { SipInterfaceRuntime } from './sip-interface-runtime.ts'
 

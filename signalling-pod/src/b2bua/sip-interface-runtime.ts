@@ -2,8 +2,8 @@ import type { InterfaceConfig } from '../../../lib/config/model.ts'
 import type { Logger } from '../../../lib/observability/logger.ts'
 import type { SipRequest, SipResponse } from '../../../lib/sip/message/message.ts'
 import {
-  type TransactionLayer,
   TransactionLayer as Layer,
+  type TransactionLayer,
   type TransactionLayerDelegate,
 } from '../../../lib/sip/transaction/transaction-layer.ts'
 import { type InboundContext, type ListenSpec, SipEndpoint } from '../../../lib/sip/transport/sip-endpoint.ts'
@@ -48,7 +48,8 @@ export class SipInterfaceRuntime {
     const listen: ListenSpec[] = []
     for (const l of config.listeners) {
       if (l.transport === 'UDP') listen.push({ protocol: 'udp', address: config.bindAddress, port: l.port })
-      else if (l.transport === 'TCP') listen.push({ protocol: 'tcp', address: config.bindAddress, port: l.port })
+      else if (l.transport === 'TCP')
+        listen.push({ protocol: 'tcp', address: config.bindAddress, port: l.port })
       else logger.warn({ sipInterface: config.name, port: l.port }, 'Skipped TLS listener (not yet wired)')
     }
     let rt: SipInterfaceRuntime | undefined
@@ -76,7 +77,8 @@ export class SipInterfaceRuntime {
         onResponse: (response) => layer.receiveResponse(response),
       },
     })
-    const host = config.bindAddress === '0.0.0.0' || config.bindAddress === '::' ? podAddress : config.bindAddress
+    const host =
+      config.bindAddress === '0.0.0.0' || config.bindAddress === '::' ? podAddress : config.bindAddress
     rt = new SipInterfaceRuntime(config, endpoint, layer, host)
     return rt
   }
