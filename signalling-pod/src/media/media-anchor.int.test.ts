@@ -1,0 +1,196 @@
+import { strict as assert } from 'node:assert'
+import type { ProfileConfig, SbcConfig } from '../../../lib/config/model.ts'
+import { NgServerTransport } from '../../../lib/media/control/ng-server-transport.ts'
+import { PortAllocator } from '../../../lib/media/relay/port-allocator.ts'
+import type { DialogState } from '../../../lib/sip/dialog/dialog-state.ts'
+import { MemoryStore } from '../../../lib/state/memory-store.ts'
+import { MediaNgHandler, type RealmRuntime } from '../../../media-pod/src/ng-handler.ts'
+import { DgramRelayBackend } from '../../../media-pod/src/relay/dgram-relay.ts'
+import { MediaAnchor, MediaAnchorError, MediaSrtpRequiredError } from './media-anchor.ts'
+
+function profile(
+  name: string,
+  mode: ProfileConfig['srtp']['mode'],
+  extra: Partial<ProfileConfig> = {},
+): ProfileConfig {
+  return {
+    name,
+    srtp: { mode, cryptoSuites: mode === 'Off' ? [] : ['AES_CM_128_HMAC_SHA1_80'] },
+    iceLite: false,
+    rtcpMux: false,
+    symmetricRtp: true,
+    codecs: [
+      { name: 'PCMA', payloadType: 8, clockRate: 8000, channels: 1, ptime: 20 },
+      { name: 'PCMU', payloadType: 0, clockRate: 8000, channels: 1, ptime: 20 },
+      { name: 'opus', payloadType: 111, clockRate: 48000, channels: 2, ptime: 20 },
+    ],
+    identity: { assertedIdentity: 'Passthrough', privacy: 'Passthrough' },
+    sessionTimer: { enabled: false, sessionExpiresSeconds: 1800, minSESeconds: 90, refresher: 'Auto' },
+    ...extra,
+  }
+}
+
+const config = {
+  realms: [],
+  profiles: [
+    profile('optional', 'Optional'),
+    profile('mandatory', 'Mandatory'),
+    profile('off', 'Off', { rtcpMux: true }),
+  ],
+  groups: [
+    { name: 'carrier', profile: 'mandatory', mediaRealm: 'wan' },
+    { name: 'pbx', profile: 'optional', mediaRealm: 'lan' },
+    { name: 'legacy', profile: 'off', mediaRealm: 'lan' },
+  ],
+} as unknown as SbcConfig
+
+function call(id: string, a: string, b: string): DialogState {
+  return { id, a: { ipGroup: a }, b: { ipGroup: b } } as unknown as DialogState
+}
+
+const sdp = (port: number, extra: string[] = [], proto = 'RTP/AVP') =>
+  Buffer.from(
+    [
+      'v=0',
+      'o=- 1 1 IN IP4 192.0.2.10',
+      's=-',
+      'c=IN IP4 192.0.2.10',
+      't=0 0',
+      `m=audio ${port} ${proto} 0 8 18 101`,
+      'a=rtpmap:0 PCMU/8000',
+      'a=rtpmap:8 PCMA/8000',
+      'a=rtpmap:18 G729/8000',
+      'a=rtpmap:101 telephone-event/8000',
+      ...extra,
+      '',
+    ].join('\r\n'),
+  )
+
+describe('MediaAnchor → NG → media pod handler', () => {
+  let ng: NgServerTransport
+  let handler: MediaNgHandler
+  let store: MemoryStore
+  let anchor: MediaAnchor
+  const fallback = new DgramRelayBackend()
+
+  before(async () => {
+    const realms = new Map<string, RealmRuntime>(
+      (
+        [
+          ['lan', 41000],
+          ['wan', 42000],
+        ] as const
+      ).map(([name, min]) => [
+        name,
+        {
+          name,
+          bindAddress: '127.0.0.1',
+          advertisedAddress: name === 'wan' ? '203.0.113.5' : '127.0.0.1',
+          allocator: new PortAllocator({ min, max: min + 99 }, { quarantineMs: 0 }),
+          maxSessions: 100,
+        },
+      ]),
+    )
+    handler = new MediaNgHandler({ realms, defaultRealm: 'lan', native: null, fallback })
+    ng = await NgServerTransport.listen({ host: '127.0.0.1', port: 0, handler })
+    store = new MemoryStore()
+    await store.registerMediaPod(
+      {
+        id: 'media-1',
+        address: `127.0.0.1:${ng.address().port}`,
+        realms: ['lan', 'wan'],
+        capacity: 100,
+        active: 0,
+      },
+      60_000,
+    )
+    anchor = new MediaAnchor({ config: () => config, store, retransmitMs: 100 })
+  })
+  after(async () => {
+    await anchor.close()
+    await ng.close()
+    handler.close()
+    await store.close()
+  })
+
+  it('SRTP Mandatory toward the carrier: RTP/SAVP with our crypto, codecs filtered and ordered, ptime', async () => {
+    const c = call('c1', 'pbx', 'carrier')
+    const out = (await anchor.onOffer(c, 'a', sdp(5000))).toString()
+    assert.match(out, /m=audio 420\d\d RTP\/SAVP 8 0 101\r\n/)
+    assert.match(out, /a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:/)
+    assert.match(out, /c=IN IP4 203\.0\.113\.5/)
+    assert.doesNotMatch(out, /G729|192\.0\.2\.10/)
+    assert.match(out, /a=ptime:20/)
+    assert.deepEqual(c.media, { pod: 'media-1', ngCallId: 'c1', fromTag: 'a' })
+    const tag = /a=crypto:(\d+) (\S+)/.exec(out)
+    const answer = (
+      await anchor.onAnswer(
+        c,
+        'b',
+        sdp(
+          6000,
+          [`a=crypto:${tag?.[1]} AES_CM_128_HMAC_SHA1_80 inline:${Buffer.alloc(30, 7).toString('base64')}`],
+          'RTP/SAVP',
+        ),
+      )
+    ).toString()
+    assert.match(answer, /m=audio 410\d\d RTP\/AVP /)
+    assert.doesNotMatch(answer, /a=crypto/)
+    assert.equal(c.media?.toTag, 'b')
+    await anchor.onTerminate(c)
+    assert.equal(handler.sessionCount, 0)
+  })
+
+  it('an offer without a=crypto from a Mandatory leg is a typed 488', async () => {
+    const c = call('c2', 'carrier', 'pbx')
+    await assert.rejects(anchor.onOffer(c, 'a', sdp(5000)), (e: unknown) => {
+      assert.ok(e instanceof MediaSrtpRequiredError)
+      assert.equal(e.sipStatus, 488)
+      assert.equal(e.code, 'SBC_ERR_MEDIA_SRTP_REQUIRED')
+      return true
+    })
+    assert.equal(handler.sessionCount, 0)
+  })
+
+  it('Optional passes SRTP through when offered, Off forces RTP/AVP; rtcp-mux where the profile asks', async () => {
+    const key = `a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${Buffer.alloc(30, 1).toString('base64')}`
+    const c = call('c3', 'carrier', 'pbx')
+    const toPbx = (await anchor.offer(c, 'a', sdp(5000, [key], 'RTP/SAVP'))).toString()
+    assert.match(toPbx, /RTP\/SAVP/)
+    assert.doesNotMatch(
+      toPbx,
+      new RegExp(Buffer.alloc(30, 1).toString('base64').replace(/[+/]/g, '.')),
+      'never the peer key',
+    )
+    await anchor.release(c)
+    const d = call('c4', 'carrier', 'legacy')
+    const toLegacy = (await anchor.offer(d, 'a', sdp(5000, [key], 'RTP/SAVP'))).toString()
+    assert.match(toLegacy, /m=audio \d+ RTP\/AVP /)
+    assert.doesNotMatch(toLegacy, /a=crypto/)
+    assert.match(toLegacy, /a=rtcp-mux/)
+    await anchor.release(d)
+  })
+
+  it('no common codec is a 488; late offer via answer(); no pod for the realm is a 503', async () => {
+    const c = call('c5', 'pbx', 'legacy')
+    const g729 = Buffer.from(
+      sdp(5000).toString().replace('m=audio 5000 RTP/AVP 0 8 18 101', 'm=audio 5000 RTP/AVP 18'),
+    )
+    await assert.rejects(
+      anchor.offer(c, 'a', g729),
+      (e: unknown) => e instanceof MediaAnchorError && e.sipStatus === 488,
+    )
+    const late = call('c6', 'pbx', 'legacy')
+    const out = (await anchor.answer(late, 'b', sdp(7000))).toString()
+    assert.match(out, /m=audio 410\d\d/)
+    assert.equal(late.media?.fromTag, 'b')
+    await anchor.release(late)
+    const lonely = new MediaAnchor({ config: () => config, store: new MemoryStore() })
+    await assert.rejects(
+      lonely.offer(call('c7', 'pbx', 'legacy'), 'a', sdp(5000)),
+      (e: unknown) => e instanceof MediaAnchorError && e.sipStatus === 503,
+    )
+    await lonely.close()
+    assert.equal(handler.sessionCount, 0)
+  })
+})

@@ -1,0 +1,291 @@
+/**
+ * The B2BUA's media step: anchors each call's media on a media pod through rtpengine's NG protocol.
+ *
+ * What the B2BUA calls (signalling-pod/src/b2bua/b2bua.ts, `MediaHook`; pass
+ * `media: new MediaAnchor({ config, store })` in `B2buaOptions`):
+ *
+ * - `onOffer(call, fromLeg, sdp)` — an SDP offer arrived on leg `fromLeg` ('a' | 'b'): initial INVITE,
+ *   re-INVITE/UPDATE (hold, resume), or a late offer in a 2xx. Returns the SDP to send on the other
+ *   leg. Throws {@link MediaSrtpRequiredError} (`sipStatus` 488) when `fromLeg`'s profile is SRTP
+ *   Mandatory and the offer has no a=crypto, {@link MediaAnchorError} (`sipStatus` 488 for SDP/codec
+ *   problems, 503 when no media pod can take the call).
+ * - `onAnswer(call, fromLeg, sdp)` — the SDP answer arrived on `fromLeg` (18x/2xx of the INVITE, 2xx
+ *   of a re-INVITE, or the ACK of a late offer). Returns the SDP for the other leg.
+ * - `onTerminate(call)` — BYE, CANCEL, failure: deletes the media session (ports back to the pool).
+ *
+ * `offer`/`answer`/`release` are the same under the `MediaHook` names; `answer` on a call without
+ * media yet is treated as a late offer (INVITE without SDP, offer in the 2xx).
+ *
+ * These methods set `call.media` (`DialogState.media`: pod id, NG call-id, tags) **in place**; the
+ * B2BUA must persist the state after the call returns (it already writes the state after each step).
+ */
+import type { ProfileConfig, SbcConfig } from '../../../lib/config/model.ts'
+import { SbcError } from '../../../lib/errors.ts'
+import { NgError, NgRemoteError } from '../../../lib/media/control/errors.ts'
+import { NgClient } from '../../../lib/media/control/ng-client.ts'
+import type { NgOfferRequest } from '../../../lib/media/control/ng-message.ts'
+import { type Logger, nullLogger } from '../../../lib/observability/logger.ts'
+import { SessionDescription } from '../../../lib/sdp/session-description.ts'
+import type { DialogState, LegName } from '../../../lib/sip/dialog/dialog-state.ts'
+import type { DialogStore } from '../../../lib/state/dialog-store.ts'
+
+/** Error codes of the media step. */
+export const MediaAnchorErrorCode = {
+  /** The leg's profile requires SRTP and the offer has no a=crypto (SIP 488). */
+  srtpRequired: 'SBC_ERR_MEDIA_SRTP_REQUIRED',
+  /** The media pod refused the SDP (no common codec, bad SDP, unsupported transport): SIP 488. */
+  sdpRejected: 'SBC_ERR_MEDIA_SDP_REJECTED',
+  /** No media pod serves the realm, or it is full or unreachable: SIP 503. */
+  unavailable: 'SBC_ERR_MEDIA_UNAVAILABLE',
+} as const
+export type MediaAnchorErrorCode = (typeof MediaAnchorErrorCode)[keyof typeof MediaAnchorErrorCode]
+
+/** A media step failure with the SIP status the B2BUA answers with. */
+export class MediaAnchorError extends SbcError {
+  readonly sipStatus: number
+  constructor(code: MediaAnchorErrorCode, message: string, sipStatus: number, options?: ErrorOptions) {
+    super(code, message, options)
+    this.sipStatus = sipStatus
+  }
+}
+
+/** The offer has no a=crypto but the leg's profile is SRTP Mandatory: answer 488. */
+export class MediaSrtpRequiredError extends MediaAnchorError {
+  constructor(leg: LegName, group: string) {
+    super(
+      MediaAnchorErrorCode.srtpRequired,
+      `leg ${leg} (${group}) requires SRTP and the offer has no a=crypto`,
+      488,
+    )
+  }
+}
+
+export interface MediaAnchorOptions {
+  /** The current config snapshot (groups → profile and media realm). */
+  config: () => SbcConfig
+  /** The registry to pick media pods from (`pickMediaPod(realm)`); unused with `fixed`. */
+  store?: DialogStore
+  /** Standalone: always this NG address (e.g. `kube-sbc run` with an in-process media pod). */
+  fixed?: { host: string; port: number; id?: string }
+  /** NG shared secret (`kube-sbc-secret`), when the media pods require one. */
+  secret?: string
+  logger?: Logger
+  /** NgClient retransmission timer (ms), default 500. */
+  retransmitMs?: number
+}
+
+const other = (l: LegName): LegName => (l === 'a' ? 'b' : 'a')
+
+/** The NG flags of one leg, from its IP group's profile and realm. */
+interface LegPolicy {
+  group: string
+  realm: string | undefined
+  profile: ProfileConfig | undefined
+}
+
+/** See the file comment for the API the B2BUA uses. */
+export class MediaAnchor {
+  private readonly o: MediaAnchorOptions
+  private readonly logger: Logger
+  private readonly clients = new Map<string, Promise<NgClient>>()
+
+  constructor(options: MediaAnchorOptions) {
+    this.o = options
+    this.logger = (options.logger ?? nullLogger).child({ component: 'media-anchor' })
+  }
+
+  // MediaHook names.
+  offer(call: DialogState, from: LegName, sdp: Buffer): Promise<Buffer> {
+    return this.onOffer(call, from, sdp)
+  }
+  answer(call: DialogState, from: LegName, sdp: Buffer): Promise<Buffer> {
+    // An answer with no media session yet is the offer of a late-offer call (INVITE without SDP).
+    if (!call.media) return this.onOffer(call, from, sdp)
+    return this.onAnswer(call, from, sdp)
+  }
+  release(call: DialogState): Promise<void> {
+    return this.onTerminate(call)
+  }
+
+  /** An offer on `from`: returns the SDP for the other leg. */
+  async onOffer(call: DialogState, from: LegName, sdp: Buffer): Promise<Buffer> {
+    const x = this.policy(call, from)
+    const y = this.policy(call, other(from))
+    const text = sdp.toString('utf8')
+    if (x.profile?.srtp.mode === 'Mandatory' && !allAudioHasCrypto(text))
+      throw new MediaSrtpRequiredError(from, x.group)
+    const pod = await this.podFor(call, x.realm ?? y.realm)
+    const req: Omit<NgOfferRequest, 'command'> = {
+      'call-id': call.id,
+      'from-tag': from,
+      'to-tag': other(from),
+      sdp: text,
+      label: from,
+      replace: ['origin', 'session-connection'],
+      flags: [x.profile?.symmetricRtp === false ? 'asymmetric' : 'symmetric'],
+      ...(x.realm && y.realm ? { direction: [x.realm, y.realm] } : {}),
+      ...towardFlags(x.profile, y.profile),
+    }
+    const r = await this.send(pod, () => pod.client.offer(req))
+    call.media = { pod: pod.id, ngCallId: call.id, fromTag: from }
+    return Buffer.from(r.sdp, 'utf8')
+  }
+
+  /** An answer on `from` (to the other leg's offer): returns the SDP for the other leg. */
+  async onAnswer(call: DialogState, from: LegName, sdp: Buffer): Promise<Buffer> {
+    const offerer = other(from)
+    const x = this.policy(call, offerer)
+    const y = this.policy(call, from)
+    const text = sdp.toString('utf8')
+    if (y.profile?.srtp.mode === 'Mandatory' && !allAudioHasCrypto(text))
+      throw new MediaSrtpRequiredError(from, y.group)
+    const pod = await this.podFor(call, x.realm ?? y.realm)
+    const ptime = x.profile?.codecs[0]?.ptime
+    const r = await this.send(pod, () =>
+      pod.client.answer({
+        'call-id': call.id,
+        'from-tag': offerer,
+        'to-tag': from,
+        sdp: text,
+        label: from,
+        replace: ['origin', 'session-connection'],
+        flags: [y.profile?.symmetricRtp === false ? 'asymmetric' : 'symmetric'],
+        ...(x.profile?.iceLite ? { ICE: 'force', 'ICE-lite': 'backward' } : { ICE: 'remove' }),
+        ...(ptime ? { 'ptime-reverse': ptime } : {}),
+      }),
+    )
+    call.media = { pod: pod.id, ngCallId: call.id, fromTag: offerer, toTag: from }
+    return Buffer.from(r.sdp, 'utf8')
+  }
+
+  /** Deletes the call's media session; never throws (the media pod's timeout cleans up otherwise). */
+  async onTerminate(call: DialogState): Promise<void> {
+    if (!call.media) return
+    try {
+      const pod = await this.podFor(call, undefined)
+      await pod.client.delete({ 'call-id': call.media.ngCallId })
+    } catch (err) {
+      this.logger.warn({ err, dialogId: call.id }, 'Could not delete the media session')
+    }
+  }
+
+  /** Closes the NG clients. */
+  async close(): Promise<void> {
+    for (const c of this.clients.values()) await (await c).close()
+    this.clients.clear()
+  }
+
+  private policy(call: DialogState, leg: LegName): LegPolicy {
+    const cfg = this.o.config()
+    const group = call[leg].ipGroup
+    const g = cfg.groups.find((x) => x.name === group)
+    return {
+      group,
+      realm: g?.mediaRealm,
+      profile: g ? cfg.profiles.find((p) => p.name === g.profile) : undefined,
+    }
+  }
+
+  /** The call's media pod (sticky once chosen), else the registry's pick for `realm`. */
+  private async podFor(
+    call: DialogState,
+    realm: string | undefined,
+  ): Promise<{ id: string; client: NgClient }> {
+    if (this.o.fixed) {
+      const { host, port } = this.o.fixed
+      return { id: this.o.fixed.id ?? `${host}:${port}`, client: await this.client(host, port) }
+    }
+    const store = this.o.store
+    if (!store) throw new MediaAnchorError(MediaAnchorErrorCode.unavailable, 'no media pod registry', 503)
+    let info = call.media ? (await store.listMediaPods()).find((p) => p.id === call.media?.pod) : undefined
+    if (!info && !call.media && realm) info = await store.pickMediaPod(realm)
+    if (!info)
+      throw new MediaAnchorError(
+        MediaAnchorErrorCode.unavailable,
+        call.media ? `media pod ${call.media.pod} is gone` : `no media pod serves realm ${realm ?? '(none)'}`,
+        503,
+      )
+    const i = info.address.lastIndexOf(':')
+    return {
+      id: info.id,
+      client: await this.client(info.address.slice(0, i), Number(info.address.slice(i + 1))),
+    }
+  }
+
+  private client(host: string, port: number): Promise<NgClient> {
+    const key = `${host}:${port}`
+    let c = this.clients.get(key)
+    if (!c) {
+      c = NgClient.connect({
+        host,
+        port,
+        ...(this.o.secret !== undefined ? { secret: this.o.secret } : {}),
+        ...(this.o.retransmitMs !== undefined ? { retransmitMs: this.o.retransmitMs } : {}),
+        logger: this.logger,
+      })
+      this.clients.set(key, c)
+    }
+    return c
+  }
+
+  private async send<T>(pod: { id: string }, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
+    } catch (e) {
+      if (e instanceof NgRemoteError) {
+        const full = /port|load limit|draining|limit of/i.test(e.reason)
+        throw new MediaAnchorError(
+          full ? MediaAnchorErrorCode.unavailable : MediaAnchorErrorCode.sdpRejected,
+          `media pod ${pod.id}: ${e.reason}`,
+          full ? 503 : 488,
+          { cause: e },
+        )
+      }
+      if (e instanceof NgError)
+        throw new MediaAnchorError(
+          MediaAnchorErrorCode.unavailable,
+          `media pod ${pod.id}: ${e.message}`,
+          503,
+          {
+            cause: e,
+          },
+        )
+      throw e
+    }
+  }
+}
+
+/** Flags for the offer toward the other leg, from both profiles. */
+function towardFlags(x: ProfileConfig | undefined, y: ProfileConfig | undefined): Partial<NgOfferRequest> {
+  const out: Partial<NgOfferRequest> = {}
+  if (y) {
+    if (y.srtp.mode === 'Mandatory') out['transport protocol'] = 'RTP/SAVP'
+    else if (y.srtp.mode === 'Off') out['transport protocol'] = 'RTP/AVP'
+    if (y.srtp.mode !== 'Off' && y.srtp.cryptoSuites.length > 0)
+      out.SDES = y.srtp.cryptoSuites.map((s) => `only-${s}`)
+    if (y.codecs.length > 0) {
+      const allowed = x && x.codecs.length > 0 ? x.codecs : y.codecs
+      const names = y.codecs
+        .filter((c) => allowed.some((a) => sameName(a.name, c.name) && a.clockRate === c.clockRate))
+        .map((c) => `${c.name}/${c.clockRate}${c.channels > 1 ? `/${c.channels}` : ''}`)
+      out.codec = { strip: ['all'], offer: [...names, 'telephone-event'] }
+      const ptime = y.codecs[0]?.ptime
+      if (ptime) out.ptime = ptime
+    }
+    out['rtcp-mux'] = [y.rtcpMux ? 'offer' : 'demux', ...(x?.rtcpMux === false ? ['reject'] : [])]
+    if (y.iceLite) {
+      out.ICE = 'force'
+      out['ICE-lite'] = 'forward'
+    } else out.ICE = 'remove'
+  }
+  return out
+}
+
+const sameName = (a: string, b: string) => a.toLowerCase() === b.toLowerCase()
+
+/** Whether every active audio section offers SDES keys. */
+function allAudioHasCrypto(sdp: string): boolean {
+  const parsed = SessionDescription.parse(sdp)
+  const audio = parsed.media.filter((m) => m.media === 'audio' && m.port !== 0)
+  return audio.length > 0 && audio.every((m) => m.hasAttribute('crypto'))
+}
