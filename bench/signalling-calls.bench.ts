@@ -15,7 +15,9 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { configYaml } from '../e2e/b2bua/harness.ts'
 import { freePort } from '../test/harness/free-port.ts'
+import { startRedis } from '../test/harness/redis.ts'
 import { groupCpuSeconds, groupRssBytes } from './harness/process-cpu.ts'
 import { percentile, runSippLoad } from './harness/sipp-load.ts'
 
@@ -114,7 +116,49 @@ const kamailio: Target = {
   },
 }
 
-const targets: Record<string, Target> = { kamailio }
+/**
+ * `kube-sbc run --redis` (one process, dialog state in a real redis-server) pinned to core 0. The
+ * caller side listens on `port`, the callee side on a second port and routes to the SIPp UAS. Redis
+ * runs unpinned; its CPU is not counted in the SBC's process group (report it separately).
+ */
+const kubeSbc: Target = {
+  name: 'kube-sbc',
+  async start(port, uasPort) {
+    const dir = mkdtempSync(join(tmpdir(), 'sbc-bench-kube-sbc-'))
+    const redis = await startRedis()
+    const yaml = configYaml({ pbx: port, carrier: await freePort(), http: 0 }, 5060, uasPort, 'UDP')
+      // No admission limit in the benchmark: the rate, not the limit, is under test.
+      .replace('  maxConcurrentCalls: 20\n', '')
+    writeFileSync(join(dir, 'sbc.yaml'), yaml)
+    const run = startGroup(
+      [
+        join(here, '..', 'bin', 'kube-sbc'),
+        'run',
+        '-f',
+        dir,
+        '--redis',
+        redis.url,
+        '--http-port',
+        '0',
+        '--log-level',
+        'warn',
+      ],
+      0,
+      dir,
+    )
+    await waitFor(() => udpPortBound(port), `kube-sbc on ${port}:\n${run.output()}`)
+    return {
+      pgid: run.pgid,
+      async stop() {
+        await run.stop()
+        await redis.close()
+        rmSync(dir, { recursive: true, force: true })
+      },
+    }
+  },
+}
+
+const targets: Record<string, Target> = { kamailio, 'kube-sbc': kubeSbc }
 
 interface Measurement {
   rate: number
