@@ -61,6 +61,16 @@ function newField(name: string, key: string, value: string, parsed: unknown = un
   return { name, key, value, rawStart: -1, rawEnd: -1, parsed }
 }
 
+/** Slots of the single-valued core headers in the array `adopt()` takes. @internal */
+export const CORE_SLOTS = {
+  from: 0,
+  to: 1,
+  'call-id': 2,
+  cseq: 3,
+  'max-forwards': 4,
+  'content-length': 5,
+} as const
+
 /**
  * What requests and responses share: the header list, the body and the typed accessors. A parsed
  * message remembers its source bytes until it is edited, so serialising it unchanged is byte-exact.
@@ -78,6 +88,9 @@ export abstract class SipMessageBase {
   #bodyStart = 0
   #end = 0
   #source = ''
+  // While the fields are those parse() made: the first field of each single-valued core header
+  // (CORE_SLOTS), so the accessors routing calls on every message do not walk the header list.
+  #core: ReadonlyArray<HeaderField | undefined> | undefined = undefined
 
   /** SIP-Version of the start line (`SIP/2.0`). */
   readonly version: string = 'SIP/2.0'
@@ -100,6 +113,7 @@ export abstract class SipMessageBase {
     end: number,
     source: string,
     fields: HeaderField[],
+    core?: ReadonlyArray<HeaderField | undefined>,
   ): void {
     this.#buf = buf
     this.#start = start
@@ -107,11 +121,13 @@ export abstract class SipMessageBase {
     this.#end = end
     this.#source = source
     this.#fields = fields
+    this.#core = core
     this.#body = undefined
   }
 
   /** Forgets the source bytes: the next serialisation is canonical. @internal */
   protected touch(): void {
+    this.#core = undefined
     if (this.#buf !== undefined) {
       this.#body ??= this.#buf.subarray(this.#bodyStart, this.#end)
       this.#buf = undefined
@@ -249,6 +265,20 @@ export abstract class SipMessageBase {
     return this
   }
 
+  /** `parsed(key)` for a single-valued core header, through the slot parse() filled in. */
+  #single<K extends KnownHeader>(slot: number, key: K): HeaderTypes[K] | undefined {
+    const core = this.#core
+    if (core === undefined) return this.parsed(key)
+    const f = core[slot]
+    if (f === undefined) return undefined
+    let p = f.parsed
+    if (p === undefined) {
+      p = HEADER_TABLE[key].parse(f.value)
+      f.parsed = p
+    }
+    return p as HeaderTypes[K]
+  }
+
   /** Every Via value, top first (RFC 3261 §20.42). */
   get vias(): Via[] {
     return this.parsed('via') ?? []
@@ -295,12 +325,12 @@ export abstract class SipMessageBase {
 
   /** From (RFC 3261 §20.20). */
   get from(): NameAddr | undefined {
-    return this.parsed('from')
+    return this.#single(CORE_SLOTS.from, 'from')
   }
 
   /** To (RFC 3261 §20.39). */
   get to(): NameAddr | undefined {
-    return this.parsed('to')
+    return this.#single(CORE_SLOTS.to, 'to')
   }
 
   /** The From tag, or undefined. */
@@ -335,17 +365,17 @@ export abstract class SipMessageBase {
 
   /** Call-ID (RFC 3261 §20.8). */
   get callId(): string | undefined {
-    return this.parsed('call-id')
+    return this.#single(CORE_SLOTS['call-id'], 'call-id')
   }
 
   /** CSeq (RFC 3261 §20.16). */
   get cseq(): CSeq | undefined {
-    return this.parsed('cseq')
+    return this.#single(CORE_SLOTS.cseq, 'cseq')
   }
 
   /** Max-Forwards (RFC 3261 §20.22), or undefined when absent (RFC 2543 peers). */
   get maxForwards(): number | undefined {
-    return this.parsed('max-forwards')
+    return this.#single(CORE_SLOTS['max-forwards'], 'max-forwards')
   }
 
   /** Every Contact value; empty for none and for `Contact: *` (see {@link isContactStar}). */
@@ -370,7 +400,7 @@ export abstract class SipMessageBase {
 
   /** The Content-Length header value, or undefined when absent. */
   get contentLength(): number | undefined {
-    return this.parsed('content-length')
+    return this.#single(CORE_SLOTS['content-length'], 'content-length')
   }
 
   /** Content-Type, or undefined. */

@@ -102,7 +102,7 @@ export function parseUri(s: string): Uri {
     if (SCHEME[c] !== 1 || (i === 0 && !((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a))) throw badUri('scheme')
   }
   if (colon <= 0) throw badUri('no scheme')
-  const scheme = s.slice(0, colon).toLowerCase()
+  const scheme = schemeOf(s, colon)
   if (scheme === 'sip' || scheme === 'sips') return parseSipUri(s, scheme, colon + 1)
   if (scheme === 'tel') return parseTelUri(s, colon + 1)
   if (colon + 1 >= n) throw badUri('empty')
@@ -111,6 +111,18 @@ export function parseUri(s: string): Uri {
     if (c <= 32 || c === 127 || c === 60 || c === 62 || c === 34) throw badUri('character')
   }
   return { kind: 'absolute', scheme, opaque: s.slice(colon + 1) }
+}
+
+/** The scheme, lower-case: the usual ones without allocating. */
+function schemeOf(s: string, colon: number): string {
+  const c0 = s.charCodeAt(0) | 0x20
+  const c1 = s.charCodeAt(1) | 0x20
+  const c2 = s.charCodeAt(2) | 0x20
+  if (colon === 3 && c0 === 0x73 && c1 === 0x69 && c2 === 0x70) return 'sip'
+  if (colon === 4 && c0 === 0x73 && c1 === 0x69 && c2 === 0x70 && (s.charCodeAt(3) | 0x20) === 0x73)
+    return 'sips'
+  if (colon === 3 && c0 === 0x74 && c1 === 0x65 && c2 === 0x6c) return 'tel'
+  return s.slice(0, colon).toLowerCase()
 }
 
 function parseUriParams(s: string, i: number, end: number, params: Params): number {

@@ -49,6 +49,25 @@ function bad(header: string, what: string): SipParseError {
   return new SipParseError(SipParseReason.BadHeaderValue, `Malformed ${header} ${what}`, { header })
 }
 
+// Parameter names on every message, returned without allocating a slice.
+function paramName(s: string, i: number, ne: number): string {
+  switch (ne - i) {
+    case 3:
+      if (s.startsWith('tag', i)) return 'tag'
+      break
+    case 5:
+      if (s.startsWith('rport', i)) return 'rport'
+      break
+    case 6:
+      if (s.startsWith('branch', i)) return 'branch'
+      break
+    case 8:
+      if (s.startsWith('received', i)) return 'received'
+      break
+  }
+  return s.slice(i, ne)
+}
+
 /**
  * Parses generic parameters starting at `i` (which may be whitespace before the first `;`) and
  * stops at the first character that cannot continue them (end, `,`, `>`...). LWS is allowed around
@@ -61,7 +80,7 @@ export function parseParamsInto(s: string, i: number, end: number, out: Params, 
     i = skipWs(s, j + 1, end)
     const ne = scanToken(s, i, end)
     if (ne === i) throw bad(header, 'parameter (empty name)')
-    const name = s.slice(i, ne)
+    const name = paramName(s, i, ne)
     i = skipWs(s, ne, end)
     if (i < end && s.charCodeAt(i) === 61) {
       i = skipWs(s, i + 1, end)

@@ -32,6 +32,14 @@ function slash(s: string, i: number, end: number): number {
   return skipWs(s, i + 1, end)
 }
 
+// The usual spellings, returned without allocating a slice.
+function transport3(s: string, i: number): string {
+  if (s.startsWith('UDP', i)) return 'UDP'
+  if (s.startsWith('TCP', i)) return 'TCP'
+  if (s.startsWith('TLS', i)) return 'TLS'
+  return s.slice(i, i + 3)
+}
+
 /**
  * Parses one via-parm at `i` and pushes it to `out`; returns the index after it (at a `,` or the
  * end). LWS is allowed around `/`, `:`, `;` and `=` (RFC 3261 §25.1 SLASH, COLON, SEMI, EQUAL).
@@ -40,15 +48,15 @@ function parseOne(s: string, i: number, end: number, out: Via[]): number {
   i = skipWs(s, i, end)
   let e = scanToken(s, i, end)
   if (e === i) throw bad('protocol name')
-  const protocol = s.slice(i, e)
+  const protocol = e - i === 3 && s.startsWith('SIP', i) ? 'SIP' : s.slice(i, e)
   i = slash(s, e, end)
   e = scanToken(s, i, end)
   if (e === i) throw bad('protocol version')
-  const version = s.slice(i, e)
+  const version = e - i === 3 && s.startsWith('2.0', i) ? '2.0' : s.slice(i, e)
   i = slash(s, e, end)
   e = scanToken(s, i, end)
   if (e === i) throw bad('transport')
-  const transport = s.slice(i, e)
+  const transport = e - i === 3 ? transport3(s, i) : s.slice(i, e)
   i = skipWs(s, e, end)
   const hs = i
   if (s.charCodeAt(i) === 91) {
