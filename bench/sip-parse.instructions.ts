@@ -1,0 +1,77 @@
+/**
+ * SIP parse cost in machine instructions, ours against npm `sip@0.0.6`: instruction counts do not
+ * depend on how loaded the (shared) machine is, unlike wall or CPU time.
+ *
+ * Run: `node bench/sip-parse.instructions.ts [--message invite|ok]`. Needs valgrind. For each parser it
+ * runs this file twice as a child under `valgrind --tool=callgrind` (JIT on, `--smc-check=all-non-file`
+ * as V8's generated code requires, `--single-threaded` so that compilation and GC run on the
+ * measured thread), each time parsing WARMUP messages and then LO or HI more. The difference of the
+ * two totals divided by HI - LO is the steady-state cost of one parse: start-up, module loading,
+ * warm-up and optimising compilation are in both runs and cancel. Bounded: 4 child runs of about
+ * a minute each on an idle core (several on a loaded one); each is killed after 15 minutes.
+ */
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { INVITE_WITH_SDP, OK_200_WITH_SDP } from '../lib/sip/fixtures/bench-messages.ts'
+import { ours, sink, theirs } from './sip-parse-workload.ts'
+
+const WARMUP = 6000
+const LO = 1000
+const HI = 5000
+
+function child(which: string, messageName: string, n: number): void {
+  const fn = which === 'ours' ? ours : theirs
+  const buf = messageName === 'ok' ? OK_200_WITH_SDP : INVITE_WITH_SDP
+  // One function runs both phases, so the measured loop is the warmed-up one (no on-stack
+  // replacement compiled only in the longer run).
+  const run = (count: number): void => {
+    for (let i = 0; i < count; i++) fn(buf)
+  }
+  run(WARMUP)
+  run(n)
+  process.stdout.write(`${sink.value}\n`)
+}
+
+function instructions(which: string, messageName: string, n: number): number {
+  const self = fileURLToPath(import.meta.url)
+  const r = spawnSync(
+    'valgrind',
+    [
+      '--tool=callgrind',
+      '--smc-check=all-non-file',
+      '--callgrind-out-file=/dev/null',
+      process.execPath,
+      '--single-threaded',
+      self,
+      '--child',
+      which,
+      messageName,
+      String(n),
+    ],
+    { encoding: 'utf8', timeout: 15 * 60_000, maxBuffer: 16 << 20 },
+  )
+  const m = /Collected : (\d+)/.exec(r.stderr ?? '')
+  if (r.status !== 0 || m === null) {
+    throw new Error(`valgrind run ${which} ${n} failed (status ${r.status}): ${(r.stderr ?? '').slice(-2000)}`)
+  }
+  return Number(m[1])
+}
+
+const args = process.argv.slice(2)
+if (args[0] === '--child') {
+  child(args[1]!, args[2]!, Number(args[3]))
+} else {
+  const messageName = args[0] === '--message' ? (args[1] ?? 'invite') : 'invite'
+  const per: Record<string, number> = {}
+  for (const which of ['ours', 'theirs']) {
+    const lo = instructions(which, messageName, LO)
+    const hi = instructions(which, messageName, HI)
+    per[which] = (hi - lo) / (HI - LO)
+    console.log(`${which}: ${lo} / ${hi} instructions for ${WARMUP}+${LO} / ${WARMUP}+${HI} parses`)
+  }
+  const o = per.ours!
+  const t = per.theirs!
+  console.log(`| message | kube-sbc parse (instructions) | sip@0.0.6 parse (instructions) | ratio |`)
+  console.log('| --- | --- | --- | --- |')
+  console.log(`| ${messageName} | ${Math.round(o)} | ${Math.round(t)} | ${(t / o).toFixed(2)}× |`)
+}
