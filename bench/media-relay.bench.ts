@@ -1,0 +1,360 @@
+/**
+ * kube-sbc media against rtpengine, side by side (issue 5 Benchmark, ADR 0040).
+ *
+ * Three relay processes run at once on loopback, each with its own port range: `kube-sbc media`
+ * (native relay, 1 worker), `kube-sbc media --workers 0` (the TypeScript dgram relay) and rtpengine
+ * (Debian rtpengine-daemon, userspace forwarding, `--table=-1`). All three are driven by the same NG
+ * client (lib/media/control/ng-client.ts, identical offer/answer/delete dictionaries) and the same
+ * native paced load generator and sink (media-pod/native/src/loadgen.c: 20 ms G.711-sized packets,
+ * 50 packets/s per stream, 250 µs ticks; the RTP timestamp carries the send time so the sink measures
+ * generator → relay → sink latency). Cases RTP→RTP, RTP→SRTP, SRTP→SRTP (AES_CM_128_HMAC_SHA1_80,
+ * re-keyed), each at the given rates, interleaved: for every case the three relays run back to back
+ * (order rotated per round) so they share the machine's state.
+ *
+ * Per run: relay CPU per packet = (utime + stime of /proc/<pid>/stat, all threads) / packets sent;
+ * loss; latency p50/p99. Per relay and round: memory per session = VmRSS delta after N idle
+ * sessions offered and answered (not deleted), divided by N.
+ *
+ * Bounded: each run sends rate × SECONDS packets (≤ 200,000); every process started here is stopped
+ * by its PID. Usage:
+ *   node bench/media-relay.bench.ts [seconds=5] [rounds=3] [rates=10000,20000] [idle-sessions=1000] [relays=native,rtpengine,ts]
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { SbcConfig } from '../lib/config/model.ts'
+import { NgClient } from '../lib/media/control/ng-client.ts'
+import { formatSdesKeyParams, generateSdesKey } from '../lib/media/srtp/sdes.ts'
+import { buildMediaAddon } from '../media-pod/native/build.ts'
+import { loadMediaAddon, SrtpEngine } from '../media-pod/native/media-addon.ts'
+import { freePort } from '../test/harness/free-port.ts'
+
+const RELAYS = ['native', 'rtpengine', 'ts'] as const
+type RelayName = (typeof RELAYS)[number]
+const MODES = ['RTP→RTP', 'RTP→SRTP', 'SRTP→SRTP'] as const
+type Mode = (typeof MODES)[number]
+const SUITE = 'AES_CM_128_HMAC_SHA1_80'
+
+buildMediaAddon()
+const addonOrNull = loadMediaAddon()
+if (!addonOrNull) throw new Error('media addon missing')
+const addon = addonOrNull
+
+const seconds = Math.min(Number(process.argv[2] ?? 5), 10)
+const rounds = Math.min(Number(process.argv[3] ?? 3), 7)
+const rates = (process.argv[4] ?? '10000,20000').split(',').map(Number)
+const idle = Math.min(Number(process.argv[5] ?? 1000), 4000)
+const which = (process.argv[6] ?? RELAYS.join(',')).split(',') as RelayName[]
+
+interface Relay {
+  name: RelayName
+  proc: ChildProcess
+  ng: NgClient
+  log: string
+}
+
+async function startRelay(name: RelayName, base: number): Promise<Relay> {
+  const ngPort = await freePort()
+  let proc: ChildProcess
+  let cleanup = () => {}
+  if (name === 'rtpengine') {
+    proc = spawn(
+      '/usr/bin/rtpengine',
+      [
+        '--config-file=none',
+        '-f',
+        '-E',
+        '-L',
+        '3',
+        '--table=-1',
+        '-i',
+        '127.0.0.1',
+        '-n',
+        `127.0.0.1:${ngPort}`,
+        '-m',
+        String(base),
+        '-M',
+        String(base + 6999),
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    )
+  } else {
+    const config: SbcConfig = {
+      schemaVersion: 1,
+      generation: 1,
+      namespace: 'bench',
+      controller: null,
+      redis: { mode: 'memory', url: null, sentinel: null, password: null },
+      nat: null,
+      security: { maliciousSignatures: [], rateLimit: null, unclassified: 'Allow' },
+      realms: [
+        {
+          name: 'bench',
+          network: 'LAN',
+          bindAddress: '127.0.0.1',
+          portRange: { min: base, max: base + 6999 },
+          advertisedAddress: null,
+          maxSessions: 100_000,
+        },
+      ],
+      interfaces: [],
+      profiles: [],
+      groups: [],
+      routes: [],
+    }
+    const file = join(tmpdir(), `media-relay-bench-${process.pid}-${name}.json`)
+    writeFileSync(file, JSON.stringify(config))
+    cleanup = () => rmSync(file, { force: true })
+    proc = spawn(
+      process.execPath,
+      [
+        'cli/main.ts',
+        'media',
+        '--config',
+        file,
+        '--ng-port',
+        String(ngPort),
+        '--http-port',
+        String(await freePort()),
+        '--workers',
+        name === 'ts' ? '0' : '1',
+        '--port-quarantine-ms',
+        '2000', // a native endpoint is closed by its worker shortly after delete
+        '--media-timeout',
+        '0',
+        '--drain-seconds',
+        '0',
+        '--log-level',
+        'warn',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    )
+  }
+  const relay: Relay = {
+    name,
+    proc,
+    ng: await NgClient.connect({ host: '127.0.0.1', port: ngPort, retransmitMs: 500, retransmissions: 4 }),
+    log: '',
+  }
+  proc.stderr?.on('data', (d: Buffer) => {
+    relay.log = (relay.log + d.toString()).slice(-4000)
+  })
+  proc.once('exit', cleanup)
+  for (let i = 0; ; i++) {
+    try {
+      await relay.ng.ping()
+      return relay
+    } catch (err) {
+      if (i >= 20 || proc.exitCode !== null) throw new Error(`${name} did not start: ${err} ${relay.log}`)
+    }
+  }
+}
+
+async function stopRelay(r: Relay): Promise<void> {
+  await r.ng.close()
+  if (r.proc.exitCode !== null || r.proc.signalCode !== null) return
+  r.proc.kill('SIGTERM')
+  const t = setTimeout(() => r.proc.kill('SIGKILL'), 10_000)
+  await once(r.proc, 'exit')
+  clearTimeout(t)
+}
+
+function cpuTicks(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+  return Number(f[11]) + Number(f[12]) // utime + stime of the thread group (fields 14, 15)
+}
+
+function rssKb(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1])
+}
+
+const sdp = (port: number, proto: string, extra = '') =>
+  `v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio ${port} ${proto} 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n${extra}`
+
+/** Offers and answers one call; returns the port the offerer (the generator) sends to. */
+async function setupCall(r: Relay, callId: string, mode: Mode, sinkPort: number, offerCrypto: string) {
+  const offer = await r.ng.request({
+    command: 'offer',
+    'call-id': callId,
+    'from-tag': 'a',
+    sdp:
+      mode === 'SRTP→SRTP' ? sdp(9, 'RTP/SAVP', `a=crypto:1 ${SUITE} ${offerCrypto}\r\n`) : sdp(9, 'RTP/AVP'),
+    ...(mode === 'RTP→SRTP' ? { 'transport-protocol': 'RTP/SAVP' } : {}),
+  })
+  const srtp = mode !== 'RTP→RTP'
+  // Accept the relay's AES_CM_128_HMAC_SHA1_80 line by its tag (RFC 4568 §7.1.3), with our own key.
+  const tag = new RegExp(`a=crypto:(\\d+) ${SUITE} `).exec(String(offer.sdp))?.[1]
+  if (srtp && tag === undefined) throw new Error(`${r.name}: no ${SUITE} in the offer: ${offer.sdp}`)
+  const answer = await r.ng.request({
+    command: 'answer',
+    'call-id': callId,
+    'from-tag': 'a',
+    'to-tag': 'b',
+    sdp: srtp
+      ? sdp(
+          sinkPort,
+          'RTP/SAVP',
+          `a=crypto:${tag} ${SUITE} ${formatSdesKeyParams(generateSdesKey(SUITE))}\r\n`,
+        )
+      : sdp(sinkPort, 'RTP/AVP'),
+  })
+  const m = /m=audio (\d+)/.exec(String(answer.sdp))
+  if (!m) throw new Error(`${r.name}: answer without m=: ${JSON.stringify(answer)}`)
+  return Number(m[1])
+}
+
+/** Runs `f` over 0..n-1 with `width` requests in flight. */
+async function parallel(n: number, width: number, f: (i: number) => Promise<void>): Promise<void> {
+  let next = 0
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < n) await f(next++)
+    }),
+  )
+}
+
+interface RunResult {
+  us: number
+  loss: number
+  sent: number
+  achieved: number
+  p50?: number
+  p99?: number
+}
+
+async function runCase(r: Relay, tag: string, mode: Mode, rate: number): Promise<RunResult> {
+  const offerKey = generateSdesKey(SUITE)
+  const genSrtp =
+    mode === 'SRTP→SRTP'
+      ? addon.srtpCreate(
+          1,
+          Buffer.concat([offerKey.masterKey, offerKey.masterSalt]),
+          true,
+          SrtpEngine.libsrtp,
+        )
+      : null
+  const gen = addon.loadgenCreate()
+  const streams = Math.round(rate / 50)
+  const ports: number[] = new Array(streams)
+  const crypto = formatSdesKeyParams(offerKey)
+  await parallel(streams, 16, async (i) => {
+    ports[i] = await setupCall(r, `${tag}-${i}`, mode, gen.port, crypto)
+  })
+  await new Promise((res) => setTimeout(res, 300))
+  const pid = r.proc.pid as number
+  const t0 = cpuTicks(pid)
+  const res = await addon.loadgenRun(gen.handle, ports, rate, Math.min(rate * seconds, 200_000), 160, genSrtp)
+  const cpuUs = (cpuTicks(pid) - t0) * 10_000 // CLK_TCK = 100
+  await parallel(streams, 16, async (i) => {
+    await r.ng.request({ command: 'delete', 'call-id': `${tag}-${i}`, 'from-tag': 'a' })
+  })
+  return {
+    us: cpuUs / res.sent,
+    loss: res.sent - res.received,
+    sent: res.sent,
+    achieved: Math.round(res.sent / (res.elapsedMs / 1000)),
+    ...(res.p50Us !== undefined ? { p50: res.p50Us } : {}),
+    ...(res.p99Us !== undefined ? { p99: res.p99Us } : {}),
+  }
+}
+
+/** RSS delta per idle session: N calls offered and answered (RTP→RTP), measured, then deleted. */
+async function memoryPerSession(r: Relay, tag: string): Promise<number> {
+  const pid = r.proc.pid as number
+  const sink = addon.loadgenCreate()
+  // Warm-up (first allocations of pools, JIT), then the measured batch.
+  await parallel(50, 16, async (i) => void (await setupCall(r, `${tag}-w${i}`, 'RTP→RTP', sink.port, '')))
+  await new Promise((res) => setTimeout(res, 500))
+  const before = rssKb(pid)
+  await parallel(idle, 16, async (i) => void (await setupCall(r, `${tag}-${i}`, 'RTP→RTP', sink.port, '')))
+  await new Promise((res) => setTimeout(res, 1500))
+  const after = rssKb(pid)
+  await parallel(idle, 16, async (i) => {
+    await r.ng.request({ command: 'delete', 'call-id': `${tag}-${i}`, 'from-tag': 'a' })
+  })
+  await parallel(50, 16, async (i) => {
+    await r.ng.request({ command: 'delete', 'call-id': `${tag}-w${i}`, 'from-tag': 'a' })
+  })
+  return ((after - before) * 1024) / idle
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2
+}
+
+const results = new Map<string, RunResult[]>()
+const memory = new Map<RelayName, number[]>()
+const loads: number[] = []
+const out = (s: string) => process.stdout.write(`${s}\n`)
+out(
+  `media-relay: node ${process.version}, ${seconds} s per run, ${rounds} round(s), rates ${rates.join(',')}, ` +
+    `${idle} idle sessions, load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+)
+// Below the ephemeral range (32768+), 7,000 ports each: 1,050 idle calls × 4 ports fit.
+const baseFor = (i: number) => 8_000 + 7_000 * i
+for (let round = 0; round < rounds; round++) {
+  const order = which.map((_, i) => which[(i + round) % which.length] as RelayName)
+  const relays: Relay[] = []
+  try {
+    for (const [i, name] of which.entries()) relays.push(await startRelay(name, baseFor(i)))
+    for (const name of order) {
+      const r = relays.find((x) => x.name === name) as Relay
+      const b = await memoryPerSession(r, `mem-${round}`)
+      memory.set(name, [...(memory.get(name) ?? []), b])
+      out(`round ${round + 1} ${name.padEnd(9)} memory: ${Math.round(b)} B/session (RSS delta over ${idle})`)
+    }
+    for (const rate of rates) {
+      for (const mode of MODES) {
+        for (const name of order) {
+          const r = relays.find((x) => x.name === name) as Relay
+          loads.push(loadavg()[0] as number)
+          const res = await runCase(r, `c${round}-${rate}-${mode}`, mode, rate)
+          const key = `${name}|${mode}|${rate}`
+          results.set(key, [...(results.get(key) ?? []), res])
+          out(
+            `round ${round + 1} ${name.padEnd(9)} ${mode.padEnd(9)} ${String(rate).padStart(5)} pps ` +
+              `(${res.achieved} achieved): ${res.us.toFixed(1).padStart(5)} µs CPU/packet, loss ${res.loss}/${res.sent}, ` +
+              `latency p50 ${res.p50 ?? '-'} µs p99 ${res.p99 ?? '-'} µs, load ${loadavg()[0]?.toFixed(2)}`,
+          )
+        }
+      }
+    }
+  } finally {
+    for (const r of relays) await stopRelay(r)
+  }
+}
+
+out('')
+out(`summary (median over ${rounds} rounds; load average 1 min median ${median(loads).toFixed(2)})`)
+out('| path | rate | relay | µs CPU/packet | loss (per run) | latency p50 / p99 µs | ratio to rtpengine |')
+out('| --- | --- | --- | --- | --- | --- | --- |')
+for (const rate of rates) {
+  for (const mode of MODES) {
+    const ref = results.get(`rtpengine|${mode}|${rate}`)
+    const refSrtp = results.get(`rtpengine|RTP→SRTP|${rate}`)
+    for (const name of which) {
+      const rs = results.get(`${name}|${mode}|${rate}`) ?? []
+      const us = median(rs.map((x) => x.us))
+      const lat = `${median(rs.map((x) => x.p50 ?? Number.NaN))} / ${median(rs.map((x) => x.p99 ?? Number.NaN))}`
+      let ratio = '–'
+      if (name !== 'rtpengine' && ref) {
+        ratio = (us / median(ref.map((x) => x.us))).toFixed(2)
+        if (mode === 'SRTP→SRTP' && refSrtp)
+          ratio += ` (vs RTP→SRTP ${(us / median(refSrtp.map((x) => x.us))).toFixed(2)})`
+      }
+      out(
+        `| ${mode} | ${rate} | ${name} | ${us.toFixed(1)} (${Math.min(...rs.map((x) => x.us)).toFixed(1)}–${Math.max(
+          ...rs.map((x) => x.us),
+        ).toFixed(1)}) | ${rs.map((x) => x.loss).join(', ')} | ${lat} | ${ratio} |`,
+      )
+    }
+  }
+}
+for (const [name, bs] of memory)
+  out(`memory ${name}: ${Math.round(median(bs))} B/session (${bs.map((b) => Math.round(b)).join(', ')})`)
