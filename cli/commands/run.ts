@@ -1,19 +1,43 @@
 import { compile } from '../../lib/config/compile/compile.ts'
+import type { SbcConfig } from '../../lib/config/model.ts'
 import { validateConfig } from '../../lib/config/validate.ts'
+import { fileSource, staticSource } from '../../signalling-pod/src/config-sources.ts'
 import { runSignallingProcess } from '../../signalling-pod/src/main.ts'
 import type { Command } from '../command.ts'
 import { InputError, UsageError } from '../errors.ts'
 import { listYamlFiles, loadObjects } from '../load-objects.ts'
 import { COMMON_FLAGS_USAGE, parseProcessFlags } from './signalling-flags.ts'
 
-const USAGE = `usage: kube-sbc run -f PATH... [flags]
+const USAGE = `usage: kube-sbc run -f PATH... [--watch] [flags]
 
 Runs the SBC standalone from custom resources (files, or folders searched for *.yaml/*.yml): the
 signalling B2BUA on every SipInterface listener. SDP passes through unchanged (media anchoring
 comes with the media pods).
 
   -f, --filename PATH   a file or folder (repeatable)
+  --watch               recompile and apply when a file changes (or on SIGHUP); an invalid
+                        change is logged and the running config stays
 ${COMMON_FLAGS_USAGE}`
+
+/** Compiles the CRs under `paths` into generation `generation`; throws InputError on any error. */
+function compileFiles(paths: readonly string[], generation: number): SbcConfig {
+  const { objects, problems } = loadObjects(listYamlFiles(paths))
+  if (problems.length > 0) {
+    const p = problems[0]!
+    throw new InputError(`${p.file}:${p.line}:${p.column}: ${p.message}`)
+  }
+  const { config, verdicts } = compile(
+    objects.map((o) => o.object),
+    { generation },
+  )
+  const errors = verdicts.flatMap((v) =>
+    v.findings
+      .filter((f) => f.severity === 'error')
+      .map((f) => `${v.kind} ${v.namespace}/${v.name}: ${f.message}`),
+  )
+  if (errors.length > 0) throw new InputError(`invalid configuration (${errors.length} errors): ${errors[0]}`)
+  return validateConfig(config)
+}
 
 /** `kube-sbc run`. */
 export const runCommand: Command = {
@@ -23,6 +47,7 @@ export const runCommand: Command = {
   async run(args, io) {
     const { flags, values } = parseProcessFlags(args, {
       filename: { type: 'string', short: 'f', multiple: true },
+      watch: { type: 'boolean' },
     })
     if (flags.help) {
       io.stdout(`${USAGE}\n`)
@@ -30,24 +55,17 @@ export const runCommand: Command = {
     }
     const paths = (values.filename as string[] | undefined) ?? []
     if (paths.length === 0) throw new UsageError('run needs at least one -f PATH')
-    const { objects, problems } = loadObjects(listYamlFiles(paths))
-    if (problems.length > 0) {
-      const p = problems[0]!
-      throw new InputError(`${p.file}:${p.line}:${p.column}: ${p.message}`)
-    }
-    const { config, verdicts } = compile(
-      objects.map((o) => o.object),
-      { generation: 1 },
-    )
-    const errors = verdicts.flatMap((v) =>
-      v.findings
-        .filter((f) => f.severity === 'error')
-        .map((f) => `${v.kind} ${v.namespace}/${v.name}: ${f.message}`),
-    )
-    if (errors.length > 0)
-      throw new InputError(`invalid configuration (${errors.length} errors): ${errors[0]}`)
+    const first = compileFiles(paths, 1)
+    const source =
+      values.watch === true
+        ? fileSource(
+            paths,
+            (previous) => (previous ? compileFiles(paths, previous.generation + 1) : first),
+            `files ${paths.join(',')}`,
+          )
+        : staticSource(first, `files ${paths.join(',')}`)
     return runSignallingProcess({
-      config: validateConfig(config),
+      source,
       ...(flags.redis !== undefined ? { redisUrl: flags.redis } : {}),
       httpPort: flags.httpPort,
       ...(flags.logLevel !== undefined ? { logLevel: flags.logLevel } : {}),

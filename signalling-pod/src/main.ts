@@ -1,25 +1,81 @@
 /**
- * The signalling process: config → store → SignallingServer, SIGTERM → drain → exit. Shared by
- * `kube-sbc run` (CR YAML) and `kube-sbc signalling` (an SbcConfig snapshot).
+ * The signalling process: HTTP port → config source → (first generation) store → SignallingServer
+ * → every further generation through the reconciler; SIGTERM → drain → exit. Shared by
+ * `kube-sbc run` (CR YAML), `kube-sbc signalling --config` (a snapshot file) and
+ * `kube-sbc signalling --sbc` (the operator's ConfigMap). docs/signalling-config.md.
  */
+import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
+import { join } from 'node:path'
 import type { SbcConfig } from '../../lib/config/model.ts'
 import { createLogger } from '../../lib/observability/create-logger.ts'
+import { startObservabilityServer } from '../../lib/observability/http-server.ts'
+import type { Logger } from '../../lib/observability/logger.ts'
 import { createMetricsRegistry } from '../../lib/observability/metrics-registry.ts'
 import type { DialogStore } from '../../lib/state/dialog-store.ts'
 import { MemoryStore } from '../../lib/state/memory-store.ts'
 import { RedisStore } from '../../lib/state/redis-store.ts'
 import { redact } from '../../lib/state/redis-url.ts'
+import type { ConfigSource } from './config-sources.ts'
 import { SignallingServer } from './signalling-server.ts'
 
+/** Where the kubelet mounts the Secrets a snapshot names (runtime contract). */
+export const SECRETS_DIR = '/etc/kube-sbc/secrets'
+
 export interface SignallingProcessOptions {
-  config: SbcConfig
-  /** Redis URL; the in-process store without one. */
+  source: ConfigSource
+  /** Redis URL; overrides the snapshot's `redis` section. */
   redisUrl?: string
+  /** Use the snapshot's `redis` section when `redisUrl` is not given (not for `kube-sbc run`). */
+  redisFromConfig?: boolean
+  /** Root of the mounted Secrets (default {@link SECRETS_DIR}). */
+  secretsDir?: string
   httpPort: number
   logLevel?: string
   logPretty?: boolean
   drainSeconds: number
+}
+
+/** The Redis URL and password a config asks for; undefined for the in-process store. */
+export function redisFromConfig(
+  config: SbcConfig,
+  secretsDir: string,
+): { url: string; password?: string } | undefined {
+  const r = config.redis
+  let url: string | undefined
+  if (r.mode === 'url' && r.url) url = r.url
+  else if (r.mode === 'sentinel' && r.sentinel)
+    url = `redis-sentinel://${r.sentinel.addresses.join(',')}/${encodeURIComponent(r.sentinel.masterName)}`
+  if (url === undefined) return undefined
+  if (r.password === null) return { url }
+  const file = join(secretsDir, r.password.secret, r.password.key)
+  return { url, password: readFileSync(file, 'utf8').trim() }
+}
+
+async function createStore(
+  o: SignallingProcessOptions,
+  config: SbcConfig,
+  logger: Logger,
+): Promise<{ store: DialogStore; shared: boolean }> {
+  const fromConfig =
+    o.redisUrl === undefined && o.redisFromConfig
+      ? redisFromConfig(config, o.secretsDir ?? SECRETS_DIR)
+      : undefined
+  const url = o.redisUrl ?? fromConfig?.url
+  if (url === undefined) return { store: new MemoryStore(), shared: false }
+  const redis = new RedisStore({
+    url,
+    ...(fromConfig?.password !== undefined ? { redis: { password: fromConfig.password } } : {}),
+    logger,
+    onHealth: (h) => logger.warn({ health: h }, 'State store health changed'),
+  })
+  try {
+    await redis.connected(10_000)
+  } catch (err) {
+    // Start anyway: new INVITEs get 503 until Redis answers (issue 4, Deliver 5).
+    logger.error({ err: (err as Error).message, redis: redact(url) }, 'Redis not reachable at start')
+  }
+  return { store: redis, shared: true }
 }
 
 /** Runs until SIGTERM/SIGINT has drained the process; resolves with the exit code. */
@@ -31,45 +87,54 @@ export async function runSignallingProcess(o: SignallingProcessOptions): Promise
     base: { component: 'signalling', pod: podName },
   })
   const registry = createMetricsRegistry({ component: 'signalling' })
-  let store: DialogStore
-  if (o.redisUrl) {
-    const redis = new RedisStore({
-      url: o.redisUrl,
-      logger,
-      onHealth: (h) => logger.warn({ health: h }, 'State store health changed'),
-    })
-    store = redis
-    try {
-      await redis.connected(10_000)
-    } catch (err) {
-      // Start anyway: new INVITEs get 503 until Redis answers (issue 4, Deliver 5).
-      logger.error({ err: (err as Error).message, redis: redact(o.redisUrl) }, 'Redis not reachable at start')
-    }
-  } else {
-    store = new MemoryStore()
-  }
-  const server = await SignallingServer.start({
-    config: o.config,
-    store,
-    logger,
+  let server: SignallingServer | undefined
+  let store: { store: DialogStore; shared: boolean } | undefined
+  const http = await startObservabilityServer({
+    port: o.httpPort,
     registry,
-    httpPort: o.httpPort,
-    podName,
-    podAddress: process.env.POD_IP ?? '127.0.0.1',
+    readiness: () => server?.readiness() ?? { ok: false, reason: 'no config applied' },
   })
-  await new Promise<void>((resolve) => {
+  logger.info({ httpPort: http.port, source: o.source.description }, 'Waiting for the first SbcConfig')
+  const apply = async (config: SbcConfig) => {
+    if (!server) {
+      store = await createStore(o, config, logger)
+      server = SignallingServer.create({
+        store: store.store,
+        logger,
+        registry,
+        podName,
+        podAddress: process.env.POD_IP ?? '127.0.0.1',
+      })
+    }
+    const first = !server.applied
+    await server.applyConfig(config)
+    if (first) logger.info({ generation: config.generation, httpPort: http.port }, 'Started signalling')
+  }
+  const stopped = new Promise<string>((resolve) => {
     const onSignal = (sig: string) => {
-      logger.info({ signal: sig }, 'Received signal')
       process.off('SIGTERM', onSignal)
       process.off('SIGINT', onSignal)
-      resolve()
+      resolve(sig)
     }
     process.on('SIGTERM', onSignal)
     process.on('SIGINT', onSignal)
   })
-  await server.drain(o.drainSeconds * 1000, o.redisUrl === undefined)
-  await server.close()
-  await store.close()
+  try {
+    await o.source.start(apply, logger)
+  } catch (err) {
+    await o.source.stop()
+    await http.close()
+    await store?.store.close()
+    throw err
+  }
+  logger.info({ signal: await stopped }, 'Received signal')
+  await o.source.stop()
+  if (server) {
+    await server.drain(o.drainSeconds * 1000, store?.shared !== true)
+    await server.close()
+  }
+  await http.close()
+  await store?.store.close()
   logger.info({}, 'Stopped signalling')
   return 0
 }

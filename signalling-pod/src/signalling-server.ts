@@ -1,134 +1,121 @@
 import type { Registry } from 'prom-client'
-import { Gauge } from 'prom-client'
 import type { SbcConfig } from '../../lib/config/model.ts'
-import { type ObservabilityServer, startObservabilityServer } from '../../lib/observability/http-server.ts'
 import type { Logger } from '../../lib/observability/logger.ts'
 import type { DialogStore } from '../../lib/state/dialog-store.ts'
 import { B2bua } from './b2bua/b2bua.ts'
-import { SipInterfaceRuntime } from './b2bua/sip-interface-runtime.ts'
-import { CompiledPipeline } from './pipeline/pipeline.ts'
+import type { SipInterfaceRuntime } from './b2bua/sip-interface-runtime.ts'
+import { CdrWriter } from './cdr.ts'
+import { type ApplyResult, ConfigReconciler } from './config-reconciler.ts'
+import { SignallingMetrics } from './metrics.ts'
 
 /** Options of {@link SignallingServer.start}. */
 export interface SignallingServerOptions {
-  config: SbcConfig
+  /** The first generation for {@link SignallingServer.start}; more come through `applyConfig`. */
+  config?: SbcConfig
   store: DialogStore
   logger: Logger
   registry: Registry
-  /** HTTP port for /metrics /healthz /readyz; undefined: no HTTP server. */
-  httpPort?: number
-  httpHost?: string
   /** Name of this process (POD_NAME), owner of TCP connection hints in the state. */
   podName: string
   /** Address put in Via when an interface binds all addresses (POD_IP). */
   podAddress: string
+  /** Where CDR lines go (one JSON line per call); stdout when absent. */
+  cdr?: CdrWriter
+  /** Upper bound of the drain of an interface a new generation removes (default 32 s). */
+  interfaceDrainMs?: number
 }
 
 /**
- * One signalling process: the SIP interfaces of the config, the B2BUA, and the HTTP port. `drain()`
- * implements SIGTERM: /readyz false, new INVITEs 503, in-dialog traffic served until the process's
- * own transactions are done or the grace period ends.
+ * One signalling process: the SIP interfaces of the config, the B2BUA, and its metrics. The config
+ * moves between generations through a {@link ConfigReconciler}; the B2BUA reads the pipeline and
+ * the interfaces through it, so a swap takes effect for the next request. `drain()` implements
+ * SIGTERM: /readyz false, new INVITEs 503, in-dialog traffic served until the process's own
+ * transactions are done or the grace period ends.
  */
 export class SignallingServer {
   readonly b2bua: B2bua
-  readonly interfaces: ReadonlyMap<string, SipInterfaceRuntime>
-  readonly http: ObservabilityServer | undefined
+  readonly metrics: SignallingMetrics
+  readonly #reconciler: ConfigReconciler
   readonly #o: SignallingServerOptions
 
-  private constructor(
-    o: SignallingServerOptions,
-    b2bua: B2bua,
-    interfaces: Map<string, SipInterfaceRuntime>,
-    http: ObservabilityServer | undefined,
-  ) {
+  private constructor(o: SignallingServerOptions) {
     this.#o = o
-    this.b2bua = b2bua
-    this.interfaces = interfaces
-    this.http = http
-  }
-
-  static async start(o: SignallingServerOptions): Promise<SignallingServer> {
-    const pipeline = CompiledPipeline.from(o.config)
-    const interfaces = new Map<string, SipInterfaceRuntime>()
-    const b2bua = new B2bua({
+    this.metrics = new SignallingMetrics(o.registry)
+    let reconciler: ConfigReconciler | undefined
+    this.b2bua = new B2bua({
       store: o.store,
-      pipeline: () => pipeline,
-      interfaces: () => interfaces,
+      pipeline: () => (reconciler as ConfigReconciler).pipeline,
+      interfaces: () => (reconciler as ConfigReconciler).interfaces,
       logger: o.logger,
       podName: o.podName,
+      metrics: this.metrics,
+      cdr: o.cdr ?? new CdrWriter(process.stdout, { pod: o.podName }),
     })
-    try {
-      for (const ic of o.config.interfaces) {
-        interfaces.set(
-          ic.name,
-          await SipInterfaceRuntime.start(
-            ic,
-            b2bua.delegate,
-            o.logger.child({ sipInterface: ic.name }),
-            o.podAddress,
-          ),
-        )
-      }
-    } catch (err) {
-      await Promise.all([...interfaces.values()].map((i) => i.close()))
-      throw err
-    }
-    const c = b2bua.counters
-    const gauge = (name: string, help: string, read: () => number) =>
-      new Gauge({
-        name,
-        help,
-        registers: [o.registry],
-        collect() {
-          this.set(read())
-        },
-      })
-    gauge(
-      'sbc_b2bua_invites_in_flight',
-      'INVITEs this process is forwarding plus in-dialog requests awaiting an answer.',
-      () => b2bua.busy,
-    )
-    gauge('sbc_b2bua_draining', '1 while the process drains after SIGTERM.', () => (b2bua.draining ? 1 : 0))
-    gauge(
-      'sbc_b2bua_calls_attempted',
-      'Calls routed since start (until metrics.ts lands).',
-      () => c.callsAttempted,
-    )
-    gauge(
-      'sbc_b2bua_calls_answered',
-      'Calls answered since start (until metrics.ts lands).',
-      () => c.callsAnswered,
-    )
-    gauge(
-      'sbc_b2bua_calls_refused_state_unavailable',
-      'INVITEs refused with 503 because the state store was unreachable.',
-      () => c.callsRejectedStateUnavailable,
-    )
-    const http =
-      o.httpPort === undefined
-        ? undefined
-        : await startObservabilityServer({
-            port: o.httpPort,
-            ...(o.httpHost ? { host: o.httpHost } : {}),
-            registry: o.registry,
-            readiness: () => {
-              if (b2bua.draining) return { ok: false, reason: 'draining' }
-              if (o.store.health() !== 'ready') return { ok: false, reason: 'state store unavailable' }
-              return true
-            },
-          })
-    const server = new SignallingServer(o, b2bua, interfaces, http)
-    o.logger.info(
-      {
-        generation: o.config.generation,
-        interfaces: [...interfaces.values()].map((i) => ({
-          name: i.name,
-          listeners: i.endpoint.transports.map((t) => `${t.protocol}:${t.local.address}:${t.local.port}`),
-        })),
-        httpPort: http?.port,
-      },
-      'Started signalling',
-    )
+    reconciler = new ConfigReconciler({
+      delegate: this.b2bua.delegate,
+      logger: o.logger,
+      podAddress: o.podAddress,
+      ...(o.interfaceDrainMs !== undefined ? { drainMs: o.interfaceDrainMs } : {}),
+    })
+    this.#reconciler = reconciler
+  }
+
+  /** A server with `o.config` applied (throws when it cannot be). */
+  static async start(o: SignallingServerOptions): Promise<SignallingServer> {
+    const server = SignallingServer.create(o)
+    if (o.config) await server.applyConfig(o.config)
+    o.logger.info({ generation: server.generation }, 'Started signalling')
     return server
+  }
+
+  /** A server with no config yet: no interfaces, not ready; `applyConfig` brings it up. */
+  static create(o: SignallingServerOptions): SignallingServer {
+    const server = new SignallingServer(o)
+    return server
+  }
+
+  /** The interfaces of the config in force. */
+  get interfaces(): ReadonlyMap<string, SipInterfaceRuntime> {
+    return this.#reconciler.interfaces
+  }
+
+  /** Whether a generation has been applied. */
+  get applied(): boolean {
+    return this.#reconciler.applied
+  }
+
+  /** The config in force. */
+  get config(): SbcConfig {
+    return this.#reconciler.config
+  }
+
+  /** The generation in force (also `sbc_signalling_config_generation`). */
+  get generation(): number {
+    return this.#reconciler.config.generation
+  }
+
+  /**
+   * Moves to `config` (validate, diff, open, swap, drain; rolls back and throws on error). The
+   * store is not reconnected: a changed `redis` section is logged and needs a restart.
+   */
+  async applyConfig(config: SbcConfig): Promise<ApplyResult> {
+    const before = this.#reconciler.applied ? this.#reconciler.config : undefined
+    const result = await this.#reconciler.apply(config)
+    this.metrics.configGeneration.set(result.generation)
+    if (before && JSON.stringify(before.redis) !== JSON.stringify(config.redis))
+      this.#o.logger.warn(
+        { generation: config.generation },
+        'The redis section changed; the process keeps its store until it restarts',
+      )
+    return result
+  }
+
+  /** For /readyz. */
+  readiness(): true | { ok: false; reason: string } {
+    if (!this.#reconciler.applied) return { ok: false, reason: 'no config applied' }
+    if (this.b2bua.draining) return { ok: false, reason: 'draining' }
+    if (this.#o.store.health() !== 'ready') return { ok: false, reason: 'state store unavailable' }
+    return true
   }
 
   /**
@@ -139,6 +126,7 @@ export class SignallingServer {
    */
   async drain(graceMs: number, waitForCalls: boolean): Promise<void> {
     this.b2bua.drain()
+    this.metrics.draining.set(1)
     this.#o.logger.info({ graceMs, waitForCalls }, 'Draining signalling')
     const until = Date.now() + graceMs
     const busy = () => this.b2bua.busy + (waitForCalls ? this.b2bua.localCalls : 0)
@@ -147,7 +135,6 @@ export class SignallingServer {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.interfaces.values()].map((i) => i.close()))
-    await this.http?.close()
+    await this.#reconciler.close()
   }
 }
