@@ -11,12 +11,12 @@ export class HeaderLine implements HeaderField {
   readonly key: string
   readonly rawStart: number
   readonly rawEnd: number
-  parsed: unknown = undefined
+  parsed: unknown
   readonly #src: string
   readonly #vs: number
   readonly #ve: number
   readonly #utf8: boolean
-  #value: string | undefined = undefined
+  #value: string | undefined
 
   /**
    * @param src the latin1-decoded message; `vs`..`ve` the trimmed value; `rawStart`..`rawEnd` the
@@ -40,6 +40,8 @@ export class HeaderLine implements HeaderField {
     this.#vs = vs
     this.#ve = ve
     this.#utf8 = utf8
+    this.#value = undefined
+    this.parsed = undefined
   }
 
   /** The raw value (folding kept, outer whitespace trimmed). */

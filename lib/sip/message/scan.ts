@@ -105,6 +105,8 @@ export function splitCommas(s: string): number[] | undefined {
 
 /** Whether the string has any octet outside US-ASCII. */
 export function hasNonAscii(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return true
-  return false
+  // A regular expression rather than a charCodeAt loop: compiled to native code, it measured
+  // several times faster on start lines and header values.
+  return NON_ASCII.test(s)
 }
+const NON_ASCII = /[^\x00-\x7f]/

@@ -21,17 +21,34 @@ export function serialize(msg: SipMessage): Buffer {
   const body = msg.body
   let head = `${octets(msg.startLine())}\r\n`
   let lengthWritten = false
+  // Untouched lines are copied from the source text, and consecutive ones (the usual case: an SBC
+  // changes a few lines) as one slice, so a 17-line INVITE with 3 edits costs 4 or 5 slices.
+  let runStart = -1
+  let runEnd = -1
   for (const f of msg.headerFields) {
+    let keep = f.rawStart >= 0
     if (f.key === 'content-length') {
       // One Content-Length only, and always the true one (RFC 3261 §18.3, §20.14).
       if (lengthWritten) continue
       lengthWritten = true
-      if (f.rawStart >= 0 && f.parsed === body.length) head += src.slice(f.rawStart, f.rawEnd)
-      else head += `${f.name}: ${body.length}\r\n`
+      keep &&= f.parsed === body.length
+    }
+    if (keep) {
+      if (f.rawStart === runEnd) {
+        runEnd = f.rawEnd
+        continue
+      }
+      if (runStart >= 0) head += src.slice(runStart, runEnd)
+      runStart = f.rawStart
+      runEnd = f.rawEnd
       continue
     }
-    head += f.rawStart >= 0 ? src.slice(f.rawStart, f.rawEnd) : `${f.name}: ${octets(f.value)}\r\n`
+    if (runStart >= 0) head += src.slice(runStart, runEnd)
+    runStart = -1
+    runEnd = -1
+    head += f.key === 'content-length' ? `${f.name}: ${body.length}\r\n` : `${f.name}: ${octets(f.value)}\r\n`
   }
+  if (runStart >= 0) head += src.slice(runStart, runEnd)
   if (!lengthWritten) head += `Content-Length: ${body.length}\r\n`
   head += '\r\n'
   const out = Buffer.allocUnsafe(head.length + body.length)
