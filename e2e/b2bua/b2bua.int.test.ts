@@ -3,59 +3,27 @@ import { Redis } from 'ioredis'
 import { startProcess } from '../../test/harness/child-process.ts'
 import { freePort } from '../../test/harness/free-port.ts'
 import { startRedis, type TestRedis } from '../../test/harness/redis.ts'
-import { type SippResult, startSipp } from '../../test/harness/sipp.ts'
-import { EARLY_MEDIA, http, root, type Sbc, sbcPorts, scenario, setdest, startSbc } from './harness.ts'
+import { startSipp } from '../../test/harness/sipp.ts'
+import {
+  both,
+  call,
+  EARLY_MEDIA,
+  http,
+  ok,
+  root,
+  type Sbc,
+  sample,
+  sbcPorts,
+  scenario,
+  scrape,
+  setdest,
+  startSbc,
+} from './harness.ts'
 
 /**
  * The B2BUA with real peers: SIPp UAC → `kube-sbc run` (child process) → SIPp UAS, over UDP and TCP,
  * with the in-process store and with two processes sharing a real redis-server.
  */
-
-interface Call {
-  uac: Promise<SippResult>
-  uas: Promise<SippResult>
-}
-
-async function call(
-  sbcPort: number,
-  uacPort: number,
-  uasPort: number,
-  o: { uac: string; uas: string; calls?: number; transport?: 'u1' | 't1'; rate?: number; timeout?: number },
-): Promise<Call> {
-  const calls = o.calls ?? 1
-  const transport = o.transport ?? 'u1'
-  const timeoutSeconds = o.timeout ?? 15
-  const uas = await startSipp({
-    scenario: { file: o.uas },
-    transport,
-    localPort: uasPort,
-    calls,
-    timeoutSeconds,
-  })
-  await new Promise((r) => setTimeout(r, 200))
-  const uac = await startSipp({
-    scenario: { file: o.uac },
-    target: `127.0.0.1:${sbcPort}`,
-    transport,
-    localPort: uacPort,
-    calls,
-    rate: o.rate ?? 10,
-    timeoutSeconds,
-  })
-  return { uac: uac.result(), uas: uas.result() }
-}
-
-function ok(r: SippResult, calls: number, who: string): void {
-  assert.equal(r.exitCode, 0, `${who} failed:\n${r.output.slice(-3000)}`)
-  assert.equal(r.successfulCalls, calls, `${who}: ${r.output.slice(-2000)}`)
-  assert.equal(r.failedCalls, 0)
-}
-
-async function both(c: Call, calls: number): Promise<void> {
-  const [uac, uas] = await Promise.all([c.uac, c.uas])
-  ok(uac, calls, 'UAC')
-  ok(uas, calls, 'UAS')
-}
 
 for (const transport of ['UDP', 'TCP'] as const) {
   const t = transport === 'UDP' ? 'u1' : 't1'
@@ -231,6 +199,8 @@ describe('B2BUA across two processes sharing Redis', function () {
     ok(await refused.result(), 1, 'UAC expecting 503')
     assert.ok(Date.now() - started < 5000)
     assert.equal(await http(b.ports.http, '/readyz'), 503)
+    const down = await scrape(b.ports.http)
+    assert.equal(sample(down, 'sbc_redis_up'), 0)
     await redis.start()
     const until = Date.now() + 10_000
     while ((await http(b.ports.http, '/readyz')) !== 200 && Date.now() < until)
@@ -242,6 +212,10 @@ describe('B2BUA across two processes sharing Redis', function () {
     })
     await both(c, 2)
     assert.deepEqual(await keys(), [])
+    // Redis round trips are timed through the store's observer.
+    const up = await scrape(b.ports.http)
+    assert.equal(sample(up, 'sbc_redis_up'), 1)
+    assert.ok(sample(up, 'sbc_redis_command_duration_seconds_count') > 0, up)
   })
 })
 

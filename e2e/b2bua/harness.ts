@@ -1,9 +1,11 @@
+import assert from 'node:assert/strict'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type StartedProcess, startProcess } from '../../test/harness/child-process.ts'
 import { freePort } from '../../test/harness/free-port.ts'
+import { type SippResult, startSipp } from '../../test/harness/sipp.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
 export const root = join(here, '..', '..')
@@ -23,13 +25,28 @@ export async function sbcPorts(): Promise<SbcPorts> {
  * CRs for one SBC process on loopback: the caller (SIPp UAC on `uacPort`) is IP group `pbx` on
  * interface `pbx-side`, the callee (SIPp UAS on `uasPort`) is `carrier` on `carrier-side`.
  */
-export function configYaml(p: SbcPorts, uacPort: number, uasPort: number, transport: 'UDP' | 'TCP'): string {
+export interface ConfigOptions {
+  /** maxConcurrentCalls of the callee's group (default 20). */
+  maxCalls?: number
+  /** YAML documents appended to the config (extra groups, rules). */
+  append?: string
+}
+
+export function configYaml(
+  p: SbcPorts,
+  uacPort: number,
+  uasPort: number,
+  transport: 'UDP' | 'TCP',
+  o: ConfigOptions = {},
+): string {
   return `apiVersion: sbc.kubesbc.io/v1alpha1
 kind: SessionBorderController
 metadata: { name: test, namespace: default }
 spec:
   security:
-    maliciousSignatures: [{ name: friendly-scanner, match: { prefix: friendly-scanner } }]
+    maliciousSignatures:
+      - { name: friendly-scanner, match: { prefix: friendly-scanner } }
+      - { name: sipsak, match: { prefix: sipsak } }
     unclassified: Reject
 ---
 apiVersion: sbc.kubesbc.io/v1alpha1
@@ -75,7 +92,7 @@ spec:
   sipInterfaceRef: { name: carrier-side }
   ipProfileRef: { name: default }
   proxySet: { proxies: [{ address: 127.0.0.1, port: ${uasPort}, transport: ${transport} }] }
-  maxConcurrentCalls: 20
+  maxConcurrentCalls: ${o.maxCalls ?? 20}
 ---
 apiVersion: sbc.kubesbc.io/v1alpha1
 kind: RoutingRule
@@ -92,7 +109,7 @@ spec:
   order: 30
   match: { sourceIPGroups: [carrier] }
   action: { route: { targets: [{ ipGroup: pbx }] } }
-`
+${o.append ?? ''}`
 }
 
 /** A `kube-sbc run` child process with its config folder. */
@@ -106,10 +123,13 @@ export async function startSbc(
   ports: SbcPorts,
   uacPort: number,
   uasPort: number,
-  options: { transport?: 'UDP' | 'TCP'; redis?: string; extra?: string[] } = {},
+  options: { transport?: 'UDP' | 'TCP'; redis?: string; extra?: string[]; config?: ConfigOptions } = {},
 ): Promise<Sbc> {
   const dir = await mkdtemp(join(tmpdir(), 'sbc-b2bua-'))
-  await writeFile(join(dir, 'sbc.yaml'), configYaml(ports, uacPort, uasPort, options.transport ?? 'UDP'))
+  await writeFile(
+    join(dir, 'sbc.yaml'),
+    configYaml(ports, uacPort, uasPort, options.transport ?? 'UDP', options.config),
+  )
   const args = [
     'run',
     '-f',
@@ -146,6 +166,7 @@ export async function scenario(name: string, vars: Record<string, string> = {}):
     HANGUP_END: '-->',
     PROVISIONAL: RINGING,
     MF: '70',
+    CHECK: '',
   }
   for (const [k, v] of Object.entries({ ...defaults, ...vars })) text = text.replaceAll(`@${k}@`, v)
   const dir = await mkdtemp(join(tmpdir(), 'sbc-scn-'))
@@ -185,7 +206,82 @@ ${
 export const RINGING = response('180 Ringing', false)
 export const EARLY_MEDIA = response('183 Session Progress', true)
 
+/** The SBC's /metrics text. */
+export async function scrape(port: number): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+}
+
+/**
+ * The value of one series, 0 when absent: `series` is `name{a="x",b="y"}` (or a bare name); a
+ * line matches when it has that name and at least those labels (the registry adds default labels).
+ */
+export function sample(metrics: string, series: string): number {
+  const [, name, labels = ''] = /^([^{]+)(?:\{(.*)\})?$/.exec(series) ?? []
+  const want = labels === '' ? [] : labels.split(/,(?=[a-z_]+=)/)
+  for (const line of metrics.split('\n')) {
+    const m = /^([^{ ]+)(?:\{(.*)\})? (\S+)$/.exec(line)
+    if (!m || m[1] !== name) continue
+    const have = (m[2] ?? '').split(/,(?=[a-z_]+=)/)
+    if (want.every((w) => have.includes(w))) return Number(m[3])
+  }
+  return 0
+}
+
+/** CDR lines (JSON with `v` and `legA`) in a process's stdout. */
+export function cdrLines(output: string): Record<string, unknown>[] {
+  return output
+    .split('\n')
+    .filter((l) => l.startsWith('{"v":1,'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+}
+
 /** GET on the SBC's HTTP port. */
 export async function http(port: number, path: string): Promise<number> {
   return (await fetch(`http://127.0.0.1:${port}${path}`)).status
+}
+
+export interface Call {
+  uac: Promise<SippResult>
+  uas: Promise<SippResult>
+}
+
+export async function call(
+  sbcPort: number,
+  uacPort: number,
+  uasPort: number,
+  o: { uac: string; uas: string; calls?: number; transport?: 'u1' | 't1'; rate?: number; timeout?: number },
+): Promise<Call> {
+  const calls = o.calls ?? 1
+  const transport = o.transport ?? 'u1'
+  const timeoutSeconds = o.timeout ?? 15
+  const uas = await startSipp({
+    scenario: { file: o.uas },
+    transport,
+    localPort: uasPort,
+    calls,
+    timeoutSeconds,
+  })
+  await new Promise((r) => setTimeout(r, 200))
+  const uac = await startSipp({
+    scenario: { file: o.uac },
+    target: `127.0.0.1:${sbcPort}`,
+    transport,
+    localPort: uacPort,
+    calls,
+    rate: o.rate ?? 10,
+    timeoutSeconds,
+  })
+  return { uac: uac.result(), uas: uas.result() }
+}
+
+export function ok(r: SippResult, calls: number, who: string): void {
+  assert.equal(r.exitCode, 0, `${who} failed:\n${r.output.slice(-3000)}`)
+  assert.equal(r.successfulCalls, calls, `${who}: ${r.output.slice(-2000)}`)
+  assert.equal(r.failedCalls, 0)
+}
+
+export async function both(c: Call, calls: number): Promise<void> {
+  const [uac, uas] = await Promise.all([c.uac, c.uas])
+  ok(uac, calls, 'UAC')
+  ok(uas, calls, 'UAS')
 }

@@ -28,9 +28,16 @@ export class SignallingMetrics {
   readonly proxyUp: Gauge<'ip_group' | 'proxy'>
   readonly configGeneration: Gauge
   readonly draining: Gauge
+  readonly #beforeScrape: (() => void)[] = []
 
   constructor(registry: Registry) {
     const registers = [registry]
+    const hooks = this.#beforeScrape
+    // Counters fed from plain counters (transaction layer, endpoint) are brought up to date on
+    // scrape; each hook adds only what changed since the last one, so running twice is harmless.
+    const collect = () => {
+      for (const h of hooks) h()
+    }
     this.callsAttempted = new Counter({
       name: 'sbc_calls_attempted_total',
       help: 'Initial INVITEs received from (inbound) or routed to (outbound) an IP group.',
@@ -66,12 +73,14 @@ export class SignallingMetrics {
       help: 'SIP retransmissions sent or absorbed, by method.',
       labelNames: ['method'],
       registers,
+      collect,
     })
     this.parseErrors = new Counter({
       name: 'sbc_sip_parse_errors_total',
       help: 'Messages that failed to parse, by SipParseReason.',
       labelNames: ['reason'],
       registers,
+      collect,
     })
     this.scannersBlocked = new Counter({
       name: 'sbc_scanners_blocked_total',
@@ -131,6 +140,11 @@ export class SignallingMetrics {
       help: '1 while the pod drains (SIGTERM received), else 0.',
       registers,
     })
+  }
+
+  /** Runs `hook` before every scrape (used to copy plain counters into Prometheus counters). */
+  beforeScrape(hook: () => void): void {
+    this.#beforeScrape.push(hook)
   }
 
   /** The `observer` for `RedisStore` options: latency of every round trip, errors by code. */

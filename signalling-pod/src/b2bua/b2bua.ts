@@ -15,7 +15,10 @@ import type {
 import { stringifyUri } from '../../../lib/sip/uri/uri.ts'
 import type { DialogStore } from '../../../lib/state/dialog-store.ts'
 import { VersionConflictError } from '../../../lib/state/errors.ts'
+import { RedisStore } from '../../../lib/state/redis-store.ts'
 import { defaultTtlPolicy } from '../../../lib/state/ttl-policy.ts'
+import type { CdrRecord, CdrWriter } from '../cdr.ts'
+import type { SignallingMetrics } from '../metrics.ts'
 import {
   admit,
   type CompiledPipeline,
@@ -69,6 +72,18 @@ export interface B2buaOptions {
   /** This process's name (POD_NAME): owner of TCP connection hints. */
   podName: string
   media?: MediaHook
+  /** Prometheus metrics (docs/pipeline.md); none when absent (unit tests). */
+  metrics?: SignallingMetrics
+  /** One CDR JSON line per call (docs/b2bua.md); the server picks the sink (stdout or a file). */
+  cdr?: CdrWriter
+}
+
+/** How a call ended, for the CDR and the log. */
+interface Hangup {
+  by: CdrRecord['hangup']['by']
+  reason: string
+  code: number
+  detail?: string
 }
 
 /** An INVITE this process is forwarding (early call): the only call state kept in memory. */
@@ -117,10 +132,50 @@ export class B2bua {
   #draining = false
   #created = 0
   #ended = 0
+  /** Layer/endpoint counter values already added to the Prometheus counters. */
+  readonly #synced = new Map<string, number>()
 
   constructor(options: B2buaOptions) {
     this.#o = options
     this.#media = options.media ?? passThroughMedia
+    options.metrics?.beforeScrape(() => this.#syncMetrics())
+  }
+
+  /**
+   * Adds what the transaction layers and endpoints counted since the last scrape: retransmissions
+   * absorbed (requests and responses; the layer does not keep the method) and parse errors (a
+   * malformed request answered with 4xx, or bytes dropped).
+   */
+  #syncMetrics(): void {
+    const m = this.#o.metrics
+    if (!m) return
+    if (this.#o.store instanceof RedisStore) m.redisUp.set(this.#o.store.health() === 'ready' ? 1 : 0)
+    const add = (key: string, value: number, inc: (n: number) => void) => {
+      const d = value - (this.#synced.get(key) ?? 0)
+      if (d > 0) inc(d)
+      this.#synced.set(key, value)
+    }
+    for (const i of this.#o.interfaces().values()) {
+      const l = i.layer.counters
+      const e = i.endpoint.counters
+      add(`${i.name}/rq`, l.requestRetransmissionsAbsorbed, (n) => m.retransmissions.inc({ method: '' }, n))
+      add(`${i.name}/rs`, l.responseRetransmissionsAbsorbed, (n) => m.retransmissions.inc({ method: '' }, n))
+      add(`${i.name}/pa`, e.malformedRequestsAnswered, (n) =>
+        m.parseErrors.inc({ reason: 'malformed-request-answered' }, n),
+      )
+      add(`${i.name}/pd`, e.garbageDropped, (n) => m.parseErrors.inc({ reason: 'unparseable-dropped' }, n))
+    }
+  }
+
+  /** Sends a request on a new client transaction, counted in `sbc_sip_transactions_total`. */
+  #sendRequest(
+    iface: SipInterfaceRuntime,
+    req: SipRequest,
+    dest: Parameters<SipInterfaceRuntime['layer']['sendRequest']>[1],
+    handlers: Parameters<SipInterfaceRuntime['layer']['sendRequest']>[2],
+  ): ReturnType<SipInterfaceRuntime['layer']['sendRequest']> {
+    this.#o.metrics?.transactions.inc({ kind: 'client', method: req.method })
+    return iface.layer.sendRequest(req, dest, handlers)
   }
 
   /** INVITEs being forwarded plus in-dialog requests awaiting their answer. */
@@ -161,6 +216,7 @@ export class B2bua {
   }
 
   #onRequest(iface: SipInterfaceRuntime, req: SipRequest, tx: ServerTransaction): void {
+    this.#o.metrics?.transactions.inc({ kind: 'server', method: req.method })
     const mf = req.maxForwards
     if (mf !== undefined && mf <= 0 && req.method !== 'ACK') {
       // RFC 3261 §16.3 step 3 (applied by the UAS core of a B2BUA): "If the request ... Max-Forwards
@@ -215,6 +271,7 @@ export class B2bua {
       interfaceName: iface.name,
       ...(ctx.tls ? { peerCertificateNames: ctx.tls.peerCertificateNames } : {}),
     })
+    this.#o.metrics?.recordDecision(decision)
     if (decision.type === 'drop') {
       if (decision.reason === 'scanner') this.counters.scannersDropped++
       tx.dispose()
@@ -227,17 +284,37 @@ export class B2bua {
       return
     }
     this.counters.callsAttempted++
-    const target = decision.targets[0]
-    const bIface = target && this.#o.interfaces().get(target.interfaceName)
-    if (!target || !bIface || target.proxies.length === 0) {
-      tx.respond(createResponse(req, 503))
-      return
-    }
-    const id = newCallStateId()
-    const dlog = log.child({ dialogId: id })
-    const counters: string[] = []
     // An unclassified caller (security.unclassified Allow) has no group of its own.
     const sourceGroup = decision.sourceGroup ?? ''
+    const m = this.#o.metrics
+    if (sourceGroup !== '') m?.callsAttempted.inc({ ip_group: sourceGroup, direction: 'inbound' })
+    const target = decision.targets[0]
+    const bIface = target && this.#o.interfaces().get(target.interfaceName)
+    const id = newCallStateId()
+    const startedAt = Date.now()
+    const refused = (code: number, hangup: Omit<Hangup, 'code'>, destGroup: string | null) => {
+      if (sourceGroup !== '') m?.recordFinal(sourceGroup, 'inbound', code)
+      this.#writeCdr({
+        id,
+        aCallId: req.callId ?? '',
+        bCallId: null,
+        sourceGroup: decision.sourceGroup,
+        destGroup,
+        rule: decision.rule,
+        from: req.from?.uri.kind === 'sip' ? (req.from.uri.user ?? null) : null,
+        to: req.uri.kind === 'sip' ? (req.uri.user ?? null) : null,
+        start: startedAt,
+        answer: null,
+        hangup: { ...hangup, code },
+      })
+    }
+    if (!target || !bIface || target.proxies.length === 0) {
+      tx.respond(createResponse(req, 503))
+      refused(503, { by: 'sbc', reason: 'no-target' }, target?.group ?? null)
+      return
+    }
+    const dlog = log.child({ dialogId: id })
+    const counters: string[] = []
     try {
       for (const g of sourceGroup === '' ? [target.group] : [sourceGroup, target.group]) {
         if (counters.includes(g)) continue
@@ -247,8 +324,10 @@ export class B2bua {
           const r = createResponse(req, a.code, { reason: a.reason })
           r.addHeader('Retry-After', String(a.retryAfterSeconds))
           tx.respond(r)
-          dlog.info({ group: g }, 'Refused call: admission')
+          dlog.info({ group: g, cause: a.cause }, 'Refused call: admission')
           this.counters.callsFailed++
+          m?.admissionRejections.inc({ ip_group: g, cause: a.cause })
+          refused(a.code, { by: 'sbc', reason: 'admission', detail: a.cause }, target.group)
           return
         }
         counters.push(g)
@@ -256,6 +335,7 @@ export class B2bua {
     } catch (err) {
       await this.#release(counters, id).catch(() => {})
       this.#refuseUnavailable(req, tx, err, dlog)
+      refused(503, { by: 'sbc', reason: 'store-unavailable' }, target.group)
       return
     }
     const from = req.from
@@ -264,12 +344,11 @@ export class B2bua {
     const aTag = generateTag()
     const proxy = target.proxies[0]!
     const user = req.uri.kind === 'sip' ? req.uri.user : undefined
-    const now = Date.now()
     const state: DialogState = {
       id,
       version: 0,
       state: 'early',
-      createdAt: now,
+      createdAt: startedAt,
       a: {
         callId: req.callId ?? '',
         localTag: aTag,
@@ -330,11 +409,12 @@ export class B2bua {
       this.#pending.delete(id)
       await this.#release(counters, id).catch(() => {})
       this.#refuseUnavailable(req, tx, err, dlog)
+      refused(503, { by: 'sbc', reason: 'store-unavailable' }, target.group)
       return
     }
     dlog.info({ from: sourceGroup, to: target.group, rule: decision.rule }, 'Accepted call')
     if (pending.cancelled) {
-      await this.#finish(pending, 'cancel', 'a', 487)
+      await this.#finish(pending, { by: 'caller', reason: 'cancel', code: 487 })
       return
     }
     await this.#sendBInvite(pending)
@@ -390,7 +470,8 @@ export class B2bua {
     manipulateOutbound(this.#o.pipeline(), b.ipGroup, inv)
     p.bInvite = inv
     p.provisional = false
-    p.bTx = p.bIface.layer.sendRequest(inv, legDestination(b, this.#o.podName), {
+    this.#o.metrics?.callsAttempted.inc({ ip_group: b.ipGroup, direction: 'outbound' })
+    p.bTx = this.#sendRequest(p.bIface, inv, legDestination(b, this.#o.podName), {
       onResponse: (res) => this.#guard(this.#onBInviteResponse(p, inv, res), inv),
       onTimeout: (e) => this.#guard(this.#onBInviteFailure(p, inv, 408, e), inv),
       onTransportError: (e) => this.#guard(this.#onBInviteFailure(p, inv, 503, e), inv),
@@ -441,14 +522,15 @@ export class B2bua {
       p.answered = true
       if (p.cancelled || p.finished) {
         // The CANCEL/200 race (RFC 3261 §9.1): B answered anyway. Confirm and hang up its leg.
-        await this.#ackAndByeB(p, res)
+        await this.#ackAndByeB(p, res, { by: 'caller', reason: 'cancel', code: 487 })
         return
       }
       await this.#onBAnswered(p, res)
       return
     }
+    this.#o.metrics?.recordFinal(p.state.b.ipGroup, 'outbound', status)
     if (p.cancelled || p.finished) {
-      await this.#finish(p, 'cancel', 'a', status)
+      await this.#finish(p, { by: 'caller', reason: 'cancel', code: 487 })
       return
     }
     const retry =
@@ -457,6 +539,7 @@ export class B2bua {
         : failure === 'transport' || p.failover.onStatusCodes.includes(status)
     if (retry && (await this.#nextTarget(p))) return
     this.counters.callsFailed++
+    if (p.state.a.ipGroup !== '') this.#o.metrics?.recordFinal(p.state.a.ipGroup, 'inbound', status)
     const out = createResponse(p.aInvite, status, { reason: res.reason, toTag: p.state.a.localTag })
     for (const h of ['retry-after', 'reason', 'warning'] as const) {
       const v = res.header(h)
@@ -465,7 +548,14 @@ export class B2bua {
     manipulateOutbound(this.#o.pipeline(), p.state.a.ipGroup, out)
     p.aTx.respond(out)
     p.log.info({ status }, 'Call failed')
-    await this.#finish(p, String(status), 'b', status)
+    await this.#finish(
+      p,
+      failure === 'timeout'
+        ? { by: 'sbc', reason: 'no-answer', code: status }
+        : failure === 'transport'
+          ? { by: 'sbc', reason: 'error', code: status, detail: 'transport' }
+          : { by: 'callee', reason: 'rejected', code: status, detail: res.reason },
+    )
   }
 
   /** Failover: the next proxy of the group, then the next target group. */
@@ -526,10 +616,11 @@ export class B2bua {
     } catch (err) {
       p.log.error({ err }, 'Could not store the answered call; hanging up')
       p.aTx.respond(createResponse(p.aInvite, 503, { toTag: p.state.a.localTag }))
-      await this.#ackAndByeB(p, res)
+      await this.#ackAndByeB(p, res, { by: 'sbc', reason: 'store-unavailable', code: 503 })
       return
     }
     this.counters.callsAnswered++
+    this.#countAnswered(p.state)
     const out = mirrorResponse(p.aInvite, res, p.state.a.localTag, this.#aContact(p))
     if (out.body.length > 0) out.body = await this.#media.answer(p.state, 'b', out.body)
     manipulateOutbound(this.#o.pipeline(), p.state.a.ipGroup, out)
@@ -539,7 +630,7 @@ export class B2bua {
     setTimeout(() => this.#pending.delete(p.id), 32_000).unref()
   }
 
-  async #ackAndByeB(p: PendingInvite, res: SipResponse): Promise<void> {
+  async #ackAndByeB(p: PendingInvite, res: SipResponse, hangup: Hangup): Promise<void> {
     const b: DialogLeg = {
       ...p.state.b,
       remoteTag: res.toTag ?? '',
@@ -549,19 +640,19 @@ export class B2bua {
     const ack = buildInDialogRequest('ACK', b, b.localCSeq, p.bIface, 70, 'sbc')
     p.bIface.endpoint.send(ack, dest).catch(() => {})
     const bye = buildInDialogRequest('BYE', b, b.localCSeq + 1, p.bIface, 70, 'sbc')
-    p.bIface.layer.sendRequest(bye, dest, { onResponse: () => {}, onTimeout: () => {} })
+    this.#sendRequest(p.bIface, bye, dest, { onResponse: () => {}, onTimeout: () => {} })
     p.log.info({}, 'Hung up the B leg answered after CANCEL')
-    await this.#finish(p, 'cancel', 'a', 487)
+    await this.#finish(p, hangup)
   }
 
   #sendBCancel(p: PendingInvite): void {
     if (!p.bInvite || !p.provisional || (p as { cancelSent?: boolean }).cancelSent) return
     ;(p as { cancelSent?: boolean }).cancelSent = true
     const cancel = buildCancel(p.bInvite)
-    p.bIface.layer.sendRequest(cancel, legDestination(p.state.b, this.#o.podName), {
+    this.#sendRequest(p.bIface, cancel, legDestination(p.state.b, this.#o.podName), {
       onResponse: () => {},
       onTimeout: () => {
-        void this.#finish(p, 'cancel', 'a', 487)
+        void this.#finish(p, { by: 'caller', reason: 'cancel', code: 487 })
       },
     })
   }
@@ -585,20 +676,91 @@ export class B2bua {
     invite.respond(createResponse(p.aInvite, 487, { toTag: p.state.a.localTag }))
     this.#sendBCancel(p)
     // B should answer the INVITE with 487; if it never does, clean up anyway.
-    setTimeout(() => void this.#finish(p, 'cancel', 'a', 487), 32_000).unref()
+    setTimeout(() => void this.#finish(p, { by: 'caller', reason: 'cancel', code: 487 }), 32_000).unref()
   }
 
   /** Ends an early call owned by this process: releases admission, deletes the state. */
-  async #finish(p: PendingInvite, reason: string, endedBy: 'a' | 'b' | 'sbc', code: number): Promise<void> {
+  async #finish(p: PendingInvite, hangup: Hangup): Promise<void> {
     if (p.finished && !this.#pending.has(p.id)) return
     p.finished = true
     this.#pending.delete(p.id)
-    p.log.info({ reason, endedBy, code }, 'Ended call')
-    await this.#end(p.state)
+    p.log.info({ reason: hangup.reason, endedBy: hangup.by, code: hangup.code }, 'Ended call')
+    if (p.cancelled && p.state.a.ipGroup !== '')
+      this.#o.metrics?.recordFinal(p.state.a.ipGroup, 'inbound', 487)
+    await this.#end(p.state, hangup)
   }
 
-  async #end(state: DialogState): Promise<void> {
+  #countAnswered(state: DialogState): void {
+    const m = this.#o.metrics
+    if (!m) return
+    if (state.a.ipGroup !== '') {
+      m.recordFinal(state.a.ipGroup, 'inbound', 200)
+      m.callsActive.inc({ ip_group: state.a.ipGroup })
+    }
+    m.recordFinal(state.b.ipGroup, 'outbound', 200)
+    m.callsActive.inc({ ip_group: state.b.ipGroup })
+  }
+
+  /**
+   * The call's CDR line. Written by the process that ends the call (with a shared store, the one
+   * that relays the BYE), so there is exactly one per call.
+   */
+  #writeCdr(c: {
+    id: string
+    aCallId: string
+    bCallId: string | null
+    sourceGroup: string | null
+    destGroup: string | null
+    rule: string | undefined
+    from: string | null
+    to: string | null
+    start: number
+    answer: number | null
+    hangup: Hangup
+  }): void {
+    const cdr = this.#o.cdr
+    if (!cdr) return
+    cdr.write({
+      callId: c.id,
+      legACallId: c.aCallId || 'unknown',
+      legBCallId: c.bCallId,
+      sourceGroup: c.sourceGroup,
+      destinationGroup: c.destGroup,
+      routingRule: c.rule ?? null,
+      from: c.from,
+      to: c.to,
+      start: c.start,
+      answer: c.answer,
+      end: Date.now(),
+      finalCode: c.answer === null ? c.hangup.code : 200,
+      hangup: {
+        by: c.hangup.by,
+        reason: c.hangup.reason,
+        ...(c.hangup.detail ? { detail: c.hangup.detail } : {}),
+      },
+    })
+  }
+
+  async #end(state: DialogState, hangup: Hangup): Promise<void> {
     this.#ended++
+    const m = this.#o.metrics
+    if (m && state.state === 'confirmed') {
+      if (state.a.ipGroup !== '') m.callsActive.dec({ ip_group: state.a.ipGroup })
+      m.callsActive.dec({ ip_group: state.b.ipGroup })
+    }
+    this.#writeCdr({
+      id: state.id,
+      aCallId: state.a.callId,
+      bCallId: state.b.callId,
+      sourceGroup: state.admission.sourceGroup === '' ? null : state.admission.sourceGroup,
+      destGroup: state.admission.destGroup,
+      rule: state.admission.rule,
+      from: state.cdr.caller ?? null,
+      to: state.cdr.callee ?? null,
+      start: state.createdAt,
+      answer: state.answeredAt ?? null,
+      hangup,
+    })
     try {
       await this.#media.release(state)
       await this.#o.store.deleteCall(state.id)
@@ -725,10 +887,16 @@ export class B2bua {
       tx.respond(answer)
       if (req.method === 'BYE') {
         log.info({ endedBy: x, status: res.status }, 'Ended call')
-        await this.#end(sent!)
+        const reason = req.header('reason')
+        await this.#end(sent!, {
+          by: x === 'a' ? 'caller' : 'callee',
+          reason: 'bye',
+          code: 200,
+          ...(reason ? { detail: reason } : {}),
+        })
       }
     }
-    yIface.layer.sendRequest(out, legDestination(leg, this.#o.podName), {
+    this.#sendRequest(yIface, out, legDestination(leg, this.#o.podName), {
       onResponse: (res) => this.#guard(complete(res), req),
       onTimeout: () => this.#guard(complete(createResponse(out, 408)), req),
       onTransportError: () => this.#guard(complete(createResponse(out, 503)), req),
@@ -752,6 +920,7 @@ export class B2bua {
       interfaceName: iface.name,
       ...(ctx.tls ? { peerCertificateNames: ctx.tls.peerCertificateNames } : {}),
     })
+    this.#o.metrics?.recordDecision(decision)
     if (decision.type === 'drop') {
       tx.dispose()
       return
@@ -789,7 +958,7 @@ export class B2bua {
       this.#inflight--
       tx.respond(mirrorResponse(req, res, generateTag(), undefined))
     }
-    yIface.layer.sendRequest(out, legDestination(leg, this.#o.podName), {
+    this.#sendRequest(yIface, out, legDestination(leg, this.#o.podName), {
       onResponse: complete,
       onTimeout: () => complete(createResponse(out, 408)),
       onTransportError: () => complete(createResponse(out, 503)),
