@@ -297,7 +297,7 @@ out(
       .join(' ')}`,
 )
 // Below the ephemeral range (32768+), 7,000 ports each: 1,050 idle calls × 4 ports fit.
-const baseFor = (i: number) => 8_000 + 7_000 * i
+const baseFor = (i: number) => 10_000 + 7_000 * i
 for (let round = 0; round < rounds; round++) {
   const order = which.map((_, i) => which[(i + round) % which.length] as RelayName)
   const relays: Relay[] = []

@@ -1,18 +1,22 @@
 import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { parseConfig } from '../../lib/config/validate.ts'
-import { runMediaProcess } from '../../media-pod/src/main.ts'
+import { type MediaProcessOptions, runMediaProcess } from '../../media-pod/src/main.ts'
 import type { Command } from '../command.ts'
 import { InputError, UsageError } from '../errors.ts'
 import { COMMON_FLAGS_USAGE, parseProcessFlags } from './signalling-flags.ts'
 
-const USAGE = `usage: kube-sbc media --config FILE [flags]
+const USAGE = `usage: kube-sbc media (--sbc NAME [--namespace NS] [--kubeconfig PATH] | --config FILE) [flags]
 
 Runs one media pod process: rtpengine's NG protocol on --ng-host:--ng-port, RTP/SRTP relayed in
 the config's media realms (docs/media-pod.md).
 
-  --config FILE         the SbcConfig snapshot
-  --ng-host ADDR        NG control address (default 127.0.0.1; in a pod, HOST_IP)
+  --sbc NAME            follow the SessionBorderController's ConfigMap <NAME>-config through the API
+                        and acknowledge each generation in Lease POD_NAME (role media)
+  --namespace NS        default POD_NAMESPACE
+  --kubeconfig PATH     default: KUBECONFIG, ~/.kube/config, then in-cluster
+  --config FILE         the SbcConfig snapshot (instead of --sbc)
+  --ng-host ADDR        NG control address (default HOST_IP, else 127.0.0.1)
   --ng-port N           NG control UDP port (default 22222)
   --node-address ADDR   address registered and advertised when a realm has none (default HOST_IP, else --ng-host)
   --workers N           native relay threads, 0 = TypeScript relay only (default 1)
@@ -30,6 +34,8 @@ export const mediaCommand: Command = {
     const { flags, values } = parseProcessFlags(args, {
       config: { type: 'string' },
       sbc: { type: 'string' },
+      namespace: { type: 'string' },
+      kubeconfig: { type: 'string' },
       'ng-host': { type: 'string' },
       'ng-port': { type: 'string' },
       'node-address': { type: 'string' },
@@ -43,7 +49,9 @@ export const mediaCommand: Command = {
       return 0
     }
     const file = values.config as string | undefined
-    if (file === undefined) throw new UsageError('media needs --config FILE')
+    const sbc = values.sbc as string | undefined
+    if ((file === undefined) === (sbc === undefined))
+      throw new UsageError('media needs exactly one of --sbc NAME or --config FILE')
     const int = (name: string, def: number, min: number, max: number) => {
       const s = values[name] as string | undefined
       if (s === undefined) return def
@@ -52,7 +60,8 @@ export const mediaCommand: Command = {
         throw new UsageError(`--${name} must be an integer ${min}-${max}`)
       return n
     }
-    const ngHost = (values['ng-host'] as string | undefined) ?? '127.0.0.1'
+    // Contract: NG on HOST_IP:22222, not on all addresses.
+    const ngHost = (values['ng-host'] as string | undefined) ?? process.env.HOST_IP ?? '127.0.0.1'
     const nodeAddress = (values['node-address'] as string | undefined) ?? process.env.HOST_IP ?? ngHost
     for (const [k, v] of [
       ['ng-host', ngHost],
@@ -67,8 +76,25 @@ export const mediaCommand: Command = {
       }
     }
     const secretFile = values['ng-secret-file'] as string | undefined
+    let source: Pick<MediaProcessOptions, 'config' | 'cluster'>
+    if (sbc !== undefined) {
+      const namespace = (values.namespace as string | undefined) ?? process.env.POD_NAMESPACE
+      if (!namespace) throw new UsageError('media --sbc needs --namespace or POD_NAMESPACE')
+      const podName = process.env.POD_NAME
+      if (!podName) throw new UsageError('media --sbc needs POD_NAME (the ack Lease is named after it)')
+      const kubeconfig = values.kubeconfig as string | undefined
+      source = {
+        cluster: {
+          sbc,
+          namespace,
+          podName,
+          ...(process.env.POD_UID ? { podUid: process.env.POD_UID } : {}),
+          ...(kubeconfig !== undefined ? { kubeconfig } : {}),
+        },
+      }
+    } else source = { config: parseConfig(read(file as string)) }
     return runMediaProcess({
-      config: parseConfig(read(file)),
+      ...source,
       ...(flags.redis !== undefined ? { redisUrl: flags.redis } : {}),
       ngHost,
       ngPort: int('ng-port', 22222, 0, 65535),

@@ -1,13 +1,18 @@
 import type { Registry } from 'prom-client'
 import type { SbcConfig } from '../../lib/config/model.ts'
 import { NgServerTransport } from '../../lib/media/control/ng-server-transport.ts'
-import { PortAllocator } from '../../lib/media/relay/port-allocator.ts'
 import { type ObservabilityServer, startObservabilityServer } from '../../lib/observability/http-server.ts'
 import type { Logger } from '../../lib/observability/logger.ts'
 import type { DialogStore } from '../../lib/state/dialog-store.ts'
+import { planRealms } from './config-realms.ts'
 import { MediaPodError, MediaPodErrorCode } from './errors.ts'
 import { registerMediaMetrics } from './metrics.ts'
-import { MediaNgHandler, type MediaTimeoutEvent, type RealmRuntime } from './ng-handler.ts'
+import {
+  MediaNgHandler,
+  type MediaTimeoutEvent,
+  type NgHandlerOptions,
+  type RealmRuntime,
+} from './ng-handler.ts'
 import { DgramRelayBackend } from './relay/dgram-relay.ts'
 import { NativeRelayBackend } from './relay/native-backend.ts'
 import type { RelayBackend } from './relay/relay.ts'
@@ -49,6 +54,9 @@ export class MediaPod {
   private readonly backends: RelayBackend[]
   private readonly heartbeat: NodeJS.Timeout
   private readonly realms: Map<string, RealmRuntime>
+  /** The handler's options object: it reads `realms` and `defaultRealm` from it on every request. */
+  private readonly handlerOptions: NgHandlerOptions
+  private config: SbcConfig
   private draining = false
 
   private constructor(
@@ -59,9 +67,12 @@ export class MediaPod {
       http: ObservabilityServer
       backends: RelayBackend[]
       realms: Map<string, RealmRuntime>
+      handlerOptions: NgHandlerOptions
     },
   ) {
     this.o = o
+    this.config = o.config
+    this.handlerOptions = parts.handlerOptions
     this.handler = parts.handler
     this.ng = parts.ng
     this.http = parts.http
@@ -73,28 +84,20 @@ export class MediaPod {
   }
 
   static async start(o: MediaPodOptions): Promise<MediaPod> {
-    const names = o.realms ?? o.config.realms.map((r) => r.name)
-    const realms = new Map<string, RealmRuntime>()
-    for (const name of names) {
-      const r = o.config.realms.find((x) => x.name === name)
-      if (!r) throw new MediaPodError(MediaPodErrorCode.unknownRealm, `realm '${name}' is not in the config`)
-      realms.set(name, {
-        name,
-        bindAddress: r.bindAddress,
-        advertisedAddress:
-          r.advertisedAddress ?? (r.bindAddress === '0.0.0.0' ? o.nodeAddress : r.bindAddress),
-        allocator: new PortAllocator(r.portRange, { quarantineMs: o.quarantineMs ?? 5_000 }),
-        maxSessions: r.maxSessions,
-      })
-    }
-    const first = names[0]
+    const plan = planRealms(o.config, new Map(), {
+      nodeAddress: o.nodeAddress,
+      quarantineMs: o.quarantineMs ?? 5_000,
+      ...(o.realms ? { only: o.realms } : {}),
+    })
+    const realms = plan.realms
+    const first = plan.defaultRealm
     if (first === undefined)
       throw new MediaPodError(MediaPodErrorCode.unknownRealm, 'the config has no media realm')
     const workers = o.workers ?? 1
     const native = workers > 0 ? NativeRelayBackend.create(workers) : null
     const fallback = new DgramRelayBackend()
     let pod: MediaPod | undefined
-    const handler = new MediaNgHandler({
+    const handlerOptions: NgHandlerOptions = {
       realms,
       defaultRealm: first,
       native,
@@ -104,7 +107,8 @@ export class MediaPod {
       accepting: () => !pod?.draining,
       instanceId: o.podId,
       onMediaTimeout: (e) => o.onMediaTimeout?.(e),
-    })
+    }
+    const handler = new MediaNgHandler(handlerOptions)
     const ng = await NgServerTransport.listen({
       host: o.ngHost,
       port: o.ngPort,
@@ -121,10 +125,71 @@ export class MediaPod {
           ? { ok: false, reason: 'draining' }
           : { ok: o.store.health() === 'ready', reason: 'state store unavailable' },
     })
-    pod = new MediaPod(o, { handler, ng, http, backends: [...(native ? [native] : []), fallback], realms })
+    pod = new MediaPod(o, {
+      handler,
+      ng,
+      http,
+      backends: [...(native ? [native] : []), fallback],
+      realms,
+      handlerOptions,
+    })
     await pod.register()
-    o.logger.info({ ng: ng.address(), http: http.port, relay: pod.relay, realms: names }, 'Media pod started')
+    o.logger.info(
+      {
+        ng: ng.address(),
+        http: http.port,
+        relay: pod.relay,
+        realms: [...realms.keys()],
+        generation: o.config.generation,
+      },
+      'Media pod started',
+    )
     return pod
+  }
+
+  /** The snapshot last applied. */
+  get generation(): number {
+    return this.config.generation
+  }
+
+  /** The realms new offers are served from. */
+  get realmNames(): string[] {
+    return [...this.realms.keys()]
+  }
+
+  /**
+   * Applies a newer snapshot's media realms in one step (docs/media-pod.md, "Following the
+   * cluster"): new realms open allocators; unchanged realms keep theirs, and their calls; a realm
+   * whose port range changed gets a new allocator (new offers take ports from the new range, which
+   * steers around ports running calls still hold) while running calls keep their ports until they
+   * end; removed realms refuse new offers and their ports are freed as their calls end. Throws
+   * without changing anything when the snapshot cannot be served (invalid range). Redis and the
+   * NG address are read once at start; a change is logged and needs a restart.
+   */
+  applyConfig(config: SbcConfig): void {
+    const plan = planRealms(config, this.realms, {
+      nodeAddress: this.o.nodeAddress,
+      quarantineMs: this.o.quarantineMs ?? 5_000,
+      ...(this.o.realms ? { only: this.o.realms } : {}),
+    })
+    const sessions = this.handler.sessionsByRealm()
+    // The swap: the handler reads this map and default realm on every offer.
+    this.realms.clear()
+    for (const [name, r] of plan.realms) this.realms.set(name, r)
+    this.handlerOptions.defaultRealm = plan.defaultRealm ?? ''
+    if (JSON.stringify(config.redis) !== JSON.stringify(this.config.redis))
+      this.o.logger.warn({}, 'The Redis settings changed: they apply when the media pod restarts')
+    this.config = config
+    this.o.logger.info(
+      {
+        generation: config.generation,
+        added: plan.added,
+        changed: plan.changed,
+        removed: plan.removed.map((name) => ({ name, sessions: sessions.get(name) ?? 0 })),
+      },
+      'Applied config snapshot',
+    )
+    void this.register()
   }
 
   /** The bound NG address. */

@@ -1,0 +1,22 @@
+/** The Redis a media pod uses, from the snapshot's `redis` section (runtime contract). */
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { SbcConfig } from '../../lib/config/model.ts'
+
+/** Where the kubelet mounts the Secrets a snapshot names (runtime contract). */
+export const SECRETS_DIR = '/etc/kube-sbc/secrets'
+
+/** The Redis URL and password a config asks for; undefined for the in-process store (`memory`). */
+export function redisFromConfig(
+  config: SbcConfig,
+  secretsDir: string,
+): { url: string; password?: string } | undefined {
+  const r = config.redis
+  let url: string | undefined
+  if (r.mode === 'url' && r.url) url = r.url
+  else if (r.mode === 'sentinel' && r.sentinel)
+    url = `redis-sentinel://${r.sentinel.addresses.join(',')}/${encodeURIComponent(r.sentinel.masterName)}`
+  if (url === undefined) return undefined
+  if (r.password === null) return { url }
+  return { url, password: readFileSync(join(secretsDir, r.password.secret, r.password.key), 'utf8').trim() }
+}
