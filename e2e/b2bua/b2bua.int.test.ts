@@ -69,6 +69,16 @@ for (const transport of ['UDP', 'TCP'] as const) {
       await both(c, 2)
     })
 
+    it('relays PRACK (RFC 3262): reliable 183 with SDP, PRACK in the early dialog with RAck mapped', async () => {
+      const c = await call(sbc.ports.pbx, uacPort, uasPort, {
+        uac: await scenario('uac-prack.xml'),
+        uas: await scenario('uas-prack.xml'),
+        calls: 2,
+        transport: t,
+      })
+      await both(c, 2)
+    })
+
     if (transport === 'UDP') {
       it('cancels: 200 to the CANCEL, CANCEL on the B leg, 487 to the caller', async () => {
         const c = await call(sbc.ports.pbx, uacPort, uasPort, {

@@ -111,6 +111,23 @@ interface PendingInvite {
 const other = (leg: LegName): LegName => (leg === 'a' ? 'b' : 'a')
 const lower = (t: 'UDP' | 'TCP' | 'TLS') => t.toLowerCase() as 'udp' | 'tcp' | 'tls'
 
+/** RFC 3262 §3: a provisional response sent reliably carries Require: 100rel and an RSeq. */
+function isReliable(res: SipResponse): boolean {
+  return (
+    res.status > 100 &&
+    res.header('rseq') !== undefined &&
+    res.headerValues('require').some((v) => /(^|,)\s*100rel\s*(,|$)/i.test(v))
+  )
+}
+
+/** RFC 3261 §12.1.2: the UAC's route set is the Record-Route of the response, reversed. */
+function routeSetOf(res: SipResponse): string[] {
+  return res
+    .headerValues('record-route')
+    .flatMap((v) => v.split(/,(?=\s*<)/).map((s) => s.trim()))
+    .reverse()
+}
+
 function isStateUnavailable(e: unknown): boolean {
   return (e as { code?: string } | undefined)?.code === 'SBC_ERR_STATE_UNAVAILABLE'
 }
@@ -506,6 +523,7 @@ export class B2bua {
         return
       }
       if (p.answered || p.finished) return
+      if (isReliable(res)) await this.#storeEarlyDialog(p, res)
       const out = mirrorResponse(p.aInvite, res, p.state.a.localTag, this.#aContact(p))
       if (out.body.length > 0) out.body = await this.#media.answer(p.state, 'b', out.body)
       manipulateOutbound(this.#o.pipeline(), p.state.a.ipGroup, out)
@@ -589,30 +607,64 @@ export class B2bua {
     return p.aIface.contact(p.state.a.peer.transport, this.#contactUser(p.state.a.ipGroup))
   }
 
+  /**
+   * A reliable provisional response (RFC 3262) creates the early dialog the caller's PRACK is sent
+   * in: B's tag, remote target and route set are stored before the response is relayed, so whichever
+   * process gets the PRACK can send it on leg B.
+   */
+  async #storeEarlyDialog(p: PendingInvite, res: SipResponse): Promise<void> {
+    const tag = res.toTag ?? ''
+    if (tag === '' || p.state.b.remoteTag === tag) return
+    const contact = res.contacts[0]
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const s = p.state
+      try {
+        p.state = await this.#o.store.updateCall({
+          ...s,
+          b: {
+            ...s.b,
+            remoteTag: tag,
+            remoteTarget: contact ? stringifyUri(contact.uri) : s.b.remoteTarget,
+            routeSet: routeSetOf(res),
+          },
+        })
+        return
+      } catch (err) {
+        if (!(err instanceof VersionConflictError)) throw err
+        p.state = (await this.#o.store.getCall(p.id)) ?? s
+      }
+    }
+  }
+
   async #onBAnswered(p: PendingInvite, res: SipResponse): Promise<void> {
     const contact = res.contacts[0]
     const now = Date.now()
-    const next: DialogState = {
-      ...p.state,
+    const answered = (s: DialogState): DialogState => ({
+      ...s,
       state: 'confirmed',
       answeredAt: now,
-      a: { ...p.state.a, state: 'confirmed' },
+      a: { ...s.a, state: 'confirmed' },
       b: {
-        ...p.state.b,
+        ...s.b,
         state: 'confirmed',
         remoteTag: res.toTag ?? '',
-        remoteTarget: contact ? stringifyUri(contact.uri) : p.state.b.remoteTarget,
+        remoteTarget: contact ? stringifyUri(contact.uri) : s.b.remoteTarget,
         // RFC 3261 §12.1.2: the UAC's route set is the Record-Route of the 2xx, reversed.
-        routeSet: res
-          .headerValues('record-route')
-          .flatMap((v) => v.split(/,(?=\s*<)/).map((s) => s.trim()))
-          .reverse(),
+        routeSet: routeSetOf(res),
       },
-      cdr: { ...p.state.cdr, sipCode: res.status },
-    }
+      cdr: { ...s.cdr, sipCode: res.status },
+    })
     try {
       // Written before the 2xx is relayed: from then on any process may serve the call.
-      p.state = await this.#o.store.updateCall(next)
+      try {
+        p.state = await this.#o.store.updateCall(answered(p.state))
+      } catch (err) {
+        // A PRACK relayed meanwhile (maybe by another process) moved the version and B's CSeq on.
+        if (!(err instanceof VersionConflictError)) throw err
+        const current = await this.#o.store.getCall(p.id)
+        if (!current) throw err
+        p.state = await this.#o.store.updateCall(answered(current))
+      }
     } catch (err) {
       p.log.error({ err }, 'Could not store the answered call; hanging up')
       p.aTx.respond(createResponse(p.aInvite, 503, { toTag: p.state.a.localTag }))
@@ -637,7 +689,7 @@ export class B2bua {
       remoteTarget: res.contacts[0] ? stringifyUri(res.contacts[0].uri) : p.state.b.remoteTarget,
     }
     const dest = legDestination(b, this.#o.podName)
-    const ack = buildInDialogRequest('ACK', b, b.localCSeq, p.bIface, 70, 'sbc')
+    const ack = buildInDialogRequest('ACK', b, p.bInvite?.cseq?.seq ?? b.localCSeq, p.bIface, 70, 'sbc')
     p.bIface.endpoint.send(ack, dest).catch(() => {})
     const bye = buildInDialogRequest('BYE', b, b.localCSeq + 1, p.bIface, 70, 'sbc')
     this.#sendRequest(p.bIface, bye, dest, { onResponse: () => {}, onTimeout: () => {} })
@@ -786,11 +838,13 @@ export class B2bua {
     const leg = found.call[y]
     const iface = this.#o.interfaces().get(leg.peer.localInterface ?? '')
     if (!iface) return
-    const out = buildInDialogRequest('ACK', leg, leg.localCSeq, iface, 70, 'sbc')
+    const p = this.#pending.get(found.call.id)
+    // RFC 3261 §13.2.2.4: the ACK has the CSeq number of the INVITE (PRACKs may have come between).
+    const seq = (p && found.leg === 'a' ? p.bInvite?.cseq?.seq : undefined) ?? leg.localCSeq
+    const out = buildInDialogRequest('ACK', leg, seq, iface, 70, 'sbc')
     copyEndToEnd(ack, out)
     if (out.body.length > 0) out.body = await this.#media.answer(found.call, found.leg, out.body)
     const dest = legDestination(leg, this.#o.podName)
-    const p = this.#pending.get(found.call.id)
     if (p && found.leg === 'a') {
       p.bAck = out
       this.#pending.delete(p.id)
@@ -859,6 +913,7 @@ export class B2bua {
     const mf = Math.min((req.maxForwards ?? 70) - 1, 70)
     const out = buildInDialogRequest(req.method, leg, ySeq, yIface, mf, this.#contactUser(leg.ipGroup))
     copyEndToEnd(req, out)
+    if (req.method === 'PRACK') this.#mapRAck(out, sent, y)
     if (out.body.length > 0 && (req.method === 'INVITE' || req.method === 'UPDATE'))
       out.body = await this.#media.offer(sent, x, out.body)
     manipulateOutbound(this.#o.pipeline(), leg.ipGroup, out)
@@ -902,6 +957,22 @@ export class B2bua {
       onTransportError: () => this.#guard(complete(createResponse(out, 503)), req),
     })
     log.debug({ method: req.method }, 'Relayed in-dialog request')
+  }
+
+  /**
+   * RFC 3262 §7.2: RAck is "RSeq CSeq-number method" of the response being acknowledged. RSeq passes
+   * through unchanged (the reliable provisional is relayed as it came), the CSeq number is the
+   * INVITE's on the other leg: the one in flight on this process, else the leg's INVITE CSeq as
+   * stored before any PRACK moved it on.
+   */
+  #mapRAck(out: SipRequest, call: DialogState, y: LegName): void {
+    const rack = out.header('rack')
+    const m = rack && /^\s*(\d+)\s+\d+\s+(\S+)\s*$/.exec(rack)
+    if (!m) return
+    const p = this.#pending.get(call.id)
+    const inviteSeq = (y === 'b' ? p?.bInvite?.cseq?.seq : undefined) ?? call[y].localCSeq - 1
+    out.removeHeader('rack')
+    out.addHeader('RAck', `${m[1]} ${inviteSeq} ${m[2]}`)
   }
 
   // ---------------------------------------------------------------- out of dialog
