@@ -172,3 +172,85 @@ describe('kube-sbc run: scanners and admission on the wire', function () {
     assert.equal(sample(m, 'sbc_calls_failed_total{ip_group="pbx",direction="inbound",code="503"}'), 1)
   })
 })
+
+describe('kube-sbc run: failover to the next target', function () {
+  this.timeout(40_000)
+  let sbc: Sbc
+  let uacPort: number
+  let uasPort: number
+  let uas2Port: number
+
+  before(async () => {
+    uacPort = await freePort()
+    uasPort = await freePort()
+    uas2Port = await freePort()
+    sbc = await startSbc(await sbcPorts(), uacPort, uasPort, {
+      config: {
+        append: `---
+apiVersion: sbc.kubesbc.io/v1alpha1
+kind: IPGroup
+metadata: { name: carrier2, namespace: default }
+spec:
+  sipInterfaceRef: { name: carrier-side }
+  ipProfileRef: { name: default }
+  proxySet: { proxies: [{ address: 127.0.0.1, port: ${uas2Port}, transport: UDP }] }
+  maxConcurrentCalls: 5
+---
+apiVersion: sbc.kubesbc.io/v1alpha1
+kind: RoutingRule
+metadata: { name: failover, namespace: default }
+spec:
+  order: 10
+  match: { sourceIPGroups: [pbx], destinationNumber: { exact: failover } }
+  action: { route: { targets: [{ ipGroup: carrier }, { ipGroup: carrier2 }], failover: { onStatusCodes: [503] } } }
+`,
+      },
+    })
+  })
+  after(async () => sbc?.close())
+
+  it('the first target answers 503, the second answers: the call goes through', async () => {
+    const first = await startSipp({
+      scenario: { file: await scenario('uas-reject.xml', { STATUS: '503', REASON: 'Service Unavailable' }) },
+      transport: 'u1',
+      localPort: uasPort,
+      calls: 1,
+      timeoutSeconds: 15,
+    })
+    const second = await startSipp({
+      scenario: { file: await scenario('uas-answer.xml') },
+      transport: 'u1',
+      localPort: uas2Port,
+      calls: 1,
+      timeoutSeconds: 15,
+    })
+    await new Promise((r) => setTimeout(r, 200))
+    const uac = await startSipp({
+      scenario: { file: await scenario('uac-call.xml') },
+      target: `127.0.0.1:${sbc.ports.pbx}`,
+      transport: 'u1',
+      localPort: uacPort,
+      calls: 1,
+      timeoutSeconds: 15,
+      extra: ['-s', 'failover'],
+    })
+    const [u, f, s] = await Promise.all([uac.result(), first.result(), second.result()])
+    ok(u, 1, 'UAC')
+    ok(f, 1, 'first target (503)')
+    ok(s, 1, 'second target')
+    const m = await scrape(sbc.ports.http)
+    assert.equal(
+      sample(m, 'sbc_calls_failed_total{ip_group="carrier",direction="outbound",code="503"}'),
+      1,
+      m,
+    )
+    assert.equal(sample(m, 'sbc_calls_answered_total{ip_group="carrier2",direction="outbound"}'), 1)
+    assert.equal(sample(m, 'sbc_calls_answered_total{ip_group="pbx",direction="inbound"}'), 1)
+    const deadline = Date.now() + 5000
+    while (cdrLines(sbc.proc.output()).length < 1 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50))
+    const [cdr] = cdrLines(sbc.proc.output())
+    assert.equal(cdr?.destinationGroup, 'carrier2')
+    assert.equal(cdr?.routingRule, 'failover')
+  })
+})

@@ -579,28 +579,57 @@ export class B2bua {
   /** Failover: the next proxy of the group, then the next target group. */
   async #nextTarget(p: PendingInvite): Promise<boolean> {
     let { target, proxy } = p
-    proxy++
-    if (proxy >= (p.targets[target]?.proxies.length ?? 0)) {
-      target++
-      proxy = 0
+    for (;;) {
+      proxy++
+      if (proxy >= (p.targets[target]?.proxies.length ?? 0)) {
+        target++
+        proxy = 0
+      }
+      const t = p.targets[target]
+      const px = t?.proxies[proxy]
+      const iface = t && this.#o.interfaces().get(t.interfaceName)
+      if (!t || !px) return false
+      if (!iface) continue
+      let counters = p.state.admission.counters
+      if (t.group !== p.state.admission.destGroup) {
+        // A new target group: its own limits apply (admission per failover target), and the group
+        // given up no longer holds a slot for this call.
+        if (!counters.includes(t.group)) {
+          const a = await admit(this.#o.store, this.#o.pipeline(), t.group, p.id, {
+            holdMs: defaultTtlPolicy.maxCallMs,
+          })
+          if (!a.ok) {
+            this.#o.metrics?.admissionRejections.inc({ ip_group: t.group, cause: a.cause })
+            p.log.info({ group: t.group, cause: a.cause }, 'Skipped failover target: admission')
+            continue
+          }
+          counters = [...counters, t.group]
+        }
+        const old = p.state.admission.destGroup
+        if (old !== p.state.admission.sourceGroup && counters.includes(old)) {
+          await this.#o.store.releaseCall(old, p.id)
+          counters = counters.filter((g) => g !== old)
+        }
+      }
+      p.target = target
+      p.proxy = proxy
+      const b = this.#bLeg(p.aInvite, t, px, iface)
+      const next: DialogState = {
+        ...p.state,
+        b: {
+          ...b,
+          callId: p.state.b.callId,
+          localTag: p.state.b.localTag,
+          localCSeq: p.state.b.localCSeq + 1,
+        },
+        admission: { ...p.state.admission, destGroup: t.group, counters },
+      }
+      p.state = await this.#o.store.updateCall(next)
+      p.bIface = iface
+      p.log.info({ group: t.group, proxy: `${px.address}:${px.port}` }, 'Failed over to the next target')
+      await this.#sendBInvite(p)
+      return true
     }
-    const t = p.targets[target]
-    const px = t?.proxies[proxy]
-    const iface = t && this.#o.interfaces().get(t.interfaceName)
-    if (!t || !px || !iface) return false
-    p.target = target
-    p.proxy = proxy
-    const b = this.#bLeg(p.aInvite, t, px, iface)
-    const next: DialogState = {
-      ...p.state,
-      b: { ...b, callId: p.state.b.callId, localTag: p.state.b.localTag, localCSeq: p.state.b.localCSeq + 1 },
-      admission: { ...p.state.admission, destGroup: t.group },
-    }
-    p.state = await this.#o.store.updateCall(next)
-    p.bIface = iface
-    p.log.info({ group: t.group, proxy: `${px.address}:${px.port}` }, 'Failed over to the next target')
-    await this.#sendBInvite(p)
-    return true
   }
 
   #aContact(p: PendingInvite): string {
