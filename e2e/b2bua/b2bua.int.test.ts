@@ -78,26 +78,34 @@ for (const transport of ['UDP', 'TCP'] as const) {
       })
       await both(c, 2)
     })
+    it('cancels: 200 to the CANCEL, CANCEL on the B leg, 487 to the caller', async () => {
+      const c = await call(sbc.ports.pbx, uacPort, uasPort, {
+        uac: await scenario('uac-cancel.xml'),
+        uas: await scenario('uas-ring-cancel.xml'),
+        transport: t,
+      })
+      await both(c, 1)
+    })
+
+    it('CANCEL/200 race: the callee answers after the CANCEL; its leg gets ACK and BYE, the caller 487', async () => {
+      const c = await call(sbc.ports.pbx, uacPort, uasPort, {
+        uac: await scenario('uac-cancel.xml'),
+        uas: await scenario('uas-cancel-race.xml'),
+        transport: t,
+      })
+      await both(c, 1)
+    })
+
+    it('maps a 486 from the callee back to the caller', async () => {
+      const c = await call(sbc.ports.pbx, uacPort, uasPort, {
+        uac: await scenario('uac-expect-failure.xml', { STATUS: '486' }),
+        uas: await scenario('uas-reject.xml', { STATUS: '486', REASON: 'Busy Here' }),
+        transport: t,
+      })
+      await both(c, 1)
+    })
 
     if (transport === 'UDP') {
-      it('cancels: 200 to the CANCEL, CANCEL on the B leg, 487 to the caller', async () => {
-        const c = await call(sbc.ports.pbx, uacPort, uasPort, {
-          uac: await scenario('uac-cancel.xml'),
-          uas: await scenario('uas-ring-cancel.xml'),
-          transport: t,
-        })
-        await both(c, 1)
-      })
-
-      it('maps a 486 from the callee back to the caller', async () => {
-        const c = await call(sbc.ports.pbx, uacPort, uasPort, {
-          uac: await scenario('uac-expect-failure.xml', { STATUS: '486' }),
-          uas: await scenario('uas-reject.xml', { STATUS: '486', REASON: 'Busy Here' }),
-          transport: t,
-        })
-        await both(c, 1)
-      })
-
       it('relays early media (183 with SDP) before the answer', async () => {
         const c = await call(sbc.ports.pbx, uacPort, uasPort, {
           uac: await scenario('uac-early-media.xml'),
