@@ -17,6 +17,7 @@ import { MemoryStore } from '../../lib/state/memory-store.ts'
 import { RedisStore } from '../../lib/state/redis-store.ts'
 import { redact } from '../../lib/state/redis-url.ts'
 import type { ConfigSource } from './config-sources.ts'
+import { SignallingMetrics } from './metrics.ts'
 import { SignallingServer } from './signalling-server.ts'
 
 /** Where the kubelet mounts the Secrets a snapshot names (runtime contract). */
@@ -56,6 +57,7 @@ async function createStore(
   o: SignallingProcessOptions,
   config: SbcConfig,
   logger: Logger,
+  metrics: SignallingMetrics,
 ): Promise<{ store: DialogStore; shared: boolean }> {
   const fromConfig =
     o.redisUrl === undefined && o.redisFromConfig
@@ -67,6 +69,7 @@ async function createStore(
     url,
     ...(fromConfig?.password !== undefined ? { redis: { password: fromConfig.password } } : {}),
     logger,
+    observer: metrics.redisObserver,
     onHealth: (h) => logger.warn({ health: h }, 'State store health changed'),
   })
   try {
@@ -87,6 +90,7 @@ export async function runSignallingProcess(o: SignallingProcessOptions): Promise
     base: { component: 'signalling', pod: podName },
   })
   const registry = createMetricsRegistry({ component: 'signalling' })
+  const metrics = new SignallingMetrics(registry)
   let server: SignallingServer | undefined
   let store: { store: DialogStore; shared: boolean } | undefined
   const http = await startObservabilityServer({
@@ -97,11 +101,12 @@ export async function runSignallingProcess(o: SignallingProcessOptions): Promise
   logger.info({ httpPort: http.port, source: o.source.description }, 'Waiting for the first SbcConfig')
   const apply = async (config: SbcConfig) => {
     if (!server) {
-      store = await createStore(o, config, logger)
+      store = await createStore(o, config, logger, metrics)
       server = SignallingServer.create({
         store: store.store,
         logger,
         registry,
+        metrics,
         podName,
         podAddress: process.env.POD_IP ?? '127.0.0.1',
       })

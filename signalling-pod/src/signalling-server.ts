@@ -19,6 +19,8 @@ export interface SignallingServerOptions {
   podName: string
   /** Address put in Via when an interface binds all addresses (POD_IP). */
   podAddress: string
+  /** The process's metrics (made on `registry` when absent; main.ts makes them first for the store's observer). */
+  metrics?: SignallingMetrics
   /** Where CDR lines go (one JSON line per call); stdout when absent. */
   cdr?: CdrWriter
   /** Upper bound of the drain of an interface a new generation removes (default 32 s). */
@@ -40,7 +42,7 @@ export class SignallingServer {
 
   private constructor(o: SignallingServerOptions) {
     this.#o = o
-    this.metrics = new SignallingMetrics(o.registry)
+    this.metrics = o.metrics ?? new SignallingMetrics(o.registry)
     let reconciler: ConfigReconciler | undefined
     this.b2bua = new B2bua({
       store: o.store,
