@@ -1,0 +1,59 @@
+/**
+ * Where a media session's memory goes (issue 5 Benchmark, "memory per session"): `MediaPod` in this
+ * process (native relay with `--workers`-like argument, default 1; 0 = dgram relay), N idle RTP→RTP
+ * calls offered and answered through the NG client, then `process.memoryUsage()` deltas after a full
+ * GC, divided by N. Complements bench/media-relay.bench.ts, which reports the RSS delta of a separate
+ * `kube-sbc media` process (that includes V8 heap reservation the GC does not give back).
+ * Loopback only, ports 10000-16999. Usage: node --expose-gc bench/media-session-heap.bench.ts [workers=1] [sessions=1000] [settle-ms=1500]
+ */
+
+import { mediaConfig } from '../e2e/media/helpers.ts'
+import { NgClient } from '../lib/media/control/ng-client.ts'
+import { nullLogger } from '../lib/observability/logger.ts'
+import { createMetricsRegistry } from '../lib/observability/metrics-registry.ts'
+import { MemoryStore } from '../lib/state/memory-store.ts'
+import { MediaPod } from '../media-pod/src/media-pod.ts'
+
+const workers = Number(process.argv[2] ?? 1)
+const n = Math.min(Number(process.argv[3] ?? 1000), 1700)
+// 31,000 lets the NG reply cache (30 s TTL) expire: what is left is the sessions themselves.
+const settleMs = Math.min(Number(process.argv[4] ?? 1500), 60_000)
+const gc = (globalThis as { gc?: () => void }).gc
+if (!gc) throw new Error('run with node --expose-gc')
+const pod = await MediaPod.start({
+  config: mediaConfig([{ name: 'bench', min: 10_000, max: 16_999, maxSessions: 100_000 }]),
+  store: new MemoryStore(),
+  logger: nullLogger,
+  registry: createMetricsRegistry({ component: 'media' }),
+  podId: 'bench',
+  nodeAddress: '127.0.0.1',
+  ngHost: '127.0.0.1',
+  ngPort: 0,
+  httpPort: 0,
+  workers,
+})
+const ng = await NgClient.connect({ host: '127.0.0.1', port: pod.ngAddress.port })
+const sdp = (port: number) =>
+  `v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio ${port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n`
+const setup = async (id: string) => {
+  await ng.request({ command: 'offer', 'call-id': id, 'from-tag': 'a', sdp: sdp(9) })
+  await ng.request({ command: 'answer', 'call-id': id, 'from-tag': 'a', 'to-tag': 'b', sdp: sdp(5000) })
+}
+try {
+  for (let i = 0; i < 50; i++) await setup(`warm-${i}`)
+  await new Promise((r) => setTimeout(r, 500))
+  gc()
+  const a = process.memoryUsage()
+  for (let i = 0; i < n; i++) await setup(`call-${i}`)
+  await new Promise((r) => setTimeout(r, settleMs))
+  gc()
+  const b = process.memoryUsage()
+  process.stdout.write(
+    `media-session-heap: node ${process.version}, relay ${pod.relay}, ${n} idle sessions, measured ${settleMs} ms after the last answer\n`,
+  )
+  for (const k of Object.keys(a) as (keyof typeof a)[])
+    process.stdout.write(`${k.padEnd(12)} ${Math.round((b[k] - a[k]) / n)} B/session\n`)
+} finally {
+  await ng.close()
+  await pod.close()
+}
