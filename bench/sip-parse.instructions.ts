@@ -7,7 +7,8 @@
  * as V8's generated code requires, `--single-threaded` so that compilation and GC run on the
  * measured thread), each time parsing WARMUP messages and then LO or HI more. The difference of the
  * two totals divided by HI - LO is the steady-state cost of one parse: start-up, module loading,
- * warm-up and optimising compilation are in both runs and cancel. Bounded: 4 child runs of about
+ * warm-up and optimising compilation are in both runs and cancel (WARMUP is large enough that the
+ * last function is optimised before it ends: check with `--trace-opt` after a change). Bounded: 4 child runs of about
  * a minute each on an idle core (several on a loaded one); each is killed after 15 minutes.
  */
 import { spawnSync } from 'node:child_process'
@@ -15,7 +16,7 @@ import { fileURLToPath } from 'node:url'
 import { INVITE_WITH_SDP, OK_200_WITH_SDP } from '../lib/sip/fixtures/bench-messages.ts'
 import { ours, sink, theirs } from './sip-parse-workload.ts'
 
-const WARMUP = 6000
+const WARMUP = 15_000
 const LO = 1000
 const HI = 5000
 
@@ -52,7 +53,9 @@ function instructions(which: string, messageName: string, n: number): number {
   )
   const m = /Collected : (\d+)/.exec(r.stderr ?? '')
   if (r.status !== 0 || m === null) {
-    throw new Error(`valgrind run ${which} ${n} failed (status ${r.status}): ${(r.stderr ?? '').slice(-2000)}`)
+    throw new Error(
+      `valgrind run ${which} ${n} failed (status ${r.status}): ${(r.stderr ?? '').slice(-2000)}`,
+    )
   }
   return Number(m[1])
 }

@@ -6,7 +6,7 @@ import { HeaderLine } from './header-line.ts'
 import { parseCallIdAt } from './headers/call-id.ts'
 import type { CSeq } from './headers/cseq.ts'
 import { parseCSeqAt } from './headers/cseq.ts'
-import { headerKey, wellKnownAt } from './headers/header-names.ts'
+import { headerKey, wellKnownAt, wellKnownLineAt } from './headers/header-names.ts'
 import { parseNameAddrAt, parseNameAddrListAt } from './headers/name-addr.ts'
 import { parseUintAt, UINT32_MAX } from './headers/numeric.ts'
 import { parseViaAt } from './headers/via.ts'
@@ -216,17 +216,29 @@ export function parse(buf: Buffer, options?: SipParseOptions): SipMessage {
       throw err(SipParseReason.LineTooLong, 'Header line too long', undefined, 400)
     if (fields.length >= maxHeaders)
       throw err(SipParseReason.TooManyHeaders, 'Too many headers', undefined, 400)
-    const colon = src.indexOf(':', pos)
-    if (colon < 0 || colon > le) {
-      first ??= err(SipParseReason.BadHeaderLine, 'Header line without colon', undefined, 400)
-      pos = le + 2
-      continue
+    // The usual spelling of a common name right before its colon is matched without searching;
+    // for anything else the colon is searched and the name looked up.
+    let name: string
+    let key: string | undefined
+    let colon: number
+    const line = wellKnownLineAt(src, pos)
+    if (line !== undefined) {
+      name = line[0]
+      key = line[1]
+      colon = pos + name.length
+    } else {
+      colon = src.indexOf(':', pos)
+      if (colon < 0 || colon > le) {
+        first ??= err(SipParseReason.BadHeaderLine, 'Header line without colon', undefined, 400)
+        pos = le + 2
+        continue
+      }
+      let ne = colon
+      while (ne > pos && (src.charCodeAt(ne - 1) === 32 || src.charCodeAt(ne - 1) === 9)) ne--
+      const known = wellKnownAt(src, pos, ne)
+      name = known === undefined ? src.slice(pos, ne) : known[0]
+      key = known === undefined ? headerKey(name) : known[1]
     }
-    let ne = colon
-    while (ne > pos && (src.charCodeAt(ne - 1) === 32 || src.charCodeAt(ne - 1) === 9)) ne--
-    const known = wellKnownAt(src, pos, ne)
-    const name = known === undefined ? src.slice(pos, ne) : known[0]
-    const key = known === undefined ? headerKey(name) : known[1]
     if (key === undefined) {
       first ??= err(SipParseReason.BadHeaderLine, 'Invalid header name', undefined, 400)
       pos = le + 2

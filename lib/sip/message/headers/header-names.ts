@@ -178,6 +178,32 @@ export function wellKnownAt(src: string, start: number, end: number): WellKnown 
   return undefined
 }
 
+// The same names by first character only, for finding a name and its colon without searching.
+const BY_FIRST: Array<WellKnown[] | undefined> = []
+for (const byFirst of BY_LENGTH) {
+  if (byFirst === undefined) continue
+  byFirst.forEach((list, c) => {
+    if (list === undefined) return
+    const all = BY_FIRST[c] ?? []
+    BY_FIRST[c] = all
+    all.push(...list)
+  })
+}
+
+/**
+ * If the header line at `start` begins with the usual spelling of a common header immediately
+ * followed by `:`, that [name, key] pair (the colon is at `start + name.length`); else undefined.
+ */
+export function wellKnownLineAt(src: string, start: number): WellKnown | undefined {
+  const list = BY_FIRST[src.charCodeAt(start)]
+  if (list === undefined) return undefined
+  for (let k = 0; k < list.length; k++) {
+    const e = list[k]!
+    if (src.charCodeAt(start + e[0].length) === 58 && src.startsWith(e[0], start)) return e
+  }
+  return undefined
+}
+
 function wellKnown(name: string): string | undefined {
   const e = wellKnownAt(name, 0, name.length)
   return e === undefined ? undefined : e[1]

@@ -10,8 +10,17 @@ export type Params = Array<[name: string, value: string | null]>
 
 /** The value of parameter `name` (case-insensitive), `null` if present without value, else undefined. */
 export function getParam(params: Params, name: string): string | null | undefined {
-  const lower = name.toLowerCase()
-  for (const p of params) if (p[0].length === lower.length && p[0].toLowerCase() === lower) return p[1]
+  // Spelled as asked (the usual case, and the interned names parseParamsInto returns) first; a
+  // case-insensitive comparison only for names of the same length.
+  let lower: string | undefined
+  for (let i = 0; i < params.length; i++) {
+    const p = params[i]!
+    const n = p[0]
+    if (n === name) return p[1]
+    if (n.length !== name.length) continue
+    lower ??= name.toLowerCase()
+    if (n.toLowerCase() === lower) return p[1]
+  }
   return undefined
 }
 
