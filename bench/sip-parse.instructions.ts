@@ -2,14 +2,15 @@
  * SIP parse cost in machine instructions, ours against npm `sip@0.0.6`: instruction counts do not
  * depend on how loaded the (shared) machine is, unlike wall or CPU time.
  *
- * Run: `node bench/sip-parse.instructions.ts [--message invite|ok]`. Needs valgrind. For each parser it
- * runs this file twice as a child under `valgrind --tool=callgrind` (JIT on, `--smc-check=all-non-file`
- * as V8's generated code requires, `--single-threaded` so that compilation and GC run on the
- * measured thread), each time parsing WARMUP messages and then LO or HI more. The difference of the
- * two totals divided by HI - LO is the steady-state cost of one parse: start-up, module loading,
- * warm-up and optimising compilation are in both runs and cancel (WARMUP is large enough that the
- * last function is optimised before it ends: check with `--trace-opt` after a change). Bounded: 4 child runs of about
- * a minute each on an idle core (several on a loaded one); each is killed after 15 minutes.
+ * Run: `node bench/sip-parse.instructions.ts [--message invite|ok]`. Needs valgrind. For each
+ * parser it runs this file twice as a child under `valgrind --tool=callgrind` (JIT on,
+ * `--smc-check=all-non-file` as V8's generated code requires, `--single-threaded` so that
+ * compilation and GC run on the measured thread), each time parsing WARMUP messages and then LO or
+ * HI more. The difference of the two totals divided by HI - LO is the steady-state cost of one
+ * parse, GC included: start-up, module loading, warm-up and optimising compilation are in both
+ * runs and cancel (WARMUP is large enough that the last function is optimised before it ends;
+ * check with `--trace-opt` after a change). Bounded: 4 child runs of 1–3 minutes each, each killed
+ * after 15 minutes.
  */
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
