@@ -283,6 +283,46 @@ describe('media addon (libsrtp + native relay)', function () {
       relay.close(b)
     })
 
+    it('counts RTP loss from sequence numbers across the wrap and jitter from timestamps (RFC 3550 A.1/A.3/A.8)', async () => {
+      const relay = new NativeRelay(addon)
+      const a = relay.bind('127.0.0.1')
+      const b = relay.bind('127.0.0.1')
+      relay.connect(a, b)
+      const peerA = await udp()
+      const peerB = await udp()
+      relay.setPeer(b, { address: '127.0.0.1', port: peerB.address().port }, Latch.off)
+      relay.setClockRate(a, 8000)
+      assert.throws(() => relay.setClockRate(a, 0), { code: 'SBC_ERR_MEDIA_NATIVE' })
+      relay.start()
+      try {
+        // 65530 … 65535, 0 … 9 without 65533, 2 and 5: 13 sent, 3 lost. Sent back to back while
+        // the timestamps advance 160 per packet, so the transit changes on every packet: jitter > 0.
+        const seqs = [
+          ...Array.from({ length: 6 }, (_, i) => 65530 + i),
+          ...Array.from({ length: 10 }, (_, i) => i),
+        ]
+        const sent = seqs.filter((q) => q !== 65533 && q !== 2 && q !== 5)
+        let got = 0
+        const all = new Promise<void>((resolve) =>
+          peerB.on('message', () => {
+            if (++got === sent.length) resolve()
+          }),
+        )
+        for (const q of sent) peerA.send(rtp(q, 0xc0ffee), a.port, '127.0.0.1')
+        await all
+        const s = relay.stats(a)
+        assert.equal(s.packetsIn, sent.length)
+        // The first packet only starts probation (A.1), as in RtpStats: base = 65531.
+        assert.equal(s.lost, 3)
+        assert.ok(s.jitter > 0, `jitter ${s.jitter}`)
+        assert.equal(relay.stats(b).lost, 0)
+      } finally {
+        relay.stop()
+        relay.close(a)
+        relay.close(b)
+      }
+    })
+
     it('paces 2,000 packets over 40 streams through the relay with the native load generator, none lost', async () => {
       const r = addon.relayCreate()
       const g = addon.loadgenCreate()

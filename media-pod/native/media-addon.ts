@@ -42,6 +42,10 @@ export interface NativeLegStats {
   dropped: number
   /** Milliseconds since the last packet arrived, -1 before the first (media timeout input). */
   idleMs: number
+  /** RTP packets lost (RFC 3550 A.3, from sequence numbers); negative when duplicates arrived. */
+  lost: number
+  /** Interarrival jitter (RFC 3550 A.8) in RTP timestamp units of the leg's clock rate. */
+  jitter: number
   peerAddress?: string
   peerPort?: number
 }
@@ -81,6 +85,7 @@ export interface MediaAddon {
   ): void
   relayClose(r: NativeRelayHandle, leg: number): void
   relayStats(r: NativeRelayHandle, leg: number): NativeLegStats
+  relaySetClockRate(r: NativeRelayHandle, leg: number, hz: number): void
   /**
    * Starts the worker thread. `coalesceUs` (0–5000, default 0) pauses after each busy round so that
    * one wake-up handles more datagrams: less CPU per packet for at most that much added latency.

@@ -86,6 +86,11 @@ export class NativeRelay {
     this.call(() => this.addon.relaySetSrtp(this.handle, leg.leg, i, o))
   }
 
+  /** The RTP clock rate of what the leg receives (the unit of its jitter); default 8,000 Hz. */
+  setClockRate(leg: RelayLeg, hz: number): void {
+    this.call(() => this.addon.relaySetClockRate(this.handle, leg.leg, hz))
+  }
+
   /** Closes the leg's socket; the port returns to the system and the slot to the table. */
   close(leg: RelayLeg): void {
     this.call(() => this.addon.relayClose(this.handle, leg.leg))

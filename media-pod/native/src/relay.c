@@ -26,6 +26,86 @@
 
 enum { LATCH_OFF = 0, LATCH_ONCE = 1, LATCH_ALWAYS = 2 };
 
+/* Reception statistics of RFC 3550 Appendix A.1 (sequence validation, loss) and A.8 (jitter), as
+ * lib/media/rtp/rtp-stats.ts computes them for the TypeScript relay. */
+#define RTP_SEQ_MOD (1u << 16)
+#define MAX_DROPOUT 3000
+#define MAX_MISORDER 100
+#define MIN_SEQUENTIAL 2
+typedef struct rtp_stats {
+  uint16_t max_seq;
+  uint32_t cycles, base_seq, bad_seq, probation, received;
+  int32_t transit, jitter_q4;
+  int started, have_transit;
+} rtp_stats;
+
+static void rs_init_seq(rtp_stats *s, uint16_t seq) {
+  s->base_seq = seq;
+  s->max_seq = seq;
+  s->bad_seq = RTP_SEQ_MOD + 1;
+  s->cycles = 0;
+  s->received = 0;
+}
+
+/* RFC 3550 A.1 update_seq; 0 when the packet is not (yet) counted. */
+static int rs_update_seq(rtp_stats *s, uint16_t seq) {
+  uint16_t udelta = (uint16_t)(seq - s->max_seq);
+  if (s->probation) {
+    if (seq == (uint16_t)(s->max_seq + 1)) {
+      s->probation--;
+      s->max_seq = seq;
+      if (s->probation == 0) {
+        rs_init_seq(s, seq);
+        s->received++;
+        return 1;
+      }
+    } else {
+      s->probation = MIN_SEQUENTIAL - 1;
+      s->max_seq = seq;
+    }
+    return 0;
+  }
+  if (udelta < MAX_DROPOUT) {
+    if (seq < s->max_seq) s->cycles += RTP_SEQ_MOD;
+    s->max_seq = seq;
+  } else if (udelta <= RTP_SEQ_MOD - MAX_MISORDER) {
+    if (seq == s->bad_seq) rs_init_seq(s, seq);
+    else {
+      s->bad_seq = (seq + 1) & (RTP_SEQ_MOD - 1);
+      return 0;
+    }
+  }
+  s->received++;
+  return 1;
+}
+
+/* One RTP packet: `arrival` in timestamp units. */
+static void rs_update(rtp_stats *s, const unsigned char *p, uint32_t arrival) {
+  uint16_t seq = (uint16_t)(p[2] << 8 | p[3]);
+  uint32_t ts = (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 | (uint32_t)p[6] << 8 | p[7];
+  if (!s->started) {
+    s->started = 1;
+    rs_init_seq(s, seq);
+    s->max_seq = (uint16_t)(seq - 1);
+    s->probation = MIN_SEQUENTIAL;
+  }
+  if (!rs_update_seq(s, seq)) return;
+  int32_t transit = (int32_t)(arrival - ts);
+  if (s->have_transit) {
+    int32_t d = transit - s->transit;
+    if (d < 0) d = -d;
+    s->jitter_q4 += d - ((s->jitter_q4 + 8) >> 4);
+  }
+  s->transit = transit;
+  s->have_transit = 1;
+}
+
+static uint64_t now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 typedef struct leg {
   int fd;                    /* owned by: control (bind/close); -1 when the slot is free */
   uint16_t port;             /* owned by: control */
@@ -38,6 +118,8 @@ typedef struct leg {
   napi_ref ref_in, ref_out;  /* owned by: control; keep the JS externals (and the libsrtp sessions) alive */
   /* counters, owned by: worker */
   uint64_t pkts_in, bytes_in, pkts_out, bytes_out, auth_fail, replay, dropped, last_rx_ms;
+  uint32_t clock_hz;         /* owned by: control; RTP clock of the stream received here, 0 = 8000 */
+  rtp_stats rs;              /* owned by: worker; RFC 3550 A.1/A.8 of the RTP (not RTCP) received */
 } leg;
 
 typedef struct relay {
@@ -79,6 +161,8 @@ static void drain(relay *r, int li) {
     leg *T = L->target >= 0 ? &r->legs[L->target] : NULL;
     int ntx = 0;
     L->last_rx_ms = now_ms();
+    /* One arrival time per batch (what recvmmsg returned together arrived within one wake-up). */
+    uint32_t arrival = (uint32_t)(now_us() * (L->clock_hz ? L->clock_hz : 8000) / 1000000);
     for (int i = 0; i < n; i++) {
       unsigned char *p = r->slots[i];
       int len = (int)r->rx[i].msg_len;
@@ -98,6 +182,7 @@ static void drain(relay *r, int li) {
           continue;
         }
       }
+      if (!rtcp) rs_update(&L->rs, p, arrival);
       /* Latching (symmetric RTP): only a packet that parsed and authenticated may move the peer. */
       if (L->latch == LATCH_ALWAYS || (L->latch == LATCH_ONCE && !L->has_peer)) {
         L->peer = r->src[i];
@@ -392,6 +477,9 @@ static napi_value stats(napi_env env, napi_callback_info info) {
   ksbc_set_number(env, o, "replayDrops", (double)c.replay);
   ksbc_set_number(env, o, "dropped", (double)c.dropped);
   ksbc_set_number(env, o, "idleMs", c.last_rx_ms ? (double)(now_ms() - c.last_rx_ms) : -1);
+  int64_t expected = c.rs.received ? (int64_t)c.rs.cycles + c.rs.max_seq - c.rs.base_seq + 1 : 0;
+  ksbc_set_number(env, o, "lost", (double)(expected - (int64_t)c.rs.received));
+  ksbc_set_number(env, o, "jitter", (double)(c.rs.jitter_q4 >> 4));
   if (c.has_peer) {
     char host[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &c.peer.sin_addr, host, sizeof host);
@@ -401,6 +489,20 @@ static napi_value stats(napi_env env, napi_callback_info info) {
     ksbc_set_number(env, o, "peerPort", ntohs(c.peer.sin_port));
   }
   return o;
+}
+
+/* relaySetClockRate(relay, leg, hz): the RTP clock of what the leg receives (jitter units) */
+static napi_value set_clock(napi_env env, napi_callback_info info) {
+  ARGS(3)
+  leg *L = leg_arg(env, r, argv[1]);
+  if (!L) return NULL;
+  uint32_t hz = 0;
+  if (ksbc_get_u32(env, argv[2], &hz)) return NULL;
+  if (hz == 0 || hz > 192000) KSBC_THROW(env, "clock rate must be 1-192000 Hz");
+  pthread_mutex_lock(&r->lock);
+  L->clock_hz = hz;
+  pthread_mutex_unlock(&r->lock);
+  return NULL;
 }
 
 /* relayStart(relay, coalesceUs = 0) */
@@ -445,6 +547,7 @@ napi_value ksbc_relay_init(napi_env env, napi_value exports) {
       {"relaySetSrtp", NULL, set_srtp, NULL, NULL, NULL, napi_default, NULL},
       {"relayClose", NULL, close_leg, NULL, NULL, NULL, napi_default, NULL},
       {"relayStats", NULL, stats, NULL, NULL, NULL, napi_default, NULL},
+      {"relaySetClockRate", NULL, set_clock, NULL, NULL, NULL, napi_default, NULL},
       {"relayStart", NULL, start, NULL, NULL, NULL, napi_default, NULL},
       {"relayStop", NULL, stop, NULL, NULL, NULL, napi_default, NULL},
   };

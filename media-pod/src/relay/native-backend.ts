@@ -138,6 +138,7 @@ class NativeEndpoint implements RelayEndpoint {
       if (this.rtcp) this.relay.setSrtp(this.rtcp, c.srtpIn, c.srtpOut)
     }
     const first = prev === IDLE_CONFIG
+    if (first || prev.clockRate !== c.clockRate) this.relay.setClockRate(this.rtp, c.clockRate)
     if (first || prev.latch !== c.latch || !samePeer(prev.rtpPeer, c.rtpPeer))
       this.setPeer('rtp', c.rtpPeer, c.latch)
     if (this.rtcp && (first || prev.latch !== c.latch || !samePeer(prev.rtcpPeer, c.rtcpPeer)))
@@ -187,8 +188,8 @@ class NativeEndpoint implements RelayEndpoint {
       replayDrops: a.replayDrops + (b?.replayDrops ?? 0),
       dropped: a.dropped + (b?.dropped ?? 0),
       idleMs: idle.length === 0 ? -1 : Math.min(...idle),
-      lost: 0,
-      jitter: 0,
+      lost: Math.max(0, a.lost),
+      jitter: a.jitter,
       peer: a.peerAddress && a.peerPort ? { address: a.peerAddress, port: a.peerPort } : null,
     }
   }
