@@ -84,6 +84,33 @@ for (const workers of ['1', '0']) {
       for (const p of [a, aNat, b]) p.close()
     })
 
+    it('reports packets lost from RTP sequence numbers in query (both relays)', async () => {
+      const a = await Peer.open()
+      const b = await Peer.open()
+      const callId = `loss-${workers}-${Date.now()}`
+      await media.ng.offer({ 'call-id': callId, 'from-tag': 'la', sdp: audioSdp(a.port) })
+      const answer = await media.ng.answer({
+        'call-id': callId,
+        'from-tag': 'la',
+        'to-tag': 'lb',
+        sdp: audioSdp(b.port),
+      })
+      const toA = endpointOf(answer.sdp).port
+      // 20 sequence numbers, 4 never sent (the first packet only starts RFC 3550 probation).
+      const sent = Array.from({ length: 20 }, (_, i) => 1000 + i).filter(
+        (q) => ![1005, 1006, 1010, 1017].includes(q),
+      )
+      for (const q of sent) await a.send(rtpPacket(q), toA)
+      await b.waitFor(sent.length)
+      const q = await media.ng.query({ 'call-id': callId })
+      const tags = q.tags as Record<string, { medias: { streams: { stats: Record<string, number> }[] }[] }>
+      assert.equal(tags.la?.medias[0]?.streams[0]?.stats['packets lost'], 4)
+      assert.equal(tags.lb?.medias[0]?.streams[0]?.stats['packets lost'], 0)
+      await media.ng.delete({ 'call-id': callId })
+      a.close()
+      b.close()
+    })
+
     it('keeps the ports on a re-offer (hold) and follows the new direction', async () => {
       const a = await Peer.open()
       const b = await Peer.open()
