@@ -109,4 +109,4 @@ export function hasNonAscii(s: string): boolean {
   // several times faster on start lines and header values.
   return NON_ASCII.test(s)
 }
-const NON_ASCII = /[^\x00-\x7f]/
+const NON_ASCII = /[\u0080-\uffff]/ // any UTF-16 code unit above US-ASCII
