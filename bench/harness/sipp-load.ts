@@ -69,10 +69,15 @@ export async function runSippLoad(o: LoadOptions): Promise<LoadResult> {
       err += d.toString()
     })
     child.once('error', reject)
+    // SIPp's own -timeout normally ends the run; this hard deadline keeps the load bounded in time
+    // even when SIPp does not exit (seen with calls stuck in a scenario).
+    const deadline = setTimeout(() => child.kill('SIGKILL'), (o.timeoutSeconds + 30) * 1000)
     // SIPp exits 0 when all calls succeeded, 1 when some failed; both are results, not errors.
-    child.once('exit', (code) =>
-      code === 0 || code === 1 ? resolve() : reject(new Error(`sipp exited ${code}: ${err}`)),
-    )
+    child.once('exit', (code, signal) => {
+      clearTimeout(deadline)
+      if (code === 0 || code === 1) resolve()
+      else reject(new Error(`sipp exited ${code ?? signal}: ${err}`))
+    })
   })
   const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9
   const files = readdirSync(dir)
