@@ -4,6 +4,7 @@ import type { KubernetesObject } from '@kubernetes/client-node'
 import { compile } from '../../lib/config/compile/compile.ts'
 import { mediaRealm, sbc, withField } from '../../lib/config/compile/fixtures.ts'
 import { applyObject } from '../../lib/kube/apply.ts'
+import { podRoleRules } from '../../lib/kube/pod-role-rules.ts'
 import { NgRemoteError } from '../../lib/media/control/errors.ts'
 import { NgClient } from '../../lib/media/control/ng-client.ts'
 import type { ControlPlane } from '../../test/control-plane/control-plane.ts'
@@ -63,19 +64,12 @@ describe('kube-sbc media follows the cluster (real API server)', function () {
   before(async () => {
     cp = await sharedControlPlane('apiserver')
     await applyObject(cp.client, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } })
-    // The Role the operator gives pods (operator/src/workloads/rbac.ts).
+    // Exactly the Role the operator gives pods (operator/src/workloads/rbac.ts uses the same rules).
     await applyObject(cp.client, {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'Role',
       metadata: { name: 'sbc1-pods', namespace: ns },
-      rules: [
-        { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] },
-        {
-          apiGroups: ['coordination.k8s.io'],
-          resources: ['leases'],
-          verbs: ['get', 'create', 'update', 'patch'],
-        },
-      ],
+      rules: podRoleRules,
     } as KubernetesObject)
     await applyObject(cp.client, {
       apiVersion: 'rbac.authorization.k8s.io/v1',

@@ -10,6 +10,7 @@ import type { SbcConfig } from '../config/model.ts'
 import { AckLease } from './ack-lease.ts'
 import { applyObject } from './apply.ts'
 import { KubeClient } from './kube-client.ts'
+import { podRoleRules } from './pod-role-rules.ts'
 import { SnapshotWatcher } from './snapshot-watcher.ts'
 
 describe('SnapshotWatcher and AckLease (real API server, pod RBAC)', function () {
@@ -37,19 +38,12 @@ describe('SnapshotWatcher and AckLease (real API server, pod RBAC)', function ()
   before(async () => {
     cp = await sharedControlPlane('apiserver')
     await applyObject(cp.client, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } })
-    // Exactly the Role the operator gives pods (operator/src/workloads/rbac.ts).
+    // Exactly the Role the operator gives pods (operator/src/workloads/rbac.ts uses the same rules).
     await applyObject(cp.client, {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'Role',
       metadata: { name: 'sbc1-pods', namespace: ns },
-      rules: [
-        { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] },
-        {
-          apiGroups: ['coordination.k8s.io'],
-          resources: ['leases'],
-          verbs: ['get', 'create', 'update', 'patch'],
-        },
-      ],
+      rules: podRoleRules,
     } as KubernetesObject)
     await applyObject(cp.client, {
       apiVersion: 'rbac.authorization.k8s.io/v1',

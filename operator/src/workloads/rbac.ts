@@ -1,4 +1,5 @@
 import type { KubernetesObject } from '@kubernetes/client-node'
+import { podRoleRules } from '../../../lib/kube/pod-role-rules.ts'
 import { commonLabels, podsName } from '../names.ts'
 import { ownedMeta, sbcName, type WorkloadInput } from './input.ts'
 
@@ -19,14 +20,7 @@ export function podRbac(input: WorkloadInput): KubernetesObject[] {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'Role',
       metadata: meta,
-      rules: [
-        { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] },
-        {
-          apiGroups: ['coordination.k8s.io'],
-          resources: ['leases'],
-          verbs: ['get', 'create', 'update', 'patch'],
-        },
-      ],
+      rules: podRoleRules,
     },
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
