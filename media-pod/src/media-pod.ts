@@ -1,9 +1,15 @@
 import type { Registry } from 'prom-client'
 import type { SbcConfig } from '../../lib/config/model.ts'
+import {
+  formatMediaTimeoutNotice,
+  MEDIA_TIMEOUT_CHANNEL,
+  type MediaTimeoutNotice,
+} from '../../lib/media/control/media-timeout.ts'
 import { NgServerTransport } from '../../lib/media/control/ng-server-transport.ts'
 import { type ObservabilityServer, startObservabilityServer } from '../../lib/observability/http-server.ts'
 import type { Logger } from '../../lib/observability/logger.ts'
 import type { DialogStore } from '../../lib/state/dialog-store.ts'
+import { RedisStore } from '../../lib/state/redis-store.ts'
 import { planRealms } from './config-realms.ts'
 import { MediaPodError, MediaPodErrorCode } from './errors.ts'
 import { registerMediaMetrics } from './metrics.ts'
@@ -39,6 +45,23 @@ export interface MediaPodOptions {
   heartbeatMs?: number
   ngSecret?: string
   onMediaTimeout?: (e: MediaTimeoutEvent) => void
+  /**
+   * Called once per call whose media went silent (lib/media/control/media-timeout.ts). With a Redis
+   * store the notice is also published on `kube-sbc:media-timeout` for signalling.
+   */
+  onTimeout?: (notice: MediaTimeoutNotice) => void
+}
+
+/**
+ * Publishes a media timeout notice for signalling (cluster mode: the store is Redis). Fire and
+ * forget: a lost notice is not fatal, signalling can still `query` (`media timeout: 1`).
+ */
+function publishTimeout(o: MediaPodOptions, n: MediaTimeoutNotice): void {
+  if (!(o.store instanceof RedisStore)) return
+  o.store.client.publish(MEDIA_TIMEOUT_CHANNEL, formatMediaTimeoutNotice(n)).then(
+    (receivers) => o.logger.info({ ...n, receivers }, 'Published media timeout'),
+    (err: unknown) => o.logger.warn({ err, callId: n.callId }, 'Could not publish the media timeout'),
+  )
 }
 
 /**
@@ -107,6 +130,10 @@ export class MediaPod {
       accepting: () => !pod?.draining,
       instanceId: o.podId,
       onMediaTimeout: (e) => o.onMediaTimeout?.(e),
+      onTimeout: (n) => {
+        o.onTimeout?.(n)
+        publishTimeout(o, n)
+      },
     }
     const handler = new MediaNgHandler(handlerOptions)
     const ng = await NgServerTransport.listen({

@@ -20,7 +20,17 @@ export function registerMediaMetrics(
   handler: MediaNgHandler,
   ng: () => NgServerCounters | undefined,
 ): void {
-  const realmNames = [...realms.keys()]
+  /**
+   * Realms are read at scrape time: `realms` is the pod's live map, which a later config generation
+   * changes (new realms appear at once). A removed realm keeps its series while it still has calls
+   * or counted packets, so its `_total`s do not vanish.
+   */
+  const realmNames = (live: Map<string, unknown>): string[] => {
+    const names = new Set(realms.keys())
+    for (const r of live.keys()) names.add(r)
+    for (const r of handler.closedTotals.keys()) names.add(r)
+    return [...names]
+  }
   const perRealm = (
     name: string,
     help: string,
@@ -36,7 +46,7 @@ export function registerMediaMetrics(
       collect(this: Gauge | Counter) {
         const live = handler.statsByRealm()
         this.reset()
-        for (const r of realmNames) {
+        for (const r of realmNames(live)) {
           const v = value(r, live)
           if (this instanceof Gauge) this.set({ realm: r }, v)
           else if (v > 0) this.inc({ realm: r }, v)
@@ -99,7 +109,7 @@ export function registerMediaMetrics(
     collect() {
       const live = handler.statsByRealm()
       this.reset()
-      for (const r of realmNames) this.inc({ realm: r, kind: 'srtp' }, total(r, live, 'authFailures'))
+      for (const r of realmNames(live)) this.inc({ realm: r, kind: 'srtp' }, total(r, live, 'authFailures'))
     },
   })
   for (const [name, key, help] of [

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { isIP } from 'node:net'
+import type { MediaTimeoutNotice } from '../../lib/media/control/media-timeout.ts'
 import type {
   NgAnswerRequest,
   NgDeleteRequest,
@@ -87,7 +88,14 @@ export interface NgHandlerOptions {
   mediaTimeoutMs?: number
   /** Suites offered toward an SRTP party when the offerer had none to copy. */
   defaultSuites?: readonly SrtpSuiteName[]
+  /** Per stream: fires once for each party and media section that went silent. */
   onMediaTimeout?: (event: MediaTimeoutEvent) => void
+  /**
+   * Per call: the notice signalling acts on (lib/media/control/media-timeout.ts), once per call, when
+   * its first stream goes silent. The media pod publishes it on Redis; `kube-sbc run` wires it
+   * in-process. `pod` is `instanceId`.
+   */
+  onTimeout?: (notice: MediaTimeoutNotice) => void
   /** False while draining: offers for new calls are refused, everything else proceeds. */
   accepting?: () => boolean
   logger?: Logger
@@ -142,6 +150,10 @@ interface MediaPair {
 
 interface Call {
   callId: string
+  /** The from-tag of the offer that created the call (the NG identity signalling knows it by). */
+  fromTag: string
+  /** The per-call media timeout notice went out. */
+  timeoutReported: boolean
   created: number
   lastSignal: number
   monologues: Map<string, Monologue>
@@ -310,6 +322,8 @@ export class MediaNgHandler implements NgRequestHandler {
       const t = this.now()
       call ??= {
         callId: req['call-id'],
+        fromTag: req['from-tag'],
+        timeoutReported: false,
         created: t,
         lastSignal: t,
         monologues: new Map(),
@@ -779,6 +793,19 @@ export class MediaNgHandler implements NgRequestHandler {
             this.o.onMediaTimeout?.(event)
           } catch (err) {
             this.logger.warn({ err }, 'Media timeout hook failed')
+          }
+          if (!call.timeoutReported) {
+            call.timeoutReported = true
+            try {
+              this.o.onTimeout?.({
+                callId: call.callId,
+                fromTag: call.fromTag,
+                pod: this.instanceId(),
+                idleSeconds: Math.floor(idle / 1000),
+              })
+            } catch (err) {
+              this.logger.warn({ err }, 'Media timeout notification failed')
+            }
           }
         }
       }

@@ -18,6 +18,8 @@ export const NgErrorCode = {
   ngRemote: 'SBC_ERR_NG_REMOTE',
   /** The client or server was used after `close()`. */
   ngClosed: 'SBC_ERR_NG_CLOSED',
+  /** A message on the media timeout channel is not a notice (media-timeout.ts). */
+  mediaTimeoutNotice: 'SBC_ERR_MEDIA_TIMEOUT_NOTICE',
 } as const
 export type NgErrorCode = (typeof NgErrorCode)[keyof typeof NgErrorCode]
 
