@@ -1,9 +1,7 @@
 import { stringifyVia } from '../message/headers/via.ts'
 import { SipRequest, type SipResponse } from '../message/message.ts'
 import { SipTransactionError, TransactionErrorCode } from './errors.ts'
-import { NamedTimers } from './timers.ts'
-import type { OnTerminated, TransactionContext } from './transaction-context.ts'
-import { move, type TransactionState } from './transaction-state.ts'
+import { Transaction } from './transaction.ts'
 
 /** What an INVITE client transaction tells its transaction user (the UAC core or a B2BUA leg). */
 export interface InviteClientUser {
@@ -20,34 +18,11 @@ export interface InviteClientUser {
  * RFC 6026 §7.2. Create it, then call {@link start}; feed it matching responses through
  * {@link receiveResponse}.
  */
-export class InviteClientTransaction {
+export class InviteClientTransaction extends Transaction<InviteClientUser, 'A' | 'B' | 'D' | 'M'> {
   readonly kind = 'invite-client' as const
-  readonly request: SipRequest
-  #state: TransactionState = 'Calling'
-  readonly #ctx: TransactionContext
-  readonly #user: InviteClientUser
-  readonly #onTerminated: OnTerminated
-  readonly #timers: NamedTimers<'A' | 'B' | 'D' | 'M'>
   #ack: SipRequest | undefined
   /** Retransmissions of the INVITE sent so far (Timer A). */
   retransmissions = 0
-
-  constructor(
-    request: SipRequest,
-    ctx: TransactionContext,
-    user: InviteClientUser,
-    onTerminated: OnTerminated,
-  ) {
-    this.request = request
-    this.#ctx = ctx
-    this.#user = user
-    this.#onTerminated = onTerminated
-    this.#timers = new NamedTimers(ctx.clock)
-  }
-
-  get state(): TransactionState {
-    return this.#state
-  }
 
   /**
    * Sends the INVITE. RFC 3261 §17.1.1.2: "If an unreliable transport is being used, the client
@@ -56,21 +31,21 @@ export class InviteClientTransaction {
    */
   start(): void {
     this.#send(this.request)
-    if (!this.#ctx.reliable) this.#armA(this.#ctx.timers.A)
-    this.#timers.start('B', this.#ctx.timers.B, () => {
+    if (!this.ctx.reliable) this.#armA(this.ctx.timers.A)
+    this.timers.start('B', this.ctx.timers.B, () => {
       // "If the client transaction is still in the 'Calling' state when timer B fires, the client
       // transaction SHOULD inform the TU that a timeout has occurred."
-      if (this.#state !== 'Calling') return
-      this.#terminate()
-      this.#user.onTimeout?.(
+      if (this.state !== 'Calling') return
+      this.terminate()
+      this.user.onTimeout?.(
         new SipTransactionError(TransactionErrorCode.timeout, 'Timer B fired: no response to INVITE'),
       )
     })
   }
 
   #armA(interval: number): void {
-    this.#timers.start('A', interval, () => {
-      if (this.#state !== 'Calling') return
+    this.timers.start('A', interval, () => {
+      if (this.state !== 'Calling') return
       // "When timer A fires, the client transaction MUST retransmit the request by passing it to the
       // transport layer, and MUST reset the timer with a value of 2*T1."
       this.retransmissions++
@@ -82,25 +57,25 @@ export class InviteClientTransaction {
   /** A response whose branch and CSeq method matched this transaction (RFC 3261 §17.1.3). */
   receiveResponse(response: SipResponse): void {
     const status = response.status
-    switch (this.#state) {
+    switch (this.state) {
       case 'Calling':
       case 'Proceeding':
         if (status < 200) {
           // §17.1.1.2: "If the client transaction receives a provisional response while in the
           // 'Calling' state, it transitions to the 'Proceeding' state ... the provisional response
           // MUST be passed to the TU."
-          this.#timers.stop('A')
-          this.#timers.stop('B')
-          this.#move('Proceeding')
-          this.#user.onResponse(response)
+          this.timers.stop('A')
+          this.timers.stop('B')
+          this.move('Proceeding')
+          this.user.onResponse(response)
         } else if (status < 300) {
           // RFC 6026 §7.2: "If a 2xx response is received while the client INVITE state machine is
           // in the 'Calling' or 'Proceeding' states, it MUST transition to the 'Accepted' state,
           // pass the 2xx response to the TU, and set Timer M to 64*T1."
-          this.#timers.stopAll()
-          this.#move('Accepted')
-          this.#user.onResponse(response)
-          this.#timers.start('M', this.#ctx.timers.M, () => this.#terminate())
+          this.timers.stopAll()
+          this.move('Accepted')
+          this.user.onResponse(response)
+          this.timers.start('M', this.ctx.timers.M, () => this.terminate())
         } else {
           // §17.1.1.2: "When in either the 'Calling' or 'Proceeding' states, reception of a response
           // with status code from 300-699 MUST cause the client transaction to transition to
@@ -108,11 +83,11 @@ export class InviteClientTransaction {
           // the client transaction MUST generate an ACK request ... The client transaction SHOULD
           // start timer D ... with a value of at least 32 seconds for unreliable transports, and a
           // value of zero seconds for reliable transports."
-          this.#timers.stopAll()
-          this.#move('Completed')
+          this.timers.stopAll()
+          this.move('Completed')
           this.#ack = buildAck(this.request, response)
           this.#send(this.#ack)
-          this.#user.onResponse(response)
+          this.user.onResponse(response)
           this.#startD()
         }
         return
@@ -125,7 +100,7 @@ export class InviteClientTransaction {
       case 'Accepted':
         // RFC 6026 §7.2: "Any 2xx responses that match this client transaction and that are
         // received while in the 'Accepted' state MUST be passed up to the TU."
-        if (status >= 200 && status < 300) this.#user.onResponse(response)
+        if (status >= 200 && status < 300) this.user.onResponse(response)
         return
       default:
         return
@@ -133,38 +108,12 @@ export class InviteClientTransaction {
   }
 
   #startD(): void {
-    if (this.#ctx.timers.D === 0) this.#terminate()
-    else this.#timers.start('D', this.#ctx.timers.D, () => this.#terminate())
+    if (this.ctx.timers.D === 0) this.terminate()
+    else this.timers.start('D', this.ctx.timers.D, () => this.terminate())
   }
 
   #send(message: SipRequest): void {
-    this.#ctx.send(message).catch((cause: unknown) => {
-      // §17.1.4: "the client transaction SHOULD inform the TU that a transport failure has occurred,
-      // and the client transaction SHOULD transition directly to the 'Terminated' state."
-      if (this.#state === 'Terminated') return
-      this.#terminate()
-      this.#user.onTransportError?.(
-        new SipTransactionError(TransactionErrorCode.transportError, 'INVITE transaction could not send', {
-          cause,
-        }),
-      )
-    })
-  }
-
-  #move(to: TransactionState): void {
-    if (this.#state !== to) this.#state = move(this, this.kind, this.#state, to)
-  }
-
-  #terminate(): void {
-    if (this.#state === 'Terminated') return
-    this.#timers.stopAll()
-    this.#move('Terminated')
-    this.#onTerminated()
-  }
-
-  /** Ends the transaction at once (shutdown). */
-  dispose(): void {
-    this.#terminate()
+    this.send(message, 'INVITE transaction could not send')
   }
 }
 

@@ -1,8 +1,6 @@
 import type { SipRequest, SipResponse } from '../message/message.ts'
 import { SipTransactionError, TransactionErrorCode } from './errors.ts'
-import { NamedTimers } from './timers.ts'
-import type { OnTerminated, TransactionContext } from './transaction-context.ts'
-import { move, type TransactionState } from './transaction-state.ts'
+import { ServerTransaction } from './transaction.ts'
 
 /** What an INVITE server transaction tells its transaction user (the UAS core or a B2BUA leg). */
 export interface InviteServerUser {
@@ -26,42 +24,12 @@ export interface InviteServerUser {
  * keeping it here means every TU (our B2BUA legs, test responders) gets it right without its own
  * timers, and it stops exactly when the transaction does.
  */
-export class InviteServerTransaction {
+export class InviteServerTransaction extends ServerTransaction<
+  InviteServerUser,
+  'G' | 'H' | 'I' | 'L' | 'Trying' | '2xx'
+> {
   readonly kind = 'invite-server' as const
-  readonly request: SipRequest
-  #state: TransactionState = 'Proceeding'
-  readonly #ctx: TransactionContext
-  readonly #user: InviteServerUser
-  readonly #onTerminated: OnTerminated
-  readonly #timers: NamedTimers<'G' | 'H' | 'I' | 'L' | 'Trying' | '2xx'>
-  #lastResponse: SipResponse | undefined
   #acked2xx = false
-  /** Request retransmissions absorbed (answered from the transaction or dropped). */
-  absorbed = 0
-  /** Response retransmissions sent (Timer G, 2xx retransmission, or on request retransmission). */
-  retransmissions = 0
-
-  constructor(
-    request: SipRequest,
-    ctx: TransactionContext,
-    user: InviteServerUser,
-    onTerminated: OnTerminated,
-  ) {
-    this.request = request
-    this.#ctx = ctx
-    this.#user = user
-    this.#onTerminated = onTerminated
-    this.#timers = new NamedTimers(ctx.clock)
-  }
-
-  get state(): TransactionState {
-    return this.#state
-  }
-
-  /** The last response passed to the transport, if any. */
-  get lastResponse(): SipResponse | undefined {
-    return this.#lastResponse
-  }
 
   /**
    * Schedules the 100 Trying. RFC 3261 §17.2.1: "the server transaction MUST generate a 100 (Trying)
@@ -73,28 +41,14 @@ export class InviteServerTransaction {
   scheduleTrying(trying: SipResponse, delayMs: number): void {
     if (delayMs <= 0) this.respond(trying)
     else
-      this.#timers.start('Trying', delayMs, () => {
-        if (this.#lastResponse === undefined) this.respond(trying)
+      this.timers.start('Trying', delayMs, () => {
+        if (this.lastResponse === undefined) this.respond(trying)
       })
-  }
-
-  /** A retransmission of the INVITE matched this transaction (RFC 3261 §17.2.3). */
-  receiveRequest(_request: SipRequest): void {
-    this.absorbed++
-    // §17.2.1: "If a request retransmission is received while in the 'Proceeding' state, the most
-    // recent provisional response that was received from the TU MUST be passed to the transport
-    // layer for retransmission." ... "while in the 'Completed' state, the server SHOULD pass the
-    // response to the transport for retransmission." RFC 6026 §7.1: in Accepted, retransmissions
-    // of the INVITE are absorbed.
-    if ((this.#state === 'Proceeding' || this.#state === 'Completed') && this.#lastResponse) {
-      this.retransmissions++
-      this.#send(this.#lastResponse)
-    }
   }
 
   /** An ACK matched this transaction: only the ACK of a non-2xx final does (§17.2.3). */
   receiveAck(_ack: SipRequest): void {
-    if (this.#state !== 'Completed') {
+    if (this.state !== 'Completed') {
       // §17.2.1: "any ACKs received while in the 'Confirmed' state" are absorbed.
       this.absorbed++
       return
@@ -103,111 +57,84 @@ export class InviteServerTransaction {
     // transaction MUST transition to the 'Confirmed' state. As Timer G is ignored in this state,
     // any retransmissions of the response will cease." ... "Timer I is set to fire in T4 seconds for
     // unreliable transports, and zero seconds for reliable transports."
-    this.#timers.stop('G')
-    this.#timers.stop('H')
-    this.#move('Confirmed')
-    if (this.#ctx.timers.I === 0) this.#terminate()
-    else this.#timers.start('I', this.#ctx.timers.I, () => this.#terminate())
+    this.timers.stop('G')
+    this.timers.stop('H')
+    this.move('Confirmed')
+    if (this.ctx.timers.I === 0) this.terminate()
+    else this.timers.start('I', this.ctx.timers.I, () => this.terminate())
   }
 
   /** The TU saw the ACK for the 2xx (a separate transaction): stop retransmitting the 2xx. */
   acknowledge2xx(): void {
     this.#acked2xx = true
-    this.#timers.stop('2xx')
+    this.timers.stop('2xx')
   }
 
   /** The TU's response to the INVITE. Responses the state does not allow are ignored. */
   respond(response: SipResponse): void {
     const status = response.status
-    if (this.#state === 'Accepted') {
+    if (this.state === 'Accepted') {
       // RFC 6026 §7.1: "2xx responses from the TU MUST be passed to the transport layer".
-      if (status >= 200 && status < 300) this.#send(response)
+      if (status >= 200 && status < 300) this.resend(response)
       return
     }
-    if (this.#state !== 'Proceeding') return
-    this.#timers.stop('Trying')
-    this.#lastResponse = response
-    this.#send(response)
+    if (this.state !== 'Proceeding') return
+    this.timers.stop('Trying')
+    this.sendResponse(response)
     if (status < 200) return
     if (status < 300) {
       // RFC 6026 §7.1: "If, while in the 'Proceeding' state, the TU passes a 2xx response to the
       // server transaction, the server transaction MUST pass this response to the transport layer
       // for transmission. ... The server transaction MUST then transition to the 'Accepted' state"
       // and "Timer L ... is set to fire in 64*T1".
-      this.#move('Accepted')
-      this.#user.onAccepted?.()
-      this.#timers.start('L', this.#ctx.timers.L, () => {
+      this.move('Accepted')
+      this.user.onAccepted?.()
+      this.timers.start('L', this.ctx.timers.L, () => {
         if (!this.#acked2xx) {
-          this.#user.onTimeout?.(
+          this.user.onTimeout?.(
             new SipTransactionError(TransactionErrorCode.timeout, '2xx to INVITE was never acknowledged'),
           )
         }
-        this.#terminate()
+        this.terminate()
       })
-      if (!this.#ctx.reliable) this.#arm2xx(response, this.#ctx.timers.G)
+      if (!this.ctx.reliable) this.#arm2xx(response, this.ctx.timers.G)
       return
     }
     // §17.2.1: "the state machine MUST transition to the 'Completed' state. For unreliable
     // transports, timer G is set to fire in T1 seconds ... When the 'Completed' state is entered,
     // timer H MUST be set to fire in 64*T1 seconds for all transports."
-    this.#move('Completed')
-    if (!this.#ctx.reliable) this.#armG(this.#ctx.timers.G)
-    this.#timers.start('H', this.#ctx.timers.H, () => {
+    this.move('Completed')
+    if (!this.ctx.reliable) this.#armG(this.ctx.timers.G)
+    this.timers.start('H', this.ctx.timers.H, () => {
       // "If timer H fires while in the 'Completed' state, it implies that the ACK was never received.
       // In this case, the server transaction MUST transition to the 'Terminated' state, and MUST
       // indicate to the TU that a transaction failure has occurred."
-      if (this.#state !== 'Completed') return
-      this.#terminate()
-      this.#user.onTimeout?.(new SipTransactionError(TransactionErrorCode.timeout, 'Timer H fired: no ACK'))
+      if (this.state !== 'Completed') return
+      this.terminate()
+      this.user.onTimeout?.(new SipTransactionError(TransactionErrorCode.timeout, 'Timer H fired: no ACK'))
     })
   }
 
   #armG(interval: number): void {
-    this.#timers.start('G', interval, () => {
+    this.timers.start('G', interval, () => {
       // "If timer G fires, the response is passed to the transport layer once more for
       // retransmission, and timer G is set to fire in MIN(2*T1, T2) seconds."
-      if (this.#state !== 'Completed' || !this.#lastResponse) return
+      const last = this.lastResponse
+      if (this.state !== 'Completed' || !last) return
       this.retransmissions++
-      this.#send(this.#lastResponse)
-      this.#armG(Math.min(2 * interval, this.#ctx.timers.t2))
+      this.resend(last)
+      this.#armG(Math.min(2 * interval, this.ctx.timers.t2))
     })
   }
 
   #arm2xx(response: SipResponse, interval: number): void {
-    this.#timers.start('2xx', interval, () => {
+    this.timers.start('2xx', interval, () => {
       // RFC 3261 §13.3.1.4: "The 2xx response is passed to the transport with an interval that
       // starts at T1 seconds and doubles for each retransmission until it reaches T2 seconds."
-      if (this.#state !== 'Accepted' || this.#acked2xx) return
+      if (this.state !== 'Accepted' || this.#acked2xx) return
       this.retransmissions++
-      this.#send(response)
-      this.#arm2xx(response, Math.min(2 * interval, this.#ctx.timers.t2))
+      this.resend(response)
+      this.#arm2xx(response, Math.min(2 * interval, this.ctx.timers.t2))
     })
-  }
-
-  #send(response: SipResponse): void {
-    this.#ctx.send(response).catch((cause: unknown) => {
-      // §17.2.4: "the server transaction ... SHOULD inform the TU that a failure has occurred, and
-      // SHOULD transition to the terminated state."
-      if (this.#state === 'Terminated') return
-      this.#terminate()
-      this.#user.onTransportError?.(
-        new SipTransactionError(TransactionErrorCode.transportError, 'response could not be sent', { cause }),
-      )
-    })
-  }
-
-  #move(to: TransactionState): void {
-    if (this.#state !== to) this.#state = move(this, this.kind, this.#state, to)
-  }
-
-  #terminate(): void {
-    if (this.#state === 'Terminated') return
-    this.#timers.stopAll()
-    this.#move('Terminated')
-    this.#onTerminated()
-  }
-
-  dispose(): void {
-    this.#terminate()
   }
 }

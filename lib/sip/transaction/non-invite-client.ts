@@ -1,8 +1,6 @@
-import type { SipRequest, SipResponse } from '../message/message.ts'
+import type { SipResponse } from '../message/message.ts'
 import { SipTransactionError, TransactionErrorCode } from './errors.ts'
-import { NamedTimers } from './timers.ts'
-import type { OnTerminated, TransactionContext } from './transaction-context.ts'
-import { move, type TransactionState } from './transaction-state.ts'
+import { Transaction } from './transaction.ts'
 
 /** What a non-INVITE client transaction tells its transaction user. */
 export interface NonInviteClientUser {
@@ -14,33 +12,10 @@ export interface NonInviteClientUser {
 }
 
 /** The non-INVITE client transaction of RFC 3261 §17.1.2 (figure 6). */
-export class NonInviteClientTransaction {
+export class NonInviteClientTransaction extends Transaction<NonInviteClientUser, 'E' | 'F' | 'K'> {
   readonly kind = 'non-invite-client' as const
-  readonly request: SipRequest
-  #state: TransactionState = 'Trying'
-  readonly #ctx: TransactionContext
-  readonly #user: NonInviteClientUser
-  readonly #onTerminated: OnTerminated
-  readonly #timers: NamedTimers<'E' | 'F' | 'K'>
   /** Retransmissions of the request sent so far (Timer E). */
   retransmissions = 0
-
-  constructor(
-    request: SipRequest,
-    ctx: TransactionContext,
-    user: NonInviteClientUser,
-    onTerminated: OnTerminated,
-  ) {
-    this.request = request
-    this.#ctx = ctx
-    this.#user = user
-    this.#onTerminated = onTerminated
-    this.#timers = new NamedTimers(ctx.clock)
-  }
-
-  get state(): TransactionState {
-    return this.#state
-  }
 
   /**
    * RFC 3261 §17.1.2.2: "the request MUST be passed to the transport layer for transmission ... timer
@@ -49,35 +24,35 @@ export class NonInviteClientTransaction {
    */
   start(): void {
     this.#send()
-    this.#timers.start('F', this.#ctx.timers.F, () => {
-      if (this.#state !== 'Trying' && this.#state !== 'Proceeding') return
-      this.#terminate()
-      this.#user.onTimeout?.(
+    this.timers.start('F', this.ctx.timers.F, () => {
+      if (this.state !== 'Trying' && this.state !== 'Proceeding') return
+      this.terminate()
+      this.user.onTimeout?.(
         new SipTransactionError(TransactionErrorCode.timeout, 'Timer F fired: no final response'),
       )
     })
-    if (!this.#ctx.reliable) this.#armE(this.#ctx.timers.E)
+    if (!this.ctx.reliable) this.#armE(this.ctx.timers.E)
   }
 
   #armE(interval: number): void {
-    this.#timers.start('E', interval, () => {
+    this.timers.start('E', interval, () => {
       // "If timer E fires while still in this state, the timer is reset, but this time with a value
       // of MIN(2*T1, T2) ... If Timer E fires while in the 'Proceeding' state, the request MUST be
       // passed to the transport layer for retransmission, and Timer E MUST be reset with a value of T2."
-      if (this.#state !== 'Trying' && this.#state !== 'Proceeding') return
+      if (this.state !== 'Trying' && this.state !== 'Proceeding') return
       this.retransmissions++
       this.#send()
-      const t2 = this.#ctx.timers.t2
-      this.#armE(this.#state === 'Trying' ? Math.min(2 * interval, t2) : t2)
+      const t2 = this.ctx.timers.t2
+      this.#armE(this.state === 'Trying' ? Math.min(2 * interval, t2) : t2)
     })
   }
 
   /** A response matched to this transaction (RFC 3261 §17.1.3). */
   receiveResponse(response: SipResponse): void {
-    if (this.#state !== 'Trying' && this.#state !== 'Proceeding') return // Completed: absorbed
+    if (this.state !== 'Trying' && this.state !== 'Proceeding') return // Completed: absorbed
     if (response.status < 200) {
-      this.#move('Proceeding')
-      this.#user.onResponse(response)
+      this.move('Proceeding')
+      this.user.onResponse(response)
       return
     }
     // "If a final response (status codes 200-699) is received while in the 'Trying' state [or in
@@ -85,35 +60,14 @@ export class NonInviteClientTransaction {
     // transition to the 'Completed' state ... Once the client transaction enters the 'Completed'
     // state, it MUST set Timer K to fire in T4 seconds for unreliable transports, and zero seconds
     // for reliable transports."
-    this.#timers.stopAll()
-    this.#move('Completed')
-    this.#user.onResponse(response)
-    if (this.#ctx.timers.K === 0) this.#terminate()
-    else this.#timers.start('K', this.#ctx.timers.K, () => this.#terminate())
+    this.timers.stopAll()
+    this.move('Completed')
+    this.user.onResponse(response)
+    if (this.ctx.timers.K === 0) this.terminate()
+    else this.timers.start('K', this.ctx.timers.K, () => this.terminate())
   }
 
   #send(): void {
-    this.#ctx.send(this.request).catch((cause: unknown) => {
-      if (this.#state === 'Terminated') return
-      this.#terminate()
-      this.#user.onTransportError?.(
-        new SipTransactionError(TransactionErrorCode.transportError, 'request could not be sent', { cause }),
-      )
-    })
-  }
-
-  #move(to: TransactionState): void {
-    if (this.#state !== to) this.#state = move(this, this.kind, this.#state, to)
-  }
-
-  #terminate(): void {
-    if (this.#state === 'Terminated') return
-    this.#timers.stopAll()
-    this.#move('Terminated')
-    this.#onTerminated()
-  }
-
-  dispose(): void {
-    this.#terminate()
+    this.send(this.request, 'request could not be sent')
   }
 }
