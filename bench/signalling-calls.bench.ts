@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util'
 import { configYaml } from '../e2e/b2bua/harness.ts'
 import { freePort } from '../test/harness/free-port.ts'
 import { startRedis } from '../test/harness/redis.ts'
-import { groupCpuSeconds, groupRssBytes } from './harness/process-cpu.ts'
+import { groupCpuSeconds, groupRssBytes, pidCpuSeconds } from './harness/process-cpu.ts'
 import { percentile, runSippLoad } from './harness/sipp-load.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -26,6 +26,8 @@ const scenario = join(here, 'signalling', 'uac-invite-bye.xml')
 
 interface Running {
   pgid: number
+  /** A state server outside the group whose CPU belongs to the target too (kube-sbc's Redis). */
+  redisPid?: number
   stop(): Promise<void>
 }
 interface Target {
@@ -119,7 +121,8 @@ const kamailio: Target = {
 /**
  * `kube-sbc run --redis` (one process, dialog state in a real redis-server) pinned to core 0. The
  * caller side listens on `port`, the callee side on a second port and routes to the SIPp UAS. Redis
- * runs unpinned; its CPU is not counted in the SBC's process group (report it separately).
+ * runs unpinned, outside the SBC's process group; its CPU is measured by PID and reported both on
+ * its own and added to the SBC's (the state store is part of the cost of a call).
  */
 const kubeSbc: Target = {
   name: 'kube-sbc',
@@ -149,6 +152,7 @@ const kubeSbc: Target = {
     await waitFor(() => udpPortBound(port), `kube-sbc on ${port}:\n${run.output()}`)
     return {
       pgid: run.pgid,
+      redisPid: redis.pid(),
       async stop() {
         await run.stop()
         await redis.close()
@@ -166,7 +170,10 @@ interface Measurement {
   failed: number
   achievedRate: number
   cpuSeconds: number
+  /** CPU of the target's Redis (0 for Kamailio, whose dialog state is in its shared memory). */
+  redisCpuSeconds: number
   wallSeconds: number
+  errors: string
   rtd1p99: number
   rtd2p99: number
   rtd2p50: number
@@ -174,6 +181,7 @@ interface Measurement {
 
 async function measure(running: Running, port: number, rate: number, calls: number): Promise<Measurement> {
   const cpu0 = groupCpuSeconds(running.pgid)
+  const redis0 = running.redisPid === undefined ? 0 : pidCpuSeconds(running.redisPid)
   const r = await runSippLoad({
     scenario,
     target: `127.0.0.1:${port}`,
@@ -187,18 +195,23 @@ async function measure(running: Running, port: number, rate: number, calls: numb
   // Let the last BYE transactions finish before reading the counters.
   await new Promise((res) => setTimeout(res, 500))
   const cpuSeconds = groupCpuSeconds(running.pgid) - cpu0
+  const redisCpuSeconds = running.redisPid === undefined ? 0 : pidCpuSeconds(running.redisPid) - redis0
   return {
     rate,
     successful: r.successful,
     failed: r.failed,
     achievedRate: r.achievedRate,
     cpuSeconds,
+    redisCpuSeconds,
     wallSeconds: r.wallSeconds,
+    errors: r.errors,
     rtd1p99: percentile(r.rtd['1'] ?? [], 99),
     rtd2p99: percentile(r.rtd['2'] ?? [], 99),
     rtd2p50: percentile(r.rtd['2'] ?? [], 50),
   }
 }
+
+const round = (x: number) => Math.round(x * 1000) / 1000
 
 async function main() {
   const { values } = parseArgs({
@@ -235,24 +248,33 @@ async function main() {
         (m) => m.failed / Math.max(1, m.successful + m.failed) < 0.001 && m.achievedRate >= 0.9 * m.rate,
       )
       const best = passing[passing.length - 1]
+      const perCall = (m: Measurement) => {
+        const n = Math.max(1, m.successful)
+        return {
+          cpuMsPerCall: round((m.cpuSeconds * 1000) / n),
+          redisCpuMsPerCall: round((m.redisCpuSeconds * 1000) / n),
+          totalCpuMsPerCall: round(((m.cpuSeconds + m.redisCpuSeconds) * 1000) / n),
+        }
+      }
       results[name] = {
         fixedRate: {
           rate: fixed.rate,
           calls: fixed.successful,
           failed: fixed.failed,
-          cpuMsPerCall: (fixed.cpuSeconds * 1000) / Math.max(1, fixed.successful),
+          ...perCall(fixed),
           p99InviteTo100Ms: fixed.rtd1p99,
           p99InviteTo180Ms: fixed.rtd2p99,
           p50InviteTo180Ms: fixed.rtd2p50,
           rssBytes: { before: rssBefore, after: rssAfter },
+          ...(fixed.failed > 0 && fixed.errors ? { sippErrors: fixed.errors.slice(0, 1500) } : {}),
         },
         saturation: best
           ? {
               maxRateWithoutFailures: best.rate,
               achievedRate: Math.round(best.achievedRate),
-              cpuMsPerCall: (best.cpuSeconds * 1000) / Math.max(1, best.successful),
-              coresUsed: best.cpuSeconds / best.wallSeconds,
-              ratePerCoreUsed: Math.round(best.successful / best.cpuSeconds),
+              ...perCall(best),
+              coresUsed: round((best.cpuSeconds + best.redisCpuSeconds) / best.wallSeconds),
+              ratePerCoreUsed: Math.round(best.successful / (best.cpuSeconds + best.redisCpuSeconds)),
             }
           : null,
         ramp: ramp.map((m) => ({
@@ -260,6 +282,9 @@ async function main() {
           ok: m.successful,
           failed: m.failed,
           achieved: Math.round(m.achievedRate),
+          ...perCall(m),
+          p99InviteTo180Ms: m.rtd2p99,
+          ...(m.failed > 0 && m.errors ? { sippErrors: m.errors.slice(0, 1500) } : {}),
         })),
       }
     } finally {

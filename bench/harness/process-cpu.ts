@@ -27,6 +27,17 @@ export function groupCpuSeconds(pgid: number): number {
   return ticks / USER_HZ
 }
 
+/** CPU seconds (user + system) used so far by process `pid` alone (0 once it has exited). */
+export function pidCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(rest[11]) + Number(rest[12])) / USER_HZ
+  } catch {
+    return 0
+  }
+}
+
 /** Resident set size in bytes of every process in group `pgid` (shared pages counted per process). */
 export function groupRssBytes(pgid: number): number {
   let bytes = 0

@@ -12,6 +12,8 @@ export interface LoadResult {
   /** Response-time samples in ms per RTD number (1: INVITE→100, 2: INVITE→180). */
   rtd: Record<string, number[]>
   wallSeconds: number
+  /** SIPp's `-trace_err` log (unexpected messages, aborted calls), the first 4 KB, when any. */
+  errors: string
 }
 
 export interface LoadOptions {
@@ -51,6 +53,7 @@ export async function runSippLoad(o: LoadOptions): Promise<LoadResult> {
     '-fd',
     '1',
     '-trace_rtt',
+    '-trace_err',
     '-rtt_freq',
     '1',
     '-timeout',
@@ -83,6 +86,8 @@ export async function runSippLoad(o: LoadOptions): Promise<LoadResult> {
   const files = readdirSync(dir)
   const statFile = files.find((f) => f.endsWith('.csv') && !f.includes('_rtt'))
   const rttFile = files.find((f) => f.endsWith('_rtt.csv'))
+  const errFile = files.find((f) => f.endsWith('_errors.log'))
+  const errors = errFile ? readFileSync(join(dir, errFile), 'utf8').slice(0, 4096) : ''
   if (!statFile) throw new Error(`sipp wrote no statistics in ${dir}`)
   const lines = readFileSync(join(dir, statFile), 'utf8').trim().split('\n')
   const header = (lines[0] ?? '').split(';')
@@ -117,7 +122,7 @@ export async function runSippLoad(o: LoadOptions): Promise<LoadResult> {
     1e-3,
     epoch(fields[header.indexOf('CurrentTime')]) - epoch(fields[header.indexOf('StartTime')]),
   )
-  return { attempted, successful, failed, achievedRate: attempted / creationSeconds, rtd, wallSeconds }
+  return { attempted, successful, failed, achievedRate: attempted / creationSeconds, rtd, wallSeconds, errors }
 }
 
 export function percentile(samples: readonly number[], p: number): number {
