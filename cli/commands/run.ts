@@ -3,6 +3,7 @@ import type { SbcConfig } from '../../lib/config/model.ts'
 import { validateConfig } from '../../lib/config/validate.ts'
 import { fileSource, staticSource } from '../../signalling-pod/src/config-sources.ts'
 import { runSignallingProcess } from '../../signalling-pod/src/main.ts'
+import { objectSecretResolver } from '../../signalling-pod/src/secrets/secret-resolver.ts'
 import type { Command } from '../command.ts'
 import { InputError, UsageError } from '../errors.ts'
 import { listYamlFiles, loadObjects } from '../load-objects.ts'
@@ -19,6 +20,9 @@ comes with the media pods).
                         change is logged and the running config stays
 ${COMMON_FLAGS_USAGE}`
 
+/** The `v1/Secret` objects of the last compiled input: TLS material of the SipInterfaces. */
+let inputSecrets = objectSecretResolver([])
+
 /** Compiles the CRs under `paths` into generation `generation`; throws InputError on any error. */
 function compileFiles(paths: readonly string[], generation: number): SbcConfig {
   const { objects, problems } = loadObjects(listYamlFiles(paths))
@@ -26,6 +30,7 @@ function compileFiles(paths: readonly string[], generation: number): SbcConfig {
     const p = problems[0]!
     throw new InputError(`${p.file}:${p.line}:${p.column}: ${p.message}`)
   }
+  inputSecrets = objectSecretResolver(objects.map((o) => o.object))
   const { config, verdicts } = compile(
     objects.map((o) => o.object),
     { generation },
@@ -66,6 +71,7 @@ export const runCommand: Command = {
         : staticSource(first, `files ${paths.join(',')}`)
     return runSignallingProcess({
       source,
+      secrets: { description: 'input Secrets', read: (ref) => inputSecrets.read(ref) },
       ...(flags.redis !== undefined ? { redisUrl: flags.redis } : {}),
       httpPort: flags.httpPort,
       ...(flags.logLevel !== undefined ? { logLevel: flags.logLevel } : {}),

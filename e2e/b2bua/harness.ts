@@ -123,12 +123,20 @@ export async function startSbc(
   ports: SbcPorts,
   uacPort: number,
   uasPort: number,
-  options: { transport?: 'UDP' | 'TCP'; redis?: string; extra?: string[]; config?: ConfigOptions } = {},
+  options: {
+    transport?: 'UDP' | 'TCP'
+    redis?: string
+    extra?: string[]
+    config?: ConfigOptions
+    /** The whole config instead of {@link configYaml}'s (TLS and DNS tests). */
+    yaml?: string
+    env?: Record<string, string>
+  } = {},
 ): Promise<Sbc> {
   const dir = await mkdtemp(join(tmpdir(), 'sbc-b2bua-'))
   await writeFile(
     join(dir, 'sbc.yaml'),
-    configYaml(ports, uacPort, uasPort, options.transport ?? 'UDP', options.config),
+    options.yaml ?? configYaml(ports, uacPort, uasPort, options.transport ?? 'UDP', options.config),
   )
   const args = [
     'run',
@@ -140,7 +148,7 @@ export async function startSbc(
     ...(options.extra ?? []),
   ]
   const proc = startProcess(join(root, 'bin', 'kube-sbc'), args, {
-    env: { ...process.env, POD_NAME: `sbc-${ports.pbx}` },
+    env: { ...process.env, POD_NAME: `sbc-${ports.pbx}`, ...options.env },
   })
   await proc.waitForOutput(/Started signalling/, 20_000)
   return {

@@ -18,6 +18,7 @@ import { RedisStore } from '../../lib/state/redis-store.ts'
 import { redact } from '../../lib/state/redis-url.ts'
 import type { ConfigSource } from './config-sources.ts'
 import { SignallingMetrics } from './metrics.ts'
+import { fileSecretResolver, type SecretResolver } from './secrets/secret-resolver.ts'
 import { SignallingServer } from './signalling-server.ts'
 
 /** Where the kubelet mounts the Secrets a snapshot names (runtime contract). */
@@ -31,6 +32,8 @@ export interface SignallingProcessOptions {
   redisFromConfig?: boolean
   /** Root of the mounted Secrets (default {@link SECRETS_DIR}). */
   secretsDir?: string
+  /** TLS Secret material (`kube-sbc run`: the input YAML's Secrets); default the files under `secretsDir`. */
+  secrets?: SecretResolver
   httpPort: number
   logLevel?: string
   logPretty?: boolean
@@ -109,6 +112,8 @@ export async function runSignallingProcess(o: SignallingProcessOptions): Promise
         metrics,
         podName,
         podAddress: process.env.POD_IP ?? '127.0.0.1',
+        secrets:
+          o.secrets ?? fileSecretResolver(o.secretsDir ?? process.env.KUBE_SBC_SECRETS_DIR ?? SECRETS_DIR),
       })
     }
     const first = !server.applied

@@ -1,12 +1,13 @@
-import type { Registry } from 'prom-client'
+import { Gauge, type Registry } from 'prom-client'
 import type { SbcConfig } from '../../lib/config/model.ts'
 import type { Logger } from '../../lib/observability/logger.ts'
 import type { DialogStore } from '../../lib/state/dialog-store.ts'
 import { B2bua } from './b2bua/b2bua.ts'
-import type { SipInterfaceRuntime } from './b2bua/sip-interface-runtime.ts'
+import { SipInterfaceRuntime } from './b2bua/sip-interface-runtime.ts'
 import { CdrWriter } from './cdr.ts'
 import { type ApplyResult, ConfigReconciler } from './config-reconciler.ts'
 import { SignallingMetrics } from './metrics.ts'
+import { fileSecretResolver, type SecretResolver } from './secrets/secret-resolver.ts'
 
 /** Options of {@link SignallingServer.start}. */
 export interface SignallingServerOptions {
@@ -25,6 +26,11 @@ export interface SignallingServerOptions {
   cdr?: CdrWriter
   /** Upper bound of the drain of an interface a new generation removes (default 32 s). */
   interfaceDrainMs?: number
+  /**
+   * Where TLS interfaces read their Secret material: the YAML Secrets for `kube-sbc run`, else the
+   * mounted files under `KUBE_SBC_SECRETS_DIR` (default /etc/kube-sbc/secrets).
+   */
+  secrets?: SecretResolver
 }
 
 /**
@@ -53,10 +59,33 @@ export class SignallingServer {
       metrics: this.metrics,
       cdr: o.cdr ?? new CdrWriter(process.stdout, { pod: o.podName }),
     })
+    const secrets = o.secrets ?? fileSecretResolver()
+    const interfaceUp = interfaceUpGauge(o.registry)
+    const failures = new Map<string, string>()
     reconciler = new ConfigReconciler({
       delegate: this.b2bua.delegate,
       logger: o.logger,
       podAddress: o.podAddress,
+      // TLS listeners need the Secret material; an interface whose material is bad starts without
+      // listeners (logged with its SBC_ERR_SECRET_* code) and the rest of the generation applies.
+      openInterface: async (ic) => {
+        const rt = await SipInterfaceRuntime.start(
+          ic,
+          this.b2bua.delegate,
+          o.logger.child({ sipInterface: ic.name }),
+          o.podAddress,
+          { secrets },
+        )
+        const before = failures.get(ic.name)
+        if (before !== undefined) interfaceUp.remove({ sip_interface: ic.name, code: before })
+        failures.delete(ic.name)
+        interfaceUp.set({ sip_interface: ic.name, code: '' }, rt.failure ? 0 : 1)
+        if (rt.failure) {
+          failures.set(ic.name, rt.failure.code)
+          interfaceUp.set({ sip_interface: ic.name, code: rt.failure.code }, 1)
+        }
+        return rt
+      },
       ...(o.interfaceDrainMs !== undefined ? { drainMs: o.interfaceDrainMs } : {}),
     })
     this.#reconciler = reconciler
@@ -139,4 +168,21 @@ export class SignallingServer {
   async close(): Promise<void> {
     await this.#reconciler.close()
   }
+}
+
+/**
+ * `sbc_sip_interface_up{sip_interface,code=""}`: 1 when the interface's listeners are open, 0 when
+ * it could not start; `{code="SBC_ERR_…"}` 1 names why. One gauge per registry (tests make several
+ * servers on one).
+ */
+function interfaceUpGauge(registry: Registry): Gauge<'sip_interface' | 'code'> {
+  const name = 'sbc_sip_interface_up'
+  const existing = registry.getSingleMetric(name)
+  if (existing) return existing as Gauge<'sip_interface' | 'code'>
+  return new Gauge({
+    name,
+    help: 'Whether a SipInterface has its listeners open (code="" series); a code series names why not',
+    labelNames: ['sip_interface', 'code'],
+    registers: [registry],
+  })
 }

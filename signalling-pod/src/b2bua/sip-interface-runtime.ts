@@ -7,12 +7,20 @@ import {
   type TransactionLayerDelegate,
 } from '../../../lib/sip/transaction/transaction-layer.ts'
 import { type InboundContext, type ListenSpec, SipEndpoint } from '../../../lib/sip/transport/sip-endpoint.ts'
-import type { TransportProtocol } from '../../../lib/sip/transport/transport.ts'
+import type { Destination, TransportProtocol } from '../../../lib/sip/transport/transport.ts'
+import { interfaceTlsSettings } from '../secrets/interface-tls.ts'
+import { fileSecretResolver, SecretError, type SecretResolver } from '../secrets/secret-resolver.ts'
 
 /** What the B2BUA gets per interface: a request with where it came from, or a response. */
 export interface InterfaceDelegate {
   /** Builds the transaction-layer delegate of one interface. */
   layerDelegate(iface: SipInterfaceRuntime): TransactionLayerDelegate
+}
+
+/** Options of {@link SipInterfaceRuntime.start}. */
+export interface SipInterfaceRuntimeOptions {
+  /** Where TLS listeners read their certificate, key and CA; default the mounted Secrets. */
+  secrets?: SecretResolver
 }
 
 /**
@@ -27,14 +35,28 @@ export class SipInterfaceRuntime {
   readonly layer: TransactionLayer
   /** Inbound request → its transport context (source, connection), read by the B2BUA. */
   readonly contexts = new WeakMap<SipRequest, InboundContext>()
+  /**
+   * Why the interface has no listeners: its TLS material could not be read or used. The interface
+   * stays in the config (so the rest of the generation applies) but neither accepts nor sends.
+   */
+  readonly failure: SecretError | undefined
   readonly #host: string
   readonly #advertised: string
+  /** TLS server names (SNI, RFC 6066 §3) of the peers this interface sends to, by `address:port`. */
+  readonly #serverNames = new Map<string, string>()
 
-  private constructor(config: InterfaceConfig, endpoint: SipEndpoint, layer: TransactionLayer, host: string) {
+  private constructor(
+    config: InterfaceConfig,
+    endpoint: SipEndpoint,
+    layer: TransactionLayer,
+    host: string,
+    failure: SecretError | undefined,
+  ) {
     this.name = config.name
     this.config = config
     this.endpoint = endpoint
     this.layer = layer
+    this.failure = failure
     this.#host = host
     this.#advertised = config.advertised.address ?? config.advertised.fqdn ?? host
   }
@@ -44,17 +66,35 @@ export class SipInterfaceRuntime {
     delegate: InterfaceDelegate,
     logger: Logger,
     podAddress: string,
+    options: SipInterfaceRuntimeOptions = {},
   ): Promise<SipInterfaceRuntime> {
-    const listen: ListenSpec[] = []
+    let listen: ListenSpec[] = []
+    let failure: SecretError | undefined
     for (const l of config.listeners) {
       if (l.transport === 'UDP') listen.push({ protocol: 'udp', address: config.bindAddress, port: l.port })
       else if (l.transport === 'TCP')
         listen.push({ protocol: 'tcp', address: config.bindAddress, port: l.port })
-      else logger.warn({ sipInterface: config.name, port: l.port }, 'Skipped TLS listener (not yet wired)')
+      else if (!failure) {
+        try {
+          const tls = interfaceTlsSettings(config, options.secrets ?? fileSecretResolver())
+          listen.push({ protocol: 'tls', address: config.bindAddress, port: l.port, tls })
+        } catch (err) {
+          if (!(err instanceof SecretError)) throw err
+          failure = err
+        }
+      }
+    }
+    if (failure) {
+      // The whole interface stays down: half of it (say TCP without its TLS) would be a surprise.
+      logger.error(
+        { sipInterface: config.name, code: failure.code, err: failure.message },
+        'SipInterface not started: its TLS material is missing or unusable',
+      )
+      listen = []
     }
     let rt: SipInterfaceRuntime | undefined
     const layer: TransactionLayer = new Layer({
-      send: (message, destination) => endpoint.send(message, destination),
+      send: (message, destination) => endpoint.send(message, rt ? rt.#named(destination) : destination),
       delegate: {
         onRequest: (req, tx) => rt && delegate.layerDelegate(rt).onRequest(req, tx),
         onAck: (ack) => rt && delegate.layerDelegate(rt).onAck?.(ack),
@@ -79,8 +119,28 @@ export class SipInterfaceRuntime {
     })
     const host =
       config.bindAddress === '0.0.0.0' || config.bindAddress === '::' ? podAddress : config.bindAddress
-    rt = new SipInterfaceRuntime(config, endpoint, layer, host)
+    rt = new SipInterfaceRuntime(config, endpoint, layer, host, failure)
     return rt
+  }
+
+  /**
+   * Remembers the host name a TLS peer was resolved from, so every connection this interface opens
+   * to it presents that name in SNI and checks the server certificate against it (RFC 5922 §4:
+   * the identity to match is the domain of the SIP URI, not an address).
+   */
+  rememberServerName(address: string, port: number, serverName: string): void {
+    this.#serverNames.set(`${address}:${port}`, serverName)
+  }
+
+  #named(d: Destination): Destination {
+    if (d.transport !== 'tls' || d.serverName !== undefined) return d
+    const serverName = this.#serverNames.get(`${d.address}:${d.port}`)
+    return serverName === undefined ? d : { ...d, serverName }
+  }
+
+  /** Sends outside a transaction (ACK for a 2xx), with the peer's TLS server name. */
+  send(message: SipRequest | SipResponse, destination: Destination): Promise<void> {
+    return this.endpoint.send(message, this.#named(destination))
   }
 
   /** The bound port of a transport (the configured one unless it was 0). */

@@ -1,0 +1,479 @@
+import assert from 'node:assert/strict'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { connect as netConnect, type Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createServer as createTlsServer, type Server, type TLSSocket, connect as tlsConnect } from 'node:tls'
+import { type StartedProcess, startProcess } from '../../test/harness/child-process.ts'
+import { freePort } from '../../test/harness/free-port.ts'
+import { startSipp } from '../../test/harness/sipp.ts'
+import { createTestCa, type TestCa } from '../../test/harness/test-ca.ts'
+import { ok, type Sbc, sample, sbcPorts, scenario, scrape, startSbc } from './harness.ts'
+
+/**
+ * TLS SipInterfaces through `kube-sbc run` (RFC 3261 §26.2, RFC 5630): the server certificate and
+ * the client CA come from `v1/Secret` objects of the input YAML; mutual TLS refuses clients without
+ * a certificate the CA issued; outbound TLS presents the interface certificate (the Webex
+ * certificate trunk of the uclab lab) and checks the server's; bad material keeps one interface
+ * down while the others serve. Peers: SIPp over TCP behind stunnel4 (OpenSSL) for the TLS caller,
+ * a node:tls server in front of a SIPp TCP UAS for the TLS callee, node:tls clients for refusals.
+ */
+
+const b64 = async (file: string) => (await readFile(file)).toString('base64')
+
+interface TlsPorts {
+  pbx: number
+  carrier: number
+  http: number
+  tlsIn: number
+  tlsOut: number
+}
+
+async function secretsYaml(ca: TestCa, badCertificate = false): Promise<string> {
+  return `apiVersion: v1
+kind: Secret
+metadata: { name: sbc-tls, namespace: default }
+type: kubernetes.io/tls
+data:
+  tls.crt: ${badCertificate ? Buffer.from('not a certificate').toString('base64') : await b64(ca.server.cert)}
+  tls.key: ${await b64(ca.server.key)}
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: trunk-client, namespace: default }
+type: kubernetes.io/tls
+data:
+  tls.crt: ${await b64(ca.client.cert)}
+  tls.key: ${await b64(ca.client.key)}
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: test-ca, namespace: default }
+type: Opaque
+data:
+  ca.crt: ${await b64(ca.caCert)}
+`
+}
+
+/**
+ * `tls-side` (TLS, mutual auth against the test CA): group `tls-caller`, classified by its peer
+ * certificate name client.test, routed to `carrier` (SIPp UAS, UDP). `pbx-side` (UDP): group `pbx`
+ * (SIPp UAC) routed to `tls-trunk` on `tls-out` (TLS, certificate of the trunk-client Secret, the
+ * test CA to check servers), whose proxy is the node:tls callee.
+ */
+function configYaml(
+  p: TlsPorts,
+  uacPort: number,
+  uasPort: number,
+  calleePort: number,
+  secrets: string,
+): string {
+  return `${secrets}---
+apiVersion: sbc.kubesbc.io/v1alpha1
+kind: SessionBorderController
+metadata: { name: test, namespace: default }
+spec: { security: { unclassified: Reject } }
+---
+apiVersion: sbc.kubesbc.io/v1alpha1
+kind: MediaRealm
+metadata: { name: media, namespace: default }
+spec: { network: LAN, bindAddress: 127.0.0.1, portRange: { min: 40000, max: 40099 }, maxSessions: 50 }
+---
+apiVersion: sbc.kubesbc.io/v1alpha1
+kind: SipInterface
+metadata: { name: tls-side, namespace: default }
+spec:
+  network: WAN
+  bindAddress: 127.0.0.1
+  listeners: [{ transport: TLS, port: ${p.tlsIn} }]
+  tls:
+    secretRef: { name: sbc-tls }
+    clientCASecretRef: { name: test-ca }
+    mutualAuth: true
+    minVersion: TLSv1.2
+    groups: [X25519, P-256]
+  mediaRealmRef: { name: media }
+---
+apiVersion: sbc.kubesbc.io/v1alpha1
+kind: SipInterface
+metadata: { name: tls-out, namespace: default }
+spec:
+  network: WAN
+  bindAddress: 127.0.0.1
+  listeners: [{ transport: TLS, port: ${p.tlsOut} }]
+  tls:
+    secretRef: { name: trunk-client }
+    clientCASecretRef: { name: test-ca }
+    minVersion: TLSv1.3
+  mediaRealmRef: { name: media }
+---
+apiVersion: sbc.kubesbc.io/v1alpha1
+kind: SipInterface
+metadata: { name: pbx-side, namespace: default }
+spec:
+  network: LAN
+  bindAddress: 127.0.0.1
+  listeners: [{ transport: UDP, port: ${p.pbx} }]
+  mediaRealmRef: { name: media }
+---
+apiVersion: sbc.kubesbc.io/v1alpha1
+kind: SipInterface
+metadata: { name: carrier-side, namespace: default }
+spec:
+  network: LAN
+  bindAddress: 127.0.0.1
+  listeners: [{ transport: UDP, port: ${p.carrier} }]
+  mediaRealmRef: { name: media }
+---
+apiVersion: sbc.kubesbc.io/v1alpha1
+kind: IPProfile
+metadata: { name: default, namespace: default }
+spec: { media: { srtp: { mode: Optional }, codecs: [{ name: PCMU }] } }
+---
+apiVersion: sbc.kubesbc.io/v1alpha1
+kind: IPGroup
+metadata: { name: tls-caller, namespace: default }
+spec:
+  sipInterfaceRef: { name: tls-side }
+  ipProfileRef: { name: default }
+  proxySet: { proxies: [{ address: 127.0.0.2, port: 5061, transport: TLS }] }
+  classification:
+    fromProxySet: false
+    rules: [{ name: by-certificate, peerCertificateNames: [client.test] }]
+---
+apiVersion: sbc.kubesbc.io/v1alpha1
+kind: IPGroup
+metadata: { name: carrier, namespace: default }
+spec:
+  sipInterfaceRef: { name: carrier-side }
+  ipProfileRef: { name: default }
+  proxySet: { proxies: [{ address: 127.0.0.1, port: ${uasPort}, transport: UDP }] }
+---
+apiVersion: sbc.kubesbc.io/v1alpha1
+kind: IPGroup
+metadata: { name: pbx, namespace: default }
+spec:
+  sipInterfaceRef: { name: pbx-side }
+  ipProfileRef: { name: default }
+  proxySet: { proxies: [{ address: 127.0.0.1, port: ${uacPort}, transport: UDP }] }
+---
+apiVersion: sbc.kubesbc.io/v1alpha1
+kind: IPGroup
+metadata: { name: tls-trunk, namespace: default }
+spec:
+  sipInterfaceRef: { name: tls-out }
+  ipProfileRef: { name: default }
+  proxySet: { proxies: [{ address: 127.0.0.1, port: ${calleePort}, transport: TLS }] }
+---
+apiVersion: sbc.kubesbc.io/v1alpha1
+kind: RoutingRule
+metadata: { name: options-here, namespace: default }
+spec:
+  order: 10
+  match: { methods: [OPTIONS] }
+  action: { reply: { code: 200, reason: OK } }
+---
+apiVersion: sbc.kubesbc.io/v1alpha1
+kind: RoutingRule
+metadata: { name: tls-to-carrier, namespace: default }
+spec:
+  order: 20
+  match: { sourceIPGroups: [tls-caller] }
+  action: { route: { targets: [{ ipGroup: carrier }] } }
+---
+apiVersion: sbc.kubesbc.io/v1alpha1
+kind: RoutingRule
+metadata: { name: pbx-to-tls, namespace: default }
+spec:
+  order: 30
+  match: { sourceIPGroups: [pbx] }
+  action: { route: { targets: [{ ipGroup: tls-trunk }] } }
+`
+}
+
+async function tlsPorts(): Promise<TlsPorts> {
+  return { ...(await sbcPorts()), tlsIn: await freePort(), tlsOut: await freePort() }
+}
+
+/**
+ * A SIPp scenario that says TLS where SIPp would say TCP: stunnel carries SIPp's TCP stream over
+ * TLS, so the caller's Via and Contact must name the transport the SBC sees (RFC 3261 §18.2.2
+ * answers on the connection; §20.42 the Via names the transport used).
+ */
+async function overTls(file: string): Promise<string> {
+  const text = (await readFile(file, 'latin1'))
+    .replaceAll('SIP/2.0/[transport]', 'SIP/2.0/TLS')
+    .replaceAll('transport=[transport]', 'transport=tls')
+  await writeFile(file, text, 'latin1')
+  return file
+}
+
+/** stunnel4 in client mode: plain TCP on `accept` → TLS to `connect`, presenting `cert`. */
+async function startStunnel(
+  accept: number,
+  connect: number,
+  cert: { cert: string; key: string },
+  caFile: string,
+): Promise<{ proc: StartedProcess; close(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'sbc-stunnel-'))
+  const conf = join(dir, 'stunnel.conf')
+  await writeFile(
+    conf,
+    `foreground = yes
+pid =
+debug = 5
+[sip]
+client = yes
+accept = 127.0.0.1:${accept}
+connect = 127.0.0.1:${connect}
+cert = ${cert.cert}
+key = ${cert.key}
+CAfile = ${caFile}
+verifyChain = yes
+checkHost = sbc.test
+`,
+  )
+  const proc = startProcess('stunnel4', [conf])
+  await proc.waitForOutput(/Configuration successful/, 10_000)
+  return {
+    proc,
+    async close() {
+      await proc.stop(2000)
+      await rm(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** What a node:tls client got: the SIP bytes it read back, and how the connection ended. */
+async function tlsProbe(
+  port: number,
+  options: { cert?: string; key?: string; ca: string; maxVersion?: 'TLSv1.2' | 'TLSv1.3' },
+): Promise<{ secure: boolean; received: string; error: string }> {
+  const socket: TLSSocket = tlsConnect({
+    host: '127.0.0.1',
+    port,
+    servername: 'sbc.test',
+    maxVersion: options.maxVersion ?? 'TLSv1.3',
+    ca: await readFile(options.ca),
+    ...(options.cert ? { cert: await readFile(options.cert), key: await readFile(options.key!) } : {}),
+  })
+  let secure = false
+  let received = ''
+  let error = ''
+  socket.on('secureConnect', () => {
+    secure = true
+    socket.write(
+      'OPTIONS sip:sbc.test SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:1;branch=z9hG4bKprobe1\r\n' +
+        'From: <sip:probe@client.test>;tag=p1\r\nTo: <sip:sbc.test>\r\nCall-ID: probe-1\r\n' +
+        'CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n',
+    )
+  })
+  socket.on('data', (b: Buffer) => {
+    received += b.toString('latin1')
+    // One whole response is enough: its header block ends with an empty line.
+    if (received.includes('\r\n\r\n')) socket.end()
+  })
+  socket.on('error', (e) => {
+    error = e.message
+  })
+  await new Promise<void>((resolve) => {
+    socket.once('close', () => resolve())
+    // Bound: a server that neither answers nor closes fails the test instead of hanging it.
+    setTimeout(() => socket.destroy(new Error('probe timed out')), 5000).unref()
+  })
+  return { secure, received, error }
+}
+
+/**
+ * The TLS callee: a node:tls server asking for a client certificate (RFC 5630 §3, as the Webex
+ * edge does), recording what each connection presented, and relaying the bytes to a SIPp UAS on
+ * TCP.
+ */
+async function startTlsCallee(
+  ca: TestCa,
+  port: number,
+  sippPort: number,
+): Promise<{ server: Server; seen: { names: string; authorized: boolean; sni: string }[] }> {
+  const seen: { names: string; authorized: boolean; sni: string }[] = []
+  const server = createTlsServer(
+    {
+      cert: await readFile(ca.server.cert),
+      key: await readFile(ca.server.key),
+      ca: await readFile(ca.caCert),
+      requestCert: true,
+      rejectUnauthorized: false,
+    },
+    (socket: TLSSocket) => {
+      const peer = socket.getPeerCertificate()
+      seen.push({
+        names: `${peer.subject?.CN ?? ''} ${peer.subjectaltname ?? ''}`,
+        authorized: socket.authorized,
+        sni: String((socket as TLSSocket & { servername?: string | false }).servername || ''),
+      })
+      const upstream: Socket = netConnect({ host: '127.0.0.1', port: sippPort })
+      socket.pipe(upstream).pipe(socket)
+      const end = () => {
+        socket.destroy()
+        upstream.destroy()
+      }
+      socket.on('error', end)
+      upstream.on('error', end)
+      socket.on('close', end)
+      upstream.on('close', end)
+    },
+  )
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
+  return { server, seen }
+}
+
+describe('B2BUA over TLS SipInterfaces (kube-sbc run, Secrets from the input YAML)', function () {
+  this.timeout(60_000)
+  let ca: TestCa
+  let sbc: Sbc
+  let ports: TlsPorts
+  let uacPort: number
+  let uasPort: number
+  let calleePort: number
+
+  before(async () => {
+    ca = await createTestCa()
+    ports = await tlsPorts()
+    uacPort = await freePort()
+    uasPort = await freePort()
+    calleePort = await freePort()
+    sbc = await startSbc(ports, uacPort, uasPort, {
+      yaml: configYaml(ports, uacPort, uasPort, calleePort, await secretsYaml(ca)),
+    })
+  })
+  after(async () => {
+    await sbc?.close()
+    await ca?.cleanup()
+  })
+
+  it('relays a call from a mutual-TLS caller (SIPp behind stunnel) to a UDP callee and back', async () => {
+    const stunnelPort = await freePort()
+    const tunnel = await startStunnel(stunnelPort, ports.tlsIn, ca.client, ca.caCert)
+    try {
+      const uas = await startSipp({
+        scenario: {
+          file: await scenario('uas-answer.xml', { HANGUP_START: '', HANGUP_END: '', PAUSE: '200' }),
+        },
+        transport: 'u1',
+        localPort: uasPort,
+        calls: 1,
+        timeoutSeconds: 15,
+      })
+      const uac = await startSipp({
+        scenario: { file: await overTls(await scenario('uac-callee-hangs-up.xml')) },
+        target: `127.0.0.1:${stunnelPort}`,
+        transport: 't1',
+        localPort: uacPort,
+        calls: 1,
+        timeoutSeconds: 15,
+      })
+      const [a, b] = await Promise.all([uac.result(), uas.result()])
+      ok(a, 1, 'UAC (TLS through stunnel)')
+      ok(b, 1, 'UAS (UDP)')
+    } finally {
+      await tunnel.close()
+    }
+    const m = await scrape(ports.http)
+    assert.equal(sample(m, 'sbc_sip_interface_up{sip_interface="tls-side",code=""}'), 1)
+  })
+
+  it('refuses a TLS client without a certificate, or with one of another CA; admits the right one', async () => {
+    const good = await tlsProbe(ports.tlsIn, { cert: ca.client.cert, key: ca.client.key, ca: ca.caCert })
+    assert.match(good.received, /^SIP\/2\.0 200 /, `with the client certificate: ${JSON.stringify(good)}`)
+    const rogueCert = { cert: ca.unknownCaClient.cert, key: ca.unknownCaClient.key }
+    // TLS 1.2: the server refuses during the handshake, so the client sees the alert.
+    for (const [what, cert] of [
+      ['no', {}],
+      ['an unknown CA', rogueCert],
+    ] as const) {
+      const r = await tlsProbe(ports.tlsIn, { ...cert, ca: ca.caCert, maxVersion: 'TLSv1.2' })
+      assert.equal(r.secure, false, `TLS 1.2 handshake with ${what} certificate: ${JSON.stringify(r)}`)
+      assert.notEqual(r.error, '', 'the handshake was aborted')
+      assert.equal(r.received, '')
+    }
+    // TLS 1.3: the client finishes first (RFC 8446 §4.4.2); the server then aborts, unanswered.
+    for (const [what, cert] of [
+      ['no', {}],
+      ['an unknown CA', rogueCert],
+    ] as const) {
+      const r = await tlsProbe(ports.tlsIn, { ...cert, ca: ca.caCert })
+      assert.equal(r.received, '', `TLS 1.3 with ${what} certificate: no SIP answer (${JSON.stringify(r)})`)
+    }
+  })
+
+  it('sends a UDP caller on over TLS, presenting the interface certificate to a server that asks', async () => {
+    const sippPort = await freePort()
+    const callee = await startTlsCallee(ca, calleePort, sippPort)
+    try {
+      const uas = await startSipp({
+        scenario: { file: await scenario('uas-answer.xml') },
+        transport: 't1',
+        localPort: sippPort,
+        calls: 1,
+        timeoutSeconds: 15,
+      })
+      await new Promise((r) => setTimeout(r, 200))
+      const uac = await startSipp({
+        scenario: { file: await scenario('uac-call.xml') },
+        target: `127.0.0.1:${ports.pbx}`,
+        transport: 'u1',
+        localPort: uacPort,
+        calls: 1,
+        timeoutSeconds: 15,
+      })
+      const [a, b] = await Promise.all([uac.result(), uas.result()])
+      ok(a, 1, 'UAC (UDP)')
+      ok(b, 1, 'UAS (TLS through node:tls)')
+    } finally {
+      await new Promise<void>((r) => callee.server.close(() => r()))
+    }
+    assert.ok(callee.seen.length >= 1, 'the SBC connected over TLS')
+    for (const s of callee.seen) {
+      assert.match(s.names, /client\.test/, 'presented the trunk-client certificate')
+      assert.equal(s.authorized, true, 'the certificate chains to the CA the server trusts')
+    }
+  })
+})
+
+describe('A TLS SipInterface with unusable Secret material', function () {
+  this.timeout(40_000)
+
+  it('stays down with SBC_ERR_SECRET_INVALID in log and metrics while the other interfaces serve', async () => {
+    const ca = await createTestCa()
+    const ports = await tlsPorts()
+    const uacPort = await freePort()
+    const uasPort = await freePort()
+    const sbc = await startSbc(ports, uacPort, uasPort, {
+      yaml: configYaml(ports, uacPort, uasPort, await freePort(), await secretsYaml(ca, true)),
+    })
+    try {
+      assert.match(sbc.proc.output(), /SBC_ERR_SECRET_INVALID/)
+      const m = await scrape(ports.http)
+      assert.equal(sample(m, 'sbc_sip_interface_up{sip_interface="tls-side",code=""}'), 0)
+      assert.equal(
+        sample(m, 'sbc_sip_interface_up{sip_interface="tls-side",code="SBC_ERR_SECRET_INVALID"}'),
+        1,
+      )
+      assert.equal(sample(m, 'sbc_sip_interface_up{sip_interface="pbx-side",code=""}'), 1)
+      const refused = await tlsProbe(ports.tlsIn, { cert: ca.client.cert, key: ca.client.key, ca: ca.caCert })
+      assert.equal(refused.secure, false, 'nothing listens on the interface')
+      // The UDP interfaces serve: an OPTIONS gets the local 200.
+      const uac = await startSipp({
+        scenario: { file: await scenario('uac-options.xml') },
+        target: `127.0.0.1:${ports.pbx}`,
+        transport: 'u1',
+        localPort: uacPort,
+        calls: 1,
+        timeoutSeconds: 10,
+      })
+      ok(await uac.result(), 1, 'OPTIONS on the UDP interface')
+    } finally {
+      await sbc.close()
+      await ca.cleanup()
+    }
+  })
+})
