@@ -4,7 +4,9 @@ import { KubeConfig } from '@kubernetes/client-node'
 import { createLogger } from '../../lib/observability/create-logger.ts'
 import { startObservabilityServer } from '../../lib/observability/http-server.ts'
 import { createMetricsRegistry } from '../../lib/observability/metrics-registry.ts'
+import { redact } from '../../lib/state/redis-url.ts'
 import { Operator } from './manager.ts'
+import { defaultRedisFromEnv } from './redis-default.ts'
 
 /** Flags of `kube-sbc operator`, parsed by cli/commands/operator.ts. */
 export interface OperatorProcessOptions {
@@ -45,6 +47,8 @@ function ownNamespace(flag: string | undefined): string {
  */
 export async function runOperator(o: OperatorProcessOptions): Promise<number> {
   const logger = createLogger({ level: o.logLevel, pretty: o.logPretty, base: { component: 'operator' } })
+  // Before anything connects: a malformed default is an SBC_ERR_OPERATOR_DEFAULT_REDIS at start.
+  const defaultRedis = defaultRedisFromEnv(process.env)
   const kubeConfig = new KubeConfig()
   if (o.kubeconfig) kubeConfig.loadFromFile(o.kubeconfig)
   else kubeConfig.loadFromDefault()
@@ -59,6 +63,7 @@ export async function runOperator(o: OperatorProcessOptions): Promise<number> {
     namespace: ownNamespace(o.namespace),
     leaderElect: o.leaderElect,
     image: o.image ?? process.env.KUBE_SBC_IMAGE ?? defaultImage(),
+    defaultRedis,
     identity,
     leaseDurationMs: o.leaseDurationSeconds === undefined ? undefined : o.leaseDurationSeconds * 1000,
     registry,
@@ -73,7 +78,18 @@ export async function runOperator(o: OperatorProcessOptions): Promise<number> {
     registry,
     readiness: () => (operator.ready ? true : { ok: false, reason: 'caches not synced' }),
   })
-  logger.info({ port: server.port, identity, leaderElect: o.leaderElect }, 'operator listening')
+  logger.info(
+    {
+      port: server.port,
+      identity,
+      leaderElect: o.leaderElect,
+      defaultRedis: {
+        ...defaultRedis,
+        url: defaultRedis.url === undefined ? undefined : redact(defaultRedis.url),
+      },
+    },
+    'operator listening',
+  )
   const onSignal = (signal: string) => {
     logger.info({ signal }, 'shutting down')
     exit(0)

@@ -14,6 +14,7 @@ import { WorkloadController } from './controllers/workload-controller.ts'
 import { K, MEMBER_KINDS, OWNED_KINDS } from './kinds.ts'
 import { OperatorMetrics } from './metrics.ts'
 import { LABEL_MANAGED_BY, LABEL_PART_OF, MANAGED_BY } from './names.ts'
+import type { DefaultRedis } from './redis-default.ts'
 import { InformerStore } from './store.ts'
 
 /** The leader-election Lease name (in the operator's namespace). */
@@ -26,6 +27,8 @@ export interface OperatorOptions {
   /** Campaign for the Lease and reconcile only while leading; otherwise reconcile at once. */
   leaderElect: boolean
   image: string
+  /** The Redis of SBCs that name none (chart's `KUBE_SBC_DEFAULT_REDIS_*`); default: none. */
+  defaultRedis?: DefaultRedis
   identity?: string
   leaseDurationMs?: number
   /** Config compile throttle per SBC (default 250 ms). */
@@ -76,6 +79,7 @@ export class Operator {
         throttleMs: options.throttleMs,
         logger: this.#logger.child({ controller: 'config' }),
         metrics: this.metrics.config,
+        defaultRedis: options.defaultRedis,
       }),
       logger: this.#logger,
       metrics: this.metrics.controller('config'),
@@ -94,7 +98,7 @@ export class Operator {
     })
     this.#controllers = [config, workload]
 
-    const keys = configKeysFor(this.store)
+    const keys = configKeysFor(this.store, options.defaultRedis)
     const owner = ownerKeys(K.SessionBorderController.kind, API_VERSION)
     const informer = (kind: KindRef, labelSelector?: string) => {
       const cache = new InformerCache<KubernetesObject>(this.client, kind, {
@@ -108,7 +112,7 @@ export class Operator {
     }
     informer(K.SessionBorderController).enqueueTo(configQueue, keys.sbc).enqueueTo(workloadQueue, objectKey)
     for (const k of MEMBER_KINDS) informer(k).enqueueTo(configQueue, keys.member)
-    informer(K.Secret).enqueueTo(configQueue, keys.member)
+    informer(K.Secret).enqueueTo(configQueue, keys.secret)
     informer(K.Lease, `${LABEL_PART_OF}=kube-sbc`).enqueueTo(configQueue, keys.lease)
     const managed = `${LABEL_MANAGED_BY}=${MANAGED_BY}`
     informer(K.ConfigMap, managed).enqueueTo(configQueue, owner).enqueueTo(workloadQueue, owner)

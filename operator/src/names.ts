@@ -45,7 +45,10 @@ export const mediaControlPolicyName = (sbc: string) => childName(sbc, 'media-con
 export const serviceName = (sbc: string, sipInterface: string) => childName(sbc, sipInterface)
 
 /** The contract labels of every object the operator creates for `sbc`. */
-export function commonLabels(sbc: string, component?: Component | 'config' | 'rbac'): Record<string, string> {
+export function commonLabels(
+  sbc: string,
+  component?: Component | 'config' | 'rbac' | 'redis',
+): Record<string, string> {
   const labels: Record<string, string> = {
     [LABEL_NAME]: 'kube-sbc',
     [LABEL_INSTANCE]: sbc,

@@ -37,7 +37,7 @@ const contractClusterRules: [string, string[], string[]][] = [
   ['policy', ['poddisruptionbudgets'], crud],
   ['rbac.authorization.k8s.io', ['roles', 'rolebindings'], crud],
   ['networking.k8s.io', ['networkpolicies'], crud],
-  ['', ['secrets'], ['get', 'list', 'watch']],
+  ['', ['secrets'], ['get', 'list', 'watch', 'create', 'patch', 'delete']],
   ['', ['pods'], ['get', 'list', 'watch']],
   ['coordination.k8s.io', ['leases'], ['get', 'list', 'watch', 'create', 'update', 'patch']],
   ['', ['events'], ['create', 'patch']],

@@ -8,6 +8,7 @@ import {
   jsonEqual,
   setConditions,
 } from '../../../lib/kube/conditions.ts'
+import { REDIS_CONDITION } from '../redis-default.ts'
 import type { Acks } from './acks.ts'
 import type { GenerationMap } from './publish.ts'
 
@@ -17,6 +18,8 @@ export const OWNED_CONDITIONS: readonly string[] = [
   ConditionType.ResolvedRefs,
   ConditionType.Programmed,
   ConditionType.Ready,
+  // SessionBorderController only: which Redis it uses (operator/src/redis-default.ts).
+  REDIS_CONDITION,
 ]
 
 /** The status fields the config controller owns (it applies exactly these through `/status`). */
@@ -112,7 +115,8 @@ export function readyCondition(
 
 /**
  * The whole owned status of one object: the compiler's Accepted and ResolvedRefs, Programmed from
- * the acknowledgement, Ready as the summary; `lastTransitionTime` kept unless a status flips.
+ * the acknowledgement, `extra` conditions the controller decided (the SBC's RedisConfigured),
+ * Ready as the summary of all of them; `lastTransitionTime` kept unless a status flips.
  */
 export function desiredStatus(
   obj: KubernetesObject,
@@ -121,11 +125,12 @@ export function desiredStatus(
   acks: Acks,
   configGeneration: number,
   now: Date,
+  extra: readonly DesiredCondition[] = [],
 ): OwnedStatus {
   const generation = obj.metadata?.generation
   const fromVerdict: DesiredCondition[] = verdict.conditions.map((c) => ({ ...c }))
   const programmed = programmedCondition(verdict, objects, acks)
-  const all = [...fromVerdict, programmed]
+  const all = [...fromVerdict, programmed, ...extra]
   const desired = [...all, readyCondition(all, generation)]
   const current = currentOwnedStatus(obj).conditions as Condition[]
   const status: OwnedStatus = { conditions: setConditions(current, desired, now) }
@@ -147,7 +152,9 @@ export function newProblems(obj: KubernetesObject, desired: OwnedStatus): Condit
   const before = currentOwnedStatus(obj).conditions as Condition[]
   return desired.conditions.filter(
     (c) =>
-      (c.type === ConditionType.Accepted || c.type === ConditionType.ResolvedRefs) &&
+      (c.type === ConditionType.Accepted ||
+        c.type === ConditionType.ResolvedRefs ||
+        c.type === REDIS_CONDITION) &&
       c.status === 'False' &&
       !before.some((b) => b.type === c.type && b.status === 'False' && b.message === c.message),
   )

@@ -11,6 +11,15 @@ import { configMap, decidePublication, readPublished } from '../config/publish.t
 import { desiredStatus, newProblems, ownedStatusDiffers } from '../config/status.ts'
 import { K, SBC_KINDS } from '../kinds.ts'
 import { configMapName, LABEL_SBC } from '../names.ts'
+import {
+  type DefaultRedis,
+  mirrorUpToDate,
+  NO_DEFAULT_REDIS,
+  RedisReason,
+  type RedisResolution,
+  redisAuthName,
+  resolveRedis,
+} from '../redis-default.ts'
 import type { ObjectStore } from '../store.ts'
 
 /** Observations for `sbc_config_generation` and `sbc_config_generation_acked{role}`. */
@@ -30,6 +39,8 @@ export interface ConfigControllerOptions {
   maxRequeueMs?: number
   logger?: Logger
   metrics?: ConfigMetrics
+  /** The Redis of SBCs that name none (the chart's `KUBE_SBC_DEFAULT_REDIS_*`); default: none. */
+  defaultRedis?: DefaultRedis
 }
 
 /**
@@ -77,11 +88,41 @@ export class ConfigController implements Reconciler {
       throw err
     }
 
+    const defaults = this.#o.defaultRedis ?? NO_DEFAULT_REDIS
+    const src = defaults.passwordSecret
+    let mirrorFailed = false
+    let redis = resolveRedis(
+      sbc,
+      compiled.config.redis,
+      defaults,
+      src === undefined ? undefined : store.get(K.Secret, src.name, src.namespace),
+    )
+    // The mirror before the ConfigMap: the workload controller renders pods mounting it from the
+    // published snapshot, so it exists by the time a pod is scheduled.
+    // A failed mirror write (e.g. RBAC without create on secrets) must not stop publication of
+    // everything else: the condition names it, and the next reconcile (resync, Secret change) retries.
+    try {
+      await this.#mirror(sbc, redis)
+    } catch (err) {
+      this.#logger.warn({ err, sbc: key }, 'could not mirror the default Redis password')
+      mirrorFailed = true
+      redis = {
+        ...redis,
+        condition: {
+          ...redis.condition,
+          status: 'False',
+          reason: RedisReason.MirrorFailed,
+          message: `Could not write Secret ${redisAuthName(name)} (mirror of the default Redis password): ${(err as Error).message}`,
+        },
+      }
+    }
+
     const cmRef = { apiVersion: 'v1', kind: 'ConfigMap', namespace, name: configMapName(name) }
     const published = readPublished(await api.get(cmRef))
     const floor =
       Number((sbc as { status?: { configGeneration?: unknown } }).status?.configGeneration ?? 0) || 0
-    const pub = decidePublication(compiled.config, compiled.verdicts, published, floor)
+    const config = { ...compiled.config, redis: redis.redis }
+    const pub = decidePublication(config, compiled.verdicts, published, floor)
     if (pub.write) await api.apply(configMap(sbc, pub))
     if (pub.configChanged) {
       this.#logger.info({ sbc: key, generation: pub.generation }, 'published config')
@@ -96,15 +137,40 @@ export class ConfigController implements Reconciler {
       const kind = SBC_KINDS.find((k) => k.kind === v.kind)
       const obj = kind === undefined ? undefined : store.get(kind, v.name, v.namespace)
       if (kind === undefined || obj === undefined) continue
-      const status = desiredStatus(obj, v, pub.objects, acks, pub.generation, new Date(now))
+      const extra = kind === K.SessionBorderController ? [redis.condition] : []
+      const status = desiredStatus(obj, v, pub.objects, acks, pub.generation, new Date(now), extra)
       if (!ownedStatusDiffers(obj, status)) continue
       for (const c of newProblems(obj, status)) await this.#event(obj, 'Warning', c.reason, c.message)
       await api.applyStatus({ ...kind, namespace: v.namespace, name: v.name }, status)
     }
 
-    if (acks.nextExpiry === undefined) return undefined
     const max = this.#o.maxRequeueMs ?? 60_000
+    if (acks.nextExpiry === undefined) return mirrorFailed ? { requeueAfterMs: max } : undefined
     return { requeueAfterMs: Math.max(1000, Math.min(max, acks.nextExpiry - now + 1000)) }
+  }
+
+  /** Keeps `<sbc>-redis-auth` equal to the default's password Secret, or removes it when unused. */
+  async #mirror(sbc: KubernetesObject, r: RedisResolution): Promise<void> {
+    const namespace = sbc.metadata?.namespace ?? ''
+    const name = redisAuthName(sbc.metadata?.name ?? '')
+    const cached = this.#o.store.get(K.Secret, name, namespace)
+    if (r.mirror.action === 'apply') {
+      if (mirrorUpToDate(cached, r.mirror.secret)) return
+      await this.#o.api.apply(r.mirror.secret)
+      this.#logger.info(
+        { sbc: `${namespace}/${sbc.metadata?.name}`, secret: name },
+        'mirrored the default Redis password',
+      )
+      return
+    }
+    if (r.mirror.action !== 'delete' || cached === undefined) return
+    const owned = cached.metadata?.ownerReferences?.some((o) => o.uid === sbc.metadata?.uid && o.controller)
+    if (!owned) return
+    await this.#o.api.delete({ ...K.Secret, namespace, name })
+    this.#logger.info(
+      { sbc: `${namespace}/${sbc.metadata?.name}`, secret: name },
+      'deleted the unused Redis password mirror',
+    )
   }
 
   async #event(
@@ -127,14 +193,23 @@ export class ConfigController implements Reconciler {
  * Secret to every SBC of its namespace (selectors are the compiler's business); a pod's ack Lease
  * to the SBC its label names; the published ConfigMap to its owner.
  */
-export function configKeysFor(store: ObjectStore) {
+export function configKeysFor(store: ObjectStore, defaultRedis: DefaultRedis = NO_DEFAULT_REDIS) {
   const sbcsOf = (namespace: string | undefined) =>
     namespace === undefined
       ? []
       : store.list(K.SessionBorderController, namespace).map((s) => `${namespace}/${s.metadata?.name}`)
+  const src = defaultRedis.passwordSecret
   return {
     sbc: (o: KubernetesObject) => `${o.metadata?.namespace}/${o.metadata?.name}`,
     member: (o: KubernetesObject) => sbcsOf(o.metadata?.namespace),
+    /**
+     * A Secret maps like a member; the default Redis password Secret also maps to every SBC in
+     * every namespace (any of them may mirror it), so a rotation reaches every mirror.
+     */
+    secret: (o: KubernetesObject) =>
+      src !== undefined && o.metadata?.namespace === src.namespace && o.metadata?.name === src.name
+        ? store.list(K.SessionBorderController).map((s) => `${s.metadata?.namespace}/${s.metadata?.name}`)
+        : sbcsOf(o.metadata?.namespace),
     lease: (o: KubernetesObject) => {
       const sbc = o.metadata?.labels?.[LABEL_SBC]
       return sbc === undefined ? undefined : `${o.metadata?.namespace}/${sbc}`

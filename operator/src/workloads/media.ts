@@ -14,6 +14,7 @@ import {
   ownedMeta,
   restrictedContainer,
   restrictedPod,
+  SECRETS_DIR,
   sbcName,
   type WorkloadInput,
 } from './input.ts'
@@ -33,7 +34,7 @@ export function portRangesEnv(input: WorkloadInput): string {
  * template: hostNetwork, dnsPolicy ClusterFirstWithHostNet, nodeSelector (spec.media.nodeSelector),
  * serviceAccountName, securityContext, terminationGracePeriodSeconds, and the container (image,
  * args `media --sbc --http-port --ng-port`, env incl. HOST_IP and SBC_MEDIA_PORT_RANGES, ports,
- * probes, resources, securityContext). No capabilities: realm ports are >= 1024 (schema minimum),
+ * probes, resources, securityContext, the Redis password Secret's volume and mount). No capabilities: realm ports are >= 1024 (schema minimum),
  * NG is 22222 and HTTP 8080, so nothing privileged is bound. The realm port ranges travel in the
  * snapshot; the env only documents them on the pod. hostNetwork means the restricted Pod Security
  * level does not admit this pod; the namespace needs `baseline` or `privileged`.
@@ -41,6 +42,10 @@ export function portRangesEnv(input: WorkloadInput): string {
 export function mediaDaemonSet(input: WorkloadInput): KubernetesObject {
   const sbc = sbcName(input)
   const spec = input.sbc.spec?.media ?? {}
+  // Media pods keep call state in the same Redis (media-pod/src/config-redis.ts reads the
+  // password from the snapshot's Secret under SECRETS_DIR); no TLS material is needed here.
+  const redisSecret = input.config?.redis.password?.secret
+  const secrets = redisSecret === undefined ? [] : [redisSecret]
   return {
     apiVersion: 'apps/v1',
     kind: 'DaemonSet',
@@ -71,10 +76,20 @@ export function mediaDaemonSet(input: WorkloadInput): KubernetesObject {
               ...httpProbes,
               ...(spec.resources ? { resources: spec.resources } : {}),
               securityContext: restrictedContainer,
-              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+              volumeMounts: [
+                { name: 'tmp', mountPath: '/tmp' },
+                ...secrets.map((s) => ({
+                  name: `secret-${s}`,
+                  mountPath: `${SECRETS_DIR}/${s}`,
+                  readOnly: true,
+                })),
+              ],
             },
           ],
-          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }],
+          volumes: [
+            { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
+            ...secrets.map((s) => ({ name: `secret-${s}`, secret: { secretName: s } })),
+          ],
         },
       },
     },
