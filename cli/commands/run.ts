@@ -12,12 +12,16 @@ import { COMMON_FLAGS_USAGE, parseProcessFlags } from './signalling-flags.ts'
 const USAGE = `usage: kube-sbc run -f PATH... [--watch] [flags]
 
 Runs the SBC standalone from custom resources (files, or folders searched for *.yaml/*.yml): the
-signalling B2BUA on every SipInterface listener. SDP passes through unchanged (media anchoring
-comes with the media pods).
+signalling B2BUA on every SipInterface listener and, in the same process, a media pod relaying
+RTP/SRTP on the MediaRealms (each realm's bindAddress and portRange). docs/b2bua.md, "Media
+anchoring"; docs/media-pod.md, "In kube-sbc run".
 
   -f, --filename PATH   a file or folder (repeatable)
   --watch               recompile and apply when a file changes (or on SIGHUP); an invalid
                         change is logged and the running config stays
+  --no-media            no media anchoring: SDP passes through unchanged
+  --media-timeout N     seconds without RTP before an answered call is ended (default 60, 0 = never)
+  --media-workers N     native relay threads, 0 = TypeScript relay only (default 1)
 ${COMMON_FLAGS_USAGE}`
 
 /** The `v1/Secret` objects of the last compiled input: TLS material of the SipInterfaces. */
@@ -53,6 +57,9 @@ export const runCommand: Command = {
     const { flags, values } = parseProcessFlags(args, {
       filename: { type: 'string', short: 'f', multiple: true },
       watch: { type: 'boolean' },
+      'no-media': { type: 'boolean' },
+      'media-timeout': { type: 'string' },
+      'media-workers': { type: 'string' },
     })
     if (flags.help) {
       io.stdout(`${USAGE}\n`)
@@ -60,6 +67,19 @@ export const runCommand: Command = {
     }
     const paths = (values.filename as string[] | undefined) ?? []
     if (paths.length === 0) throw new UsageError('run needs at least one -f PATH')
+    const int = (name: string, def: number, max: number) => {
+      const s = values[name] as string | undefined
+      if (s === undefined) return def
+      const n = Number(s)
+      if (!Number.isInteger(n) || n < 0 || n > max)
+        throw new UsageError(`--${name} must be an integer 0-${max}`)
+      return n
+    }
+    const media = {
+      kind: 'in-process' as const,
+      mediaTimeoutSeconds: int('media-timeout', 60, 86_400),
+      workers: int('media-workers', 1, 64),
+    }
     const first = compileFiles(paths, 1)
     const source =
       values.watch === true
@@ -77,6 +97,7 @@ export const runCommand: Command = {
       ...(flags.logLevel !== undefined ? { logLevel: flags.logLevel } : {}),
       logPretty: flags.logPretty,
       drainSeconds: flags.drainSeconds,
+      media: values['no-media'] === true ? { kind: 'off' } : media,
     })
   },
 }

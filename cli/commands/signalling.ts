@@ -19,7 +19,18 @@ Redis comes from the snapshot's redis section (password from /etc/kube-sbc/secre
   --namespace NS        its namespace (default: POD_NAMESPACE)
   --kubeconfig PATH     default: KUBECONFIG, ~/.kube/config, then in-cluster
   --config FILE         an SbcConfig snapshot file instead
+  --no-media            no media anchoring: SDP passes through unchanged (default: calls are
+                        anchored on the media pods registered in the store, docs/b2bua.md)
+  --ng-secret-file FILE shared secret (kube-sbc-secret) when the media pods require one
 ${COMMON_FLAGS_USAGE}`
+
+function readFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8')
+  } catch (e) {
+    throw new InputError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? 'error'})`)
+  }
+}
 
 function readSnapshot(file: string): SbcConfig {
   let text: string
@@ -42,6 +53,8 @@ export const signallingCommand: Command = {
       sbc: { type: 'string' },
       namespace: { type: 'string' },
       kubeconfig: { type: 'string' },
+      'no-media': { type: 'boolean' },
+      'ng-secret-file': { type: 'string' },
     })
     if (flags.help) {
       io.stdout(`${USAGE}\n`)
@@ -51,6 +64,8 @@ export const signallingCommand: Command = {
     const sbc = values.sbc as string | undefined
     if ((file === undefined) === (sbc === undefined))
       throw new UsageError('signalling needs exactly one of --sbc NAME or --config FILE')
+    const secretFile = values['ng-secret-file'] as string | undefined
+    const ngSecret = () => (secretFile !== undefined ? { ngSecret: readFile(secretFile).trim() } : {})
     let source: ConfigSource
     if (sbc !== undefined) {
       const namespace = (values.namespace as string | undefined) ?? process.env.POD_NAMESPACE
@@ -78,6 +93,7 @@ export const signallingCommand: Command = {
       ...(flags.logLevel !== undefined ? { logLevel: flags.logLevel } : {}),
       logPretty: flags.logPretty,
       drainSeconds: flags.drainSeconds,
+      media: values['no-media'] === true ? { kind: 'off' } : { kind: 'registry', ...ngSecret() },
     })
   },
 }

@@ -17,6 +17,8 @@ import { MemoryStore } from '../../lib/state/memory-store.ts'
 import { RedisStore } from '../../lib/state/redis-store.ts'
 import { redact } from '../../lib/state/redis-url.ts'
 import type { ConfigSource } from './config-sources.ts'
+import { type MediaMode, MediaRuntime } from './media/media-runtime.ts'
+import { endTimedOutCall } from './media/media-timeouts.ts'
 import { SignallingMetrics } from './metrics.ts'
 import { fileSecretResolver, type SecretResolver } from './secrets/secret-resolver.ts'
 import { SignallingServer } from './signalling-server.ts'
@@ -38,6 +40,8 @@ export interface SignallingProcessOptions {
   logLevel?: string
   logPretty?: boolean
   drainSeconds: number
+  /** Media anchoring (docs/b2bua.md, "Media anchoring"); default off (SDP passes through). */
+  media?: MediaMode
 }
 
 /** The Redis URL and password a config asks for; undefined for the in-process store. */
@@ -96,6 +100,7 @@ export async function runSignallingProcess(o: SignallingProcessOptions): Promise
   const metrics = new SignallingMetrics(registry)
   let server: SignallingServer | undefined
   let store: { store: DialogStore; shared: boolean } | undefined
+  let media: MediaRuntime | undefined
   const http = await startObservabilityServer({
     port: o.httpPort,
     registry,
@@ -105,6 +110,18 @@ export async function runSignallingProcess(o: SignallingProcessOptions): Promise
   const apply = async (config: SbcConfig) => {
     if (!server) {
       store = await createStore(o, config, logger, metrics)
+      media = await MediaRuntime.start({
+        mode: o.media ?? { kind: 'off' },
+        config,
+        current: () => server?.config ?? config,
+        store: store.store,
+        logger,
+        registry,
+        podName,
+        onTimeout: (n) => {
+          if (server) void endTimedOutCall(server.b2bua, n, logger)
+        },
+      })
       server = SignallingServer.create({
         store: store.store,
         logger,
@@ -114,8 +131,9 @@ export async function runSignallingProcess(o: SignallingProcessOptions): Promise
         podAddress: process.env.POD_IP ?? '127.0.0.1',
         secrets:
           o.secrets ?? fileSecretResolver(o.secretsDir ?? process.env.KUBE_SBC_SECRETS_DIR ?? SECRETS_DIR),
+        ...(media ? { media: media.anchor } : {}),
       })
-    }
+    } else await media?.applyConfig(config)
     const first = !server.applied
     await server.applyConfig(config)
     if (first) logger.info({ generation: config.generation, httpPort: http.port }, 'Started signalling')
@@ -133,6 +151,7 @@ export async function runSignallingProcess(o: SignallingProcessOptions): Promise
     await o.source.start(apply, logger)
   } catch (err) {
     await o.source.stop()
+    await media?.close()
     await http.close()
     await store?.store.close()
     throw err
@@ -143,6 +162,10 @@ export async function runSignallingProcess(o: SignallingProcessOptions): Promise
     await server.drain(o.drainSeconds * 1000, store?.shared !== true)
     await server.close()
   }
+  // After signalling: with a shared store, calls outlive this process's signalling and keep their
+  // media here until they end or the grace period passes; with the in-process store they are over.
+  await media?.drain(store?.shared === true ? o.drainSeconds * 1000 : 0)
+  await media?.close()
   await http.close()
   await store?.store.close()
   logger.info({}, 'Stopped signalling')

@@ -2,7 +2,7 @@ import { Gauge, type Registry } from 'prom-client'
 import type { SbcConfig } from '../../lib/config/model.ts'
 import type { Logger } from '../../lib/observability/logger.ts'
 import type { DialogStore } from '../../lib/state/dialog-store.ts'
-import { B2bua } from './b2bua/b2bua.ts'
+import { B2bua, type MediaHook } from './b2bua/b2bua.ts'
 import { SipInterfaceRuntime } from './b2bua/sip-interface-runtime.ts'
 import { CdrWriter } from './cdr.ts'
 import { type ApplyResult, ConfigReconciler } from './config-reconciler.ts'
@@ -24,6 +24,11 @@ export interface SignallingServerOptions {
   metrics?: SignallingMetrics
   /** Where CDR lines go (one JSON line per call); stdout when absent. */
   cdr?: CdrWriter
+  /**
+   * The media step (`MediaAnchor`, signalling-pod/src/media/); SDP passes through unchanged when
+   * absent. main.ts builds it once the store exists.
+   */
+  media?: MediaHook
   /** Upper bound of the drain of an interface a new generation removes (default 32 s). */
   interfaceDrainMs?: number
   /**
@@ -58,6 +63,7 @@ export class SignallingServer {
       podName: o.podName,
       metrics: this.metrics,
       cdr: o.cdr ?? new CdrWriter(process.stdout, { pod: o.podName }),
+      ...(o.media ? { media: o.media } : {}),
     })
     const secrets = o.secrets ?? fileSecretResolver()
     const interfaceUp = interfaceUpGauge(o.registry)

@@ -18,6 +18,7 @@ import { VersionConflictError } from '../../../lib/state/errors.ts'
 import { RedisStore } from '../../../lib/state/redis-store.ts'
 import { defaultTtlPolicy } from '../../../lib/state/ttl-policy.ts'
 import type { CdrRecord, CdrWriter } from '../cdr.ts'
+import { MediaAnchorError } from '../media/media-anchor.ts'
 import type { SignallingMetrics } from '../metrics.ts'
 import {
   admit,
@@ -79,7 +80,7 @@ export interface B2buaOptions {
 }
 
 /** How a call ended, for the CDR and the log. */
-interface Hangup {
+export interface Hangup {
   by: CdrRecord['hangup']['by']
   reason: string
   code: number
@@ -126,6 +127,19 @@ function routeSetOf(res: SipResponse): string[] {
     .headerValues('record-route')
     .flatMap((v) => v.split(/,(?=\s*<)/).map((s) => s.trim()))
     .reverse()
+}
+
+/**
+ * A refused media step (`MediaAnchorError`: 488 for SDP/codec/SRTP policy, 503 when no media pod
+ * can take the call) as the response to send; other errors are rethrown by the caller.
+ */
+function mediaRefusal(req: SipRequest, err: unknown, toTag?: string): SipResponse | undefined {
+  if (!(err instanceof MediaAnchorError)) return undefined
+  const r = createResponse(req, err.sipStatus, toTag ? { toTag } : {})
+  // RFC 3261 §21.5.4: 503 MAY carry Retry-After; RFC 3261 §20.43 Warning 399 (miscellaneous) says why.
+  if (err.sipStatus === 503) r.addHeader('Retry-After', '5')
+  r.addHeader('Warning', `399 kube-sbc "${err.code}"`)
+  return r
 }
 
 function isStateUnavailable(e: unknown): boolean {
@@ -483,7 +497,15 @@ export class B2bua {
     const mf = Math.min((p.aInvite.maxForwards ?? 70) - 1, 70)
     const inv = buildInDialogRequest('INVITE', b, b.localCSeq, p.bIface, mf, this.#contactUser(b.ipGroup))
     copyEndToEnd(p.aInvite, inv)
-    if (inv.body.length > 0) inv.body = await this.#media.offer(p.state, 'a', inv.body)
+    if (inv.body.length > 0) {
+      try {
+        inv.body = await this.#media.offer(p.state, 'a', inv.body)
+      } catch (err) {
+        // The media step refused A's offer: A gets the final response, no B leg is created.
+        await this.#failOnMedia(p, err)
+        return
+      }
+    }
     manipulateOutbound(this.#o.pipeline(), b.ipGroup, inv)
     p.bInvite = inv
     p.provisional = false
@@ -525,7 +547,16 @@ export class B2bua {
       if (p.answered || p.finished) return
       if (isReliable(res)) await this.#storeEarlyDialog(p, res)
       const out = mirrorResponse(p.aInvite, res, p.state.a.localTag, this.#aContact(p))
-      if (out.body.length > 0) out.body = await this.#media.answer(p.state, 'b', out.body)
+      if (out.body.length > 0) {
+        try {
+          out.body = await this.#media.answer(p.state, 'b', out.body)
+        } catch (err) {
+          // B's early answer cannot be anchored: fail A and CANCEL B (RFC 3261 §9.1).
+          this.#sendBCancel(p)
+          await this.#failOnMedia(p, err)
+          return
+        }
+      }
       manipulateOutbound(this.#o.pipeline(), p.state.a.ipGroup, out)
       p.aTx.respond(out)
       return
@@ -683,6 +714,31 @@ export class B2bua {
       },
       cdr: { ...s.cdr, sipCode: res.status },
     })
+    const out = mirrorResponse(p.aInvite, res, p.state.a.localTag, this.#aContact(p))
+    if (out.body.length > 0) {
+      // Anchored before the state write, so the media reference (DialogState.media) is stored with
+      // the answered call and any process can serve its BYE or re-INVITE.
+      try {
+        out.body = await this.#media.answer(p.state, 'b', out.body)
+      } catch (err) {
+        const r = mediaRefusal(p.aInvite, err, p.state.a.localTag)
+        if (!r) throw err
+        // B accepted but its answer cannot be anchored: A gets the refusal, B is ACKed and BYEd.
+        p.log.info({ status: r.status, err: (err as Error).message }, 'Answer refused by the media step')
+        this.counters.callsFailed++
+        if (p.state.a.ipGroup !== '') this.#o.metrics?.recordFinal(p.state.a.ipGroup, 'inbound', r.status)
+        manipulateOutbound(this.#o.pipeline(), p.state.a.ipGroup, r)
+        p.aTx.respond(r)
+        await this.#ackAndByeB(p, res, {
+          by: 'sbc',
+          reason: 'media',
+          code: r.status,
+          detail: (err as MediaAnchorError).code,
+        })
+        return
+      }
+    }
+    const media = p.state.media
     try {
       // Written before the 2xx is relayed: from then on any process may serve the call.
       try {
@@ -692,7 +748,7 @@ export class B2bua {
         if (!(err instanceof VersionConflictError)) throw err
         const current = await this.#o.store.getCall(p.id)
         if (!current) throw err
-        p.state = await this.#o.store.updateCall(answered(current))
+        p.state = await this.#o.store.updateCall(answered({ ...current, ...(media ? { media } : {}) }))
       }
     } catch (err) {
       p.log.error({ err }, 'Could not store the answered call; hanging up')
@@ -702,13 +758,32 @@ export class B2bua {
     }
     this.counters.callsAnswered++
     this.#countAnswered(p.state)
-    const out = mirrorResponse(p.aInvite, res, p.state.a.localTag, this.#aContact(p))
-    if (out.body.length > 0) out.body = await this.#media.answer(p.state, 'b', out.body)
     manipulateOutbound(this.#o.pipeline(), p.state.a.ipGroup, out)
     p.aTx.respond(out)
     p.log.info({}, 'Answered call')
     // The INVITE is done for this process once A acknowledges (or after 64·T1).
     setTimeout(() => this.#pending.delete(p.id), 32_000).unref()
+  }
+
+  /**
+   * The media step refused the call while it is being set up (MediaAnchorError): A gets its status
+   * (488 Not Acceptable Here, or 503 with Retry-After), the failure is counted and the CDR says
+   * `media` with the error code. Other errors are rethrown.
+   */
+  async #failOnMedia(p: PendingInvite, err: unknown): Promise<void> {
+    const r = mediaRefusal(p.aInvite, err, p.state.a.localTag)
+    if (!r) throw err
+    p.log.info({ status: r.status, err: (err as Error).message }, 'Call refused by the media step')
+    this.counters.callsFailed++
+    if (p.state.a.ipGroup !== '') this.#o.metrics?.recordFinal(p.state.a.ipGroup, 'inbound', r.status)
+    manipulateOutbound(this.#o.pipeline(), p.state.a.ipGroup, r)
+    p.aTx.respond(r)
+    await this.#finish(p, {
+      by: 'sbc',
+      reason: 'media',
+      code: r.status,
+      detail: (err as MediaAnchorError).code,
+    })
   }
 
   async #ackAndByeB(p: PendingInvite, res: SipResponse, hangup: Hangup): Promise<void> {
@@ -852,6 +927,20 @@ export class B2bua {
     }
   }
 
+  /** Stores `state.media` on the current version of the call (compare-and-set, retried). */
+  async #storeMedia(state: DialogState): Promise<DialogState> {
+    let current: DialogState | undefined = state
+    for (let attempt = 0; attempt < 5 && current; attempt++) {
+      try {
+        return await this.#o.store.updateCall({ ...current, ...(state.media ? { media: state.media } : {}) })
+      } catch (err) {
+        if (!(err instanceof VersionConflictError)) throw err
+        current = await this.#o.store.getCall(state.id)
+      }
+    }
+    return state
+  }
+
   async #release(groups: readonly string[], id: string): Promise<void> {
     for (const g of groups) await this.#o.store.releaseCall(g, id)
   }
@@ -872,13 +961,65 @@ export class B2bua {
     const seq = (p && found.leg === 'a' ? p.bInvite?.cseq?.seq : undefined) ?? leg.localCSeq
     const out = buildInDialogRequest('ACK', leg, seq, iface, 70, 'sbc')
     copyEndToEnd(ack, out)
-    if (out.body.length > 0) out.body = await this.#media.answer(found.call, found.leg, out.body)
+    let refused: MediaAnchorError | undefined
+    if (out.body.length > 0) {
+      try {
+        out.body = await this.#media.answer(found.call, found.leg, out.body)
+      } catch (err) {
+        if (!(err instanceof MediaAnchorError)) throw err
+        // The answer of a late offer (SDP in the ACK) cannot be anchored. The ACK still goes out,
+        // without the SDP, to complete the 2xx handshake (RFC 3261 §13.2.2.4), then the call ends.
+        refused = err
+        out.body = Buffer.alloc(0)
+        out.removeHeader('content-type')
+      }
+    }
     const dest = legDestination(leg, this.#o.podName)
     if (p && found.leg === 'a') {
       p.bAck = out
       this.#pending.delete(p.id)
     }
     await iface.endpoint.send(out, dest)
+    if (refused)
+      await this.hangUp(found.call.id, { by: 'sbc', reason: 'media', code: 488, detail: refused.code })
+  }
+
+  /**
+   * Ends an established call from the SBC's side (media timeout, a media step failure after both
+   * sides accepted): BYE on both legs (RFC 3261 §15.1.1), CDR with `hangup`, media released. With a
+   * shared store several processes may be asked to end the same call (a media timeout notice
+   * reaches every subscriber): the compare-and-set on the state picks one. Returns whether this
+   * process ended it.
+   */
+  async hangUp(dialogId: string, hangup: Hangup): Promise<boolean> {
+    const state = await this.#o.store.getCall(dialogId)
+    if (state?.state !== 'confirmed') return false
+    let claimed: DialogState
+    try {
+      claimed = await this.#o.store.updateCall({
+        ...state,
+        state: 'terminated',
+        a: { ...state.a, localCSeq: state.a.localCSeq + 1, state: 'terminated' },
+        b: { ...state.b, localCSeq: state.b.localCSeq + 1, state: 'terminated' },
+      })
+    } catch (err) {
+      if (err instanceof VersionConflictError) return false
+      throw err
+    }
+    for (const name of ['a', 'b'] as const) {
+      const leg = claimed[name]
+      const iface = this.#o.interfaces().get(leg.peer.localInterface ?? '')
+      if (!iface) continue
+      const bye = buildInDialogRequest('BYE', leg, leg.localCSeq, iface, 70, this.#contactUser(leg.ipGroup))
+      this.#sendRequest(iface, bye, legDestination(leg, this.#o.podName), {
+        onResponse: () => {},
+        onTimeout: () => {},
+        onTransportError: () => {},
+      })
+    }
+    this.#o.logger.info({ dialogId, reason: hangup.reason, detail: hangup.detail }, 'Ended call')
+    await this.#end({ ...claimed, state: state.state }, hangup)
+    return true
   }
 
   async #inDialog(iface: SipInterfaceRuntime, req: SipRequest, tx: ServerTransaction): Promise<void> {
@@ -943,8 +1084,23 @@ export class B2bua {
     const out = buildInDialogRequest(req.method, leg, ySeq, yIface, mf, this.#contactUser(leg.ipGroup))
     copyEndToEnd(req, out)
     if (req.method === 'PRACK') this.#mapRAck(out, sent, y)
-    if (out.body.length > 0 && (req.method === 'INVITE' || req.method === 'UPDATE'))
-      out.body = await this.#media.offer(sent, x, out.body)
+    if (out.body.length > 0 && (req.method === 'INVITE' || req.method === 'UPDATE')) {
+      const pod = sent.media?.pod
+      try {
+        out.body = await this.#media.offer(sent, x, out.body)
+      } catch (err) {
+        // RFC 3261 §14.2: a re-offer that cannot be accepted gets 488; the dialog and the media
+        // session stay as they were (the CSeqs written above only move forward, which is allowed).
+        if (!(err instanceof MediaAnchorError)) throw err
+        log.info({ method: req.method, err: err.message }, 'Re-offer refused by the media step')
+        const r = createResponse(req, 488)
+        r.addHeader('Warning', `399 kube-sbc "${err.code}"`)
+        tx.respond(r)
+        return
+      }
+      // The media step re-anchored the call on another media pod (its pod was gone): store where.
+      if (sent.media && sent.media.pod !== pod) sent = await this.#storeMedia(sent)
+    }
     manipulateOutbound(this.#o.pipeline(), leg.ipGroup, out)
     const xLeg = sent[x]
     const xContact = iface.contact(xLeg.peer.transport, this.#contactUser(xLeg.ipGroup))
@@ -965,8 +1121,19 @@ export class B2bua {
         undefined,
         CONTACT_METHODS.has(req.method) ? xContact : undefined,
       )
-      if (answer.body.length > 0 && res.status < 300)
-        answer.body = await this.#media.answer(sent!, y, answer.body)
+      if (answer.body.length > 0 && res.status < 300) {
+        try {
+          answer.body = await this.#media.answer(sent!, y, answer.body)
+        } catch (err) {
+          if (!(err instanceof MediaAnchorError)) throw err
+          // Y accepted a re-offer whose answer cannot be anchored: the media session no longer
+          // matches either side, so the call ends (BYE on both legs ends Y's INVITE too).
+          log.warn({ err: err.message }, 'Re-offer answer refused by the media step; ending the call')
+          tx.respond(createResponse(req, 500, { reason: 'Media Anchoring Failed' }))
+          await this.hangUp(sent!.id, { by: 'sbc', reason: 'media', code: 500, detail: err.code })
+          return
+        }
+      }
       manipulateOutbound(this.#o.pipeline(), xLeg.ipGroup, answer)
       tx.respond(answer)
       if (req.method === 'BYE') {

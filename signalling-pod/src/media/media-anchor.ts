@@ -28,6 +28,7 @@ import { type Logger, nullLogger } from '../../../lib/observability/logger.ts'
 import { SessionDescription } from '../../../lib/sdp/session-description.ts'
 import type { DialogState, LegName } from '../../../lib/sip/dialog/dialog-state.ts'
 import type { DialogStore } from '../../../lib/state/dialog-store.ts'
+import { pickByFreeCapacity } from '../../../lib/state/memory-store.ts'
 
 /** Error codes of the media step. */
 export const MediaAnchorErrorCode = {
@@ -72,6 +73,20 @@ export interface MediaAnchorOptions {
   logger?: Logger
   /** NgClient retransmission timer (ms), default 500. */
   retransmitMs?: number
+  /**
+   * The registry id of a media pod to use first when it serves the realm (`kube-sbc run`: the
+   * media pod in this process), so a call's media stays on the machine that took its INVITE.
+   */
+  preferPod?: string
+}
+
+/**
+ * Whether a config anchors media: it has at least one MediaRealm. Every IPGroup names a realm, so in
+ * practice any config with calls does; a snapshot without realms (signalling-only tests, a bare
+ * config) keeps passing SDP through unchanged, as the B2BUA did before media anchoring.
+ */
+export function anchorsMedia(config: SbcConfig): boolean {
+  return config.realms.length > 0
 }
 
 const other = (l: LegName): LegName => (l === 'a' ? 'b' : 'a')
@@ -95,12 +110,14 @@ export class MediaAnchor {
   }
 
   // MediaHook names.
-  offer(call: DialogState, from: LegName, sdp: Buffer): Promise<Buffer> {
+  async offer(call: DialogState, from: LegName, sdp: Buffer): Promise<Buffer> {
+    if (!call.media && !anchorsMedia(this.o.config())) return sdp
     return this.onOffer(call, from, sdp)
   }
-  answer(call: DialogState, from: LegName, sdp: Buffer): Promise<Buffer> {
-    // An answer with no media session yet is the offer of a late-offer call (INVITE without SDP).
-    if (!call.media) return this.onOffer(call, from, sdp)
+  async answer(call: DialogState, from: LegName, sdp: Buffer): Promise<Buffer> {
+    // An answer with no media session yet is the offer of a late-offer call (INVITE without SDP),
+    // unless the call was set up without anchoring (a config without realms): then it passes.
+    if (!call.media) return anchorsMedia(this.o.config()) ? this.onOffer(call, from, sdp) : sdp
     return this.onAnswer(call, from, sdp)
   }
   release(call: DialogState): Promise<void> {
@@ -114,7 +131,38 @@ export class MediaAnchor {
     const text = sdp.toString('utf8')
     if (x.profile?.srtp.mode === 'Mandatory' && !allAudioHasCrypto(text))
       throw new MediaSrtpRequiredError(from, x.group)
-    const pod = await this.podFor(call, x.realm ?? y.realm)
+    if (call.media) {
+      // A re-offer (re-INVITE, UPDATE, hold): same media pod. If that pod is gone (SIGKILL, node
+      // lost: unregistered, heartbeat expired, or not answering), the call is re-anchored on
+      // another pod: this offer creates a new session there, and the answer to it (on the way
+      // back) gives the offerer the new pod's address, so both legs move in one transaction.
+      try {
+        return await this.offerOn(await this.podFor(call, undefined), call, from, text, x, y)
+      } catch (e) {
+        if (!(e instanceof MediaAnchorError) || e.code !== MediaAnchorErrorCode.unavailable) throw e
+        this.logger.warn({ dialogId: call.id, pod: call.media.pod, err: e.message }, 'Re-anchoring the call')
+        const old = call.media
+        delete call.media
+        try {
+          const fresh = await this.podFor(call, x.realm ?? y.realm, old.pod)
+          return await this.offerOn(fresh, call, from, text, x, y)
+        } catch (e2) {
+          call.media = old
+          throw e2
+        }
+      }
+    }
+    return this.offerOn(await this.podFor(call, x.realm ?? y.realm), call, from, text, x, y)
+  }
+
+  private async offerOn(
+    pod: { id: string; client: NgClient },
+    call: DialogState,
+    from: LegName,
+    text: string,
+    x: LegPolicy,
+    y: LegPolicy,
+  ): Promise<Buffer> {
     const req: Omit<NgOfferRequest, 'command'> = {
       'call-id': call.id,
       'from-tag': from,
@@ -190,6 +238,7 @@ export class MediaAnchor {
   private async podFor(
     call: DialogState,
     realm: string | undefined,
+    exclude?: string,
   ): Promise<{ id: string; client: NgClient }> {
     if (this.o.fixed) {
       const { host, port } = this.o.fixed
@@ -198,7 +247,12 @@ export class MediaAnchor {
     const store = this.o.store
     if (!store) throw new MediaAnchorError(MediaAnchorErrorCode.unavailable, 'no media pod registry', 503)
     let info = call.media ? (await store.listMediaPods()).find((p) => p.id === call.media?.pod) : undefined
-    if (!info && !call.media && realm) info = await store.pickMediaPod(realm)
+    if (!info && !call.media && realm) {
+      const pods = (await store.listMediaPods()).filter((p) => p.id !== exclude)
+      info =
+        pods.find((p) => p.id === this.o.preferPod && p.realms.includes(realm) && p.active < p.capacity) ??
+        pickByFreeCapacity(pods, realm)
+    }
     if (!info)
       throw new MediaAnchorError(
         MediaAnchorErrorCode.unavailable,
