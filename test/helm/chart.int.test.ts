@@ -111,6 +111,12 @@ describe('helm chart against the real kube-apiserver: server-side dry run of eve
       )
       const applied = out.trim().split('\n').filter(Boolean)
       assert.equal(applied.length, objs.length, out)
+      // The `helm test` hook Pod is part of the production rendering and passes the server too.
+      if (valuesFiles.includes(production))
+        assert.ok(
+          applied.some((a) => /^pod\/.*-test-sip-options/.test(a)),
+          out,
+        )
     })
   }
 
