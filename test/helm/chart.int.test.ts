@@ -213,6 +213,9 @@ describe('helm chart in the full test control plane: install, upgrade, uninstall
     assert.match(out, /pod-security\.kubernetes\.io\/enforce=privileged/)
     assert.match(out, /kubectl apply -f examples\/uclab\//)
     assert.match(out, /kubectl label namespace uclab pod-security\.kubernetes\.io\/enforce=privileged/)
+    assert.match(out, new RegExp(`password in Secret ${ns}/${release}-redis \\(key redis-password\\)`))
+    assert.match(out, /as Secret <sbc>-redis-auth/)
+    assert.match(out, /type=="RedisConfigured"/)
     assert.match(out, new RegExp(`redis://${release}-redis\\.${ns}\\.svc:6379`))
     await waitEstablished(cp, chartCrds)
     // Served: the API answers list requests for every kind.
@@ -363,6 +366,36 @@ describe('helm chart in the full test control plane: install, upgrade, uninstall
       `owner=helm,name=${release}`,
     ])
     assert.deepEqual(helmRecords.items, [])
+    // Unlabelled leftovers too: the release namespace holds only what Kubernetes puts in every
+    // namespace (a PVC, a ReplicaSet or a Pod without the release label would show up here).
+    const namespaced = (
+      await ok(
+        kubectl(cp, ['api-resources', '--namespaced=true', '--verbs=list,delete', '-o', 'name']),
+        'api-resources',
+      )
+    )
+      .trim()
+      .split('\n')
+      .filter((t) => t && !t.startsWith('events'))
+    await eventually(
+      async () => {
+        const all = (
+          await ok(
+            kubectl(cp, ['-n', ns, 'get', namespaced.join(','), '-o', 'name', '--ignore-not-found']),
+            'list the release namespace',
+          )
+        )
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+        const builtin = new Set(['configmap/kube-root-ca.crt', 'serviceaccount/default'])
+        assert.deepEqual(
+          all.filter((o) => !builtin.has(o)),
+          [],
+        )
+      },
+      { timeoutMs: 120_000, intervalMs: 1000 },
+    )
     const rbac = await kubectl(cp, ['get', 'clusterrole', `${release}-kube-sbc-operator`])
     assert.notEqual(rbac.status, 0, 'cluster-scoped RBAC is removed')
     // Helm documents that CRDs in crds/ are never deleted.
