@@ -247,6 +247,38 @@ describe('media addon (libsrtp + native relay)', function () {
       assert.throws(() => addon.relayStats(r, again.leg), { code: 'SBC_ERR_MEDIA_NATIVE' })
     })
 
+    it('grows its leg table past 8,192 legs (once a fixed limit) while relaying on the first and last legs', async () => {
+      const relay = new NativeRelay(addon)
+      const legs = [] as ReturnType<NativeRelay['bind']>[]
+      const peerA = await udp()
+      const peerB = await udp()
+      relay.start()
+      try {
+        const first = [relay.bind('127.0.0.1'), relay.bind('127.0.0.1')] as const
+        relay.connect(first[0], first[1])
+        relay.setPeer(first[1], { address: '127.0.0.1', port: peerB.address().port }, Latch.off)
+        // The table moves while the worker relays: the first pair must keep working across each growth.
+        for (let i = 0; i < 8_300; i++) {
+          legs.push(relay.bind('127.0.0.1'))
+          if (i % 2_000 === 0) {
+            peerA.send(rtp(i, 0xf1), first[0].port, '127.0.0.1')
+            assert.deepEqual((await next(peerB))[0], rtp(i, 0xf1))
+          }
+        }
+        const last = [relay.bind('127.0.0.1'), relay.bind('127.0.0.1')] as const
+        assert.ok(last[1].leg >= 8_192, `leg index ${last[1].leg}`)
+        relay.connect(last[0], last[1])
+        relay.setPeer(last[1], { address: '127.0.0.1', port: peerA.address().port }, Latch.off)
+        peerB.send(rtp(7, 0xf2), last[0].port, '127.0.0.1')
+        assert.deepEqual((await next(peerA))[0], rtp(7, 0xf2))
+        assert.equal(relay.stats(first[0]).packetsIn, 5)
+        for (const l of [...first, ...last]) relay.close(l)
+      } finally {
+        for (const l of legs) relay.close(l)
+        relay.stop()
+      }
+    })
+
     it('NativeRelay relays SRTP → SRTP re-keyed per leg (GCM in, AES-CM out) and maps errors to codes', async () => {
       const relay = new NativeRelay(addon)
       const a = relay.bind('127.0.0.1')

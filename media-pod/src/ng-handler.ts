@@ -121,10 +121,10 @@ interface PartyMedia {
   cryptoIn: SrtpKeying | null
   /** Our key toward the party (our a=crypto to it): protects what we send it. */
   cryptoOut: (SrtpKeying & { tag: number }) | null
-  /** Keys we offered the party, by crypto tag, until its answer picks one. */
-  offeredOut: Map<number, SrtpKeying>
-  /** The party's a=crypto lines, until our answer picks one. */
-  offeredIn: { tag: number; suite: string; keyParams: string }[]
+  /** Keys we offered the party, by crypto tag, until its answer picks one; null for plain RTP. */
+  offeredOut: Map<number, SrtpKeying> | null
+  /** The party's a=crypto lines, until our answer picks one (the shared empty list when none). */
+  offeredIn: readonly { tag: number; suite: string; keyParams: string }[]
   /** The party's codecs (payload type → rtpmap) in its SDP order. */
   codecs: RtpMap[]
   timedOut: boolean
@@ -146,6 +146,8 @@ interface MediaPair {
   pair: StreamPair
   /** Which party is endpoint 0 (the first offerer). */
   first: Monologue
+  /** The media section (m= line index). */
+  index: number
 }
 
 interface Call {
@@ -157,8 +159,8 @@ interface Call {
   created: number
   lastSignal: number
   monologues: Map<string, Monologue>
-  /** Media of each offerer/answerer pair, by "<offerer tag>\n<index>" of the first offerer. */
-  pairs: Map<string, MediaPair>
+  /** Media of each offerer/answerer pair (an array: a call has one or two, a Map costs ~200 B more). */
+  pairs: MediaPair[]
   affinity: number
   answered: boolean
   deleteTimer: NodeJS.Timeout | undefined
@@ -173,6 +175,10 @@ export interface NgHandlerTotals {
   answers: number
   errors: number
 }
+
+/** Shared empty values, so that a plain RTP session holds no per-session empty Map or array. */
+const NO_CRYPTOS: readonly { tag: number; suite: string; keyParams: string }[] = Object.freeze([])
+const NO_PT_MAP: ReadonlyMap<number, number> = new Map()
 
 const DEFAULT_SUITES: readonly SrtpSuiteName[] = ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32']
 
@@ -327,7 +333,7 @@ export class MediaNgHandler implements NgRequestHandler {
         created: t,
         lastSignal: t,
         monologues: new Map(),
-        pairs: new Map(),
+        pairs: [],
         affinity: this.affinity++,
         answered: false,
         deleteTimer: undefined,
@@ -382,14 +388,18 @@ export class MediaNgHandler implements NgRequestHandler {
             },
           ])
           created.push(pair)
-          call.pairs.set(`${xm.tag}\n${i}`, { pair, first: xm })
-          xm.medias[i] = xp
-          ym.medias[i] = yp
+          call.pairs = [...call.pairs, { pair, first: xm, index: i }]
+          xm.medias = withAt(xm.medias, i, xp)
+          ym.medias = withAt(ym.medias, i, yp)
         }
         // What X told us.
         this.learnParty(sdp, m, xp, req, ctx)
         xp.mux = xMux || xp.ports.rtcp === undefined
-        xp.offeredIn = cryptos(m).map((c) => ({ tag: c.tag, suite: c.suite, keyParams: c.keyParams }))
+        const offered = cryptos(m)
+        xp.offeredIn =
+          offered.length === 0
+            ? NO_CRYPTOS
+            : offered.map((c) => ({ tag: c.tag, suite: c.suite, keyParams: c.keyParams }))
         if (isSrtpProto(xp.proto) && xp.offeredIn.length === 0 && !hasFlag(req.SDES, 'off'))
           warnings.push(`media ${i}: ${xp.proto} without a=crypto`)
         // What Y gets.
@@ -406,7 +416,7 @@ export class MediaNgHandler implements NgRequestHandler {
           setCryptos(m, this.offerKeys(yp, suites))
         } else {
           setCryptos(m, [])
-          yp.offeredOut.clear()
+          yp.offeredOut = null
         }
         for (const a of ['fingerprint', 'setup', 'tls-id']) m.removeAttributes(a)
         this.setEndpoint(m, ym, yp, yMuxOnly ? 'only' : yOfferMux ? 'offer' : 'none', req.flags)
@@ -420,7 +430,7 @@ export class MediaNgHandler implements NgRequestHandler {
         for (const p of created) p.close()
         for (const [alloc, a] of allocated) alloc.release(a)
         if (!isNew) {
-          for (const [key, mp] of call.pairs) if (created.includes(mp.pair)) call.pairs.delete(key)
+          call.pairs = call.pairs.filter((mp) => !created.includes(mp.pair))
           xm.medias = xm.medias.map((pm) =>
             pm && allocated.some(([, a]) => a === pm.ports) ? undefined : pm,
           )
@@ -478,7 +488,7 @@ export class MediaNgHandler implements NgRequestHandler {
       yp.cryptoOut = null
       if (isSrtpProto(yp.proto)) {
         const picked = cryptos(m)[0]
-        const ours = picked ? yp.offeredOut.get(picked.tag) : undefined
+        const ours = picked ? yp.offeredOut?.get(picked.tag) : undefined
         if (!picked || !ours || ours.suite !== picked.suite || !isSrtpSuiteName(picked.suite))
           throw new MediaPodError(
             MediaPodErrorCode.unsupported,
@@ -625,16 +635,17 @@ export class MediaNgHandler implements NgRequestHandler {
       yp.offeredOut = new Map([[out.tag, out]])
       return [{ tag: out.tag, suite: out.suite, keyParams: fmtKey(out), sessionParams: [] }]
     }
-    const prev = [...yp.offeredOut.values()].map((k) => k.suite)
-    if (prev.length !== suites.length || prev.some((s, i) => s !== suites[i])) {
-      yp.offeredOut = new Map(
+    const prev = [...(yp.offeredOut?.values() ?? [])].map((k) => k.suite)
+    let offered = yp.offeredOut
+    if (!offered || prev.length !== suites.length || prev.some((s, i) => s !== suites[i])) {
+      offered = yp.offeredOut = new Map(
         suites.map((s, i) => {
           const k = generateSdesKey(s)
           return [i + 1, { suite: s, masterKey: k.masterKey, masterSalt: k.masterSalt }]
         }),
       )
     }
-    return [...yp.offeredOut.entries()].map(([tag, k]) => ({
+    return [...offered.entries()].map(([tag, k]) => ({
       tag,
       suite: k.suite,
       keyParams: fmtKey(k),
@@ -730,10 +741,10 @@ export class MediaNgHandler implements NgRequestHandler {
   private async program(call: Call, x: Monologue): Promise<void> {
     const y = x.partner
     if (!y) return
-    for (const [key, mp] of call.pairs) {
+    for (const mp of call.pairs) {
       const first = mp.first
       if (first !== x && first !== y) continue
-      const index = Number(key.slice(key.indexOf('\n') + 1))
+      const index = mp.index
       const second = first === x ? y : x
       const a = first.medias[index]
       const b = second.medias[index]
@@ -757,9 +768,8 @@ export class MediaNgHandler implements NgRequestHandler {
   }
 
   private endpointStats(call: Call, m: Monologue, pm: PartyMedia): EndpointStats | undefined {
-    for (const [key, mp] of call.pairs) {
-      const index = Number(key.slice(key.indexOf('\n') + 1))
-      if (index !== pm.index) continue
+    for (const mp of call.pairs) {
+      if (mp.index !== pm.index) continue
       if (mp.first === m) return mp.pair.stats(0)
       if (mp.first.partner === m) return mp.pair.stats(1)
     }
@@ -770,7 +780,7 @@ export class MediaNgHandler implements NgRequestHandler {
     const limit = this.o.mediaTimeoutMs ?? 60_000
     const t = this.now()
     for (const call of this.calls.values()) {
-      for (const mp of call.pairs.values()) mp.pair.tick()
+      for (const mp of call.pairs) mp.pair.tick()
       if (limit <= 0 || !call.answered) continue
       for (const m of call.monologues.values()) {
         for (const pm of m.medias) {
@@ -868,7 +878,7 @@ export class MediaNgHandler implements NgRequestHandler {
         this.closedTotals.set(m.realm.name, t)
       }
     }
-    for (const mp of call.pairs.values()) mp.pair.close()
+    for (const mp of call.pairs) mp.pair.close()
     const seen = new Set<Monologue>()
     for (const m of call.monologues.values()) seen.add(m)
     for (const m of [...seen]) if (m.partner) seen.add(m.partner)
@@ -958,7 +968,7 @@ export class MediaNgHandler implements NgRequestHandler {
   }
 
   private backendOf(call: Call, index: number): string {
-    for (const [key, mp] of call.pairs) if (key.endsWith(`\n${index}`)) return mp.pair.backendName
+    for (const mp of call.pairs) if (mp.index === index) return mp.pair.backendName
     return ''
   }
 
@@ -1019,8 +1029,8 @@ function newPartyMedia(index: number, type: string, ports: PortAllocation): Part
     mux: false,
     cryptoIn: null,
     cryptoOut: null,
-    offeredOut: new Map(),
-    offeredIn: [],
+    offeredOut: null,
+    offeredIn: NO_CRYPTOS,
     codecs: [],
     timedOut: false,
   }
@@ -1072,7 +1082,17 @@ function orderedCodecs(m: MediaSection): RtpMap[] {
     const r = maps.get(Number(f))
     if (r) out.push(r)
   }
-  return out
+  // An array grown by push keeps ~17 slots; the copy holds exactly the codecs (kept per party).
+  return out.slice()
+}
+
+/**
+ * `a` with `v` at `i`, as a new array of exactly the needed length. Session arrays live as long as
+ * the call; V8 gives an array grown by assignment or push room for ~17 elements (150 B), so the
+ * session table builds them at their final size instead.
+ */
+function withAt<T>(a: readonly (T | undefined)[], i: number, v: T): (T | undefined)[] {
+  return Array.from({ length: Math.max(a.length, i + 1) }, (_, k) => (k === i ? v : a[k]))
 }
 
 const sameCodec = (a: RtpMap, b: RtpMap) =>
@@ -1081,13 +1101,16 @@ const sameCodec = (a: RtpMap, b: RtpMap) =>
   a.channels === b.channels
 
 /** Payload type map for packets from the `from` party to the `to` party (only differing types). */
-function ptMap(from: readonly RtpMap[], to: readonly RtpMap[]): Map<number, number> {
-  const out = new Map<number, number>()
+function ptMap(from: readonly RtpMap[], to: readonly RtpMap[]): ReadonlyMap<number, number> {
+  let out: Map<number, number> | undefined
   for (const f of from) {
     const t = to.find((x) => sameCodec(x, f))
-    if (t && t.payloadType !== f.payloadType) out.set(f.payloadType, t.payloadType)
+    if (!t || t.payloadType === f.payloadType) continue
+    out ??= new Map<number, number>()
+    out.set(f.payloadType, t.payloadType)
   }
-  return out
+  // Most calls need no mapping: they share one empty map instead of holding one each.
+  return out ?? NO_PT_MAP
 }
 
 /**

@@ -22,7 +22,10 @@
 
 #define BATCH 32
 #define SLOT 2048 /* > 1500-octet MTU + SRTP_MAX_TRAILER_LEN */
-#define MAX_LEGS 8192
+/* The leg table grows by doubling from LEGS_INITIAL (memory follows the calls actually held) up to
+ * MAX_LEGS: 4 legs per call (RTP + RTCP per party), so 262,144 calls per worker. */
+#define LEGS_INITIAL 256
+#define MAX_LEGS (1 << 20)
 
 enum { LATCH_OFF = 0, LATCH_ONCE = 1, LATCH_ALWAYS = 2 };
 
@@ -129,7 +132,9 @@ typedef struct relay {
   int coalesce_us; /* owned by: control; pause after each busy epoll round so more datagrams queue up */
   int epfd, evfd;  /* owned by: control */
   int nlegs;       /* owned by: control: high-water mark of used slots */
-  leg legs[MAX_LEGS];
+  int cap;         /* owned by: control: slots allocated in `legs` */
+  leg *legs;       /* owned by: control (grown only by JS, under `lock`, so the worker never sees a
+                      moved table; a JS call's leg pointers stay valid because only JS grows it) */
   /* worker scratch, owned by: worker */
   unsigned char slots[BATCH][SLOT];
   struct mmsghdr rx[BATCH], tx[BATCH];
@@ -293,6 +298,7 @@ static void finalize(napi_env env, void *data, void *hint) {
   close(r->epfd);
   close(r->evfd);
   pthread_mutex_destroy(&r->lock);
+  free(r->legs);
   free(r);
 }
 
@@ -362,7 +368,15 @@ static napi_value bind_leg(napi_env env, napi_callback_info info) {
   int li = -1;
   for (int i = 0; i < r->nlegs; i++)
     if (r->legs[i].fd < 0) { li = i; break; }
-  if (li < 0 && r->nlegs < MAX_LEGS) li = r->nlegs++;
+  if (li < 0 && r->nlegs == r->cap && r->cap < MAX_LEGS) {
+    int cap = r->cap ? r->cap * 2 : LEGS_INITIAL;
+    leg *grown = realloc(r->legs, (size_t)cap * sizeof *grown);
+    if (grown) {
+      r->legs = grown;
+      r->cap = cap;
+    }
+  }
+  if (li < 0 && r->nlegs < r->cap) li = r->nlegs++;
   if (li >= 0) {
     leg *L = &r->legs[li];
     memset(L, 0, sizeof *L);

@@ -119,8 +119,9 @@ class NativeEndpoint implements RelayEndpoint {
   readonly rtpPort: number
   readonly rtcpPort: number | undefined
   private config: EndpointConfig = IDLE_CONFIG
-  /** Per leg: waiting for the first packet to lock the latch. */
-  private pendingLock = { rtp: false, rtcp: false }
+  /** Per leg: waiting for the first packet to lock the latch (fields, not an object per endpoint). */
+  private lockRtp = false
+  private lockRtcp = false
   private closed = false
 
   constructor(relay: NativeRelay, rtp: RelayLeg, rtcp: RelayLeg | undefined, spec: EndpointSpec) {
@@ -154,22 +155,27 @@ class NativeEndpoint implements RelayEndpoint {
     else {
       // Send to the SDP address and follow the first source; tick() locks it.
       this.relay.setPeer(leg, peer, Latch.always)
-      this.pendingLock[kind] = true
+      this.setLock(kind, true)
       return
     }
-    this.pendingLock[kind] = false
+    this.setLock(kind, false)
+  }
+
+  private setLock(kind: 'rtp' | 'rtcp', pending: boolean): void {
+    if (kind === 'rtp') this.lockRtp = pending
+    else this.lockRtcp = pending
   }
 
   tick(): void {
     if (this.closed) return
     for (const kind of ['rtp', 'rtcp'] as const) {
-      if (!this.pendingLock[kind]) continue
+      if (!(kind === 'rtp' ? this.lockRtp : this.lockRtcp)) continue
       const leg = kind === 'rtp' ? this.rtp : this.rtcp
       if (!leg) continue
       const s = this.relay.stats(leg)
       if (s.packetsIn - s.dropped - s.authFailures - s.replayDrops > 0 && s.peerAddress && s.peerPort) {
         this.relay.setPeer(leg, { address: s.peerAddress, port: s.peerPort }, Latch.off)
-        this.pendingLock[kind] = false
+        this.setLock(kind, false)
       }
     }
   }

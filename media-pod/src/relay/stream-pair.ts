@@ -12,7 +12,8 @@ export class StreamPair {
   private readonly specs: readonly [EndpointSpec, EndpointSpec]
   private backend: RelayBackend
   private endpoints: [RelayEndpoint, RelayEndpoint]
-  private configs: [EndpointConfig, EndpointConfig] | undefined
+  /** `program` has been called (the configurations themselves live in the endpoints). */
+  private isProgrammed = false
   private closed = false
 
   private constructor(
@@ -47,7 +48,7 @@ export class StreamPair {
 
   /** Whether `program` has been called (both parties known). */
   get programmed(): boolean {
-    return this.configs !== undefined
+    return this.isProgrammed
   }
 
   /** Applies both parties' configuration, moving to the fallback backend when needed. */
@@ -61,7 +62,7 @@ export class StreamPair {
     }
     this.endpoints[0].configure(a)
     this.endpoints[1].configure(b)
-    this.configs = [a, b]
+    this.isProgrammed = true
   }
 
   stats(side: 0 | 1): EndpointStats {
