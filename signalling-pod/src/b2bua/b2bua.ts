@@ -23,9 +23,13 @@ import type { SignallingMetrics } from '../metrics.ts'
 import {
   admit,
   type CompiledPipeline,
+  createDnsResolver,
   decide,
+  dnsOptionsFromEnv,
   manipulateOutbound,
+  type Resolve,
   type RouteTarget,
+  resolveRouteTargets,
 } from '../pipeline/pipeline.ts'
 import {
   BRANCH_PREFIX,
@@ -77,7 +81,22 @@ export interface B2buaOptions {
   metrics?: SignallingMetrics
   /** One CDR JSON line per call (docs/b2bua.md); the server picks the sink (stdout or a file). */
   cdr?: CdrWriter
+  /** Resolves A/SRV proxies at call time; default node:dns on `KUBE_SBC_DNS_SERVERS` or the system's. */
+  resolve?: Resolve
+  /**
+   * Give up a target that sent no response at all (not even 100 Trying) after this long, when
+   * another one is left (default {@link NO_RESPONSE_FAILOVER_MS}).
+   */
+  noResponseFailoverMs?: number
 }
+
+/**
+ * RFC 3263 §4.3 moves to the next address on a timeout, but Timer B (64·T1, 32 s) is far too long
+ * for a caller to wait over UDP. Like Kamailio's fr_timer against fr_inv_timer, an INVITE with no
+ * response at all after this long counts as timed out when another target is left; any response
+ * proves the target alive and the INVITE then runs its course.
+ */
+export const NO_RESPONSE_FAILOVER_MS = 4000
 
 /** How a call ended, for the CDR and the log. */
 export interface Hangup {
@@ -157,6 +176,7 @@ export class B2bua {
   readonly counters = new B2buaCounters()
   readonly #o: B2buaOptions
   readonly #media: MediaHook
+  readonly #resolve: Resolve
   readonly #pending = new Map<string, PendingInvite>()
   readonly #pendingByTx = new WeakMap<InviteServerTransaction, PendingInvite>()
   #inflight = 0
@@ -169,6 +189,7 @@ export class B2bua {
   constructor(options: B2buaOptions) {
     this.#o = options
     this.#media = options.media ?? passThroughMedia
+    this.#resolve = options.resolve ?? createDnsResolver(dnsOptionsFromEnv())
     options.metrics?.beforeScrape(() => this.#syncMetrics())
   }
 
@@ -314,12 +335,30 @@ export class B2bua {
       tx.respond(r)
       return
     }
+    // RFC 3261 §17.2.1: the 100 Trying goes out now that the call is accepted for routing, like a
+    // proxy's (Kamailio's t_relay) — not after a 200 ms timer: the B leg, Redis and failover can take
+    // longer, and an INVITE unanswered for T1 is retransmitted by the caller. Scanners were dropped
+    // above without any answer.
+    tx.respond(createResponse(req, 100))
     this.counters.callsAttempted++
     // An unclassified caller (security.unclassified Allow) has no group of its own.
     const sourceGroup = decision.sourceGroup ?? ''
     const m = this.#o.metrics
     if (sourceGroup !== '') m?.callsAttempted.inc({ ip_group: sourceGroup, direction: 'inbound' })
-    const target = decision.targets[0]
+    // RFC 3263 §4: A/SRV proxies are resolved per call (answers cached by TTL) into addresses tried
+    // in order; the addresses feed classification by proxy set, so the peers' requests classify.
+    const targets = await resolveRouteTargets(decision.targets, this.#resolve)
+    for (const [i, t] of targets.entries())
+      if (t !== decision.targets[i])
+        pipeline.learnProxyAddresses(
+          t.group,
+          t.proxies.map((x) => ({ ...x, port: x.transport === 'UDP' ? x.port : null })),
+        )
+    const first = Math.max(
+      0,
+      targets.findIndex((t) => t.proxies.length > 0),
+    )
+    const target = targets[first]
     const bIface = target && this.#o.interfaces().get(target.interfaceName)
     const id = newCallStateId()
     const startedAt = Date.now()
@@ -420,8 +459,8 @@ export class B2bua {
       aTx: tx,
       aIface: iface,
       bIface,
-      targets: decision.targets,
-      target: 0,
+      targets,
+      target: first,
       proxy: 0,
       failover: decision.failover,
       provisional: false,
@@ -449,6 +488,22 @@ export class B2bua {
       return
     }
     await this.#sendBInvite(pending)
+    this.#armNoResponse(pending)
+  }
+
+  /** See {@link NO_RESPONSE_FAILOVER_MS}. */
+  #armNoResponse(p: PendingInvite): void {
+    const inv = p.bInvite
+    const tx = p.bTx
+    if (!inv || !tx) return
+    const more = p.proxy + 1 < (p.targets[p.target]?.proxies.length ?? 0) || p.target + 1 < p.targets.length
+    if (!more || !p.failover.onTimeout) return
+    setTimeout(() => {
+      if (p.bInvite !== inv || p.answered || p.finished || p.cancelled || tx.state !== 'Calling') return
+      p.log.info({}, 'B leg INVITE had no response; trying the next target')
+      tx.dispose()
+      this.#guard(this.#onBInviteResponse(p, inv, createResponse(inv, 408), 'timeout'), inv)
+    }, this.#o.noResponseFailoverMs ?? NO_RESPONSE_FAILOVER_MS).unref()
   }
 
   #refuseUnavailable(req: SipRequest, tx: InviteServerTransaction, err: unknown, log: Logger): void {
@@ -469,8 +524,13 @@ export class B2bua {
     const user = req.uri.kind === 'sip' ? req.uri.user : undefined
     const fromUser = req.from?.uri.kind === 'sip' ? req.from.uri.user : undefined
     const t = lower(proxy.transport)
-    const host = proxy.address.includes(':') ? `[${proxy.address}]` : proxy.address
-    const ruri = `sip:${user ? `${user}@` : ''}${host}:${proxy.port}${t === 'udp' ? '' : `;transport=${t}`}`
+    // A resolved proxy keeps its domain in the URIs (uclab: "the Request-URI host must match this
+    // domain exactly") and as the TLS identity of its addresses (RFC 5922 §4).
+    if (proxy.domain !== undefined && t === 'tls')
+      bIface.rememberServerName(proxy.address, proxy.port, proxy.domain)
+    const host = proxy.domain ?? (proxy.address.includes(':') ? `[${proxy.address}]` : proxy.address)
+    const port = proxy.domain === undefined || proxy.resolution === 'A' ? `:${proxy.port}` : ''
+    const ruri = `sip:${user ? `${user}@` : ''}${host}${port}${t === 'udp' ? '' : `;transport=${t}`}`
     return {
       callId: newCallId(),
       localTag: generateTag(),
@@ -659,6 +719,7 @@ export class B2bua {
       p.bIface = iface
       p.log.info({ group: t.group, proxy: `${px.address}:${px.port}` }, 'Failed over to the next target')
       await this.#sendBInvite(p)
+      this.#armNoResponse(p)
       return true
     }
   }

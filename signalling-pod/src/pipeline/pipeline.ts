@@ -28,9 +28,12 @@ export { advertisedAddress, advertisedHost, applyIdentity, contactUri } from './
 export { manipulateInbound, manipulateOutbound } from './manipulate.ts'
 export {
   createDnsResolver,
+  DNS_SERVERS_ENV,
+  dnsOptionsFromEnv,
   orderSrv,
   type Resolve,
   type ResolvedAddress,
+  resolveRouteTargets,
   resolveTarget,
   srvName,
 } from './resolver.ts'

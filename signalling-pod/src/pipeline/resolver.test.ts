@@ -1,5 +1,12 @@
 import assert from 'node:assert/strict'
-import { orderSrv, type Resolve, resolveTarget, srvName } from './resolver.ts'
+import {
+  dnsOptionsFromEnv,
+  orderSrv,
+  type Resolve,
+  resolveRouteTargets,
+  resolveTarget,
+  srvName,
+} from './resolver.ts'
 
 describe('resolver seam', () => {
   it('names SRV owners per transport (RFC 3263)', () => {
@@ -81,5 +88,53 @@ describe('resolver seam', () => {
       out.map((a) => `${a.address}:${a.port}/${a.transport}`),
       ['10.0.40.248:5060/UDP', '54.172.60.1:5061/TLS', '85.119.56.1:5062/TLS'],
     )
+  })
+
+  it('replaces A/SRV proxies by their addresses, keeping the domain and resolution; static targets as they are', async () => {
+    const resolve: Resolve = async (_host, _kind, transport) => [
+      { address: '127.0.0.1', port: 5070, transport },
+      { address: '127.0.0.2', port: 5080, transport },
+    ]
+    const srv = {
+      group: 'webex',
+      interfaceName: 'si-webex',
+      proxies: [
+        {
+          address: 'carrier.test',
+          port: 5061,
+          transport: 'TLS' as const,
+          resolution: 'SRV' as const,
+          priority: 0,
+          weight: 1,
+        },
+      ],
+    }
+    const fixed = {
+      group: 'pbx',
+      interfaceName: 'lan',
+      proxies: [
+        {
+          address: '10.0.0.1',
+          port: 5060,
+          transport: 'UDP' as const,
+          resolution: 'Static' as const,
+          priority: 0,
+          weight: 1,
+        },
+      ],
+    }
+    const [a, b] = await resolveRouteTargets([srv, fixed], resolve)
+    assert.equal(b, fixed)
+    assert.deepEqual(
+      a?.proxies.map((p) => `${p.address}:${p.port} ${p.domain} ${p.resolution}`),
+      ['127.0.0.1:5070 carrier.test SRV', '127.0.0.2:5080 carrier.test SRV'],
+    )
+  })
+
+  it('takes DNS servers from KUBE_SBC_DNS_SERVERS', () => {
+    assert.deepEqual(dnsOptionsFromEnv({ KUBE_SBC_DNS_SERVERS: '127.0.0.1:5353, 10.0.0.10' }), {
+      servers: ['127.0.0.1:5353', '10.0.0.10'],
+    })
+    assert.deepEqual(dnsOptionsFromEnv({}), {})
   })
 })

@@ -6,6 +6,13 @@ export interface ResolvedAddress {
   address: string
   port: number
   transport: Transport
+  /**
+   * The domain it was resolved from (A/SRV proxies): the identity a TLS server must prove (RFC 5922
+   * §4: the domain of the URI, not the SRV target) and the host of the Request-URI.
+   */
+  domain?: string
+  /** How it was found: the proxy's resolution (A or SRV); absent for a Static proxy. */
+  resolution?: 'A' | 'SRV'
 }
 
 /** An SRV record as `node:dns` returns it. */
@@ -59,27 +66,70 @@ export function orderSrv(records: readonly SrvRecord[], random: () => number = M
 
 /** Options of {@link createDnsResolver}. */
 export interface DnsResolverOptions {
-  /** DNS servers (`ip` or `ip:port`); the system's when absent. */
+  /** DNS servers (`ip`, `ip:port`, `[ipv6]:port`); the system's when absent. */
   servers?: string[]
   /** Per-query timeout, ms. Default 2000. */
   timeoutMs?: number
   random?: () => number
+  /** Upper bound of how long an answer is reused, seconds. Default 300. */
+  maxTtlSeconds?: number
+  /** Clock for the cache (tests). */
+  now?: () => number
 }
 
-/** A {@link Resolve} on `node:dns` (A then AAAA; SRV ordered by {@link orderSrv}, targets resolved). */
+/** Environment variable naming the DNS servers of the call-time resolver, comma-separated. */
+export const DNS_SERVERS_ENV = 'KUBE_SBC_DNS_SERVERS'
+
+/** {@link DnsResolverOptions} from the environment: `KUBE_SBC_DNS_SERVERS=127.0.0.1:5353,10.0.0.10`. */
+export function dnsOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): DnsResolverOptions {
+  const v = env[DNS_SERVERS_ENV]?.trim()
+  if (!v) return {}
+  return {
+    servers: v
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
+  }
+}
+
+/**
+ * A {@link Resolve} on `node:dns`: A then AAAA (RFC 3263 §4.2), SRV ordered by {@link orderSrv}
+ * with each target resolved. Answers are cached by their TTL (RFC 1035 §3.2.1), capped at
+ * `maxTtlSeconds`. node:dns gives no TTL for SRV answers, so an SRV answer lives as long as the
+ * shortest TTL of the addresses it led to. Failures are not cached: the next call asks again.
+ */
 export function createDnsResolver(options: DnsResolverOptions = {}): Resolve {
   const dns = new DnsResolver({ timeout: options.timeoutMs ?? 2000, tries: 2 })
   if (options.servers !== undefined) dns.setServers(options.servers)
-  const addressesOf = async (host: string): Promise<string[]> => {
-    const v4 = await dns.resolve4(host).catch(() => [] as string[])
-    if (v4.length > 0) return v4
-    return dns.resolve6(host).catch(() => [] as string[])
+  const now = options.now ?? Date.now
+  const maxTtl = (options.maxTtlSeconds ?? 300) * 1000
+  const cache = new Map<string, { until: number; value: unknown }>()
+  const cached = async <T>(key: string, load: () => Promise<{ value: T; ttlMs: number }>): Promise<T> => {
+    const hit = cache.get(key)
+    if (hit && hit.until > now()) return hit.value as T
+    const { value, ttlMs } = await load()
+    if (ttlMs > 0) cache.set(key, { until: now() + Math.min(ttlMs, maxTtl), value })
+    return value
   }
+  const addressesOf = (host: string) =>
+    cached(`A ${host}`, async () => {
+      let recs = await dns.resolve4(host, { ttl: true }).catch(() => [])
+      if (recs.length === 0) recs = await dns.resolve6(host, { ttl: true }).catch(() => [])
+      const ttlMs = recs.length === 0 ? 0 : Math.min(...recs.map((r) => r.ttl * 1000))
+      return { value: recs.map((r) => r.address), ttlMs }
+    })
+  const ttlOf = (host: string) => cache.get(`A ${host}`)?.until ?? 0
   return async (host, kind, transport) => {
     if (kind === 'A') return (await addressesOf(host)).map((address) => ({ address, port: 0, transport }))
-    const records = orderSrv(await dns.resolveSrv(srvName(host, transport)), options.random)
+    const records = await cached(`SRV ${srvName(host, transport)}`, async () => {
+      const value = await dns.resolveSrv(srvName(host, transport))
+      for (const r of value) await addressesOf(r.name)
+      const until = Math.min(...value.map((r) => ttlOf(r.name)))
+      return { value, ttlMs: Number.isFinite(until) ? until - now() : 0 }
+    })
+    // The weighted draw is made per call (RFC 2782: load spread over the targets), not per answer.
     const out: ResolvedAddress[] = []
-    for (const r of records) {
+    for (const r of orderSrv(records, options.random)) {
       for (const address of await addressesOf(r.name)) out.push({ address, port: r.port, transport })
     }
     return out
@@ -100,10 +150,48 @@ export async function resolveTarget(target: RouteTarget, resolve: Resolve): Prom
     }
     try {
       const found = await resolve(p.address, p.resolution, p.transport)
-      for (const a of found) out.push({ ...a, port: p.resolution === 'A' || a.port === 0 ? p.port : a.port })
+      for (const a of found)
+        out.push({
+          ...a,
+          port: p.resolution === 'A' || a.port === 0 ? p.port : a.port,
+          domain: p.address,
+          resolution: p.resolution,
+        })
     } catch {
       // Unresolvable: skip to the next proxy.
     }
   }
   return out
+}
+
+/**
+ * The targets with every A/SRV proxy replaced by the addresses it resolves to now, in order (RFC
+ * 3263 §4.3: the client tries them one after the other on timeout, transport error or 503). A
+ * resolved proxy keeps its domain (Request-URI, TLS) and resolution; its address is an IP. A target left without proxies is
+ * kept (the caller answers 503 or fails over).
+ */
+export async function resolveRouteTargets(
+  targets: readonly RouteTarget[],
+  resolve: Resolve,
+): Promise<RouteTarget[]> {
+  return Promise.all(
+    targets.map(async (t) => {
+      if (t.proxies.every((p) => p.resolution === 'Static')) return t
+      const resolved = await resolveTarget(t, resolve)
+      return {
+        ...t,
+        proxies: resolved.map((a, i) => ({
+          address: a.address,
+          port: a.port,
+          transport: a.transport,
+          // The original resolution stays (the Request-URI of an SRV name carries no port); `domain`
+          // marks the entry as resolved.
+          resolution: a.resolution ?? ('Static' as const),
+          priority: i,
+          weight: 0,
+          ...(a.domain !== undefined ? { domain: a.domain } : {}),
+        })),
+      }
+    }),
+  )
 }

@@ -22,6 +22,8 @@ export interface RouteProxy {
   resolution: 'Static' | 'A' | 'SRV'
   priority: number
   weight: number
+  /** Set on an address resolved from an A/SRV proxy: the domain it was resolved from. */
+  domain?: string
 }
 
 /** One destination IP group of a route, in failover order. */
