@@ -28,6 +28,16 @@ export class DefaultRedisConfigError extends SbcError {
   }
 }
 
+/** `<sbc>-redis-auth` exists but is not controlled by the SBC: the operator does not overwrite it. */
+export class MirrorConflictError extends SbcError {
+  constructor(namespace: string, name: string) {
+    super(
+      'SBC_ERR_OPERATOR_MIRROR_CONFLICT',
+      `Secret ${namespace}/${name} exists and is not owned by this SessionBorderController; the operator will not overwrite it (rename or delete it, or set spec.redis.passwordSecretRef)`,
+    )
+  }
+}
+
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/
 /** Secret data keys: `[-._a-zA-Z0-9]+` (Kubernetes validation of ConfigMap/Secret keys). */

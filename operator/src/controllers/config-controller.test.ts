@@ -152,3 +152,59 @@ describe('ConfigController (pure)', () => {
     assert.deepEqual(await controller.reconcile(KEY), { requeueAfterMs: 500 })
   })
 })
+
+describe('ConfigController: the default Redis (pure)', () => {
+  const defaultRedis = {
+    mode: 'bundled' as const,
+    url: 'redis://rel-redis.kube-sbc.svc:6379',
+    passwordSecret: { namespace: 'kube-sbc', name: 'rel-redis', key: 'redis-password' },
+  }
+  const source = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'rel-redis', namespace: 'kube-sbc' },
+    data: { 'redis-password': 'c2VjcmV0' },
+  } as KubernetesObject
+  function setupDefault() {
+    const store = new MemoryStore([...uclabObjects(), source])
+    const api = new FakeApi(store)
+    const controller = new ConfigController({ store, api, now: () => T0, throttleMs: 0, defaultRedis })
+    return { store, api, controller }
+  }
+
+  it('mirrors before publishing, and an idle second reconcile writes nothing', async () => {
+    const { store, api, controller } = setupDefault()
+    await controller.reconcile(KEY)
+    const applied = api.writes.filter((w) => w.op === 'apply').map((w) => `${w.kind}/${w.name}`)
+    assert.deepEqual(applied, ['Secret/sbc1-redis-auth', 'ConfigMap/sbc1-config'])
+    const cm = store.get(K.ConfigMap, 'sbc1-config', 'uclab') as KubernetesObject & {
+      data: Record<string, string>
+    }
+    assert.deepEqual(JSON.parse(cm.data[CONFIG_KEY] ?? '{}').redis.password, {
+      secret: 'sbc1-redis-auth',
+      key: 'password',
+    })
+    assert.equal(cond(store, 'SessionBorderController', 'sbc1', 'RedisConfigured')?.reason, 'DefaultRedis')
+    api.reset()
+    await controller.reconcile(KEY)
+    assert.deepEqual(api.writes, [])
+  })
+
+  it('does not overwrite a Secret of that name it does not own, and says so', async () => {
+    const { store, api, controller } = setupDefault()
+    store.put({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'sbc1-redis-auth', namespace: 'uclab' },
+      data: { password: 'dXNlcg==' },
+    } as KubernetesObject)
+    await controller.reconcile(KEY)
+    assert.ok(!api.writes.some((w) => w.kind === 'Secret'))
+    const c = cond(store, 'SessionBorderController', 'sbc1', 'RedisConfigured')
+    assert.equal(c?.status, 'False')
+    assert.equal(c?.reason, 'MirrorFailed')
+    assert.match(c?.message ?? '', /Secret uclab\/sbc1-redis-auth exists and is not owned/)
+    // The rest is still published.
+    assert.ok(store.get(K.ConfigMap, 'sbc1-config', 'uclab'))
+  })
+})

@@ -13,6 +13,7 @@ import { K, SBC_KINDS } from '../kinds.ts'
 import { configMapName, LABEL_SBC } from '../names.ts'
 import {
   type DefaultRedis,
+  MirrorConflictError,
   mirrorUpToDate,
   NO_DEFAULT_REDIS,
   RedisReason,
@@ -154,8 +155,12 @@ export class ConfigController implements Reconciler {
     const namespace = sbc.metadata?.namespace ?? ''
     const name = redisAuthName(sbc.metadata?.name ?? '')
     const cached = this.#o.store.get(K.Secret, name, namespace)
+    const owned =
+      cached?.metadata?.ownerReferences?.some((o) => o.uid === sbc.metadata?.uid && o.controller) ?? false
     if (r.mirror.action === 'apply') {
       if (mirrorUpToDate(cached, r.mirror.secret)) return
+      // Never take over a Secret someone else made (a forced apply would overwrite its data).
+      if (cached !== undefined && !owned) throw new MirrorConflictError(namespace, name)
       await this.#o.api.apply(r.mirror.secret)
       this.#logger.info(
         { sbc: `${namespace}/${sbc.metadata?.name}`, secret: name },
@@ -163,9 +168,7 @@ export class ConfigController implements Reconciler {
       )
       return
     }
-    if (r.mirror.action !== 'delete' || cached === undefined) return
-    const owned = cached.metadata?.ownerReferences?.some((o) => o.uid === sbc.metadata?.uid && o.controller)
-    if (!owned) return
+    if (r.mirror.action !== 'delete' || cached === undefined || !owned) return
     await this.#o.api.delete({ ...K.Secret, namespace, name })
     this.#logger.info(
       { sbc: `${namespace}/${sbc.metadata?.name}`, secret: name },
