@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
 import { DEFAULT_CONTROLLER_SETTINGS } from '../../lib/config/compile/session-border-controller.ts'
 import {
   DefaultRedisConfigError,
@@ -59,6 +61,26 @@ describe('default Redis (KUBE_SBC_DEFAULT_REDIS_*)', () => {
       )
     })
   }
+})
+
+describe('kube-sbc operator with a malformed default', function () {
+  this.timeout(60_000)
+  it('exits 1 at start with a one-line error naming the variable, before contacting any API server', () => {
+    const r = spawnSync(
+      join(import.meta.dirname, '..', '..', 'bin', 'kube-sbc'),
+      ['operator', '--http-port=0', '--kubeconfig=/nonexistent/kubeconfig'],
+      {
+        encoding: 'utf8',
+        timeout: 30_000,
+        env: { PATH: process.env.PATH ?? '', KUBE_SBC_DEFAULT_REDIS_MODE: 'external' },
+      },
+    )
+    assert.equal(r.status, 1, r.stderr)
+    assert.match(
+      r.stderr,
+      /^kube-sbc: KUBE_SBC_DEFAULT_REDIS_MODE=external needs KUBE_SBC_DEFAULT_REDIS_URL or KUBE_SBC_DEFAULT_REDIS_SENTINEL_MASTER\n$/,
+    )
+  })
 })
 
 describe('resolveRedis (pure)', () => {
