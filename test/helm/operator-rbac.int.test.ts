@@ -172,6 +172,7 @@ describe('the real operator with exactly the chart RBAC (apiserver mode)', funct
           ['serviceaccount', 'sbc1-pods'],
           ['role', 'sbc1-pods'],
           ['rolebinding', 'sbc1-pods'],
+          ['secret', 'sbc1-redis-auth'],
         ] as const) {
           const r = await kubectl(['-n', sbcNs, 'get', kind, name, '-o', 'name'])
           assert.equal(
@@ -183,6 +184,36 @@ describe('the real operator with exactly the chart RBAC (apiserver mode)', funct
       },
       { timeoutMs: 120_000, intervalMs: 1000 },
     )
+    // The chart's default Redis reached the SBC: the password helm generated, mirrored into the
+    // SBC's namespace, and the published snapshot points the pods at the bundled Redis with it.
+    const source = await getJson<{ data: Record<string, string> }>([
+      '-n',
+      releaseNs,
+      'get',
+      'secret',
+      `${release}-redis`,
+    ])
+    const mirror = await getJson<{ data: Record<string, string> }>([
+      '-n',
+      sbcNs,
+      'get',
+      'secret',
+      'sbc1-redis-auth',
+    ])
+    assert.equal(mirror.data.password, source.data['redis-password'])
+    const cm = await getJson<{ data: Record<string, string> }>([
+      '-n',
+      sbcNs,
+      'get',
+      'configmap',
+      'sbc1-config',
+    ])
+    assert.deepEqual(JSON.parse(cm.data['config.json'] ?? '{}').redis, {
+      mode: 'url',
+      url: `redis://${release}-redis.${releaseNs}.svc:6379`,
+      sentinel: null,
+      password: { secret: 'sbc1-redis-auth', key: 'password' },
+    })
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
     assert.match(metrics, /^leader_election_master_status\{[^}]*\} 1$/m)
     assert.match(metrics, /^controller_runtime_reconcile_total\{/m)
