@@ -22,10 +22,13 @@ import { MediaAnchorError } from '../media/media-anchor.ts'
 import type { SignallingMetrics } from '../metrics.ts'
 import {
   admit,
+  applyIdentity,
   type CompiledPipeline,
   createDnsResolver,
   decide,
   dnsOptionsFromEnv,
+  ManipulationError,
+  manipulateInbound,
   manipulateOutbound,
   type Resolve,
   type RouteTarget,
@@ -452,6 +455,21 @@ export class B2bua {
         ...(user ? { callee: user } : {}),
       },
     }
+    // Inbound manipulation of the source group (docs/pipeline.md §5), once the dialog data above was
+    // taken from the INVITE as received: the rules shape what is carried on to B.
+    if (sourceGroup !== '') {
+      try {
+        manipulateInbound(pipeline, sourceGroup, req)
+      } catch (err) {
+        if (!(err instanceof ManipulationError)) throw err
+        await this.#release(counters, id)
+        tx.respond(createResponse(req, 400, { reason: 'Bad Request - Header Not Manipulable' }))
+        dlog.info({ code: err.code, err: err.message }, 'Refused call: inbound manipulation')
+        this.counters.callsFailed++
+        refused(400, { by: 'sbc', reason: 'error', detail: err.code }, target.group)
+        return
+      }
+    }
     const pending: PendingInvite = {
       id,
       state,
@@ -566,6 +584,9 @@ export class B2bua {
         return
       }
     }
+    // RFC 3325 §9.1 per the target's profile (uclab: Webex "Dual Identity", SBCAssertIdentity = 1),
+    // before the group's own rules, which may still rewrite it.
+    applyIdentity(this.#o.pipeline(), b.ipGroup, inv)
     manipulateOutbound(this.#o.pipeline(), b.ipGroup, inv)
     p.bInvite = inv
     p.provisional = false
@@ -1259,8 +1280,17 @@ export class B2bua {
       tx.respond(r)
       return
     }
+    if (decision.sourceGroup !== null) {
+      try {
+        manipulateInbound(this.#o.pipeline(), decision.sourceGroup, req)
+      } catch (err) {
+        if (!(err instanceof ManipulationError)) throw err
+        tx.respond(createResponse(req, 400, { reason: 'Bad Request - Header Not Manipulable' }))
+        return
+      }
+    }
     // Out-of-dialog non-INVITE (OPTIONS, MESSAGE, ...): relayed on a fresh transaction, no state.
-    const target = decision.targets[0]
+    const target = (await resolveRouteTargets(decision.targets.slice(0, 1), this.#resolve))[0]
     const proxy = target?.proxies[0]
     const yIface = target && this.#o.interfaces().get(target.interfaceName)
     if (!target || !proxy || !yIface) {
@@ -1277,6 +1307,7 @@ export class B2bua {
       this.#contactUser(target.group),
     )
     copyEndToEnd(req, out)
+    applyIdentity(this.#o.pipeline(), target.group, out)
     manipulateOutbound(this.#o.pipeline(), target.group, out)
     this.#inflight++
     let done = false

@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict'
+import { readFile, writeFile } from 'node:fs/promises'
+import { freePort } from '../../test/harness/free-port.ts'
+import { startSipp } from '../../test/harness/sipp.ts'
+import { configYaml, ok, type Sbc, sbcPorts, scenario, startSbc } from './harness.ts'
+
+/**
+ * Header manipulation and identity on the wire (docs/pipeline.md §5 and "Identity and NAT"): the
+ * caller's group `pbx` has Inbound rules (what it sends is reshaped before it is carried on), the
+ * callee's group `carrier` has Outbound rules and a profile asserting the caller's identity (RFC 3325
+ * §9.1, the uclab Webex profile's SBCAssertIdentity = 1) with privacy Restrict (RFC 3325 §9.3). The
+ * SIPp UAS checks each header of the INVITE it gets.
+ */
+
+const profile = `---
+apiVersion: sbc.kubesbc.io/v1alpha1
+kind: IPProfile
+metadata: { name: trunk, namespace: default }
+spec:
+  media: { srtp: { mode: Optional }, codecs: [{ name: PCMU }] }
+  identity: { assertedIdentity: Add, privacy: Restrict }
+`
+
+function yaml(ports: Awaited<ReturnType<typeof sbcPorts>>, uacPort: number, uasPort: number): string {
+  const base = configYaml(ports, uacPort, uasPort, 'UDP', { append: profile })
+  const pbx = `  proxySet: { proxies: [{ address: 127.0.0.1, port: ${uacPort}, transport: UDP }] }\n`
+  const carrier = `  proxySet: { proxies: [{ address: 127.0.0.1, port: ${uasPort}, transport: UDP }] }\n`
+  const out = base
+    .replace(
+      pbx,
+      `${pbx}  manipulations:
+    - { name: subject, direction: Inbound, header: Subject, action: Set, value: "from the pbx" }
+    - { name: no-agent, direction: Inbound, header: User-Agent, action: Remove }
+`,
+    )
+    .replace(
+      `  sipInterfaceRef: { name: carrier-side }\n  ipProfileRef: { name: default }\n`,
+      '  sipInterfaceRef: { name: carrier-side }\n  ipProfileRef: { name: trunk }\n',
+    )
+    .replace(
+      carrier,
+      `${carrier}  manipulations:
+    - { name: trunk-id, header: X-Trunk, action: Add, value: carrier-1 }
+    - { name: contact-host, header: Contact, action: ReplaceHost, value: sbc.example.test }
+`,
+    )
+  assert.match(out, /name: subject/)
+  assert.match(out, /ipProfileRef: \{ name: trunk \}/)
+  assert.match(out, /name: trunk-id/)
+  return out
+}
+
+/** The caller's INVITE also carries a User-Agent and a Subject the Inbound rules replace. */
+async function withCallerHeaders(file: string): Promise<string> {
+  const text = await readFile(file, 'latin1')
+  const i = text.indexOf('      Max-Forwards: 70\n')
+  assert.ok(i > 0)
+  await writeFile(
+    file,
+    `${text.slice(0, i)}      User-Agent: pbx-9000\n      Subject: original\n${text.slice(i)}`,
+    'latin1',
+  )
+  return file
+}
+
+/**
+ * `<ereg check_it>` on one header of the INVITE (SIPp hands the value with its leading space); the
+ * variable is logged so SIPp sees it used.
+ */
+const check = (header: string, regexp: string, name: string) =>
+  `<ereg regexp="${regexp}" search_in="hdr" header="${header}:" check_it="true" assign_to="${name}" /><log message="${name} [$${name}]" />`
+const absent = (header: string, name: string) =>
+  `<ereg regexp="." search_in="hdr" header="${header}:" check_it_inverse="true" assign_to="${name}" /><log message="${name} [$${name}]" />`
+
+describe('Manipulation and identity through kube-sbc run', function () {
+  this.timeout(40_000)
+  let sbc: Sbc
+  let uacPort: number
+  let uasPort: number
+
+  before(async () => {
+    uacPort = await freePort()
+    uasPort = await freePort()
+    const ports = await sbcPorts()
+    sbc = await startSbc(ports, uacPort, uasPort, { yaml: yaml(ports, uacPort, uasPort) })
+  })
+  after(async () => sbc?.close())
+
+  it('applies the caller group Inbound rules, the callee profile identity and Outbound rules', async () => {
+    const uas = await startSipp({
+      scenario: {
+        file: await scenario('uas-check.xml', {
+          CHECK: [
+            // applyIdentity: the From user at the advertised host of the callee's interface.
+            check('P-Asserted-Identity', '^ *&lt;sip:sipp@127\\.0\\.0\\.1&gt;$', 'pai'),
+            check('Privacy', '^ *id$', 'privacy'),
+            // Inbound rules of pbx.
+            check('Subject', '^ *from the pbx$', 'subject'),
+            absent('User-Agent', 'agent'),
+            // Outbound rules of carrier.
+            check('X-Trunk', '^ *carrier-1$', 'trunk'),
+            check('Contact', '@sbc\\.example\\.test:', 'contacthost'),
+          ].join(''),
+        }),
+      },
+      transport: 'u1',
+      localPort: uasPort,
+      calls: 1,
+      timeoutSeconds: 15,
+    })
+    await new Promise((r) => setTimeout(r, 200))
+    const uac = await startSipp({
+      scenario: { file: await withCallerHeaders(await scenario('uac-call.xml')) },
+      target: `127.0.0.1:${sbc.ports.pbx}`,
+      transport: 'u1',
+      localPort: uacPort,
+      calls: 1,
+      timeoutSeconds: 15,
+    })
+    const [a, b] = await Promise.all([uac.result(), uas.result()])
+    ok(b, 1, 'UAS checking the headers')
+    ok(a, 1, 'UAC')
+  })
+})
