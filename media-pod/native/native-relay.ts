@@ -22,6 +22,11 @@ export interface RelayLeg {
   readonly port: number
 }
 
+/** A leg, or just its index (what a long-lived holder keeps: no object per leg). */
+export type LegRef = RelayLeg | number
+
+const legIndex = (l: LegRef): number => (typeof l === 'number' ? l : l.leg)
+
 /**
  * One native relay worker (one thread) and the legs it owns (ADR 0040). The control side of a media
  * pod creates one per core, binds each call's legs on the same relay, connects them both ways, and
@@ -53,14 +58,14 @@ export class NativeRelay {
   }
 
   /** What arrives on `from` leaves through `to`'s socket toward `to`'s peer. */
-  connect(from: RelayLeg, to: RelayLeg): void {
-    this.call(() => this.addon.relayConnect(this.handle, from.leg, to.leg))
+  connect(from: LegRef, to: LegRef): void {
+    this.call(() => this.addon.relayConnect(this.handle, legIndex(from), legIndex(to)))
   }
 
   /** Sets (or clears, with null) the leg's peer and its latching mode. */
-  setPeer(leg: RelayLeg, peer: { address: string; port: number } | null, latch: Latch = Latch.once): void {
+  setPeer(leg: LegRef, peer: { address: string; port: number } | null, latch: Latch = Latch.once): void {
     this.call(() =>
-      this.addon.relaySetPeer(this.handle, leg.leg, peer?.address ?? null, peer?.port ?? 0, latch),
+      this.addon.relaySetPeer(this.handle, legIndex(leg), peer?.address ?? null, peer?.port ?? 0, latch),
     )
   }
 
@@ -68,7 +73,7 @@ export class NativeRelay {
    * Sets the leg's SRTP: null = plain RTP in that direction.
    * @throws MediaNativeError `SBC_ERR_MEDIA_NATIVE_SUITE` for suites without a native engine
    */
-  setSrtp(leg: RelayLeg, inbound: SrtpKeying | null, outbound: SrtpKeying | null): void {
+  setSrtp(leg: LegRef, inbound: SrtpKeying | null, outbound: SrtpKeying | null): void {
     const make = (k: SrtpKeying | null, out: boolean) => {
       if (!k) return null
       const s = srtpSuite(k.suite)
@@ -83,22 +88,22 @@ export class NativeRelay {
     }
     const i = this.call(() => make(inbound, false))
     const o = this.call(() => make(outbound, true))
-    this.call(() => this.addon.relaySetSrtp(this.handle, leg.leg, i, o))
+    this.call(() => this.addon.relaySetSrtp(this.handle, legIndex(leg), i, o))
   }
 
   /** The RTP clock rate of what the leg receives (the unit of its jitter); default 8,000 Hz. */
-  setClockRate(leg: RelayLeg, hz: number): void {
-    this.call(() => this.addon.relaySetClockRate(this.handle, leg.leg, hz))
+  setClockRate(leg: LegRef, hz: number): void {
+    this.call(() => this.addon.relaySetClockRate(this.handle, legIndex(leg), hz))
   }
 
   /** Closes the leg's socket; the port returns to the system and the slot to the table. */
-  close(leg: RelayLeg): void {
-    this.call(() => this.addon.relayClose(this.handle, leg.leg))
+  close(leg: LegRef): void {
+    this.call(() => this.addon.relayClose(this.handle, legIndex(leg)))
   }
 
   /** A snapshot of the leg's counters (packets, bytes, auth failures, replays, drops, idle time, peer). */
-  stats(leg: RelayLeg): NativeLegStats {
-    return this.call(() => this.addon.relayStats(this.handle, leg.leg))
+  stats(leg: LegRef): NativeLegStats {
+    return this.call(() => this.addon.relayStats(this.handle, legIndex(leg)))
   }
 
   /** Starts the worker thread. */

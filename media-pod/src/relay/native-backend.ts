@@ -57,7 +57,7 @@ export class NativeRelayBackend implements RelayBackend {
         throw e
       }
     }
-    return new NativeEndpoint(relay, rtp, rtcp, spec)
+    return new NativeEndpoint(relay, rtp.leg, rtcp?.leg, spec)
   }
 
   pair(a: RelayEndpoint, b: RelayEndpoint): void {
@@ -65,7 +65,7 @@ export class NativeRelayBackend implements RelayBackend {
       throw new MediaPodError(MediaPodErrorCode.internal, 'native endpoints of a call must share a relay')
     a.relay.connect(a.rtp, b.rtp)
     a.relay.connect(b.rtp, a.rtp)
-    if (a.rtcp && b.rtcp) {
+    if (a.rtcp !== undefined && b.rtcp !== undefined) {
       a.relay.connect(a.rtcp, b.rtcp)
       a.relay.connect(b.rtcp, a.rtcp)
     }
@@ -114,8 +114,9 @@ const samePeer = (a: PeerAddress | null, b: PeerAddress | null): boolean =>
 
 class NativeEndpoint implements RelayEndpoint {
   readonly relay: NativeRelay
-  readonly rtp: RelayLeg
-  readonly rtcp: RelayLeg | undefined
+  /** Leg indexes in the worker (numbers, not RelayLeg objects: kept for the whole call). */
+  readonly rtp: number
+  readonly rtcp: number | undefined
   readonly rtpPort: number
   readonly rtcpPort: number | undefined
   private config: EndpointConfig = IDLE_CONFIG
@@ -124,7 +125,7 @@ class NativeEndpoint implements RelayEndpoint {
   private lockRtcp = false
   private closed = false
 
-  constructor(relay: NativeRelay, rtp: RelayLeg, rtcp: RelayLeg | undefined, spec: EndpointSpec) {
+  constructor(relay: NativeRelay, rtp: number, rtcp: number | undefined, spec: EndpointSpec) {
     this.relay = relay
     this.rtp = rtp
     this.rtcp = rtcp
@@ -136,19 +137,19 @@ class NativeEndpoint implements RelayEndpoint {
     const prev = this.config
     if (!sameKey(prev.srtpIn, c.srtpIn) || !sameKey(prev.srtpOut, c.srtpOut)) {
       this.relay.setSrtp(this.rtp, c.srtpIn, c.srtpOut)
-      if (this.rtcp) this.relay.setSrtp(this.rtcp, c.srtpIn, c.srtpOut)
+      if (this.rtcp !== undefined) this.relay.setSrtp(this.rtcp, c.srtpIn, c.srtpOut)
     }
     const first = prev === IDLE_CONFIG
     if (first || prev.clockRate !== c.clockRate) this.relay.setClockRate(this.rtp, c.clockRate)
     if (first || prev.latch !== c.latch || !samePeer(prev.rtpPeer, c.rtpPeer))
       this.setPeer('rtp', c.rtpPeer, c.latch)
-    if (this.rtcp && (first || prev.latch !== c.latch || !samePeer(prev.rtcpPeer, c.rtcpPeer)))
+    if (this.rtcp !== undefined && (first || prev.latch !== c.latch || !samePeer(prev.rtcpPeer, c.rtcpPeer)))
       this.setPeer('rtcp', c.rtcpPeer, c.latch)
     this.config = c
   }
 
   private setPeer(kind: 'rtp' | 'rtcp', peer: PeerAddress | null, latch: EndpointConfig['latch']): void {
-    const leg = kind === 'rtp' ? this.rtp : (this.rtcp as RelayLeg)
+    const leg = kind === 'rtp' ? this.rtp : (this.rtcp as number)
     if (latch === 'off') this.relay.setPeer(leg, peer, Latch.off)
     else if (latch === 'always') this.relay.setPeer(leg, peer, Latch.always)
     else if (peer === null) this.relay.setPeer(leg, null, Latch.once)
@@ -171,7 +172,7 @@ class NativeEndpoint implements RelayEndpoint {
     for (const kind of ['rtp', 'rtcp'] as const) {
       if (!(kind === 'rtp' ? this.lockRtp : this.lockRtcp)) continue
       const leg = kind === 'rtp' ? this.rtp : this.rtcp
-      if (!leg) continue
+      if (leg === undefined) continue
       const s = this.relay.stats(leg)
       if (s.packetsIn - s.dropped - s.authFailures - s.replayDrops > 0 && s.peerAddress && s.peerPort) {
         this.relay.setPeer(leg, { address: s.peerAddress, port: s.peerPort }, Latch.off)
@@ -182,7 +183,7 @@ class NativeEndpoint implements RelayEndpoint {
 
   stats(): EndpointStats {
     const a = this.relay.stats(this.rtp)
-    const b = this.rtcp ? this.relay.stats(this.rtcp) : undefined
+    const b = this.rtcp !== undefined ? this.relay.stats(this.rtcp) : undefined
     const idle = [a.idleMs, b?.idleMs ?? -1].filter((x) => x >= 0)
     return {
       packetsIn: a.packetsIn + (b?.packetsIn ?? 0),
@@ -204,6 +205,6 @@ class NativeEndpoint implements RelayEndpoint {
     if (this.closed) return
     this.closed = true
     this.relay.close(this.rtp)
-    if (this.rtcp) this.relay.close(this.rtcp)
+    if (this.rtcp !== undefined) this.relay.close(this.rtcp)
   }
 }
