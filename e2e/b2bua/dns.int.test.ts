@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict'
-import { type StartedProcess, startProcess } from '../../test/harness/child-process.ts'
+import type { StartedProcess } from '../../test/harness/child-process.ts'
 import { freePort } from '../../test/harness/free-port.ts'
 import { type RunningSipp, startSipp } from '../../test/harness/sipp.ts'
-import { configYaml, ok, type Sbc, sbcPorts, scenario, startSbc } from './harness.ts'
+import { configYaml, ok, type Sbc, sbcPorts, scenario, startDnsmasq, startSbc } from './harness.ts'
+
+/** Signalling only: SDP passes through (media anchoring has its own tests). */
+const NO_MEDIA = ['--no-media']
 
 /**
  * Call-time DNS (RFC 3263 §4): the callee group's only proxy is the SRV name carrier.test, served
@@ -10,28 +13,6 @@ import { configYaml, ok, type Sbc, sbcPorts, scenario, startSbc } from './harnes
  * SIPp UASes, priority 10 first, priority 20 second; the SBC must try them in that order and move
  * on when the first does not answer or answers 503 (RFC 3263 §4.3).
  */
-
-async function startDnsmasq(port: number, first: number, second: number): Promise<StartedProcess> {
-  const proc = startProcess('dnsmasq', [
-    '--no-daemon',
-    '--no-resolv',
-    '--no-hosts',
-    '--conf-file=/dev/null',
-    '--pid-file=',
-    '--user=',
-    '--listen-address=127.0.0.1',
-    '--bind-interfaces',
-    '-p',
-    String(port),
-    `--srv-host=_sip._udp.carrier.test,uas1.test,${first},10,10`,
-    `--srv-host=_sip._udp.carrier.test,uas2.test,${second},20,10`,
-    '--host-record=uas1.test,127.0.0.1',
-    '--host-record=uas2.test,127.0.0.1',
-    '--local-ttl=1',
-  ])
-  await proc.waitForOutput(/started, version/, 10_000)
-  return proc
-}
 
 const uas = async (port: number, file: string): Promise<RunningSipp> =>
   startSipp({ scenario: { file }, transport: 'u1', localPort: port, calls: 1, timeoutSeconds: 20 })
@@ -49,7 +30,12 @@ describe('B2BUA targets resolved through DNS SRV at call time (dnsmasq)', functi
     uacPort = await freePort()
     first = await freePort()
     second = await freePort()
-    dns = await startDnsmasq(dnsPort, first, second)
+    dns = await startDnsmasq(dnsPort, [
+      `--srv-host=_sip._udp.carrier.test,uas1.test,${first},10,10`,
+      `--srv-host=_sip._udp.carrier.test,uas2.test,${second},20,10`,
+      '--host-record=uas1.test,127.0.0.1',
+      '--host-record=uas2.test,127.0.0.1',
+    ])
     const ports = await sbcPorts()
     const yaml = configYaml(ports, uacPort, first, 'UDP').replace(
       `proxySet: { proxies: [{ address: 127.0.0.1, port: ${first}, transport: UDP }] }`,
@@ -57,6 +43,7 @@ describe('B2BUA targets resolved through DNS SRV at call time (dnsmasq)', functi
     )
     assert.match(yaml, /carrier\.test/)
     sbc = await startSbc(ports, uacPort, first, {
+      extra: NO_MEDIA,
       yaml,
       env: { KUBE_SBC_DNS_SERVERS: `127.0.0.1:${dnsPort}` },
     })

@@ -293,3 +293,26 @@ export async function both(c: Call, calls: number): Promise<void> {
   ok(uac, calls, 'UAC')
   ok(uas, calls, 'UAS')
 }
+
+/**
+ * A dnsmasq answering only from its arguments (`--srv-host=…`, `--host-record=…`) on 127.0.0.1:`port`,
+ * for call-time DNS tests (`KUBE_SBC_DNS_SERVERS`). TTL 1 s. Stop it by its PID (`stop()`).
+ */
+export async function startDnsmasq(port: number, records: readonly string[]): Promise<StartedProcess> {
+  const proc = startProcess('dnsmasq', [
+    '--no-daemon',
+    '--no-resolv',
+    '--no-hosts',
+    '--conf-file=/dev/null',
+    '--pid-file=',
+    '--user=',
+    '--listen-address=127.0.0.1',
+    '--bind-interfaces',
+    '-p',
+    String(port),
+    '--local-ttl=1',
+    ...records,
+  ])
+  await proc.waitForOutput(/started, version/, 10_000)
+  return proc
+}

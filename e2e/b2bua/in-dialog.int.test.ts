@@ -1,6 +1,9 @@
 import { freePort } from '../../test/harness/free-port.ts'
 import { both, call, type Sbc, sbcPorts, scenario, startSbc } from './harness.ts'
 
+/** Signalling only: SDP passes through (media anchoring has its own tests). */
+const NO_MEDIA = ['--no-media']
+
 /**
  * In-dialog requests in both directions through kube-sbc run (RFC 3261 §12.2): the caller's INFO
  * (RFC 6086), UPDATE with SDP (RFC 3311) and OPTIONS (§11), then the callee's re-INVITE (hold),
@@ -17,7 +20,7 @@ for (const transport of ['UDP', 'TCP'] as const) {
     before(async () => {
       uacPort = await freePort()
       uasPort = await freePort()
-      sbc = await startSbc(await sbcPorts(), uacPort, uasPort, { transport })
+      sbc = await startSbc(await sbcPorts(), uacPort, uasPort, { extra: NO_MEDIA, transport })
     })
     after(async () => sbc?.close())
 

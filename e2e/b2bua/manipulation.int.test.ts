@@ -4,6 +4,9 @@ import { freePort } from '../../test/harness/free-port.ts'
 import { startSipp } from '../../test/harness/sipp.ts'
 import { configYaml, ok, type Sbc, sbcPorts, scenario, startSbc } from './harness.ts'
 
+/** Signalling only: SDP passes through (media anchoring has its own tests). */
+const NO_MEDIA = ['--no-media']
+
 /**
  * Header manipulation and identity on the wire (docs/pipeline.md §5 and "Identity and NAT"): the
  * caller's group `pbx` has Inbound rules (what it sends is reshaped before it is carried on), the
@@ -82,7 +85,7 @@ describe('Manipulation and identity through kube-sbc run', function () {
     uacPort = await freePort()
     uasPort = await freePort()
     const ports = await sbcPorts()
-    sbc = await startSbc(ports, uacPort, uasPort, { yaml: yaml(ports, uacPort, uasPort) })
+    sbc = await startSbc(ports, uacPort, uasPort, { extra: NO_MEDIA, yaml: yaml(ports, uacPort, uasPort) })
   })
   after(async () => sbc?.close())
 

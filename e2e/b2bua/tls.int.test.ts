@@ -8,7 +8,10 @@ import { type StartedProcess, startProcess } from '../../test/harness/child-proc
 import { freePort } from '../../test/harness/free-port.ts'
 import { startSipp } from '../../test/harness/sipp.ts'
 import { createTestCa, type TestCa } from '../../test/harness/test-ca.ts'
-import { ok, type Sbc, sample, sbcPorts, scenario, scrape, startSbc } from './harness.ts'
+import { ok, type Sbc, sample, sbcPorts, scenario, scrape, startDnsmasq, startSbc } from './harness.ts'
+
+/** Signalling only: SDP passes through (media anchoring has its own tests). */
+const NO_MEDIA = ['--no-media']
 
 /**
  * TLS SipInterfaces through `kube-sbc run` (RFC 3261 §26.2, RFC 5630): the server certificate and
@@ -293,8 +296,13 @@ async function startTlsCallee(
   ca: TestCa,
   port: number,
   sippPort: number,
-): Promise<{ server: Server; seen: { names: string; authorized: boolean; sni: string }[] }> {
+): Promise<{
+  server: Server
+  seen: { names: string; authorized: boolean; sni: string }[]
+  aborted: () => number
+}> {
   const seen: { names: string; authorized: boolean; sni: string }[] = []
+  let aborted = 0
   const server = createTlsServer(
     {
       cert: await readFile(ca.server.cert),
@@ -322,8 +330,10 @@ async function startTlsCallee(
       upstream.on('close', end)
     },
   )
+  // A client refusing the server's certificate aborts the handshake with an alert.
+  server.on('tlsClientError', () => aborted++)
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
-  return { server, seen }
+  return { server, seen, aborted: () => aborted }
 }
 
 describe('B2BUA over TLS SipInterfaces (kube-sbc run, Secrets from the input YAML)', function () {
@@ -342,6 +352,7 @@ describe('B2BUA over TLS SipInterfaces (kube-sbc run, Secrets from the input YAM
     uasPort = await freePort()
     calleePort = await freePort()
     sbc = await startSbc(ports, uacPort, uasPort, {
+      extra: NO_MEDIA,
       yaml: configYaml(ports, uacPort, uasPort, calleePort, await secretsYaml(ca)),
     })
   })
@@ -448,6 +459,7 @@ describe('A TLS SipInterface with unusable Secret material', function () {
     const uacPort = await freePort()
     const uasPort = await freePort()
     const sbc = await startSbc(ports, uacPort, uasPort, {
+      extra: NO_MEDIA,
       yaml: configYaml(ports, uacPort, uasPort, await freePort(), await secretsYaml(ca, true)),
     })
     try {
@@ -475,5 +487,94 @@ describe('A TLS SipInterface with unusable Secret material', function () {
       await sbc.close()
       await ca.cleanup()
     }
+  })
+})
+
+describe('Outbound TLS to a proxy named by DNS (A record from dnsmasq)', function () {
+  this.timeout(60_000)
+  let ca: TestCa
+  let dns: StartedProcess
+  let dnsPort: number
+
+  before(async () => {
+    ca = await createTestCa()
+    dnsPort = await freePort()
+    // sbc.test is the name in the callee's certificate; wrong.test points at the same server.
+    dns = await startDnsmasq(dnsPort, [
+      '--host-record=sbc.test,127.0.0.1',
+      '--host-record=wrong.test,127.0.0.1',
+    ])
+  })
+  after(async () => {
+    await dns?.stop(2000)
+    await ca?.cleanup()
+  })
+
+  /** One call from a UDP caller to the TLS trunk whose proxy is `name` (resolution A). */
+  async function callTrunkNamed(name: string, answers: boolean) {
+    const ports = await tlsPorts()
+    const uacPort = await freePort()
+    const calleePort = await freePort()
+    const sippPort = await freePort()
+    const proxy = `proxySet: { proxies: [{ address: 127.0.0.1, port: ${calleePort}, transport: TLS }] }`
+    const yaml = configYaml(ports, uacPort, await freePort(), calleePort, await secretsYaml(ca))
+    assert.ok(yaml.includes(proxy))
+    const sbc = await startSbc(ports, uacPort, sippPort, {
+      extra: NO_MEDIA,
+      yaml: yaml.replace(
+        proxy,
+        `proxySet: { proxies: [{ address: ${name}, port: ${calleePort}, transport: TLS, resolution: A }] }`,
+      ),
+      env: { KUBE_SBC_DNS_SERVERS: `127.0.0.1:${dnsPort}` },
+    })
+    const callee = await startTlsCallee(ca, calleePort, sippPort)
+    try {
+      const uas = answers
+        ? await startSipp({
+            scenario: {
+              file: await scenario('uas-check.xml', {
+                CHECK: `<ereg regexp="INVITE sip:service@${name.replace('.', '\\.')}:${calleePort};transport=tls SIP" search_in="msg" check_it="true" assign_to="ruri" /><log message="[$ruri]" />`,
+              }),
+            },
+            transport: 't1',
+            localPort: sippPort,
+            calls: 1,
+            timeoutSeconds: 15,
+          })
+        : undefined
+      await new Promise((r) => setTimeout(r, 200))
+      const uac = await startSipp({
+        scenario: {
+          file: answers
+            ? await scenario('uac-call.xml')
+            : await scenario('uac-expect-failure.xml', { STATUS: '503' }),
+        },
+        target: `127.0.0.1:${ports.pbx}`,
+        transport: 'u1',
+        localPort: uacPort,
+        calls: 1,
+        timeoutSeconds: 15,
+      })
+      const [a, b] = await Promise.all([uac.result(), uas?.result()])
+      ok(a, 1, 'UAC')
+      if (b) ok(b, 1, 'UAS (TLS through node:tls)')
+      return { seen: callee.seen, aborted: callee.aborted() }
+    } finally {
+      await new Promise<void>((r) => callee.server.close(() => r()))
+      await sbc.close()
+    }
+  }
+
+  it('sends the domain as SNI and in the Request-URI, and accepts the certificate issued to it', async () => {
+    const { seen } = await callTrunkNamed('sbc.test', true)
+    assert.ok(seen.length >= 1)
+    for (const s of seen)
+      assert.equal(s.sni, 'sbc.test', 'SNI is the proxy domain (RFC 6066 §3, RFC 5922 §4)')
+  })
+
+  it('refuses a server whose certificate does not name the domain: the call fails with 503', async () => {
+    const { seen, aborted } = await callTrunkNamed('wrong.test', false)
+    assert.deepEqual(seen, [], 'no handshake completed')
+    assert.ok(aborted >= 1, 'the SBC aborted the handshake (the same server passes for sbc.test)')
   })
 })
