@@ -1,5 +1,6 @@
 import type { Writable } from 'node:stream'
 import { type Static, Type } from '@sinclair/typebox'
+import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { Value } from '@sinclair/typebox/value'
 
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()])
@@ -92,27 +93,45 @@ export function buildCdr(s: CallSummary, pod?: string): CdrRecord {
     hangup: { ...s.hangup },
   }
   if (pod !== undefined) record.pod = pod
-  if (!Value.Check(CdrRecord, record)) {
+  // Compiled once on first use: one check per call, and the interpreted Value.Check was a visible
+  // share of a call's CPU (docs/benchmarks/signalling.md).
+  cdrChecker ??= TypeCompiler.Compile(CdrRecord)
+  if (!cdrChecker.Check(record)) {
     const first = [...Value.Errors(CdrRecord, record)][0]
     throw new RangeError(`Invalid CDR for call ${s.callId}: ${first?.path ?? ''} ${first?.message ?? ''}`)
   }
   return record
 }
 
+let cdrChecker: ReturnType<typeof TypeCompiler.Compile<typeof CdrRecord>> | undefined
+
 /**
  * Writes one JSON line per call to a stream (a file, stdout, a socket). Never throws into call
  * handling: a sink error is reported to `onError` and the record counted as lost.
+ *
+ * With `coalesce` (the default for `process.stdout`), the lines of one event-loop turn leave in one
+ * write: Node writes stdout synchronously when it is a pipe or a file, one syscall per line, and
+ * that syscall was a visible share of a call's CPU (docs/benchmarks/signalling.md). Pending lines
+ * are flushed at the end of the turn and, synchronously, when the process exits.
  */
 export class CdrWriter {
   readonly #sink: Writable
   readonly #pod: string | undefined
   readonly #onError: (e: Error) => void
+  readonly #coalesce: boolean
+  #pending = ''
+  #scheduled = false
   #lost = 0
 
-  constructor(sink: Writable, options: { pod?: string; onError?: (e: Error) => void } = {}) {
+  constructor(
+    sink: Writable,
+    options: { pod?: string; onError?: (e: Error) => void; coalesce?: boolean } = {},
+  ) {
     this.#sink = sink
     this.#pod = options.pod
     this.#onError = options.onError ?? (() => {})
+    this.#coalesce = options.coalesce ?? sink === process.stdout
+    if (this.#coalesce) process.once('exit', () => this.flush())
   }
 
   /** Records lost to sink errors or invalid summaries. */
@@ -124,17 +143,41 @@ export class CdrWriter {
   write(summary: CallSummary): CdrRecord | undefined {
     try {
       const record = buildCdr(summary, this.#pod)
-      this.#sink.write(`${JSON.stringify(record)}\n`, (err) => {
-        if (err) {
-          this.#lost++
-          this.#onError(err)
-        }
-      })
+      const line = `${JSON.stringify(record)}\n`
+      if (!this.#coalesce) {
+        this.#emit(line, 1)
+        return record
+      }
+      this.#pending += line
+      if (!this.#scheduled) {
+        this.#scheduled = true
+        setImmediate(() => this.flush())
+      }
       return record
     } catch (e) {
       this.#lost++
       this.#onError(e as Error)
       return undefined
     }
+  }
+
+  /** Writes the lines still waiting for the end of the event-loop turn (coalesce mode). */
+  flush(): void {
+    this.#scheduled = false
+    if (this.#pending === '') return
+    const text = this.#pending
+    this.#pending = ''
+    let lines = 0
+    for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) lines++
+    this.#emit(text, lines)
+  }
+
+  #emit(text: string, lines: number): void {
+    this.#sink.write(text, (err) => {
+      if (err) {
+        this.#lost += lines
+        this.#onError(err)
+      }
+    })
   }
 }
