@@ -162,6 +162,22 @@ export function dialogStoreContract(h: ContractHarness): void {
       await store.createCall(testCall('c2', { aCallId: c.a.callId, aRemoteTag: c.a.remoteTag }))
     })
 
+    it('deletes a call from a state the caller holds, even an older version, without its leg indexes', async () => {
+      const c = testCall('c1')
+      const created = await store.createCall(c)
+      await store.updateCall(answered(created))
+      // The version-1 copy still names the same index keys: the legs' identity never changes.
+      assert.equal(await store.deleteCall('c1', created), true)
+      assert.equal(await store.getCall('c1'), undefined)
+      assert.equal(await store.findByLeg({ callId: c.a.callId, remoteTag: c.a.remoteTag }), undefined)
+      assert.equal(await store.findByLeg({ callId: c.b.callId, localTag: c.b.localTag }), undefined)
+      assert.equal(await store.deleteCall('c1', created), false)
+      // An index that now points at another call is not removed by a stale delete.
+      const again = await store.createCall(testCall('c2', { aCallId: c.a.callId, aRemoteTag: c.a.remoteTag }))
+      assert.equal(await store.deleteCall('c1', created), false)
+      assert.equal((await store.findByLeg({ callId: c.a.callId, remoteTag: c.a.remoteTag }))?.call.id, again.id)
+    })
+
     it('expires early and terminated calls after their TTL; refresh and confirmation extend it', async () => {
       const s = await make(shortTtl)
       const c = testCall('early1')

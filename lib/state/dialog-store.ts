@@ -95,8 +95,12 @@ export interface DialogStore {
    * `CallNotFoundError`; `InvalidStateError` if a leg's indexed identity changed.
    */
   updateCall(state: DialogState): Promise<DialogState>
-  /** Deletes the call and its leg indexes; true if it existed. */
-  deleteCall(id: string): Promise<boolean>
+  /**
+   * Deletes the call and its leg indexes; true if it existed. `known`, a state of this call the
+   * caller already holds, saves the store reading it back to find the index keys (a call's leg
+   * identity never changes, so any version names the same keys).
+   */
+  deleteCall(id: string, known?: DialogState): Promise<boolean>
   /** Re-applies the call's TTL (derived from its state) to all its keys; false if it does not exist. */
   refreshCall(id: string): Promise<boolean>
 

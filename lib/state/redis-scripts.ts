@@ -47,6 +47,24 @@ redis.call('PEXPIRE', KEYS[2], ARGV[3])
 redis.call('PEXPIRE', KEYS[3], ARGV[3])
 return {1, nv}`,
   },
+  /**
+   * KEYS idx1, idx2 (leg index keys, Call-ID hash tag); ARGV call-key prefix, call-key suffix →
+   * {i, id, json} for the first index whose call exists, {} when none. One round trip for what was
+   * MGET then HGET. The call key is built here from the id the index holds, so it is not declared:
+   * like the other call scripts this needs a single node or Sentinel, not Cluster (docs/state.md).
+   */
+  sbcFindByLeg: {
+    numberOfKeys: 2,
+    lua: `
+for i = 1, 2 do
+  local id = redis.call('GET', KEYS[i])
+  if id then
+    local s = redis.call('HGET', ARGV[1] .. id .. ARGV[2], 's')
+    if s then return {i, id, s} end
+  end
+end
+return {}`,
+  },
   /** KEYS call, idxA, idxB; ARGV id → 1 deleted, 0 absent. Indexes are removed only if they are ours. */
   sbcDeleteCall: {
     numberOfKeys: 3,
