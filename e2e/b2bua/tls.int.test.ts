@@ -1,14 +1,16 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { connect as netConnect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createServer as createTlsServer, type Server, type TLSSocket, connect as tlsConnect } from 'node:tls'
+import { parseAllDocuments } from 'yaml'
+import { compile } from '../../lib/config/compile/compile.ts'
 import { type StartedProcess, startProcess } from '../../test/harness/child-process.ts'
 import { freePort } from '../../test/harness/free-port.ts'
 import { startSipp } from '../../test/harness/sipp.ts'
 import { createTestCa, type TestCa } from '../../test/harness/test-ca.ts'
-import { ok, type Sbc, sample, sbcPorts, scenario, scrape, startDnsmasq, startSbc } from './harness.ts'
+import { ok, root, type Sbc, sample, sbcPorts, scenario, scrape, startDnsmasq, startSbc } from './harness.ts'
 
 /** Signalling only: SDP passes through (media anchoring has its own tests). */
 const NO_MEDIA = ['--no-media']
@@ -576,5 +578,60 @@ describe('Outbound TLS to a proxy named by DNS (A record from dnsmasq)', functio
     const { seen, aborted } = await callTrunkNamed('wrong.test', false)
     assert.deepEqual(seen, [], 'no handshake completed')
     assert.ok(aborted >= 1, 'the SBC aborted the handshake (the same server passes for sbc.test)')
+  })
+})
+
+describe('TLS material of a pod: mounted Secret files (kube-sbc signalling --config, KUBE_SBC_SECRETS_DIR)', function () {
+  this.timeout(40_000)
+
+  it('opens the TLS interface from <dir>/<secret>/<key>; a missing file keeps only that interface down', async () => {
+    const ca = await createTestCa()
+    const dir = await mkdtemp(join(tmpdir(), 'sbc-pod-'))
+    const ports = await tlsPorts()
+    let proc: StartedProcess | undefined
+    try {
+      // The snapshot the operator would publish (no Secret material in it), compiled from the CRs.
+      const docs = parseAllDocuments(
+        configYaml(ports, await freePort(), await freePort(), await freePort(), await secretsYaml(ca)),
+      ).map((d) => d.toJS())
+      const { config } = compile(docs, { generation: 1 })
+      await writeFile(join(dir, 'snapshot.json'), JSON.stringify(config))
+      // What the kubelet mounts: sbc-tls and test-ca; trunk-client is missing on purpose.
+      const mount = join(dir, 'secrets')
+      for (const [secret, key, file] of [
+        ['sbc-tls', 'tls.crt', ca.server.cert],
+        ['sbc-tls', 'tls.key', ca.server.key],
+        ['test-ca', 'ca.crt', ca.caCert],
+      ] as const) {
+        await mkdir(join(mount, secret), { recursive: true })
+        await writeFile(join(mount, secret, key), await readFile(file))
+      }
+      proc = startProcess(
+        join(root, 'bin', 'kube-sbc'),
+        [
+          'signalling',
+          '--config',
+          join(dir, 'snapshot.json'),
+          '--no-media',
+          '--http-port',
+          String(ports.http),
+        ],
+        { env: { ...process.env, KUBE_SBC_SECRETS_DIR: mount, POD_NAME: `pod-${ports.pbx}` } },
+      )
+      await proc.waitForOutput(/Started signalling/, 20_000)
+      const good = await tlsProbe(ports.tlsIn, { cert: ca.client.cert, key: ca.client.key, ca: ca.caCert })
+      assert.match(good.received, /^SIP\/2\.0 200 /, `OPTIONS over mutual TLS: ${JSON.stringify(good)}`)
+      assert.match(proc.output(), /SBC_ERR_SECRET_NOT_FOUND/)
+      const m = await scrape(ports.http)
+      assert.equal(sample(m, 'sbc_sip_interface_up{sip_interface="tls-side",code=""}'), 1)
+      assert.equal(
+        sample(m, 'sbc_sip_interface_up{sip_interface="tls-out",code="SBC_ERR_SECRET_NOT_FOUND"}'),
+        1,
+      )
+    } finally {
+      await proc?.stop(3000)
+      await rm(dir, { recursive: true, force: true })
+      await ca.cleanup()
+    }
   })
 })
