@@ -30,6 +30,7 @@ import {
   ManipulationError,
   manipulateInbound,
   manipulateOutbound,
+  needsResolution,
   type Resolve,
   type RouteTarget,
   resolveRouteTargets,
@@ -350,7 +351,10 @@ export class B2bua {
     if (sourceGroup !== '') m?.callsAttempted.inc({ ip_group: sourceGroup, direction: 'inbound' })
     // RFC 3263 §4: A/SRV proxies are resolved per call (answers cached by TTL) into addresses tried
     // in order; the addresses feed classification by proxy set, so the peers' requests classify.
-    const targets = await resolveRouteTargets(decision.targets, this.#resolve)
+    // (No await at all when every proxy is Static: the common case stays on the hot path.)
+    const targets = needsResolution(decision.targets)
+      ? await resolveRouteTargets(decision.targets, this.#resolve)
+      : decision.targets
     for (const [i, t] of targets.entries())
       if (t !== decision.targets[i])
         pipeline.learnProxyAddresses(

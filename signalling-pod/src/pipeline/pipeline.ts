@@ -30,6 +30,7 @@ export {
   createDnsResolver,
   DNS_SERVERS_ENV,
   dnsOptionsFromEnv,
+  needsResolution,
   orderSrv,
   type Resolve,
   type ResolvedAddress,

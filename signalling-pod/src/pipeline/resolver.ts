@@ -164,6 +164,11 @@ export async function resolveTarget(target: RouteTarget, resolve: Resolve): Prom
   return out
 }
 
+/** Whether any proxy of `targets` is named by DNS (A or SRV) and not yet resolved. */
+export function needsResolution(targets: readonly RouteTarget[]): boolean {
+  return targets.some((t) => t.proxies.some((p) => p.resolution !== 'Static' && p.domain === undefined))
+}
+
 /**
  * The targets with every A/SRV proxy replaced by the addresses it resolves to now, in order (RFC
  * 3263 §4.3: the client tries them one after the other on timeout, transport error or 503). A
@@ -176,7 +181,7 @@ export async function resolveRouteTargets(
 ): Promise<RouteTarget[]> {
   return Promise.all(
     targets.map(async (t) => {
-      if (t.proxies.every((p) => p.resolution === 'Static')) return t
+      if (!needsResolution([t])) return t
       const resolved = await resolveTarget(t, resolve)
       return {
         ...t,
