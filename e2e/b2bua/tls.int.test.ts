@@ -394,25 +394,23 @@ describe('B2BUA over TLS SipInterfaces (kube-sbc run, Secrets from the input YAM
     assert.equal(sample(m, 'sbc_sip_interface_up{sip_interface="tls-side",code=""}'), 1)
   })
 
-  it('refuses a TLS client without a certificate, or with one of another CA; admits the right one', async () => {
+  it('refuses a TLS client without a certificate, with one of another CA or an expired one; admits the right one', async () => {
     const good = await tlsProbe(ports.tlsIn, { cert: ca.client.cert, key: ca.client.key, ca: ca.caCert })
     assert.match(good.received, /^SIP\/2\.0 200 /, `with the client certificate: ${JSON.stringify(good)}`)
-    const rogueCert = { cert: ca.unknownCaClient.cert, key: ca.unknownCaClient.key }
-    // TLS 1.2: the server refuses during the handshake, so the client sees the alert.
-    for (const [what, cert] of [
+    const refused = [
       ['no', {}],
-      ['an unknown CA', rogueCert],
-    ] as const) {
+      ['an unknown CA', { cert: ca.unknownCaClient.cert, key: ca.unknownCaClient.key }],
+      ['an expired', { cert: ca.expiredClient.cert, key: ca.expiredClient.key }],
+    ] as const
+    // TLS 1.2: the server refuses during the handshake, so the client sees the alert.
+    for (const [what, cert] of refused) {
       const r = await tlsProbe(ports.tlsIn, { ...cert, ca: ca.caCert, maxVersion: 'TLSv1.2' })
       assert.equal(r.secure, false, `TLS 1.2 handshake with ${what} certificate: ${JSON.stringify(r)}`)
       assert.notEqual(r.error, '', 'the handshake was aborted')
       assert.equal(r.received, '')
     }
     // TLS 1.3: the client finishes first (RFC 8446 §4.4.2); the server then aborts, unanswered.
-    for (const [what, cert] of [
-      ['no', {}],
-      ['an unknown CA', rogueCert],
-    ] as const) {
+    for (const [what, cert] of refused) {
       const r = await tlsProbe(ports.tlsIn, { ...cert, ca: ca.caCert })
       assert.equal(r.received, '', `TLS 1.3 with ${what} certificate: no SIP answer (${JSON.stringify(r)})`)
     }
