@@ -175,7 +175,10 @@ export function dialogStoreContract(h: ContractHarness): void {
       // An index that now points at another call is not removed by a stale delete.
       const again = await store.createCall(testCall('c2', { aCallId: c.a.callId, aRemoteTag: c.a.remoteTag }))
       assert.equal(await store.deleteCall('c1', created), false)
-      assert.equal((await store.findByLeg({ callId: c.a.callId, remoteTag: c.a.remoteTag }))?.call.id, again.id)
+      assert.equal(
+        (await store.findByLeg({ callId: c.a.callId, remoteTag: c.a.remoteTag }))?.call.id,
+        again.id,
+      )
     })
 
     it('expires early and terminated calls after their TTL; refresh and confirmation extend it', async () => {

@@ -105,9 +105,11 @@ export class RedisStore implements DialogStore {
       retryStrategy: retry,
       sentinelRetryStrategy: retry,
       lazyConnect: false,
-      // Commands issued in one event-loop turn leave in one write: under load several calls' state
-      // changes share a syscall instead of one each (docs/benchmarks/signalling.md).
-      enableAutoPipelining: true,
+      // Not auto-pipelining: ioredis runs one auto-pipeline at a time, so a command issued while a
+      // batch is in flight to a stalled Redis waits for that batch's timeout before its own starts,
+      // and the "503 within 100 ms" of issue 4 would no longer hold. Round trips are cut instead
+      // (sbcFindByLeg, deleteCall with a held state, releases issued together).
+      enableAutoPipelining: false,
     })
     for (const [name, s] of Object.entries(scripts)) this.client.defineCommand(name, s)
     this.client.on('ready', () => this.#setHealth('ready'))
