@@ -183,6 +183,12 @@ export class B2bua {
   readonly #resolve: Resolve
   readonly #pending = new Map<string, PendingInvite>()
   readonly #pendingByTx = new WeakMap<InviteServerTransaction, PendingInvite>()
+  /**
+   * Answered calls whose caller's ACK is still due, by A's Call-ID and our To tag: the ACK is
+   * relayed from the state this process just wrote, without reading it back from the store (the B
+   * leg's target, route set and tags are fixed by the 2xx; docs/benchmarks/signalling.md).
+   */
+  readonly #awaitingAck = new Map<string, PendingInvite>()
   #inflight = 0
   #draining = false
   #created = 0
@@ -847,8 +853,13 @@ export class B2bua {
     manipulateOutbound(this.#o.pipeline(), p.state.a.ipGroup, out)
     p.aTx.respond(out)
     p.log.info({}, 'Answered call')
+    const ackKey = `${p.state.a.callId}\u0000${p.state.a.localTag}`
+    this.#awaitingAck.set(ackKey, p)
     // The INVITE is done for this process once A acknowledges (or after 64·T1).
-    setTimeout(() => this.#pending.delete(p.id), 32_000).unref()
+    setTimeout(() => {
+      this.#pending.delete(p.id)
+      if (this.#awaitingAck.get(ackKey) === p) this.#awaitingAck.delete(ackKey)
+    }, 32_000).unref()
   }
 
   /**
@@ -1005,8 +1016,11 @@ export class B2bua {
     })
     try {
       await this.#media.release(state)
-      await this.#o.store.deleteCall(state.id)
-      await this.#release(state.admission.counters, state.id)
+      // The state and the admission holds are independent keys: removed in one round trip.
+      await Promise.all([
+        this.#o.store.deleteCall(state.id, state),
+        this.#release(state.admission.counters, state.id),
+      ])
     } catch (err) {
       // The keys expire by their TTL and the admission hold by its own; nothing leaks.
       this.#o.logger.warn({ err, dialogId: state.id }, 'Could not delete call state; it will expire')
@@ -1028,7 +1042,8 @@ export class B2bua {
   }
 
   async #release(groups: readonly string[], id: string): Promise<void> {
-    for (const g of groups) await this.#o.store.releaseCall(g, id)
+    // Issued together: with Redis they leave in one pipelined write (one round trip, not one each).
+    await Promise.all(groups.map((g) => this.#o.store.releaseCall(g, id)))
   }
 
   // ---------------------------------------------------------------- in-dialog
@@ -1036,7 +1051,13 @@ export class B2bua {
   async #onAck(_iface: SipInterfaceRuntime, ack: SipRequest): Promise<void> {
     const callId = ack.callId
     if (!callId) return
-    const found = await this.#o.store.findByLeg({ callId, localTag: ack.toTag, remoteTag: ack.fromTag })
+    const ackKey = `${callId}\u0000${ack.toTag ?? ''}`
+    const mine = this.#awaitingAck.get(ackKey)
+    if (mine) this.#awaitingAck.delete(ackKey)
+    const found =
+      mine && mine.state.a.remoteTag === ack.fromTag
+        ? { leg: 'a' as const, call: mine.state }
+        : await this.#o.store.findByLeg({ callId, localTag: ack.toTag, remoteTag: ack.fromTag })
     if (!found) return
     const y = other(found.leg)
     const leg = found.call[y]
