@@ -50,11 +50,17 @@ async function waitFor(check: () => boolean, what: string, ms = 10_000): Promise
 }
 
 /** Starts `argv` pinned to `cpu` as its own process group, so CPU of forked workers is counted. */
-function startGroup(argv: string[], cpu: number, cwd?: string): Running & { output: () => string } {
+function startGroup(
+  argv: string[],
+  cpu: number,
+  cwd?: string,
+  env?: NodeJS.ProcessEnv,
+): Running & { output: () => string } {
   const child = spawn('taskset', ['-c', String(cpu), ...argv], {
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
     cwd,
+    ...(env ? { env } : {}),
   })
   let out = ''
   child.stdout?.on('data', (d: Buffer) => {
@@ -73,11 +79,15 @@ function startGroup(argv: string[], cpu: number, cwd?: string): Running & { outp
       try {
         process.kill(-pgid, 'SIGTERM')
       } catch {}
-      const t = setTimeout(() => {
-        try {
-          process.kill(-pgid, 'SIGKILL')
-        } catch {}
-      }, 5000)
+      // A profiled SBC needs time to drain and exit by itself, or it writes no profile.
+      const t = setTimeout(
+        () => {
+          try {
+            process.kill(-pgid, 'SIGKILL')
+          } catch {}
+        },
+        profileDir ? 60_000 : 5000,
+      )
       await exited
       clearTimeout(t)
     },
@@ -124,42 +134,57 @@ const kamailio: Target = {
  * runs unpinned, outside the SBC's process group; its CPU is measured by PID and reported both on
  * its own and added to the SBC's (the state store is part of the cost of a call).
  */
-const kubeSbc: Target = {
-  name: 'kube-sbc',
-  async start(port, uasPort) {
-    const dir = mkdtempSync(join(tmpdir(), 'sbc-bench-kube-sbc-'))
-    const redis = await startRedis()
-    const yaml = configYaml({ pbx: port, carrier: await freePort(), http: 0 }, 5060, uasPort, 'UDP')
-      // No admission limit in the benchmark: the rate, not the limit, is under test.
-      .replace('  maxConcurrentCalls: 20\n', '')
-    writeFileSync(join(dir, 'sbc.yaml'), yaml)
-    const run = startGroup(
-      [
-        join(here, '..', 'bin', 'kube-sbc'),
-        'run',
-        '-f',
+const kubeSbc: Target = kubeSbcFrom(join(here, '..'))
+
+/**
+ * `kube-sbc@DIR` runs the kube-sbc of another checkout (e.g. a `git worktree` of the commit before an
+ * optimisation) in the same harness, so before and after are measured side by side under one load.
+ */
+function kubeSbcFrom(root: string, name = 'kube-sbc'): Target {
+  const bin = join(root, 'bin', 'kube-sbc')
+  // Older trees have no --no-media (they did not anchor media at all).
+  const hasNoMedia = readFileSync(join(root, 'cli', 'commands', 'run.ts'), 'utf8').includes("'no-media'")
+  return {
+    name,
+    async start(port, uasPort) {
+      const dir = mkdtempSync(join(tmpdir(), 'sbc-bench-kube-sbc-'))
+      const redis = await startRedis()
+      const yaml = configYaml({ pbx: port, carrier: await freePort(), http: 0 }, 5060, uasPort, 'UDP')
+        // No admission limit in the benchmark: the rate, not the limit, is under test.
+        .replace('  maxConcurrentCalls: 20\n', '')
+      writeFileSync(join(dir, 'sbc.yaml'), yaml)
+      const run = startGroup(
+        [
+          bin,
+          'run',
+          '-f',
+          dir,
+          '--redis',
+          redis.url,
+          '--http-port',
+          '0',
+          '--log-level',
+          'warn',
+          // Signalling only, like Kamailio here: SDP passes through, no media pod in the process.
+          ...(hasNoMedia ? ['--no-media'] : []),
+        ],
+        0,
         dir,
-        '--redis',
-        redis.url,
-        '--http-port',
-        '0',
-        '--log-level',
-        'warn',
-      ],
-      0,
-      dir,
-    )
-    await waitFor(() => udpPortBound(port), `kube-sbc on ${port}:\n${run.output()}`)
-    return {
-      pgid: run.pgid,
-      redisPid: redis.pid(),
-      async stop() {
-        await run.stop()
-        await redis.close()
-        rmSync(dir, { recursive: true, force: true })
-      },
-    }
-  },
+        // --profile DIR: a V8 CPU profile of the SBC process, written when it exits.
+        profileDir ? { ...process.env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : undefined,
+      )
+      await waitFor(() => udpPortBound(port), `kube-sbc on ${port}:\n${run.output()}`, 30_000)
+      return {
+        pgid: run.pgid,
+        redisPid: redis.pid(),
+        async stop() {
+          await run.stop()
+          await redis.close()
+          rmSync(dir, { recursive: true, force: true })
+        },
+      }
+    },
+  }
 }
 
 const targets: Record<string, Target> = { kamailio, 'kube-sbc': kubeSbc }
@@ -174,6 +199,7 @@ interface Measurement {
   redisCpuSeconds: number
   wallSeconds: number
   errors: string
+  sippKilled: boolean
   rtd1p99: number
   rtd2p99: number
   rtd2p50: number
@@ -205,11 +231,14 @@ async function measure(running: Running, port: number, rate: number, calls: numb
     redisCpuSeconds,
     wallSeconds: r.wallSeconds,
     errors: r.errors,
+    sippKilled: r.killed,
     rtd1p99: percentile(r.rtd['1'] ?? [], 99),
     rtd2p99: percentile(r.rtd['2'] ?? [], 99),
     rtd2p50: percentile(r.rtd['2'] ?? [], 50),
   }
 }
+
+let profileDir: string | undefined
 
 const round = (x: number) => Math.round(x * 1000) / 1000
 
@@ -221,11 +250,13 @@ async function main() {
       calls: { type: 'string', default: '3000' },
       ramp: { type: 'string', default: '1000,1500,2000,2500,3000,3500' },
       'ramp-seconds': { type: 'string', default: '5' },
+      profile: { type: 'string' },
     },
   })
+  profileDir = values.profile
   const results: Record<string, unknown> = {}
   for (const name of values.targets.split(',')) {
-    const target = targets[name]
+    const target = name.startsWith('kube-sbc@') ? kubeSbcFrom(name.slice(9), name) : targets[name]
     if (!target) throw new Error(`unknown target ${name}; known: ${Object.keys(targets).join(', ')}`)
     const port = await freePort()
     const uasPort = await freePort()
@@ -238,7 +269,7 @@ async function main() {
       const fixed = await measure(running, port, Number(values.rate), Number(values.calls))
       const rssAfter = groupRssBytes(running.pgid)
       const ramp: Measurement[] = []
-      for (const rate of values.ramp.split(',').map(Number)) {
+      for (const rate of values.ramp.split(',').filter(Boolean).map(Number)) {
         const m = await measure(running, port, rate, rate * Number(values['ramp-seconds']))
         ramp.push(m)
         const failRatio = m.failed / Math.max(1, m.successful + m.failed)
@@ -261,6 +292,7 @@ async function main() {
           rate: fixed.rate,
           calls: fixed.successful,
           failed: fixed.failed,
+          ...(fixed.sippKilled ? { sippKilled: true } : {}),
           ...perCall(fixed),
           p99InviteTo100Ms: fixed.rtd1p99,
           p99InviteTo180Ms: fixed.rtd2p99,
@@ -281,6 +313,7 @@ async function main() {
           rate: m.rate,
           ok: m.successful,
           failed: m.failed,
+          ...(m.sippKilled ? { sippKilled: true } : {}),
           achieved: Math.round(m.achievedRate),
           ...perCall(m),
           p99InviteTo180Ms: m.rtd2p99,

@@ -12,6 +12,8 @@ export interface LoadResult {
   /** Response-time samples in ms per RTD number (1: INVITE→100, 2: INVITE→180). */
   rtd: Record<string, number[]>
   wallSeconds: number
+  /** SIPp outlived its own `-timeout` and was killed; the counts are those of its last report. */
+  killed: boolean
   /** SIPp's `-trace_err` log (unexpected messages, aborted calls), the first 4 KB, when any. */
   errors: string
 }
@@ -65,6 +67,7 @@ export async function runSippLoad(o: LoadOptions): Promise<LoadResult> {
   const cmd = o.cpu === undefined ? 'sipp' : 'taskset'
   const full = o.cpu === undefined ? args : ['-c', String(o.cpu), 'sipp', ...args]
   const started = process.hrtime.bigint()
+  let killed = false
   await new Promise<void>((resolve, reject) => {
     const child = spawn(cmd, full, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] })
     let err = ''
@@ -74,11 +77,18 @@ export async function runSippLoad(o: LoadOptions): Promise<LoadResult> {
     child.once('error', reject)
     // SIPp's own -timeout normally ends the run; this hard deadline keeps the load bounded in time
     // even when SIPp does not exit (seen with calls stuck in a scenario).
-    const deadline = setTimeout(() => child.kill('SIGKILL'), (o.timeoutSeconds + 30) * 1000)
+    // Its statistics file (written every second) still reports the calls up to then.
+    const deadline = setTimeout(
+      () => {
+        killed = true
+        child.kill('SIGKILL')
+      },
+      (o.timeoutSeconds + 30) * 1000,
+    )
     // SIPp exits 0 when all calls succeeded, 1 when some failed; both are results, not errors.
     child.once('exit', (code, signal) => {
       clearTimeout(deadline)
-      if (code === 0 || code === 1) resolve()
+      if (code === 0 || code === 1 || killed) resolve()
       else reject(new Error(`sipp exited ${code ?? signal}: ${err}`))
     })
   })
@@ -122,7 +132,16 @@ export async function runSippLoad(o: LoadOptions): Promise<LoadResult> {
     1e-3,
     epoch(fields[header.indexOf('CurrentTime')]) - epoch(fields[header.indexOf('StartTime')]),
   )
-  return { attempted, successful, failed, achievedRate: attempted / creationSeconds, rtd, wallSeconds, errors }
+  return {
+    attempted,
+    successful,
+    failed,
+    achievedRate: attempted / creationSeconds,
+    rtd,
+    wallSeconds,
+    errors,
+    killed,
+  }
 }
 
 export function percentile(samples: readonly number[], p: number): number {
