@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { listYamlFiles, loadObjects } from '../../../cli/load-objects.ts'
+import { compile } from '../../../lib/config/compile/compile.ts'
 import type { InterfaceConfig } from '../../../lib/config/model.ts'
 import { createTestCa, type TestCa } from '../../../test/harness/test-ca.ts'
 import { interfaceTlsSettings } from './interface-tls.ts'
@@ -95,5 +99,17 @@ describe('TLS settings of a SipInterface from its Secrets', function () {
       'sbc1-tls': { 'tls.crt': await readFile(ca.server.cert, 'utf8'), 'tls.key': other },
     })
     assert.throws(() => interfaceTlsSettings(iface({}), s), code('SBC_ERR_SECRET_INVALID'))
+  })
+
+  it('reads the uclab lab Secrets for si-webex and si-twilio (what kube-sbc run does with examples/uclab)', () => {
+    const dir = join(fileURLToPath(import.meta.url), '..', '..', '..', '..', 'examples', 'uclab')
+    const objects = loadObjects(listYamlFiles([dir])).objects.map((o) => o.object)
+    const { config } = compile(objects, { generation: 1 })
+    const resolver = objectSecretResolver(objects)
+    const webex = config.interfaces.find((i) => i.name === 'si-webex')
+    const twilio = config.interfaces.find((i) => i.name === 'si-twilio')
+    assert.ok(webex && twilio)
+    assert.equal(interfaceTlsSettings(webex, resolver).clientAuth, 'require')
+    assert.equal(interfaceTlsSettings(twilio, resolver).clientAuth, 'off')
   })
 })
