@@ -61,7 +61,10 @@ function newField(name: string, key: string, value: string, parsed: unknown = un
   return { name, key, value, rawStart: -1, rawEnd: -1, parsed }
 }
 
-/** Slots of the single-valued core headers in the array `adopt()` takes. @internal */
+/**
+ * Slots of the core headers in the array `adopt()` takes: the field of each single-valued one, and
+ * the first Via and Contact lines (Contact holds {@link MANY_LINES} when there are several). @internal
+ */
 export const CORE_SLOTS = {
   from: 0,
   to: 1,
@@ -69,7 +72,12 @@ export const CORE_SLOTS = {
   cseq: 3,
   'max-forwards': 4,
   'content-length': 5,
+  via: 6,
+  contact: 7,
 } as const
+
+/** Marks a core slot whose header has more than one line. @internal */
+export const MANY_LINES: HeaderField = Object.freeze(newField('', '', ''))
 
 /**
  * What requests and responses share: the header list, the body and the typed accessors. A parsed
@@ -270,7 +278,11 @@ export abstract class SipMessageBase {
     const core = this.#core
     if (core === undefined) return this.parsed(key)
     const f = core[slot]
-    if (f === undefined) return undefined
+    return f === undefined ? undefined : this.#lineValue(f, key)
+  }
+
+  /** The parsed value of one line of a known header (cached on the field). */
+  #lineValue<K extends KnownHeader>(f: HeaderField, key: K): HeaderTypes[K] {
     let p = f.parsed
     if (p === undefined) {
       p = HEADER_TABLE[key].parse(f.value)
@@ -286,15 +298,12 @@ export abstract class SipMessageBase {
 
   /** The topmost Via value, parsing only the first Via line. */
   get topVia(): Via | undefined {
-    for (const f of this.#fields) {
-      if (f.key !== 'via') continue
-      let p = f.parsed as Via[] | undefined
-      if (p === undefined) {
-        p = HEADER_TABLE.via.parse(f.value)
-        f.parsed = p
-      }
-      return p[0]
+    const core = this.#core
+    if (core !== undefined) {
+      const f = core[CORE_SLOTS.via]
+      return f === undefined ? undefined : this.#lineValue(f, 'via')[0]
     }
+    for (const f of this.#fields) if (f.key === 'via') return this.#lineValue(f, 'via')[0]
     return undefined
   }
 
@@ -380,6 +389,9 @@ export abstract class SipMessageBase {
 
   /** Every Contact value; empty for none and for `Contact: *` (see {@link isContactStar}). */
   get contacts(): NameAddr[] {
+    const f = this.#core?.[CORE_SLOTS.contact]
+    if (f !== MANY_LINES && this.#core !== undefined)
+      return f === undefined ? [] : this.#lineValue(f, 'contact')
     return this.parsed('contact') ?? []
   }
 

@@ -1,7 +1,6 @@
 /**
- * Character classes and small scanners shared by the header and URI parsers. They work on strings
- * whose characters are octets (latin1-decoded), index by index, so no regular expression runs on
- * the hot path.
+ * Character classes and small scanners shared by the header and URI parsers. They work on the
+ * octets of a value (see {@link octets}); the strings cut from it are latin1-decoded, index by index.
  */
 
 function table(chars: string, ranges = true): Uint8Array {
@@ -22,41 +21,55 @@ export const WORD = table('-.!%*_+`\'~()<>:\\"/[]?{}')
 /** Host name, IPv4 and IPv6 reference characters. */
 export const HOST = table('-.[]:')
 
+/**
+ * The octets of `s`, index for index (`s` holds one octet per character, as the latin1-decoded
+ * message does). A character above U+00FF becomes 0xFF, which every scanner treats like any other
+ * octet above 0x7F. The scanners test these bytes rather than `s.charCodeAt(i)`: in V8 13 every charCodeAt call
+ * re-checks the string's representation, and that made per-character loops cost about 60
+ * instructions a character (callgrind); a Uint8Array load costs a few.
+ */
+export function octets(s: string): Uint8Array {
+  const b = Buffer.from(s, 'latin1')
+  if (WIDE.test(s)) for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0xff) b[i] = 0xff
+  return b
+}
+const WIDE = /[\u0100-\uffff]/ // a UTF-16 code unit above latin1
+
 /** Whether the code is SP, HT, CR or LF (folding is treated as whitespace by the value scanners). */
-export function isWs(c: number): boolean {
+export function isWs(c: number | undefined): boolean {
   return c === 32 || c === 9 || c === 13 || c === 10
 }
 
-/** Index of the first non-whitespace character at or after `i` (LWS, RFC 3261 §25.1). */
-export function skipWs(s: string, i: number, end = s.length): number {
-  while (i < end && isWs(s.charCodeAt(i))) i++
+/** Index of the first non-whitespace octet at or after `i` (LWS, RFC 3261 §25.1). */
+export function skipWs(b: Uint8Array, i: number, end: number): number {
+  while (i < end && isWs(b[i])) i++
   return i
 }
 
-/** Index just past the last non-whitespace character before `end`. */
-export function trimEnd(s: string, start: number, end: number): number {
-  while (end > start && isWs(s.charCodeAt(end - 1))) end--
+/** Index just past the last non-whitespace octet before `end`. */
+export function trimEnd(b: Uint8Array, start: number, end: number): number {
+  while (end > start && isWs(b[end - 1])) end--
   return end
 }
 
 /** Index of the end of the token starting at `i`. */
-export function scanToken(s: string, i: number, end = s.length): number {
-  while (i < end && TOKEN[s.charCodeAt(i)] === 1) i++
+export function scanToken(b: Uint8Array, i: number, end: number): number {
+  while (i < end && TOKEN[b[i]!] === 1) i++
   return i
 }
 
 /** Whether `s` is a non-empty token. */
 export function isToken(s: string): boolean {
-  return s.length > 0 && scanToken(s, 0) === s.length
+  return s.length > 0 && scanToken(octets(s), 0, s.length) === s.length
 }
 
 /**
- * Given `s[i] === '"'`, the index just past the closing quote, or -1 when the string is not
+ * Given `b[i]` is `"`, the index just past the closing quote, or -1 when the string is not
  * terminated (RFC 3261 §25.1 quoted-string with quoted-pair).
  */
-export function scanQuoted(s: string, i: number, end = s.length): number {
+export function scanQuoted(b: Uint8Array, i: number, end: number): number {
   for (let j = i + 1; j < end; j++) {
-    const c = s.charCodeAt(j)
+    const c = b[j]
     if (c === 92) j++
     else if (c === 34) return j + 1
   }
@@ -83,23 +96,24 @@ export function quote(text: string): string {
  */
 export function splitCommas(s: string): number[] | undefined {
   const out: number[] = []
+  const b = octets(s)
   let start = 0
   let angle = false
   const n = s.length
   for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i)
+    const c = b[i]
     if (c === 34) {
-      const q = scanQuoted(s, i, n)
+      const q = scanQuoted(b, i, n)
       if (q < 0) return undefined
       i = q - 1
     } else if (c === 60) angle = true
     else if (c === 62) angle = false
     else if (c === 44 && !angle) {
-      out.push(skipWs(s, start, i), trimEnd(s, start, i))
+      out.push(skipWs(b, start, i), trimEnd(b, start, i))
       start = i + 1
     }
   }
-  out.push(skipWs(s, start, n), trimEnd(s, start, n))
+  out.push(skipWs(b, start, n), trimEnd(b, start, n))
   return out
 }
 

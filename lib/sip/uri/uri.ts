@@ -1,6 +1,7 @@
 import { SipParseError, SipParseReason } from '../errors.ts'
 import type { Params } from '../message/headers/params.ts'
 import { stringifyParams } from '../message/headers/params.ts'
+import { octets } from '../message/scan.ts'
 
 /**
  * A `sip:` or `sips:` URI (RFC 3261 §19.1.1). Parts are kept as written, escapes included, so a
@@ -72,14 +73,13 @@ function isHex(c: number): boolean {
   return (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66)
 }
 
-/** Scans characters of class `t` (with `%HH` escapes checked) from `i`; returns the stop index. */
-function scanClass(s: string, i: number, end: number, t: Uint8Array, what: string): number {
+/** Scans octets of class `t` (with `%HH` escapes checked) from `i`; returns the stop index. */
+function scanClass(b: Uint8Array, i: number, end: number, t: Uint8Array, what: string): number {
   while (i < end) {
-    const c = s.charCodeAt(i)
+    const c = b[i]!
     if (t[c] !== 1) break
     if (c === 37) {
-      if (i + 2 >= end || !isHex(s.charCodeAt(i + 1)) || !isHex(s.charCodeAt(i + 2)))
-        throw badUri(`bad escape in ${what}`)
+      if (i + 2 >= end || !isHex(b[i + 1]!) || !isHex(b[i + 2]!)) throw badUri(`bad escape in ${what}`)
       i += 3
     } else i++
   }
@@ -91,47 +91,55 @@ function scanClass(s: string, i: number, end: number, t: Uint8Array, what: strin
  * SIP, SIPS, tel or absolute URI grammars.
  */
 export function parseUri(s: string): Uri {
-  const n = s.length
+  return parseUriAt(s, octets(s), 0, s.length)
+}
+
+/**
+ * {@link parseUri} of `s.slice(start, end)` without the slice; `b` holds the octets of `s` (see
+ * `octets`), which the scanners read. @internal
+ */
+export function parseUriAt(s: string, b: Uint8Array, start: number, end: number): Uri {
   let colon = -1
-  for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i)
+  for (let i = start; i < end; i++) {
+    const c = b[i]!
     if (c === 58) {
       colon = i
       break
     }
-    if (SCHEME[c] !== 1 || (i === 0 && !((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a))) throw badUri('scheme')
+    if (SCHEME[c] !== 1 || (i === start && !((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a)))
+      throw badUri('scheme')
   }
-  if (colon <= 0) throw badUri('no scheme')
-  const scheme = schemeOf(s, colon)
-  if (scheme === 'sip' || scheme === 'sips') return parseSipUri(s, scheme, colon + 1)
-  if (scheme === 'tel') return parseTelUri(s, colon + 1)
-  if (colon + 1 >= n) throw badUri('empty')
-  for (let i = colon + 1; i < n; i++) {
-    const c = s.charCodeAt(i)
+  if (colon <= start) throw badUri('no scheme')
+  const scheme = schemeOf(s, b, start, colon)
+  if (scheme === 'sip' || scheme === 'sips') return parseSipUri(s, b, scheme, colon + 1, end)
+  if (scheme === 'tel') return parseTelUri(s, b, colon + 1, end)
+  if (colon + 1 >= end) throw badUri('empty')
+  for (let i = colon + 1; i < end; i++) {
+    const c = b[i]!
     if (c <= 32 || c === 127 || c === 60 || c === 62 || c === 34) throw badUri('character')
   }
-  return { kind: 'absolute', scheme, opaque: s.slice(colon + 1) }
+  return { kind: 'absolute', scheme, opaque: s.slice(colon + 1, end) }
 }
 
 /** The scheme, lower-case: the usual ones without allocating. */
-function schemeOf(s: string, colon: number): string {
-  const c0 = s.charCodeAt(0) | 0x20
-  const c1 = s.charCodeAt(1) | 0x20
-  const c2 = s.charCodeAt(2) | 0x20
-  if (colon === 3 && c0 === 0x73 && c1 === 0x69 && c2 === 0x70) return 'sip'
-  if (colon === 4 && c0 === 0x73 && c1 === 0x69 && c2 === 0x70 && (s.charCodeAt(3) | 0x20) === 0x73)
-    return 'sips'
-  if (colon === 3 && c0 === 0x74 && c1 === 0x65 && c2 === 0x6c) return 'tel'
-  return s.slice(0, colon).toLowerCase()
+function schemeOf(s: string, b: Uint8Array, start: number, colon: number): string {
+  const len = colon - start
+  const c0 = b[start]! | 0x20
+  const c1 = b[start + 1]! | 0x20
+  const c2 = b[start + 2]! | 0x20
+  if (len === 3 && c0 === 0x73 && c1 === 0x69 && c2 === 0x70) return 'sip'
+  if (len === 4 && c0 === 0x73 && c1 === 0x69 && c2 === 0x70 && (b[start + 3]! | 0x20) === 0x73) return 'sips'
+  if (len === 3 && c0 === 0x74 && c1 === 0x65 && c2 === 0x6c) return 'tel'
+  return s.slice(start, colon).toLowerCase()
 }
 
-function parseUriParams(s: string, i: number, end: number, params: Params): number {
-  while (i < end && s.charCodeAt(i) === 59) {
+function parseUriParams(s: string, b: Uint8Array, i: number, end: number, params: Params): number {
+  while (i < end && b[i] === 59) {
     const ns = i + 1
-    const ne = scanClass(s, ns, end, PARAM, 'parameter')
+    const ne = scanClass(b, ns, end, PARAM, 'parameter')
     if (ne === ns) throw badUri('empty parameter')
-    if (ne < end && s.charCodeAt(ne) === 61) {
-      const ve = scanClass(s, ne + 1, end, PARAM, 'parameter')
+    if (ne < end && b[ne] === 61) {
+      const ve = scanClass(b, ne + 1, end, PARAM, 'parameter')
       if (ve === ne + 1) throw badUri('empty parameter value')
       params.push([s.slice(ns, ne), s.slice(ne + 1, ve)])
       i = ve
@@ -143,42 +151,42 @@ function parseUriParams(s: string, i: number, end: number, params: Params): numb
   return i
 }
 
-function parseSipUri(s: string, scheme: 'sip' | 'sips', i: number): SipUri {
-  const n = s.length
+function parseSipUri(s: string, b: Uint8Array, scheme: 'sip' | 'sips', i: number, n: number): SipUri {
   let user: string | undefined
   let password: string | undefined
   // The user part may hold ; ? , / : (user-unreserved), so the '@' is found first. Neither host,
   // parameters nor headers may contain an unescaped '@' (RFC 3261 §25.1).
-  const at = s.indexOf('@', i)
+  let at = s.indexOf('@', i)
+  if (at >= n) at = -1
   if (at >= 0) {
-    const ue = scanClass(s, i, at, USER, 'user')
+    const ue = scanClass(b, i, at, USER, 'user')
     if (ue === at) {
       user = s.slice(i, at)
-    } else if (s.charCodeAt(ue) === 58) {
+    } else if (b[ue] === 58) {
       user = s.slice(i, ue)
-      if (scanClass(s, ue + 1, at, PASSWORD, 'password') !== at) throw badUri('password')
+      if (scanClass(b, ue + 1, at, PASSWORD, 'password') !== at) throw badUri('password')
       password = s.slice(ue + 1, at)
     } else throw badUri('user')
     if (user.length === 0) throw badUri('empty user')
     i = at + 1
   }
   const hs = i
-  if (s.charCodeAt(i) === 91) {
+  if (b[i] === 91) {
     i++
-    while (i < n && IPV6[s.charCodeAt(i)] === 1 && s.charCodeAt(i) !== 93) i++
-    if (s.charCodeAt(i) !== 93 || i === hs + 1) throw badUri('IPv6 reference')
+    while (i < n && IPV6[b[i]!] === 1 && b[i] !== 93) i++
+    if (b[i] !== 93 || i === hs + 1 || i >= n) throw badUri('IPv6 reference')
     i++
   } else {
-    while (i < n && HOSTNAME[s.charCodeAt(i)] === 1) i++
+    while (i < n && HOSTNAME[b[i]!] === 1) i++
   }
   if (i === hs) throw badUri('empty host')
   const host = s.slice(hs, i)
   let port: number | undefined
-  if (i < n && s.charCodeAt(i) === 58) {
+  if (i < n && b[i] === 58) {
     const ps = ++i
     let v = 0
     while (i < n) {
-      const c = s.charCodeAt(i)
+      const c = b[i]!
       if (c < 48 || c > 57) break
       v = v * 10 + c - 48
       i++
@@ -187,34 +195,34 @@ function parseSipUri(s: string, scheme: 'sip' | 'sips', i: number): SipUri {
     port = v
   }
   const params: Params = []
-  i = parseUriParams(s, i, n, params)
+  i = parseUriParams(s, b, i, n, params)
   const headers: Array<[string, string]> = []
-  if (i < n && s.charCodeAt(i) === 63) {
+  if (i < n && b[i] === 63) {
     do {
       const ns = i + 1
-      const ne = scanClass(s, ns, n, HNV, 'header name')
-      if (ne === ns || s.charCodeAt(ne) !== 61) throw badUri('header')
-      const ve = scanClass(s, ne + 1, n, HNV, 'header value')
+      const ne = scanClass(b, ns, n, HNV, 'header name')
+      if (ne === ns || ne >= n || b[ne] !== 61) throw badUri('header')
+      const ve = scanClass(b, ne + 1, n, HNV, 'header value')
       headers.push([s.slice(ns, ne), s.slice(ne + 1, ve)])
       i = ve
-    } while (i < n && s.charCodeAt(i) === 38)
+    } while (i < n && b[i] === 38)
   }
   if (i !== n) throw badUri(`unexpected character '${s[i]}'`)
   return { kind: 'sip', scheme, user, password, host, port, params, headers }
 }
 
-function parseTelUri(s: string, i: number): TelUri {
-  const n = s.length
-  const semi = s.indexOf(';', i)
+function parseTelUri(s: string, b: Uint8Array, i: number, n: number): TelUri {
+  let semi = s.indexOf(';', i)
+  if (semi >= n) semi = -1
   const ne = semi < 0 ? n : semi
   if (ne === i) throw badUri('empty telephone number')
   for (let j = i; j < ne; j++) {
-    const c = s.charCodeAt(j)
+    const c = b[j]!
     if (c <= 32 || c === 127 || c === 60 || c === 62 || c === 34 || c === 63 || c === 64)
       throw badUri('tel number')
   }
   const params: Params = []
-  if (parseUriParams(s, ne, n, params) !== n) throw badUri('tel parameter')
+  if (parseUriParams(s, b, ne, n, params) !== n) throw badUri('tel parameter')
   return { kind: 'tel', scheme: 'tel', number: s.slice(i, ne), params }
 }
 

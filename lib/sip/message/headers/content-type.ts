@@ -1,5 +1,5 @@
 import { SipParseError, SipParseReason } from '../../errors.ts'
-import { scanToken, skipWs } from '../scan.ts'
+import { octets, scanToken, skipWs } from '../scan.ts'
 import type { Params } from './params.ts'
 import { parseParamsInto, stringifyParams } from './params.ts'
 
@@ -18,19 +18,20 @@ function bad(): SipParseError {
 
 /** Parses `m-type SLASH m-subtype *(SEMI m-parameter)`. */
 export function parseContentType(s: string): ContentType {
+  const b = octets(s)
   const end = s.length
-  let i = skipWs(s, 0, end)
-  let e = scanToken(s, i, end)
+  let i = skipWs(b, 0, end)
+  let e = scanToken(b, i, end)
   if (e === i) throw bad()
   const type = s.slice(i, e)
-  i = skipWs(s, e, end)
-  if (s.charCodeAt(i) !== 47) throw bad()
-  i = skipWs(s, i + 1, end)
-  e = scanToken(s, i, end)
+  i = skipWs(b, e, end)
+  if (b[i] !== 47) throw bad()
+  i = skipWs(b, i + 1, end)
+  e = scanToken(b, i, end)
   if (e === i) throw bad()
   const subtype = s.slice(i, e)
   const params: Params = []
-  i = parseParamsInto(s, e, end, params, 'Content-Type')
+  i = parseParamsInto(s, b, e, end, params, 'Content-Type')
   if (i !== end) throw bad()
   return { type, subtype, params }
 }

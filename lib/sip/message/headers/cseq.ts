@@ -1,5 +1,5 @@
 import { SipParseError, SipParseReason } from '../../errors.ts'
-import { scanToken, skipWs } from '../scan.ts'
+import { octets, scanToken, skipWs } from '../scan.ts'
 
 /** A CSeq value (RFC 3261 §20.16): sequence number and method. */
 export interface CSeq {
@@ -15,16 +15,16 @@ function bad(what: string): SipParseError {
 
 /** Parses `1*DIGIT LWS Method`; leading zeros are allowed (RFC 4475 §3.1.1.1). */
 export function parseCSeq(s: string): CSeq {
-  return parseCSeqAt(s, 0, s.length)
+  return parseCSeqAt(s, octets(s), 0, s.length)
 }
 
-/** {@link parseCSeq} of `s.slice(start, end)` without the slice. @internal */
-export function parseCSeqAt(s: string, start: number, end: number): CSeq {
-  let i = skipWs(s, start, end)
+/** {@link parseCSeq} of `s.slice(start, end)` without the slice; `b` holds the octets of `s`. @internal */
+export function parseCSeqAt(s: string, b: Uint8Array, start: number, end: number): CSeq {
+  let i = skipWs(b, start, end)
   const ds = i
   let seq = 0
   while (i < end) {
-    const c = s.charCodeAt(i)
+    const c = b[i]!
     if (c < 48 || c > 57) break
     seq = seq * 10 + c - 48
     // Checked per digit, so a 100-digit number cannot lose precision before the check.
@@ -32,10 +32,10 @@ export function parseCSeqAt(s: string, start: number, end: number): CSeq {
     i++
   }
   if (i === ds) throw bad('sequence number')
-  const ms = skipWs(s, i, end)
+  const ms = skipWs(b, i, end)
   if (ms === i) throw bad('missing method')
-  const me = scanToken(s, ms, end)
-  if (me === ms || skipWs(s, me, end) !== end) throw bad('method')
+  const me = scanToken(b, ms, end)
+  if (me === ms || skipWs(b, me, end) !== end) throw bad('method')
   return { seq, method: s.slice(ms, me) }
 }
 

@@ -193,13 +193,16 @@ for (const byFirst of BY_LENGTH) {
 /**
  * If the header line at `start` begins with the usual spelling of a common header immediately
  * followed by `:`, that [name, key] pair (the colon is at `start + name.length`); else undefined.
+ * `bytes` holds the octets of `src` (the first character and the colon are probed there, which is
+ * cheaper than charCodeAt).
  */
-export function wellKnownLineAt(src: string, start: number): WellKnown | undefined {
-  const list = BY_FIRST[src.charCodeAt(start)]
+export function wellKnownLineAt(src: string, bytes: Uint8Array, start: number): WellKnown | undefined {
+  const list = BY_FIRST[bytes[start]!]
   if (list === undefined) return undefined
   for (let k = 0; k < list.length; k++) {
     const e = list[k]!
-    if (src.charCodeAt(start + e[0].length) === 58 && src.startsWith(e[0], start)) return e
+    const name = e[0]
+    if (bytes[start + name.length] === 58 && src.startsWith(name, start)) return e
   }
   return undefined
 }

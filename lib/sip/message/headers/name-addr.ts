@@ -1,7 +1,7 @@
 import { SipParseError, SipParseReason } from '../../errors.ts'
 import type { Uri } from '../../uri/uri.ts'
 import { parseUri, stringifyUri } from '../../uri/uri.ts'
-import { isWs, quote, scanQuoted, skipWs, TOKEN, trimEnd, unquote } from '../scan.ts'
+import { isWs, octets, quote, scanQuoted, skipWs, TOKEN, trimEnd, unquote } from '../scan.ts'
 import type { Params } from './params.ts'
 import { getParam, parseParamsInto, stringifyParams } from './params.ts'
 
@@ -63,16 +63,15 @@ export class LazyNameAddr implements NameAddr {
 // Cheap check that runs at parse time in place of the full URI parse: a scheme and a colon.
 // RFC 4475 §3.1.2.14 badaspec (`< sip:...>`) and §3.1.2.15 baddn fail it; the rest of the URI is
 // checked when it is read.
-function checkUriText(t: string, header: string): string {
-  const n = t.length
-  let i = 0
-  for (; i < n; i++) {
-    const c = t.charCodeAt(i) | 0x20
-    if (!((c >= 0x61 && c <= 0x7a) || (i > 0 && (TOKEN[t.charCodeAt(i)] === 1 || t.charCodeAt(i) === 43))))
-      break
+function checkUriText(s: string, b: Uint8Array, start: number, end: number, header: string): string {
+  let i = start
+  for (; i < end; i++) {
+    const d = b[i]!
+    const c = d | 0x20
+    if (!((c >= 0x61 && c <= 0x7a) || (i > start && (TOKEN[d] === 1 || d === 43)))) break
   }
-  if (i === 0 || i >= n - 1 || t.charCodeAt(i) !== 58) throw bad(header, 'URI without scheme')
-  return t
+  if (i === start || i >= end - 1 || b[i] !== 58) throw bad(header, 'URI without scheme')
+  return s.slice(start, end)
 }
 
 function uriOf(text: string, header: string): Uri {
@@ -84,90 +83,115 @@ function uriOf(text: string, header: string): Uri {
   }
 }
 
+// Where the last parseOne() stopped: a second result without allocating a pair for it.
+let stop = 0
+
 /**
- * Parses one name-addr / addr-spec from `s` at `i` into `out` and returns the index after it and
- * its parameters (at `,` or the end).
+ * Parses one name-addr / addr-spec from `s` at `i` and returns it; {@link stop} is then the index
+ * after it and its parameters (at `,` or the end).
  */
-function parseOne(s: string, i: number, end: number, out: NameAddr[], header: string): number {
-  i = skipWs(s, i, end)
+function parseOne(s: string, b: Uint8Array, i: number, end: number, header: string): NameAddr {
+  i = skipWs(b, i, end)
   let displayName: string | undefined
-  let c = s.charCodeAt(i)
+  let c = b[i]
   let uri: string
   if (c !== 34 && c !== 60) {
     // Either a display name made of tokens and LWS followed by '<', or an addr-spec.
     let j = i
     while (j < end) {
-      const d = s.charCodeAt(j)
+      const d = b[j]!
       if (TOKEN[d] !== 1 && !isWs(d)) break
       j++
     }
-    if (s.charCodeAt(j) === 60) {
-      displayName = s.slice(i, trimEnd(s, i, j))
+    if (b[j] === 60) {
+      displayName = s.slice(i, trimEnd(b, i, j))
       i = j
       c = 60
     }
   } else if (c === 34) {
-    const q = scanQuoted(s, i, end)
+    const q = scanQuoted(b, i, end)
     if (q < 0) throw bad(header, 'unterminated quoted display name')
-    displayName = unquote(s.slice(i, q))
-    i = skipWs(s, q, end)
-    c = s.charCodeAt(i)
+    // Without quoted-pairs or folding the text is what lies between the quotes.
+    let plain = true
+    for (let k = i + 1; k < q - 1; k++) {
+      const d = b[k]
+      if (d === 92 || d === 10) {
+        plain = false
+        break
+      }
+    }
+    displayName = plain ? s.slice(i + 1, q - 1) : unquote(s.slice(i, q))
+    i = skipWs(b, q, end)
+    c = b[i]
     if (c !== 60) throw bad(header, "expected '<' after display name")
   }
   if (c === 60) {
     const gt = s.indexOf('>', i)
     if (gt < 0 || gt >= end) throw bad(header, "missing '>'")
-    uri = checkUriText(s.slice(i + 1, gt), header)
+    uri = checkUriText(s, b, i + 1, gt, header)
     i = gt + 1
   } else {
     // addr-spec: RFC 3261 §20.10 - a URI with ',', '?' or ';' must be in angle brackets, so the
     // URI ends at the first of these (its ';' params are header params, RFC 4475 §3.3.12).
     let j = i
     while (j < end) {
-      const d = s.charCodeAt(j)
+      const d = b[j]
       if (d === 59 || d === 44 || isWs(d)) break
       if (d === 63) throw bad(header, "'?' in a URI outside '<>'")
       j++
     }
     if (j === i) throw bad(header, 'empty address')
-    uri = checkUriText(s.slice(i, j), header)
+    uri = checkUriText(s, b, i, j, header)
     i = j
   }
   const params: Params = []
-  i = parseParamsInto(s, i, end, params, header)
-  out.push(new LazyNameAddr(displayName, uri, params, header))
-  return skipWs(s, i, end)
+  i = parseParamsInto(s, b, i, end, params, header)
+  stop = skipWs(b, i, end)
+  return new LazyNameAddr(displayName, uri, params, header)
 }
 
 /** Parses a single name-addr (From, To). */
 export function parseNameAddr(s: string, header = 'From'): NameAddr {
-  return parseNameAddrAt(s, 0, s.length, header)
+  return parseNameAddrAt(s, octets(s), 0, s.length, header)
 }
 
 /**
  * {@link parseNameAddr} of `s.slice(start, end)` without the slice. `end` must be `s.length` or
- * the index of a whitespace character (a trimmed value in the message text). @internal
+ * the index of a whitespace character (a trimmed value in the message text); `b` holds the octets
+ * of `s`. @internal
  */
-export function parseNameAddrAt(s: string, start: number, end: number, header: string): NameAddr {
-  const out: NameAddr[] = []
-  const i = parseOne(s, start, end, out, header)
-  if (i !== end) throw bad(header, `unexpected '${s[i]}'`)
-  return out[0]!
+export function parseNameAddrAt(
+  s: string,
+  b: Uint8Array,
+  start: number,
+  end: number,
+  header: string,
+): NameAddr {
+  const na = parseOne(s, b, start, end, header)
+  if (stop !== end) throw bad(header, `unexpected '${s[stop]}'`)
+  return na
 }
 
 /** Parses a comma-separated list of name-addrs (Contact, Route, Record-Route). */
 export function parseNameAddrList(s: string, header = 'Contact'): NameAddr[] {
-  return parseNameAddrListAt(s, 0, s.length, header)
+  return parseNameAddrListAt(s, octets(s), 0, s.length, header)
 }
 
 /** {@link parseNameAddrList} of `s.slice(start, end)`, as {@link parseNameAddrAt}. @internal */
-export function parseNameAddrListAt(s: string, start: number, end: number, header: string): NameAddr[] {
+export function parseNameAddrListAt(
+  s: string,
+  b: Uint8Array,
+  start: number,
+  end: number,
+  header: string,
+): NameAddr[] {
   const out: NameAddr[] = []
   let i = start
   for (;;) {
-    i = parseOne(s, i, end, out, header)
+    out.push(parseOne(s, b, i, end, header))
+    i = stop
     if (i >= end) return out
-    if (s.charCodeAt(i) !== 44) throw bad(header, `unexpected '${s[i]}'`)
+    if (b[i] !== 44) throw bad(header, `unexpected '${s[i]}'`)
     i++
   }
 }

@@ -1,4 +1,5 @@
 import { SipParseError, SipParseReason } from '../../errors.ts'
+import { octets } from '../scan.ts'
 
 /**
  * Parses a header that is a single decimal number (Max-Forwards, Content-Length, Expires), allowing
@@ -6,15 +7,15 @@ import { SipParseError, SipParseReason } from '../../errors.ts'
  * Content-Length and §20.19 Expires up to 2^32-1; RFC 4475 §3.1.2.4).
  */
 export function parseUint(s: string, max: number, header: string): number {
-  return parseUintAt(s, 0, s.length, max, header)
+  return parseUintAt(octets(s), 0, s.length, max, header)
 }
 
-/** {@link parseUint} of `s.slice(start, end)` without the slice. @internal */
-export function parseUintAt(s: string, start: number, end: number, max: number, header: string): number {
+/** {@link parseUint} of the octets `b[start..end)`. @internal */
+export function parseUintAt(b: Uint8Array, start: number, end: number, max: number, header: string): number {
   if (end === start) throw bad(header, 'empty value')
   let v = 0
   for (let i = start; i < end; i++) {
-    const c = s.charCodeAt(i)
+    const c = b[i]!
     if (c < 48 || c > 57) throw bad(header, 'not a non-negative decimal number')
     v = v * 10 + c - 48
     if (v > max) throw bad(header, `value above ${max}`)

@@ -80,30 +80,34 @@ function paramName(s: string, i: number, ne: number): string {
 /**
  * Parses generic parameters starting at `i` (which may be whitespace before the first `;`) and
  * stops at the first character that cannot continue them (end, `,`, `>`...). LWS is allowed around
- * `;` and `=` (RFC 3261 §25.1 SEMI and EQUAL). Returns the index where it stopped.
+ * `;` and `=` (RFC 3261 §25.1 SEMI and EQUAL). Returns the index where it stopped. `b` holds the
+ * octets of `s` ({@link octets}).
  */
-export function parseParamsInto(s: string, i: number, end: number, out: Params, header: string): number {
+export function parseParamsInto(
+  s: string,
+  b: Uint8Array,
+  i: number,
+  end: number,
+  out: Params,
+  header: string,
+): number {
   for (;;) {
-    const j = skipWs(s, i, end)
-    if (j >= end || s.charCodeAt(j) !== 59) return j
-    i = skipWs(s, j + 1, end)
-    const ne = scanToken(s, i, end)
+    const j = skipWs(b, i, end)
+    if (j >= end || b[j] !== 59) return j
+    i = skipWs(b, j + 1, end)
+    const ne = scanToken(b, i, end)
     if (ne === i) throw bad(header, 'parameter (empty name)')
     const name = paramName(s, i, ne)
-    i = skipWs(s, ne, end)
-    if (i < end && s.charCodeAt(i) === 61) {
-      i = skipWs(s, i + 1, end)
+    i = skipWs(b, ne, end)
+    if (i < end && b[i] === 61) {
+      i = skipWs(b, i + 1, end)
       let ve: number
-      if (s.charCodeAt(i) === 34) {
-        ve = scanQuoted(s, i, end)
+      if (b[i] === 34) {
+        ve = scanQuoted(b, i, end)
         if (ve < 0) throw bad(header, `parameter ${name} (unterminated quote)`)
       } else {
         ve = i
-        while (ve < end) {
-          const c = s.charCodeAt(ve)
-          if (TOKEN[c] !== 1 && HOST[c] !== 1) break
-          ve++
-        }
+        while (ve < end && VALUE[b[ve]!] === 1) ve++
         if (ve === i) throw bad(header, `parameter ${name} (empty value)`)
       }
       out.push([name, s.slice(i, ve)])
@@ -115,3 +119,6 @@ export function parseParamsInto(s: string, i: number, end: number, out: Params, 
     }
   }
 }
+
+// gen-value = token / host / quoted-string (RFC 3261 §25.1): the unquoted characters.
+const VALUE = TOKEN.map((t, c) => t | HOST[c]!)

@@ -1,5 +1,5 @@
 import { SipParseError, SipParseReason } from '../../errors.ts'
-import { scanToken, skipWs } from '../scan.ts'
+import { octets, scanToken, skipWs } from '../scan.ts'
 
 /**
  * Parses a comma-separated list of tokens (Allow, Supported, Require, Proxy-Require, Unsupported;
@@ -7,25 +7,26 @@ import { scanToken, skipWs } from '../scan.ts'
  */
 export function parseTokenList(s: string, header = 'Require'): string[] {
   const out: string[] = []
+  const b = octets(s)
   const end = s.length
-  let i = skipWs(s, 0, end)
+  let i = skipWs(b, 0, end)
   if (i === end) return out
   for (;;) {
-    const e = scanToken(s, i, end)
+    const e = scanToken(b, i, end)
     if (e === i) {
       throw new SipParseError(SipParseReason.BadHeaderValue, `Malformed ${header}`, {
         header: header.toLowerCase(),
       })
     }
     out.push(s.slice(i, e))
-    i = skipWs(s, e, end)
+    i = skipWs(b, e, end)
     if (i === end) return out
-    if (s.charCodeAt(i) !== 44) {
+    if (b[i] !== 44) {
       throw new SipParseError(SipParseReason.BadHeaderValue, `Malformed ${header}`, {
         header: header.toLowerCase(),
       })
     }
-    i = skipWs(s, i + 1, end)
+    i = skipWs(b, i + 1, end)
   }
 }
 

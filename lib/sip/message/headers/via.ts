@@ -1,5 +1,5 @@
 import { SipParseError, SipParseReason } from '../../errors.ts'
-import { HOST, scanToken, skipWs } from '../scan.ts'
+import { HOST, octets, scanToken, skipWs } from '../scan.ts'
 import type { Params } from './params.ts'
 import { getParam, parseParamsInto, stringifyParams } from './params.ts'
 
@@ -26,10 +26,10 @@ function bad(what: string): SipParseError {
   return new SipParseError(SipParseReason.BadHeaderValue, `Malformed Via (${what})`, { header: 'via' })
 }
 
-function slash(s: string, i: number, end: number): number {
-  i = skipWs(s, i, end)
-  if (s.charCodeAt(i) !== 47) throw bad('sent-protocol')
-  return skipWs(s, i + 1, end)
+function slash(b: Uint8Array, i: number, end: number): number {
+  i = skipWs(b, i, end)
+  if (b[i] !== 47) throw bad('sent-protocol')
+  return skipWs(b, i + 1, end)
 }
 
 // The usual spellings, returned without allocating a slice.
@@ -44,28 +44,28 @@ function transport3(s: string, i: number): string {
  * Parses one via-parm at `i` and pushes it to `out`; returns the index after it (at a `,` or the
  * end). LWS is allowed around `/`, `:`, `;` and `=` (RFC 3261 §25.1 SLASH, COLON, SEMI, EQUAL).
  */
-function parseOne(s: string, i: number, end: number, out: Via[]): number {
-  i = skipWs(s, i, end)
-  let e = scanToken(s, i, end)
+function parseOne(s: string, b: Uint8Array, i: number, end: number, out: Via[]): number {
+  i = skipWs(b, i, end)
+  let e = scanToken(b, i, end)
   if (e === i) throw bad('protocol name')
   const protocol = e - i === 3 && s.startsWith('SIP', i) ? 'SIP' : s.slice(i, e)
-  i = slash(s, e, end)
-  e = scanToken(s, i, end)
+  i = slash(b, e, end)
+  e = scanToken(b, i, end)
   if (e === i) throw bad('protocol version')
   const version = e - i === 3 && s.startsWith('2.0', i) ? '2.0' : s.slice(i, e)
-  i = slash(s, e, end)
-  e = scanToken(s, i, end)
+  i = slash(b, e, end)
+  e = scanToken(b, i, end)
   if (e === i) throw bad('transport')
   const transport = e - i === 3 ? transport3(s, i) : s.slice(i, e)
-  i = skipWs(s, e, end)
+  i = skipWs(b, e, end)
   const hs = i
-  if (s.charCodeAt(i) === 91) {
+  if (b[i] === 91) {
     const close = s.indexOf(']', i)
     if (close < 0 || close >= end) throw bad('IPv6 reference')
     i = close + 1
   } else {
     while (i < end) {
-      const c = s.charCodeAt(i)
+      const c = b[i]!
       if (HOST[c] !== 1 || c === 58 || c === 91 || c === 93) break
       i++
     }
@@ -73,13 +73,13 @@ function parseOne(s: string, i: number, end: number, out: Via[]): number {
   if (i === hs) throw bad('sent-by host')
   const host = s.slice(hs, i)
   let port: number | undefined
-  let j = skipWs(s, i, end)
-  if (s.charCodeAt(j) === 58) {
-    j = skipWs(s, j + 1, end)
+  let j = skipWs(b, i, end)
+  if (b[j] === 58) {
+    j = skipWs(b, j + 1, end)
     let v = 0
     const ps = j
     while (j < end) {
-      const c = s.charCodeAt(j)
+      const c = b[j]!
       if (c < 48 || c > 57) break
       v = v * 10 + c - 48
       j++
@@ -89,27 +89,28 @@ function parseOne(s: string, i: number, end: number, out: Via[]): number {
     i = j
   }
   const params: Params = []
-  i = parseParamsInto(s, i, end, params, 'Via')
+  i = parseParamsInto(s, b, i, end, params, 'Via')
   out.push({ protocol, version, transport, host, port, params })
-  return skipWs(s, i, end)
+  return skipWs(b, i, end)
 }
 
 /** Parses a Via header value that may hold several comma-separated via-parms. */
 export function parseVia(s: string): Via[] {
-  return parseViaAt(s, 0, s.length)
+  return parseViaAt(s, octets(s), 0, s.length)
 }
 
 /**
  * {@link parseVia} of `s.slice(start, end)` without the slice. `end` must be `s.length` or the
- * index of a whitespace character (a trimmed value in the message text). @internal
+ * index of a whitespace character (a trimmed value in the message text); `b` holds the octets of
+ * `s`. @internal
  */
-export function parseViaAt(s: string, start: number, end: number): Via[] {
+export function parseViaAt(s: string, b: Uint8Array, start: number, end: number): Via[] {
   const out: Via[] = []
   let i = start
   for (;;) {
-    i = parseOne(s, i, end, out)
+    i = parseOne(s, b, i, end, out)
     if (i >= end) return out
-    if (s.charCodeAt(i) !== 44) throw bad(`unexpected '${s[i]}'`)
+    if (b[i] !== 44) throw bad(`unexpected '${s[i]}'`)
     i++
   }
 }
