@@ -33,11 +33,25 @@ describe('DNS resolver against dnsmasq (RFC 3263 SRV/A, TTL cache)', function ()
       '--host-record=peering1.webex.test,127.0.0.11',
       '--host-record=peering2.webex.test,127.0.0.12',
       '--host-record=twilio.test,127.0.0.21',
+      // NAPTR (RFC 3263 §4.1) pointing TLS at another SRV owner; a UDP record must not be used for TLS.
+      '--naptr-record=naptr.test,10,50,s,SIP+D2U,,_sip._udp.udp.test',
+      '--naptr-record=naptr.test,20,50,s,SIPS+D2T,,_sips._tcp.edge.test',
+      '--srv-host=_sips._tcp.edge.test,peering3.webex.test,5063,10,10',
+      '--srv-host=_sips._tcp.naptr.test,peering1.webex.test,5062,10,10',
+      '--host-record=peering3.webex.test,127.0.0.13',
     ])
     await dns.waitForOutput(/started, version/, 10_000)
   })
   after(async () => {
     await dns?.stop(2000)
+  })
+
+  it('follows the NAPTR record of the transport to its SRV owner (RFC 3263 §4.1)', async () => {
+    const resolve = createDnsResolver({ servers: [`127.0.0.1:${port}`], timeoutMs: 300 })
+    assert.deepEqual(
+      (await resolve('naptr.test', 'SRV', 'TLS')).map((a) => `${a.address}:${a.port}`),
+      ['127.0.0.13:5063'],
+    )
   })
 
   it('orders SRV targets by priority, resolves A records, and serves both from cache until the TTL ends', async () => {

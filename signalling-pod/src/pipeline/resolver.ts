@@ -64,6 +64,9 @@ export function orderSrv(records: readonly SrvRecord[], random: () => number = M
   return out
 }
 
+/** RFC 3263 §4.1 NAPTR service field per transport (SIPS over TCP for TLS). */
+const NAPTR_SERVICE: Record<Transport, string> = { UDP: 'SIP+D2U', TCP: 'SIP+D2T', TLS: 'SIPS+D2T' }
+
 /** Options of {@link createDnsResolver}. */
 export interface DnsResolverOptions {
   /** DNS servers (`ip`, `ip:port`, `[ipv6]:port`); the system's when absent. */
@@ -93,8 +96,9 @@ export function dnsOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): DnsReso
 }
 
 /**
- * A {@link Resolve} on `node:dns`: A then AAAA (RFC 3263 §4.2), SRV ordered by {@link orderSrv}
- * with each target resolved. Answers are cached by their TTL (RFC 1035 §3.2.1), capped at
+ * A {@link Resolve} on `node:dns`: A then AAAA (RFC 3263 §4.2); for SRV, NAPTR first (§4.1, the
+ * record for the proxy's transport names the SRV owner), then SRV ordered by {@link orderSrv} with
+ * each target resolved. Answers are cached by their TTL (RFC 1035 §3.2.1), capped at
  * `maxTtlSeconds`. node:dns gives no TTL for SRV answers, so an SRV answer lives as long as the
  * shortest TTL of the addresses it led to. Failures are not cached: the next call asks again.
  */
@@ -119,10 +123,19 @@ export function createDnsResolver(options: DnsResolverOptions = {}): Resolve {
       return { value: recs.map((r) => r.address), ttlMs }
     })
   const ttlOf = (host: string) => cache.get(`A ${host}`)?.until ?? 0
+  // RFC 3263 §4.1: NAPTR first; a record whose service is the proxy's transport ("s" flag) names
+  // the SRV owner. None (or no DNS answer) → the constructed `_sip._udp.` / `_sips._tcp.` name.
+  const srvOwner = async (host: string, transport: Transport): Promise<string> => {
+    const records = await dns.resolveNaptr(host).catch(() => [])
+    const pick = records
+      .filter((r) => r.flags.toLowerCase() === 's' && r.service.toUpperCase() === NAPTR_SERVICE[transport])
+      .sort((x, y) => x.order - y.order || x.preference - y.preference)[0]
+    return pick && pick.replacement !== '' ? pick.replacement : srvName(host, transport)
+  }
   return async (host, kind, transport) => {
     if (kind === 'A') return (await addressesOf(host)).map((address) => ({ address, port: 0, transport }))
-    const records = await cached(`SRV ${srvName(host, transport)}`, async () => {
-      const value = await dns.resolveSrv(srvName(host, transport))
+    const records = await cached(`SRV ${transport} ${host}`, async () => {
+      const value = await dns.resolveSrv(await srvOwner(host, transport))
       for (const r of value) await addressesOf(r.name)
       const until = Math.min(...value.map((r) => ttlOf(r.name)))
       return { value, ttlMs: Number.isFinite(until) ? until - now() : 0 }
