@@ -1315,7 +1315,8 @@ export class B2bua {
       }
     }
     // Out-of-dialog non-INVITE (OPTIONS, MESSAGE, ...): relayed on a fresh transaction, no state.
-    const target = (await resolveRouteTargets(decision.targets.slice(0, 1), this.#resolve))[0]
+    const first = decision.targets.slice(0, 1)
+    const target = (needsResolution(first) ? await resolveRouteTargets(first, this.#resolve) : first)[0]
     const proxy = target?.proxies[0]
     const yIface = target && this.#o.interfaces().get(target.interfaceName)
     if (!target || !proxy || !yIface) {
