@@ -41,10 +41,15 @@ function udpPortBound(port: number): boolean {
   return local.test(readFileSync('/proc/net/udp', 'utf8'))
 }
 
-async function waitFor(check: () => boolean, what: string, ms = 10_000): Promise<void> {
+async function waitFor(
+  check: () => boolean,
+  what: string,
+  ms = 10_000,
+  output?: () => string,
+): Promise<void> {
   const until = Date.now() + ms
   while (!check()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${output ? `:\n${output()}` : ''}`)
     await new Promise((r) => setTimeout(r, 100))
   }
 }
@@ -117,7 +122,13 @@ const kamailio: Target = {
       dir,
     ]
     const run = startGroup(argv, 0, dir)
-    await waitFor(() => udpPortBound(port), `kamailio on ${port}:\n${run.output()}`)
+    try {
+      await waitFor(() => udpPortBound(port), 'kamailio', 10_000, run.output)
+    } catch (err) {
+      // A server that did not come up is still stopped: nothing outlives the run.
+      await run.stop()
+      throw err
+    }
     return {
       pgid: run.pgid,
       async stop() {
@@ -173,7 +184,13 @@ function kubeSbcFrom(root: string, name = 'kube-sbc'): Target {
         // --profile DIR: a V8 CPU profile of the SBC process, written when it exits.
         profileDir ? { ...process.env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : undefined,
       )
-      await waitFor(() => udpPortBound(port), `kube-sbc on ${port}:\n${run.output()}`, 30_000)
+      try {
+        await waitFor(() => udpPortBound(port), `kube-sbc on ${port}`, 30_000, run.output)
+      } catch (err) {
+        await run.stop()
+        await redis.close()
+        throw err
+      }
       return {
         pgid: run.pgid,
         redisPid: redis.pid(),
