@@ -1,6 +1,4 @@
 import { strict as assert } from 'node:assert'
-import { spawn } from 'node:child_process'
-import { createInterface } from 'node:readline'
 import { formatSdesKeyParams, generateSdesKey, parseSdesKeyParams } from '../../lib/media/srtp/sdes.ts'
 import {
   audioSdp,
@@ -12,25 +10,7 @@ import {
   rtpPacket,
   startMedia,
 } from './helpers.ts'
-
-/** The libsrtp peer (lib/media/fixtures/libsrtp-peer.py, pylibsrtp) as a JSON-lines child. */
-class Libsrtp {
-  private readonly child = spawn('/usr/bin/python3', ['lib/media/fixtures/libsrtp-peer.py'], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  })
-  private readonly lines = createInterface({ input: this.child.stdout })[Symbol.asyncIterator]()
-  async ready(): Promise<void> {
-    await this.lines.next()
-  }
-  async call(req: Record<string, string>): Promise<{ ok: boolean; packet?: string; error?: string }> {
-    this.child.stdin.write(`${JSON.stringify(req)}\n`)
-    const { value } = await this.lines.next()
-    return JSON.parse(String(value))
-  }
-  close(): void {
-    this.child.stdin.end()
-  }
-}
+import { Libsrtp } from './libsrtp.ts'
 
 /**
  * RTP on leg A, SRTP on leg B with a libsrtp peer: the media pod terminates SRTP with its own key

@@ -27,7 +27,7 @@ import type { NgOfferRequest } from '../../../lib/media/control/ng-message.ts'
 import { type Logger, nullLogger } from '../../../lib/observability/logger.ts'
 import { SessionDescription } from '../../../lib/sdp/session-description.ts'
 import type { DialogState, LegName } from '../../../lib/sip/dialog/dialog-state.ts'
-import type { DialogStore } from '../../../lib/state/dialog-store.ts'
+import type { DialogStore, MediaPodInfo } from '../../../lib/state/dialog-store.ts'
 import { pickByFreeCapacity } from '../../../lib/state/memory-store.ts'
 
 /** Error codes of the media step. */
@@ -103,6 +103,7 @@ export class MediaAnchor {
   private readonly o: MediaAnchorOptions
   private readonly logger: Logger
   private readonly clients = new Map<string, Promise<NgClient>>()
+  private pods: { at: number; list: Promise<MediaPodInfo[]> } | undefined
 
   constructor(options: MediaAnchorOptions) {
     this.o = options
@@ -174,7 +175,7 @@ export class MediaAnchor {
       ...(x.realm && y.realm ? { direction: [x.realm, y.realm] } : {}),
       ...towardFlags(x.profile, y.profile),
     }
-    const r = await this.send(pod, () => pod.client.offer(req))
+    const r = await this.send(pod, () => offerAvoidingBusyPorts(pod.client, req))
     call.media = { pod: pod.id, ngCallId: call.id, fromTag: from }
     return Buffer.from(r.sdp, 'utf8')
   }
@@ -244,11 +245,13 @@ export class MediaAnchor {
       const { host, port } = this.o.fixed
       return { id: this.o.fixed.id ?? `${host}:${port}`, client: await this.client(host, port) }
     }
-    const store = this.o.store
-    if (!store) throw new MediaAnchorError(MediaAnchorErrorCode.unavailable, 'no media pod registry', 503)
-    let info = call.media ? (await store.listMediaPods()).find((p) => p.id === call.media?.pod) : undefined
+    const id = call.media?.pod
+    let info = id
+      ? ((await this.registry(false)).find((p) => p.id === id) ??
+        (await this.registry(true)).find((p) => p.id === id))
+      : undefined
     if (!info && !call.media && realm) {
-      const pods = (await store.listMediaPods()).filter((p) => p.id !== exclude)
+      const pods = (await this.registry(false)).filter((p) => p.id !== exclude)
       info =
         pods.find((p) => p.id === this.o.preferPod && p.realms.includes(realm) && p.active < p.capacity) ??
         pickByFreeCapacity(pods, realm)
@@ -263,6 +266,34 @@ export class MediaAnchor {
     return {
       id: info.id,
       client: await this.client(info.address.slice(0, i), Number(info.address.slice(i + 1))),
+    }
+  }
+
+  /**
+   * The media pod registry, read at most once a second (pods heartbeat every 5 s, so a second-old
+   * list is as good as a fresh one, and a call costs one Redis round trip less). A registry that
+   * cannot be read means no media pod can be reached: `unavailable` (503).
+   */
+  private async registry(fresh: boolean): Promise<MediaPodInfo[]> {
+    const store = this.o.store
+    if (!store) throw new MediaAnchorError(MediaAnchorErrorCode.unavailable, 'no media pod registry', 503)
+    const now = Date.now()
+    if (fresh || !this.pods || now - this.pods.at > 1000) {
+      const list = store.listMediaPods()
+      this.pods = { at: now, list }
+      list.catch(() => {
+        if (this.pods?.list === list) this.pods = undefined
+      })
+    }
+    try {
+      return await this.pods.list
+    } catch (err) {
+      throw new MediaAnchorError(
+        MediaAnchorErrorCode.unavailable,
+        `media pod registry: ${(err as Error).message}`,
+        503,
+        { cause: err },
+      )
     }
   }
 
@@ -287,7 +318,8 @@ export class MediaAnchor {
       return await fn()
     } catch (e) {
       if (e instanceof NgRemoteError) {
-        const full = /port|load limit|draining|limit of/i.test(e.reason)
+        // Capacity, not the SDP: no free port, a port that cannot be bound, limits, draining → 503.
+        const full = /port|load limit|draining|limit of|bind|EADDRINUSE/i.test(e.reason)
         throw new MediaAnchorError(
           full ? MediaAnchorErrorCode.unavailable : MediaAnchorErrorCode.sdpRejected,
           `media pod ${pod.id}: ${e.reason}`,
@@ -305,6 +337,22 @@ export class MediaAnchor {
           },
         )
       throw e
+    }
+  }
+}
+
+/**
+ * Sends an offer, again (at most twice more) when the media pod could not bind the port it picked
+ * because another process on the node holds it: the pod releases what a failed offer took and its
+ * allocator walks the range round-robin, so the next try gets other ports (rtpengine likewise moves
+ * on to the next port when a bind fails).
+ */
+async function offerAvoidingBusyPorts(client: NgClient, req: Omit<NgOfferRequest, 'command'>) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await client.offer(req)
+    } catch (e) {
+      if (attempt >= 3 || !(e instanceof NgRemoteError) || !/bind|EADDRINUSE/i.test(e.reason)) throw e
     }
   }
 }

@@ -1,0 +1,420 @@
+import { strict as assert } from 'node:assert'
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Redis } from 'ioredis'
+import { formatSdesKeyParams, generateSdesKey, parseSdesKeyParams } from '../../lib/media/srtp/sdes.ts'
+import type { SipResponse } from '../../lib/sip/message/message.ts'
+import { freePort } from '../../test/harness/free-port.ts'
+import { startRedis, type TestRedis } from '../../test/harness/redis.ts'
+import { startSipp } from '../../test/harness/sipp.ts'
+import { cdrLines, ok, scenario } from '../b2bua/harness.ts'
+import { audioSdp, endpointOf, metric, Peer, rtpPacket } from './helpers.ts'
+import { Libsrtp } from './libsrtp.ts'
+import { G711A_PCAP, rtpPacketsOf, rtpPayload } from './pcap.ts'
+import { eventually, type MediaSbc, mediaPortBase, startMediaSbc } from './sbc-run.ts'
+import { SipUa } from './sip-ua.ts'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const SUITE = 'AES_CM_128_HMAC_SHA1_80'
+
+/** Renders e2e/media/<name> with `@KEY@` placeholders into a temp file. */
+async function render(name: string, vars: Record<string, string>): Promise<string> {
+  let text = await readFile(join(here, name), 'latin1')
+  for (const [k, v] of Object.entries(vars)) text = text.replaceAll(`@${k}@`, v)
+  const file = join(await mkdtemp(join(tmpdir(), 'sbc-media-scn-')), name)
+  await writeFile(file, text, 'latin1')
+  return file
+}
+
+const inRange = (port: number, r: { min: number; max: number }) => port >= r.min && port <= r.max
+const bodyOf = (m: { body: Buffer }) => m.body.toString('utf8')
+
+/** Free ports of both realms, as the SBC's /metrics reports them (the media pod is in-process). */
+const portsFree = (sbc: MediaSbc) => metric(sbc.http, 'sbc_media_ports_free')
+const portsCapacity = (sbc: MediaSbc) => metric(sbc.http, 'sbc_media_ports_capacity')
+
+describe('kube-sbc run: media anchored, SRTP-optional leg (SIPp pcap) ↔ SRTP-mandatory leg (libsrtp)', function () {
+  this.timeout(90_000)
+  const base = mediaPortBase(200)
+  const pbxRange = { min: base, max: base + 99 }
+  const carrierRange = { min: base + 100, max: base + 199 }
+  let sbc: MediaSbc
+  let srtp: Libsrtp
+  let pbxPeerPort: number
+  let carrier: SipUa
+
+  before(async () => {
+    pbxPeerPort = await freePort()
+    carrier = await SipUa.open(await freePort())
+    sbc = await startMediaSbc({
+      pbxPeerPort,
+      carrierPeerPort: carrier.port,
+      pbxRange,
+      carrierRange,
+      carrierSrtp: 'Mandatory',
+      // The pbx's RTP goes to the test's socket named in SIPp's SDP, not back to SIPp's pcap socket.
+      pbxSymmetric: false,
+    })
+    srtp = new Libsrtp()
+    await srtp.ready()
+  })
+  after(async () => {
+    srtp?.close()
+    carrier?.close()
+    await sbc?.close()
+  })
+
+  it('G.711 from the pcap arrives decrypted-intact on the SRTP leg, SRTP from libsrtp arrives intact as RTP', async () => {
+    const pbxRtp = await Peer.open()
+    const carrierRtp = await Peer.open()
+    const ourKey = generateSdesKey(SUITE)
+    let offerTag = '1'
+    carrier.answerWith((req) => {
+      if (req.method !== 'INVITE') return undefined
+      offerTag = /a=crypto:(\d+) /.exec(bodyOf(req))?.[1] ?? '1'
+      const sdp = audioSdp(carrierRtp.port, {
+        proto: 'RTP/SAVP',
+        codecs: '8 101',
+        crypto: [`${offerTag} ${SUITE} ${formatSdesKeyParams(ourKey)}`],
+      })
+      return { status: 200, sdp }
+    })
+    const uac = await startSipp({
+      scenario: {
+        file: await render('sipp-uac-pcap.xml', {
+          RTPPORT: String(pbxRtp.port),
+          PCAP: G711A_PCAP,
+          PAUSE: '9000',
+        }),
+      },
+      target: `127.0.0.1:${sbc.pbx}`,
+      transport: 'u1',
+      localPort: pbxPeerPort,
+      calls: 1,
+      timeoutSeconds: 40,
+    })
+    // The B leg's offer: anchored in the carrier realm, SRTP with the SBC's own key (never SIPp's).
+    const invite = await carrier.waitFor(carrier.request('INVITE'), 'INVITE on the carrier leg')
+    const offer = bodyOf(invite)
+    assert.match(offer, /m=audio \d+ RTP\/SAVP 8 /, offer)
+    assert.ok(inRange(endpointOf(offer).port, carrierRange), offer)
+    const crypto = /a=crypto:\d+ (\S+) (inline:\S+)/.exec(offer)
+    assert.ok(crypto, offer)
+    assert.equal(crypto[1], SUITE)
+    const sbcKey = parseSdesKeyParams(crypto[2] as string, SUITE)
+    await carrier.waitFor(carrier.request('ACK'), 'ACK on the carrier leg')
+    const hex = (k: { masterKey: Buffer; masterSalt: Buffer }) => Buffer.concat([k.masterKey, k.masterSalt])
+    await srtp.session('from-sbc', SUITE, hex(sbcKey), 'inbound')
+    await srtp.session('to-sbc', SUITE, hex(ourKey), 'outbound')
+
+    // Carrier → pbx: libsrtp-protected G.711 toward the SBC's carrier-side port.
+    const toSbc = endpointOf(offer).port
+    const sent: Buffer[] = []
+    for (let i = 0; i < 50; i++) {
+      const plain = rtpPacket(7000 + i, 8, 0xcafe, Buffer.alloc(160, (i * 7) & 0xff))
+      sent.push(plain)
+      await carrierRtp.send(await srtp.protect('to-sbc', plain), toSbc)
+      await new Promise((r) => setTimeout(r, 5))
+    }
+    await pbxRtp.waitFor(50, 10_000)
+    assert.deepEqual(
+      pbxRtp.received.map((r) => rtpPayload(r.msg)),
+      sent.map(rtpPayload),
+      'RTP payloads on the pbx leg are the ones libsrtp protected',
+    )
+    assert.ok(pbxRtp.received.every((r) => (r.msg[1]! & 0x7f) === 8))
+
+    // Pbx → carrier: every pcap packet arrives, and decrypts with the SBC's key to the same payload.
+    const pcap = rtpPacketsOf(G711A_PCAP)
+    await carrierRtp.waitFor(pcap.length, 20_000)
+    const decrypted: Buffer[] = []
+    for (const r of carrierRtp.received) decrypted.push(rtpPayload(await srtp.unprotect('from-sbc', r.msg)))
+    assert.equal(decrypted.length, pcap.length)
+    assert.deepEqual(decrypted, pcap.map(rtpPayload), 'payloads intact after SRTP decryption')
+    // SRTP on the wire is not the plain packet (the payload is encrypted).
+    assert.notDeepEqual(
+      rtpPayload(carrierRtp.received[0]!.msg).subarray(0, 16),
+      rtpPayload(pcap[0]!).subarray(0, 16),
+    )
+
+    ok(await uac.result(), 1, 'SIPp UAC')
+    await carrier.waitFor(carrier.request('BYE'), 'BYE on the carrier leg')
+    pbxRtp.close()
+    carrierRtp.close()
+    const cdr = cdrLines(sbc.proc.output()).at(-1) as { hangup: { by: string; reason: string } }
+    assert.deepEqual(cdr.hangup, { by: 'caller', reason: 'bye' })
+    // The session is deleted: every port back (after the allocator's quarantine).
+    const capacity = await portsCapacity(sbc)
+    await eventually(async () => (await portsFree(sbc)) === capacity, 'all media ports free', 15_000)
+  })
+
+  it('an offer without a=crypto from the SRTP-mandatory side gets 488, no B leg', async () => {
+    const pbx = await SipUa.open(pbxPeerPort)
+    try {
+      const invitesBefore = await metric(
+        sbc.http,
+        'sbc_sip_transactions_total',
+        'kind="client",method="INVITE"',
+      )
+      const { final } = await carrier.invite(sbc.carrier, audioSdp(40_000, { codecs: '8' }))
+      assert.equal(final.status, 488)
+      assert.match(final.header('warning') ?? '', /SBC_ERR_MEDIA_SRTP_REQUIRED/)
+      assert.equal(
+        await metric(sbc.http, 'sbc_sip_transactions_total', 'kind="client",method="INVITE"'),
+        invitesBefore,
+        'no INVITE was sent on a B leg',
+      )
+      assert.equal(pbx.received.length, 0)
+      const cdr = cdrLines(sbc.proc.output()).at(-1) as {
+        finalCode: number
+        hangup: { by: string; reason: string; detail?: string }
+      }
+      assert.equal(cdr.finalCode, 488)
+      assert.deepEqual(cdr.hangup, { by: 'sbc', reason: 'media', detail: 'SBC_ERR_MEDIA_SRTP_REQUIRED' })
+    } finally {
+      pbx.close()
+    }
+  })
+})
+
+describe('kube-sbc run: media port exhaustion', function () {
+  this.timeout(60_000)
+  let sbc: MediaSbc
+  let pbx: SipUa
+  let carrier: SipUa
+  const base = mediaPortBase(104)
+  // The carrier realm has one RTP/RTCP pair: room for exactly one call.
+  const pbxRange = { min: base, max: base + 99 }
+  const carrierRange = { min: base + 102, max: base + 103 }
+
+  before(async () => {
+    pbx = await SipUa.open(await freePort())
+    carrier = await SipUa.open(await freePort())
+    sbc = await startMediaSbc({
+      pbxPeerPort: pbx.port,
+      carrierPeerPort: carrier.port,
+      pbxRange,
+      carrierRange,
+      carrierSrtp: 'Off',
+    })
+  })
+  after(async () => {
+    pbx?.close()
+    carrier?.close()
+    await sbc?.close()
+  })
+
+  it('the extra call gets 503 with Retry-After; the call already up keeps relaying', async () => {
+    const pbxRtp = await Peer.open()
+    const carrierRtp = await Peer.open()
+    carrier.answerWith((req) =>
+      req.method === 'INVITE' ? { status: 200, sdp: audioSdp(carrierRtp.port, { codecs: '8' }) } : undefined,
+    )
+    const first = await pbx.invite(sbc.pbx, audioSdp(pbxRtp.port, { codecs: '8' }))
+    assert.equal(first.final.status, 200)
+    const second = await pbx.invite(sbc.pbx, audioSdp(pbxRtp.port, { codecs: '8' }))
+    assert.equal(second.final.status, 503)
+    assert.equal(second.final.header('retry-after'), '5')
+    assert.match(second.final.header('warning') ?? '', /SBC_ERR_MEDIA_UNAVAILABLE/)
+    assert.equal(carrier.received.filter(carrier.request('INVITE')).length, 1)
+
+    // The first call still relays both ways.
+    const toCarrierSide = endpointOf(bodyOf(first.final)).port
+    const invite = await carrier.waitFor(carrier.request('INVITE'), 'INVITE')
+    const toPbxSide = endpointOf(bodyOf(invite)).port
+    assert.ok(inRange(toPbxSide, carrierRange))
+    for (let i = 0; i < 5; i++) await carrierRtp.send(rtpPacket(100 + i, 8, 0xb), toPbxSide)
+    await pbxRtp.waitFor(5)
+    for (let i = 0; i < 5; i++) await pbxRtp.send(rtpPacket(200 + i, 8, 0xa), toCarrierSide)
+    await carrierRtp.waitFor(5)
+    assert.deepEqual(
+      carrierRtp.received.map((r) => rtpPayload(r.msg)),
+      [0, 1, 2, 3, 4].map((i) => rtpPayload(rtpPacket(200 + i, 8, 0xa))),
+    )
+    const bye = await first.bye()
+    assert.equal((bye as SipResponse).status, 200)
+    pbxRtp.close()
+    carrierRtp.close()
+    const capacity = await portsCapacity(sbc)
+    await eventually(async () => (await portsFree(sbc)) === capacity, 'all media ports free', 15_000)
+    const cdr = cdrLines(sbc.proc.output())
+    assert.ok(
+      cdr.some(
+        (c) =>
+          (c as { finalCode: number; hangup: { reason: string } }).finalCode === 503 &&
+          (c as { hangup: { reason: string } }).hangup.reason === 'media',
+      ),
+    )
+  })
+})
+
+/** SIPp caller and callee through `sbc`, `calls` calls one at a time; both must succeed. */
+async function sequentialCalls(sbc: MediaSbc, pbxPeerPort: number, carrierPeerPort: number, calls: number) {
+  const uas = await startSipp({
+    scenario: { file: await scenario('uas-answer.xml') },
+    transport: 'u1',
+    localPort: carrierPeerPort,
+    calls,
+    timeoutSeconds: 150,
+  })
+  await new Promise((r) => setTimeout(r, 200))
+  const uac = await startSipp({
+    scenario: { file: await scenario('uac-call.xml') },
+    target: `127.0.0.1:${sbc.pbx}`,
+    transport: 'u1',
+    localPort: pbxPeerPort,
+    calls,
+    rate: 50,
+    timeoutSeconds: 150,
+    // Sequential: one call at a time.
+    extra: ['-l', '1'],
+  })
+  const [a, b] = await Promise.all([uac.result(), uas.result()])
+  // A failed call is explained by the SBC's CDRs (reason, code); print the unusual ones.
+  const odd = cdrLines(sbc.proc.output()).filter(
+    (c) => (c as { hangup: { reason: string } }).hangup.reason !== 'bye',
+  )
+  ok(a, calls, `SIPp UAC (CDRs not ended by BYE: ${JSON.stringify(odd.slice(0, 5))})`)
+  ok(b, calls, 'SIPp UAS')
+}
+
+describe('kube-sbc run: 1,000 sequential calls', function () {
+  this.timeout(240_000)
+  let sbc: MediaSbc
+  let pbxPeerPort: number
+  let carrierPeerPort: number
+  const base = mediaPortBase(2000)
+
+  before(async () => {
+    pbxPeerPort = await freePort()
+    carrierPeerPort = await freePort()
+    sbc = await startMediaSbc({
+      pbxPeerPort,
+      carrierPeerPort,
+      pbxRange: { min: base, max: base + 999 },
+      carrierRange: { min: base + 1000, max: base + 1999 },
+      carrierSrtp: 'Optional',
+      // Info lines for 1,000 calls are noise here; failures are explained by warnings and CDRs.
+      extra: ['--log-level', 'warn'],
+    })
+  })
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed')
+      console.log(
+        sbc.proc
+          .output()
+          .split('\n')
+          .filter((l) => /refused by the media step|"level":"(warn|error)"/.test(l))
+          .slice(0, 10)
+          .join('\n'),
+      )
+  })
+  after(async () => {
+    await sbc?.close()
+  })
+
+  it('leave no media session and no media port allocated', async () => {
+    const calls = 1000
+    await sequentialCalls(sbc, pbxPeerPort, carrierPeerPort, calls)
+    assert.equal(await metric(sbc.http, 'sbc_media_sessions'), 0)
+    const capacity = await portsCapacity(sbc)
+    assert.ok(capacity > 0)
+    await eventually(async () => (await portsFree(sbc)) === capacity, 'all media ports free', 20_000)
+    assert.equal(await metric(sbc.http, 'sbc_calls_active'), 0)
+  })
+})
+
+describe('kube-sbc run --redis: no key behind, media timeout', function () {
+  this.timeout(240_000)
+  let redis: TestRedis
+  let client: Redis
+  let sbc: MediaSbc
+  let pbxPeerPort: number
+  let carrierPeerPort: number
+  const base = mediaPortBase(2000)
+
+  before(async () => {
+    redis = await startRedis()
+    client = new Redis(redis.url, { maxRetriesPerRequest: 1 })
+    pbxPeerPort = await freePort()
+    carrierPeerPort = await freePort()
+    sbc = await startMediaSbc({
+      pbxPeerPort,
+      carrierPeerPort,
+      pbxRange: { min: base, max: base + 999 },
+      carrierRange: { min: base + 1000, max: base + 1999 },
+      carrierSrtp: 'Optional',
+      redis: redis.url,
+      extra: ['--media-timeout', '2'],
+    })
+  })
+  afterEach(function () {
+    // The SBC's warnings and errors explain a failed call; its info lines are too many to print.
+    if (this.currentTest?.state === 'failed')
+      console.log(
+        sbc.proc
+          .output()
+          .split('\n')
+          .filter((l) => /"level":"(warn|error)"/.test(l))
+          .slice(0, 20)
+          .join('\n'),
+      )
+  })
+  after(async () => {
+    await sbc?.close()
+    client?.disconnect()
+    await redis?.close()
+  })
+
+  it('100 sequential calls leave no media port allocated and no call key in Redis', async () => {
+    await sequentialCalls(sbc, pbxPeerPort, carrierPeerPort, 100)
+    assert.equal(await metric(sbc.http, 'sbc_media_sessions'), 0)
+    const capacity = await portsCapacity(sbc)
+    await eventually(async () => (await portsFree(sbc)) === capacity, 'all media ports free', 20_000)
+    // Only the media pod's registry entry (its heartbeat) is left: no call, leg or admission key.
+    const keys = (await client.keys('*')).sort()
+    assert.ok(
+      keys.some((k) => k.includes('{m}:pods')),
+      'the in-process media pod is registered in Redis',
+    )
+    assert.deepEqual(
+      keys.filter((k) => !k.includes('{m}:pods')),
+      [],
+      keys.join(' '),
+    )
+  })
+
+  it('a call whose media stops is ended: BYE on both legs, CDR hangup media-timeout', async () => {
+    const pbx = await SipUa.open(pbxPeerPort)
+    const carrier = await SipUa.open(carrierPeerPort)
+    try {
+      carrier.answerWith((req) =>
+        req.method === 'INVITE' ? { status: 200, sdp: audioSdp(40_002, { codecs: '8' }) } : undefined,
+      )
+      pbx.answerWith(() => undefined)
+      const { final } = await pbx.invite(sbc.pbx, audioSdp(40_000, { codecs: '8' }))
+      assert.equal(final.status, 200)
+      // Nobody sends RTP: after --media-timeout the media pod publishes the notice on Redis and
+      // signalling hangs up both legs.
+      await pbx.waitFor(pbx.request('BYE'), 'BYE toward the caller', 30_000)
+      await carrier.waitFor(carrier.request('BYE'), 'BYE toward the callee', 30_000)
+      await eventually(
+        async () =>
+          cdrLines(sbc.proc.output()).some(
+            (c) => (c as { hangup: { reason: string } }).hangup.reason === 'media-timeout',
+          ),
+        'CDR with media-timeout',
+      )
+      // The CDR is written first, then the state is deleted.
+      await eventually(
+        async () => (await client.keys('*')).filter((k) => !k.includes('{m}:pods')).length === 0,
+        'no call key in Redis',
+      )
+    } finally {
+      pbx.close()
+      carrier.close()
+    }
+  })
+})
