@@ -74,6 +74,13 @@ describe('responseDestination (RFC 3261 §18.2.2, RFC 3581 §4)', () => {
       { transport: 'tcp', address: '198.51.100.7', port: 40001, connectionId: 'c' },
     ],
     [
+      'Via says TCP but the request came over TLS (a client behind stunnel): on the TLS connection',
+      via('TCP', '10.0.0.1', 5060, [['rport', null]]),
+      source('tls', '198.51.100.7', 40001),
+      'c',
+      { transport: 'tls', address: '198.51.100.7', port: 40001, connectionId: 'c' },
+    ],
+    [
       'IPv6 sent-by in brackets equal to the source: to the unbracketed address',
       via('UDP', '[2001:db8::1]', 5060),
       source('udp', '2001:db8::1', 5060),

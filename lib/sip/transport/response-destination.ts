@@ -71,7 +71,10 @@ export function viaReceivedParams(via: Via, source: TransportAddress): { receive
  * reachable through NAT.
  */
 export function responseDestination(via: Via, source: TransportAddress, connectionId?: string): Destination {
-  const transport = viaTransport(via) ?? source.transport
+  // A request that arrived over a connection is answered on that connection's transport, whatever
+  // its Via says: §18.2.2 binds the response to "the existing connection to the source of the
+  // original request", and a client behind a TLS tunnel (stunnel) writes TCP in its Via.
+  const transport = source.transport !== 'udp' ? source.transport : (viaTransport(via) ?? source.transport)
   const { received, rport } = viaReceivedParams(via, source)
   const receivedParam = getParam(via.params, 'received')
   const sentByHost = unbracket(via.host)
