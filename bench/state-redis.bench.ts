@@ -32,6 +32,7 @@ async function info(section: string): Promise<Record<string, string>> {
 
 try {
   // --- Lifecycle: create, answer (found by the 200's tags), re-INVITE from A, BYE from B → delete.
+  // findByLeg is one round trip (sbcFindByLeg) since 2026-11-27; it was MGET + HGET.
   const lifecycle = async (id: string) => {
     const c = await store.createCall(testCall(id))
     const f1 = await store.findByLeg({ callId: c.b.callId, localTag: c.b.localTag })
@@ -42,7 +43,8 @@ try {
       a: { ...f2!.call.a, remoteCSeq: 102 },
       b: { ...f2!.call.b, localCSeq: 2 },
     })
-    await store.deleteCall(id)
+    // The B2BUA deletes from the state it holds (no read back; the index keys never change).
+    await store.deleteCall(id, c)
   }
   await lifecycle('warmup') // loads the scripts
   await admin.config('RESETSTAT')
