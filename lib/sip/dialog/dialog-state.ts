@@ -91,6 +91,13 @@ export const LegStateSchema = Type.Object(
     state: Type.Union([Type.Literal('early'), Type.Literal('confirmed'), Type.Literal('terminated')], {
       description: 'Dialog state (RFC 3261 §12).',
     }),
+    inviteCSeq: opt(
+      Type.Integer({
+        minimum: 0,
+        description:
+          'CSeq number of the last INVITE the SBC sent on this leg: the RAck of PRACKs (RFC 3262 §7.2) and the ACK of its 2xx carry it, whatever PRACKs or other requests moved localCSeq on since.',
+      }),
+    ),
   },
   { additionalProperties: false, description: 'One SIP dialog of the B2BUA call.' },
 )
@@ -164,6 +171,11 @@ export const DialogStateSchema = Type.Object(
     media: opt(MediaRefSchema),
     admission: AdmissionSchema,
     cdr: CdrSchema,
+    owner: opt(
+      str(
+        'Signalling pod holding the INVITE transactions while the call is early: a CANCEL another pod receives is handed to it (docs/b2bua.md, "Multi-process").',
+      ),
+    ),
   },
   { additionalProperties: false, description: 'State of one B2BUA call.' },
 )

@@ -35,6 +35,7 @@ import {
   type RouteTarget,
   resolveRouteTargets,
 } from '../pipeline/pipeline.ts'
+import { type CancelNotice, CancelRelay } from './cancel-relay.ts'
 import {
   BRANCH_PREFIX,
   buildInDialogRequest,
@@ -189,6 +190,8 @@ export class B2bua {
    * leg's target, route set and tags are fixed by the 2xx; docs/benchmarks/signalling.md).
    */
   readonly #awaitingAck = new Map<string, PendingInvite>()
+  /** CANCELs to and from other processes (shared store only; docs/b2bua.md, "Multi-process"). */
+  readonly #relay: CancelRelay | undefined
   #inflight = 0
   #draining = false
   #created = 0
@@ -201,6 +204,16 @@ export class B2bua {
     this.#media = options.media ?? passThroughMedia
     this.#resolve = options.resolve ?? createDnsResolver(dnsOptionsFromEnv())
     options.metrics?.beforeScrape(() => this.#syncMetrics())
+    // With the in-process store there is one process: every CANCEL finds its INVITE here.
+    this.#relay =
+      options.store instanceof RedisStore
+        ? new CancelRelay({
+            client: options.store.client,
+            podName: options.podName,
+            logger: options.logger,
+            onCancel: (n) => this.#onRelayedCancel(n),
+          })
+        : undefined
   }
 
   /**
@@ -464,6 +477,8 @@ export class B2bua {
         ...(from?.uri.kind === 'sip' && from.uri.user ? { caller: from.uri.user } : {}),
         ...(user ? { callee: user } : {}),
       },
+      // Where a CANCEL received by another process is handed (shared store only).
+      ...(this.#relay ? { owner: this.#o.podName } : {}),
     }
     // Inbound manipulation of the source group (docs/pipeline.md §5), once the dialog data above was
     // taken from the INVITE as received: the rules shape what is carried on to B.
@@ -762,7 +777,8 @@ export class B2bua {
   /**
    * A reliable provisional response (RFC 3262) creates the early dialog the caller's PRACK is sent
    * in: B's tag, remote target and route set are stored before the response is relayed, so whichever
-   * process gets the PRACK can send it on leg B.
+   * process gets the PRACK can send it on leg B. So is the INVITE's CSeq number, which the RAck of
+   * every PRACK carries (RFC 3262 §7.2) while each PRACK moves `localCSeq` on.
    */
   async #storeEarlyDialog(p: PendingInvite, res: SipResponse): Promise<void> {
     const tag = res.toTag ?? ''
@@ -778,6 +794,7 @@ export class B2bua {
             remoteTag: tag,
             remoteTarget: contact ? stringifyUri(contact.uri) : s.b.remoteTarget,
             routeSet: routeSetOf(res),
+            ...(p.bInvite?.cseq ? { inviteCSeq: p.bInvite.cseq.seq } : {}),
           },
         })
         return
@@ -916,20 +933,82 @@ export class B2bua {
     invite: InviteServerTransaction | undefined,
   ): void {
     if (!invite) {
-      // The INVITE transaction lives on another process (or is gone): RFC 3261 §9.2, 481.
-      tx.respond(createResponse(cancel, 481))
+      // The INVITE transaction lives on another process (or is gone).
+      this.#cancelElsewhere(cancel, tx).catch((err: unknown) => {
+        this.#o.logger.error({ err, callId: cancel.callId }, 'Failed to handle CANCEL')
+        tx.respond(createResponse(cancel, isStateUnavailable(err) ? 503 : 500))
+      })
       return
     }
     const p = this.#pendingByTx.get(invite)
     const toTag = p?.state.a.localTag ?? invite.lastResponse?.toTag
     tx.respond(createResponse(cancel, 200, toTag ? { toTag } : {}))
-    if (!p || p.answered || p.finished || p.cancelled) return
+    if (p) this.#cancelPending(p)
+  }
+
+  /** RFC 3261 §9.2 for a call this process forwards: 487 to A, CANCEL on B once it is proceeding. */
+  #cancelPending(p: PendingInvite): void {
+    if (p.answered || p.finished || p.cancelled) return
     p.cancelled = true
     p.log.info({}, 'Cancelled call')
-    invite.respond(createResponse(p.aInvite, 487, { toTag: p.state.a.localTag }))
+    p.aTx.respond(createResponse(p.aInvite, 487, { toTag: p.state.a.localTag }))
     this.#sendBCancel(p)
     // B should answer the INVITE with 487; if it never does, clean up anyway.
     setTimeout(() => void this.#finish(p, { by: 'caller', reason: 'cancel', code: 487 }), 32_000).unref()
+  }
+
+  /**
+   * A CANCEL whose INVITE transaction is not on this process: with a shared store any process may
+   * receive it (a load balancer moved the flow: pod restart, scale-out, TCP reconnect). The early
+   * call is found by leg A (Call-ID and the caller's tag, which the CANCEL carries; RFC 3261 §9.1),
+   * the CANCEL is answered here — it is hop by hop, its 200 only says it was received (§9.2) — and
+   * handed to the owner of the INVITE over its pod channel, which then acts as if it had received
+   * it. 481 (§9.2: no matching transaction) when there is no such call or nobody listens for it.
+   */
+  async #cancelElsewhere(cancel: SipRequest, tx: NonInviteServerTransaction): Promise<void> {
+    const relay = this.#relay
+    const callId = cancel.callId
+    const branch = cancel.topVia ? getParam(cancel.topVia.params, 'branch') : undefined
+    const cseq = cancel.cseq?.seq
+    const found =
+      relay && callId && cancel.fromTag && typeof branch === 'string' && cseq !== undefined
+        ? await this.#o.store.findByLeg({ callId, remoteTag: cancel.fromTag })
+        : undefined
+    const call = found?.leg === 'a' ? found.call : undefined
+    if (!relay || !call || call.state === 'terminated' || typeof branch !== 'string' || cseq === undefined) {
+      tx.respond(createResponse(cancel, 481))
+      return
+    }
+    const ok = () => tx.respond(createResponse(cancel, 200, { toTag: call.a.localTag }))
+    // Answered already: "the CANCEL request has no effect on the processing of the original
+    // request" (§9.2); the owner's INVITE transaction still exists (RFC 6026 Accepted state).
+    if (call.state === 'confirmed') return ok()
+    const owner = call.owner
+    const log = this.#o.logger.child({ callId, dialogId: call.id })
+    const delivered =
+      owner && owner !== this.#o.podName ? await relay.send(owner, { id: call.id, branch, cseq }) : 0
+    if (delivered === 0) {
+      // The owner is gone (no subscriber) and its INVITE transaction with it.
+      log.info({ owner }, 'CANCEL for a call whose owner is gone: 481')
+      tx.respond(createResponse(cancel, 481))
+      return
+    }
+    log.info({ owner }, 'Handed CANCEL to the process holding the INVITE')
+    ok()
+  }
+
+  /** A CANCEL another process received for an INVITE this one forwards (see #cancelElsewhere). */
+  #onRelayedCancel(n: CancelNotice): void {
+    const p = this.#pending.get(n.id)
+    if (!p) return
+    const inv = p.aInvite
+    const branch = inv.topVia ? getParam(inv.topVia.params, 'branch') : undefined
+    // RFC 3261 §9.2: the CANCEL matches the INVITE transaction by its branch (§17.2.3) and CSeq number.
+    if (branch !== n.branch || inv.cseq?.seq !== n.cseq) {
+      p.log.info({ branch: n.branch, cseq: n.cseq }, 'Relayed CANCEL matches no INVITE transaction here')
+      return
+    }
+    this.#cancelPending(p)
   }
 
   /** Ends an early call owned by this process: releases admission, deletes the state. */
@@ -1065,7 +1144,7 @@ export class B2bua {
     if (!iface) return
     const p = this.#pending.get(found.call.id)
     // RFC 3261 §13.2.2.4: the ACK has the CSeq number of the INVITE (PRACKs may have come between).
-    const seq = (p && found.leg === 'a' ? p.bInvite?.cseq?.seq : undefined) ?? leg.localCSeq
+    const seq = (p && found.leg === 'a' ? p.bInvite?.cseq?.seq : undefined) ?? leg.inviteCSeq ?? leg.localCSeq
     const out = buildInDialogRequest('ACK', leg, seq, iface, 70, 'sbc')
     copyEndToEnd(ack, out)
     let refused: MediaAnchorError | undefined
@@ -1166,7 +1245,8 @@ export class B2bua {
               ? { remoteTarget: stringifyUri(contact.uri) }
               : {}),
           },
-          [y]: { ...s[y], localCSeq: ySeq },
+          // inviteCSeq: what the ACK of this re-INVITE's 2xx and the RAck of PRACKs in it carry.
+          [y]: { ...s[y], localCSeq: ySeq, ...(req.method === 'INVITE' ? { inviteCSeq: ySeq } : {}) },
         }
         try {
           sent = await this.#o.store.updateCall(next)
@@ -1265,15 +1345,17 @@ export class B2bua {
   /**
    * RFC 3262 §7.2: RAck is "RSeq CSeq-number method" of the response being acknowledged. RSeq passes
    * through unchanged (the reliable provisional is relayed as it came), the CSeq number is the
-   * INVITE's on the other leg: the one in flight on this process, else the leg's INVITE CSeq as
-   * stored before any PRACK moved it on.
+   * INVITE's on the other leg: the one in flight on this process, else the leg's `inviteCSeq` as
+   * stored with the early dialog — any process maps any PRACK, however many came before (each one
+   * moves `localCSeq` on). `localCSeq - 1` only for state written before `inviteCSeq` existed.
    */
   #mapRAck(out: SipRequest, call: DialogState, y: LegName): void {
     const rack = out.header('rack')
     const m = rack && /^\s*(\d+)\s+\d+\s+(\S+)\s*$/.exec(rack)
     if (!m) return
     const p = this.#pending.get(call.id)
-    const inviteSeq = (y === 'b' ? p?.bInvite?.cseq?.seq : undefined) ?? call[y].localCSeq - 1
+    const inviteSeq =
+      (y === 'b' ? p?.bInvite?.cseq?.seq : undefined) ?? call[y].inviteCSeq ?? call[y].localCSeq - 1
     out.removeHeader('rack')
     out.addHeader('RAck', `${m[1]} ${inviteSeq} ${m[2]}`)
   }

@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict'
+import { Redis } from 'ioredis'
+import { freePort } from '../../test/harness/free-port.ts'
+import { startRedis, type TestRedis } from '../../test/harness/redis.ts'
+import { both, call, ok, type Sbc, sbcPorts, scenario, setdest, startSbc } from './harness.ts'
+
+/**
+ * Two `kube-sbc run --redis` processes on one redis-server, with the caller's messages of one
+ * transaction split between them (docs/b2bua.md, "Multi-process"): a CANCEL reaching the process
+ * that does not hold the INVITE, and PRACKs (two reliable provisionals) through that process.
+ */
+describe('B2BUA across two processes: CANCEL and PRACK through the other process', function () {
+  this.timeout(60_000)
+  let redis: TestRedis
+  let client: Redis
+  let a: Sbc
+  let b: Sbc
+  let uacPort: number
+  let uasPort: number
+
+  // Calls, their leg indexes and admission holds; the media-pod registry (`{m}`) stays.
+  const keys = async () => (await client.keys('*')).filter((k) => !k.includes('{m}')).sort()
+
+  before(async () => {
+    redis = await startRedis()
+    client = new Redis(redis.url, { lazyConnect: false, maxRetriesPerRequest: 1 })
+    client.on('error', () => {})
+    uacPort = await freePort()
+    uasPort = await freePort()
+    a = await startSbc(await sbcPorts(), uacPort, uasPort, { redis: redis.url })
+    b = await startSbc(await sbcPorts(), uacPort, uasPort, { redis: redis.url })
+  })
+  after(async () => {
+    await a?.close()
+    await b?.close()
+    client?.disconnect()
+    await redis?.close()
+  })
+
+  it('CANCEL to B for an INVITE through A: 200 from B, CANCEL on the B leg, 487 to the caller, no keys left', async () => {
+    const c = await call(a.ports.pbx, uacPort, uasPort, {
+      uac: await scenario('uac-cancel-via-other.xml', {
+        TO_OTHER: setdest(b.ports.pbx),
+        TO_OWNER: setdest(a.ports.pbx),
+        AFTER_START: '',
+        AFTER_END: '',
+        ONLY_START: '<!--',
+        ONLY_END: '-->',
+        PAUSE_START: '<!--',
+        PAUSE_END: '-->',
+      }),
+      // The callee rings and never answers; it must receive the CANCEL (from A, which holds the
+      // B leg's INVITE transaction) and answers it 200 and the INVITE 487.
+      uas: await scenario('uas-ring-cancel.xml'),
+      calls: 3,
+    })
+    await both(c, 3)
+    assert.equal(
+      (b.proc.output().match(/Handed CANCEL to the process holding the INVITE/g) ?? []).length,
+      3,
+      'B answered the CANCELs and handed them to A',
+    )
+    assert.deepEqual(await keys(), [])
+  })
+
+  it('two reliable provisionals (183 with SDP, 180): both PRACKs, the ACK and the BYE through B', async () => {
+    const c = await call(a.ports.pbx, uacPort, uasPort, {
+      uac: await scenario('uac-prack-via-other.xml', { TO_OTHER: setdest(b.ports.pbx) }),
+      uas: await scenario('uas-prack-via-other.xml', {
+        TO_OTHER: setdest(b.ports.carrier),
+        TO_OWNER: setdest(a.ports.carrier),
+      }),
+      calls: 2,
+    })
+    await both(c, 2)
+    assert.deepEqual(await keys(), [])
+  })
+
+  it('CANCEL to B after A was killed: 481 (nobody holds the INVITE transaction any more)', async () => {
+    const c = await call(a.ports.pbx, uacPort, uasPort, {
+      uac: await scenario('uac-cancel-via-other.xml', {
+        TO_OTHER: setdest(b.ports.pbx),
+        TO_OWNER: '',
+        CANCEL_ANSWER: '481',
+        AFTER_START: '<!--',
+        AFTER_END: '-->',
+        ONLY_START: '',
+        ONLY_END: '',
+        // Room for the test to kill A between the 180 and the CANCEL.
+        PAUSE_START: '',
+        PAUSE_END: '',
+        PAUSE: '4000',
+      }),
+      uas: await scenario('uas-ring-only.xml'),
+      calls: 1,
+    })
+    // The UAS rang (it is done once the 180 is out) and the call is in Redis: A holds the INVITE.
+    ok(await c.uas, 1, 'UAS')
+    for (let i = 0; i < 100 && !(await keys()).some((k) => k.includes('{c:')); i++)
+      await new Promise((r) => setTimeout(r, 50))
+    assert.ok(
+      (await keys()).some((k) => k.includes('{c:')),
+      'the early call is in Redis',
+    )
+    process.kill(a.proc.pid, 'SIGKILL')
+    await a.proc.exited
+    ok(await c.uac, 1, 'UAC')
+    assert.match(b.proc.output(), /CANCEL for a call whose owner is gone: 481/)
+  })
+})
