@@ -37,15 +37,17 @@ const portsCapacity = (sbc: MediaSbc) => metric(sbc.http, 'sbc_media_ports_capac
 
 describe('kube-sbc run: media anchored, SRTP-optional leg (SIPp pcap) ↔ SRTP-mandatory leg (libsrtp)', function () {
   this.timeout(90_000)
-  const base = mediaPortBase(200)
-  const pbxRange = { min: base, max: base + 99 }
-  const carrierRange = { min: base + 100, max: base + 199 }
+  let pbxRange = { min: 0, max: 0 }
+  let carrierRange = { min: 0, max: 0 }
   let sbc: MediaSbc
   let srtp: Libsrtp
   let pbxPeerPort: number
   let carrier: SipUa
 
   before(async () => {
+    const base = await mediaPortBase(200)
+    pbxRange = { min: base, max: base + 99 }
+    carrierRange = { min: base + 100, max: base + 199 }
     pbxPeerPort = await freePort()
     carrier = await SipUa.open(await freePort())
     sbc = await startMediaSbc({
@@ -184,12 +186,14 @@ describe('kube-sbc run: media port exhaustion', function () {
   let sbc: MediaSbc
   let pbx: SipUa
   let carrier: SipUa
-  const base = mediaPortBase(104)
   // The carrier realm has one RTP/RTCP pair: room for exactly one call.
-  const pbxRange = { min: base, max: base + 99 }
-  const carrierRange = { min: base + 102, max: base + 103 }
+  let pbxRange = { min: 0, max: 0 }
+  let carrierRange = { min: 0, max: 0 }
 
   before(async () => {
+    const base = await mediaPortBase(104)
+    pbxRange = { min: base, max: base + 99 }
+    carrierRange = { min: base + 102, max: base + 103 }
     pbx = await SipUa.open(await freePort())
     carrier = await SipUa.open(await freePort())
     sbc = await startMediaSbc({
@@ -285,9 +289,9 @@ describe('kube-sbc run: 1,000 sequential calls', function () {
   let sbc: MediaSbc
   let pbxPeerPort: number
   let carrierPeerPort: number
-  const base = mediaPortBase(2000)
 
   before(async () => {
+    const base = await mediaPortBase(2000)
     pbxPeerPort = await freePort()
     carrierPeerPort = await freePort()
     sbc = await startMediaSbc({
@@ -296,8 +300,6 @@ describe('kube-sbc run: 1,000 sequential calls', function () {
       pbxRange: { min: base, max: base + 999 },
       carrierRange: { min: base + 1000, max: base + 1999 },
       carrierSrtp: 'Optional',
-      // Info lines for 1,000 calls are noise here; failures are explained by warnings and CDRs.
-      extra: ['--log-level', 'warn'],
     })
   })
   afterEach(function () {
@@ -333,11 +335,11 @@ describe('kube-sbc run --redis: no key behind, media timeout', function () {
   let sbc: MediaSbc
   let pbxPeerPort: number
   let carrierPeerPort: number
-  const base = mediaPortBase(2000)
 
   before(async () => {
     redis = await startRedis()
     client = new Redis(redis.url, { maxRetriesPerRequest: 1 })
+    const base = await mediaPortBase(2000)
     pbxPeerPort = await freePort()
     carrierPeerPort = await freePort()
     sbc = await startMediaSbc({

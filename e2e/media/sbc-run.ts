@@ -1,3 +1,4 @@
+import { createSocket, type Socket } from 'node:dgram'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -141,7 +142,8 @@ export async function startMediaSbc(o: MediaSbcOptions): Promise<MediaSbc> {
     ],
     { env: { ...process.env, POD_NAME: `media-e2e-${sip.pbx}` } },
   )
-  await proc.waitForOutput(/Started signalling/, 20_000)
+  // Generous: six test suites may share the machine's cores.
+  await proc.waitForOutput(/Started signalling/, 60_000)
   return {
     proc,
     ...sip,
@@ -163,9 +165,34 @@ export async function eventually(f: () => Promise<boolean>, what: string, timeou
 }
 
 /**
- * The base of a media port range of `size` ports (even), below the kernel's ephemeral range
- * (32768+), so no client socket of this machine (SIPp, NG clients, other tests) holds one of them.
+ * The base of a media port range of `size` ports (even) that nothing on this machine holds right now:
+ * below the kernel's ephemeral range (32768+, client sockets of SIPp, NG clients, other tests), and
+ * probed by binding every port of the range once (long-running neighbours, e.g. an rtpengine of a
+ * benchmark, hold blocks of ports; a port taken by another process makes the media pod refuse offers).
  */
-export function mediaPortBase(size: number): number {
-  return 10_000 + 2 * Math.floor(Math.random() * ((22_000 - size) / 2))
+export async function mediaPortBase(size: number): Promise<number> {
+  for (let attempt = 0; attempt < 30; attempt++) {
+    const base = 10_000 + 2 * Math.floor(Math.random() * ((22_000 - size) / 2))
+    if (await allFree(base, size)) return base
+  }
+  throw new Error(`no free range of ${size} UDP ports on 127.0.0.1 below 32768`)
+}
+
+async function allFree(base: number, size: number): Promise<boolean> {
+  const sockets: Socket[] = []
+  try {
+    for (let p = base; p < base + size; p++) {
+      const s = createSocket('udp4')
+      sockets.push(s)
+      await new Promise<void>((resolve, reject) => {
+        s.once('error', reject)
+        s.bind(p, '127.0.0.1', () => resolve())
+      })
+    }
+    return true
+  } catch {
+    return false
+  } finally {
+    for (const s of sockets) s.close()
+  }
 }
