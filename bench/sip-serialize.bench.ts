@@ -5,9 +5,9 @@
  */
 import { createRequire } from 'node:module'
 import { INVITE_WITH_SDP, OK_200_WITH_SDP } from '../lib/sip/fixtures/bench-messages.ts'
-import { createResponse } from '../lib/sip/message/create-response.ts'
 import { parse } from '../lib/sip/message/parse.ts'
 import { serialize } from '../lib/sip/message/serialize.ts'
+import { builtOk, editedInvite } from './sip-parse-workload.ts'
 
 const require = createRequire(import.meta.url)
 const sip = require('sip') as { parse(b: Buffer): object; stringify(m: object): string }
@@ -31,30 +31,10 @@ function measure(fn: () => void): { best: number; median: number } {
 
 // 1. Unmodified: a proxy-style pass-through gives the parsed bytes back.
 const unmodified = parse(INVITE_WITH_SDP)
-// 2. Edited the way an SBC edits a forwarded INVITE: own Via on top, Max-Forwards decremented,
-//    Record-Route removed, body replaced (SDP rewritten for the media relay).
-const edited = parse(INVITE_WITH_SDP)
-edited.prependVia({
-  protocol: 'SIP',
-  version: '2.0',
-  transport: 'UDP',
-  host: '203.0.113.7',
-  port: 5060,
-  params: [
-    ['branch', 'z9hG4bK-sbc-0123456789abcdef'],
-    ['rport', null],
-  ],
-})
-edited.setParsed('max-forwards', (edited.maxForwards ?? 70) - 1)
-edited.removeHeader('Record-Route')
-edited.body = Buffer.from(edited.body.toString('latin1').replaceAll('198.51.100.20', '203.0.113.7'), 'latin1')
+// 2. Edited the way an SBC edits a forwarded INVITE (own Via, Max-Forwards, Record-Route, SDP).
+const edited = editedInvite()
 // 3. A 200 OK built from the request (createResponse), with Contact and SDP.
-const req = parse(INVITE_WITH_SDP)
-if (req.kind !== 'request') throw new Error('not a request')
-const ok = createResponse(req, 200, { toTag: '9fxced76sl' })
-ok.addHeader('Contact', '<sip:sbc@203.0.113.7:5060;transport=udp>')
-ok.addHeader('Content-Type', 'application/sdp')
-ok.body = parse(OK_200_WITH_SDP).body
+const ok = builtOk()
 
 const sipInvite = sip.parse(INVITE_WITH_SDP)
 const sipOk = sip.parse(OK_200_WITH_SDP)

@@ -5,7 +5,7 @@ import { parseUriAt } from '../uri/uri.ts'
 import { HeaderLine } from './header-line.ts'
 import { parseCallIdAt } from './headers/call-id.ts'
 import type { CSeq } from './headers/cseq.ts'
-import { parseCSeqAt } from './headers/cseq.ts'
+import { methodAt, parseCSeqAt } from './headers/cseq.ts'
 import { headerKey, wellKnownAt, wellKnownLineAt } from './headers/header-names.ts'
 import { parseNameAddrAt, parseNameAddrListAt } from './headers/name-addr.ts'
 import { parseUintAt, UINT32_MAX } from './headers/numeric.ts'
@@ -144,7 +144,7 @@ export function parse(buf: Buffer, options?: SipParseOptions): SipMessage {
     if (sp1 > sl) sp1 = -1
     let sp2 = sl - 1
     while (sp2 > sp1 && u[sp2] !== 32) sp2--
-    let method = sp1 > 0 ? src.slice(0, sp1) : ''
+    let method = sp1 > 0 ? methodAt(src, u, 0, sp1) : ''
     let uri = PLACEHOLDER_URI
     const tokenMethod = sp1 > 0 && isTokenAt(u, 0, sp1)
     if (sp1 <= 0 || sp2 === sp1 || !tokenMethod) {
@@ -262,7 +262,7 @@ export function parse(buf: Buffer, options?: SipParseOptions): SipMessage {
     let name: string
     let key: string | undefined
     let colon: number
-    const line = wellKnownLineAt(src, u, pos)
+    const line = wellKnownLineAt(u, pos)
     if (line !== undefined) {
       name = line[0]
       key = line[1]

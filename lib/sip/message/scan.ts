@@ -35,6 +35,21 @@ export function octets(s: string): Uint8Array {
 }
 const WIDE = /[\u0100-\uffff]/ // a UTF-16 code unit above latin1
 
+/** The bytes of an ASCII literal, for {@link bytesAt}. */
+export function ascii(text: string): Uint8Array {
+  return Buffer.from(text, 'latin1')
+}
+
+/**
+ * Whether `b` holds `word` at `i`. Comparing bytes is cheaper than String#startsWith, which V8
+ * inlines as a charCodeAt per character.
+ */
+export function bytesAt(b: Uint8Array, i: number, word: Uint8Array): boolean {
+  const n = word.length
+  for (let k = 0; k < n; k++) if (b[i + k] !== word[k]) return false
+  return true
+}
+
 /** Whether the code is SP, HT, CR or LF (folding is treated as whitespace by the value scanners). */
 export function isWs(c: number | undefined): boolean {
   return c === 32 || c === 9 || c === 13 || c === 10

@@ -17,6 +17,45 @@ function octets(s: string): string {
 export function serialize(msg: SipMessage): Buffer {
   const raw = msg.raw
   if (raw !== undefined) return raw
+  const fields = msg.headerFields
+  let fromSource = false
+  for (let i = 0; i < fields.length; i++) {
+    if (fields[i]!.rawStart >= 0) {
+      fromSource = true
+      break
+    }
+  }
+  return fromSource ? serializeEdited(msg) : serializeBuilt(msg)
+}
+
+/**
+ * A message with no line from a parsed source (built by `createResponse` or from scratch): every
+ * string is Unicode, so the whole header section is encoded as UTF-8 at once, with no per-line
+ * check for non-ASCII.
+ */
+function serializeBuilt(msg: SipMessage): Buffer {
+  const body = msg.body
+  let head = `${msg.startLine()}\r\n`
+  let lengthWritten = false
+  for (const f of msg.headerFields) {
+    if (f.key === 'content-length') {
+      // One Content-Length only, and always the true one (RFC 3261 §18.3, §20.14).
+      if (lengthWritten) continue
+      lengthWritten = true
+      head += `${f.name}: ${body.length}\r\n`
+    } else head += `${f.name}: ${f.value}\r\n`
+  }
+  if (!lengthWritten) head += `Content-Length: ${body.length}\r\n`
+  head += '\r\n'
+  const headLength = Buffer.byteLength(head, 'utf8')
+  const out = Buffer.allocUnsafe(headLength + body.length)
+  out.write(head, 0, headLength, 'utf8')
+  body.copy(out, headLength)
+  return out
+}
+
+/** An edited parsed message: untouched lines are copied from the source as they came. */
+function serializeEdited(msg: SipMessage): Buffer {
   const src = msg.source
   const body = msg.body
   let head = `${octets(msg.startLine())}\r\n`

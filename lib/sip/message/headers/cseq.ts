@@ -1,5 +1,5 @@
 import { SipParseError, SipParseReason } from '../../errors.ts'
-import { octets, scanToken, skipWs } from '../scan.ts'
+import { ascii, bytesAt, octets, scanToken, skipWs } from '../scan.ts'
 
 /** A CSeq value (RFC 3261 §20.16): sequence number and method. */
 export interface CSeq {
@@ -11,6 +11,26 @@ export interface CSeq {
 
 function bad(what: string): SipParseError {
   return new SipParseError(SipParseReason.BadHeaderValue, `Malformed CSeq (${what})`, { header: 'cseq' })
+}
+
+// The methods of RFC 3261 and its usual extensions, by length: a method read from a message is one
+// of these shared strings rather than a new slice.
+const METHODS: Array<Array<[string, Uint8Array]> | undefined> = []
+const KNOWN_METHODS =
+  'ACK BYE INFO PRACK REFER CANCEL INVITE NOTIFY UPDATE MESSAGE OPTIONS PUBLISH REGISTER SUBSCRIBE'
+for (const m of KNOWN_METHODS.split(' ')) {
+  const list = METHODS[m.length] ?? []
+  METHODS[m.length] = list
+  list.push([m, ascii(m)])
+}
+
+/** The method `s.slice(start, end)` (a token), without a slice for the usual ones. @internal */
+export function methodAt(s: string, b: Uint8Array, start: number, end: number): string {
+  const list = METHODS[end - start]
+  if (list !== undefined) {
+    for (let k = 0; k < list.length; k++) if (bytesAt(b, start, list[k]![1])) return list[k]![0]
+  }
+  return s.slice(start, end)
 }
 
 /** Parses `1*DIGIT LWS Method`; leading zeros are allowed (RFC 4475 §3.1.1.1). */
@@ -36,7 +56,7 @@ export function parseCSeqAt(s: string, b: Uint8Array, start: number, end: number
   if (ms === i) throw bad('missing method')
   const me = scanToken(b, ms, end)
   if (me === ms || skipWs(b, me, end) !== end) throw bad('method')
-  return { seq, method: s.slice(ms, me) }
+  return { seq, method: methodAt(s, b, ms, me) }
 }
 
 /** The canonical text: `seq METHOD`. */

@@ -1,4 +1,4 @@
-import { TOKEN } from '../scan.ts'
+import { ascii, bytesAt, TOKEN } from '../scan.ts'
 
 /**
  * Compact header names (RFC 3261 §7.3.3 and the extensions that define one) mapped to the
@@ -150,7 +150,7 @@ function intern(s: string): string {
   return Object.keys({ [s]: 0 })[0]!
 }
 
-type WellKnown = readonly [name: string, key: string]
+type WellKnown = readonly [name: string, key: string, bytes: Uint8Array]
 // By length, then by first character: one or two string compares per name.
 const BY_LENGTH: Array<Array<WellKnown[] | undefined> | undefined> = []
 for (const name of WELL_KNOWN_NAMES) {
@@ -159,7 +159,7 @@ for (const name of WELL_KNOWN_NAMES) {
   const c = name.charCodeAt(0)
   const list = byFirst[c] ?? []
   byFirst[c] = list
-  list.push([name, intern(name.toLowerCase())])
+  list.push([name, intern(name.toLowerCase()), ascii(name)])
 }
 
 /**
@@ -191,18 +191,18 @@ for (const byFirst of BY_LENGTH) {
 }
 
 /**
- * If the header line at `start` begins with the usual spelling of a common header immediately
- * followed by `:`, that [name, key] pair (the colon is at `start + name.length`); else undefined.
- * `bytes` holds the octets of `src` (the first character and the colon are probed there, which is
- * cheaper than charCodeAt).
+ * If the header line at `start` of the message octets `bytes` begins with the usual spelling of a
+ * common header immediately followed by `:`, that [name, key] pair (the colon is at
+ * `start + name.length`); else undefined. Bytes are compared rather than the decoded text, as
+ * String#startsWith costs a charCodeAt per character.
  */
-export function wellKnownLineAt(src: string, bytes: Uint8Array, start: number): WellKnown | undefined {
+export function wellKnownLineAt(bytes: Uint8Array, start: number): WellKnown | undefined {
   const list = BY_FIRST[bytes[start]!]
   if (list === undefined) return undefined
   for (let k = 0; k < list.length; k++) {
     const e = list[k]!
-    const name = e[0]
-    if (bytes[start + name.length] === 58 && src.startsWith(name, start)) return e
+    const name = e[2]
+    if (bytes[start + name.length] === 58 && bytesAt(bytes, start, name)) return e
   }
   return undefined
 }

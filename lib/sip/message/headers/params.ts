@@ -1,5 +1,5 @@
 import { SipParseError, SipParseReason } from '../../errors.ts'
-import { HOST, scanQuoted, scanToken, skipWs, TOKEN } from '../scan.ts'
+import { ascii, bytesAt, HOST, scanQuoted, scanToken, skipWs, TOKEN } from '../scan.ts'
 
 /**
  * An ordered list of `;name[=value]` parameters (RFC 3261 §25.1 generic-param). Order and spelling
@@ -58,21 +58,25 @@ function bad(header: string, what: string): SipParseError {
   return new SipParseError(SipParseReason.BadHeaderValue, `Malformed ${header} ${what}`, { header })
 }
 
+const TAG = ascii('tag')
+const RPORT = ascii('rport')
+const BRANCH = ascii('branch')
+const RECEIVED = ascii('received')
+
 // Parameter names on every message, returned without allocating a slice.
-function paramName(s: string, i: number, ne: number): string {
+function paramName(s: string, b: Uint8Array, i: number, ne: number): string {
   switch (ne - i) {
     case 3:
-      if (s.startsWith('tag', i)) return 'tag'
+      if (bytesAt(b, i, TAG)) return 'tag'
       break
     case 5:
-      if (s.startsWith('rport', i)) return 'rport'
+      if (bytesAt(b, i, RPORT)) return 'rport'
       break
     case 6:
-      if (s.startsWith('branch', i)) return 'branch'
+      if (bytesAt(b, i, BRANCH)) return 'branch'
       break
     case 8:
-      if (s.startsWith('received', i)) return 'received'
-      break
+      if (bytesAt(b, i, RECEIVED)) return 'received'
   }
   return s.slice(i, ne)
 }
@@ -97,7 +101,7 @@ export function parseParamsInto(
     i = skipWs(b, j + 1, end)
     const ne = scanToken(b, i, end)
     if (ne === i) throw bad(header, 'parameter (empty name)')
-    const name = paramName(s, i, ne)
+    const name = paramName(s, b, i, ne)
     i = skipWs(b, ne, end)
     if (i < end && b[i] === 61) {
       i = skipWs(b, i + 1, end)

@@ -1,5 +1,5 @@
 import { SipParseError, SipParseReason } from '../../errors.ts'
-import { HOST, octets, scanToken, skipWs } from '../scan.ts'
+import { ascii, bytesAt, HOST, octets, scanToken, skipWs } from '../scan.ts'
 import type { Params } from './params.ts'
 import { getParam, parseParamsInto, stringifyParams } from './params.ts'
 
@@ -32,11 +32,17 @@ function slash(b: Uint8Array, i: number, end: number): number {
   return skipWs(b, i + 1, end)
 }
 
+const SIP = ascii('SIP')
+const V2_0 = ascii('2.0')
+const UDP = ascii('UDP')
+const TCP = ascii('TCP')
+const TLS = ascii('TLS')
+
 // The usual spellings, returned without allocating a slice.
-function transport3(s: string, i: number): string {
-  if (s.startsWith('UDP', i)) return 'UDP'
-  if (s.startsWith('TCP', i)) return 'TCP'
-  if (s.startsWith('TLS', i)) return 'TLS'
+function transport3(s: string, b: Uint8Array, i: number): string {
+  if (bytesAt(b, i, UDP)) return 'UDP'
+  if (bytesAt(b, i, TCP)) return 'TCP'
+  if (bytesAt(b, i, TLS)) return 'TLS'
   return s.slice(i, i + 3)
 }
 
@@ -48,15 +54,15 @@ function parseOne(s: string, b: Uint8Array, i: number, end: number, out: Via[]):
   i = skipWs(b, i, end)
   let e = scanToken(b, i, end)
   if (e === i) throw bad('protocol name')
-  const protocol = e - i === 3 && s.startsWith('SIP', i) ? 'SIP' : s.slice(i, e)
+  const protocol = e - i === 3 && bytesAt(b, i, SIP) ? 'SIP' : s.slice(i, e)
   i = slash(b, e, end)
   e = scanToken(b, i, end)
   if (e === i) throw bad('protocol version')
-  const version = e - i === 3 && s.startsWith('2.0', i) ? '2.0' : s.slice(i, e)
+  const version = e - i === 3 && bytesAt(b, i, V2_0) ? '2.0' : s.slice(i, e)
   i = slash(b, e, end)
   e = scanToken(b, i, end)
   if (e === i) throw bad('transport')
-  const transport = e - i === 3 ? transport3(s, i) : s.slice(i, e)
+  const transport = e - i === 3 ? transport3(s, b, i) : s.slice(i, e)
   i = skipWs(b, e, end)
   const hs = i
   if (b[i] === 91) {
