@@ -19,6 +19,7 @@ export class SignallingMetrics {
   readonly retransmissions: Counter<'method'>
   readonly parseErrors: Counter<'reason'>
   readonly scannersBlocked: Counter<'signature' | 'action'>
+  readonly rateLimited: Counter<'sip_interface' | 'reason'>
   readonly unclassified: Counter<'action'>
   readonly admissionRejections: Counter<'ip_group' | 'cause'>
   readonly routingDecisions: Counter<'type' | 'rule'>
@@ -81,6 +82,12 @@ export class SignallingMetrics {
       labelNames: ['reason'],
       registers,
       collect,
+    })
+    this.rateLimited = new Counter({
+      name: 'sbc_requests_rate_limited_total',
+      help: 'Requests dropped by the per-source rate limit, by SipInterface and reason (rate: bucket empty, ban: source banned).',
+      labelNames: ['sip_interface', 'reason'],
+      registers,
     })
     this.scannersBlocked = new Counter({
       name: 'sbc_scanners_blocked_total',

@@ -46,7 +46,9 @@ import {
   newCallId,
   newCallStateId,
 } from './leg-messages.ts'
+import { RedisSourceBans } from './redis-source-bans.ts'
 import type { InterfaceDelegate, SipInterfaceRuntime } from './sip-interface-runtime.ts'
+import { type RateVerdict, SourceRateLimiter } from './source-rate-limit.ts'
 
 /**
  * Hook for media anchoring (the media issue): given the SDP of one leg, returns the SDP for the
@@ -192,6 +194,8 @@ export class B2bua {
   readonly #awaitingAck = new Map<string, PendingInvite>()
   /** CANCELs to and from other processes (shared store only; docs/b2bua.md, "Multi-process"). */
   readonly #relay: CancelRelay | undefined
+  /** `security.rateLimit`: buckets per source address, bans shared through Redis when there is one. */
+  readonly #rateLimiter: SourceRateLimiter
   #inflight = 0
   #draining = false
   #created = 0
@@ -214,6 +218,10 @@ export class B2bua {
             onCancel: (n) => this.#onRelayedCancel(n),
           })
         : undefined
+    this.#rateLimiter = new SourceRateLimiter({
+      ...(options.store instanceof RedisStore ? { shared: new RedisSourceBans(options.store) } : {}),
+      onError: (err) => options.logger.debug({ err }, 'Shared source ban not read or written'),
+    })
   }
 
   /**
@@ -290,7 +298,20 @@ export class B2bua {
     )
   }
 
-  #onRequest(iface: SipInterfaceRuntime, req: SipRequest, tx: ServerTransaction): void {
+  #onRequest(iface: SipInterfaceRuntime, req: SipRequest, tx: ServerTransaction, gated = false): void {
+    if (!gated) {
+      // Per-source rate limit and bans first, before anything that costs (docs/b2bua.md).
+      const gate = this.#sourceGate(iface, req, tx)
+      if (gate === false) return
+      if (gate !== true) {
+        // A source seen for the first time: its shared ban was looked up first.
+        gate.then(
+          (pass) => pass && this.#onRequest(iface, req, tx, true),
+          () => {},
+        )
+        return
+      }
+    }
     this.#o.metrics?.transactions.inc({ kind: 'server', method: req.method })
     const mf = req.maxForwards
     if (mf !== undefined && mf <= 0 && req.method !== 'ACK') {
@@ -309,6 +330,32 @@ export class B2bua {
       this.#o.logger.error({ err, callId: req.callId, method: req.method }, 'Failed to handle request')
       tx.respond(createResponse(req, isStateUnavailable(err) ? 503 : 500))
     })
+  }
+
+  /**
+   * `SbcConfig.security.rateLimit` (docs/b2bua.md, "Multi-process"): out-of-dialog requests take a
+   * token from their source address's bucket; a banned source has every request dropped. Dropped
+   * silently — an SBC does not answer a flood — and counted. Responses never come here, and
+   * in-dialog requests are never rate limited. True to serve the request; a promise for a source
+   * not seen before while its shared ban is looked up.
+   */
+  #sourceGate(
+    iface: SipInterfaceRuntime,
+    req: SipRequest,
+    tx: ServerTransaction,
+  ): boolean | Promise<boolean> {
+    const rl = this.#o.pipeline().config.security.rateLimit
+    if (!rl) return true
+    const ctx = iface.contexts.get(req)
+    if (!ctx) return true
+    const settle = (v: RateVerdict): boolean => {
+      if (v === 'pass') return true
+      this.#o.metrics?.rateLimited.inc({ sip_interface: iface.name, reason: v === 'banned' ? 'ban' : 'rate' })
+      tx.dispose()
+      return false
+    }
+    const v = this.#rateLimiter.check(ctx.source.address, rl, req.toTag !== undefined)
+    return typeof v === 'string' ? settle(v) : v.then(settle)
   }
 
   #source(iface: SipInterfaceRuntime, req: SipRequest) {
