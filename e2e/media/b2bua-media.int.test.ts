@@ -254,6 +254,108 @@ describe('kube-sbc run: media port exhaustion', function () {
   })
 })
 
+describe('kube-sbc run: re-INVITE and late offer through the media relay', function () {
+  this.timeout(60_000)
+  let sbc: MediaSbc
+  let pbx: SipUa
+  let carrier: SipUa
+  let pbxRange = { min: 0, max: 0 }
+  let carrierRange = { min: 0, max: 0 }
+
+  before(async () => {
+    const base = await mediaPortBase(200)
+    pbxRange = { min: base, max: base + 99 }
+    carrierRange = { min: base + 100, max: base + 199 }
+    pbx = await SipUa.open(await freePort())
+    carrier = await SipUa.open(await freePort())
+    sbc = await startMediaSbc({
+      pbxPeerPort: pbx.port,
+      carrierPeerPort: carrier.port,
+      pbxRange,
+      carrierRange,
+      carrierSrtp: 'Optional',
+    })
+  })
+  after(async () => {
+    pbx?.close()
+    carrier?.close()
+    await sbc?.close()
+  })
+
+  it('hold re-INVITE keeps the ports; a re-offer with no common codec gets 488 and the call stays up', async () => {
+    carrier.received.length = 0
+    const carrierRtp = await Peer.open()
+    const pbxRtp = await Peer.open()
+    carrier.answerWith((req) =>
+      req.method === 'INVITE'
+        ? {
+            status: 200,
+            sdp: audioSdp(carrierRtp.port, { codecs: '8' }).replace(
+              'a=sendrecv',
+              /a=sendonly/.test(bodyOf(req)) ? 'a=recvonly' : 'a=sendrecv',
+            ),
+          }
+        : undefined,
+    )
+    const c = await pbx.invite(sbc.pbx, audioSdp(pbxRtp.port, { codecs: '8' }))
+    assert.equal(c.final.status, 200)
+    const first = await carrier.waitFor(carrier.request('INVITE'), 'INVITE')
+    // Hold (RFC 3264 §8.4): same relay ports on both sides, direction passed on.
+    const hold = await c.reinvite(audioSdp(pbxRtp.port, { codecs: '8' }).replace('a=sendrecv', 'a=sendonly'))
+    assert.equal(hold.status, 200)
+    assert.equal(endpointOf(bodyOf(hold)).port, endpointOf(bodyOf(c.final)).port)
+    const invites = carrier.received.filter(carrier.request('INVITE'))
+    assert.equal(invites.length, 2)
+    const reoffer = bodyOf(invites[1] as { body: Buffer })
+    assert.match(reoffer, /a=sendonly/)
+    assert.equal(endpointOf(reoffer).port, endpointOf(bodyOf(first)).port)
+    assert.ok(inRange(endpointOf(reoffer).port, carrierRange))
+    // G.729 only: nothing the profiles allow. 488 to the sender, nothing toward the carrier.
+    const bad = await c.reinvite(audioSdp(pbxRtp.port, { codecs: '18' }).replace(/a=rtpmap:[08] .*\r\n/g, ''))
+    assert.equal(bad.status, 488)
+    assert.equal(carrier.received.filter(carrier.request('INVITE')).length, 2)
+    // The call and its media are as they were.
+    const toPbxSide = endpointOf(reoffer).port
+    for (let i = 0; i < 3; i++) await carrierRtp.send(rtpPacket(i, 8, 0xc), toPbxSide)
+    await pbxRtp.waitFor(3)
+    assert.equal((await c.bye()).status, 200)
+    carrierRtp.close()
+    pbxRtp.close()
+  })
+
+  it('late offer: the offer in the 2xx and the answer in the ACK are anchored, media flows', async () => {
+    carrier.received.length = 0
+    const carrierRtp = await Peer.open()
+    const pbxRtp = await Peer.open()
+    carrier.answerWith((req) =>
+      req.method === 'INVITE' ? { status: 200, sdp: audioSdp(carrierRtp.port, { codecs: '8' }) } : undefined,
+    )
+    const c = await pbx.invite(sbc.pbx, '', 'callee', () => audioSdp(pbxRtp.port, { codecs: '8' }))
+    assert.equal(c.final.status, 200)
+    const invite = await carrier.waitFor(carrier.request('INVITE'), 'INVITE')
+    assert.equal(invite.body.length, 0, 'the INVITE toward the carrier has no SDP either')
+    const offerToPbx = bodyOf(c.final)
+    assert.ok(inRange(endpointOf(offerToPbx).port, pbxRange), offerToPbx)
+    const ack = await carrier.waitFor(carrier.request('ACK'), 'ACK with the answer')
+    const answerToCarrier = bodyOf(ack)
+    assert.ok(inRange(endpointOf(answerToCarrier).port, carrierRange), answerToCarrier)
+    for (let i = 0; i < 3; i++) await pbxRtp.send(rtpPacket(10 + i, 8, 0xa), endpointOf(offerToPbx).port)
+    await carrierRtp.waitFor(3)
+    for (let i = 0; i < 3; i++)
+      await carrierRtp.send(rtpPacket(20 + i, 8, 0xb), endpointOf(answerToCarrier).port)
+    await pbxRtp.waitFor(3)
+    assert.deepEqual(
+      pbxRtp.received.map((r) => rtpPayload(r.msg)),
+      [20, 21, 22].map((i) => rtpPayload(rtpPacket(i, 8, 0xb))),
+    )
+    assert.equal((await c.bye()).status, 200)
+    carrierRtp.close()
+    pbxRtp.close()
+    const capacity = await portsCapacity(sbc)
+    await eventually(async () => (await portsFree(sbc)) === capacity, 'all media ports free', 15_000)
+  })
+})
+
 /** SIPp caller and callee through `sbc`, `calls` calls one at a time; both must succeed. */
 async function sequentialCalls(sbc: MediaSbc, pbxPeerPort: number, carrierPeerPort: number, calls: number) {
   const uas = await startSipp({

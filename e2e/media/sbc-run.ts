@@ -174,6 +174,7 @@ export async function mediaPortBase(size: number): Promise<number> {
   for (let attempt = 0; attempt < 30; attempt++) {
     const base = 10_000 + 2 * Math.floor(Math.random() * ((22_000 - size) / 2))
     if (await allFree(base, size)) return base
+    await new Promise((r) => setTimeout(r, 100))
   }
   throw new Error(`no free range of ${size} UDP ports on 127.0.0.1 below 32768`)
 }

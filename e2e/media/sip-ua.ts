@@ -127,7 +127,13 @@ export class SipUa {
     sbcPort: number,
     sdp: string,
     user = 'callee',
-  ): Promise<{ final: SipResponse; bye: () => Promise<SipResponse> }> {
+    /** Late offer (`sdp` empty): the answer to the 2xx's offer, sent in the ACK. */
+    ackSdp?: (offer: string) => string,
+  ): Promise<{
+    final: SipResponse
+    bye: () => Promise<SipResponse>
+    reinvite: (sdp: string) => Promise<SipResponse>
+  }> {
     const callId = `${randomBytes(6).toString('hex')}@ua`
     const fromTag = randomBytes(4).toString('hex')
     const branch = () => `z9hG4bK${randomBytes(6).toString('hex')}`
@@ -154,11 +160,36 @@ export class SipUa {
     )
     const to = final.header('to') ?? ''
     const target = /<([^>]+)>/.exec(final.header('contact') ?? '')?.[1] ?? ruri
-    if (final.status < 300) await this.send(this.build(head('ACK', target, 1, to)), sbcPort)
+    if (final.status < 300)
+      await this.send(
+        this.build(head('ACK', target, 1, to), ackSdp ? ackSdp(final.body.toString('utf8')) : undefined),
+        sbcPort,
+      )
+    let cseq = 1
     return {
       final,
+      reinvite: async (offer: string) => {
+        const n = ++cseq
+        await this.send(
+          this.build(
+            [...head('INVITE', target, n, to), `Contact: <sip:caller@127.0.0.1:${this.port}>`],
+            offer,
+          ),
+          sbcPort,
+        )
+        const r = await this.waitFor<SipResponse>(
+          (m) =>
+            m instanceof SipResponse &&
+            m.callId === callId &&
+            m.status >= 200 &&
+            m.header('cseq') === `${n} INVITE`,
+          're-INVITE final response',
+        )
+        if (r.status < 300) await this.send(this.build(head('ACK', target, n, to)), sbcPort)
+        return r
+      },
       bye: async () => {
-        await this.send(this.build(head('BYE', target, 2, to)), sbcPort)
+        await this.send(this.build(head('BYE', target, ++cseq, to)), sbcPort)
         return this.waitFor<SipResponse>(
           (m) =>
             m instanceof SipResponse && m.callId === callId && m.header('cseq')?.includes('BYE') === true,
