@@ -54,7 +54,12 @@ describe('kube-sbc signalling + kube-sbc media (two processes, Redis)', function
     )
     // The snapshot the operator would write into <sbc>-config, compiled from the same CRs.
     const { objects } = loadObjects(listYamlFiles([dir]))
-    const snapshot = validateConfig(compile(objects.map((o) => o.object), { generation: 1 }).config)
+    const snapshot = validateConfig(
+      compile(
+        objects.map((o) => o.object),
+        { generation: 1 },
+      ).config,
+    )
     const file = join(dir, 'snapshot.json')
     await writeFile(file, JSON.stringify(snapshot))
     mediaHttp = await freePort()
