@@ -81,12 +81,12 @@ export interface MediaAnchorOptions {
 }
 
 /**
- * Whether a config anchors media: it has at least one MediaRealm. Every IPGroup names a realm, so in
- * practice any config with calls does; a snapshot without realms (signalling-only tests, a bare
- * config) keeps passing SDP through unchanged, as the B2BUA did before media anchoring.
+ * Whether a config anchors media: it has a MediaRealm, or an IPGroup naming one. Every IPGroup names
+ * a realm (through its SipInterface), so in practice any config with calls does; a snapshot with
+ * neither keeps passing SDP through unchanged, as the B2BUA did before media anchoring.
  */
 export function anchorsMedia(config: SbcConfig): boolean {
-  return config.realms.length > 0
+  return config.realms.length > 0 || config.groups.some((g) => g.mediaRealm !== '')
 }
 
 const other = (l: LegName): LegName => (l === 'a' ? 'b' : 'a')

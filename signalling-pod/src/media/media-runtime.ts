@@ -100,7 +100,8 @@ export class MediaRuntime {
   /** A new generation: the in-process media pod follows the realms (started when the first appears). */
   async applyConfig(config: SbcConfig): Promise<void> {
     const mode = this.#o.mode
-    if (mode.kind !== 'in-process' || !anchorsMedia(config)) return
+    // The pod serves the config's realms: none yet, nothing to start.
+    if (mode.kind !== 'in-process' || config.realms.length === 0) return
     if (this.#pod) {
       this.#pod.applyConfig(config)
       return
