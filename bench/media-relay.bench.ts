@@ -12,12 +12,14 @@
  * (order rotated per round) so they share the machine's state.
  *
  * Per run: relay CPU per packet = (utime + stime of /proc/<pid>/stat, all threads) / packets sent;
- * loss; latency p50/p99. Per relay and round: memory per session = VmRSS delta after N idle
+ * loss; latency p50/p99. Each case also runs the generator straight into the sink ("direct", no
+ * relay, same streams and rate, in the rotation): its p50/p99 is what the generator, the sink and
+ * the machine's scheduling add by themselves, so relay-added latency = relay pXX − direct pXX. Per relay and round: memory per session = VmRSS delta after N idle
  * sessions offered and answered (not deleted), divided by N.
  *
  * Bounded: each run sends rate × SECONDS packets (≤ 200,000); every process started here is stopped
  * by its PID. Usage:
- *   node bench/media-relay.bench.ts [seconds=5] [rounds=3] [rates=10000,20000] [idle-sessions=1000] [relays=native,rtpengine,ts]
+ *   node bench/media-relay.bench.ts [seconds=5] [rounds=3] [rates=10000,20000] [idle-sessions=1000, 0 = skip] [relays=native,rtpengine,ts | native4]
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
@@ -31,7 +33,10 @@ import { buildMediaAddon } from '../media-pod/native/build.ts'
 import { loadMediaAddon, SrtpEngine } from '../media-pod/native/media-addon.ts'
 import { freePort } from '../test/harness/free-port.ts'
 
-const RELAYS = ['native', 'rtpengine', 'ts'] as const
+// `native4`: the native relay with 4 worker threads, as many packet threads as rtpengine runs here
+// (4 "poller" threads): under CPU contention the scheduler shares CPU per thread, so the tail latency
+// of a 1-thread relay against a 4-thread one compares thread counts, not relays. Not in the default set.
+const RELAYS = ['native', 'rtpengine', 'ts', 'native4'] as const
 type RelayName = (typeof RELAYS)[number]
 const MODES = ['RTP→RTP', 'RTP→SRTP', 'SRTP→SRTP'] as const
 type Mode = (typeof MODES)[number]
@@ -45,8 +50,9 @@ const addon = addonOrNull
 const seconds = Math.min(Number(process.argv[2] ?? 5), 10)
 const rounds = Math.min(Number(process.argv[3] ?? 3), 7)
 const rates = (process.argv[4] ?? '10000,20000').split(',').map(Number)
-const idle = Math.min(Number(process.argv[5] ?? 1000), 4000)
-const which = (process.argv[6] ?? RELAYS.join(',')).split(',') as RelayName[]
+const idle = Math.min(Number(process.argv[5] ?? 1000), 4000) // 0: no memory phase
+const which = (process.argv[6] ?? 'native,rtpengine,ts').split(',') as RelayName[]
+for (const w of which) if (!RELAYS.includes(w)) throw new Error(`unknown relay '${w}' (${RELAYS.join(', ')})`)
 
 interface Relay {
   name: RelayName
@@ -119,7 +125,7 @@ async function startRelay(name: RelayName, base: number): Promise<Relay> {
         '--http-port',
         String(await freePort()),
         '--workers',
-        name === 'ts' ? '0' : '1',
+        name === 'ts' ? '0' : name === 'native4' ? '4' : '1',
         '--port-quarantine-ms',
         '2000', // a native endpoint is closed by its worker shortly after delete
         '--media-timeout',
@@ -260,6 +266,26 @@ async function runCase(r: Relay, tag: string, mode: Mode, rate: number): Promise
   }
 }
 
+/** The generator straight into its own sink: the latency floor of the harness and the machine. */
+async function runDirect(mode: Mode, rate: number): Promise<RunResult> {
+  const key = generateSdesKey(SUITE)
+  const genSrtp =
+    mode === 'SRTP→SRTP'
+      ? addon.srtpCreate(1, Buffer.concat([key.masterKey, key.masterSalt]), true, SrtpEngine.libsrtp)
+      : null
+  const gen = addon.loadgenCreate()
+  const ports = new Array<number>(Math.round(rate / 50)).fill(gen.port)
+  const res = await addon.loadgenRun(gen.handle, ports, rate, Math.min(rate * seconds, 200_000), 160, genSrtp)
+  return {
+    us: 0,
+    loss: res.sent - res.received,
+    sent: res.sent,
+    achieved: Math.round(res.sent / (res.elapsedMs / 1000)),
+    ...(res.p50Us !== undefined ? { p50: res.p50Us } : {}),
+    ...(res.p99Us !== undefined ? { p99: res.p99Us } : {}),
+  }
+}
+
 /** RSS delta per idle session: N calls offered and answered (RTP→RTP), measured, then deleted. */
 async function memoryPerSession(r: Relay, tag: string): Promise<number> {
   const pid = r.proc.pid as number
@@ -300,10 +326,12 @@ out(
 const baseFor = (i: number) => 10_000 + 7_000 * i
 for (let round = 0; round < rounds; round++) {
   const order = which.map((_, i) => which[(i + round) % which.length] as RelayName)
+  const targets: (RelayName | 'direct')[] = [...which, 'direct']
+  const runOrder = targets.map((_, i) => targets[(i + round) % targets.length] as RelayName | 'direct')
   const relays: Relay[] = []
   try {
     for (const [i, name] of which.entries()) relays.push(await startRelay(name, baseFor(i)))
-    for (const name of order) {
+    for (const name of idle > 0 ? order : []) {
       const r = relays.find((x) => x.name === name) as Relay
       const b = await memoryPerSession(r, `mem-${round}`)
       memory.set(name, [...(memory.get(name) ?? []), b])
@@ -311,10 +339,13 @@ for (let round = 0; round < rounds; round++) {
     }
     for (const rate of rates) {
       for (const mode of MODES) {
-        for (const name of order) {
+        for (const name of runOrder) {
           const r = relays.find((x) => x.name === name) as Relay
           loads.push(loadavg()[0] as number)
-          const res = await runCase(r, `c${round}-${rate}-${mode}`, mode, rate)
+          const res =
+            name === 'direct'
+              ? await runDirect(mode, rate)
+              : await runCase(r, `c${round}-${rate}-${mode}`, mode, rate)
           const key = `${name}|${mode}|${rate}`
           results.set(key, [...(results.get(key) ?? []), res])
           out(
@@ -332,18 +363,24 @@ for (let round = 0; round < rounds; round++) {
 
 out('')
 out(`summary (median over ${rounds} rounds; load average 1 min median ${median(loads).toFixed(2)})`)
-out('| path | rate | relay | µs CPU/packet | loss (per run) | latency p50 / p99 µs | ratio to rtpengine |')
-out('| --- | --- | --- | --- | --- | --- | --- |')
+out(
+  '| path | rate | relay | µs CPU/packet | loss (per run) | latency p50 / p99 µs | p99 per run µs | relay-added p50 / p99 µs (− direct, same round) | ratio to rtpengine |',
+)
+out('| --- | --- | --- | --- | --- | --- | --- | --- | --- |')
 for (const rate of rates) {
   for (const mode of MODES) {
     const ref = results.get(`rtpengine|${mode}|${rate}`)
     const refSrtp = results.get(`rtpengine|RTP→SRTP|${rate}`)
-    for (const name of which) {
+    const direct = results.get(`direct|${mode}|${rate}`) ?? []
+    for (const name of [...which, 'direct' as const]) {
       const rs = results.get(`${name}|${mode}|${rate}`) ?? []
       const us = median(rs.map((x) => x.us))
       const lat = `${median(rs.map((x) => x.p50 ?? Number.NaN))} / ${median(rs.map((x) => x.p99 ?? Number.NaN))}`
+      const added = (k: 'p50' | 'p99') =>
+        median(rs.map((x, i) => (x[k] ?? Number.NaN) - (direct[i]?.[k] ?? Number.NaN)))
+      const addedText = name === 'direct' ? '–' : `${added('p50')} / ${added('p99')}`
       let ratio = '–'
-      if (name !== 'rtpengine' && ref) {
+      if (name !== 'rtpengine' && name !== 'direct' && ref) {
         ratio = (us / median(ref.map((x) => x.us))).toFixed(2)
         if (mode === 'SRTP→SRTP' && refSrtp)
           ratio += ` (vs RTP→SRTP ${(us / median(refSrtp.map((x) => x.us))).toFixed(2)})`
@@ -351,7 +388,9 @@ for (const rate of rates) {
       out(
         `| ${mode} | ${rate} | ${name} | ${us.toFixed(1)} (${Math.min(...rs.map((x) => x.us)).toFixed(1)}–${Math.max(
           ...rs.map((x) => x.us),
-        ).toFixed(1)}) | ${rs.map((x) => x.loss).join(', ')} | ${lat} | ${ratio} |`,
+        ).toFixed(
+          1,
+        )}) | ${rs.map((x) => x.loss).join(', ')} | ${lat} | ${rs.map((x) => x.p99).join(', ')} | ${addedText} | ${ratio} |`,
       )
     }
   }

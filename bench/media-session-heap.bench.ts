@@ -4,7 +4,11 @@
  * calls offered and answered through the NG client, then `process.memoryUsage()` deltas after a full
  * GC, divided by N. Complements bench/media-relay.bench.ts, which reports the RSS delta of a separate
  * `kube-sbc media` process (that includes V8 heap reservation the GC does not give back).
- * Loopback only, ports 10000-16999. Usage: node --expose-gc bench/media-session-heap.bench.ts [workers=1] [sessions=1000] [settle-ms=1500]
+ * With settle-ms ≥ 31,000 the NG reply cache (30 s TTL, expired on the next request: we ping) is
+ * gone, so what is left is the sessions themselves. Two checkpoints: after `sessions` calls, and after
+ * `sessions2` (default 2 × sessions): the second line is the marginal cost per call between them.
+ * Loopback only, ports 10000-31999. Usage:
+ *   node --expose-gc bench/media-session-heap.bench.ts [workers=1] [sessions=1000] [settle-ms=1500] [sessions2]
  */
 
 import { mediaConfig } from '../e2e/media/helpers.ts'
@@ -15,13 +19,14 @@ import { MemoryStore } from '../lib/state/memory-store.ts'
 import { MediaPod } from '../media-pod/src/media-pod.ts'
 
 const workers = Number(process.argv[2] ?? 1)
-const n = Math.min(Number(process.argv[3] ?? 1000), 1700)
+const n = Math.min(Number(process.argv[3] ?? 1000), 5000)
 // 31,000 lets the NG reply cache (30 s TTL) expire: what is left is the sessions themselves.
 const settleMs = Math.min(Number(process.argv[4] ?? 1500), 60_000)
+const n2 = Math.min(Math.max(Number(process.argv[5] ?? 2 * n), n + 100), 5400)
 const gc = (globalThis as { gc?: () => void }).gc
 if (!gc) throw new Error('run with node --expose-gc')
 const pod = await MediaPod.start({
-  config: mediaConfig([{ name: 'bench', min: 10_000, max: 16_999, maxSessions: 100_000 }]),
+  config: mediaConfig([{ name: 'bench', min: 10_000, max: 31_999, maxSessions: 100_000 }]),
   store: new MemoryStore(),
   logger: nullLogger,
   registry: createMetricsRegistry({ component: 'media' }),
@@ -41,18 +46,25 @@ const setup = async (id: string) => {
 }
 try {
   for (let i = 0; i < 50; i++) await setup(`warm-${i}`)
-  await new Promise((r) => setTimeout(r, 500))
-  gc()
-  const a = process.memoryUsage()
+  const measure = async () => {
+    await new Promise((r) => setTimeout(r, settleMs))
+    await ng.ping() // expires the NG reply cache entries older than 30 s
+    gc()
+    return process.memoryUsage()
+  }
+  const a = await measure()
   for (let i = 0; i < n; i++) await setup(`call-${i}`)
-  await new Promise((r) => setTimeout(r, settleMs))
-  gc()
-  const b = process.memoryUsage()
+  const b = await measure()
+  for (let i = n; i < n2; i++) await setup(`call-${i}`)
+  const c = await measure()
   process.stdout.write(
-    `media-session-heap: node ${process.version}, relay ${pod.relay}, ${n} idle sessions, measured ${settleMs} ms after the last answer\n`,
+    `media-session-heap: node ${process.version}, relay ${pod.relay}, ${n} then ${n2} idle sessions, measured ${settleMs} ms after the last answer, after a full GC\n`,
   )
+  process.stdout.write(`${''.padEnd(12)} first ${n}     ${n} → ${n2} (marginal)\n`)
   for (const k of Object.keys(a) as (keyof typeof a)[])
-    process.stdout.write(`${k.padEnd(12)} ${Math.round((b[k] - a[k]) / n)} B/session\n`)
+    process.stdout.write(
+      `${k.padEnd(12)} ${String(Math.round((b[k] - a[k]) / n)).padStart(6)} B/session ${String(Math.round((c[k] - b[k]) / (n2 - n))).padStart(6)} B/session\n`,
+    )
 } finally {
   await ng.close()
   await pod.close()

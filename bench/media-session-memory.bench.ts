@@ -63,7 +63,10 @@ async function start(name: Name, base: number): Promise<Relay> {
     )
   } else {
     const file = join(tmpdir(), `media-memory-bench-${process.pid}.json`)
-    writeFileSync(file, JSON.stringify(mediaConfig([{ name: 'bench', min: base, max, maxSessions: 100_000 }])))
+    writeFileSync(
+      file,
+      JSON.stringify(mediaConfig([{ name: 'bench', min: base, max, maxSessions: 100_000 }])),
+    )
     cleanup = () => rmSync(file, { force: true })
     proc = spawn(
       process.execPath,
@@ -88,7 +91,12 @@ async function start(name: Name, base: number): Promise<Relay> {
       { stdio: ['ignore', 'ignore', 'pipe'] },
     )
   }
-  const ng = await NgClient.connect({ host: '127.0.0.1', port: ngPort, retransmitMs: 500, retransmissions: 4 })
+  const ng = await NgClient.connect({
+    host: '127.0.0.1',
+    port: ngPort,
+    retransmitMs: 500,
+    retransmissions: 4,
+  })
   const r: Relay = { name, proc, ng, log: '' }
   proc.stderr?.on('data', (d: Buffer) => {
     r.log = (r.log + d.toString()).slice(-4000)
@@ -125,7 +133,13 @@ async function addCalls(r: Relay, from: number, to: number): Promise<void> {
       while (next < to) {
         const id = `mem-${next++}`
         await r.ng.request({ command: 'offer', 'call-id': id, 'from-tag': 'a', sdp: sdp(9) })
-        await r.ng.request({ command: 'answer', 'call-id': id, 'from-tag': 'a', 'to-tag': 'b', sdp: sdp(5000) })
+        await r.ng.request({
+          command: 'answer',
+          'call-id': id,
+          'from-tag': 'a',
+          'to-tag': 'b',
+          sdp: sdp(5000),
+        })
       }
     }),
   )
