@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
+import { availableParallelism } from 'node:os'
 import { parseConfig } from '../../lib/config/validate.ts'
 import { type MediaProcessOptions, runMediaProcess } from '../../media-pod/src/main.ts'
 import type { Command } from '../command.ts'
@@ -19,7 +20,7 @@ the config's media realms (docs/media-pod.md).
   --ng-host ADDR        NG control address (default HOST_IP, else 127.0.0.1)
   --ng-port N           NG control UDP port (default 22222)
   --node-address ADDR   address registered and advertised when a realm has none (default HOST_IP, else --ng-host)
-  --workers N           native relay threads, 0 = TypeScript relay only (default 1)
+  --workers N           native relay threads, 0 = TypeScript relay only (default: one per core)
   --media-timeout N     seconds without packets before a stream is reported timed out (default 60, 0 = off)
   --port-quarantine-ms N  how long a released port stays out of circulation (default 5000)
   --ng-secret-file FILE optional shared secret (kube-sbc-secret) for NG requests
@@ -100,7 +101,9 @@ export const mediaCommand: Command = {
       ngPort: int('ng-port', 22222, 0, 65535),
       httpPort: flags.httpPort,
       nodeAddress,
-      workers: int('workers', 1, 0, 64),
+      // A media pod owns its node's packet path (host network, dedicated nodes): one relay thread per
+      // core, each owning its own sockets (docs/media-pod.md).
+      workers: int('workers', Math.min(64, availableParallelism()), 0, 64),
       mediaTimeoutSeconds: int('media-timeout', 60, 0, 86400),
       drainSeconds: flags.drainSeconds,
       portQuarantineMs: int('port-quarantine-ms', 5000, 0, 600_000),
