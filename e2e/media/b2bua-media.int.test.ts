@@ -179,6 +179,26 @@ describe('kube-sbc run: media anchored, SRTP-optional leg (SIPp pcap) ↔ SRTP-m
       pbx.close()
     }
   })
+
+  it('an answer without a=crypto from the SRTP-mandatory side: 488 to the caller, ACK and BYE to the callee', async () => {
+    const pbx = await SipUa.open(pbxPeerPort)
+    carrier.received.length = 0
+    carrier.answerWith((req) =>
+      req.method === 'INVITE' ? { status: 200, sdp: audioSdp(40_010, { codecs: '8' }) } : undefined,
+    )
+    try {
+      const { final } = await pbx.invite(sbc.pbx, audioSdp(40_012, { codecs: '8' }))
+      assert.equal(final.status, 488)
+      assert.match(final.header('warning') ?? '', /SBC_ERR_MEDIA_SRTP_REQUIRED/)
+      // RFC 3261 §13.2.2.4 / §15: the callee's 2xx is acknowledged, then its dialog is ended.
+      await carrier.waitFor(carrier.request('ACK'), 'ACK of the 2xx on the carrier leg')
+      await carrier.waitFor(carrier.request('BYE'), 'BYE on the carrier leg')
+      const capacity = await portsCapacity(sbc)
+      await eventually(async () => (await portsFree(sbc)) === capacity, 'all media ports free', 15_000)
+    } finally {
+      pbx.close()
+    }
+  })
 })
 
 describe('kube-sbc run: media port exhaustion', function () {
