@@ -11,7 +11,7 @@ import { freePort } from '../../test/harness/free-port.ts'
 import { startRedis, type TestRedis } from '../../test/harness/redis.ts'
 import { startSipp } from '../../test/harness/sipp.ts'
 import { cdrLines, ok, root, scenario } from '../b2bua/harness.ts'
-import { audioSdp, endpointOf, metric } from './helpers.ts'
+import { audioSdp, endpointOf, metric, Peer, rtpPacket } from './helpers.ts'
 import { eventually, mediaPortBase, mediaSbcYaml } from './sbc-run.ts'
 import { SipUa } from './sip-ua.ts'
 
@@ -169,5 +169,138 @@ describe('kube-sbc signalling + kube-sbc media (two processes, Redis)', function
       pbx.close()
       carrier.close()
     }
+  })
+})
+
+/**
+ * A media pod dies with a call up: the call's next re-INVITE re-anchors it on another media pod
+ * (docs/b2bua.md, "Media anchoring"). Two media processes serve the same realms on different port
+ * ranges (one machine), signalling finds both in the Redis registry.
+ */
+describe('kube-sbc signalling: re-anchoring when the media pod dies', function () {
+  this.timeout(120_000)
+  let redis: TestRedis
+  let dir: string
+  const procs: StartedProcess[] = []
+  let sip: { pbx: number; carrier: number }
+  let pbx: SipUa
+  let carrier: SipUa
+  const ranges: { pbx: { min: number; max: number }; carrier: { min: number; max: number } }[] = []
+
+  const kubeSbc = async (args: string[], name: string, ready: RegExp) => {
+    const p = startProcess(join(root, 'bin', 'kube-sbc'), args, { env: { ...process.env, POD_NAME: name } })
+    procs.push(p)
+    await p.waitForOutput(ready, 60_000)
+    return p
+  }
+
+  before(async () => {
+    redis = await startRedis()
+    pbx = await SipUa.open(await freePort())
+    carrier = await SipUa.open(await freePort())
+    sip = { pbx: await freePort(), carrier: await freePort() }
+    dir = await mkdtemp(join(tmpdir(), 'sbc-media-reanchor-'))
+    const files: string[] = []
+    for (const which of ['a', 'b']) {
+      const base = await mediaPortBase(200)
+      const r = { pbx: { min: base, max: base + 99 }, carrier: { min: base + 100, max: base + 199 } }
+      ranges.push(r)
+      const yamlDir = await mkdtemp(join(dir, `${which}-`))
+      await writeFile(
+        join(yamlDir, 'sbc.yaml'),
+        mediaSbcYaml(sip, {
+          pbxPeerPort: pbx.port,
+          carrierPeerPort: carrier.port,
+          pbxRange: r.pbx,
+          carrierRange: r.carrier,
+          carrierSrtp: 'Optional',
+        }),
+      )
+      const { objects } = loadObjects(listYamlFiles([yamlDir]))
+      const file = join(dir, `${which}.json`)
+      await writeFile(
+        file,
+        JSON.stringify(
+          validateConfig(
+            compile(
+              objects.map((o) => o.object),
+              { generation: 1 },
+            ).config,
+          ),
+        ),
+      )
+      files.push(file)
+    }
+    for (const [i, which] of ['a', 'b'].entries())
+      await kubeSbc(
+        [
+          'media',
+          '--config',
+          files[i] as string,
+          '--redis',
+          redis.url,
+          '--ng-port',
+          String(await freePort()),
+          '--http-port',
+          String(await freePort()),
+          '--drain-seconds',
+          '1',
+        ],
+        // Registry ties go to the lowest id: the first call lands on media "a".
+        `${which}-media-${sip.pbx}`,
+        /Media pod started/,
+      )
+    await kubeSbc(
+      [
+        'signalling',
+        '--config',
+        files[0] as string,
+        '--redis',
+        redis.url,
+        '--http-port',
+        String(await freePort()),
+        '--drain-seconds',
+        '1',
+      ],
+      `signalling-${sip.pbx}`,
+      /Started signalling/,
+    )
+  })
+  after(async () => {
+    pbx?.close()
+    carrier?.close()
+    for (const p of procs.reverse()) await p.stop(5000)
+    await redis?.close()
+    if (dir) await rm(dir, { recursive: true, force: true })
+  })
+
+  it('the re-INVITE after a SIGKILL moves both legs to the other media pod, and media flows there', async () => {
+    const pbxRtp = await Peer.open()
+    const carrierRtp = await Peer.open()
+    carrier.answerWith((req) =>
+      req.method === 'INVITE' ? { status: 200, sdp: audioSdp(carrierRtp.port, { codecs: '8' }) } : undefined,
+    )
+    const c = await pbx.invite(sip.pbx, audioSdp(pbxRtp.port, { codecs: '8' }))
+    assert.equal(c.final.status, 200)
+    const inRange = (p: number, r: { min: number; max: number }) => p >= r.min && p <= r.max
+    const [a, b] = ranges as [(typeof ranges)[0], (typeof ranges)[0]]
+    assert.ok(inRange(endpointOf(c.final.body.toString()).port, a.pbx), 'anchored on media a')
+    const mediaA = procs[0] as StartedProcess
+    process.kill(mediaA.pid, 'SIGKILL')
+    await mediaA.exited
+    const re = await c.reinvite(audioSdp(pbxRtp.port, { codecs: '8' }))
+    assert.equal(re.status, 200)
+    const toB = endpointOf(re.body.toString()).port
+    assert.ok(inRange(toB, b.pbx), `re-anchored on media b: ${toB}`)
+    const invites = carrier.received.filter(carrier.request('INVITE'))
+    const reoffer = endpointOf((invites.at(-1) as { body: Buffer }).body.toString()).port
+    assert.ok(inRange(reoffer, b.carrier), `the callee's new SDP is on media b: ${reoffer}`)
+    for (let i = 0; i < 3; i++) await pbxRtp.send(rtpPacket(i, 8, 0xa), toB)
+    await carrierRtp.waitFor(3)
+    for (let i = 0; i < 3; i++) await carrierRtp.send(rtpPacket(10 + i, 8, 0xb), reoffer)
+    await pbxRtp.waitFor(3)
+    assert.equal((await c.bye()).status, 200)
+    pbxRtp.close()
+    carrierRtp.close()
   })
 })

@@ -184,6 +184,8 @@ export class SipUa {
             m.status >= 200 &&
             m.header('cseq') === `${n} INVITE`,
           're-INVITE final response',
+          // A re-anchoring re-INVITE first waits out the NG timeout toward the dead media pod.
+          30_000,
         )
         if (r.status < 300) await this.send(this.build(head('ACK', target, n, to)), sbcPort)
         return r
