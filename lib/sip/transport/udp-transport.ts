@@ -1,5 +1,5 @@
 import type { RemoteInfo, Socket } from 'node:dgram'
-import { type LookupOneOptions, lookup as dnsLookup } from 'node:dns'
+import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns'
 import { isIP } from 'node:net'
 import DgramAsPromised, { type SocketAsPromised } from 'dgram-as-promised'
 import { type Logger, nullLogger } from '../../observability/logger.ts'
