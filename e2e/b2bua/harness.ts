@@ -131,6 +131,9 @@ export async function startSbc(
     /** The whole config instead of {@link configYaml}'s (TLS and DNS tests). */
     yaml?: string
     env?: Record<string, string>
+    /** Anchor media (off by default: these tests are about signalling and check SDP passed through;
+     * e2e/media covers anchoring). */
+    media?: boolean
   } = {},
 ): Promise<Sbc> {
   const dir = await mkdtemp(join(tmpdir(), 'sbc-b2bua-'))
@@ -147,6 +150,7 @@ export async function startSbc(
     ...(options.redis ? ['--redis', options.redis] : []),
     ...(options.extra ?? []),
   ]
+  if (!options.media && !args.includes('--no-media')) args.push('--no-media')
   const proc = startProcess(join(root, 'bin', 'kube-sbc'), args, {
     env: { ...process.env, POD_NAME: `sbc-${ports.pbx}`, ...options.env },
   })
