@@ -14,7 +14,7 @@ import type { SipParseLimits } from './limits.ts'
 import { DEFAULT_LIMITS } from './limits.ts'
 import type { HeaderField, SipMessage } from './message.ts'
 import { CORE_SLOTS, MANY_LINES, SipRequest, SipResponse } from './message.ts'
-import { octets, TOKEN } from './scan.ts'
+import { ascii, bytesAt, octets, TOKEN } from './scan.ts'
 
 /** Options of {@link parse}. */
 export interface SipParseOptions extends Partial<SipParseLimits> {
@@ -137,7 +137,7 @@ export function parse(buf: Buffer, options?: SipParseOptions): SipMessage {
 
   let msg: SipMessage
   if (u[0] === 83 && src.startsWith('SIP/')) {
-    msg = parseStatusLine(line, nonAscii)
+    msg = parseStatusLine(line, u, nonAscii)
   } else {
     // Searches run on `src` (flat) rather than on the sliced `line`: measured cheaper in V8.
     let sp1 = src.indexOf(' ')
@@ -453,21 +453,27 @@ function isTokenAt(b: Uint8Array, start: number, end: number): boolean {
   return true
 }
 
-function parseStatusLine(line: string, nonAscii: boolean): SipResponse {
-  const sp1 = line.indexOf(' ')
-  const version = sp1 < 0 ? line : line.slice(0, sp1)
-  if (!isSipVersion(version)) {
-    throw err(SipParseReason.BadVersion, 'Version Not Supported')
+const SIP_2_0_SP = ascii('SIP/2.0 ')
+
+/** The Status-Line (RFC 3261 §7.2); `u` holds its octets from index 0 on. */
+function parseStatusLine(line: string, u: Uint8Array, nonAscii: boolean): SipResponse {
+  // The usual spelling is compared as bytes; other spellings and versions take the slow path.
+  const usual = bytesAt(u, 0, SIP_2_0_SP)
+  const sp1 = usual ? 7 : line.indexOf(' ')
+  if (!usual) {
+    const version = sp1 < 0 ? line : line.slice(0, sp1)
+    if (!isSipVersion(version)) throw err(SipParseReason.BadVersion, 'Version Not Supported')
   }
   // RFC 3261 §25.1: Status-Code = 3DIGIT (RFC 4475 §3.1.2.19 bigcode has ten).
+  const n = line.length
   let code = 0
   let i = sp1 + 1
-  for (; i < line.length; i++) {
-    const c = line.charCodeAt(i)
+  for (; i < n; i++) {
+    const c = u[i]!
     if (c < 48 || c > 57) break
     code = code * 10 + c - 48
   }
-  if (i - sp1 - 1 !== 3 || code < 100 || code > 699 || (i < line.length && line.charCodeAt(i) !== 32)) {
+  if (i - sp1 - 1 !== 3 || code < 100 || code > 699 || (i < n && u[i] !== 32)) {
     throw err(SipParseReason.BadStatus, 'Malformed Status-Code')
   }
   const reason = i < line.length ? line.slice(i + 1) : ''
