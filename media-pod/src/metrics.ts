@@ -6,7 +6,14 @@ import type { EndpointStats } from './relay/relay.ts'
 /** Per-realm sums of counters: closed sessions plus live ones, so the `_total`s never go down. */
 export type RealmTotals = Pick<
   EndpointStats,
-  'packetsIn' | 'bytesIn' | 'packetsOut' | 'bytesOut' | 'authFailures' | 'replayDrops' | 'lost'
+  | 'packetsIn'
+  | 'bytesIn'
+  | 'packetsOut'
+  | 'bytesOut'
+  | 'authFailures'
+  | 'replayDrops'
+  | 'lost'
+  | 'iceFailures'
 > & { timedOut: number }
 
 /**
@@ -91,6 +98,11 @@ export function registerMediaMetrics(
   )
   perRealm('sbc_media_packets_lost_total', 'RTP packets lost (RFC 3550 A.3, TypeScript relay only)', (r, l) =>
     total(r, l, 'lost'),
+  )
+  perRealm(
+    'sbc_media_ice_failures_total',
+    'STUN connectivity checks refused (bad USERNAME/MESSAGE-INTEGRITY) or dropped (bad FINGERPRINT, malformed) on ICE-lite ports',
+    (r, l) => total(r, l, 'iceFailures'),
   )
   perRealm('sbc_media_timeouts_total', 'Streams that sent nothing for the media timeout', (r, l) =>
     total(r, l, 'timedOut'),

@@ -253,6 +253,8 @@ export class MediaNgHandler implements NgRequestHandler {
           acc.replayDrops += s.replayDrops
           acc.dropped += s.dropped
           acc.lost += s.lost
+          acc.iceChecks += s.iceChecks
+          acc.iceFailures += s.iceFailures
           acc.jitter = Math.max(acc.jitter, s.jitter)
           if (pm.timedOut) acc.timedOut++
           out.set(m.realm.name, acc)
@@ -764,6 +766,8 @@ export class MediaNgHandler implements NgRequestHandler {
       srtpOut: p.cryptoOut,
       ptMap: ptMap(other.codecs, p.codecs),
       clockRate: p.codecs[0]?.clockRate ?? 8000,
+      // Set once ICE was forced toward the party (rewriteSession): we are its ICE-lite peer.
+      ice: party.ice ?? null,
     }
   }
 
@@ -865,6 +869,7 @@ export class MediaNgHandler implements NgRequestHandler {
           authFailures: 0,
           replayDrops: 0,
           lost: 0,
+          iceFailures: 0,
           timedOut: 0,
         }
         t.packetsIn += s.packetsIn
@@ -874,6 +879,7 @@ export class MediaNgHandler implements NgRequestHandler {
         t.authFailures += s.authFailures
         t.replayDrops += s.replayDrops
         t.lost += s.lost
+        t.iceFailures += s.iceFailures
         if (pm.timedOut) t.timedOut++
         this.closedTotals.set(m.realm.name, t)
       }
@@ -944,6 +950,8 @@ export class MediaNgHandler implements NgRequestHandler {
                 'replay drops': s.replayDrops,
                 'packets lost': s.lost,
                 jitter: s.jitter,
+                'ICE checks': s.iceChecks,
+                'ICE failures': s.iceFailures,
               },
               relay: this.backendOf(call, pm.index),
             },
@@ -1049,6 +1057,8 @@ function zeroStats(): EndpointStats {
     idleMs: -1,
     lost: 0,
     jitter: 0,
+    iceChecks: 0,
+    iceFailures: 0,
     peer: null,
   }
 }

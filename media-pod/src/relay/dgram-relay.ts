@@ -1,6 +1,7 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram'
 import { RtpStats } from '../../../lib/media/rtp/rtp-stats.ts'
 import { SrtpContext, SrtpStatus } from '../../../lib/media/srtp/context.ts'
+import { answerIceCheck } from '../../../lib/media/stun/ice-lite.ts'
 import { MediaPodError, MediaPodErrorCode } from '../errors.ts'
 import {
   type EndpointConfig,
@@ -98,6 +99,8 @@ class DgramEndpoint implements RelayEndpoint {
   private rtpPeer: PeerAddress | null = null
   private rtcpPeer: PeerAddress | null = null
   private learnt = { rtp: false, rtcp: false }
+  /** Where the party's nominated ICE pair ends (USE-CANDIDATE, RFC 8445 §7.3.1.5), per component. */
+  private nominated: { rtp: PeerAddress | null; rtcp: PeerAddress | null } = { rtp: null, rtcp: null }
   private srtpIn: SrtpContext | null = null
   private srtpOut: SrtpContext | null = null
   private readonly rtpStats = new RtpStats()
@@ -111,6 +114,8 @@ class DgramEndpoint implements RelayEndpoint {
     authFailures: 0,
     replayDrops: 0,
     dropped: 0,
+    iceChecks: 0,
+    iceFailures: 0,
   }
   private closed = false
 
@@ -141,6 +146,11 @@ class DgramEndpoint implements RelayEndpoint {
       this.rtcpPeer = c.rtcpPeer
       this.learnt.rtcp = false
     }
+    // With ICE the nominated pair is where media goes (RFC 8445 §12), whatever a re-offer's SDP says.
+    if (c.ice) {
+      if (this.nominated.rtp) this.rtpPeer = this.nominated.rtp
+      if (this.nominated.rtcp) this.rtcpPeer = this.nominated.rtcp
+    } else this.nominated = { rtp: null, rtcp: null }
     this.config = c
   }
 
@@ -149,6 +159,11 @@ class DgramEndpoint implements RelayEndpoint {
     c.packetsIn++
     c.bytesIn += msg.length
     const len = msg.length
+    // RFC 7983 §7: a first byte of 0–3 is STUN; on an ICE-lite leg it is a connectivity check.
+    if (len > 0 && (msg[0] as number) <= 3 && this.config.ice) {
+      this.answerStun(msg, from, viaRtcpSocket)
+      return
+    }
     if (len < 8 || (msg[0] as number) >> 6 !== 2) {
       c.dropped++
       return
@@ -199,6 +214,37 @@ class DgramEndpoint implements RelayEndpoint {
     }
     const t = this.target
     if (!t?.send(buf, n, isRtcp)) c.dropped++
+  }
+
+  /**
+   * ICE-lite responder (lib/media/stun/ice-lite.ts): the response leaves from the socket the check
+   * arrived on, to its source (RFC 8445 §7.3.1.3: responses are sent symmetrically). A nominating
+   * check (USE-CANDIDATE, §7.3.1.5) latches that source for the component it arrived on.
+   */
+  private answerStun(msg: Buffer, from: RemoteInfo, viaRtcpSocket: boolean): void {
+    const ice = this.config.ice
+    if (!ice) return
+    const c = this.counters
+    const source = { address: from.address, port: from.port }
+    const v = answerIceCheck(msg, source, ice)
+    if (v.kind === 'drop') {
+      if (v.failed) c.iceFailures++
+      else c.dropped++
+      return
+    }
+    const socket = viaRtcpSocket && this.rtcp ? this.rtcp : this.rtp
+    socket.send(v.response, from.port, from.address)
+    if (v.kind === 'error') {
+      c.iceFailures++
+      return
+    }
+    c.iceChecks++
+    if (!v.nominated) return
+    const kind = viaRtcpSocket && !this.config.mux && this.rtcp ? 'rtcp' : 'rtp'
+    this.nominated[kind] = source
+    if (kind === 'rtcp') this.rtcpPeer = source
+    else this.rtpPeer = source
+    this.learnt[kind] = true
   }
 
   /** Sends a plain packet to this endpoint's party (rewriting PT, protecting); false when dropped. */

@@ -79,6 +79,9 @@ export class NativeRelayBackend implements RelayBackend {
       a.ptMap.size === 0 &&
       b.ptMap.size === 0 &&
       a.mux === b.mux &&
+      // The worker drops what is not RTP (no path up to JavaScript): ICE-lite legs answer STUN in the dgram relay.
+      a.ice === null &&
+      b.ice === null &&
       [a.srtpIn, a.srtpOut, b.srtpIn, b.srtpOut].every(suiteOk)
     )
   }
@@ -197,6 +200,8 @@ class NativeEndpoint implements RelayEndpoint {
       idleMs: idle.length === 0 ? -1 : Math.min(...idle),
       lost: Math.max(0, a.lost),
       jitter: a.jitter,
+      iceChecks: 0,
+      iceFailures: 0,
       peer: a.peerAddress && a.peerPort ? { address: a.peerAddress, port: a.peerPort } : null,
     }
   }

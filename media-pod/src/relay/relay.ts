@@ -1,4 +1,5 @@
 import type { SrtpSuiteName } from '../../../lib/media/srtp/suites.ts'
+import type { IceCredentials } from '../../../lib/media/stun/ice-lite.ts'
 
 /**
  * The packet path as the control side of a media pod sees it: one {@link RelayEndpoint} per party of
@@ -47,6 +48,11 @@ export interface EndpointConfig {
   readonly ptMap: ReadonlyMap<number, number>
   /** Clock rate of the first codec, for the jitter computed from RTP timestamps. */
   readonly clockRate: number
+  /**
+   * Our ICE credentials toward this party (ICE-lite, RFC 8445 §2.5): its STUN Binding requests are
+   * answered, not relayed, and a check with USE-CANDIDATE latches its address. null = no ICE.
+   */
+  readonly ice: IceCredentials | null
 }
 
 /** Counters of one endpoint (what its party sent in, what was sent out to it). */
@@ -65,6 +71,10 @@ export interface EndpointStats {
   lost: number
   /** Interarrival jitter in timestamp units (RFC 3550 A.8), 0 when not computed. */
   jitter: number
+  /** ICE connectivity checks answered with a success response. */
+  iceChecks: number
+  /** STUN requests that failed (bad USERNAME or MESSAGE-INTEGRITY: 400/401 sent; bad FINGERPRINT or malformed: dropped). */
+  iceFailures: number
   /** Where packets to the party go now (learnt or signalled). */
   peer: PeerAddress | null
 }
@@ -113,4 +123,5 @@ export const IDLE_CONFIG: EndpointConfig = {
   srtpOut: null,
   ptMap: new Map(),
   clockRate: 8000,
+  ice: null,
 }

@@ -1,0 +1,228 @@
+import { strict as assert } from 'node:assert'
+import { randomBytes } from 'node:crypto'
+import { createSocket, type Socket } from 'node:dgram'
+import type { SbcConfig } from '../../lib/config/model.ts'
+import { NgClient } from '../../lib/media/control/ng-client.ts'
+import {
+  attribute,
+  buildStun,
+  decodeXorAddress,
+  parseStun,
+  StunAttr,
+  StunType,
+  verifyFingerprint,
+  verifyIntegrity,
+} from '../../lib/media/stun/stun.ts'
+import { nullLogger } from '../../lib/observability/logger.ts'
+import { createMetricsRegistry } from '../../lib/observability/metrics-registry.ts'
+import { MemoryStore } from '../../lib/state/memory-store.ts'
+import { freePort } from '../../test/harness/free-port.ts'
+import { MediaPod } from './media-pod.ts'
+
+/**
+ * ICE-lite on a relay port (RFC 8445 §2.5, §7.3): a media pod in this process on loopback, driven
+ * over NG with `ICE: force` + `ICE-lite` as MediaAnchor sends for a profile with `iceLite: true`.
+ * A full-ICE peer's Binding request with our ufrag/pwd gets a success response (XOR-MAPPED-ADDRESS
+ * of its source, MESSAGE-INTEGRITY with our pwd, FINGERPRINT); a wrong password gets a 401 and no
+ * success; USE-CANDIDATE latches the checking socket, and the other party's RTP then goes there.
+ * Both with the native worker (the pair moves to the dgram relay) and without it.
+ */
+
+const config = (min: number, max: number): SbcConfig => ({
+  schemaVersion: 1,
+  generation: 1,
+  namespace: 'lab',
+  controller: null,
+  redis: { mode: 'memory', url: null, sentinel: null, password: null },
+  nat: null,
+  security: { maliciousSignatures: [], rateLimit: null, unclassified: 'Allow' },
+  realms: [
+    {
+      name: 'lan',
+      network: 'LAN' as const,
+      bindAddress: '127.0.0.1',
+      portRange: { min, max },
+      advertisedAddress: null,
+      maxSessions: 100,
+    },
+  ],
+  interfaces: [],
+  profiles: [],
+  groups: [],
+  routes: [],
+})
+
+const portBase = (size: number) => 20_000 + 2 * Math.floor(Math.random() * ((30_000 - size) / 2))
+
+const sdp = (port: number) =>
+  [
+    'v=0',
+    'o=peer 1 1 IN IP4 127.0.0.1',
+    's=-',
+    'c=IN IP4 127.0.0.1',
+    't=0 0',
+    `m=audio ${port} RTP/AVP 0`,
+    'a=rtpmap:0 PCMU/8000',
+    'a=rtcp-mux',
+    'a=sendrecv',
+    '',
+  ].join('\r\n')
+
+const rtp = (seq: number) => {
+  const p = Buffer.alloc(172)
+  p[0] = 0x80
+  p.writeUInt16BE(seq, 2)
+  p.writeUInt32BE(seq * 160, 4)
+  p.writeUInt32BE(0x1ce1, 8)
+  return p
+}
+
+class Peer {
+  readonly socket: Socket
+  port = 0
+  readonly received: Buffer[] = []
+  private constructor(s: Socket) {
+    this.socket = s
+    s.on('message', (m) => this.received.push(m))
+  }
+  static async open(): Promise<Peer> {
+    const s = createSocket('udp4')
+    await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()))
+    const p = new Peer(s)
+    p.port = s.address().port
+    return p
+  }
+  send(msg: Buffer, port: number): Promise<void> {
+    return new Promise((ok, fail) => this.socket.send(msg, port, '127.0.0.1', (e) => (e ? fail(e) : ok())))
+  }
+}
+
+async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+/** A full agent's connectivity check (RFC 8445 §7.2.2): USERNAME, PRIORITY, ICE-CONTROLLING, ... */
+function check(tid: Buffer, username: string, pwd: string, nominate: boolean): Buffer {
+  const priority = Buffer.alloc(4)
+  priority.writeUInt32BE(0x6e0001ff)
+  return buildStun(
+    StunType.bindingRequest,
+    tid,
+    [
+      { type: StunAttr.username, value: Buffer.from(username) },
+      { type: StunAttr.priority, value: priority },
+      { type: StunAttr.iceControlling, value: randomBytes(8) },
+      ...(nominate ? [{ type: StunAttr.useCandidate, value: Buffer.alloc(0) }] : []),
+    ],
+    { integrityKey: pwd, fingerprint: true },
+  )
+}
+
+for (const workers of [1, 0]) {
+  describe(`ICE-lite STUN responder on relay ports (workers ${workers})`, function () {
+    this.timeout(30_000)
+    let pod: MediaPod
+    let ng: NgClient
+    const peers: Peer[] = []
+    const open = async () => {
+      const p = await Peer.open()
+      peers.push(p)
+      return p
+    }
+
+    before(async () => {
+      const base = portBase(100)
+      pod = await MediaPod.start({
+        config: config(base, base + 99),
+        store: new MemoryStore(),
+        logger: nullLogger,
+        registry: createMetricsRegistry({ component: 'media' }),
+        podId: `ice-test-${workers}`,
+        nodeAddress: '127.0.0.1',
+        ngHost: '127.0.0.1',
+        ngPort: await freePort(),
+        httpPort: await freePort(),
+        workers,
+        quarantineMs: 0,
+      })
+      ng = await NgClient.connect({ host: '127.0.0.1', port: pod.ngAddress.port, retransmitMs: 200 })
+    })
+    after(async () => {
+      for (const p of peers) p.socket.close()
+      await ng?.close()
+      await pod?.close()
+    })
+
+    it('answers a valid check, refuses a wrong password, latches the nominated address for RTP', async () => {
+      const a = await open() // A's SDP address: never used for checks
+      const b = await open()
+      const callId = `ice-${workers}-${Date.now()}`
+      const ice = { ICE: 'force', 'ICE-lite': 'both' }
+      const offer = await ng.offer({ 'call-id': callId, 'from-tag': 'ta', sdp: sdp(a.port), ...ice })
+      const answer = await ng.answer({
+        'call-id': callId,
+        'from-tag': 'ta',
+        'to-tag': 'tb',
+        sdp: sdp(b.port),
+        ...ice,
+      })
+      const toA = Number(/m=audio (\d+)/.exec(answer.sdp)?.[1])
+      const toB = Number(/m=audio (\d+)/.exec(offer.sdp)?.[1])
+      assert.match(answer.sdp, /a=ice-lite/)
+      const ufrag = /a=ice-ufrag:(\S+)/.exec(answer.sdp)?.[1] as string
+      const pwd = /a=ice-pwd:(\S+)/.exec(answer.sdp)?.[1] as string
+      assert.ok(ufrag && pwd)
+
+      // A wrong password: a 401 error response (RFC 5389 §10.1.2), never a success.
+      const intruder = await open()
+      const badTid = randomBytes(12)
+      await intruder.send(check(badTid, `${ufrag}:peer`, 'not-the-password', true), toA)
+      await until(() => intruder.received.length === 1, 'the error response to the bad check')
+      const err = parseStun(intruder.received[0] as Buffer)
+      assert.ok(err)
+      assert.equal(err.type, StunType.bindingError)
+      assert.deepEqual(err.transactionId, badTid)
+      const code = attribute(err, StunAttr.errorCode) as Buffer
+      assert.equal((code[2] as number) * 100 + (code[3] as number), 401)
+
+      // A valid nominating check from another socket of A (its ICE-selected candidate).
+      const selected = await open()
+      const tid = randomBytes(12)
+      await selected.send(check(tid, `${ufrag}:peer`, pwd, true), toA)
+      await until(() => selected.received.length === 1, 'the success response')
+      const ok = parseStun(selected.received[0] as Buffer)
+      assert.ok(ok)
+      assert.equal(ok.type, StunType.bindingSuccess)
+      assert.deepEqual(ok.transactionId, tid)
+      assert.ok(verifyIntegrity(ok, pwd), 'MESSAGE-INTEGRITY with our ice-pwd')
+      assert.ok(ok.fingerprintAt > 0 && verifyFingerprint(ok), 'FINGERPRINT')
+      assert.deepEqual(decodeXorAddress(attribute(ok, StunAttr.xorMappedAddress) as Buffer, tid), {
+        address: '127.0.0.1',
+        port: selected.port,
+      })
+
+      // B's RTP goes to the nominated address, not to A's SDP address.
+      for (let i = 0; i < 3; i++) await b.send(rtp(i), toB)
+      await until(() => selected.received.length === 4, 'RTP at the nominated address')
+      assert.deepEqual(
+        selected.received.slice(1).map((m) => m.readUInt16BE(2)),
+        [0, 1, 2],
+      )
+      assert.equal(a.received.length, 0)
+      assert.equal(intruder.received.length, 1, 'the refused check latched nothing')
+
+      const q = (await ng.query({ 'call-id': callId })) as unknown as {
+        tags: Record<string, { medias: { streams: { relay: string; stats: Record<string, number> }[] }[] }>
+      }
+      const stream = q.tags.ta?.medias[0]?.streams[0]
+      assert.equal(stream?.relay, 'dgram')
+      assert.equal(stream?.stats['ICE checks'], 1)
+      assert.equal(stream?.stats['ICE failures'], 1)
+      await ng.delete({ 'call-id': callId, 'from-tag': 'ta' })
+    })
+  })
+}
