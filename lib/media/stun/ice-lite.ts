@@ -19,7 +19,7 @@ export interface IceCredentials {
 
 /** What to do with one STUN datagram received on an ICE-lite port. */
 export type IceLiteVerdict =
-  /** Send `response` back to the source; `nominated` = USE-CANDIDATE was present (RFC 8445 §7.3.1.5). */
+  /** Send `response` back to the source; `nominated` = USE-CANDIDATE was present (RFC 8445 §7.3.1.5, §7.3.2). */
   | { readonly kind: 'success'; readonly response: Buffer; readonly nominated: boolean }
   /** Send the error `response` back (RFC 5389 §10.1.2: 400 or 401); counted as a failed check. */
   | { readonly kind: 'error'; readonly response: Buffer; readonly code: 400 | 401 }

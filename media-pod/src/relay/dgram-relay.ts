@@ -218,8 +218,9 @@ class DgramEndpoint implements RelayEndpoint {
 
   /**
    * ICE-lite responder (lib/media/stun/ice-lite.ts): the response leaves from the socket the check
-   * arrived on, to its source (RFC 8445 §7.3.1.3: responses are sent symmetrically). A nominating
-   * check (USE-CANDIDATE, §7.3.1.5) latches that source for the component it arrived on.
+   * arrived on, to its source (RFC 8445 §7.3: responses are sent symmetrically). A nominating check
+   * (USE-CANDIDATE, §7.3.1.5 and §7.3.2 for lite agents) latches that source for the component it
+   * arrived on: the nominated pair is where media goes.
    */
   private answerStun(msg: Buffer, from: RemoteInfo, viaRtcpSocket: boolean): void {
     const ice = this.config.ice
