@@ -215,6 +215,14 @@ for (const workers of [1, 0]) {
       assert.equal(a.received.length, 0)
       assert.equal(intruder.received.length, 1, 'the refused check latched nothing')
 
+      // A re-offer (no ICE restart) naming another default address keeps the selected pair
+      // (RFC 8445 §12: media goes to the nominated pair, not to c=/m=).
+      const moved = await open()
+      await ng.offer({ 'call-id': callId, 'from-tag': 'ta', sdp: sdp(moved.port), ...ice })
+      for (let i = 3; i < 5; i++) await b.send(rtp(i), toB)
+      await until(() => selected.received.length === 6, 'RTP at the nominated address after the re-offer')
+      assert.equal(moved.received.length + a.received.length, 0)
+
       const q = (await ng.query({ 'call-id': callId })) as unknown as {
         tags: Record<string, { medias: { streams: { relay: string; stats: Record<string, number> }[] }[] }>
       }
