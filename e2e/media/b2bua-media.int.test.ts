@@ -145,8 +145,13 @@ describe('kube-sbc run: media anchored, SRTP-optional leg (SIPp pcap) ↔ SRTP-m
     await carrier.waitFor(carrier.request('BYE'), 'BYE on the carrier leg')
     pbxRtp.close()
     carrierRtp.close()
-    const cdr = cdrLines(sbc.proc.output()).at(-1) as { hangup: { by: string; reason: string } }
-    assert.deepEqual(cdr.hangup, { by: 'caller', reason: 'bye' })
+    // CDR lines are written once per event-loop turn after the call ends: wait for this call's.
+    const byCaller = () =>
+      cdrLines(sbc.proc.output()).some((c) => {
+        const h = (c as { hangup?: { by: string; reason: string } }).hangup
+        return h?.by === 'caller' && h.reason === 'bye'
+      })
+    await eventually(async () => byCaller(), 'a CDR hung up by the caller with BYE')
     // The session is deleted: every port back (after the allocator's quarantine).
     const capacity = await portsCapacity(sbc)
     await eventually(async () => (await portsFree(sbc)) === capacity, 'all media ports free', 15_000)
@@ -169,11 +174,13 @@ describe('kube-sbc run: media anchored, SRTP-optional leg (SIPp pcap) ↔ SRTP-m
         'no INVITE was sent on a B leg',
       )
       assert.equal(pbx.received.length, 0)
-      const cdr = cdrLines(sbc.proc.output()).at(-1) as {
-        finalCode: number
-        hangup: { by: string; reason: string; detail?: string }
-      }
-      assert.equal(cdr.finalCode, 488)
+      type Cdr = { finalCode: number; hangup: { by: string; reason: string; detail?: string } }
+      // CDR lines are written once per event-loop turn after the call ends: wait for this one.
+      await eventually(
+        async () => (cdrLines(sbc.proc.output()).at(-1) as Cdr | undefined)?.finalCode === 488,
+        'the CDR of the refused call',
+      )
+      const cdr = cdrLines(sbc.proc.output()).at(-1) as Cdr
       assert.deepEqual(cdr.hangup, { by: 'sbc', reason: 'media', detail: 'SBC_ERR_MEDIA_SRTP_REQUIRED' })
     } finally {
       pbx.close()
