@@ -878,20 +878,8 @@ export class B2bua {
       try {
         out.body = await this.#media.answer(p.state, 'b', out.body)
       } catch (err) {
-        const r = mediaRefusal(p.aInvite, err, p.state.a.localTag)
-        if (!r) throw err
         // B accepted but its answer cannot be anchored: A gets the refusal, B is ACKed and BYEd.
-        p.log.info({ status: r.status, err: (err as Error).message }, 'Answer refused by the media step')
-        this.counters.callsFailed++
-        if (p.state.a.ipGroup !== '') this.#o.metrics?.recordFinal(p.state.a.ipGroup, 'inbound', r.status)
-        manipulateOutbound(this.#o.pipeline(), p.state.a.ipGroup, r)
-        p.aTx.respond(r)
-        await this.#ackAndByeB(p, res, {
-          by: 'sbc',
-          reason: 'media',
-          code: r.status,
-          detail: (err as MediaAnchorError).code,
-        })
+        await this.#failOnMedia(p, err, res)
         return
       }
     }
@@ -930,22 +918,25 @@ export class B2bua {
   /**
    * The media step refused the call while it is being set up (MediaAnchorError): A gets its status
    * (488 Not Acceptable Here, or 503 with Retry-After), the failure is counted and the CDR says
-   * `media` with the error code. Other errors are rethrown.
+   * `media` with the error code. Other errors are rethrown. `answered`: B's 2xx whose answer was
+   * refused — B's leg is then ACKed and BYEd instead of the early call being finished.
    */
-  async #failOnMedia(p: PendingInvite, err: unknown): Promise<void> {
+  async #failOnMedia(p: PendingInvite, err: unknown, answered?: SipResponse): Promise<void> {
     const r = mediaRefusal(p.aInvite, err, p.state.a.localTag)
     if (!r) throw err
-    p.log.info({ status: r.status, err: (err as Error).message }, 'Call refused by the media step')
+    const what = answered ? 'Answer refused by the media step' : 'Call refused by the media step'
+    p.log.info({ status: r.status, err: (err as Error).message }, what)
     this.counters.callsFailed++
     if (p.state.a.ipGroup !== '') this.#o.metrics?.recordFinal(p.state.a.ipGroup, 'inbound', r.status)
     manipulateOutbound(this.#o.pipeline(), p.state.a.ipGroup, r)
     p.aTx.respond(r)
-    await this.#finish(p, {
+    const hangup: Hangup = {
       by: 'sbc',
       reason: 'media',
       code: r.status,
       detail: (err as MediaAnchorError).code,
-    })
+    }
+    await (answered ? this.#ackAndByeB(p, answered, hangup) : this.#finish(p, hangup))
   }
 
   async #ackAndByeB(p: PendingInvite, res: SipResponse, hangup: Hangup): Promise<void> {
