@@ -44,6 +44,16 @@ export function mountedSecrets(config: SbcConfig | undefined): string[] {
 /** Where Secret `name` is mounted in the pods: `/etc/kube-sbc/secrets/<name>/<key>`. */
 export const SECRETS_DIR = '/etc/kube-sbc/secrets'
 
+/** The volume mounts of the Secrets a pod reads, one read-only folder each under {@link SECRETS_DIR}. */
+export function secretMounts(secrets: readonly string[]) {
+  return secrets.map((s) => ({ name: `secret-${s}`, mountPath: `${SECRETS_DIR}/${s}`, readOnly: true }))
+}
+
+/** The volumes behind {@link secretMounts}. */
+export function secretVolumes(secrets: readonly string[]) {
+  return secrets.map((s) => ({ name: `secret-${s}`, secret: { secretName: s } }))
+}
+
 /** Downward-API environment of the contract (plus POD_UID for the ack Lease's owner reference). */
 export function downwardEnv(withHostIp: boolean) {
   const field = (name: string, fieldPath: string) => ({ name, valueFrom: { fieldRef: { fieldPath } } })

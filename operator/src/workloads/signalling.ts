@@ -7,8 +7,9 @@ import {
   ownedMeta,
   restrictedContainer,
   restrictedPod,
-  SECRETS_DIR,
   sbcName,
+  secretMounts,
+  secretVolumes,
   type WorkloadInput,
 } from './input.ts'
 
@@ -80,20 +81,10 @@ export function signallingDeployment(input: WorkloadInput): KubernetesObject {
               ...httpProbes,
               ...(spec.resources ? { resources: spec.resources } : {}),
               securityContext: restrictedContainer,
-              volumeMounts: [
-                { name: 'tmp', mountPath: '/tmp' },
-                ...secrets.map((s) => ({
-                  name: `secret-${s}`,
-                  mountPath: `${SECRETS_DIR}/${s}`,
-                  readOnly: true,
-                })),
-              ],
+              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, ...secretMounts(secrets)],
             },
           ],
-          volumes: [
-            { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
-            ...secrets.map((s) => ({ name: `secret-${s}`, secret: { secretName: s } })),
-          ],
+          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }, ...secretVolumes(secrets)],
         },
       },
     },
