@@ -15,3 +15,9 @@ export function ownerReference(owner: KubernetesObject): V1OwnerReference {
     controller: true,
   }
 }
+
+/** Whether `obj` carries a controller owner reference to `owner` (it is ours to change or delete). */
+export function isControlledBy(obj: KubernetesObject | undefined, owner: KubernetesObject): boolean {
+  const uid = owner.metadata?.uid
+  return obj?.metadata?.ownerReferences?.some((r) => r.uid === uid && r.controller === true) ?? false
+}

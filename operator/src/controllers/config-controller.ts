@@ -11,6 +11,7 @@ import { configMap, decidePublication, readPublished } from '../config/publish.t
 import { desiredStatus, newProblems, ownedStatusDiffers } from '../config/status.ts'
 import { K, SBC_KINDS } from '../kinds.ts'
 import { configMapName, LABEL_SBC } from '../names.ts'
+import { isControlledBy } from '../owner.ts'
 import {
   type DefaultRedis,
   MirrorConflictError,
@@ -155,8 +156,7 @@ export class ConfigController implements Reconciler {
     const namespace = sbc.metadata?.namespace ?? ''
     const name = redisAuthName(sbc.metadata?.name ?? '')
     const cached = this.#o.store.get(K.Secret, name, namespace)
-    const owned =
-      cached?.metadata?.ownerReferences?.some((o) => o.uid === sbc.metadata?.uid && o.controller) ?? false
+    const owned = isControlledBy(cached, sbc)
     if (r.mirror.action === 'apply') {
       if (mirrorUpToDate(cached, r.mirror.secret)) return
       // Never take over a Secret someone else made (a forced apply would overwrite its data).

@@ -8,6 +8,7 @@ import { type Logger, nullLogger } from '../../../lib/observability/logger.ts'
 import type { OperatorApi } from '../api.ts'
 import { K, kindKey } from '../kinds.ts'
 import { ANNOTATION_SPEC_HASH, CONFIG_KEY, configMapName } from '../names.ts'
+import { isControlledBy } from '../owner.ts'
 import type { ObjectStore } from '../store.ts'
 import { desiredWorkloads } from '../workloads/index.ts'
 import type { SbcObject } from '../workloads/input.ts'
@@ -53,8 +54,7 @@ export class WorkloadController implements Reconciler {
     if (config !== undefined) {
       const keep = new Set(desired.filter((d) => d.kind === 'Service').map((d) => d.metadata?.name))
       for (const svc of store.list(K.Service, namespace)) {
-        const owned = svc.metadata?.ownerReferences?.some((r) => r.uid === sbc.metadata?.uid && r.controller)
-        if (!owned || keep.has(svc.metadata?.name)) continue
+        if (!isControlledBy(svc, sbc) || keep.has(svc.metadata?.name)) continue
         await api.delete({ ...K.Service, namespace, name: svc.metadata?.name ?? '' })
         this.#logger.info(
           { sbc: key, service: svc.metadata?.name },
