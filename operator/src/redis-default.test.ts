@@ -139,6 +139,16 @@ describe('resolveRedis (pure)', () => {
     assert.deepEqual(r.redis.password, { secret: 'mine', key: 'password' })
     assert.equal(r.redis.url, 'redis://r:6379')
     assert.equal(r.mirror.action, 'delete')
+    // A password in spec.redis.url never reaches the condition (status and Events).
+    const inUrl = {
+      mode: 'url' as const,
+      url: 'redis://app:s3cret@mine:6379',
+      sentinel: null,
+      password: null,
+    }
+    const message = resolveRedis(sbc({ url: inUrl.url }), inUrl, defaults, source).condition.message
+    assert.match(message, /redis:\/\/app:\*\*\*@mine:6379/)
+    assert.doesNotMatch(message, /s3cret/)
     const none = resolveRedis(sbc(), memory, { mode: 'none' }, undefined)
     assert.equal(none.redis.mode, 'memory')
     assert.equal(none.condition.reason, 'InMemory')

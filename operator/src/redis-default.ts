@@ -2,6 +2,7 @@ import type { KubernetesObject } from '@kubernetes/client-node'
 import type { SbcConfig } from '../../lib/config/model.ts'
 import { SbcError } from '../../lib/errors.ts'
 import type { DesiredCondition } from '../../lib/kube/conditions.ts'
+import { redact } from '../../lib/state/redis-url.ts'
 import { childName, commonLabels } from './names.ts'
 import { ownerReference } from './owner.ts'
 
@@ -153,9 +154,11 @@ export interface RedisResolution {
     | { readonly action: 'keep' | 'delete' }
 }
 
+// Condition messages land in .status and Events, readable by far more users than the Secret: a
+// password written in the URL (the CRD allows `redis://user:password@host`) is masked.
 const where = (r: SbcConfig['redis']) =>
   r.mode === 'url'
-    ? (r.url ?? '')
+    ? redact(r.url ?? '')
     : r.mode === 'sentinel'
       ? `Sentinel master ${r.sentinel?.masterName} via ${r.sentinel?.addresses.join(',')}`
       : ''
