@@ -39,17 +39,21 @@ export function listYamlFiles(paths: readonly string[]): string[] {
   return out
 }
 
+/** A file the user named, as text; an unreadable one is an InputError naming it (exit 1). */
+export function readInputFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8')
+  } catch (e) {
+    throw new InputError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? 'error'})`)
+  }
+}
+
 /** Reads every YAML document of every file; syntax errors come back as problems with file and line. */
 export function loadObjects(files: readonly string[]): { objects: LoadedObject[]; problems: LoadProblem[] } {
   const objects: LoadedObject[] = []
   const problems: LoadProblem[] = []
   for (const file of files) {
-    let text: string
-    try {
-      text = readFileSync(file, 'utf8')
-    } catch (e) {
-      throw new InputError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? 'error'})`)
-    }
+    const text = readInputFile(file)
     const lc = new LineCounter()
     const docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false })
     const list = Array.isArray(docs) ? docs : [docs]

@@ -1,11 +1,11 @@
-import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { availableParallelism } from 'node:os'
 import { parseConfig } from '../../lib/config/validate.ts'
 import { type MediaProcessOptions, runMediaProcess } from '../../media-pod/src/main.ts'
 import type { Command } from '../command.ts'
-import { InputError, UsageError } from '../errors.ts'
-import { COMMON_FLAGS_USAGE, parseProcessFlags } from './signalling-flags.ts'
+import { UsageError } from '../errors.ts'
+import { readInputFile } from '../load-objects.ts'
+import { COMMON_FLAGS_USAGE, intFlag, parseProcessFlags } from './signalling-flags.ts'
 
 const USAGE = `usage: kube-sbc media (--sbc NAME [--namespace NS] [--kubeconfig PATH] | --config FILE) [flags]
 
@@ -53,14 +53,7 @@ export const mediaCommand: Command = {
     const sbc = values.sbc as string | undefined
     if ((file === undefined) === (sbc === undefined))
       throw new UsageError('media needs exactly one of --sbc NAME or --config FILE')
-    const int = (name: string, def: number, min: number, max: number) => {
-      const s = values[name] as string | undefined
-      if (s === undefined) return def
-      const n = Number(s)
-      if (!Number.isInteger(n) || n < min || n > max)
-        throw new UsageError(`--${name} must be an integer ${min}-${max}`)
-      return n
-    }
+    const int = (name: string, def: number, min: number, max: number) => intFlag(values, name, def, min, max)
     // Contract: NG on HOST_IP:22222, not on all addresses.
     const ngHost = (values['ng-host'] as string | undefined) ?? process.env.HOST_IP ?? '127.0.0.1'
     const nodeAddress = (values['node-address'] as string | undefined) ?? process.env.HOST_IP ?? ngHost
@@ -69,13 +62,7 @@ export const mediaCommand: Command = {
       ['node-address', nodeAddress],
     ] as const)
       if (!isIP(v)) throw new UsageError(`--${k} must be an IP address`)
-    const read = (f: string) => {
-      try {
-        return readFileSync(f, 'utf8')
-      } catch (e) {
-        throw new InputError(`${f}: cannot read (${(e as NodeJS.ErrnoException).code ?? 'error'})`)
-      }
-    }
+    const read = readInputFile
     const secretFile = values['ng-secret-file'] as string | undefined
     let source: Pick<MediaProcessOptions, 'config' | 'cluster'>
     if (sbc !== undefined) {

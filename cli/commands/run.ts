@@ -7,7 +7,7 @@ import { objectSecretResolver } from '../../signalling-pod/src/secrets/secret-re
 import type { Command } from '../command.ts'
 import { InputError, UsageError } from '../errors.ts'
 import { listYamlFiles, loadObjects } from '../load-objects.ts'
-import { COMMON_FLAGS_USAGE, parseProcessFlags } from './signalling-flags.ts'
+import { COMMON_FLAGS_USAGE, intFlag, parseProcessFlags } from './signalling-flags.ts'
 
 const USAGE = `usage: kube-sbc run -f PATH... [--watch] [flags]
 
@@ -67,14 +67,7 @@ export const runCommand: Command = {
     }
     const paths = (values.filename as string[] | undefined) ?? []
     if (paths.length === 0) throw new UsageError('run needs at least one -f PATH')
-    const int = (name: string, def: number, max: number) => {
-      const s = values[name] as string | undefined
-      if (s === undefined) return def
-      const n = Number(s)
-      if (!Number.isInteger(n) || n < 0 || n > max)
-        throw new UsageError(`--${name} must be an integer 0-${max}`)
-      return n
-    }
+    const int = (name: string, def: number, max: number) => intFlag(values, name, def, 0, max)
     const media = {
       kind: 'in-process' as const,
       mediaTimeoutSeconds: int('media-timeout', 60, 86_400),

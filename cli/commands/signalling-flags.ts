@@ -2,6 +2,22 @@ import { parseArgs } from 'node:util'
 import { UsageError } from '../errors.ts'
 
 /** Flags shared by `run` and `signalling`. */
+/** Flag `--name` of parsed `values` as an integer in [min, max], `def` when absent; else a usage error. */
+export function intFlag(
+  values: Record<string, unknown>,
+  name: string,
+  def: number,
+  min: number,
+  max: number,
+): number {
+  const s = values[name]
+  if (s === undefined) return def
+  const n = Number(s)
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new UsageError(`--${name} must be an integer ${min}-${max}`)
+  return n
+}
+
 export interface ProcessFlags {
   redis?: string
   httpPort: number
@@ -40,14 +56,7 @@ export function parseProcessFlags<
   }
   const v = parsed.values as Record<string, unknown>
   if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument ${parsed.positionals[0]}`)
-  const int = (name: string, def: number, min: number, max: number) => {
-    const s = v[name]
-    if (s === undefined) return def
-    const n = Number(s)
-    if (!Number.isInteger(n) || n < min || n > max)
-      throw new UsageError(`--${name} must be an integer ${min}-${max}`)
-    return n
-  }
+  const int = (name: string, def: number, min: number, max: number) => intFlag(v, name, def, min, max)
   const level = v['log-level'] as string | undefined
   if (level !== undefined && !LEVELS.includes(level))
     throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`)

@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs'
 import type { SbcConfig } from '../../lib/config/model.ts'
 import { parseConfig } from '../../lib/config/validate.ts'
 import { type ConfigSource, clusterSource, fileSource } from '../../signalling-pod/src/config-sources.ts'
 import { runSignallingProcess } from '../../signalling-pod/src/main.ts'
 import type { Command } from '../command.ts'
-import { InputError, UsageError } from '../errors.ts'
+import { UsageError } from '../errors.ts'
+import { readInputFile } from '../load-objects.ts'
 import { COMMON_FLAGS_USAGE, parseProcessFlags } from './signalling-flags.ts'
 
 const USAGE = `usage: kube-sbc signalling (--sbc NAME [--namespace NS] [--kubeconfig PATH] | --config FILE) [flags]
@@ -24,22 +24,8 @@ Redis comes from the snapshot's redis section (password from /etc/kube-sbc/secre
   --ng-secret-file FILE shared secret (kube-sbc-secret) when the media pods require one
 ${COMMON_FLAGS_USAGE}`
 
-function readFile(file: string): string {
-  try {
-    return readFileSync(file, 'utf8')
-  } catch (e) {
-    throw new InputError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? 'error'})`)
-  }
-}
-
 function readSnapshot(file: string): SbcConfig {
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (e) {
-    throw new InputError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? 'error'})`)
-  }
-  return parseConfig(text)
+  return parseConfig(readInputFile(file))
 }
 
 /** `kube-sbc signalling`. */
@@ -65,7 +51,7 @@ export const signallingCommand: Command = {
     if ((file === undefined) === (sbc === undefined))
       throw new UsageError('signalling needs exactly one of --sbc NAME or --config FILE')
     const secretFile = values['ng-secret-file'] as string | undefined
-    const ngSecret = () => (secretFile !== undefined ? { ngSecret: readFile(secretFile).trim() } : {})
+    const ngSecret = () => (secretFile !== undefined ? { ngSecret: readInputFile(secretFile).trim() } : {})
     let source: ConfigSource
     if (sbc !== undefined) {
       const namespace = (values.namespace as string | undefined) ?? process.env.POD_NAMESPACE
