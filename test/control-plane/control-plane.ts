@@ -3,13 +3,14 @@ import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { request as httpRequest } from 'node:http'
 import { request as httpsRequest } from 'node:https'
-import { homedir, tmpdir } from 'node:os'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { KubeConfig } from '@kubernetes/client-node'
 import { KubeClient } from '../../lib/kube/kube-client.ts'
 import { type StartedProcess, startProcess } from '../harness/child-process.ts'
 import { freePort } from '../harness/free-port.ts'
+import { testToolsCache } from '../harness/tool-cache.ts'
 
 const here = import.meta.dirname
 
@@ -25,10 +26,7 @@ export const versions = (() => {
 })()
 
 /** build.sh's output folder: `$KUBE_SBC_CACHE/k8s-bin`, default `~/.cache/kube-sbc/k8s-bin`. */
-const binCache = join(
-  process.env.KUBE_SBC_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'kube-sbc'),
-  'k8s-bin',
-)
+const binCache = join(testToolsCache(), 'k8s-bin')
 
 /** Where build.sh puts the binaries, and the Debian etcd used when ours is not built. */
 export const binaries = {

@@ -1,15 +1,8 @@
 import { existsSync } from 'node:fs'
-import { homedir } from 'node:os'
 import { join } from 'node:path'
+import { testToolsCache } from '../harness/tool-cache.ts'
 
 export const HADOLINT_VERSION = '2.15.1'
-
-/** The test-tools cache of scripts/install-test-tools.sh (same rule as test/control-plane). */
-export function testToolsCache(): string {
-  return (
-    process.env.KUBE_SBC_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'kube-sbc')
-  )
-}
 
 /**
  * Path of hadolint, the Dockerfile linter, as scripts/install-test-tools.sh installed it
