@@ -14,7 +14,7 @@ import type { SipParseLimits } from './limits.ts'
 import { DEFAULT_LIMITS } from './limits.ts'
 import type { HeaderField, SipMessage } from './message.ts'
 import { CORE_SLOTS, MANY_LINES, SipRequest, SipResponse } from './message.ts'
-import { ascii, bytesAt, octets, TOKEN } from './scan.ts'
+import { ascii, bytesAt, octets, scanToken } from './scan.ts'
 
 /** Options of {@link parse}. */
 export interface SipParseOptions extends Partial<SipParseLimits> {
@@ -146,7 +146,7 @@ export function parse(buf: Buffer, options?: SipParseOptions): SipMessage {
     while (sp2 > sp1 && u[sp2] !== 32) sp2--
     let method = sp1 > 0 ? methodAt(src, u, 0, sp1) : ''
     let uri = PLACEHOLDER_URI
-    const tokenMethod = sp1 > 0 && isTokenAt(u, 0, sp1)
+    const tokenMethod = sp1 > 0 && scanToken(u, 0, sp1) === sp1
     if (sp1 <= 0 || sp2 === sp1 || !tokenMethod) {
       first ??= err(SipParseReason.BadStartLine, 'Malformed Request-Line', undefined, 400)
       if (!tokenMethod) method = 'INVALID'
@@ -444,13 +444,6 @@ const DISPLAY: Record<string, string> = {
   to: 'To',
   'call-id': 'Call-ID',
   cseq: 'CSeq',
-}
-
-/** Whether the octets `b[start..end)` are a non-empty token (RFC 3261 §25.1). */
-function isTokenAt(b: Uint8Array, start: number, end: number): boolean {
-  if (end <= start) return false
-  for (let i = start; i < end; i++) if (TOKEN[b[i]!] !== 1) return false
-  return true
 }
 
 const SIP_2_0_SP = ascii('SIP/2.0 ')

@@ -16,8 +16,6 @@ function table(chars: string, ranges = true): Uint8Array {
 
 /** RFC 3261 §25.1 `token` characters. */
 export const TOKEN = table("-.!%*_+`'~")
-/** RFC 3261 §25.1 `word` characters (Call-ID). */
-export const WORD = table('-.!%*_+`\'~()<>:\\"/[]?{}')
 /** Host name, IPv4 and IPv6 reference characters. */
 export const HOST = table('-.[]:')
 
