@@ -17,6 +17,7 @@ import {
   PortAllocatorError,
   PortAllocatorErrorCode,
 } from '../../lib/media/relay/port-allocator.ts'
+import { Interner } from '../../lib/media/session/interner.ts'
 import { formatSdesKeyParams, generateSdesKey, parseSdesKeyParams } from '../../lib/media/srtp/sdes.ts'
 import { isSrtpSuiteName, type SrtpSuiteName, srtpSuite } from '../../lib/media/srtp/suites.ts'
 import { type Logger, nullLogger } from '../../lib/observability/logger.ts'
@@ -109,10 +110,18 @@ export interface NgHandlerOptions {
 interface PartyMedia {
   index: number
   type: string
-  ports: PortAllocation
-  /** The party's SDP address (after `media address` / `SIP source address`). */
-  peer: PeerAddress | null
-  rtcpPeer: PeerAddress | null
+  /** Our RTP port toward the party, and our RTCP port (undefined when muxed from the start). */
+  rtpPort: number
+  rtcpPort: number | undefined
+  /**
+   * The party's SDP address (after `media address` / `SIP source address`), null while unknown, and
+   * its RTP and RTCP ports. Inline fields rather than {address, port} objects: 40 B each, 3 per party.
+   */
+  peerAddress: string | null
+  peerPort: number
+  /** The party's RTCP address: a=rtcp's, else `peerAddress` (the same string, not a copy). */
+  peerRtcpAddress: string | null
+  peerRtcpPort: number
   /** The transport protocol this party speaks (from its SDP, or what we offered it). */
   proto: string
   /** RTCP muxed with this party. */
@@ -126,7 +135,7 @@ interface PartyMedia {
   /** The party's a=crypto lines, until our answer picks one (the shared empty list when none). */
   offeredIn: readonly { tag: number; suite: string; keyParams: string }[]
   /** The party's codecs (payload type → rtpmap) in its SDP order. */
-  codecs: RtpMap[]
+  codecs: readonly RtpMap[]
   timedOut: boolean
 }
 
@@ -156,9 +165,14 @@ interface Call {
   fromTag: string
   /** The per-call media timeout notice went out. */
   timeoutReported: boolean
+  /** Times as `stamp()`s: ms since the handler started (a small integer, where ms since 1970 is a 16 B heap number). */
   created: number
   lastSignal: number
-  monologues: Map<string, Monologue>
+  /**
+   * The parties by tag (an array built at its final length: a call has two, rarely more with forks; a
+   * Map with two entries costs ~300 B).
+   */
+  monologues: Monologue[]
   /** Media of each offerer/answerer pair (an array: a call has one or two, a Map costs ~200 B more). */
   pairs: MediaPair[]
   affinity: number
@@ -193,6 +207,8 @@ export class MediaNgHandler implements NgRequestHandler {
   private readonly calls = new Map<string, Call>()
   private readonly logger: Logger
   private readonly now: () => number
+  /** `now()` when the handler started: session times are kept relative to it (see `stamp`). */
+  private readonly epoch: number
   private readonly timer: NodeJS.Timeout
   private affinity = 0
   /** Counters of deleted calls per realm, so metric totals survive the sessions. */
@@ -215,8 +231,24 @@ export class MediaNgHandler implements NgRequestHandler {
       )
     this.logger = (options.logger ?? nullLogger).child({ component: 'ng-handler' })
     this.now = options.now ?? Date.now
+    this.epoch = this.now()
     this.timer = setInterval(() => this.tick(), 1000)
     this.timer.unref()
+  }
+
+  /**
+   * Now as a session time stamp: ms since the handler started. `| 0` makes it a small integer (a
+   * subtraction of two clock readings yields a heap number, and a field first given one keeps a 16 B
+   * box per record); after 2^31 ms (24.8 days) stamps stay exact as plain numbers.
+   */
+  private stamp(): number {
+    const d = this.now() - this.epoch
+    return d >= 0 && d <= 0x7fffffff ? d | 0 : d
+  }
+
+  /** A session time stamp as wall-clock ms. */
+  private wall(stamp: number): number {
+    return stamp + this.epoch
   }
 
   /** Calls in the table. */
@@ -228,7 +260,7 @@ export class MediaNgHandler implements NgRequestHandler {
   sessionsByRealm(): Map<string, number> {
     const out = new Map<string, number>()
     for (const c of this.calls.values()) {
-      const realms = new Set([...c.monologues.values()].map((m) => m.realm.name))
+      const realms = new Set(c.monologues.map((m) => m.realm.name))
       for (const r of realms) out.set(r, (out.get(r) ?? 0) + 1)
     }
     return out
@@ -238,7 +270,7 @@ export class MediaNgHandler implements NgRequestHandler {
   statsByRealm(): Map<string, EndpointStats & { timedOut: number }> {
     const out = new Map<string, EndpointStats & { timedOut: number }>()
     for (const c of this.calls.values()) {
-      for (const m of c.monologues.values()) {
+      for (const m of c.monologues) {
         for (const pm of m.medias) {
           if (!pm) continue
           const s = this.endpointStats(c, m, pm)
@@ -312,7 +344,7 @@ export class MediaNgHandler implements NgRequestHandler {
     const warnings: string[] = []
     if (hasFlag(req.flags, 'loop-protect') && this.isOwnSdp(sdp)) return { result: 'ok', sdp: req.sdp }
     let call = this.calls.get(req['call-id'])
-    let x = call?.monologues.get(req['from-tag'])
+    let x = call && monologueOf(call, req['from-tag'])
     let y = x?.partner
     const isNew = !call
     if (!call || !x || !y) {
@@ -327,14 +359,14 @@ export class MediaNgHandler implements NgRequestHandler {
             `realm ${r.name} is at its limit of ${r.maxSessions} sessions`,
           )
       }
-      const t = this.now()
+      const t = this.stamp()
       call ??= {
         callId: req['call-id'],
         fromTag: req['from-tag'],
         timeoutReported: false,
         created: t,
         lastSignal: t,
-        monologues: new Map(),
+        monologues: [],
         pairs: [],
         affinity: this.affinity++,
         answered: false,
@@ -396,7 +428,7 @@ export class MediaNgHandler implements NgRequestHandler {
         }
         // What X told us.
         this.learnParty(sdp, m, xp, req, ctx)
-        xp.mux = xMux || xp.ports.rtcp === undefined
+        xp.mux = xMux || xp.rtcpPort === undefined
         const offered = cryptos(m)
         xp.offeredIn =
           offered.length === 0
@@ -434,10 +466,10 @@ export class MediaNgHandler implements NgRequestHandler {
         if (!isNew) {
           call.pairs = call.pairs.filter((mp) => !created.includes(mp.pair))
           xm.medias = xm.medias.map((pm) =>
-            pm && allocated.some(([, a]) => a === pm.ports) ? undefined : pm,
+            pm && allocated.some(([, a]) => a.rtp === pm.rtpPort) ? undefined : pm,
           )
           ym.medias = ym.medias.map((pm) =>
-            pm && allocated.some(([, a]) => a === pm.ports) ? undefined : pm,
+            pm && allocated.some(([, a]) => a.rtp === pm.rtpPort) ? undefined : pm,
           )
         }
       }
@@ -447,9 +479,9 @@ export class MediaNgHandler implements NgRequestHandler {
       this.calls.set(call.callId, call)
       this.totals.callsCreated++
     }
-    call.monologues.set(xm.tag, xm)
-    if (ym.tag !== '') call.monologues.set(ym.tag, ym)
-    call.lastSignal = this.now()
+    setMonologue(call, xm)
+    if (ym.tag !== '') setMonologue(call, ym)
+    call.lastSignal = this.stamp()
     // A re-offer after the answer: the relay follows the offerer's new addresses/keys now.
     if (call.answered) await this.program(call, xm)
     return withWarnings({ result: 'ok', sdp: sdp.toString() }, warnings)
@@ -459,7 +491,7 @@ export class MediaNgHandler implements NgRequestHandler {
 
   private async answer(req: NgAnswerRequest, ctx: NgRequestContext): Promise<NgResponse> {
     const call = this.calls.get(req['call-id'])
-    const x = call?.monologues.get(req['from-tag'])
+    const x = call && monologueOf(call, req['from-tag'])
     const y = x?.partner
     if (!call || !x || !y)
       throw new MediaPodError(
@@ -468,9 +500,9 @@ export class MediaNgHandler implements NgRequestHandler {
       )
     if (y.tag !== req['to-tag']) {
       // The first answer names the pending party; a later one from another fork takes it over.
-      if (y.tag !== '') call.monologues.delete(y.tag)
+      if (y.tag !== '') call.monologues = call.monologues.filter((m) => m.tag !== y.tag)
       y.tag = req['to-tag']
-      call.monologues.set(y.tag, y)
+      setMonologue(call, y)
     }
     y.label = req.label ?? y.label
     this.latchFlags(y, req.flags)
@@ -484,7 +516,7 @@ export class MediaNgHandler implements NgRequestHandler {
         continue
       }
       this.learnParty(sdp, m, yp, req, ctx)
-      yp.mux = yp.ports.rtcp === undefined || m.hasAttribute('rtcp-mux')
+      yp.mux = yp.rtcpPort === undefined || m.hasAttribute('rtcp-mux')
       // Y's key and the one of ours it picked.
       yp.cryptoIn = null
       yp.cryptoOut = null
@@ -535,7 +567,7 @@ export class MediaNgHandler implements NgRequestHandler {
     }
     this.rewriteSession(sdp, x, req, 'backward')
     call.answered = true
-    call.lastSignal = this.now()
+    call.lastSignal = this.stamp()
     await this.program(call, x)
     return withWarnings({ result: 'ok', sdp: sdp.toString() }, warnings)
   }
@@ -576,12 +608,12 @@ export class MediaNgHandler implements NgRequestHandler {
       address = rf && isIP(rf[1] ?? '') ? (rf[1] as string) : ctx.remote.address
     }
     const unspecified = !address || address === '0.0.0.0' || address === '::'
-    p.peer = unspecified ? null : { address: address as string, port: m.port }
     const rc = rtcpAttribute(m)
-    p.rtcpPeer = unspecified
-      ? null
-      : { address: rc?.address ?? (address as string), port: rc?.port ?? m.port + 1 }
-    p.proto = m.proto
+    p.peerAddress = unspecified ? null : (address as string)
+    p.peerPort = unspecified ? 0 : m.port
+    p.peerRtcpAddress = unspecified ? null : (rc?.address ?? (address as string))
+    p.peerRtcpPort = unspecified ? 0 : (rc?.port ?? m.port + 1)
+    p.proto = intern(m.proto)
     p.codecs = orderedCodecs(m)
   }
 
@@ -670,14 +702,14 @@ export class MediaNgHandler implements NgRequestHandler {
     flags: readonly string[] | undefined,
   ): void {
     const addr = party.realm.advertisedAddress
-    if (mux === 'only' || p.ports.rtcp === undefined) setMediaEndpoint(m, addr, p.ports.rtp, { mux: true })
+    if (mux === 'only' || p.rtcpPort === undefined) setMediaEndpoint(m, addr, p.rtpPort, { mux: true })
     else {
-      setMediaEndpoint(m, addr, p.ports.rtp, { mux: false, port: p.ports.rtcp })
+      setMediaEndpoint(m, addr, p.rtpPort, { mux: false, port: p.rtcpPort })
       if (mux === 'offer') setRtcpMux(m, true)
     }
     if (hasFlag(flags, 'no-rtcp-attribute')) m.removeAttributes('rtcp')
     else if (hasFlag(flags, 'full-rtcp-attribute')) {
-      const port = mux === 'only' || p.ports.rtcp === undefined ? p.ports.rtp : p.ports.rtcp
+      const port = mux === 'only' || p.rtcpPort === undefined ? p.rtpPort : p.rtcpPort
       m.setAttribute('rtcp', `${port} IN ${addr.includes(':') ? 'IP6' : 'IP4'} ${addr}`)
     }
   }
@@ -713,8 +745,8 @@ export class MediaNgHandler implements NgRequestHandler {
           relatedPort: undefined,
           extensions: [] as [string, string][],
         })
-        const list = [host(1, p.ports.rtp)]
-        if (p.ports.rtcp !== undefined && !m.hasAttribute('rtcp-mux')) list.push(host(2, p.ports.rtcp))
+        const list = [host(1, p.rtpPort)]
+        if (p.rtcpPort !== undefined && !m.hasAttribute('rtcp-mux')) list.push(host(2, p.rtcpPort))
         setIceCandidates(m, party.ice, list)
       }
     } else {
@@ -757,8 +789,9 @@ export class MediaNgHandler implements NgRequestHandler {
 
   private endpointConfig(party: Monologue, p: PartyMedia, other: PartyMedia): EndpointConfig {
     return {
-      rtpPeer: p.peer,
-      rtcpPeer: p.mux ? null : p.rtcpPeer,
+      rtpPeer: p.peerAddress === null ? null : { address: p.peerAddress, port: p.peerPort },
+      rtcpPeer:
+        p.mux || p.peerRtcpAddress === null ? null : { address: p.peerRtcpAddress, port: p.peerRtcpPort },
       mux: p.mux,
       latch: party.latch,
       strict: party.strict,
@@ -786,12 +819,12 @@ export class MediaNgHandler implements NgRequestHandler {
     for (const call of this.calls.values()) {
       for (const mp of call.pairs) mp.pair.tick()
       if (limit <= 0 || !call.answered) continue
-      for (const m of call.monologues.values()) {
+      for (const m of call.monologues) {
         for (const pm of m.medias) {
           if (!pm || pm.timedOut) continue
           const s = this.endpointStats(call, m, pm)
           if (!s) continue
-          const idle = s.idleMs >= 0 ? s.idleMs : t - call.lastSignal
+          const idle = s.idleMs >= 0 ? s.idleMs : t - this.wall(call.lastSignal)
           if (idle < limit) continue
           pm.timedOut = true
           this.totals.mediaTimeouts++
@@ -832,8 +865,8 @@ export class MediaNgHandler implements NgRequestHandler {
     const call = this.calls.get(req['call-id'])
     const tagOk =
       call &&
-      (!req['from-tag'] || call.monologues.has(req['from-tag'])) &&
-      (!req['to-tag'] || call.monologues.has(req['to-tag']) || req['to-tag'] === '')
+      (!req['from-tag'] || monologueOf(call, req['from-tag'])) &&
+      (!req['to-tag'] || monologueOf(call, req['to-tag']) || req['to-tag'] === '')
     if (!call || !tagOk) {
       const reason = "Call-ID not found or tags didn't match"
       if (hasFlag(req.flags, 'fatal')) throw new MediaPodError(MediaPodErrorCode.unknownCall, reason)
@@ -855,9 +888,7 @@ export class MediaNgHandler implements NgRequestHandler {
     clearTimeout(call.deleteTimer)
     this.calls.delete(call.callId)
     this.totals.callsDeleted++
-    for (const m of new Set(
-      [...call.monologues.values()].flatMap((x) => (x.partner ? [x, x.partner] : [x])),
-    )) {
+    for (const m of new Set(call.monologues.flatMap((x) => (x.partner ? [x, x.partner] : [x])))) {
       for (const pm of m.medias) {
         const s = pm && this.endpointStats(call, m, pm)
         if (!s || !pm) continue
@@ -886,12 +917,13 @@ export class MediaNgHandler implements NgRequestHandler {
     }
     for (const mp of call.pairs) mp.pair.close()
     const seen = new Set<Monologue>()
-    for (const m of call.monologues.values()) seen.add(m)
+    for (const m of call.monologues) seen.add(m)
     for (const m of [...seen]) if (m.partner) seen.add(m.partner)
     for (const m of seen)
       for (const pm of m.medias) {
         if (!pm) continue
-        if (m.realm.allocator.isAllocated(pm.ports.rtp)) m.realm.allocator.release(pm.ports)
+        if (m.realm.allocator.isAllocated(pm.rtpPort))
+          m.realm.allocator.release({ rtp: pm.rtpPort, rtcp: pm.rtcpPort })
       }
   }
 
@@ -911,7 +943,7 @@ export class MediaNgHandler implements NgRequestHandler {
     const totals = { RTP: { packets: 0, bytes: 0, errors: 0 }, RTCP: { packets: 0, bytes: 0, errors: 0 } }
     const tags: Record<string, unknown> = {}
     let timedOut = 0
-    const parties = new Set<Monologue>(call.monologues.values())
+    const parties = new Set<Monologue>(call.monologues)
     for (const m of [...parties]) if (m.partner) parties.add(m.partner)
     for (const m of parties) {
       const medias = []
@@ -933,10 +965,12 @@ export class MediaNgHandler implements NgRequestHandler {
           flags,
           streams: [
             {
-              'local port': pm.ports.rtp,
-              ...(pm.ports.rtcp !== undefined ? { 'local RTCP port': pm.ports.rtcp } : {}),
+              'local port': pm.rtpPort,
+              ...(pm.rtcpPort !== undefined ? { 'local RTCP port': pm.rtcpPort } : {}),
               endpoint: endpoint(s.peer),
-              'advertised endpoint': endpoint(pm.peer),
+              'advertised endpoint': endpoint(
+                pm.peerAddress === null ? null : { address: pm.peerAddress, port: pm.peerPort },
+              ),
               ...(pm.cryptoOut ? { 'crypto suite': pm.cryptoOut.suite } : {}),
               'last packet': s.idleMs >= 0 ? sec(this.now() - s.idleMs) : 0,
               flags,
@@ -961,14 +995,14 @@ export class MediaNgHandler implements NgRequestHandler {
       tags[m.tag] = {
         tag: m.tag,
         ...(m.label !== undefined ? { label: m.label } : {}),
-        created: sec(m.created),
+        created: sec(this.wall(m.created)),
         'in dialogue with': m.partner?.tag ?? '',
         medias,
       }
     }
     return {
-      created: sec(call.created),
-      'last signal': sec(call.lastSignal),
+      created: sec(this.wall(call.created)),
+      'last signal': sec(this.wall(call.lastSignal)),
       tags,
       totals,
       'media timeout': timedOut > 0 ? 1 : 0,
@@ -1012,6 +1046,27 @@ export class MediaNgHandler implements NgRequestHandler {
 
 // ------------------------------------------------------------------ helpers
 
+function monologueOf(call: Call, tag: string): Monologue | undefined {
+  for (const m of call.monologues) if (m.tag === tag) return m
+  return undefined
+}
+
+/** Puts `m` in the call's table under its tag (replacing the party holding that tag). */
+function setMonologue(call: Call, m: Monologue): void {
+  const i = call.monologues.findIndex((x) => x.tag === m.tag)
+  if (i >= 0) call.monologues[i] = m
+  else call.monologues = withAt(call.monologues, call.monologues.length, m) as Monologue[]
+}
+
+/**
+ * Values most calls repeat (media type, transport protocol, codec lists) shared between session
+ * records instead of one copy per party (lib/media/session/interner.ts).
+ */
+const strings = new Interner<string>(256)
+const codecLists = new Interner<readonly RtpMap[]>(256)
+
+const intern = (s: string): string => strings.get(s, s)
+
 function newMonologue(tag: string, realm: RealmRuntime, t: number): Monologue {
   return {
     tag,
@@ -1029,10 +1084,13 @@ function newMonologue(tag: string, realm: RealmRuntime, t: number): Monologue {
 function newPartyMedia(index: number, type: string, ports: PortAllocation): PartyMedia {
   return {
     index,
-    type,
-    ports,
-    peer: null,
-    rtcpPeer: null,
+    type: intern(type),
+    rtpPort: ports.rtp,
+    rtcpPort: ports.rtcp,
+    peerAddress: null,
+    peerPort: 0,
+    peerRtcpAddress: null,
+    peerRtcpPort: 0,
     proto: 'RTP/AVP',
     mux: false,
     cryptoIn: null,
@@ -1085,15 +1143,19 @@ function codecMatches(r: RtpMap, name: string): boolean {
   )
 }
 
-function orderedCodecs(m: MediaSection): RtpMap[] {
+/** The section's codecs in its order: a shared frozen list (kept per party for the whole call). */
+function orderedCodecs(m: MediaSection): readonly RtpMap[] {
   const maps = rtpMaps(m, m.formats)
   const out: RtpMap[] = []
+  let key = ''
   for (const f of m.formats) {
     const r = maps.get(Number(f))
-    if (r) out.push(r)
+    if (!r) continue
+    out.push(Object.freeze({ ...r, encoding: intern(r.encoding) }))
+    key += `${r.payloadType} ${r.encoding}/${r.clockRate}/${r.channels};`
   }
-  // An array grown by push keeps ~17 slots; the copy holds exactly the codecs (kept per party).
-  return out.slice()
+  // An array grown by push keeps ~17 slots; the copy holds exactly the codecs.
+  return codecLists.get(key, Object.freeze(out.slice()))
 }
 
 /**
