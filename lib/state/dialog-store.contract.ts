@@ -181,6 +181,60 @@ export function dialogStoreContract(h: ContractHarness): void {
       )
     })
 
+    it('a CANCEL recorded before the call is stored makes createCall of that INVITE refuse, once', async () => {
+      const c = testCall('c1')
+      const leg = { callId: c.a.callId, remoteTag: c.a.remoteTag }
+      const invite = { branch: 'z9hG4bKcaller1', cseq: 101 }
+      assert.equal(await store.cancelUnstored(leg, invite, 30_000), undefined, 'nothing stored yet')
+      await rejectsWithCode(store.createCall(c, invite), 'SBC_ERR_STATE_CALL_CANCELLED')
+      assert.equal(await store.getCall('c1'), undefined, 'a cancelled create stores nothing')
+      assert.equal(await store.findByLeg(leg), undefined)
+      // The record was consumed: the same leg can be created again.
+      const created = await store.createCall(c, invite)
+      assert.equal(created.version, 1)
+    })
+
+    it('a recorded CANCEL names one INVITE: another branch or CSeq, or no INVITE given, creates', async () => {
+      const leg = (c: ReturnType<typeof testCall>) => ({ callId: c.a.callId, remoteTag: c.a.remoteTag })
+      const c1 = testCall('c1')
+      await store.cancelUnstored(leg(c1), { branch: 'z9hG4bKone', cseq: 1 }, 30_000)
+      await store.createCall(c1, { branch: 'z9hG4bKother', cseq: 1 })
+      const c2 = testCall('c2', { aCallId: 'a-call-2' })
+      await store.cancelUnstored(leg(c2), { branch: 'z9hG4bKone', cseq: 1 }, 30_000)
+      await store.createCall(c2, { branch: 'z9hG4bKone', cseq: 2 })
+      const c3 = testCall('c3', { aCallId: 'a-call-3' })
+      await store.cancelUnstored(leg(c3), { branch: 'z9hG4bKone', cseq: 1 }, 30_000)
+      await store.createCall(c3)
+      assert.deepEqual(
+        [await store.getCall('c1'), await store.getCall('c2'), await store.getCall('c3')].map((x) => x?.id),
+        ['c1', 'c2', 'c3'],
+      )
+    })
+
+    it('cancelUnstored returns the call when leg A is stored, and records nothing', async () => {
+      const c = testCall('c1')
+      const invite = { branch: 'z9hG4bKcaller1', cseq: 101 }
+      await store.createCall(c, invite)
+      const found = await store.cancelUnstored(
+        { callId: c.a.callId, remoteTag: c.a.remoteTag },
+        invite,
+        30_000,
+      )
+      assert.equal(found?.id, 'c1')
+      assert.equal(found?.version, 1)
+      // Deleted and created again with the same INVITE: no record was left to refuse it.
+      await store.deleteCall('c1')
+      await store.createCall(c, invite)
+    })
+
+    it('forgets a recorded CANCEL after its TTL', async () => {
+      const c = testCall('c1')
+      const invite = { branch: 'z9hG4bKcaller1', cseq: 101 }
+      await store.cancelUnstored({ callId: c.a.callId, remoteTag: c.a.remoteTag }, invite, 200)
+      await h.advance(400)
+      assert.equal((await store.createCall(c, invite)).version, 1)
+    })
+
     it('expires early and terminated calls after their TTL; refresh and confirmation extend it', async () => {
       const s = await make(shortTtl)
       const c = testCall('early1')

@@ -18,6 +18,16 @@ export interface FoundCall {
   call: DialogState
 }
 
+/**
+ * The INVITE server transaction a CANCEL names (RFC 3261 §9.2 matches it by the top Via branch;
+ * §9.1 makes the CSeq number equal): what {@link DialogStore.cancelUnstored} records and
+ * {@link DialogStore.createCall} checks.
+ */
+export interface InviteKey {
+  branch: string
+  cseq: number
+}
+
 /** Outcome of {@link DialogStore.tryAcquireCall}. */
 export interface AcquireResult {
   granted: boolean
@@ -83,8 +93,22 @@ export interface DialogStore {
   /**
    * Stores a new call and indexes both legs, atomically. `state.version` must be 0; the stored (and
    * returned) state has version 1. Rejects with `CallExistsError` if the id or a leg index exists.
+   * With `invite` (the caller's INVITE), rejects with `CallCancelledError` instead of storing
+   * anything when {@link cancelUnstored} recorded a CANCEL of that INVITE, and consumes the record.
    */
-  createCall(state: DialogState): Promise<DialogState>
+  createCall(state: DialogState, invite?: InviteKey): Promise<DialogState>
+  /**
+   * A CANCEL for leg A (the caller's Call-ID and From tag) received by a process that holds no
+   * INVITE transaction for it. Atomically: the call when leg A is stored; otherwise records that the
+   * INVITE `invite` was cancelled, for `ttlMs`, and resolves undefined — a `createCall` of that leg
+   * with the same `invite` then refuses. Together the two make the CANCEL/createCall race one way or
+   * the other, never lost (docs/b2bua.md, "Multi-process").
+   */
+  cancelUnstored(
+    leg: { callId: string; remoteTag: string },
+    invite: InviteKey,
+    ttlMs: number,
+  ): Promise<DialogState | undefined>
   /** The call with this id, or undefined. */
   getCall(id: string): Promise<DialogState | undefined>
   /** Finds a call from an in-dialog message's Call-ID and tags; undefined if none. */

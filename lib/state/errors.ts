@@ -17,6 +17,16 @@ export class CallExistsError extends SbcError {
   }
 }
 
+/**
+ * `createCall` found a CANCEL of the call's INVITE recorded by another process before the call was
+ * stored (`cancelUnstored`): nothing was stored, and the caller answers the INVITE 487.
+ */
+export class CallCancelledError extends SbcError {
+  constructor(id: string) {
+    super('SBC_ERR_STATE_CALL_CANCELLED', `call ${id}: its INVITE was cancelled before it was stored`)
+  }
+}
+
 /** The call does not exist (never created, deleted, or expired). */
 export class CallNotFoundError extends SbcError {
   constructor(id: string) {

@@ -12,6 +12,7 @@ import type {
   AcquireResult,
   DialogStore,
   FoundCall,
+  InviteKey,
   Lease,
   LeaseResult,
   LegKey,
@@ -20,7 +21,7 @@ import type {
   RateResult,
   StoreHealth,
 } from './dialog-store.ts'
-import { CallExistsError, CallNotFoundError, VersionConflictError } from './errors.ts'
+import { CallCancelledError, CallExistsError, CallNotFoundError, VersionConflictError } from './errors.ts'
 import { callTtlMs, defaultTtlPolicy, type TtlPolicy } from './ttl-policy.ts'
 
 /** Options of {@link MemoryStore}. */
@@ -45,6 +46,8 @@ export class MemoryStore implements DialogStore {
   readonly #ttl: TtlPolicy
   readonly #calls = new Map<string, Expiring<string>>()
   readonly #index = new Map<string, Expiring<string>>()
+  /** Leg A index id → the INVITE a CANCEL named before the call was stored (`cancelUnstored`). */
+  readonly #cancels = new Map<string, Expiring<InviteKey>>()
   readonly #holds = new Map<string, Map<string, number>>()
   readonly #buckets = new Map<string, Expiring<{ tokens: number; at: number }>>()
   readonly #pods = new Map<string, Expiring<string>>()
@@ -67,7 +70,7 @@ export class MemoryStore implements DialogStore {
     return e.value
   }
 
-  async createCall(state: DialogState): Promise<DialogState> {
+  async createCall(state: DialogState, invite?: InviteKey): Promise<DialogState> {
     checkState(state)
     if (state.version !== 0) throw new VersionConflictError(state.id, 0, state.version)
     if (this.#live(this.#calls, state.id) !== undefined) throw new CallExistsError(`call ${state.id} exists`)
@@ -75,6 +78,11 @@ export class MemoryStore implements DialogStore {
     for (const i of idx)
       if (this.#live(this.#index, i) !== undefined)
         throw new CallExistsError(`call ${state.id}: leg already indexed`)
+    const mark = invite && this.#live(this.#cancels, idx[0])
+    if (mark && mark.branch === invite.branch && mark.cseq === invite.cseq) {
+      this.#cancels.delete(idx[0])
+      throw new CallCancelledError(state.id)
+    }
     const stored = { ...state, version: 1 }
     this.#write(stored)
     return structuredClone(stored)
@@ -88,7 +96,7 @@ export class MemoryStore implements DialogStore {
   #sweepSometimes(): void {
     if (++this.#writes % 1024 !== 0) return
     const now = this.#now()
-    for (const map of [this.#calls, this.#index, this.#buckets, this.#pods] as Array<
+    for (const map of [this.#calls, this.#index, this.#cancels, this.#buckets, this.#pods] as Array<
       Map<string, Expiring<unknown>>
     >)
       for (const [k, e] of map) if (e.expiresAt <= now) map.delete(k)
@@ -107,6 +115,7 @@ export class MemoryStore implements DialogStore {
     return (
       this.#calls.size +
       this.#index.size +
+      this.#cancels.size +
       this.#buckets.size +
       this.#pods.size +
       holds +
@@ -124,6 +133,24 @@ export class MemoryStore implements DialogStore {
 
   async getCall(id: string): Promise<DialogState | undefined> {
     return this.#get(id)
+  }
+
+  async cancelUnstored(
+    leg: { callId: string; remoteTag: string },
+    invite: InviteKey,
+    ttlMs: number,
+  ): Promise<DialogState | undefined> {
+    checkPositive('ttlMs', ttlMs)
+    const key = indexId(leg.callId, 'r', leg.remoteTag)
+    const id = this.#live(this.#index, key)
+    const call = id === undefined ? undefined : this.#get(id)
+    if (call) return call
+    this.#sweepSometimes()
+    this.#cancels.set(key, {
+      value: { branch: invite.branch, cseq: invite.cseq },
+      expiresAt: this.#now() + ttlMs,
+    })
+    return undefined
   }
 
   /**

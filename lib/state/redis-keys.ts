@@ -23,6 +23,15 @@ export class RedisKeys {
     return `${this.prefix}:x:{${callId}}:${role}:${tag}`
   }
 
+  /**
+   * String `<CSeq number> <branch>` → a CANCEL of the INVITE that will create leg A (Call-ID, the
+   * caller's tag), recorded before the call was stored. Same hash tag as leg A's index, which
+   * `createCall` and `cancelUnstored` touch in the same script.
+   */
+  cancel(callId: string, tag: string): string {
+    return `${this.prefix}:x:{${callId}}:k:${tag}`
+  }
+
   /** Sorted set call id → hold expiry (ms): active calls of an IP group. */
   holds(group: string): string {
     return `${this.prefix}:{g:${group}}:calls`

@@ -16,12 +16,19 @@ export interface ScriptDef {
 }
 
 export const scripts = {
-  /** KEYS call, idxA, idxB; ARGV json, ttlMs, id → 1 created, 0 id exists, -1 leg indexed. */
+  /**
+   * KEYS call, idxA, idxB, cancel mark of leg A; ARGV json, ttlMs, id, mark (`''`: not checked) →
+   * 1 created, 0 id exists, -1 leg indexed, -2 a CANCEL of this INVITE was recorded (consumed).
+   */
   sbcCreateCall: {
-    numberOfKeys: 3,
+    numberOfKeys: 4,
     lua: `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
+if ARGV[4] ~= '' and redis.call('GET', KEYS[4]) == ARGV[4] then
+  redis.call('DEL', KEYS[4])
+  return -2
+end
 redis.call('HSET', KEYS[1], 'v', 1, 's', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2])
@@ -63,6 +70,22 @@ for i = 1, 2 do
     if s then return {i, id, s} end
   end
 end
+return {}`,
+  },
+  /**
+   * KEYS idxA, cancel mark of leg A (one hash tag: the Call-ID); ARGV call-key prefix, suffix, mark,
+   * ttlMs → {id, json} when leg A's call exists, else {} after recording the mark. Reads the call key
+   * it learns from the index, like sbcFindByLeg (single node or Sentinel).
+   */
+  sbcCancelUnstored: {
+    numberOfKeys: 2,
+    lua: `
+local id = redis.call('GET', KEYS[1])
+if id then
+  local s = redis.call('HGET', ARGV[1] .. id .. ARGV[2], 's')
+  if s then return {id, s} end
+end
+redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
 return {}`,
   },
   /** KEYS call, idxA, idxB; ARGV id → 1 deleted, 0 absent. Indexes are removed only if they are ours. */

@@ -107,6 +107,11 @@ describe('RedisStore (real redis-server)', () => {
       ['acquireLease', () => s.acquireLease('reg:webex', 'pod-a', 30_000)],
       ['renewLease', () => s.renewLease('reg:webex', 'pod-a', 30_000)],
       ['setProxyHealth', () => s.setProxyHealth('10.1.1.1:5060', true, 30_000)],
+      [
+        'cancelUnstored',
+        () =>
+          s.cancelUnstored({ callId: 'k-call', remoteTag: 'k-tag' }, { branch: 'z9hG4bKk', cseq: 1 }, 30_000),
+      ],
     ]
     for (const [name, step] of steps) {
       await step()
@@ -126,9 +131,11 @@ describe('RedisStore (real redis-server)', () => {
         'sbc:{l:reg:webex}',
         'sbc:{m}:pods',
         'sbc:{m}:pods:exp',
+        'sbc:x:{k-call}:k:k-tag',
       ].sort(),
     )
     assert.deepEqual(await admin.zrange('sbc:{g:webex}:calls', 0, -1), ['t2'])
+    assert.equal(await admin.get('sbc:x:{k-call}:k:k-tag'), '1 z9hG4bKk')
   })
 
   it('does not leak a counter slot when its holder dies', async () => {

@@ -7,6 +7,7 @@ import type {
   AcquireResult,
   DialogStore,
   FoundCall,
+  InviteKey,
   Lease,
   LeaseResult,
   LegKey,
@@ -16,6 +17,7 @@ import type {
   StoreHealth,
 } from './dialog-store.ts'
 import {
+  CallCancelledError,
   CallExistsError,
   CallNotFoundError,
   CorruptStateError,
@@ -37,6 +39,11 @@ export interface CommandObservation {
   ok: boolean
   /** Error code when not ok (`SBC_ERR_STATE_UNAVAILABLE`, ...). */
   error?: string
+}
+
+/** The value of a cancel mark: what identifies the INVITE (docs/state.md). */
+export function cancelMark(invite: InviteKey): string {
+  return `${invite.cseq} ${invite.branch}`
 }
 
 /** Options of {@link RedisStore}. Give `url` or `redis` (ioredis options: host/port or sentinels/name). */
@@ -162,20 +169,42 @@ export class RedisStore implements DialogStore {
     ]
   }
 
-  async createCall(state: DialogState): Promise<DialogState> {
+  async createCall(state: DialogState, invite?: InviteKey): Promise<DialogState> {
     checkState(state)
     if (state.version !== 0) throw new VersionConflictError(state.id, 0, state.version)
     const stored = { ...state, version: 1 }
     const r = await this.#script(
       'sbcCreateCall',
       ...this.#callKeys(stored),
+      this.keys.cancel(state.a.callId, state.a.remoteTag),
       encodeDialogState(stored),
       callTtlMs(stored, this.#ttl),
       stored.id,
+      invite ? cancelMark(invite) : '',
     )
     if (r === 0) throw new CallExistsError(`call ${state.id} exists`)
     if (r === -1) throw new CallExistsError(`call ${state.id}: leg already indexed`)
+    if (r === -2) throw new CallCancelledError(state.id)
     return stored
+  }
+
+  async cancelUnstored(
+    leg: { callId: string; remoteTag: string },
+    invite: InviteKey,
+    ttlMs: number,
+  ): Promise<DialogState | undefined> {
+    checkPositive('ttlMs', ttlMs)
+    const found = (await this.#script(
+      'sbcCancelUnstored',
+      this.keys.leg(leg.callId, 'r', leg.remoteTag),
+      this.keys.cancel(leg.callId, leg.remoteTag),
+      ...this.#callKeyParts,
+      cancelMark(invite),
+      Math.ceil(ttlMs),
+    )) as [] | [string, string]
+    if (found.length === 0) return undefined
+    checkId(found[0])
+    return parseStored(found[0], found[1])
   }
 
   async getCall(id: string): Promise<DialogState | undefined> {
