@@ -13,8 +13,8 @@ import type {
   TransactionLayerDelegate,
 } from '../../../lib/sip/transaction/transaction-layer.ts'
 import { stringifyUri } from '../../../lib/sip/uri/uri.ts'
-import type { DialogStore } from '../../../lib/state/dialog-store.ts'
-import { VersionConflictError } from '../../../lib/state/errors.ts'
+import type { DialogStore, InviteKey } from '../../../lib/state/dialog-store.ts'
+import { CallCancelledError, VersionConflictError } from '../../../lib/state/errors.ts'
 import { RedisStore } from '../../../lib/state/redis-store.ts'
 import { defaultTtlPolicy } from '../../../lib/state/ttl-policy.ts'
 import type { CdrRecord, CdrWriter } from '../cdr.ts'
@@ -105,6 +105,13 @@ export interface B2buaOptions {
  */
 export const NO_RESPONSE_FAILOVER_MS = 4000
 
+/**
+ * How long a CANCEL received before its call was stored is remembered in the store (64·T1, the
+ * INVITE server transaction's own bound, RFC 3261 §17.2.1): the process routing that INVITE finds
+ * it when it stores the call. An INVITE refused before it is stored leaves the mark to expire.
+ */
+export const CANCEL_MARK_MS = 32_000
+
 /** How a call ended, for the CDR and the log. */
 export interface Hangup {
   by: CdrRecord['hangup']['by']
@@ -166,6 +173,13 @@ function mediaRefusal(req: SipRequest, err: unknown, toTag?: string): SipRespons
   if (err.sipStatus === 503) r.addHeader('Retry-After', '5')
   r.addHeader('Warning', `399 kube-sbc "${err.code}"`)
   return r
+}
+
+/** The INVITE transaction a request names (its own, or for a CANCEL the one cancelled): Via branch, CSeq. */
+function inviteKeyOf(req: SipRequest): InviteKey | undefined {
+  const branch = req.topVia ? getParam(req.topVia.params, 'branch') : undefined
+  const cseq = req.cseq?.seq
+  return typeof branch === 'string' && cseq !== undefined ? { branch, cseq } : undefined
 }
 
 function isStateUnavailable(e: unknown): boolean {
@@ -288,7 +302,7 @@ export class B2bua {
     layerDelegate: (iface): TransactionLayerDelegate => ({
       onRequest: (req, tx) => this.#onRequest(iface, req, tx),
       onAck: (ack) => this.#guard(this.#onAck(iface, ack), ack),
-      onCancel: (c, tx, inv) => this.#onCancel(c, tx, inv),
+      onCancel: (c, tx, inv) => this.#onCancel(iface, c, tx, inv),
     }),
   }
 
@@ -422,6 +436,8 @@ export class B2bua {
     const targets = needsResolution(decision.targets)
       ? await resolveRouteTargets(decision.targets, this.#resolve)
       : decision.targets
+    // A CANCEL handled while the call was being routed (#onCancel answered the INVITE 487).
+    const cancelledEarly = () => tx.state !== 'Proceeding'
     for (const [i, t] of targets.entries())
       if (t !== decision.targets[i])
         pipeline.learnProxyAddresses(
@@ -452,6 +468,11 @@ export class B2bua {
         hangup: { ...hangup, code },
       })
     }
+    if (cancelledEarly()) {
+      log.info({}, 'Cancelled call while it was routed')
+      refused(487, { by: 'caller', reason: 'cancel' }, target?.group ?? null)
+      return
+    }
     if (!target || !bIface || target.proxies.length === 0) {
       tx.respond(createResponse(req, 503))
       refused(503, { by: 'sbc', reason: 'no-target' }, target?.group ?? null)
@@ -480,6 +501,12 @@ export class B2bua {
       await this.#release(counters, id).catch(() => {})
       this.#refuseUnavailable(req, tx, err, dlog)
       refused(503, { by: 'sbc', reason: 'store-unavailable' }, target.group)
+      return
+    }
+    if (cancelledEarly()) {
+      await this.#release(counters, id)
+      dlog.info({}, 'Cancelled call while it was admitted')
+      refused(487, { by: 'caller', reason: 'cancel' }, target.group)
       return
     }
     const from = req.from
@@ -563,12 +590,21 @@ export class B2bua {
     this.#pendingByTx.set(tx, pending)
     this.#pending.set(id, pending)
     try {
-      // DESIGN §1: the dialog is in the store before anything relies on it.
-      pending.state = await this.#o.store.createCall(state)
+      // DESIGN §1: the dialog is in the store before anything relies on it. With a shared store the
+      // INVITE's identity goes with it: a CANCEL another process got before this write was recorded
+      // there (#cancelElsewhere), and the write then refuses instead (docs/b2bua.md, "Multi-process").
+      pending.state = await this.#o.store.createCall(state, this.#relay ? inviteKeyOf(req) : undefined)
       this.#created++
     } catch (err) {
       this.#pending.delete(id)
       await this.#release(counters, id).catch(() => {})
+      if (err instanceof CallCancelledError) {
+        // RFC 3261 §9.2: "the UAS MUST ... respond to the original request with a 487".
+        tx.respond(createResponse(req, 487, { toTag: aTag }))
+        dlog.info({}, 'Cancelled call: another process got the CANCEL before the call was stored')
+        refused(487, { by: 'caller', reason: 'cancel' }, target.group)
+        return
+      }
       this.#refuseUnavailable(req, tx, err, dlog)
       refused(503, { by: 'sbc', reason: 'store-unavailable' }, target.group)
       return
@@ -967,19 +1003,39 @@ export class B2bua {
   }
 
   #onCancel(
+    iface: SipInterfaceRuntime,
     cancel: SipRequest,
     tx: NonInviteServerTransaction,
     invite: InviteServerTransaction | undefined,
   ): void {
     if (!invite) {
-      // The INVITE transaction lives on another process (or is gone).
-      this.#cancelElsewhere(cancel, tx).catch((err: unknown) => {
-        this.#o.logger.error({ err, callId: cancel.callId }, 'Failed to handle CANCEL')
-        tx.respond(createResponse(cancel, isStateUnavailable(err) ? 503 : 500))
-      })
+      // The INVITE transaction lives on another process (or is gone). Handling it may write a mark
+      // to the store, so it takes a token of its source like any out-of-dialog request.
+      const elsewhere = () =>
+        this.#cancelElsewhere(cancel, tx).catch((err: unknown) => {
+          this.#o.logger.error({ err, callId: cancel.callId }, 'Failed to handle CANCEL')
+          tx.respond(createResponse(cancel, isStateUnavailable(err) ? 503 : 500))
+        })
+      const gate = this.#sourceGate(iface, cancel, tx)
+      if (gate === true) void elsewhere()
+      else if (gate !== false)
+        gate.then(
+          (pass) => {
+            if (pass) void elsewhere()
+          },
+          () => {},
+        )
       return
     }
     const p = this.#pendingByTx.get(invite)
+    if (!p && invite.state === 'Proceeding' && invite.request.toTag === undefined) {
+      // A new call still being routed or admitted (no B leg yet): RFC 3261 §9.2, 200 to the CANCEL
+      // and 487 to the INVITE now, with one To tag; #newInvite sees the INVITE answered and stops.
+      const toTag = generateTag()
+      tx.respond(createResponse(cancel, 200, { toTag }))
+      invite.respond(createResponse(invite.request, 487, { toTag }))
+      return
+    }
     const toTag = p?.state.a.localTag ?? invite.lastResponse?.toTag
     tx.respond(createResponse(cancel, 200, toTag ? { toTag } : {}))
     if (p) this.#cancelPending(p)
@@ -1002,19 +1058,30 @@ export class B2bua {
    * call is found by leg A (Call-ID and the caller's tag, which the CANCEL carries; RFC 3261 §9.1),
    * the CANCEL is answered here — it is hop by hop, its 200 only says it was received (§9.2) — and
    * handed to the owner of the INVITE over its pod channel, which then acts as if it had received
-   * it. 481 (§9.2: no matching transaction) when there is no such call or nobody listens for it.
+   * it. When the call is not in the store yet (the owner is still routing or admitting the INVITE),
+   * the CANCEL is recorded there instead, atomically with that lookup (`cancelUnstored`), and the
+   * owner's `createCall` finds it: 200 here, 487 from the owner, no B leg. 481 (§9.2: no matching
+   * transaction) when the call has ended or nobody listens for it any more.
    */
   async #cancelElsewhere(cancel: SipRequest, tx: NonInviteServerTransaction): Promise<void> {
     const relay = this.#relay
     const callId = cancel.callId
-    const branch = cancel.topVia ? getParam(cancel.topVia.params, 'branch') : undefined
-    const cseq = cancel.cseq?.seq
-    const found =
-      relay && callId && cancel.fromTag && typeof branch === 'string' && cseq !== undefined
-        ? await this.#o.store.findByLeg({ callId, remoteTag: cancel.fromTag })
-        : undefined
-    const call = found?.leg === 'a' ? found.call : undefined
-    if (!relay || !call || call.state === 'terminated' || typeof branch !== 'string' || cseq === undefined) {
+    const invite = inviteKeyOf(cancel)
+    const remoteTag = cancel.fromTag
+    if (!relay || !callId || !remoteTag || !invite) {
+      tx.respond(createResponse(cancel, 481))
+      return
+    }
+    // Atomically: the early call, or — not stored yet, its INVITE still being routed by the process
+    // that got it — a mark that process's createCall finds (then it answers 487 and sends no B leg).
+    const call = await this.#o.store.cancelUnstored({ callId, remoteTag }, invite, CANCEL_MARK_MS)
+    if (!call) {
+      this.#o.logger.info({ callId }, 'Recorded CANCEL for an INVITE not stored yet')
+      tx.respond(createResponse(cancel, 200))
+      return
+    }
+    const { branch, cseq } = invite
+    if (call.state === 'terminated') {
       tx.respond(createResponse(cancel, 481))
       return
     }
