@@ -21,6 +21,8 @@ export interface TestCa {
   readonly caCert: string
   /** CN sbc.test, SANs DNS:sbc.test, IP:127.0.0.1, IP:::1. */
   readonly server: TestCertificate
+  /** Like `server` (same names, same CA) with its own key and serial: a renewal, as cert-manager makes. */
+  readonly renewedServer: TestCertificate
   /** CN client.test, SANs DNS:client.test, DNS:trunk.client.test (the Webex-style trunk certificate). */
   readonly client: TestCertificate
   /** CN rogue.test, issued by another CA the server does not trust. */
@@ -99,8 +101,10 @@ export async function createTestCa(): Promise<TestCa> {
   try {
     const ca = await makeCa(dir, 'test-ca')
     const other = await makeCa(dir, 'other-ca')
-    const [server, client, unknownCaClient, expiredClient] = await Promise.all([
-      issue(dir, ca, 'server', 'sbc.test', ['DNS:sbc.test', 'IP:127.0.0.1', 'IP:::1'], 2, 'serverAuth'),
+    const serverNames = ['DNS:sbc.test', 'IP:127.0.0.1', 'IP:::1']
+    const [server, renewedServer, client, unknownCaClient, expiredClient] = await Promise.all([
+      issue(dir, ca, 'server', 'sbc.test', serverNames, 2, 'serverAuth'),
+      issue(dir, ca, 'server-renewed', 'sbc.test', serverNames, 2, 'serverAuth'),
       issue(dir, ca, 'client', 'client.test', ['DNS:client.test', 'DNS:trunk.client.test'], 2, 'clientAuth'),
       issue(dir, other, 'rogue', 'rogue.test', ['DNS:rogue.test'], 2, 'clientAuth'),
       issue(dir, ca, 'expired', 'expired.test', ['DNS:expired.test'], -1, 'clientAuth'),
@@ -109,6 +113,7 @@ export async function createTestCa(): Promise<TestCa> {
       dir,
       caCert: ca.cert,
       server,
+      renewedServer,
       client,
       unknownCaClient,
       expiredClient,

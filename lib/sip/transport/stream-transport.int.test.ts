@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict'
+import { X509Certificate } from 'node:crypto'
 import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { connect as netConnect, type Socket } from 'node:net'
-import { connect as tlsConnect } from 'node:tls'
+import { type TLSSocket, connect as tlsConnect } from 'node:tls'
 import { createTestCa, type TestCa } from '../../../test/harness/test-ca.ts'
+import { SipTransportError } from './errors.ts'
 import { StreamTransport, type StreamTransportOptions } from './stream-transport.ts'
 import type { InboundMessage } from './transport.ts'
 import { UdpTransport } from './udp-transport.ts'
@@ -306,6 +308,126 @@ describe('StreamTransport over TLS', () => {
     const r = await client.next()
     assert.deepEqual(r.tls?.peerCertificateNames, ['sbc.test'])
     assert.equal(tc.counters.connectionsOpened, 1)
+  })
+
+  /** Opens a TLS client connection and resolves with it and the serial of the server's certificate. */
+  async function serverSerial(port: number): Promise<{ socket: TLSSocket; serial: string }> {
+    const socket = tlsConnect({
+      host: '127.0.0.1',
+      port,
+      ca: readFileSync(ca.caCert),
+      servername: 'sbc.test',
+      cert: readFileSync(ca.client.cert),
+      key: readFileSync(ca.client.key),
+    })
+    await once(socket, 'secureConnect')
+    return { socket, serial: socket.getPeerCertificate().serialNumber }
+  }
+  const serialOf = (file: string) => new X509Certificate(readFileSync(file)).serialNumber
+
+  it('serves a new certificate to new connections after setTls; established ones keep working', async () => {
+    const box = inbox()
+    const t = await listen({
+      protocol: 'tls',
+      address: '127.0.0.1',
+      delegate: box.delegate,
+      tls: serverTls(),
+    })
+    const before = await serverSerial(t.local.port)
+    assert.equal(before.serial, serialOf(ca.server.cert))
+    assert.notEqual(serialOf(ca.renewedServer.cert), before.serial)
+    t.setTls({
+      ...serverTls(),
+      certificate: { file: ca.renewedServer.cert },
+      privateKey: { file: ca.renewedServer.key },
+    })
+    const after = await serverSerial(t.local.port)
+    assert.equal(
+      after.serial,
+      serialOf(ca.renewedServer.cert),
+      'a new connection sees the renewed certificate',
+    )
+    // The connection made before the change still carries SIP both ways.
+    before.socket.write(msg(1))
+    const m = await box.next()
+    assert.equal(m.bytes.toString(), msg(1))
+    await t.send(Buffer.from(msg(2)), {
+      transport: 'tls',
+      address: m.source.address,
+      port: m.source.port,
+      connectionId: m.connectionId,
+    })
+    assert.equal(await readBytes(before.socket, msg(2).length), msg(2))
+    before.socket.destroy()
+    after.socket.destroy()
+  })
+
+  it('keeps its certificate when setTls gets a key that does not match, or no PEM at all', async () => {
+    const t = await listen({
+      protocol: 'tls',
+      address: '127.0.0.1',
+      delegate: inbox().delegate,
+      tls: serverTls(),
+    })
+    const code = (e: unknown) =>
+      e instanceof SipTransportError && e.code === 'SBC_ERR_SIP_TRANSPORT_TLS_CONFIG'
+    assert.throws(
+      () =>
+        t.setTls({
+          ...serverTls(),
+          certificate: { file: ca.renewedServer.cert },
+          privateKey: { file: ca.server.key },
+        }),
+      code,
+    )
+    assert.throws(() => t.setTls({ ...serverTls(), certificate: { pem: 'not a certificate' } }), code)
+    const c = await serverSerial(t.local.port)
+    assert.equal(c.serial, serialOf(ca.server.cert))
+    c.socket.destroy()
+  })
+
+  it('presents the new client certificate on outbound connections opened after setTls', async () => {
+    const server = inbox()
+    // `request`: the server takes any client certificate and shows its names.
+    const ts = await listen({
+      protocol: 'tls',
+      address: '127.0.0.1',
+      delegate: server.delegate,
+      tls: { ...serverTls(), clientAuth: 'request' },
+    })
+    const tc = await listen({
+      protocol: 'tls',
+      address: '127.0.0.1',
+      delegate: inbox().delegate,
+      tls: {
+        certificate: { file: ca.unknownCaClient.cert },
+        privateKey: { file: ca.unknownCaClient.key },
+        ca: { file: ca.caCert },
+      },
+    })
+    const to = {
+      transport: 'tls' as const,
+      address: '127.0.0.1',
+      port: ts.local.port,
+      serverName: 'sbc.test',
+    }
+    await tc.send(Buffer.from(msg(1)), to)
+    const first = await server.next()
+    assert.deepEqual(first.tls?.peerCertificateNames, ['rogue.test'])
+    tc.setTls({
+      certificate: { file: ca.client.cert },
+      privateKey: { file: ca.client.key },
+      ca: { file: ca.caCert },
+    })
+    // The open connection is reused and keeps its handshake.
+    await tc.send(Buffer.from(msg(2)), to)
+    assert.equal((await server.next()).connectionId, first.connectionId)
+    for (const socket of tc.connections.all()) socket.socket.destroy()
+    await eventually(() => tc.connections.size === 0)
+    await tc.send(Buffer.from(msg(3)), to)
+    const third = await server.next()
+    assert.notEqual(third.connectionId, first.connectionId)
+    assert.deepEqual(third.tls?.peerCertificateNames, ['client.test', 'trunk.client.test'])
   })
 
   it('refuses a client below the minimum TLS version', async () => {

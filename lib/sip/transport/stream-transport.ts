@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import { createServer as createNetServer, connect as netConnect, type Server, type Socket } from 'node:net'
-import { createServer as createTlsServer, type TLSSocket, connect as tlsConnect } from 'node:tls'
+import {
+  createSecureContext,
+  createServer as createTlsServer,
+  type TLSSocket,
+  type Server as TlsServer,
+  connect as tlsConnect,
+} from 'node:tls'
 import { type Logger, nullLogger } from '../../observability/logger.ts'
 import { ConnectionTable, flowKey } from './connection-table.ts'
 import { SipTransportError, TransportErrorCode } from './errors.ts'
@@ -65,7 +71,8 @@ export class StreamTransport implements Transport {
   readonly #server: Server
   readonly #delegate: TransportDelegate
   readonly #logger: Logger
-  readonly #tls: ResolvedTls | undefined
+  /** Replaced by {@link setTls}; each outbound connect and the listener read the current one. */
+  #tls: ResolvedTls | undefined
   readonly #idleTimeoutMs: number
   readonly #maxPerSource: number
   readonly #maxMessageSize: number
@@ -330,6 +337,33 @@ export class StreamTransport implements Transport {
         resolve(this.#register(socket, true))
       })
     })
+  }
+
+  /**
+   * Replaces the certificate, key and CA of a TLS transport (a renewed Secret): the listener
+   * hands the new secure context to handshakes from now on and outbound connections opened from
+   * now on present the new certificate; established connections keep the one they negotiated.
+   * Throws {@link SipTransportError} (`tlsConfig`) when the material cannot be read or OpenSSL
+   * refuses it, and then changes nothing.
+   */
+  setTls(settings: TlsSettings): void {
+    if (!this.#tls)
+      throw new SipTransportError(TransportErrorCode.tlsConfig, `a ${this.protocol} transport has no TLS`)
+    const next = resolveTls(settings)
+    const { requestCert: _r, rejectUnauthorized: _u, ...context } = next.server
+    try {
+      // A key that does not match its certificate throws here. Checked before setSecureContext,
+      // which records the new options on the server before building the context.
+      createSecureContext(context)
+    } catch (cause) {
+      throw new SipTransportError(
+        TransportErrorCode.tlsConfig,
+        `new TLS material refused: ${(cause as Error).message}`,
+        { cause },
+      )
+    }
+    ;(this.#server as TlsServer).setSecureContext(context)
+    this.#tls = next
   }
 
   /** Stops listening and closes every connection. */
