@@ -26,6 +26,10 @@ ${COMMON_FLAGS_USAGE}`
 
 /** The `v1/Secret` objects of the last compiled input: TLS material of the SipInterfaces. */
 let inputSecrets = objectSecretResolver([])
+/** The input's `v1/Secret` objects as JSON, to tell when they changed. */
+let inputSecretsJson: string | undefined
+/** Told when the input's Secrets changed (the signalling process reads its TLS material again). */
+let onSecretsChange: (() => void) | undefined
 
 /** Compiles the CRs under `paths` into generation `generation`; throws InputError on any error. */
 function compileFiles(paths: readonly string[], generation: number): SbcConfig {
@@ -35,6 +39,13 @@ function compileFiles(paths: readonly string[], generation: number): SbcConfig {
     throw new InputError(`${p.file}:${p.line}:${p.column}: ${p.message}`)
   }
   inputSecrets = objectSecretResolver(objects.map((o) => o.object))
+  // A renewed certificate changes a Secret and no compiled config: the file source then applies
+  // nothing, so the process is told directly (after this load returns).
+  const json = JSON.stringify(
+    objects.map((o) => o.object).filter((o) => (o as { kind?: unknown }).kind === 'Secret'),
+  )
+  if (inputSecretsJson !== undefined && json !== inputSecretsJson) setImmediate(() => onSecretsChange?.())
+  inputSecretsJson = json
   const { config, verdicts } = compile(
     objects.map((o) => o.object),
     { generation },
@@ -85,6 +96,9 @@ export const runCommand: Command = {
     return runSignallingProcess({
       source,
       secrets: { description: 'input Secrets', read: (ref) => inputSecrets.read(ref) },
+      onSecretsChange: (listener) => {
+        onSecretsChange = listener
+      },
       ...(flags.redis !== undefined ? { redisUrl: flags.redis } : {}),
       httpPort: flags.httpPort,
       ...(flags.logLevel !== undefined ? { logLevel: flags.logLevel } : {}),

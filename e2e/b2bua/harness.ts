@@ -116,6 +116,8 @@ ${o.append ?? ''}`
 export interface Sbc {
   readonly proc: StartedProcess
   readonly ports: SbcPorts
+  /** The config folder (`sbc.yaml`), for tests that change it under `--watch`. */
+  readonly dir: string
   close(): Promise<void>
 }
 
@@ -158,6 +160,7 @@ export async function startSbc(
   return {
     proc,
     ports,
+    dir,
     async close() {
       await proc.stop(3000)
       await rm(dir, { recursive: true, force: true })

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { X509Certificate } from 'node:crypto'
+import { once } from 'node:events'
+import { mkdir, mkdtemp, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises'
 import { connect as netConnect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -9,7 +11,7 @@ import { compile } from '../../lib/config/compile/compile.ts'
 import { type StartedProcess, startProcess } from '../../test/harness/child-process.ts'
 import { freePort } from '../../test/harness/free-port.ts'
 import { startSipp } from '../../test/harness/sipp.ts'
-import { createTestCa, type TestCa } from '../../test/harness/test-ca.ts'
+import { createTestCa, type TestCa, type TestCertificate } from '../../test/harness/test-ca.ts'
 import { ok, root, type Sbc, sample, sbcPorts, scenario, scrape, startDnsmasq, startSbc } from './harness.ts'
 
 /** Signalling only: SDP passes through (media anchoring has its own tests). */
@@ -34,14 +36,14 @@ interface TlsPorts {
   tlsOut: number
 }
 
-async function secretsYaml(ca: TestCa, badCertificate = false): Promise<string> {
+async function secretsYaml(ca: TestCa, badCertificate = false, server = ca.server): Promise<string> {
   return `apiVersion: v1
 kind: Secret
 metadata: { name: sbc-tls, namespace: default }
 type: kubernetes.io/tls
 data:
-  tls.crt: ${badCertificate ? Buffer.from('not a certificate').toString('base64') : await b64(ca.server.cert)}
-  tls.key: ${await b64(ca.server.key)}
+  tls.crt: ${badCertificate ? Buffer.from('not a certificate').toString('base64') : await b64(server.cert)}
+  tls.key: ${await b64(server.key)}
 ---
 apiVersion: v1
 kind: Secret
@@ -629,6 +631,228 @@ describe('TLS material of a pod: mounted Secret files (kube-sbc signalling --con
     } finally {
       await proc?.stop(3000)
       await rm(dir, { recursive: true, force: true })
+      await ca.cleanup()
+    }
+  })
+})
+
+/**
+ * A Secret volume as the kubelet writes it (Kubernetes AtomicWriter): the keys live in a
+ * timestamped directory, `..data` points at it, and each key is a symlink through `..data`. An
+ * update writes a new directory and renames a new `..data` over the old one in one step.
+ */
+class KubeletSecretVolume {
+  #n = 0
+  readonly dir: string
+  constructor(dir: string) {
+    this.dir = dir
+  }
+
+  async write(keys: Record<string, Buffer>): Promise<void> {
+    const version = `..2026_11_27_00_00_0${this.#n++}`
+    await mkdir(join(this.dir, version), { recursive: true })
+    for (const [k, v] of Object.entries(keys)) await writeFile(join(this.dir, version, k), v)
+    const tmp = join(this.dir, '..data_tmp')
+    await symlink(version, tmp)
+    const old = await readlink(join(this.dir, '..data')).catch(() => undefined)
+    await rename(tmp, join(this.dir, '..data'))
+    for (const k of Object.keys(keys)) await symlink(join('..data', k), join(this.dir, k)).catch(() => {})
+    if (old !== undefined) await rm(join(this.dir, old), { recursive: true, force: true })
+  }
+}
+
+/** A TLS connection with a client certificate; the serial of the certificate the server showed. */
+async function tlsSession(port: number, ca: TestCa): Promise<{ socket: TLSSocket; serial: string }> {
+  const socket = tlsConnect({
+    host: '127.0.0.1',
+    port,
+    servername: 'sbc.test',
+    ca: await readFile(ca.caCert),
+    cert: await readFile(ca.client.cert),
+    key: await readFile(ca.client.key),
+  })
+  await once(socket, 'secureConnect')
+  return { socket, serial: socket.getPeerCertificate().serialNumber }
+}
+
+/** Sends an OPTIONS on an open connection and resolves with the first response's status line. */
+async function optionsOn(socket: TLSSocket, n: number): Promise<string> {
+  socket.write(
+    `OPTIONS sip:sbc.test SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:1;branch=z9hG4bKkeep${n}\r\n` +
+      `From: <sip:probe@client.test>;tag=k${n}\r\nTo: <sip:sbc.test>\r\nCall-ID: keep-${n}\r\n` +
+      `CSeq: ${n} OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`,
+  )
+  let got = ''
+  while (!got.includes('\r\n\r\n')) got += ((await once(socket, 'data')) as [Buffer])[0].toString('latin1')
+  return got.split('\r\n')[0] ?? ''
+}
+
+const serialOf = async (file: string) => new X509Certificate(await readFile(file)).serialNumber
+
+/** Polls until `check` holds, at most `tries` times 100 ms apart; false when it never did. */
+async function until(check: () => Promise<boolean>, tries = 100): Promise<boolean> {
+  for (let i = 0; i < tries; i++) {
+    if (await check()) return true
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  return false
+}
+
+describe('Certificate renewal: a mounted Secret updated in place (kube-sbc signalling, KUBE_SBC_SECRETS_DIR)', function () {
+  this.timeout(60_000)
+
+  it('serves the renewed certificate to new connections, keeps old ones, refuses bad material, and opens an interface once its Secret appears', async () => {
+    const ca = await createTestCa()
+    const dir = await mkdtemp(join(tmpdir(), 'sbc-renew-'))
+    const ports = await tlsPorts()
+    let proc: StartedProcess | undefined
+    const open: TLSSocket[] = []
+    try {
+      const docs = parseAllDocuments(
+        configYaml(ports, await freePort(), await freePort(), await freePort(), await secretsYaml(ca)),
+      ).map((d) => d.toJS())
+      const { config } = compile(docs, { generation: 1 })
+      await writeFile(join(dir, 'snapshot.json'), JSON.stringify(config))
+      const mount = join(dir, 'secrets')
+      const sbcTls = new KubeletSecretVolume(join(mount, 'sbc-tls'))
+      await sbcTls.write({
+        'tls.crt': await readFile(ca.server.cert),
+        'tls.key': await readFile(ca.server.key),
+      })
+      await new KubeletSecretVolume(join(mount, 'test-ca')).write({ 'ca.crt': await readFile(ca.caCert) })
+      // trunk-client is not there yet: tls-out starts down.
+      proc = startProcess(
+        join(root, 'bin', 'kube-sbc'),
+        [
+          'signalling',
+          '--config',
+          join(dir, 'snapshot.json'),
+          '--no-media',
+          '--http-port',
+          String(ports.http),
+        ],
+        { env: { ...process.env, KUBE_SBC_SECRETS_DIR: mount, POD_NAME: `pod-${ports.pbx}` } },
+      )
+      await proc.waitForOutput(/Started signalling/, 20_000)
+      const first = await tlsSession(ports.tlsIn, ca)
+      open.push(first.socket)
+      assert.equal(first.serial, await serialOf(ca.server.cert))
+      assert.match(await optionsOn(first.socket, 1), /^SIP\/2\.0 200 /)
+
+      // cert-manager renews: the kubelet swaps ..data.
+      await sbcTls.write({
+        'tls.crt': await readFile(ca.renewedServer.cert),
+        'tls.key': await readFile(ca.renewedServer.key),
+      })
+      const renewed = await serialOf(ca.renewedServer.cert)
+      let latest = ''
+      const seen = await until(async () => {
+        const s = await tlsSession(ports.tlsIn, ca)
+        open.push(s.socket)
+        latest = s.serial
+        if (s.serial !== renewed) s.socket.destroy()
+        return s.serial === renewed
+      })
+      assert.ok(seen, `a new connection sees the renewed certificate (last serial ${latest})`)
+      const second = open[open.length - 1] as TLSSocket
+      assert.match(await optionsOn(second, 2), /^SIP\/2\.0 200 /, 'the new connection serves SIP')
+      assert.match(
+        await optionsOn(first.socket, 3),
+        /^SIP\/2\.0 200 /,
+        'the connection made before still serves',
+      )
+      let m = await scrape(ports.http)
+      assert.equal(
+        sample(m, 'sbc_sip_interface_tls_reloads_total{sip_interface="tls-side",result="applied"}'),
+        1,
+      )
+      assert.equal(sample(m, 'sbc_sip_interface_up{sip_interface="tls-side",code=""}'), 1)
+
+      // A bad renewal: a key that does not match its certificate. The renewed certificate stays.
+      await sbcTls.write({
+        'tls.crt': await readFile(ca.renewedServer.cert),
+        'tls.key': await readFile(ca.server.key),
+      })
+      await proc.waitForOutput(/Refused new TLS material/, 20_000)
+      assert.match(proc.output(), /SBC_ERR_SECRET_INVALID/)
+      const third = await tlsSession(ports.tlsIn, ca)
+      open.push(third.socket)
+      assert.equal(third.serial, renewed, 'the interface keeps serving the certificate in force')
+      assert.match(await optionsOn(third.socket, 4), /^SIP\/2\.0 200 /)
+      m = await scrape(ports.http)
+      assert.equal(
+        sample(m, 'sbc_sip_interface_tls_reloads_total{sip_interface="tls-side",result="refused"}'),
+        1,
+      )
+      assert.equal(
+        sample(m, 'sbc_sip_interface_tls_stale{sip_interface="tls-side",code="SBC_ERR_SECRET_INVALID"}'),
+        1,
+      )
+      assert.equal(sample(m, 'sbc_sip_interface_up{sip_interface="tls-side",code=""}'), 1)
+
+      // The Secret of the interface that could not start appears: it opens without a new generation.
+      await new KubeletSecretVolume(join(mount, 'trunk-client')).write({
+        'tls.crt': await readFile(ca.client.cert),
+        'tls.key': await readFile(ca.client.key),
+      })
+      const up = await until(
+        async () =>
+          sample(await scrape(ports.http), 'sbc_sip_interface_up{sip_interface="tls-out",code=""}') === 1,
+      )
+      assert.ok(up, 'tls-out came up once trunk-client was mounted')
+      // It listens with the trunk-client certificate (a client certificate: only its names are checked here).
+      const out = tlsConnect({ host: '127.0.0.1', port: ports.tlsOut, rejectUnauthorized: false })
+      open.push(out)
+      await once(out, 'secureConnect')
+      assert.equal(out.getPeerCertificate().subject.CN, 'client.test')
+    } finally {
+      for (const s of open) s.destroy()
+      await proc?.stop(3000)
+      await rm(dir, { recursive: true, force: true })
+      await ca.cleanup()
+    }
+  })
+})
+
+describe('Certificate renewal under kube-sbc run --watch: a changed v1/Secret in the input', function () {
+  this.timeout(60_000)
+
+  it('serves the new certificate to new connections; the connection made before keeps working', async () => {
+    const ca = await createTestCa()
+    const ports = await tlsPorts()
+    const [uacPort, uasPort, calleePort] = [await freePort(), await freePort(), await freePort()]
+    const yaml = async (server: TestCertificate) =>
+      configYaml(ports, uacPort, uasPort, calleePort, await secretsYaml(ca, false, server))
+    const sbc = await startSbc(ports, uacPort, uasPort, {
+      extra: [...NO_MEDIA, '--watch'],
+      yaml: await yaml(ca.server),
+    })
+    const open: TLSSocket[] = []
+    try {
+      const first = await tlsSession(ports.tlsIn, ca)
+      open.push(first.socket)
+      assert.equal(first.serial, await serialOf(ca.server.cert))
+      await writeFile(join(sbc.dir, 'sbc.yaml'), await yaml(ca.renewedServer))
+      const renewed = await serialOf(ca.renewedServer.cert)
+      const seen = await until(async () => {
+        const s = await tlsSession(ports.tlsIn, ca)
+        s.socket.destroy()
+        return s.serial === renewed
+      })
+      assert.ok(seen, 'a new connection sees the certificate of the changed Secret')
+      assert.match(
+        await optionsOn(first.socket, 1),
+        /^SIP\/2\.0 200 /,
+        'the connection made before still serves',
+      )
+      const m = await scrape(ports.http)
+      assert.equal(
+        sample(m, 'sbc_sip_interface_tls_reloads_total{sip_interface="tls-side",result="applied"}'),
+        1,
+      )
+    } finally {
+      for (const s of open) s.destroy()
+      await sbc.close()
       await ca.cleanup()
     }
   })

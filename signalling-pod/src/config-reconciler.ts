@@ -162,13 +162,28 @@ export class ConfigReconciler {
     return run
   }
 
-  async #apply(input: SbcConfig): Promise<ApplyResult> {
+  /**
+   * Opens the named interfaces of the config in force again, through the same phases as a new
+   * generation (they are "replace"d): an interface that could not start because its TLS Secret
+   * was unusable starts once the Secret is fixed, without a new generation.
+   */
+  reopen(names: readonly string[]): Promise<ApplyResult> {
+    const run = this.#applying.then(() => this.#apply(this.#config, new Set(names)))
+    this.#applying = run.catch(() => undefined)
+    return run
+  }
+
+  async #apply(input: SbcConfig, reopen?: ReadonlySet<string>): Promise<ApplyResult> {
     const log = this.#o.logger
     // Phase 1: validate. Nothing has been touched yet.
     const next = validateConfig(input)
     const pipeline = CompiledPipeline.from(next)
     // Phase 2: diff.
     const plan = planInterfaces(this.#config.interfaces, next.interfaces)
+    if (reopen) {
+      plan.replace.push(...plan.keep.filter((n) => reopen.has(n)))
+      plan.keep = plan.keep.filter((n) => !reopen.has(n))
+    }
     const nextByName = new Map(next.interfaces.map((i) => [i.name, i]))
     const toOpen = [...plan.open, ...plan.replace].map((n) => nextByName.get(n) as InterfaceConfig)
     const leaving = [...plan.replace, ...plan.remove].map(

@@ -21,6 +21,7 @@ import { type MediaMode, MediaRuntime } from './media/media-runtime.ts'
 import { endTimedOutCall } from './media/media-timeouts.ts'
 import { SignallingMetrics } from './metrics.ts'
 import { fileSecretResolver, type SecretResolver } from './secrets/secret-resolver.ts'
+import { SecretWatcher, tlsSecretNames } from './secrets/secret-watcher.ts'
 import { SignallingServer } from './signalling-server.ts'
 
 /** Where the kubelet mounts the Secrets a snapshot names (runtime contract). */
@@ -36,6 +37,11 @@ export interface SignallingProcessOptions {
   secretsDir?: string
   /** TLS Secret material (`kube-sbc run`: the input YAML's Secrets); default the files under `secretsDir`. */
   secrets?: SecretResolver
+  /**
+   * With `secrets`: registers the listener to call when that material changed (TLS interfaces
+   * read it again). Without `secrets` the mounted files are watched instead.
+   */
+  onSecretsChange?: (listener: () => void) => void
   httpPort: number
   logLevel?: string
   logPretty?: boolean
@@ -107,6 +113,15 @@ export async function runSignallingProcess(o: SignallingProcessOptions): Promise
     readiness: () => server?.readiness() ?? { ok: false, reason: 'no config applied' },
   })
   logger.info({ httpPort: http.port, source: o.source.description }, 'Waiting for the first SbcConfig')
+  // Mounted Secrets change in place when a certificate is renewed: read them again on change.
+  // `kube-sbc run` passes its YAML Secrets instead, which change through a new generation.
+  const secretsDir = o.secretsDir ?? process.env.KUBE_SBC_SECRETS_DIR ?? SECRETS_DIR
+  const reloadTls = () => {
+    server?.reloadTls().catch((err) => logger.error({ err }, 'TLS reload failed'))
+  }
+  const watcher =
+    o.secrets === undefined ? new SecretWatcher({ dir: secretsDir, logger, onChange: reloadTls }) : undefined
+  o.onSecretsChange?.(reloadTls)
   const apply = async (config: SbcConfig) => {
     if (!server) {
       store = await createStore(o, config, logger, metrics)
@@ -129,13 +144,13 @@ export async function runSignallingProcess(o: SignallingProcessOptions): Promise
         metrics,
         podName,
         podAddress: process.env.POD_IP ?? '127.0.0.1',
-        secrets:
-          o.secrets ?? fileSecretResolver(o.secretsDir ?? process.env.KUBE_SBC_SECRETS_DIR ?? SECRETS_DIR),
+        secrets: o.secrets ?? fileSecretResolver(secretsDir),
         ...(media ? { media: media.anchor } : {}),
       })
     } else await media?.applyConfig(config)
     const first = !server.applied
     await server.applyConfig(config)
+    watcher?.watch(tlsSecretNames(config))
     if (first) logger.info({ generation: config.generation, httpPort: http.port }, 'Started signalling')
   }
   const stopped = new Promise<string>((resolve) => {
@@ -150,6 +165,7 @@ export async function runSignallingProcess(o: SignallingProcessOptions): Promise
   try {
     await o.source.start(apply, logger)
   } catch (err) {
+    watcher?.close()
     await o.source.stop()
     await media?.close()
     await http.close()
@@ -157,6 +173,7 @@ export async function runSignallingProcess(o: SignallingProcessOptions): Promise
     throw err
   }
   logger.info({ signal: await stopped }, 'Received signal')
+  watcher?.close()
   await o.source.stop()
   if (server) {
     await server.drain(o.drainSeconds * 1000, store?.shared !== true)

@@ -29,6 +29,8 @@ export class SignallingMetrics {
   readonly proxyUp: Gauge<'ip_group' | 'proxy'>
   readonly configGeneration: Gauge
   readonly draining: Gauge
+  readonly tlsReloads: Counter<'sip_interface' | 'result'>
+  readonly tlsStale: Gauge<'sip_interface' | 'code'>
   readonly #beforeScrape: (() => void)[] = []
 
   constructor(registry: Registry) {
@@ -145,6 +147,18 @@ export class SignallingMetrics {
     this.draining = new Gauge({
       name: 'sbc_signalling_draining',
       help: '1 while the pod drains (SIGTERM received), else 0.',
+      registers,
+    })
+    this.tlsReloads = new Counter({
+      name: 'sbc_sip_interface_tls_reloads_total',
+      help: 'Changed TLS Secret material of a running SipInterface: applied, or refused (the old material keeps serving).',
+      labelNames: ['sip_interface', 'result'],
+      registers,
+    })
+    this.tlsStale = new Gauge({
+      name: 'sbc_sip_interface_tls_stale',
+      help: '1 while the Secret holds TLS material the interface refused and it serves its previous certificate; code says why.',
+      labelNames: ['sip_interface', 'code'],
       registers,
     })
   }

@@ -1,5 +1,6 @@
+import { X509Certificate } from 'node:crypto'
 import { Gauge, type Registry } from 'prom-client'
-import type { SbcConfig } from '../../lib/config/model.ts'
+import type { InterfaceConfig, SbcConfig } from '../../lib/config/model.ts'
 import type { Logger } from '../../lib/observability/logger.ts'
 import type { DialogStore } from '../../lib/state/dialog-store.ts'
 import { B2bua, type MediaHook } from './b2bua/b2bua.ts'
@@ -7,7 +8,13 @@ import { SipInterfaceRuntime } from './b2bua/sip-interface-runtime.ts'
 import { CdrWriter } from './cdr.ts'
 import { type ApplyResult, ConfigReconciler } from './config-reconciler.ts'
 import { SignallingMetrics } from './metrics.ts'
-import { fileSecretResolver, type SecretResolver } from './secrets/secret-resolver.ts'
+import { interfaceTlsSettings } from './secrets/interface-tls.ts'
+import {
+  fileSecretResolver,
+  SecretError,
+  SecretErrorCode,
+  type SecretResolver,
+} from './secrets/secret-resolver.ts'
 
 /** Options of {@link SignallingServer.start}. */
 export interface SignallingServerOptions {
@@ -50,6 +57,7 @@ export class SignallingServer {
   readonly metrics: SignallingMetrics
   readonly #reconciler: ConfigReconciler
   readonly #o: SignallingServerOptions
+  readonly #secrets: SecretResolver
 
   private constructor(o: SignallingServerOptions) {
     this.#o = o
@@ -66,6 +74,7 @@ export class SignallingServer {
       ...(o.media ? { media: o.media } : {}),
     })
     const secrets = o.secrets ?? fileSecretResolver()
+    this.#secrets = secrets
     const interfaceUp = interfaceUpGauge(o.registry)
     const failures = new Map<string, string>()
     reconciler = new ConfigReconciler({
@@ -139,12 +148,62 @@ export class SignallingServer {
     const before = this.#reconciler.applied ? this.#reconciler.config : undefined
     const result = await this.#reconciler.apply(config)
     this.metrics.configGeneration.set(result.generation)
+    // Interfaces the generation kept read their Secrets again: with `kube-sbc run --watch` a
+    // changed v1/Secret in the input changes no interface config, only the material.
+    await this.reloadTls()
     if (before && JSON.stringify(before.redis) !== JSON.stringify(config.redis))
       this.#o.logger.warn(
         { generation: config.generation },
         'The redis section changed; the process keeps its store until it restarts',
       )
     return result
+  }
+
+  /**
+   * Reads the TLS Secret material of every interface again (docs/b2bua.md, "Certificate
+   * renewal"): a running interface whose certificate, key or CA changed serves the new material to
+   * new connections, established connections keep theirs; unusable material is refused (logged
+   * with its SBC_ERR_SECRET_* code, `sbc_sip_interface_tls_reloads_total{result="refused"}`,
+   * `sbc_sip_interface_tls_stale` 1) and the interface keeps serving what it had. An interface
+   * that could not start for its Secret is opened again once the Secret is usable. Called on a
+   * change of the mounted Secret files (SecretWatcher) and after every generation.
+   */
+  async reloadTls(): Promise<void> {
+    const log = this.#o.logger
+    const m = this.metrics
+    const reopen: string[] = []
+    for (const rt of this.#reconciler.interfaces.values()) {
+      if (rt.failure) {
+        if (rt.failure instanceof SecretError && usable(rt.config, this.#secrets)) reopen.push(rt.name)
+        continue
+      }
+      const r = rt.reloadTls(this.#secrets)
+      if (r.result === 'none') continue
+      // One stale series per interface at most: the code of the material refused now, or none.
+      for (const code of Object.values(SecretErrorCode)) m.tlsStale.remove({ sip_interface: rt.name, code })
+      if (r.result === 'refused') {
+        m.tlsStale.set({ sip_interface: rt.name, code: r.error.code }, 1)
+        if (r.repeated) continue
+        m.tlsReloads.inc({ sip_interface: rt.name, result: 'refused' })
+        log.error(
+          { sipInterface: rt.name, code: r.error.code, err: r.error.message },
+          'Refused new TLS material; the interface keeps serving its previous certificate',
+        )
+      } else if (r.result === 'applied') {
+        m.tlsReloads.inc({ sip_interface: rt.name, result: 'applied' })
+        log.info(
+          { sipInterface: rt.name, ...certificateSummary(r.certificate) },
+          'Serving renewed TLS material to new connections',
+        )
+      }
+    }
+    if (reopen.length === 0) return
+    log.info({ sipInterfaces: reopen }, 'Opening interfaces whose TLS Secret became usable')
+    try {
+      await this.#reconciler.reopen(reopen)
+    } catch (err) {
+      log.error({ err, sipInterfaces: reopen }, 'Could not open interfaces after their Secret changed')
+    }
   }
 
   /** For /readyz. */
@@ -173,6 +232,26 @@ export class SignallingServer {
 
   async close(): Promise<void> {
     await this.#reconciler.close()
+  }
+}
+
+/** Whether the interface's TLS Secret material would now be accepted. */
+function usable(config: InterfaceConfig, secrets: SecretResolver): boolean {
+  try {
+    interfaceTlsSettings(config, secrets)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Serial, subject and expiry of the first certificate of a PEM chain, for the log. */
+function certificateSummary(pem: Buffer): Record<string, string> {
+  try {
+    const c = new X509Certificate(pem)
+    return { serialNumber: c.serialNumber, subject: c.subject.replaceAll('\n', ', '), validTo: c.validTo }
+  } catch {
+    return {}
   }
 }
 

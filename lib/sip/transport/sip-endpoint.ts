@@ -9,6 +9,7 @@ import { serialize } from '../message/serialize.ts'
 import { SipTransportError, TransportErrorCode } from './errors.ts'
 import { responseDestination, viaReceivedParams } from './response-destination.ts'
 import { StreamTransport, type StreamTransportOptions } from './stream-transport.ts'
+import type { TlsSettings } from './tls-settings.ts'
 import type { Destination, InboundMessage, TlsPeerInfo, Transport, TransportAddress } from './transport.ts'
 import { familyOf } from './transport.ts'
 import { UdpTransport } from './udp-transport.ts'
@@ -215,6 +216,19 @@ export class SipEndpoint {
     }
     this.counters.garbageDropped++
     this.#logger.debug({ reason: error.reason, source: inbound.source }, 'Dropped unparseable message')
+  }
+
+  /**
+   * Gives every TLS listener of the endpoint new TLS material ({@link StreamTransport.setTls}):
+   * new connections use it, established ones keep theirs. Throws {@link SipTransportError} and
+   * changes nothing when the material is refused.
+   */
+  setTls(settings: TlsSettings): void {
+    const tls = this.transports.filter(
+      (t): t is StreamTransport => t instanceof StreamTransport && t.protocol === 'tls',
+    )
+    // Same material for every listener: the first one checks it before any is changed.
+    for (const t of tls) t.setTls(settings)
   }
 
   /** Closes every transport. */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { InterfaceConfig } from '../../../lib/config/model.ts'
 import type { Logger } from '../../../lib/observability/logger.ts'
 import type { SipRequest, SipResponse } from '../../../lib/sip/message/message.ts'
@@ -7,9 +8,15 @@ import {
   type TransactionLayerDelegate,
 } from '../../../lib/sip/transaction/transaction-layer.ts'
 import { type InboundContext, type ListenSpec, SipEndpoint } from '../../../lib/sip/transport/sip-endpoint.ts'
+import type { TlsSettings } from '../../../lib/sip/transport/tls-settings.ts'
 import type { Destination, TransportProtocol } from '../../../lib/sip/transport/transport.ts'
 import { interfaceTlsSettings } from '../secrets/interface-tls.ts'
-import { fileSecretResolver, SecretError, type SecretResolver } from '../secrets/secret-resolver.ts'
+import {
+  fileSecretResolver,
+  SecretError,
+  SecretErrorCode,
+  type SecretResolver,
+} from '../secrets/secret-resolver.ts'
 
 /** What the B2BUA gets per interface: a request with where it came from, or a response. */
 export interface InterfaceDelegate {
@@ -44,6 +51,10 @@ export class SipInterfaceRuntime {
   readonly #advertised: string
   /** TLS server names (SNI, RFC 6066 §3) of the peers this interface sends to, by `address:port`. */
   readonly #serverNames = new Map<string, string>()
+  /** The TLS material the listeners serve (undefined without TLS listeners). */
+  #tls: TlsSettings | undefined
+  /** The material last refused by {@link reloadTls}, so a Secret that stays bad is reported once. */
+  #refused: string | undefined
 
   private constructor(
     config: InterfaceConfig,
@@ -51,12 +62,14 @@ export class SipInterfaceRuntime {
     layer: TransactionLayer,
     host: string,
     failure: SecretError | undefined,
+    tls: TlsSettings | undefined,
   ) {
     this.name = config.name
     this.config = config
     this.endpoint = endpoint
     this.layer = layer
     this.failure = failure
+    this.#tls = tls
     this.#host = host
     this.#advertised = config.advertised.address ?? config.advertised.fqdn ?? host
   }
@@ -70,14 +83,15 @@ export class SipInterfaceRuntime {
   ): Promise<SipInterfaceRuntime> {
     let listen: ListenSpec[] = []
     let failure: SecretError | undefined
+    let tlsInForce: TlsSettings | undefined
     for (const l of config.listeners) {
       if (l.transport === 'UDP') listen.push({ protocol: 'udp', address: config.bindAddress, port: l.port })
       else if (l.transport === 'TCP')
         listen.push({ protocol: 'tcp', address: config.bindAddress, port: l.port })
       else if (!failure) {
         try {
-          const tls = interfaceTlsSettings(config, options.secrets ?? fileSecretResolver())
-          listen.push({ protocol: 'tls', address: config.bindAddress, port: l.port, tls })
+          tlsInForce ??= interfaceTlsSettings(config, options.secrets ?? fileSecretResolver())
+          listen.push({ protocol: 'tls', address: config.bindAddress, port: l.port, tls: tlsInForce })
         } catch (err) {
           if (!(err instanceof SecretError)) throw err
           failure = err
@@ -91,6 +105,7 @@ export class SipInterfaceRuntime {
         'SipInterface not started: its TLS material is missing or unusable',
       )
       listen = []
+      tlsInForce = undefined
     }
     let rt: SipInterfaceRuntime | undefined
     const layer: TransactionLayer = new Layer({
@@ -119,8 +134,47 @@ export class SipInterfaceRuntime {
     })
     const host =
       config.bindAddress === '0.0.0.0' || config.bindAddress === '::' ? podAddress : config.bindAddress
-    rt = new SipInterfaceRuntime(config, endpoint, layer, host, failure)
+    rt = new SipInterfaceRuntime(config, endpoint, layer, host, failure, tlsInForce)
     return rt
+  }
+
+  /**
+   * Reads the interface's TLS Secret material again and, when it changed, hands it to the
+   * listeners (a renewed certificate: new connections get it, established ones keep theirs).
+   * `refused` (with the SecretError) when the new material is unusable: the listeners keep serving
+   * the material in force; `repeated` tells that this same material was refused before.
+   * `none` for an interface without TLS listeners or one that could not start.
+   */
+  reloadTls(secrets: SecretResolver): TlsReload {
+    if (this.#tls === undefined) return { result: 'none' }
+    let next: TlsSettings
+    try {
+      next = interfaceTlsSettings(this.config, secrets)
+      if (sameMaterial(next, this.#tls)) {
+        this.#refused = undefined
+        return { result: 'unchanged' }
+      }
+      try {
+        this.endpoint.setTls(next)
+      } catch (err) {
+        throw new SecretError(
+          SecretErrorCode.invalid,
+          `SipInterface ${this.name}: ${(err as Error).message}`,
+          {
+            cause: err,
+          },
+        )
+      }
+    } catch (err) {
+      if (!(err instanceof SecretError)) throw err
+      const seen = materialKey(this.config, secrets)
+      const repeated = seen !== undefined && seen === this.#refused
+      this.#refused = seen
+      return { result: 'refused', error: err, repeated }
+    }
+    this.#tls = next
+    this.#refused = undefined
+    return { result: 'applied', certificate: pemOf(next.certificate) }
   }
 
   /**
@@ -169,6 +223,40 @@ export class SipInterfaceRuntime {
     this.layer.dispose()
     await this.endpoint.close()
   }
+}
+
+/** What {@link SipInterfaceRuntime.reloadTls} did. */
+export type TlsReload =
+  | { readonly result: 'none' | 'unchanged' }
+  | { readonly result: 'applied'; readonly certificate: Buffer }
+  | { readonly result: 'refused'; readonly error: SecretError; readonly repeated: boolean }
+
+function pemOf(p: TlsSettings['certificate'] | undefined): Buffer {
+  if (p === undefined || !('pem' in p)) return Buffer.alloc(0)
+  return typeof p.pem === 'string' ? Buffer.from(p.pem) : p.pem
+}
+
+/** Whether two settings carry the same certificate, key and CA (the rest comes from the config). */
+function sameMaterial(a: TlsSettings, b: TlsSettings): boolean {
+  return (
+    pemOf(a.certificate).equals(pemOf(b.certificate)) &&
+    pemOf(a.privateKey).equals(pemOf(b.privateKey)) &&
+    pemOf(a.ca).equals(pemOf(b.ca))
+  )
+}
+
+/** A digest of the Secret keys as they are now, whatever their state; undefined when one is unreadable. */
+function materialKey(config: InterfaceConfig, secrets: SecretResolver): string | undefined {
+  const t = config.tls
+  if (t === null) return undefined
+  const h = createHash('sha256')
+  try {
+    for (const ref of [t.certificate, t.privateKey, ...(t.clientCA ? [t.clientCA] : [])])
+      h.update(secrets.read(ref))
+  } catch {
+    return 'unreadable'
+  }
+  return h.digest('hex')
 }
 
 function hostPart(h: string): string {
