@@ -2,15 +2,14 @@ import { srtpSuite } from '../../../lib/media/srtp/suites.ts'
 import { Latch, loadMediaAddon, type MediaAddon } from '../../native/media-addon.ts'
 import { NativeRelay, type RelayLeg } from '../../native/native-relay.ts'
 import { MediaPodError, MediaPodErrorCode } from '../errors.ts'
-import {
-  type EndpointConfig,
-  type EndpointSpec,
-  type EndpointStats,
-  IDLE_CONFIG,
-  type PeerAddress,
-  type RelayBackend,
-  type RelayEndpoint,
-  type SrtpKeying,
+import type {
+  EndpointConfig,
+  EndpointSpec,
+  EndpointStats,
+  PeerAddress,
+  RelayBackend,
+  RelayEndpoint,
+  SrtpKeying,
 } from './relay.ts'
 
 /**
@@ -112,9 +111,20 @@ const sameKey = (a: SrtpKeying | null, b: SrtpKeying | null): boolean =>
     Buffer.compare(a.masterKey, b.masterKey) === 0 &&
     Buffer.compare(a.masterSalt, b.masterSalt) === 0)
 
-const samePeer = (a: PeerAddress | null, b: PeerAddress | null): boolean =>
-  a === b || (a !== null && b !== null && a.address === b.address && a.port === b.port)
+const samePeer = (address: string | null, port: number, b: PeerAddress | null): boolean =>
+  b === null ? address === null : address === b.address && port === b.port
 
+/** NativeEndpoint.flags bits (one small integer instead of a boolean field each: 8 B per field). */
+const CONFIGURED = 1
+const LOCK_RTP = 2
+const LOCK_RTCP = 4
+const CLOSED = 8
+
+/**
+ * One party's legs on a native worker. It keeps only what `configure` compares against (the last
+ * peers, latch, clock rate and SRTP keys, as fields), not the EndpointConfig object and its
+ * {address, port} objects: ~300 B less per call, held for the whole call.
+ */
 class NativeEndpoint implements RelayEndpoint {
   readonly relay: NativeRelay
   /** Leg indexes in the worker (numbers, not RelayLeg objects: kept for the whole call). */
@@ -122,11 +132,15 @@ class NativeEndpoint implements RelayEndpoint {
   readonly rtcp: number | undefined
   readonly rtpPort: number
   readonly rtcpPort: number | undefined
-  private config: EndpointConfig = IDLE_CONFIG
-  /** Per leg: waiting for the first packet to lock the latch (fields, not an object per endpoint). */
-  private lockRtp = false
-  private lockRtcp = false
-  private closed = false
+  private flags = 0
+  private latch: EndpointConfig['latch'] = 'once'
+  private clockRate = 0
+  private srtpIn: SrtpKeying | null = null
+  private srtpOut: SrtpKeying | null = null
+  private peerAddress: string | null = null
+  private peerPort = 0
+  private rtcpPeerAddress: string | null = null
+  private rtcpPeerPort = 0
 
   constructor(relay: NativeRelay, rtp: number, rtcp: number | undefined, spec: EndpointSpec) {
     this.relay = relay
@@ -137,18 +151,31 @@ class NativeEndpoint implements RelayEndpoint {
   }
 
   configure(c: EndpointConfig): void {
-    const prev = this.config
-    if (!sameKey(prev.srtpIn, c.srtpIn) || !sameKey(prev.srtpOut, c.srtpOut)) {
+    if (!sameKey(this.srtpIn, c.srtpIn) || !sameKey(this.srtpOut, c.srtpOut)) {
       this.relay.setSrtp(this.rtp, c.srtpIn, c.srtpOut)
       if (this.rtcp !== undefined) this.relay.setSrtp(this.rtcp, c.srtpIn, c.srtpOut)
     }
-    const first = prev === IDLE_CONFIG
-    if (first || prev.clockRate !== c.clockRate) this.relay.setClockRate(this.rtp, c.clockRate)
-    if (first || prev.latch !== c.latch || !samePeer(prev.rtpPeer, c.rtpPeer))
+    this.srtpIn = c.srtpIn
+    this.srtpOut = c.srtpOut
+    const first = (this.flags & CONFIGURED) === 0
+    if (first || this.clockRate !== c.clockRate) this.relay.setClockRate(this.rtp, c.clockRate)
+    this.clockRate = c.clockRate
+    const latchChanged = first || this.latch !== c.latch
+    if (latchChanged || !samePeer(this.peerAddress, this.peerPort, c.rtpPeer)) {
       this.setPeer('rtp', c.rtpPeer, c.latch)
-    if (this.rtcp !== undefined && (first || prev.latch !== c.latch || !samePeer(prev.rtcpPeer, c.rtcpPeer)))
+      this.peerAddress = c.rtpPeer?.address ?? null
+      this.peerPort = c.rtpPeer?.port ?? 0
+    }
+    if (
+      this.rtcp !== undefined &&
+      (latchChanged || !samePeer(this.rtcpPeerAddress, this.rtcpPeerPort, c.rtcpPeer))
+    ) {
       this.setPeer('rtcp', c.rtcpPeer, c.latch)
-    this.config = c
+      this.rtcpPeerAddress = c.rtcpPeer?.address ?? null
+      this.rtcpPeerPort = c.rtcpPeer?.port ?? 0
+    }
+    this.latch = c.latch
+    this.flags |= CONFIGURED
   }
 
   private setPeer(kind: 'rtp' | 'rtcp', peer: PeerAddress | null, latch: EndpointConfig['latch']): void {
@@ -166,14 +193,14 @@ class NativeEndpoint implements RelayEndpoint {
   }
 
   private setLock(kind: 'rtp' | 'rtcp', pending: boolean): void {
-    if (kind === 'rtp') this.lockRtp = pending
-    else this.lockRtcp = pending
+    const bit = kind === 'rtp' ? LOCK_RTP : LOCK_RTCP
+    this.flags = pending ? this.flags | bit : this.flags & ~bit
   }
 
   tick(): void {
-    if (this.closed) return
+    if (this.flags & CLOSED) return
     for (const kind of ['rtp', 'rtcp'] as const) {
-      if (!(kind === 'rtp' ? this.lockRtp : this.lockRtcp)) continue
+      if ((this.flags & (kind === 'rtp' ? LOCK_RTP : LOCK_RTCP)) === 0) continue
       const leg = kind === 'rtp' ? this.rtp : this.rtcp
       if (leg === undefined) continue
       const s = this.relay.stats(leg)
@@ -207,8 +234,8 @@ class NativeEndpoint implements RelayEndpoint {
   }
 
   close(): void {
-    if (this.closed) return
-    this.closed = true
+    if (this.flags & CLOSED) return
+    this.flags |= CLOSED
     this.relay.close(this.rtp)
     if (this.rtcp !== undefined) this.relay.close(this.rtcp)
   }

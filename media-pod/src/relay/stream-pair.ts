@@ -5,13 +5,21 @@ import type { EndpointConfig, EndpointSpec, EndpointStats, RelayBackend, RelayEn
  * worker is preferred; when the programmed configuration needs something only the TypeScript relay
  * does (`RelayBackend.supports`), the pair moves to the fallback on the same ports (sockets are
  * closed and rebound; counters restart). Owned by: the NG handler (control loop).
+ *
+ * @remarks
+ * Held for the whole call, so it keeps fields rather than arrays and spec objects (an array costs
+ * 56 B and more, a spec 52 B): the endpoints themselves, and of the specs only what the endpoints do
+ * not already know (bind addresses, shared with the realm, and the affinity).
  */
 export class StreamPair {
   private readonly preferred: RelayBackend | null
   private readonly fallback: RelayBackend
-  private readonly specs: readonly [EndpointSpec, EndpointSpec]
+  private readonly bind0: string
+  private readonly bind1: string
+  private readonly affinity: number | undefined
   private backend: RelayBackend
-  private endpoints: [RelayEndpoint, RelayEndpoint]
+  private e0: RelayEndpoint
+  private e1: RelayEndpoint
   /** `program` has been called (the configurations themselves live in the endpoints). */
   private isProgrammed = false
   private closed = false
@@ -21,13 +29,16 @@ export class StreamPair {
     fallback: RelayBackend,
     specs: readonly [EndpointSpec, EndpointSpec],
     backend: RelayBackend,
-    endpoints: [RelayEndpoint, RelayEndpoint],
+    endpoints: readonly [RelayEndpoint, RelayEndpoint],
   ) {
     this.preferred = preferred
     this.fallback = fallback
-    this.specs = specs
+    this.bind0 = specs[0].bindAddress
+    this.bind1 = specs[1].bindAddress
+    this.affinity = specs[0].affinity
     this.backend = backend
-    this.endpoints = endpoints
+    this.e0 = endpoints[0]
+    this.e1 = endpoints[1]
   }
 
   /** Binds both endpoints on the preferred backend (or the fallback when there is none). */
@@ -56,27 +67,36 @@ export class StreamPair {
     if (this.closed) return
     const want = this.preferred?.supports(a, b) ? this.preferred : this.fallback
     if (want !== this.backend) {
-      for (const e of this.endpoints) e.close()
-      this.endpoints = await openBoth(want, this.specs)
+      const specs = [this.spec(this.bind0, this.e0), this.spec(this.bind1, this.e1)] as const
+      this.e0.close()
+      this.e1.close()
+      ;[this.e0, this.e1] = await openBoth(want, specs)
       this.backend = want
     }
-    this.endpoints[0].configure(a)
-    this.endpoints[1].configure(b)
+    this.e0.configure(a)
+    this.e1.configure(b)
     this.isProgrammed = true
   }
 
   stats(side: 0 | 1): EndpointStats {
-    return this.endpoints[side].stats()
+    return (side === 0 ? this.e0 : this.e1).stats()
   }
 
   tick(): void {
-    for (const e of this.endpoints) e.tick()
+    this.e0.tick()
+    this.e1.tick()
   }
 
   close(): void {
     if (this.closed) return
     this.closed = true
-    for (const e of this.endpoints) e.close()
+    this.e0.close()
+    this.e1.close()
+  }
+
+  /** The spec an endpoint was opened with (to rebind its ports on another backend). */
+  private spec(bindAddress: string, e: RelayEndpoint): EndpointSpec {
+    return { bindAddress, rtpPort: e.rtpPort, rtcpPort: e.rtcpPort, affinity: this.affinity }
   }
 }
 
