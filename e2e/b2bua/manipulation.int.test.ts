@@ -9,10 +9,12 @@ const NO_MEDIA = ['--no-media']
 
 /**
  * Header manipulation and identity on the wire (docs/pipeline.md §5 and "Identity and NAT"): the
- * caller's group `pbx` has Inbound rules (what it sends is reshaped before it is carried on), the
- * callee's group `carrier` has Outbound rules and a profile asserting the caller's identity (RFC 3325
- * §9.1, the uclab Webex profile's SBCAssertIdentity = 1) with privacy Restrict (RFC 3325 §9.3). The
- * SIPp UAS checks each header of the INVITE it gets.
+ * caller's group `pbx` has Inbound rules (what it sends is reshaped before it is carried on) and an
+ * Outbound one, the callee's group `carrier` has Outbound rules (one for BYE only), Inbound rules and
+ * a profile asserting the caller's identity (RFC 3325 §9.1, the uclab Webex profile's
+ * SBCAssertIdentity = 1) with privacy Restrict (RFC 3325 §9.3). The SIPp UAS checks each header of
+ * the INVITE it gets; a second call checks every message of a call both ways (docs/b2bua.md,
+ * "Manipulation and identity").
  */
 
 const profile = `---
@@ -34,6 +36,7 @@ function yaml(ports: Awaited<ReturnType<typeof sbcPorts>>, uacPort: number, uasP
       `${pbx}  manipulations:
     - { name: subject, direction: Inbound, header: Subject, action: Set, value: "from the pbx" }
     - { name: no-agent, direction: Inbound, header: User-Agent, action: Remove }
+    - { name: pbx-tag, header: X-Pbx, action: Add, value: to-pbx }
 `,
     )
     .replace(
@@ -45,6 +48,9 @@ function yaml(ports: Awaited<ReturnType<typeof sbcPorts>>, uacPort: number, uasP
       `${carrier}  manipulations:
     - { name: trunk-id, header: X-Trunk, action: Add, value: carrier-1 }
     - { name: contact-host, header: Contact, action: ReplaceHost, value: sbc.example.test }
+    - { name: bye-only, methods: [BYE], header: X-Bye, action: Add, value: "1" }
+    - { name: carrier-subject, direction: Inbound, header: Subject, action: Set, value: "from the carrier" }
+    - { name: no-server, direction: Inbound, header: Server, action: Remove }
 `,
     )
   assert.match(out, /name: subject/)
@@ -123,5 +129,57 @@ describe('Manipulation and identity through kube-sbc run', function () {
     const [a, b] = await Promise.all([uac.result(), uas.result()])
     ok(b, 1, 'UAS checking the headers')
     ok(a, 1, 'UAC')
+  })
+
+  it('applies Inbound and Outbound rules to 180, 200, a re-INVITE from the callee and its 200, the BYE and its 200', async () => {
+    // What the caller receives: carrier's Inbound rules (Subject set, Server removed) on what the
+    // callee sent, then pbx's Outbound rule (X-Pbx added).
+    const fromCallee = (tag: string) =>
+      [
+        check('Subject', '^ *from the carrier$', `${tag}subject`),
+        absent('Server', `${tag}server`),
+        check('X-Pbx', '^ *to-pbx$', `${tag}pbx`),
+      ].join('')
+    // What the callee receives: pbx's Inbound rules (Subject set, User-Agent removed), then carrier's
+    // Outbound rules (X-Trunk on everything, X-Bye on BYE only).
+    const fromCaller = (tag: string, bye: boolean) =>
+      [
+        check('Subject', '^ *from the pbx$', `${tag}subject`),
+        absent('User-Agent', `${tag}agent`),
+        check('X-Trunk', '^ *carrier-1$', `${tag}trunk`),
+        bye ? check('X-Bye', '^ *1$', `${tag}bye`) : absent('X-Bye', `${tag}bye`),
+      ].join('')
+    const uas = await startSipp({
+      scenario: {
+        file: await scenario('uas-manipulated.xml', {
+          CHECK_INVITE: fromCaller('i', false),
+          CHECK_REINVITE_200: fromCaller('r', false),
+          CHECK_BYE: fromCaller('b', true),
+        }),
+      },
+      transport: 'u1',
+      localPort: uasPort,
+      calls: 1,
+      timeoutSeconds: 15,
+    })
+    await new Promise((r) => setTimeout(r, 200))
+    const uac = await startSipp({
+      scenario: {
+        file: await scenario('uac-manipulated.xml', {
+          CHECK_180: fromCallee('p'),
+          CHECK_200: fromCallee('a'),
+          CHECK_REINVITE: fromCallee('r'),
+          CHECK_BYE_200: fromCallee('b'),
+        }),
+      },
+      target: `127.0.0.1:${sbc.ports.pbx}`,
+      transport: 'u1',
+      localPort: uacPort,
+      calls: 1,
+      timeoutSeconds: 15,
+    })
+    const [a, b] = await Promise.all([uac.result(), uas.result()])
+    ok(b, 1, 'UAS checking INVITE, the 200 of its re-INVITE and the BYE')
+    ok(a, 1, 'UAC checking 180, 200, the re-INVITE and the 200 of its BYE')
   })
 })

@@ -154,6 +154,17 @@ function isReliable(res: SipResponse): boolean {
   )
 }
 
+/** What B's 2xx sets in leg B (RFC 3261 §12.1.2): its To tag and Contact, as received. */
+interface BAnswer {
+  remoteTag: string
+  remoteTarget: string | undefined
+}
+
+function answerOf(res: SipResponse): BAnswer {
+  const contact = res.contacts[0]
+  return { remoteTag: res.toTag ?? '', remoteTarget: contact ? stringifyUri(contact.uri) : undefined }
+}
+
 /** RFC 3261 §12.1.2: the UAC's route set is the Record-Route of the response, reversed. */
 function routeSetOf(res: SipResponse): string[] {
   return res
@@ -180,6 +191,18 @@ function inviteKeyOf(req: SipRequest): InviteKey | undefined {
   const branch = req.topVia ? getParam(req.topVia.params, 'branch') : undefined
   const cseq = req.cseq?.seq
   return typeof branch === 'string' && cseq !== undefined ? { branch, cseq } : undefined
+}
+
+/**
+ * RFC 3261 §21.4.1 400 for a request carrying a header the group's manipulation rules cannot
+ * rewrite without writing invalid SIP (`ManipulationError`); other errors are rethrown.
+ */
+function notManipulable(req: SipRequest, err: unknown, toTag?: string): SipResponse {
+  if (!(err instanceof ManipulationError)) throw err
+  return createResponse(req, 400, {
+    reason: 'Bad Request - Header Not Manipulable',
+    ...(toTag ? { toTag } : {}),
+  })
 }
 
 function isStateUnavailable(e: unknown): boolean {
@@ -261,6 +284,63 @@ export class B2bua {
         m.parseErrors.inc({ reason: 'malformed-request-answered' }, n),
       )
       add(`${i.name}/pd`, e.garbageDropped, (n) => m.parseErrors.inc({ reason: 'unparseable-dropped' }, n))
+    }
+  }
+
+  /**
+   * The group's `direction` rules on a message that cannot be refused any more — a response, an
+   * ACK, a request the SBC originates: a header the rules cannot rewrite is logged with its code and
+   * the message goes on as the rules before the failing one left it (refusing would leave a
+   * transaction on the other side hanging). Requests that can be refused use `notManipulable`.
+   */
+  #manipulate(
+    direction: 'Inbound' | 'Outbound',
+    group: string,
+    msg: SipRequest | SipResponse,
+    log: Logger,
+  ): void {
+    try {
+      if (direction === 'Inbound') manipulateInbound(this.#o.pipeline(), group, msg)
+      else manipulateOutbound(this.#o.pipeline(), group, msg)
+    } catch (err) {
+      if (!(err instanceof ManipulationError)) throw err
+      log.warn(
+        { code: err.code, err: err.message, group, direction },
+        'Relayed without a failed manipulation',
+      )
+    }
+  }
+
+  /**
+   * The group's `direction` rules on `msg`, the received request `req` itself (Inbound) or what is
+   * relayed for it (Outbound), while `req` can still be refused: false after answering it 400
+   * (`notManipulable`). A BYE is never refused — its sender ended the session when it sent it
+   * (RFC 3261 §15.1.1) — and goes on like a response (see `#manipulate`).
+   */
+  #manipulateRequest(
+    direction: 'Inbound' | 'Outbound',
+    group: string,
+    msg: SipRequest,
+    req: SipRequest,
+    tx: ServerTransaction,
+    log: Logger,
+  ): boolean {
+    if (req.method === 'BYE') {
+      this.#manipulate(direction, group, msg, log)
+      return true
+    }
+    try {
+      if (direction === 'Inbound') manipulateInbound(this.#o.pipeline(), group, msg)
+      else manipulateOutbound(this.#o.pipeline(), group, msg)
+      return true
+    } catch (err) {
+      tx.respond(notManipulable(req, err))
+      const code = (err as ManipulationError).code
+      log.info(
+        { code, err: (err as Error).message, group, direction },
+        'Refused request: header not manipulable',
+      )
+      return false
     }
   }
 
@@ -561,12 +641,13 @@ export class B2bua {
       try {
         manipulateInbound(pipeline, sourceGroup, req)
       } catch (err) {
-        if (!(err instanceof ManipulationError)) throw err
+        const r = notManipulable(req, err)
         await this.#release(counters, id)
-        tx.respond(createResponse(req, 400, { reason: 'Bad Request - Header Not Manipulable' }))
-        dlog.info({ code: err.code, err: err.message }, 'Refused call: inbound manipulation')
+        tx.respond(r)
+        const code = (err as ManipulationError).code
+        dlog.info({ code, err: (err as Error).message }, 'Refused call: inbound manipulation')
         this.counters.callsFailed++
-        refused(400, { by: 'sbc', reason: 'error', detail: err.code }, target.group)
+        refused(400, { by: 'sbc', reason: 'error', detail: code }, target.group)
         return
       }
     }
@@ -696,7 +777,20 @@ export class B2bua {
     // RFC 3325 §9.1 per the target's profile (uclab: Webex "Dual Identity", SBCAssertIdentity = 1),
     // before the group's own rules, which may still rewrite it.
     applyIdentity(this.#o.pipeline(), b.ipGroup, inv)
-    manipulateOutbound(this.#o.pipeline(), b.ipGroup, inv)
+    try {
+      manipulateOutbound(this.#o.pipeline(), b.ipGroup, inv)
+    } catch (err) {
+      // A header carried from A that the target's rules cannot rewrite: A gets 400, no B leg.
+      const r = notManipulable(p.aInvite, err, p.state.a.localTag)
+      const code = (err as ManipulationError).code
+      p.log.info({ code, err: (err as Error).message }, 'Refused call: outbound manipulation')
+      this.counters.callsFailed++
+      if (p.state.a.ipGroup !== '') this.#o.metrics?.recordFinal(p.state.a.ipGroup, 'inbound', 400)
+      this.#manipulate('Outbound', p.state.a.ipGroup, r, p.log)
+      p.aTx.respond(r)
+      await this.#finish(p, { by: 'sbc', reason: 'error', code: 400, detail: code })
+      return
+    }
     p.bInvite = inv
     p.provisional = false
     this.#o.metrics?.callsAttempted.inc({ ip_group: b.ipGroup, direction: 'outbound' })
@@ -736,6 +830,9 @@ export class B2bua {
       }
       if (p.answered || p.finished) return
       if (isReliable(res)) await this.#storeEarlyDialog(p, res)
+      // The early dialog's data was taken from the response as received; B's Inbound rules shape
+      // what is carried on to A.
+      this.#manipulate('Inbound', p.state.b.ipGroup, res, p.log)
       const out = mirrorResponse(p.aInvite, res, p.state.a.localTag, this.#aContact(p))
       if (out.body.length > 0) {
         try {
@@ -747,7 +844,7 @@ export class B2bua {
           return
         }
       }
-      manipulateOutbound(this.#o.pipeline(), p.state.a.ipGroup, out)
+      this.#manipulate('Outbound', p.state.a.ipGroup, out, p.log)
       p.aTx.respond(out)
       return
     }
@@ -761,7 +858,7 @@ export class B2bua {
       p.answered = true
       if (p.cancelled || p.finished) {
         // The CANCEL/200 race (RFC 3261 §9.1): B answered anyway. Confirm and hang up its leg.
-        await this.#ackAndByeB(p, res, { by: 'caller', reason: 'cancel', code: 487 })
+        await this.#ackAndByeB(p, answerOf(res), { by: 'caller', reason: 'cancel', code: 487 })
         return
       }
       await this.#onBAnswered(p, res)
@@ -779,12 +876,14 @@ export class B2bua {
     if (retry && (await this.#nextTarget(p))) return
     this.counters.callsFailed++
     if (p.state.a.ipGroup !== '') this.#o.metrics?.recordFinal(p.state.a.ipGroup, 'inbound', status)
+    // A real response from B (not a timeout or transport failure we stand in for).
+    if (failure === undefined) this.#manipulate('Inbound', p.state.b.ipGroup, res, p.log)
     const out = createResponse(p.aInvite, status, { reason: res.reason, toTag: p.state.a.localTag })
     for (const h of ['retry-after', 'reason', 'warning'] as const) {
       const v = res.header(h)
       if (v !== undefined) out.addHeader(h, v)
     }
-    manipulateOutbound(this.#o.pipeline(), p.state.a.ipGroup, out)
+    this.#manipulate('Outbound', p.state.a.ipGroup, out, p.log)
     p.aTx.respond(out)
     p.log.info({ status }, 'Call failed')
     await this.#finish(
@@ -890,7 +989,10 @@ export class B2bua {
   }
 
   async #onBAnswered(p: PendingInvite, res: SipResponse): Promise<void> {
-    const contact = res.contacts[0]
+    // The dialog's data as received, before B's Inbound rules shape what is carried on to A.
+    const answer = answerOf(res)
+    const routeSet = routeSetOf(res)
+    this.#manipulate('Inbound', p.state.b.ipGroup, res, p.log)
     const now = Date.now()
     const answered = (s: DialogState): DialogState => ({
       ...s,
@@ -900,10 +1002,10 @@ export class B2bua {
       b: {
         ...s.b,
         state: 'confirmed',
-        remoteTag: res.toTag ?? '',
-        remoteTarget: contact ? stringifyUri(contact.uri) : s.b.remoteTarget,
+        remoteTag: answer.remoteTag,
+        remoteTarget: answer.remoteTarget ?? s.b.remoteTarget,
         // RFC 3261 §12.1.2: the UAC's route set is the Record-Route of the 2xx, reversed.
-        routeSet: routeSetOf(res),
+        routeSet,
       },
       cdr: { ...s.cdr, sipCode: res.status },
     })
@@ -915,7 +1017,7 @@ export class B2bua {
         out.body = await this.#media.answer(p.state, 'b', out.body)
       } catch (err) {
         // B accepted but its answer cannot be anchored: A gets the refusal, B is ACKed and BYEd.
-        await this.#failOnMedia(p, err, res)
+        await this.#failOnMedia(p, err, answer)
         return
       }
     }
@@ -934,12 +1036,12 @@ export class B2bua {
     } catch (err) {
       p.log.error({ err }, 'Could not store the answered call; hanging up')
       p.aTx.respond(createResponse(p.aInvite, 503, { toTag: p.state.a.localTag }))
-      await this.#ackAndByeB(p, res, { by: 'sbc', reason: 'store-unavailable', code: 503 })
+      await this.#ackAndByeB(p, answer, { by: 'sbc', reason: 'store-unavailable', code: 503 })
       return
     }
     this.counters.callsAnswered++
     this.#countAnswered(p.state)
-    manipulateOutbound(this.#o.pipeline(), p.state.a.ipGroup, out)
+    this.#manipulate('Outbound', p.state.a.ipGroup, out, p.log)
     p.aTx.respond(out)
     p.log.info({}, 'Answered call')
     const ackKey = `${p.state.a.callId}\u0000${p.state.a.localTag}`
@@ -957,14 +1059,14 @@ export class B2bua {
    * `media` with the error code. Other errors are rethrown. `answered`: B's 2xx whose answer was
    * refused — B's leg is then ACKed and BYEd instead of the early call being finished.
    */
-  async #failOnMedia(p: PendingInvite, err: unknown, answered?: SipResponse): Promise<void> {
+  async #failOnMedia(p: PendingInvite, err: unknown, answered?: BAnswer): Promise<void> {
     const r = mediaRefusal(p.aInvite, err, p.state.a.localTag)
     if (!r) throw err
     const what = answered ? 'Answer refused by the media step' : 'Call refused by the media step'
     p.log.info({ status: r.status, err: (err as Error).message }, what)
     this.counters.callsFailed++
     if (p.state.a.ipGroup !== '') this.#o.metrics?.recordFinal(p.state.a.ipGroup, 'inbound', r.status)
-    manipulateOutbound(this.#o.pipeline(), p.state.a.ipGroup, r)
+    this.#manipulate('Outbound', p.state.a.ipGroup, r, p.log)
     p.aTx.respond(r)
     const hangup: Hangup = {
       by: 'sbc',
@@ -975,16 +1077,18 @@ export class B2bua {
     await (answered ? this.#ackAndByeB(p, answered, hangup) : this.#finish(p, hangup))
   }
 
-  async #ackAndByeB(p: PendingInvite, res: SipResponse, hangup: Hangup): Promise<void> {
+  async #ackAndByeB(p: PendingInvite, answer: BAnswer, hangup: Hangup): Promise<void> {
     const b: DialogLeg = {
       ...p.state.b,
-      remoteTag: res.toTag ?? '',
-      remoteTarget: res.contacts[0] ? stringifyUri(res.contacts[0].uri) : p.state.b.remoteTarget,
+      remoteTag: answer.remoteTag,
+      remoteTarget: answer.remoteTarget ?? p.state.b.remoteTarget,
     }
     const dest = legDestination(b, this.#o.podName)
     const ack = buildInDialogRequest('ACK', b, p.bInvite?.cseq?.seq ?? b.localCSeq, p.bIface, 70, 'sbc')
+    this.#manipulate('Outbound', b.ipGroup, ack, p.log)
     p.bIface.endpoint.send(ack, dest).catch(() => {})
     const bye = buildInDialogRequest('BYE', b, b.localCSeq + 1, p.bIface, 70, 'sbc')
+    this.#manipulate('Outbound', b.ipGroup, bye, p.log)
     this.#sendRequest(p.bIface, bye, dest, { onResponse: () => {}, onTimeout: () => {} })
     p.log.info({}, 'Hung up the B leg answered after CANCEL')
     await this.#finish(p, hangup)
@@ -994,6 +1098,9 @@ export class B2bua {
     if (!p.bInvite || !p.provisional || (p as { cancelSent?: boolean }).cancelSent) return
     ;(p as { cancelSent?: boolean }).cancelSent = true
     const cancel = buildCancel(p.bInvite)
+    // Rules are deterministic and ReplaceHost idempotent, so Request-URI, From and To stay those of
+    // the INVITE as RFC 3261 §9.1 requires.
+    this.#manipulate('Outbound', p.state.b.ipGroup, cancel, p.log)
     this.#sendRequest(p.bIface, cancel, legDestination(p.state.b, this.#o.podName), {
       onResponse: () => {},
       onTimeout: () => {
@@ -1046,7 +1153,9 @@ export class B2bua {
     if (p.answered || p.finished || p.cancelled) return
     p.cancelled = true
     p.log.info({}, 'Cancelled call')
-    p.aTx.respond(createResponse(p.aInvite, 487, { toTag: p.state.a.localTag }))
+    const r = createResponse(p.aInvite, 487, { toTag: p.state.a.localTag })
+    this.#manipulate('Outbound', p.state.a.ipGroup, r, p.log)
+    p.aTx.respond(r)
     this.#sendBCancel(p)
     // B should answer the INVITE with 487; if it never does, clean up anyway.
     setTimeout(() => void this.#finish(p, { by: 'caller', reason: 'cancel', code: 487 }), 32_000).unref()
@@ -1252,6 +1361,8 @@ export class B2bua {
     // RFC 3261 §13.2.2.4: the ACK has the CSeq number of the INVITE (PRACKs may have come between).
     const seq = (p && found.leg === 'a' ? p.bInvite?.cseq?.seq : undefined) ?? leg.inviteCSeq ?? leg.localCSeq
     const out = buildInDialogRequest('ACK', leg, seq, iface, 70, 'sbc')
+    const log = lazyChild(this.#o.logger, { callId, dialogId: found.call.id })
+    this.#manipulate('Inbound', found.call[found.leg].ipGroup, ack, log)
     copyEndToEnd(ack, out)
     let refused: MediaAnchorError | undefined
     if (out.body.length > 0) {
@@ -1266,6 +1377,7 @@ export class B2bua {
         out.removeHeader('content-type')
       }
     }
+    this.#manipulate('Outbound', leg.ipGroup, out, log)
     const dest = legDestination(leg, this.#o.podName)
     if (p && found.leg === 'a') {
       p.bAck = out
@@ -1303,6 +1415,7 @@ export class B2bua {
       const iface = this.#o.interfaces().get(leg.peer.localInterface ?? '')
       if (!iface) continue
       const bye = buildInDialogRequest('BYE', leg, leg.localCSeq, iface, 70, this.#contactUser(leg.ipGroup))
+      this.#manipulate('Outbound', leg.ipGroup, bye, this.#o.logger)
       this.#sendRequest(iface, bye, legDestination(leg, this.#o.podName), {
         onResponse: () => {},
         onTimeout: () => {},
@@ -1332,6 +1445,9 @@ export class B2bua {
       return
     }
     const contact = req.contacts[0]
+    // X's Inbound rules, once the dialog's data (CSeq, target refresh) was taken from the request as
+    // received: they shape what is carried on to Y, and run before anything is written.
+    if (!this.#manipulateRequest('Inbound', found.call[x].ipGroup, req, req, tx, log)) return
     let sent: DialogState | undefined
     let ySeq = 0
     if (req.method === 'BYE') {
@@ -1377,6 +1493,9 @@ export class B2bua {
     const out = buildInDialogRequest(req.method, leg, ySeq, yIface, mf, this.#contactUser(leg.ipGroup))
     copyEndToEnd(req, out)
     if (req.method === 'PRACK') this.#mapRAck(out, sent, y)
+    // Y's Outbound rules before the media step, so a refusal leaves the media session untouched
+    // (the rules never touch the body).
+    if (!this.#manipulateRequest('Outbound', leg.ipGroup, out, req, tx, log)) return
     if (out.body.length > 0 && (req.method === 'INVITE' || req.method === 'UPDATE')) {
       const pod = sent.media?.pod
       try {
@@ -1394,20 +1513,25 @@ export class B2bua {
       // The media step re-anchored the call on another media pod (its pod was gone): store where.
       if (sent.media && sent.media.pod !== pod) sent = await this.#storeMedia(sent)
     }
-    manipulateOutbound(this.#o.pipeline(), leg.ipGroup, out)
     const xLeg = sent[x]
     const xContact = iface.contact(xLeg.peer.transport, this.#contactUser(xLeg.ipGroup))
     this.#inflight++
     let done = false
-    const complete = async (res: SipResponse) => {
+    // `received`: a response from Y, whose Inbound rules apply (not a timeout we stand in for).
+    const complete = async (res: SipResponse, received = true) => {
       if (res.status < 200) {
-        if (req.method === 'INVITE' && res.status > 100)
-          tx.respond(mirrorResponse(req, res, undefined, xContact))
+        if (req.method === 'INVITE' && res.status > 100) {
+          this.#manipulate('Inbound', leg.ipGroup, res, log)
+          const r = mirrorResponse(req, res, undefined, xContact)
+          this.#manipulate('Outbound', xLeg.ipGroup, r, log)
+          tx.respond(r)
+        }
         return
       }
       if (done) return
       done = true
       this.#inflight--
+      if (received) this.#manipulate('Inbound', leg.ipGroup, res, log)
       const answer = mirrorResponse(
         req,
         res,
@@ -1427,7 +1551,7 @@ export class B2bua {
           return
         }
       }
-      manipulateOutbound(this.#o.pipeline(), xLeg.ipGroup, answer)
+      this.#manipulate('Outbound', xLeg.ipGroup, answer, log)
       tx.respond(answer)
       if (req.method === 'BYE') {
         log.info({ endedBy: x, status: res.status }, 'Ended call')
@@ -1442,8 +1566,8 @@ export class B2bua {
     }
     this.#sendRequest(yIface, out, legDestination(leg, this.#o.podName), {
       onResponse: (res) => this.#guard(complete(res), req),
-      onTimeout: () => this.#guard(complete(createResponse(out, 408)), req),
-      onTransportError: () => this.#guard(complete(createResponse(out, 503)), req),
+      onTimeout: () => this.#guard(complete(createResponse(out, 408), false), req),
+      onTransportError: () => this.#guard(complete(createResponse(out, 503), false), req),
     })
     log.debug({ method: req.method }, 'Relayed in-dialog request')
   }
@@ -1493,15 +1617,9 @@ export class B2bua {
       tx.respond(r)
       return
     }
-    if (decision.sourceGroup !== null) {
-      try {
-        manipulateInbound(this.#o.pipeline(), decision.sourceGroup, req)
-      } catch (err) {
-        if (!(err instanceof ManipulationError)) throw err
-        tx.respond(createResponse(req, 400, { reason: 'Bad Request - Header Not Manipulable' }))
-        return
-      }
-    }
+    const log = lazyChild(this.#o.logger, { callId: req.callId })
+    const sourceGroup = decision.sourceGroup ?? ''
+    if (!this.#manipulateRequest('Inbound', sourceGroup, req, req, tx, log)) return
     // Out-of-dialog non-INVITE (OPTIONS, MESSAGE, ...): relayed on a fresh transaction, no state.
     const first = decision.targets.slice(0, 1)
     const target = (needsResolution(first) ? await resolveRouteTargets(first, this.#resolve) : first)[0]
@@ -1522,19 +1640,23 @@ export class B2bua {
     )
     copyEndToEnd(req, out)
     applyIdentity(this.#o.pipeline(), target.group, out)
-    manipulateOutbound(this.#o.pipeline(), target.group, out)
+    if (!this.#manipulateRequest('Outbound', target.group, out, req, tx, log)) return
     this.#inflight++
     let done = false
-    const complete = (res: SipResponse) => {
+    // `received`: a response from the target, whose Inbound rules apply (not a timeout).
+    const complete = (res: SipResponse, received = true) => {
       if (res.status < 200 || done) return
       done = true
       this.#inflight--
-      tx.respond(mirrorResponse(req, res, generateTag(), undefined))
+      if (received) this.#manipulate('Inbound', target.group, res, log)
+      const r = mirrorResponse(req, res, generateTag(), undefined)
+      this.#manipulate('Outbound', sourceGroup, r, log)
+      tx.respond(r)
     }
     this.#sendRequest(yIface, out, legDestination(leg, this.#o.podName), {
-      onResponse: complete,
-      onTimeout: () => complete(createResponse(out, 408)),
-      onTransportError: () => complete(createResponse(out, 503)),
+      onResponse: (res) => complete(res),
+      onTimeout: () => complete(createResponse(out, 408), false),
+      onTransportError: () => complete(createResponse(out, 503), false),
     })
   }
 }

@@ -116,6 +116,61 @@ describe('manipulation step (uclab ManSet 2)', () => {
     assert.equal(res.header('from'), '<sip:a@sbc1.uclab.dev>;tag=1')
   })
 
+  const response = (status: number, method: string) => {
+    const res = new SipResponse(status, status === 180 ? 'Ringing' : 'OK')
+    res.addHeader('From', '<sip:a@10.0.0.1>;tag=1').addHeader('To', '<sip:b@10.0.0.2>;tag=2')
+    res.addHeader('CSeq', `1 ${method}`).addHeader('Server', 'pbx-9000').addHeader('Subject', 'original')
+    return res
+  }
+  const rules = (...ms: Partial<Manipulation>[]) =>
+    CompiledPipeline.from(
+      uclabConfig((c) => {
+        for (const m of ms) withRule(m)(c)
+      }),
+    )
+
+  it('applies Inbound rules to responses and in-dialog requests received from the group, by CSeq method', () => {
+    const p = rules(
+      { name: 'subject', direction: 'Inbound', header: 'Subject', action: 'Set', value: 'from the trunk' },
+      {
+        name: 'server',
+        direction: 'Inbound',
+        methods: ['INVITE'],
+        header: 'Server',
+        action: 'Remove',
+        value: null,
+      },
+      {
+        name: 'bye-only',
+        direction: 'Inbound',
+        methods: ['BYE'],
+        header: 'X-Bye',
+        action: 'Add',
+        value: '1',
+      },
+    )
+    const ringing = response(180, 'INVITE')
+    assert.equal(manipulateInbound(p, 'siptrunk', ringing), 2)
+    assert.deepEqual([ringing.header('subject'), ringing.hasHeader('server')], ['from the trunk', false])
+    assert.equal(ringing.hasHeader('x-bye'), false, 'a BYE rule leaves the INVITE response alone')
+    const byeOk = response(200, 'BYE')
+    assert.equal(manipulateInbound(p, 'siptrunk', byeOk), 2)
+    assert.deepEqual([byeOk.header('server'), byeOk.header('x-bye')], ['pbx-9000', '1'])
+    const bye = request('BYE', { headers: { Subject: 'x' } })
+    assert.equal(manipulateInbound(p, 'siptrunk', bye), 2)
+    assert.deepEqual([bye.header('subject'), bye.header('x-bye')], ['from the trunk', '1'])
+    // The group's Outbound direction is a different rule set.
+    assert.equal(manipulateOutbound(p, 'siptrunk', response(200, 'INVITE')), 0)
+  })
+
+  it('applies no rule for the unclassified caller or a group no longer configured', () => {
+    const p = rules({ name: 'subject', direction: 'Inbound', header: 'Subject', action: 'Set', value: 'x' })
+    const r = response(200, 'INVITE')
+    assert.equal(manipulateInbound(p, '', r), 0)
+    assert.equal(manipulateOutbound(p, 'gone-in-this-generation', r), 0)
+    assert.equal(r.header('subject'), 'original')
+  })
+
   it('leaves a Contact: * alone', () => {
     const r = request('REGISTER', { contact: '*' })
     manipulateOutbound(uclab(), 'webex', r)

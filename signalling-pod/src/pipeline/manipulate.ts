@@ -276,15 +276,33 @@ export function applyManipulations(
 }
 
 interface HasGroups {
-  group(name: string): { manipulations: CompiledManipulation[] }
+  readonly groups: ReadonlyMap<string, { manipulations: readonly CompiledManipulation[] }>
 }
 
-/** Applies the group's Outbound rules to a message about to be sent toward it; returns how many applied. */
+/**
+ * The group's rules; none for the unclassified caller (`''`) or a group a later configuration
+ * generation removed while its calls go on (their messages are relayed as they are).
+ */
+function rulesOf(p: HasGroups, group: string): readonly CompiledManipulation[] {
+  return p.groups.get(group)?.manipulations ?? []
+}
+
+/**
+ * Applies the group's Outbound rules to a message about to be sent toward it — every request and
+ * response the B2BUA relays or originates in a call (docs/b2bua.md, "Manipulation and identity");
+ * returns how many applied.
+ */
 export function manipulateOutbound(p: HasGroups, group: string, msg: SipRequest | SipResponse): number {
-  return applyManipulations(p.group(group).manipulations, 'Outbound', msg)
+  const rules = rulesOf(p, group)
+  return rules.length === 0 ? 0 : applyManipulations(rules, 'Outbound', msg)
 }
 
-/** Applies the group's Inbound rules to a message received from it; returns how many applied. */
+/**
+ * Applies the group's Inbound rules to a message received from it — the initial request, in-dialog
+ * requests and the responses it sends — after the B2BUA took the dialog's data from it; returns how
+ * many applied.
+ */
 export function manipulateInbound(p: HasGroups, group: string, msg: SipRequest | SipResponse): number {
-  return applyManipulations(p.group(group).manipulations, 'Inbound', msg)
+  const rules = rulesOf(p, group)
+  return rules.length === 0 ? 0 : applyManipulations(rules, 'Inbound', msg)
 }
