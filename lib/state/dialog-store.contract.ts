@@ -318,6 +318,24 @@ export function dialogStoreContract(h: ContractHarness): void {
       )
     })
 
+    it('lists the calls anchored on a media pod', async () => {
+      const on = (id: string, pod?: string) => {
+        const s = answered(testCall(id))
+        if (pod) s.media = { pod, ngCallId: id, fromTag: 'a' }
+        else delete s.media
+        return s
+      }
+      await store.createCall(on('r1', 'm-dead'))
+      await store.createCall(on('r2', 'm-live'))
+      await store.createCall(on('r3', 'm-dead'))
+      await store.createCall(on('r4'))
+      assert.deepEqual((await store.callsOnMediaPod('m-dead')).sort(), ['r1', 'r3'])
+      assert.deepEqual(await store.callsOnMediaPod('m-live'), ['r2'])
+      assert.deepEqual(await store.callsOnMediaPod('m-other'), [])
+      await store.deleteCall('r1')
+      assert.deepEqual(await store.callsOnMediaPod('m-dead'), ['r3'])
+    })
+
     it('forgets a pod that stopped heartbeating', async () => {
       await store.registerMediaPod(pod('dead', ['wan'], 100, 0), 300)
       await store.registerMediaPod(pod('alive', ['wan'], 100, 50), 60_000)

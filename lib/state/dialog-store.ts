@@ -127,6 +127,12 @@ export interface DialogStore {
   deleteCall(id: string, known?: DialogState): Promise<boolean>
   /** Re-applies the call's TTL (derived from its state) to all its keys; false if it does not exist. */
   refreshCall(id: string): Promise<boolean>
+  /**
+   * The ids of the stored calls whose media is anchored on media pod `pod` (`DialogState.media.pod`),
+   * any state. A scan of every call, not an index: it runs only when a media pod is lost, and an
+   * index would cost every call a write (docs/b2bua.md, "A media pod disappears").
+   */
+  callsOnMediaPod(pod: string): Promise<string[]>
 
   /**
    * Takes one of `limit` slots of `group` for `callId`, atomically across all pods. Holding again

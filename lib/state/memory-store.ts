@@ -163,6 +163,12 @@ export class MemoryStore implements DialogStore {
     return json === undefined ? undefined : (JSON.parse(json) as DialogState)
   }
 
+  async callsOnMediaPod(pod: string): Promise<string[]> {
+    const out: string[] = []
+    for (const id of [...this.#calls.keys()]) if (this.#get(id)?.media?.pod === pod) out.push(id)
+    return out
+  }
+
   async findByLeg(key: LegKey): Promise<FoundCall | undefined> {
     const candidates: Array<['l' | 'r', string | undefined]> = [
       ['l', key.localTag],

@@ -285,6 +285,35 @@ export class RedisStore implements DialogStore {
     return r === 1 || (await this.getCall(id)) !== undefined
   }
 
+  async callsOnMediaPod(pod: string): Promise<string[]> {
+    checkName('media pod', pod)
+    // Call hashes are `<prefix>:{c:<id>}` (ids have no glob characters); the prefix is escaped.
+    const [head, tail] = this.#callKeyParts
+    const match = `${head.replace(/[*?[\]\\]/g, '\\$&')}*${tail}`
+    const out: string[] = []
+    let cursor = '0'
+    do {
+      const [next, keys] = await this.#run('scan', () => this.client.scan(cursor, 'MATCH', match, 'COUNT', 500))
+      cursor = next
+      if (keys.length === 0) continue
+      const pipe = this.client.pipeline()
+      for (const k of keys) pipe.hget(k, 's')
+      const replies = (await this.#run('hget', () => pipe.exec())) ?? []
+      for (const [i, k] of keys.entries()) {
+        const text = replies[i]?.[1]
+        // Gone since the scan saw it, or not a call (a foreign key under the prefix): skipped.
+        if (typeof text !== 'string') continue
+        const id = k.slice(head.length, k.length - tail.length)
+        try {
+          if (parseStored(id, text).media?.pod === pod) out.push(id)
+        } catch {
+          // A corrupt record cannot be re-anchored; its own reader reports it.
+        }
+      }
+    } while (cursor !== '0')
+    return out
+  }
+
   async tryAcquireCall(group: string, callId: string, limit: number, holdMs: number): Promise<AcquireResult> {
     checkName('group', group)
     checkId(callId)
