@@ -293,7 +293,9 @@ export class RedisStore implements DialogStore {
     const out: string[] = []
     let cursor = '0'
     do {
-      const [next, keys] = await this.#run('scan', () => this.client.scan(cursor, 'MATCH', match, 'COUNT', 500))
+      const [next, keys] = await this.#run('scan', () =>
+        this.client.scan(cursor, 'MATCH', match, 'COUNT', 500),
+      )
       cursor = next
       if (keys.length === 0) continue
       const pipe = this.client.pipeline()
