@@ -23,6 +23,8 @@ the config's media realms (docs/media-pod.md).
   --workers N           native relay threads, 0 = TypeScript relay only (default: one per core)
   --media-timeout N     seconds without packets before a stream is reported timed out (default 60, 0 = off)
   --port-quarantine-ms N  how long a released port stays out of circulation (default 5000)
+  --heartbeat-ms N      registry heartbeat period; the pod counts as lost 3 periods after its last
+                        heartbeat, and signalling then re-anchors its calls (default 5000)
   --ng-secret-file FILE optional shared secret (kube-sbc-secret) for NG requests
 ${COMMON_FLAGS_USAGE}`
 
@@ -44,6 +46,7 @@ export const mediaCommand: Command = {
       'media-timeout': { type: 'string' },
       'ng-secret-file': { type: 'string' },
       'port-quarantine-ms': { type: 'string' },
+      'heartbeat-ms': { type: 'string' },
     })
     if (flags.help) {
       io.stdout(`${USAGE}\n`)
@@ -94,6 +97,7 @@ export const mediaCommand: Command = {
       mediaTimeoutSeconds: int('media-timeout', 60, 0, 86400),
       drainSeconds: flags.drainSeconds,
       portQuarantineMs: int('port-quarantine-ms', 5000, 0, 600_000),
+      heartbeatMs: int('heartbeat-ms', 5000, 100, 60_000),
       ...(secretFile !== undefined ? { ngSecret: read(secretFile).trim() } : {}),
       ...(flags.logLevel !== undefined ? { logLevel: flags.logLevel } : {}),
       logPretty: flags.logPretty,

@@ -47,6 +47,8 @@ export interface MediaProcessOptions {
   mediaTimeoutSeconds: number
   drainSeconds: number
   portQuarantineMs?: number
+  /** Registry heartbeat period (ms); the registry entry lives 3 periods. Default 5000. */
+  heartbeatMs?: number
   ngSecret?: string
   logLevel?: string
   logPretty?: boolean
@@ -88,6 +90,7 @@ export async function runMediaProcess(o: MediaProcessOptions): Promise<number> {
       workers: o.workers,
       mediaTimeoutMs: o.mediaTimeoutSeconds * 1000,
       ...(o.portQuarantineMs !== undefined ? { quarantineMs: o.portQuarantineMs } : {}),
+      ...(o.heartbeatMs !== undefined ? { heartbeatMs: o.heartbeatMs } : {}),
       ...(o.ngSecret !== undefined ? { ngSecret: o.ngSecret } : {}),
     })
   }

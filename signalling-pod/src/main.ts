@@ -17,6 +17,7 @@ import { MemoryStore } from '../../lib/state/memory-store.ts'
 import { RedisStore } from '../../lib/state/redis-store.ts'
 import { redact } from '../../lib/state/redis-url.ts'
 import type { ConfigSource } from './config-sources.ts'
+import { CallReanchor } from './media/call-reanchor.ts'
 import { type MediaMode, MediaRuntime } from './media/media-runtime.ts'
 import { endTimedOutCall } from './media/media-timeouts.ts'
 import { SignallingMetrics } from './metrics.ts'
@@ -107,6 +108,7 @@ export async function runSignallingProcess(o: SignallingProcessOptions): Promise
   let server: SignallingServer | undefined
   let store: { store: DialogStore; shared: boolean } | undefined
   let media: MediaRuntime | undefined
+  let reanchor: CallReanchor | undefined
   const http = await startObservabilityServer({
     port: o.httpPort,
     registry,
@@ -136,6 +138,10 @@ export async function runSignallingProcess(o: SignallingProcessOptions): Promise
         onTimeout: (n) => {
           if (server) void endTimedOutCall(server.b2bua, n, logger)
         },
+        // A lost media pod: its calls are re-INVITEd onto another one, or ended.
+        onPodLost: (pod) => {
+          if (reanchor) void reanchor.podLost(pod)
+        },
       })
       server = SignallingServer.create({
         store: store.store,
@@ -147,6 +153,14 @@ export async function runSignallingProcess(o: SignallingProcessOptions): Promise
         secrets: o.secrets ?? fileSecretResolver(secretsDir),
         ...(media ? { media: media.anchor } : {}),
       })
+      if (media)
+        reanchor = new CallReanchor({
+          store: store.store,
+          signalling: server.b2bua,
+          media: media.anchor,
+          podName,
+          logger,
+        })
     } else await media?.applyConfig(config)
     const first = !server.applied
     await server.applyConfig(config)

@@ -1427,6 +1427,72 @@ export class B2bua {
     return true
   }
 
+  /**
+   * Sends a re-INVITE the SBC itself originates on leg `leg` of an established call (media
+   * re-anchoring, signalling-pod/src/media/call-reanchor.ts). The leg's CSeq is written first
+   * (compare-and-set, retried), then the INVITE goes out with `sdp`, or without a body: an offerless
+   * re-INVITE (RFC 3261 §14.1), whose 2xx carries the peer's offer. Resolves with the final response
+   * (408 on timeout, 503 on a transport error) and `ack(sdp?)`, which sends the ACK of a 2xx (with
+   * the answer when the 2xx held an offer, RFC 3261 §13.2.2.4). Undefined when the call is gone or
+   * not confirmed.
+   */
+  async reinviteLeg(
+    dialogId: string,
+    leg: LegName,
+    sdp?: Buffer,
+  ): Promise<
+    { state: DialogState; response: SipResponse; ack: (sdp?: Buffer) => Promise<void> } | undefined
+  > {
+    let sent: DialogState | undefined
+    let seq = 0
+    for (let attempt = 0; attempt < 5 && !sent; attempt++) {
+      const s = await this.#o.store.getCall(dialogId)
+      if (s?.state !== 'confirmed') return undefined
+      seq = s[leg].localCSeq + 1
+      try {
+        sent = await this.#o.store.updateCall({ ...s, [leg]: { ...s[leg], localCSeq: seq, inviteCSeq: seq } })
+      } catch (err) {
+        if (!(err instanceof VersionConflictError)) throw err
+      }
+    }
+    if (!sent) return undefined
+    const l = sent[leg]
+    const iface = this.#o.interfaces().get(l.peer.localInterface ?? '')
+    if (!iface) throw new Error(`call ${dialogId}: leg ${leg} has no SIP interface ${l.peer.localInterface}`)
+    const dest = legDestination(l, this.#o.podName)
+    const withBody = (m: SipRequest, body: Buffer | undefined) => {
+      if (body && body.length > 0) {
+        m.body = body
+        m.addHeader('Content-Type', 'application/sdp')
+      }
+      return m
+    }
+    const invite = withBody(
+      buildInDialogRequest('INVITE', l, seq, iface, 70, this.#contactUser(l.ipGroup)),
+      sdp,
+    )
+    manipulateOutbound(this.#o.pipeline(), l.ipGroup, invite)
+    this.#inflight++
+    const response = await new Promise<SipResponse>((resolve) => {
+      this.#sendRequest(iface, invite, dest, {
+        onResponse: (res) => {
+          if (res.status >= 200) resolve(res)
+        },
+        onTimeout: () => resolve(createResponse(invite, 408)),
+        onTransportError: () => resolve(createResponse(invite, 503)),
+      })
+    }).finally(() => this.#inflight--)
+    const ack = async (answer?: Buffer) => {
+      if (response.status >= 300) return
+      const out = withBody(
+        buildInDialogRequest('ACK', l, seq, iface, 70, this.#contactUser(l.ipGroup)),
+        answer,
+      )
+      await iface.endpoint.send(out, dest)
+    }
+    return { state: sent, response, ack }
+  }
+
   async #inDialog(iface: SipInterfaceRuntime, req: SipRequest, tx: ServerTransaction): Promise<void> {
     const callId = req.callId ?? ''
     let found = await this.#o.store.findByLeg({ callId, localTag: req.toTag, remoteTag: req.fromTag })

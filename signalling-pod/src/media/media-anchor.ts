@@ -156,6 +156,54 @@ export class MediaAnchor {
     return this.offerOn(await this.podFor(call, x.realm ?? y.realm), call, from, text, x, y)
   }
 
+  /**
+   * Re-anchoring (call-reanchor.ts): the offer from `from` on a new session on another media pod
+   * than `lost`, read from a fresh registry, whatever `call.media` names. Sets `call.media` to the
+   * new pod; returns the SDP for the other leg. Throws `MediaAnchorError` as `onOffer` does.
+   */
+  async moveOffer(call: DialogState, from: LegName, sdp: Buffer, lost: string): Promise<Buffer> {
+    const x = this.policy(call, from)
+    const y = this.policy(call, other(from))
+    const moving = { ...call }
+    delete moving.media
+    await this.registry(true)
+    const pod = await this.podFor(moving, x.realm ?? y.realm, lost)
+    return this.offerOn(pod, call, from, sdp.toString('utf8'), x, y)
+  }
+
+  /** Whether a live media pod other than `lost` serves the call's realm (fresh registry read). */
+  async hasPodFor(call: DialogState, lost: string): Promise<boolean> {
+    const realm = this.policy(call, 'a').realm ?? this.policy(call, 'b').realm
+    if (this.o.fixed || !realm) return false
+    const pods = (await this.registry(true)).filter((p) => p.id !== lost)
+    return pickByFreeCapacity(pods, realm) !== undefined
+  }
+
+  /**
+   * Whether the NG server at `address` (host:port) answers a ping within about 1.4 s (a short,
+   * one-off client: this decides whether a pod that left the registry is draining or dead).
+   */
+  async answersPing(address: string): Promise<boolean> {
+    const i = address.lastIndexOf(':')
+    let client: NgClient | undefined
+    try {
+      client = await NgClient.connect({
+        host: address.slice(0, i),
+        port: Number(address.slice(i + 1)),
+        retransmitMs: 200,
+        retransmissions: 2,
+        ...(this.o.secret !== undefined ? { secret: this.o.secret } : {}),
+        logger: this.logger,
+      })
+      await client.ping()
+      return true
+    } catch {
+      return false
+    } finally {
+      await client?.close()
+    }
+  }
+
   private async offerOn(
     pod: { id: string; client: NgClient },
     call: DialogState,

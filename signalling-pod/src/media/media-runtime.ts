@@ -18,9 +18,11 @@ import type { Registry } from 'prom-client'
 import type { SbcConfig } from '../../../lib/config/model.ts'
 import type { MediaTimeoutNotice } from '../../../lib/media/control/media-timeout.ts'
 import type { Logger } from '../../../lib/observability/logger.ts'
-import type { DialogStore } from '../../../lib/state/dialog-store.ts'
+import type { DialogStore, MediaPodInfo } from '../../../lib/state/dialog-store.ts'
+import { RedisStore } from '../../../lib/state/redis-store.ts'
 import { MediaPod } from '../../../media-pod/src/media-pod.ts'
 import { anchorsMedia, MediaAnchor } from './media-anchor.ts'
+import { MediaPodWatch } from './media-pod-watch.ts'
 import { type MediaTimeoutSubscription, subscribeMediaTimeouts } from './media-timeouts.ts'
 
 /** How a signalling process anchors media. */
@@ -49,6 +51,14 @@ export interface MediaRuntimeOptions {
   podName: string
   /** A call's media went silent. */
   onTimeout: (n: MediaTimeoutNotice) => void
+  /**
+   * A media pod left the registry (heartbeat expired or unregistered): its calls are to be moved
+   * (call-reanchor.ts). Watched with a shared store only: with the in-process store the only media
+   * pod is this process's own, which leaves the registry only when the process drains.
+   */
+  onPodLost?: (pod: MediaPodInfo) => void
+  /** Registry poll period of the watch (ms), default 1000. */
+  watchIntervalMs?: number
 }
 
 /** See the file comment. */
@@ -57,6 +67,7 @@ export class MediaRuntime {
   #pod: MediaPod | undefined
   readonly #o: MediaRuntimeOptions
   readonly #sub: MediaTimeoutSubscription | undefined
+  readonly #watch: MediaPodWatch | undefined
 
   private constructor(
     o: MediaRuntimeOptions,
@@ -66,6 +77,16 @@ export class MediaRuntime {
     this.#o = o
     this.anchor = anchor
     this.#sub = sub
+    const onLost = o.onPodLost
+    if (onLost && o.store instanceof RedisStore) {
+      this.#watch = new MediaPodWatch({
+        store: o.store,
+        onLost,
+        logger: o.logger,
+        ...(o.watchIntervalMs !== undefined ? { intervalMs: o.watchIntervalMs } : {}),
+      })
+      this.#watch.start()
+    }
   }
 
   /** Undefined for `off`. */
@@ -132,6 +153,7 @@ export class MediaRuntime {
   }
 
   async close(): Promise<void> {
+    await this.#watch?.close()
     await this.#sub?.close()
     await this.anchor.close()
     await this.#pod?.close()
