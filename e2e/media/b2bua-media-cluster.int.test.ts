@@ -6,6 +6,7 @@ import { Redis } from 'ioredis'
 import { listYamlFiles, loadObjects } from '../../cli/load-objects.ts'
 import { compile } from '../../lib/config/compile/compile.ts'
 import { validateConfig } from '../../lib/config/validate.ts'
+import type { SipRequest, SipResponse } from '../../lib/sip/message/message.ts'
 import { type StartedProcess, startProcess } from '../../test/harness/child-process.ts'
 import { freePort } from '../../test/harness/free-port.ts'
 import { startRedis, type TestRedis } from '../../test/harness/redis.ts'
@@ -172,43 +173,48 @@ describe('kube-sbc signalling + kube-sbc media (two processes, Redis)', function
   })
 })
 
-/**
- * A media pod dies with a call up: the call's next re-INVITE re-anchors it on another media pod
- * (docs/b2bua.md, "Media anchoring"). Two media processes serve the same realms on different port
- * ranges (one machine), signalling finds both in the Redis registry.
- */
-describe('kube-sbc signalling: re-anchoring when the media pod dies', function () {
-  this.timeout(120_000)
-  let redis: TestRedis
-  let dir: string
-  const procs: StartedProcess[] = []
-  let sip: { pbx: number; carrier: number }
-  let pbx: SipUa
-  let carrier: SipUa
-  const ranges: { pbx: { min: number; max: number }; carrier: { min: number; max: number } }[] = []
+interface Range {
+  min: number
+  max: number
+}
 
+/**
+ * Two `kube-sbc media` processes ("a" and "b", same realms, different port ranges on one machine)
+ * and one `kube-sbc signalling`, sharing a redis-server; the SIP peers are test UAs.
+ */
+async function twoMediaPods(mediaArgs: string[] = [], signallingProcesses = 1) {
+  const redis = await startRedis()
+  const procs: StartedProcess[] = []
+  const pbx = await SipUa.open(await freePort())
+  const carrier = await SipUa.open(await freePort())
+  const sip = { pbx: await freePort(), carrier: await freePort() }
+  const dir = await mkdtemp(join(tmpdir(), 'sbc-media-reanchor-'))
+  const ranges: { pbx: Range; carrier: Range }[] = []
   const kubeSbc = async (args: string[], name: string, ready: RegExp) => {
     const p = startProcess(join(root, 'bin', 'kube-sbc'), args, { env: { ...process.env, POD_NAME: name } })
     procs.push(p)
     await p.waitForOutput(ready, 60_000)
     return p
   }
-
-  before(async () => {
-    redis = await startRedis()
-    pbx = await SipUa.open(await freePort())
-    carrier = await SipUa.open(await freePort())
-    sip = { pbx: await freePort(), carrier: await freePort() }
-    dir = await mkdtemp(join(tmpdir(), 'sbc-media-reanchor-'))
+  const close = async () => {
+    pbx.close()
+    carrier.close()
+    for (const p of [...procs].reverse()) await p.stop(5000)
+    await redis.close()
+    await rm(dir, { recursive: true, force: true })
+  }
+  try {
     const files: string[] = []
-    for (const which of ['a', 'b']) {
-      const base = await mediaPortBase(200)
+    // A second signalling process listens on its own SIP ports (same peers, same realms).
+    const sip2 = { pbx: await freePort(), carrier: await freePort() }
+    for (const which of ['a', 'b', 's2']) {
+      const base = which === 's2' ? (ranges[0] as { pbx: Range }).pbx.min : await mediaPortBase(200)
       const r = { pbx: { min: base, max: base + 99 }, carrier: { min: base + 100, max: base + 199 } }
-      ranges.push(r)
+      if (which !== 's2') ranges.push(r)
       const yamlDir = await mkdtemp(join(dir, `${which}-`))
       await writeFile(
         join(yamlDir, 'sbc.yaml'),
-        mediaSbcYaml(sip, {
+        mediaSbcYaml(which === 's2' ? sip2 : sip, {
           pbxPeerPort: pbx.port,
           carrierPeerPort: carrier.port,
           pbxRange: r.pbx,
@@ -231,64 +237,107 @@ describe('kube-sbc signalling: re-anchoring when the media pod dies', function (
       )
       files.push(file)
     }
+    const media: StartedProcess[] = []
     for (const [i, which] of ['a', 'b'].entries())
-      await kubeSbc(
-        [
-          'media',
-          '--config',
-          files[i] as string,
-          '--redis',
-          redis.url,
-          '--ng-port',
-          String(await freePort()),
-          '--http-port',
-          String(await freePort()),
-          '--drain-seconds',
-          '1',
-        ],
-        // Registry ties go to the lowest id: the first call lands on media "a".
-        `${which}-media-${sip.pbx}`,
-        /Media pod started/,
+      media.push(
+        await kubeSbc(
+          [
+            'media',
+            '--config',
+            files[i] as string,
+            '--redis',
+            redis.url,
+            '--ng-port',
+            String(await freePort()),
+            '--http-port',
+            String(await freePort()),
+            '--drain-seconds',
+            '1',
+            ...mediaArgs,
+          ],
+          // Registry ties go to the lowest id: the first call lands on media "a".
+          `${which}-media-${sip.pbx}`,
+          /Media pod started/,
+        ),
       )
-    await kubeSbc(
-      [
-        'signalling',
-        '--config',
-        files[0] as string,
-        '--redis',
-        redis.url,
-        '--http-port',
-        String(await freePort()),
-        '--drain-seconds',
-        '1',
-      ],
-      `signalling-${sip.pbx}`,
-      /Started signalling/,
-    )
+    const signallings: StartedProcess[] = []
+    for (let i = 0; i < signallingProcesses; i++)
+      signallings.push(
+        await kubeSbc(
+          [
+            'signalling',
+            '--config',
+            files[i === 0 ? 0 : 2] as string,
+            '--redis',
+            redis.url,
+            '--http-port',
+            String(await freePort()),
+            '--drain-seconds',
+            '1',
+          ],
+          `signalling-${i}-${sip.pbx}`,
+          /Started signalling/,
+        ),
+      )
+    const signalling = signallings[0] as StartedProcess
+    const killed = [false, false]
+    /** SIGKILL of media pod `i` (once), by the PID this test started. */
+    const killMedia = async (i: 0 | 1) => {
+      if (killed[i]) return
+      killed[i] = true
+      const p = media[i] as StartedProcess
+      process.kill(p.pid, 'SIGKILL')
+      await p.exited
+    }
+    return {
+      killMedia,
+      redis,
+      pbx,
+      carrier,
+      sip,
+      ranges: ranges as [(typeof ranges)[0], (typeof ranges)[0]],
+      media: media as [StartedProcess, StartedProcess],
+      signalling,
+      signallings,
+      close,
+    }
+  } catch (err) {
+    await close()
+    throw err
+  }
+}
+
+const inRange = (p: number, r: Range) => p >= r.min && p <= r.max
+
+/**
+ * A media pod dies with a call up: the call's next re-INVITE re-anchors it on another media pod
+ * (docs/b2bua.md, "Media anchoring"), before signalling notices the pod is gone (default heartbeat:
+ * its registry entry outlives the test's re-INVITE).
+ */
+describe('kube-sbc signalling: re-anchoring when the media pod dies', function () {
+  this.timeout(120_000)
+  let c: Awaited<ReturnType<typeof twoMediaPods>>
+
+  before(async () => {
+    c = await twoMediaPods()
   })
   after(async () => {
-    pbx?.close()
-    carrier?.close()
-    for (const p of procs.reverse()) await p.stop(5000)
-    await redis?.close()
-    if (dir) await rm(dir, { recursive: true, force: true })
+    await c?.close()
   })
 
   it('the re-INVITE after a SIGKILL moves both legs to the other media pod, and media flows there', async () => {
+    const { pbx, carrier, sip } = c
     const pbxRtp = await Peer.open()
     const carrierRtp = await Peer.open()
     carrier.answerWith((req) =>
       req.method === 'INVITE' ? { status: 200, sdp: audioSdp(carrierRtp.port, { codecs: '8' }) } : undefined,
     )
-    const c = await pbx.invite(sip.pbx, audioSdp(pbxRtp.port, { codecs: '8' }))
-    assert.equal(c.final.status, 200)
-    const inRange = (p: number, r: { min: number; max: number }) => p >= r.min && p <= r.max
-    const [a, b] = ranges as [(typeof ranges)[0], (typeof ranges)[0]]
-    assert.ok(inRange(endpointOf(c.final.body.toString()).port, a.pbx), 'anchored on media a')
-    const mediaA = procs[0] as StartedProcess
-    process.kill(mediaA.pid, 'SIGKILL')
-    await mediaA.exited
-    const re = await c.reinvite(audioSdp(pbxRtp.port, { codecs: '8' }))
+    const call = await pbx.invite(sip.pbx, audioSdp(pbxRtp.port, { codecs: '8' }))
+    assert.equal(call.final.status, 200)
+    const [a, b] = c.ranges
+    assert.ok(inRange(endpointOf(call.final.body.toString()).port, a.pbx), 'anchored on media a')
+    await c.killMedia(0)
+    const re = await call.reinvite(audioSdp(pbxRtp.port, { codecs: '8' }))
     assert.equal(re.status, 200)
     const toB = endpointOf(re.body.toString()).port
     assert.ok(inRange(toB, b.pbx), `re-anchored on media b: ${toB}`)
@@ -299,8 +348,172 @@ describe('kube-sbc signalling: re-anchoring when the media pod dies', function (
     await carrierRtp.waitFor(3)
     for (let i = 0; i < 3; i++) await carrierRtp.send(rtpPacket(10 + i, 8, 0xb), reoffer)
     await pbxRtp.waitFor(3)
-    assert.equal((await c.bye()).status, 200)
+    assert.equal((await call.bye()).status, 200)
     pbxRtp.close()
     carrierRtp.close()
+  })
+})
+
+/**
+ * A media pod dies with a call up and nobody re-offers: signalling notices the pod left the registry
+ * (heartbeat every 300 ms here, so the entry expires 0.9 s after the SIGKILL) and re-INVITEs both
+ * legs toward the other pod itself (signalling-pod/src/media/call-reanchor.ts); with no pod left,
+ * it ends the call.
+ */
+describe('kube-sbc signalling: re-INVITEs both legs when the media pod dies', function () {
+  this.timeout(120_000)
+  let c: Awaited<ReturnType<typeof twoMediaPods>>
+
+  before(async () => {
+    // Two signalling processes: each notices the lost pod, exactly one moves each call.
+    c = await twoMediaPods(['--heartbeat-ms', '300'], 2)
+  })
+  after(async () => {
+    await c?.close()
+  })
+
+  const origin = (sdp: string) => /^o=\S+ (\S+) (\d+) /m.exec(sdp)?.slice(1) ?? []
+  const reinvites = (ua: SipUa, from = 0) =>
+    ua.received.slice(from).filter(ua.request('INVITE')) as { body: Buffer; header(n: string): string }[]
+
+  it('moves a call with RTP flowing to the other media pod: a re-INVITE to each peer, RTP again both ways', async () => {
+    const { pbx, carrier, sip } = c
+    const [a, b] = c.ranges
+    const pbxRtp = await Peer.open()
+    const carrierRtp = await Peer.open()
+    try {
+      carrier.answerWith((req) =>
+        req.method === 'INVITE'
+          ? { status: 200, sdp: audioSdp(carrierRtp.port, { codecs: '8' }) }
+          : undefined,
+      )
+      // The caller answers the SBC's offerless re-INVITE with its SDP (RFC 3261 §14.1).
+      pbx.answerWith((req) =>
+        req.method === 'INVITE' ? { status: 200, sdp: audioSdp(pbxRtp.port, { codecs: '8' }) } : undefined,
+      )
+      // Both signalling processes know both media pods before one dies.
+      for (const p of c.signallings)
+        await p.waitForOutput(
+          /"pods":\["a-media-\d+","b-media-\d+"\],"msg":"Watching the media pod registry"/,
+          20_000,
+        )
+      const call = await pbx.invite(sip.pbx, audioSdp(pbxRtp.port, { codecs: '8' }))
+      assert.equal(call.final.status, 200)
+      const toA = endpointOf(call.final.body.toString()).port
+      const first = reinvites(carrier)[0] as { body: Buffer }
+      const toCarrier = endpointOf(first.body.toString()).port
+      assert.ok(inRange(toA, a.pbx) && inRange(toCarrier, a.carrier), 'anchored on media a')
+      // RTP both ways through media a.
+      await pbxRtp.send(rtpPacket(1, 8, 0xa), toA)
+      await carrierRtp.waitFor(1)
+      await carrierRtp.send(rtpPacket(2, 8, 0xb), toCarrier)
+      await pbxRtp.waitFor(1)
+      const carrierSeen = carrier.received.length
+      await c.killMedia(0)
+
+      // The caller gets an offerless re-INVITE, the callee a re-INVITE with media b's address.
+      const reA = await pbx.waitFor<SipRequest>(pbx.request('INVITE'), 're-INVITE to the caller', 20_000)
+      assert.equal(reA.body.length, 0, 'offerless re-INVITE toward the caller')
+      const reB = await carrier.waitFor<SipRequest>(
+        (m) => carrier.received.indexOf(m) >= carrierSeen && carrier.request('INVITE')(m),
+        're-INVITE to the callee',
+        20_000,
+      )
+      const newCarrier = endpointOf(reB.body.toString()).port
+      assert.ok(inRange(newCarrier, b.carrier), `the callee's new SDP is on media b: ${newCarrier}`)
+      const [sessB, versionB] = origin(reB.body.toString())
+      const [sess0, version0] = origin(first.body.toString())
+      assert.equal(sessB, sess0, 'same o= session id toward the callee')
+      assert.equal(Number(versionB), Number(version0) + 1, 'o= session version + 1 toward the callee')
+      // The answer reaches the caller in the ACK of its 2xx.
+      const ackA = await pbx.waitFor<SipRequest>(
+        (m) => pbx.request('ACK')(m) && (m as SipRequest).body.length > 0,
+        'ACK with SDP to the caller',
+        20_000,
+      )
+      const newA = endpointOf(ackA.body.toString()).port
+      assert.ok(inRange(newA, b.pbx), `the caller's new SDP is on media b: ${newA}`)
+      assert.equal(
+        Number(origin(ackA.body.toString())[1]),
+        Number(origin(call.final.body.toString())[1]) + 1,
+        'o= session version + 1 toward the caller',
+      )
+      await carrier.waitFor(
+        (m) => carrier.request('ACK')(m) && carrier.received.indexOf(m) > carrierSeen,
+        'ACK',
+      )
+      // RTP both ways through media b.
+      const [pbxBefore, carrierBefore] = [pbxRtp.received.length, carrierRtp.received.length]
+      for (let i = 0; i < 3; i++) await pbxRtp.send(rtpPacket(10 + i, 8, 0xa), newA)
+      await carrierRtp.waitFor(carrierBefore + 3)
+      for (let i = 0; i < 3; i++) await carrierRtp.send(rtpPacket(20 + i, 8, 0xb), newCarrier)
+      await pbxRtp.waitFor(pbxBefore + 3)
+      assert.deepEqual(
+        carrierRtp.received.slice(carrierBefore).map((p) => p.msg.subarray(12).toString()),
+        [10, 11, 12].map((i) => rtpPacket(i, 8).subarray(12).toString()),
+        'payloads intact through media b',
+      )
+      // Exactly once: both signalling processes handled the lost pod, one re-INVITE per leg in all.
+      for (const p of c.signallings) await p.waitForOutput(/Handled the calls of a lost media pod/, 20_000)
+      assert.equal(pbx.received.filter(pbx.request('INVITE')).length, 1, 'one re-INVITE to the caller')
+      assert.equal(
+        carrier.received.slice(carrierSeen).filter(carrier.request('INVITE')).length,
+        1,
+        'one re-INVITE to the callee',
+      )
+      // The call goes on: a BYE from the caller ends it normally.
+      assert.equal((await call.bye()).status, 200)
+    } finally {
+      pbxRtp.close()
+      carrierRtp.close()
+    }
+  })
+
+  it('with no media pod left, both legs get a BYE and the CDR says why', async () => {
+    const { pbx, carrier, sip } = c
+    // Only media b is left (the previous test killed a, unless it failed first).
+    await c.killMedia(0)
+    await c.signalling.waitForOutput(/"pod":"a-media-\d+".*"msg":"Media pod left the registry"/, 20_000)
+    const [, b] = c.ranges
+    carrier.answerWith((req) =>
+      req.method === 'INVITE' ? { status: 200, sdp: audioSdp(40_012, { codecs: '8' }) } : undefined,
+    )
+    pbx.answerWith(() => undefined)
+    const [pbxSeen, carrierSeen] = [pbx.received.length, carrier.received.length]
+    const call = await pbx.invite(sip.pbx, audioSdp(40_010, { codecs: '8' }))
+    assert.equal(call.final.status, 200)
+    assert.ok(inRange(endpointOf(call.final.body.toString()).port, b.pbx), 'anchored on media b')
+    await c.killMedia(1)
+    const fresh = (ua: SipUa, seen: number, method: string) => (m: SipRequest | SipResponse) =>
+      ua.received.indexOf(m) >= seen && ua.request(method)(m)
+    await pbx.waitFor(fresh(pbx, pbxSeen, 'BYE'), 'BYE toward the caller', 20_000)
+    await carrier.waitFor(fresh(carrier, carrierSeen, 'BYE'), 'BYE toward the callee', 20_000)
+    assert.equal(
+      pbx.received.slice(pbxSeen).filter(pbx.request('INVITE')).length,
+      0,
+      'no re-INVITE to the caller',
+    )
+    await eventually(
+      async () =>
+        // Written by the process that won the call's claim: exactly one CDR in all.
+        c.signallings
+          .flatMap((p) => cdrLines(p.output()))
+          .filter((l) => {
+            const h = (l as { hangup: { by: string; reason: string; detail?: string } }).hangup
+            return (
+              h.by === 'sbc' && h.reason === 'media-pod-lost' && /no other media pod/.test(h.detail ?? '')
+            )
+          }).length === 1,
+      'CDR with hangup reason media-pod-lost',
+    )
+    const client = new Redis(c.redis.url, { maxRetriesPerRequest: 1 })
+    try {
+      await eventually(
+        async () => (await client.keys('*')).filter((k) => /\{c:/.test(k)).length === 0,
+        'no call key left in Redis',
+      )
+    } finally {
+      client.disconnect()
+    }
   })
 })

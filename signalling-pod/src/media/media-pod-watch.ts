@@ -32,15 +32,17 @@ export class MediaPodWatch {
     this.#o = options
   }
 
-  /** Starts polling (the first poll only learns the current pods). */
+  /** Starts polling, with a first poll now (it only learns the current pods). */
   start(): void {
     if (this.#timer) return
-    this.#timer = setInterval(() => {
+    const tick = () => {
       this.#polling ??= this.poll().finally(() => {
         this.#polling = undefined
       })
-    }, this.#o.intervalMs ?? 1000)
+    }
+    this.#timer = setInterval(tick, this.#o.intervalMs ?? 1000)
     this.#timer.unref()
+    tick()
   }
 
   /** One poll: compares the registry with the previous poll and reports the pods gone. */
@@ -53,8 +55,10 @@ export class MediaPodWatch {
       return []
     }
     const current = new Map(now.map((p) => [p.id, p]))
-    const lost = this.#known ? [...this.#known.values()].filter((p) => !current.has(p.id)) : []
+    const known = this.#known
+    const lost = known ? [...known.values()].filter((p) => !current.has(p.id)) : []
     this.#known = current
+    if (!known) this.#o.logger.info({ pods: [...current.keys()] }, 'Watching the media pod registry')
     for (const p of lost) {
       this.#o.logger.warn({ pod: p.id, address: p.address }, 'Media pod left the registry')
       this.#o.onLost(p)
