@@ -774,6 +774,11 @@ export class B2bua {
         return
       }
     }
+    if (p.cancelled) {
+      // CANCELled while the media step ran (#cancelPending answered A 487): no B leg at all.
+      await this.#finish(p, { by: 'caller', reason: 'cancel', code: 487 })
+      return
+    }
     // RFC 3325 §9.1 per the target's profile (uclab: Webex "Dual Identity", SBCAssertIdentity = 1),
     // before the group's own rules, which may still rewrite it.
     applyIdentity(this.#o.pipeline(), b.ipGroup, inv)
