@@ -193,4 +193,73 @@ describe('MediaAnchor → NG → media pod handler', () => {
     await lonely.close()
     assert.equal(handler.sessionCount, 0)
   })
+
+  it('moveOffer: a new session on another pod with its own SRTP keys; hasPodFor and answersPing', async () => {
+    // A second media pod with its own port ranges (the re-anchoring target).
+    const realms2 = new Map<string, RealmRuntime>(
+      (
+        [
+          ['lan', 43000],
+          ['wan', 44000],
+        ] as const
+      ).map(([name, min]) => [
+        name,
+        {
+          name,
+          bindAddress: '127.0.0.1',
+          advertisedAddress: name === 'wan' ? '203.0.113.6' : '127.0.0.1',
+          allocator: new PortAllocator({ min, max: min + 99 }, { quarantineMs: 0 }),
+          maxSessions: 100,
+        },
+      ]),
+    )
+    const handler2 = new MediaNgHandler({ realms: realms2, defaultRealm: 'lan', native: null, fallback })
+    const ng2 = await NgServerTransport.listen({ host: '127.0.0.1', port: 0, handler: handler2 })
+    const address2 = `127.0.0.1:${ng2.address().port}`
+    try {
+      const c = call('mv1', 'pbx', 'carrier')
+      const before = (await anchor.onOffer(c, 'a', sdp(5000))).toString()
+      assert.equal(c.media?.pod, 'media-1')
+      assert.equal(await anchor.hasPodFor(c, 'media-1'), false, 'media-1 is the only pod')
+      await store.registerMediaPod(
+        { id: 'media-2', address: address2, realms: ['lan', 'wan'], capacity: 100, active: 0 },
+        60_000,
+      )
+      assert.equal(await anchor.hasPodFor(c, 'media-1'), true)
+      const moved = { ...c }
+      const after = (await anchor.moveOffer(moved, 'a', sdp(5000), 'media-1')).toString()
+      assert.deepEqual(moved.media, { pod: 'media-2', ngCallId: 'mv1', fromTag: 'a' })
+      assert.match(
+        after,
+        /m=audio 440\d\d RTP\/SAVP 8 0 101\r\n/,
+        "media-2's wan port, SRTP per the carrier's profile",
+      )
+      assert.match(after, /c=IN IP4 203\.0\.113\.6/)
+      const key = (s: string) => /a=crypto:\d+ \S+ inline:(\S+)/.exec(s)?.[1]
+      assert.ok(key(after) && key(after) !== key(before), 'the new pod has its own key toward the carrier')
+      const answer = (
+        await anchor.answer(
+          moved,
+          'b',
+          sdp(
+            6000,
+            [`a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${Buffer.alloc(30, 9).toString('base64')}`],
+            'RTP/SAVP',
+          ),
+        )
+      ).toString()
+      assert.match(answer, /m=audio 430\d\d RTP\/AVP /, "media-2's lan port toward the pbx, plain RTP")
+      assert.equal(handler2.sessionCount, 1)
+      assert.equal(await anchor.answersPing(address2), true)
+      await anchor.release(moved)
+      await anchor.release(c)
+      assert.equal(handler2.sessionCount, 0)
+      assert.equal(handler.sessionCount, 0)
+    } finally {
+      await store.unregisterMediaPod('media-2')
+      await ng2.close()
+      handler2.close()
+    }
+    assert.equal(await anchor.answersPing(address2), false, 'nothing answers NG there any more')
+  })
 })
