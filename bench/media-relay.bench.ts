@@ -20,6 +20,7 @@
  * Bounded: each run sends rate × SECONDS packets (≤ 200,000); every process started here is stopped
  * by its PID. Usage:
  *   node bench/media-relay.bench.ts [seconds=5] [rounds=3] [rates=10000,20000] [idle-sessions=1000, 0 = skip] [relays=native,rtpengine,ts | native4]
+ * Environment: MEDIA_BENCH_PORT_BASE (default 10000): first port of the relays' ranges (7,000 each).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
@@ -323,7 +324,11 @@ out(
       .join(' ')}`,
 )
 // Below the ephemeral range (32768+), 7,000 ports each: 1,050 idle calls × 4 ports fit.
-const baseFor = (i: number) => 10_000 + 7_000 * i
+// MEDIA_BENCH_PORT_BASE moves the ranges when another process on the machine holds 10000+.
+const portBase = Number(process.env.MEDIA_BENCH_PORT_BASE ?? 10_000)
+if (!Number.isInteger(portBase) || portBase < 1024 || portBase + 7_000 * 4 > 65_535)
+  throw new Error(`MEDIA_BENCH_PORT_BASE must be an integer 1024-${65_535 - 28_000}`)
+const baseFor = (i: number) => portBase + 7_000 * i
 for (let round = 0; round < rounds; round++) {
   const order = which.map((_, i) => which[(i + round) % which.length] as RelayName)
   const targets: (RelayName | 'direct')[] = [...which, 'direct']
