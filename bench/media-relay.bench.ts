@@ -24,7 +24,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { SbcConfig } from '../lib/config/model.ts'
@@ -37,7 +37,7 @@ import { freePort } from '../test/harness/free-port.ts'
 // `native4`: the native relay with 4 worker threads, as many packet threads as rtpengine runs here
 // (4 "poller" threads): under CPU contention the scheduler shares CPU per thread, so the tail latency
 // of a 1-thread relay against a 4-thread one compares thread counts, not relays. Not in the default set.
-const RELAYS = ['native', 'rtpengine', 'ts', 'native4'] as const
+const RELAYS = ['native', 'rtpengine', 'ts', 'native4', 'nslice'] as const
 type RelayName = (typeof RELAYS)[number]
 const MODES = ['RTP→RTP', 'RTP→SRTP', 'SRTP→SRTP'] as const
 type Mode = (typeof MODES)[number]
@@ -54,6 +54,9 @@ const rates = (process.argv[4] ?? '10000,20000').split(',').map(Number)
 const idle = Math.min(Number(process.argv[5] ?? 1000), 4000) // 0: no memory phase
 const which = (process.argv[6] ?? 'native,rtpengine,ts').split(',') as RelayName[]
 for (const w of which) if (!RELAYS.includes(w)) throw new Error(`unknown relay '${w}' (${RELAYS.join(', ')})`)
+// Ports per relay: 1,050 idle calls × 4 ports for the memory phase, else 400 streams × 4 ports plus
+// the ports in quarantine from the previous case; below the ephemeral range (32768+) by default.
+const PORT_SPAN = idle > 0 ? 7_000 : 3_500
 
 interface Relay {
   name: RelayName
@@ -83,7 +86,7 @@ async function startRelay(name: RelayName, base: number): Promise<Relay> {
         '-m',
         String(base),
         '-M',
-        String(base + 6999),
+        String(base + PORT_SPAN - 1),
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     )
@@ -101,7 +104,7 @@ async function startRelay(name: RelayName, base: number): Promise<Relay> {
           name: 'bench',
           network: 'LAN',
           bindAddress: '127.0.0.1',
-          portRange: { min: base, max: base + 6999 },
+          portRange: { min: base, max: base + PORT_SPAN - 1 },
           advertisedAddress: null,
           maxSessions: 100_000,
         },
@@ -136,7 +139,10 @@ async function startRelay(name: RelayName, base: number): Promise<Relay> {
         '--log-level',
         'warn',
       ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: name === 'nslice' ? { ...process.env, KSBC_RELAY_SLICE_US: '100' } : process.env,
+      },
     )
   }
   const relay: Relay = {
@@ -171,6 +177,22 @@ async function stopRelay(r: Relay): Promise<void> {
 function cpuTicks(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
   return Number(f[11]) + Number(f[12]) // utime + stime of the thread group (fields 14, 15)
+}
+
+/** Sum over the process's threads of /proc/<pid>/task/<tid>/schedstat: CPU ns, run-queue wait ns, timeslices. */
+function schedstat(pid: number): { wait: number; slices: number } {
+  let wait = 0
+  let slices = 0
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const f = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(' ')
+      wait += Number(f[1])
+      slices += Number(f[2])
+    } catch {
+      // the thread ended between readdir and read
+    }
+  }
+  return { wait, slices }
 }
 
 function rssKb(pid: number): number {
@@ -227,6 +249,9 @@ interface RunResult {
   loss: number
   sent: number
   achieved: number
+  /** Run-queue wait per timeslice of the relay's threads (schedstat), µs; and the timeslices. */
+  waitUs?: number
+  slices?: number
   p50?: number
   p99?: number
 }
@@ -252,8 +277,10 @@ async function runCase(r: Relay, tag: string, mode: Mode, rate: number): Promise
   await new Promise((res) => setTimeout(res, 300))
   const pid = r.proc.pid as number
   const t0 = cpuTicks(pid)
+  const s0 = schedstat(pid)
   const res = await addon.loadgenRun(gen.handle, ports, rate, Math.min(rate * seconds, 200_000), 160, genSrtp)
   const cpuUs = (cpuTicks(pid) - t0) * 10_000 // CLK_TCK = 100
+  const s1 = schedstat(pid)
   await parallel(streams, 16, async (i) => {
     await r.ng.request({ command: 'delete', 'call-id': `${tag}-${i}`, 'from-tag': 'a' })
   })
@@ -262,6 +289,8 @@ async function runCase(r: Relay, tag: string, mode: Mode, rate: number): Promise
     loss: res.sent - res.received,
     sent: res.sent,
     achieved: Math.round(res.sent / (res.elapsedMs / 1000)),
+    waitUs: (s1.wait - s0.wait) / 1000 / Math.max(1, s1.slices - s0.slices),
+    slices: s1.slices - s0.slices,
     ...(res.p50Us !== undefined ? { p50: res.p50Us } : {}),
     ...(res.p99Us !== undefined ? { p99: res.p99Us } : {}),
   }
@@ -323,12 +352,11 @@ out(
       .map((l) => l.toFixed(2))
       .join(' ')}`,
 )
-// Below the ephemeral range (32768+), 7,000 ports each: 1,050 idle calls × 4 ports fit.
 // MEDIA_BENCH_PORT_BASE moves the ranges when another process on the machine holds 10000+.
 const portBase = Number(process.env.MEDIA_BENCH_PORT_BASE ?? 10_000)
-if (!Number.isInteger(portBase) || portBase < 1024 || portBase + 7_000 * 4 > 65_535)
-  throw new Error(`MEDIA_BENCH_PORT_BASE must be an integer 1024-${65_535 - 28_000}`)
-const baseFor = (i: number) => portBase + 7_000 * i
+if (!Number.isInteger(portBase) || portBase < 1024 || portBase + PORT_SPAN * which.length > 65_535)
+  throw new Error(`MEDIA_BENCH_PORT_BASE: ${which.length} ranges of ${PORT_SPAN} ports must fit below 65536`)
+const baseFor = (i: number) => portBase + PORT_SPAN * i
 for (let round = 0; round < rounds; round++) {
   const order = which.map((_, i) => which[(i + round) % which.length] as RelayName)
   const targets: (RelayName | 'direct')[] = [...which, 'direct']
@@ -356,7 +384,8 @@ for (let round = 0; round < rounds; round++) {
           out(
             `round ${round + 1} ${name.padEnd(9)} ${mode.padEnd(9)} ${String(rate).padStart(5)} pps ` +
               `(${res.achieved} achieved): ${res.us.toFixed(1).padStart(5)} µs CPU/packet, loss ${res.loss}/${res.sent}, ` +
-              `latency p50 ${res.p50 ?? '-'} µs p99 ${res.p99 ?? '-'} µs, load ${loadavg()[0]?.toFixed(2)}`,
+              `latency p50 ${res.p50 ?? '-'} µs p99 ${res.p99 ?? '-'} µs, ` +
+              `run-queue wait ${res.waitUs?.toFixed(1) ?? '-'} µs × ${res.slices ?? '-'} slices, load ${loadavg()[0]?.toFixed(2)}`,
           )
         }
       }

@@ -3,7 +3,10 @@
  * keeps its pace; the relay under test runs in another process and is measured there. Loopback only:
  * it sends to 127.0.0.1 and binds its sink on 127.0.0.1.
  *
- * Latency: the RTP timestamp field carries the send time in µs (low 32 bits); the sink subtracts it. */
+ * Latency: the RTP timestamp field carries the send time in µs of CLOCK_REALTIME (low 32 bits), taken
+ * when the packet is built, just before its tick's batch is sent; the sink subtracts it from the kernel's receive timestamp of the
+ * packet (SO_TIMESTAMPNS, also CLOCK_REALTIME). So a late sink thread (scheduling, a long batch) does
+ * not count as latency: the figure is generator → relay → the sink socket's queue. */
 #include "common.h"
 
 #include <arpa/inet.h>
@@ -48,14 +51,24 @@ static uint64_t now_us(void) {
   return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* The clock of SO_TIMESTAMPNS: the packets' send stamps must use it too. */
+static uint32_t real_us32(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint32_t)((uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+}
+
 static void *receiver(void *arg) {
   job *j = arg;
-  enum { B = 64 };
+  enum { B = 64, CTL = 64 };
   static __thread unsigned char bufs[B][2048];
+  static __thread unsigned char ctl[B][CTL];
   struct mmsghdr m[B];
   struct iovec iov[B];
   struct timeval tv = {.tv_sec = 0, .tv_usec = 50000};
   setsockopt(j->g->sink_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  int on = 1;
+  int stamped = setsockopt(j->g->sink_fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) == 0;
   while (!j->stop_rx) {
     for (int i = 0; i < B; i++) {
       iov[i].iov_base = bufs[i];
@@ -63,14 +76,24 @@ static void *receiver(void *arg) {
       memset(&m[i].msg_hdr, 0, sizeof m[i].msg_hdr);
       m[i].msg_hdr.msg_iov = &iov[i];
       m[i].msg_hdr.msg_iovlen = 1;
+      m[i].msg_hdr.msg_control = ctl[i];
+      m[i].msg_hdr.msg_controllen = CTL;
     }
     int n = recvmmsg(j->g->sink_fd, m, B, MSG_WAITFORONE, NULL);
     if (n <= 0) continue;
-    uint32_t now = (uint32_t)now_us();
+    uint32_t now = real_us32(); /* only when the kernel gave no timestamp */
     for (int i = 0; i < n; i++) {
       if (m[i].msg_len < 12 || j->received >= j->count) continue;
+      uint32_t at = now;
+      for (struct cmsghdr *c = stamped ? CMSG_FIRSTHDR(&m[i].msg_hdr) : NULL; c; c = CMSG_NXTHDR(&m[i].msg_hdr, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+          struct timespec ts;
+          memcpy(&ts, CMSG_DATA(c), sizeof ts);
+          at = (uint32_t)((uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+        }
+      }
       uint32_t ts = ntohl(*(uint32_t *)(bufs[i] + 4));
-      j->lat[j->received++] = now - ts;
+      j->lat[j->received++] = at - ts;
     }
   }
   return NULL;
@@ -115,7 +138,7 @@ static void execute(napi_env env, void *data) {
       p[0] = 0x80;
       p[1] = 0; /* PCMU */
       *(uint16_t *)(p + 2) = htons(seq[s]++);
-      *(uint32_t *)(p + 4) = htonl((uint32_t)now_us());
+      *(uint32_t *)(p + 4) = htonl(real_us32());
       *(uint32_t *)(p + 8) = htonl(0x10000u + (uint32_t)s);
       memset(p + 12, 0xd5, j->payload);
       if (j->srtp && ksbc_protect(j->srtp, p, &len, (int)sizeof pkts[k], 0) != 0) {
