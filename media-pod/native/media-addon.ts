@@ -46,9 +46,19 @@ export interface NativeLegStats {
   lost: number
   /** Interarrival jitter (RFC 3550 A.8) in RTP timestamp units of the leg's clock rate. */
   jitter: number
+  /** ICE connectivity checks answered with a success response (legs with ICE credentials). */
+  iceChecks: number
+  /** STUN datagrams that failed: 400/401 answered, or malformed / bad FINGERPRINT and dropped. */
+  iceFailures: number
+  /** A check with USE-CANDIDATE set the peer (until control sets one again). */
+  nominated: boolean
   peerAddress?: string
   peerPort?: number
 }
+
+/** The worker's verdict on one STUN datagram (`stunAnswer`), as `IceLiteVerdict` of lib/media/stun. */
+export const StunVerdict = { success: 0, error: 1, drop: 2, dropFailed: 3 } as const
+export type StunVerdict = (typeof StunVerdict)[keyof typeof StunVerdict]
 
 /** Result of one load generator run. */
 export interface LoadgenResult {
@@ -83,6 +93,8 @@ export interface MediaAddon {
     inbound: NativeSrtpHandle | null,
     outbound: NativeSrtpHandle | null,
   ): void
+  /** Our ICE-lite credentials toward the leg's party (STUN checks answered in the worker); null clears. */
+  relaySetIce(r: NativeRelayHandle, leg: number, ufrag: string | null, pwd: string | null): void
   relayClose(r: NativeRelayHandle, leg: number): void
   relayStats(r: NativeRelayHandle, leg: number): NativeLegStats
   relaySetClockRate(r: NativeRelayHandle, leg: number, hz: number): void
@@ -92,6 +104,14 @@ export interface MediaAddon {
    */
   relayStart(r: NativeRelayHandle, coalesceUs?: number): void
   relayStop(r: NativeRelayHandle): void
+  /** The worker's ICE-lite responder as a pure function (tests hold it against lib/media/stun). */
+  stunAnswer(
+    packet: Buffer,
+    address: string,
+    port: number,
+    ufrag: string,
+    pwd: string,
+  ): { verdict: StunVerdict; response?: Buffer; nominated: 0 | 1; code: 0 | 400 | 401 }
   loadgenCreate(): { handle: NativeLoadgenHandle; port: number }
   loadgenRun(
     g: NativeLoadgenHandle,

@@ -91,6 +91,14 @@ export class NativeRelay {
     this.call(() => this.addon.relaySetSrtp(this.handle, legIndex(leg), i, o))
   }
 
+  /**
+   * Our ICE-lite credentials toward the leg's party (RFC 8445 §2.5): its STUN Binding requests are
+   * answered by the worker, and one with USE-CANDIDATE makes its source the leg's peer. null = no ICE.
+   */
+  setIce(leg: LegRef, ice: { ufrag: string; pwd: string } | null): void {
+    this.call(() => this.addon.relaySetIce(this.handle, legIndex(leg), ice?.ufrag ?? null, ice?.pwd ?? null))
+  }
+
   /** The RTP clock rate of what the leg receives (the unit of its jitter); default 8,000 Hz. */
   setClockRate(leg: LegRef, hz: number): void {
     this.call(() => this.addon.relaySetClockRate(this.handle, legIndex(leg), hz))

@@ -33,6 +33,7 @@ static napi_value init(napi_env env, napi_value exports) {
   ksbc_srtp_init(env, exports);
   ksbc_relay_init(env, exports);
   ksbc_loadgen_init(env, exports);
+  ksbc_stun_init(env, exports);
   return exports;
 }
 

@@ -17,6 +17,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -122,6 +123,9 @@ typedef struct leg {
   /* counters, owned by: worker */
   uint64_t pkts_in, bytes_in, pkts_out, bytes_out, auth_fail, replay, dropped, last_rx_ms;
   uint32_t clock_hz;         /* owned by: control; RTP clock of the stream received here, 0 = 8000 */
+  ksbc_ice *ice;             /* owned by: control; ICE-lite credentials: STUN checks are answered, NULL = none */
+  uint32_t ice_checks, ice_failures; /* owned by: worker; answered with success / failed (400, 401, bad) */
+  int nominated;             /* owned by: worker; a check with USE-CANDIDATE set `peer` (RFC 8445 §7.3.1.5) */
   rtp_stats rs;              /* owned by: worker; RFC 3550 A.1/A.8 of the RTP (not RTCP) received */
 } leg;
 
@@ -146,6 +150,39 @@ static uint64_t now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
   return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The ICE-lite responder (stun.c): the answer leaves from the socket the check arrived on, to its
+ * source (RFC 8445 §7.3: responses are symmetric); a nominating check (USE-CANDIDATE, §7.3.1.5 and
+ * §7.3.2 for lite agents) makes that source the leg's peer, as the TypeScript relay does. Called by
+ * the worker with `lock` held. */
+static void answer_stun(leg *L, const unsigned char *p, int len, const struct sockaddr_in *src) {
+  unsigned char out[KSBC_STUN_ANSWER_MAX];
+  int out_len = 0, nominated = 0, code = 0;
+  int v = ksbc_stun_answer(L->ice, p, len, src, out, &out_len, &nominated, &code);
+  if (v == KSBC_STUN_DROP) {
+    L->dropped++;
+    return;
+  }
+  if (v == KSBC_STUN_DROP_BAD) {
+    L->ice_failures++;
+    return;
+  }
+  /* A full socket buffer loses this answer; the peer retransmits its check (RFC 5389 §7.2.1). */
+  if (sendto(L->fd, out, (size_t)out_len, MSG_DONTWAIT, (const struct sockaddr *)src, sizeof *src) > 0) {
+    L->pkts_out++;
+    L->bytes_out += (uint64_t)out_len;
+  }
+  if (v == KSBC_STUN_ERROR) {
+    L->ice_failures++;
+    return;
+  }
+  L->ice_checks++;
+  if (nominated) {
+    L->peer = *src;
+    L->has_peer = 1;
+    L->nominated = 1;
+  }
 }
 
 /* Handles every datagram waiting on leg `li`. Called by the worker with `lock` held. */
@@ -173,6 +210,11 @@ static void drain(relay *r, int li) {
       int len = (int)r->rx[i].msg_len;
       L->pkts_in++;
       L->bytes_in += len;
+      /* RFC 7983 §7: a first octet of 0–3 is STUN; on an ICE-lite leg it is a connectivity check. */
+      if (L->ice && len > 0 && p[0] <= 3) {
+        answer_stun(L, p, len, &r->src[i]);
+        continue;
+      }
       if (len < 12 || (p[0] >> 6) != 2) {
         L->dropped++;
         continue;
@@ -229,9 +271,38 @@ static void drain(relay *r, int li) {
   }
 }
 
+/* Linux's struct sched_attr (sched_setattr(2)); glibc 2.36 has no wrapper and <linux/sched/types.h>
+ * clashes with <sched.h>. */
+struct ksbc_sched_attr {
+  uint32_t size, sched_policy;
+  uint64_t sched_flags;
+  int32_t sched_nice;
+  uint32_t sched_priority;
+  uint64_t sched_runtime, sched_deadline, sched_period;
+};
+
+/* KSBC_RELAY_SLICE_US=N asks the fair scheduler for an N µs time slice for this worker thread
+ * (EEVDF, Linux 6.12+: sched_runtime of SCHED_OTHER is the slice, clamped to 100 µs–100 ms). A task
+ * with a shorter slice gets an earlier virtual deadline and may preempt a longer-slice task when it
+ * wakes, instead of waiting for that task's slice (0.75 ms × (1 + log2 CPUs)) to end: the wake-up
+ * latency of a thread that runs ~50 µs per wake-up. It does not change the thread's CPU share.
+ * Unprivileged; older kernels ignore it. Off unless set (under evaluation: docs/benchmarks/media.md). */
+static void request_slice(void) {
+  const char *e = getenv("KSBC_RELAY_SLICE_US");
+  long us = e ? strtol(e, NULL, 10) : 0;
+  if (us <= 0) return;
+  struct ksbc_sched_attr a;
+  memset(&a, 0, sizeof a);
+  a.size = sizeof a;
+  a.sched_policy = 0; /* SCHED_OTHER */
+  a.sched_runtime = (uint64_t)us * 1000;
+  if (syscall(SYS_sched_setattr, 0, &a, 0) != 0) { /* a hint: the worker runs the same without it */ }
+}
+
 static void *worker(void *arg) {
   relay *r = arg;
   struct epoll_event ev[64];
+  request_slice();
   for (;;) {
     int n = epoll_wait(r->epfd, ev, 64, 1000);
     for (int i = 0; i < n; i++) {
@@ -281,6 +352,11 @@ static void stop_thread(relay *r) {
   pthread_join(r->thread, NULL);
 }
 
+static void release_ice(leg *L) {
+  free(L->ice);
+  L->ice = NULL;
+}
+
 static void release_srtp(napi_env env, leg *L) {
   if (L->ref_in) napi_delete_reference(env, L->ref_in);
   if (L->ref_out) napi_delete_reference(env, L->ref_out);
@@ -294,6 +370,7 @@ static void finalize(napi_env env, void *data, void *hint) {
   for (int i = 0; i < r->nlegs; i++) {
     if (r->legs[i].fd >= 0) close(r->legs[i].fd);
     release_srtp(env, &r->legs[i]);
+    release_ice(&r->legs[i]);
   }
   close(r->epfd);
   close(r->evfd);
@@ -429,6 +506,7 @@ static napi_value set_peer(napi_env env, napi_callback_info info) {
   pthread_mutex_lock(&r->lock);
   if (has) L->peer = sa;
   L->has_peer = has;
+  L->nominated = 0; /* control's peer supersedes an ICE nomination */
   L->latch = latch > 2 ? LATCH_ONCE : (int)latch;
   pthread_mutex_unlock(&r->lock);
   return NULL;
@@ -456,6 +534,32 @@ static napi_value set_srtp(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* relaySetIce(relay, leg, ufrag | null, pwd | null): our ICE-lite credentials toward the leg's party
+ * (what arrives with a first octet 0–3 is answered as a STUN check); null clears them (then such
+ * datagrams are dropped as not RTP). A new ufrag/pwd (ICE restart) keeps the nominated peer. */
+static napi_value set_ice(napi_env env, napi_callback_info info) {
+  ARGS(4)
+  leg *L = leg_arg(env, r, argv[1]);
+  if (!L) return NULL;
+  napi_valuetype t;
+  napi_typeof(env, argv[2], &t);
+  ksbc_ice *ice = NULL;
+  if (t != napi_null && t != napi_undefined) {
+    ice = malloc(sizeof *ice);
+    if (!ice) KSBC_THROW(env, "out of memory");
+    if (ksbc_ice_from(env, argv[2], argv[3], ice)) {
+      free(ice);
+      return NULL;
+    }
+  }
+  pthread_mutex_lock(&r->lock);
+  ksbc_ice *old = L->ice;
+  L->ice = ice;
+  pthread_mutex_unlock(&r->lock);
+  free(old); /* the worker reads `ice` only under the lock, so no one uses the old one now */
+  return NULL;
+}
+
 /* relayClose(relay, leg): closes the socket and frees the slot (the port returns to the pool). */
 static napi_value close_leg(napi_env env, napi_callback_info info) {
   ARGS(2)
@@ -466,6 +570,7 @@ static napi_value close_leg(napi_env env, napi_callback_info info) {
   close(L->fd);
   L->fd = -1;
   release_srtp(env, L);
+  release_ice(L);
   int li = (int)(L - r->legs);
   for (int i = 0; i < r->nlegs; i++)
     if (r->legs[i].target == li) r->legs[i].target = -1;
@@ -494,6 +599,11 @@ static napi_value stats(napi_env env, napi_callback_info info) {
   int64_t expected = c.rs.received ? (int64_t)c.rs.cycles + c.rs.max_seq - c.rs.base_seq + 1 : 0;
   ksbc_set_number(env, o, "lost", (double)(expected - (int64_t)c.rs.received));
   ksbc_set_number(env, o, "jitter", (double)(c.rs.jitter_q4 >> 4));
+  ksbc_set_number(env, o, "iceChecks", c.ice_checks);
+  ksbc_set_number(env, o, "iceFailures", c.ice_failures);
+  napi_value nom;
+  napi_get_boolean(env, c.nominated != 0, &nom);
+  napi_set_named_property(env, o, "nominated", nom);
   if (c.has_peer) {
     char host[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &c.peer.sin_addr, host, sizeof host);
@@ -560,6 +670,7 @@ napi_value ksbc_relay_init(napi_env env, napi_value exports) {
       {"relaySetPeer", NULL, set_peer, NULL, NULL, NULL, napi_default, NULL},
       {"relaySetSrtp", NULL, set_srtp, NULL, NULL, NULL, napi_default, NULL},
       {"relayClose", NULL, close_leg, NULL, NULL, NULL, napi_default, NULL},
+      {"relaySetIce", NULL, set_ice, NULL, NULL, NULL, napi_default, NULL},
       {"relayStats", NULL, stats, NULL, NULL, NULL, napi_default, NULL},
       {"relaySetClockRate", NULL, set_clock, NULL, NULL, NULL, napi_default, NULL},
       {"relayStart", NULL, start, NULL, NULL, NULL, napi_default, NULL},

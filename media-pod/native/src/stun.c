@@ -1,0 +1,258 @@
+/* ICE-lite connectivity checks answered in the relay worker (RFC 8445 §2.5, §7.3; RFC 5389). The same
+ * algorithm and the same answers, octet for octet, as lib/media/stun/ice-lite.ts (the reference, tested
+ * against the RFC 5769 vectors); media-addon.int.test.ts compares the two. Malformed input is dropped,
+ * never trusted: these octets come straight off a media socket. */
+#include "stun.h"
+
+#include <arpa/inet.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <string.h>
+
+#include "common.h"
+
+#define HEADER 20
+#define MAGIC_COOKIE 0x2112a442u
+#define FINGERPRINT_XOR 0x5354554eu /* RFC 5389 §15.5 */
+#define T_BINDING_REQUEST 0x0001
+#define T_BINDING_SUCCESS 0x0101
+#define T_BINDING_ERROR 0x0111
+#define A_USERNAME 0x0006
+#define A_MESSAGE_INTEGRITY 0x0008
+#define A_ERROR_CODE 0x0009
+#define A_XOR_MAPPED_ADDRESS 0x0020
+#define A_USE_CANDIDATE 0x0025
+#define A_SOFTWARE 0x8022
+#define A_FINGERPRINT 0x8028
+
+static const char SOFTWARE[] = "kube-sbc";
+
+static uint16_t rd16(const unsigned char *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static void wr16(unsigned char *p, unsigned v) {
+  p[0] = (unsigned char)(v >> 8);
+  p[1] = (unsigned char)v;
+}
+static void wr32(unsigned char *p, uint32_t v) {
+  p[0] = (unsigned char)(v >> 24);
+  p[1] = (unsigned char)(v >> 16);
+  p[2] = (unsigned char)(v >> 8);
+  p[3] = (unsigned char)v;
+}
+
+/* CRC-32 of ISO 3309 / ITU-T V.42 (the one RFC 5389 §15.5 names: reflected polynomial 0xEDB88320),
+ * bit by bit: STUN checks are a few per second per leg, so no table. Over the first `n` octets of the
+ * message with the header's length field read as `len16`. */
+static uint32_t crc32_msg(const unsigned char *p, int n, unsigned len16) {
+  uint32_t c = 0xffffffffu;
+  for (int i = 0; i < n; i++) {
+    unsigned char b = p[i];
+    if (i == 2) b = (unsigned char)(len16 >> 8);
+    else if (i == 3) b = (unsigned char)len16;
+    c ^= b;
+    for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1)));
+  }
+  return c ^ 0xffffffffu;
+}
+
+/* RFC 5389 §15.4: HMAC-SHA1 over the message up to MESSAGE-INTEGRITY at `at`, with the header's
+ * length counting up to the end of that attribute; the key is the short-term password (§15.4, ICE
+ * passwords are ASCII, so SASLprep leaves them as they are). */
+static int integrity(const ksbc_ice *ice, const unsigned char *p, int at, unsigned char mac[20]) {
+  unsigned char hdr[HEADER];
+  memcpy(hdr, p, HEADER);
+  wr16(hdr + 2, (unsigned)(at + 24 - HEADER));
+  EVP_MAC *m = EVP_MAC_fetch(NULL, "HMAC", NULL);
+  EVP_MAC_CTX *ctx = m ? EVP_MAC_CTX_new(m) : NULL;
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA1", 0), OSSL_PARAM_construct_end()};
+  size_t outl = 0;
+  int ok = ctx && EVP_MAC_init(ctx, ice->pwd, ice->pwd_len, params) && EVP_MAC_update(ctx, hdr, HEADER) &&
+           EVP_MAC_update(ctx, p + HEADER, (size_t)(at - HEADER)) && EVP_MAC_final(ctx, mac, &outl, 20) && outl == 20;
+  EVP_MAC_CTX_free(ctx);
+  EVP_MAC_free(m);
+  return ok ? 0 : -1;
+}
+
+/* Appends one attribute (header, value, zero padding to 4 octets, RFC 5389 §15); returns the new end. */
+static int put_attr(unsigned char *out, int at, unsigned type, const void *v, int n) {
+  wr16(out + at, type);
+  wr16(out + at + 2, (unsigned)n);
+  memcpy(out + at + 4, v, (size_t)n);
+  int pad = (4 - n % 4) % 4;
+  memset(out + at + 4 + n, 0, (size_t)pad);
+  return at + 4 + n + pad;
+}
+
+/* Header, attributes written by the caller after it, then (optionally) MESSAGE-INTEGRITY and
+ * FINGERPRINT: as buildStun in lib/media/stun/stun.ts. */
+static void put_header(unsigned char *out, unsigned type, const unsigned char *tid) {
+  wr16(out, type);
+  wr16(out + 2, 0);
+  wr32(out + 4, MAGIC_COOKIE);
+  memcpy(out + 8, tid, 12);
+}
+
+static int finish(const ksbc_ice *ice, unsigned char *out, int at, int with_integrity) {
+  if (with_integrity) {
+    unsigned char mac[20];
+    wr16(out + 2, (unsigned)(at - HEADER));
+    if (integrity(ice, out, at, mac) != 0) return -1;
+    at = put_attr(out, at, A_MESSAGE_INTEGRITY, mac, 20);
+  }
+  wr16(out + 2, (unsigned)(at + 8 - HEADER));
+  uint32_t fp = crc32_msg(out, at, (unsigned)(at + 8 - HEADER)) ^ FINGERPRINT_XOR;
+  unsigned char v[4];
+  wr32(v, fp);
+  return put_attr(out, at, A_FINGERPRINT, v, 4);
+}
+
+static int error_answer(const unsigned char *tid, int code, unsigned char *out) {
+  const char *reason = code == 400 ? "Bad Request" : "Unauthorized";
+  unsigned char v[4 + 16];
+  int rl = (int)strlen(reason);
+  v[0] = v[1] = 0;
+  v[2] = (unsigned char)(code / 100); /* RFC 5389 §15.6: class, then number */
+  v[3] = (unsigned char)(code % 100);
+  memcpy(v + 4, reason, (size_t)rl);
+  put_header(out, T_BINDING_ERROR, tid);
+  int at = put_attr(out, HEADER, A_ERROR_CODE, v, 4 + rl);
+  at = put_attr(out, at, A_SOFTWARE, SOFTWARE, (int)sizeof SOFTWARE - 1);
+  return finish(NULL, out, at, 0);
+}
+
+int ksbc_stun_answer(const ksbc_ice *ice, const unsigned char *p, int len, const struct sockaddr_in *from,
+                     unsigned char *out, int *out_len, int *nominated, int *code) {
+  *nominated = 0;
+  *code = 0;
+  /* RFC 7983 §7 and RFC 5389 §6: first octet 0–3, length a multiple of 4 matching the datagram, cookie. */
+  if (len < HEADER || p[0] > 3 || rd16(p + 2) != len - HEADER || p[3] % 4 != 0) return KSBC_STUN_DROP_BAD;
+  if (((uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 | (uint32_t)p[6] << 8 | p[7]) != MAGIC_COOKIE)
+    return KSBC_STUN_DROP_BAD;
+  int username_at = -1, username_len = 0, integrity_at = -1, fingerprint_at = -1, use_candidate = 0;
+  int at = HEADER;
+  while (at < len) {
+    if (at + 4 > len) return KSBC_STUN_DROP_BAD;
+    unsigned t = rd16(p + at), n = rd16(p + at + 2);
+    int end = at + 4 + (int)n;
+    if (end > len) return KSBC_STUN_DROP_BAD;
+    if (fingerprint_at >= 0) return KSBC_STUN_DROP_BAD; /* §15.5: FINGERPRINT is the last attribute */
+    if (t == A_FINGERPRINT) {
+      if (n != 4) return KSBC_STUN_DROP_BAD;
+      fingerprint_at = at;
+    } else if (integrity_at < 0) { /* §15.4: what follows MESSAGE-INTEGRITY (but FINGERPRINT) is ignored */
+      if (t == A_MESSAGE_INTEGRITY) {
+        if (n != 20) return KSBC_STUN_DROP_BAD;
+        integrity_at = at;
+      } else if (t == A_USERNAME && username_at < 0) {
+        username_at = at + 4;
+        username_len = (int)n;
+      } else if (t == A_USE_CANDIDATE) use_candidate = 1;
+    }
+    at = end + (4 - (int)n % 4) % 4;
+  }
+  if (at != len) return KSBC_STUN_DROP_BAD;
+  if (fingerprint_at >= 0) {
+    uint32_t want = crc32_msg(p, fingerprint_at, (unsigned)(fingerprint_at + 8 - HEADER)) ^ FINGERPRINT_XOR;
+    const unsigned char *v = p + fingerprint_at + 4;
+    if (((uint32_t)v[0] << 24 | (uint32_t)v[1] << 16 | (uint32_t)v[2] << 8 | v[3]) != want) return KSBC_STUN_DROP_BAD;
+  }
+  unsigned type = rd16(p);
+  /* Indications (keepalives, RFC 8445 §11) and responses are harmless; other requests are failures. */
+  if (type != T_BINDING_REQUEST) return (type & 0x0110) == 0 ? KSBC_STUN_DROP_BAD : KSBC_STUN_DROP;
+  const unsigned char *tid = p + 8;
+  if (username_at < 0 || integrity_at < 0) {
+    *code = 400; /* RFC 5389 §10.1.2, first bullet */
+    *out_len = error_answer(tid, 400, out);
+    return KSBC_STUN_ERROR;
+  }
+  const unsigned char *colon = memchr(p + username_at, ':', (size_t)username_len);
+  unsigned char mac[20];
+  /* USERNAME is "<our ufrag>:<peer ufrag>" (RFC 8445 §7.2.2); a wrong one or a wrong MAC is 401. */
+  if (!colon || colon - (p + username_at) != ice->ufrag_len || memcmp(p + username_at, ice->ufrag, ice->ufrag_len) != 0 ||
+      integrity(ice, p, integrity_at, mac) != 0 || CRYPTO_memcmp(mac, p + integrity_at + 4, 20) != 0) {
+    *code = 401;
+    *out_len = error_answer(tid, 401, out);
+    return KSBC_STUN_ERROR;
+  }
+  /* Success: XOR-MAPPED-ADDRESS of the source (RFC 5389 §15.2), SOFTWARE, MESSAGE-INTEGRITY with our
+   * password and FINGERPRINT (RFC 8445 §7.3: both required on a check's response). */
+  unsigned char xma[8];
+  uint32_t ip = ntohl(from->sin_addr.s_addr);
+  xma[0] = 0;
+  xma[1] = 0x01; /* IPv4: the worker's sockets are AF_INET */
+  wr16(xma + 2, ntohs(from->sin_port) ^ (MAGIC_COOKIE >> 16));
+  wr32(xma + 4, ip ^ MAGIC_COOKIE);
+  put_header(out, T_BINDING_SUCCESS, tid);
+  int o = put_attr(out, HEADER, A_XOR_MAPPED_ADDRESS, xma, 8);
+  o = put_attr(out, o, A_SOFTWARE, SOFTWARE, (int)sizeof SOFTWARE - 1);
+  o = finish(ice, out, o, 1);
+  if (o < 0) return KSBC_STUN_DROP_BAD;
+  *out_len = o;
+  *nominated = use_candidate;
+  return KSBC_STUN_SUCCESS;
+}
+
+/* stunAnswer(packet, address, port, ufrag, pwd) -> { verdict, response?, nominated, code }: the
+ * worker's responder as a pure function, for the tests that hold it against the TypeScript one. */
+static napi_value stun_answer(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  KSBC_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 5) KSBC_THROW(env, "stunAnswer(packet, address, port, ufrag, pwd)");
+  void *data = NULL;
+  size_t len = 0;
+  bool is_buf = false;
+  napi_is_buffer(env, argv[0], &is_buf);
+  if (!is_buf || napi_get_buffer_info(env, argv[0], &data, &len) != napi_ok || len > 65535)
+    KSBC_THROW(env, "packet must be a Buffer of at most 65535 octets");
+  struct sockaddr_in from;
+  memset(&from, 0, sizeof from);
+  char host[64];
+  uint32_t port;
+  if (ksbc_get_string(env, argv[1], host, sizeof host) || ksbc_get_u32(env, argv[2], &port)) return NULL;
+  from.sin_family = AF_INET;
+  from.sin_port = htons((uint16_t)port);
+  if (port > 65535 || inet_pton(AF_INET, host, &from.sin_addr) != 1) KSBC_THROW(env, "expected an IPv4 address and port");
+  ksbc_ice ice;
+  if (ksbc_ice_from(env, argv[3], argv[4], &ice)) return NULL;
+  unsigned char out[KSBC_STUN_ANSWER_MAX];
+  int out_len = 0, nominated = 0, code = 0;
+  int v = ksbc_stun_answer(&ice, data, (int)len, &from, out, &out_len, &nominated, &code);
+  napi_value o;
+  KSBC_CHECK(env, napi_create_object(env, &o));
+  ksbc_set_number(env, o, "verdict", v);
+  ksbc_set_number(env, o, "nominated", nominated);
+  ksbc_set_number(env, o, "code", code);
+  if (v == KSBC_STUN_SUCCESS || v == KSBC_STUN_ERROR) {
+    napi_value b;
+    KSBC_CHECK(env, napi_create_buffer_copy(env, (size_t)out_len, out, NULL, &b));
+    napi_set_named_property(env, o, "response", b);
+  }
+  return o;
+}
+
+int ksbc_ice_from(napi_env env, napi_value ufrag, napi_value pwd, ksbc_ice *out) {
+  char u[KSBC_ICE_MAX + 2], w[KSBC_ICE_MAX + 2];
+  size_t ul = 0, wl = 0;
+  if (napi_get_value_string_latin1(env, ufrag, u, sizeof u, &ul) != napi_ok ||
+      napi_get_value_string_latin1(env, pwd, w, sizeof w, &wl) != napi_ok || ul == 0 || ul > KSBC_ICE_MAX ||
+      wl == 0 || wl > KSBC_ICE_MAX) {
+    napi_throw_type_error(env, "SBC_ERR_MEDIA_NATIVE", "ICE ufrag and pwd must be strings of 1-256 characters");
+    return -1;
+  }
+  memset(out, 0, sizeof *out);
+  out->ufrag_len = (uint16_t)ul;
+  out->pwd_len = (uint16_t)wl;
+  memcpy(out->ufrag, u, ul);
+  memcpy(out->pwd, w, wl);
+  return 0;
+}
+
+napi_value ksbc_stun_init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"stunAnswer", NULL, stun_answer, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
