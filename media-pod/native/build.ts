@@ -5,15 +5,26 @@
  * libsrtp2-dev. Exits non-zero when the build fails.
  */
 import { execFileSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readdirSync, statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { MEDIA_ADDON_PATH } from './media-addon.ts'
 
-/** Builds the addon unless it is already there (or `force`); returns its path. */
+/** Whether the built addon is older than a source (a checkout that changed the C keeps working). */
+function stale(here: string): boolean {
+  if (!existsSync(MEDIA_ADDON_PATH)) return true
+  const built = statSync(MEDIA_ADDON_PATH).mtimeMs
+  const sources = [
+    join(here, 'binding.gyp'),
+    ...readdirSync(join(here, 'src')).map((f) => join(here, 'src', f)),
+  ]
+  return sources.some((f) => statSync(f).mtimeMs > built)
+}
+
+/** Builds the addon when it is missing or older than its sources (or `force`); returns its path. */
 export function buildMediaAddon(force = false): string {
-  if (!force && existsSync(MEDIA_ADDON_PATH)) return MEDIA_ADDON_PATH
   const here = dirname(fileURLToPath(import.meta.url))
+  if (!force && !stale(here)) return MEDIA_ADDON_PATH
   const nodeDir = dirname(dirname(process.execPath))
   const gyp = join(here, '..', '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')
   execFileSync(process.execPath, [gyp, 'rebuild', '--directory', here, `--nodedir=${nodeDir}`], {
