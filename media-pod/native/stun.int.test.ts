@@ -224,6 +224,7 @@ describe('native ICE-lite responder (src/stun.c)', function () {
         assert.equal(s.iceFailures, 1)
         assert.equal(s.nominated, true)
         assert.equal(s.peerPort, peerB2.address().port)
+        assert.equal(s.idleMs, -1, 'checks are not media: the media timeout clock has not started')
         assert.equal(relay.stats(a).packetsIn, 3)
         // Without credentials the leg drops STUN as not RTP (RFC 7983: nothing to answer it with).
         relay.setIce(b, null)

@@ -202,7 +202,7 @@ static void drain(relay *r, int li) {
     if (n <= 0) return;
     leg *T = L->target >= 0 ? &r->legs[L->target] : NULL;
     int ntx = 0;
-    L->last_rx_ms = now_ms();
+    uint64_t rx_ms = 0; /* read once per batch, and only when it holds more than STUN */
     /* One arrival time per batch (what recvmmsg returned together arrived within one wake-up). */
     uint32_t arrival = (uint32_t)(now_us() * (L->clock_hz ? L->clock_hz : 8000) / 1000000);
     for (int i = 0; i < n; i++) {
@@ -215,6 +215,8 @@ static void drain(relay *r, int li) {
         answer_stun(L, p, len, &r->src[i]);
         continue;
       }
+      /* The media timeout's idle clock: connectivity checks (above) do not count as media. */
+      if (!rx_ms) L->last_rx_ms = rx_ms = now_ms();
       if (len < 12 || (p[0] >> 6) != 2) {
         L->dropped++;
         continue;

@@ -1,4 +1,5 @@
 import { srtpSuite } from '../../../lib/media/srtp/suites.ts'
+import type { IceCredentials } from '../../../lib/media/stun/ice-lite.ts'
 import { Latch, loadMediaAddon, type MediaAddon } from '../../native/media-addon.ts'
 import { NativeRelay, type RelayLeg } from '../../native/native-relay.ts'
 import { MediaPodError, MediaPodErrorCode } from '../errors.ts'
@@ -20,7 +21,9 @@ import type {
  * @remarks
  * The worker latches "once" only when it has no peer; to send to the SDP address *and* learn the real
  * source (NAT), an endpoint starts in the worker's `always` mode and is locked (`off`, on the learnt
- * address) by the first {@link RelayEndpoint.tick} after its first packet. What the worker lacks —
+ * address) by the first {@link RelayEndpoint.tick} after its first packet. ICE-lite legs answer STUN
+ * connectivity checks in the worker (media-pod/native/src/stun.c) with the credentials handed over in
+ * {@link RelayEndpoint.configure}; a nominating check moves the leg's peer there. What the worker lacks —
  * payload type rewriting, strict source, RTCP mux on one side only, and suites without a native
  * engine — is reported by {@link NativeRelayBackend.supports}; such calls use the dgram fallback.
  */
@@ -78,9 +81,6 @@ export class NativeRelayBackend implements RelayBackend {
       a.ptMap.size === 0 &&
       b.ptMap.size === 0 &&
       a.mux === b.mux &&
-      // The worker drops what is not RTP (no path up to JavaScript): ICE-lite legs answer STUN in the dgram relay.
-      a.ice === null &&
-      b.ice === null &&
       [a.srtpIn, a.srtpOut, b.srtpIn, b.srtpOut].every(suiteOk)
     )
   }
@@ -110,6 +110,9 @@ const sameKey = (a: SrtpKeying | null, b: SrtpKeying | null): boolean =>
     a.suite === b.suite &&
     Buffer.compare(a.masterKey, b.masterKey) === 0 &&
     Buffer.compare(a.masterSalt, b.masterSalt) === 0)
+
+const sameIce = (a: IceCredentials | null, b: IceCredentials | null): boolean =>
+  a === b || (a !== null && b !== null && a.ufrag === b.ufrag && a.pwd === b.pwd)
 
 const samePeer = (address: string | null, port: number, b: PeerAddress | null): boolean =>
   b === null ? address === null : address === b.address && port === b.port
@@ -141,6 +144,8 @@ class NativeEndpoint implements RelayEndpoint {
   private peerPort = 0
   private rtcpPeerAddress: string | null = null
   private rtcpPeerPort = 0
+  /** Our ICE credentials toward the party (the config's object: only ICE calls hold one). */
+  private ice: IceCredentials | null = null
 
   constructor(relay: NativeRelay, rtp: number, rtcp: number | undefined, spec: EndpointSpec) {
     this.relay = relay
@@ -160,15 +165,25 @@ class NativeEndpoint implements RelayEndpoint {
     const first = (this.flags & CONFIGURED) === 0
     if (first || this.clockRate !== c.clockRate) this.relay.setClockRate(this.rtp, c.clockRate)
     this.clockRate = c.clockRate
+    if (!sameIce(this.ice, c.ice)) {
+      this.relay.setIce(this.rtp, c.ice)
+      if (this.rtcp !== undefined) this.relay.setIce(this.rtcp, c.ice)
+    }
+    this.ice = c.ice
     const latchChanged = first || this.latch !== c.latch
-    if (latchChanged || !samePeer(this.peerAddress, this.peerPort, c.rtpPeer)) {
+    // With ICE the nominated pair is where media goes (RFC 8445 §12), whatever a re-offer's SDP says.
+    if (
+      (latchChanged || !samePeer(this.peerAddress, this.peerPort, c.rtpPeer)) &&
+      !this.nominated(this.rtp)
+    ) {
       this.setPeer('rtp', c.rtpPeer, c.latch)
       this.peerAddress = c.rtpPeer?.address ?? null
       this.peerPort = c.rtpPeer?.port ?? 0
     }
     if (
       this.rtcp !== undefined &&
-      (latchChanged || !samePeer(this.rtcpPeerAddress, this.rtcpPeerPort, c.rtcpPeer))
+      (latchChanged || !samePeer(this.rtcpPeerAddress, this.rtcpPeerPort, c.rtcpPeer)) &&
+      !this.nominated(this.rtcp)
     ) {
       this.setPeer('rtcp', c.rtcpPeer, c.latch)
       this.rtcpPeerAddress = c.rtcpPeer?.address ?? null
@@ -176,6 +191,11 @@ class NativeEndpoint implements RelayEndpoint {
     }
     this.latch = c.latch
     this.flags |= CONFIGURED
+  }
+
+  /** A check with USE-CANDIDATE chose this leg's peer and the leg is still an ICE one. */
+  private nominated(leg: number): boolean {
+    return this.ice !== null && this.relay.stats(leg).nominated
   }
 
   private setPeer(kind: 'rtp' | 'rtcp', peer: PeerAddress | null, latch: EndpointConfig['latch']): void {
@@ -204,7 +224,9 @@ class NativeEndpoint implements RelayEndpoint {
       const leg = kind === 'rtp' ? this.rtp : this.rtcp
       if (leg === undefined) continue
       const s = this.relay.stats(leg)
-      if (s.packetsIn - s.dropped - s.authFailures - s.replayDrops > 0 && s.peerAddress && s.peerPort) {
+      // Media that parsed and authenticated, or a nomination, chose the peer; connectivity checks alone do not.
+      const media = s.packetsIn - s.dropped - s.authFailures - s.replayDrops - s.iceChecks - s.iceFailures
+      if ((media > 0 || s.nominated) && s.peerAddress && s.peerPort) {
         this.relay.setPeer(leg, { address: s.peerAddress, port: s.peerPort }, Latch.off)
         this.setLock(kind, false)
       }
@@ -227,8 +249,8 @@ class NativeEndpoint implements RelayEndpoint {
       idleMs: idle.length === 0 ? -1 : Math.min(...idle),
       lost: Math.max(0, a.lost),
       jitter: a.jitter,
-      iceChecks: 0,
-      iceFailures: 0,
+      iceChecks: a.iceChecks + (b?.iceChecks ?? 0),
+      iceFailures: a.iceFailures + (b?.iceFailures ?? 0),
       peer: a.peerAddress && a.peerPort ? { address: a.peerAddress, port: a.peerPort } : null,
     }
   }
