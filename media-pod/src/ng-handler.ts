@@ -37,6 +37,7 @@ import {
 import { type MediaSection, SessionDescription } from '../../lib/sdp/session-description.ts'
 import { MediaPodError, MediaPodErrorCode } from './errors.ts'
 import type { RealmTotals } from './metrics.ts'
+import { NO_CRYPTOS, PartyMedia } from './party-media.ts'
 import type {
   EndpointConfig,
   EndpointStats,
@@ -106,39 +107,6 @@ export interface NgHandlerOptions {
   instanceId?: string
 }
 
-/** Per-party view of one media section. */
-interface PartyMedia {
-  index: number
-  type: string
-  /** Our RTP port toward the party, and our RTCP port (undefined when muxed from the start). */
-  rtpPort: number
-  rtcpPort: number | undefined
-  /**
-   * The party's SDP address (after `media address` / `SIP source address`), null while unknown, and
-   * its RTP and RTCP ports. Inline fields rather than {address, port} objects: 40 B each, 3 per party.
-   */
-  peerAddress: string | null
-  peerPort: number
-  /** The party's RTCP address: a=rtcp's, else `peerAddress` (the same string, not a copy). */
-  peerRtcpAddress: string | null
-  peerRtcpPort: number
-  /** The transport protocol this party speaks (from its SDP, or what we offered it). */
-  proto: string
-  /** RTCP muxed with this party. */
-  mux: boolean
-  /** The party's own key (from its a=crypto): unprotects what it sends. */
-  cryptoIn: SrtpKeying | null
-  /** Our key toward the party (our a=crypto to it): protects what we send it. */
-  cryptoOut: (SrtpKeying & { tag: number }) | null
-  /** Keys we offered the party, by crypto tag, until its answer picks one; null for plain RTP. */
-  offeredOut: Map<number, SrtpKeying> | null
-  /** The party's a=crypto lines, until our answer picks one (the shared empty list when none). */
-  offeredIn: readonly { tag: number; suite: string; keyParams: string }[]
-  /** The party's codecs (payload type → rtpmap) in its SDP order. */
-  codecs: readonly RtpMap[]
-  timedOut: boolean
-}
-
 interface Monologue {
   tag: string
   label: string | undefined
@@ -149,14 +117,6 @@ interface Monologue {
   latch: LatchMode
   strict: boolean
   ice: { ufrag: string; pwd: string } | undefined
-}
-
-interface MediaPair {
-  pair: StreamPair
-  /** Which party is endpoint 0 (the first offerer). */
-  first: Monologue
-  /** The media section (m= line index). */
-  index: number
 }
 
 interface Call {
@@ -173,8 +133,6 @@ interface Call {
    * Map with two entries costs ~300 B).
    */
   monologues: Monologue[]
-  /** Media of each offerer/answerer pair (an array: a call has one or two, a Map costs ~200 B more). */
-  pairs: MediaPair[]
   affinity: number
   answered: boolean
   deleteTimer: NodeJS.Timeout | undefined
@@ -190,8 +148,7 @@ export interface NgHandlerTotals {
   errors: number
 }
 
-/** Shared empty values, so that a plain RTP session holds no per-session empty Map or array. */
-const NO_CRYPTOS: readonly { tag: number; suite: string; keyParams: string }[] = Object.freeze([])
+/** Shared empty value, so that a plain RTP session holds no per-session empty Map. */
 const NO_PT_MAP: ReadonlyMap<number, number> = new Map()
 
 const DEFAULT_SUITES: readonly SrtpSuiteName[] = ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32']
@@ -273,7 +230,7 @@ export class MediaNgHandler implements NgRequestHandler {
       for (const m of c.monologues) {
         for (const pm of m.medias) {
           if (!pm) continue
-          const s = this.endpointStats(c, m, pm)
+          const s = this.endpointStats(pm)
           if (!s) continue
           const acc = out.get(m.realm.name) ?? { ...zeroStats(), timedOut: 0 }
           acc.packetsIn += s.packetsIn
@@ -367,7 +324,6 @@ export class MediaNgHandler implements NgRequestHandler {
         created: t,
         lastSignal: t,
         monologues: [],
-        pairs: [],
         affinity: this.affinity++,
         answered: false,
         deleteTimer: undefined,
@@ -405,8 +361,8 @@ export class MediaNgHandler implements NgRequestHandler {
           allocated.push([xm.realm.allocator, xa])
           const ya = ym.realm.allocator.allocate({ mux: yMuxOnly })
           allocated.push([ym.realm.allocator, ya])
-          xp = newPartyMedia(i, m.media, xa)
-          yp = newPartyMedia(i, m.media, ya)
+          xp = new PartyMedia(i, intern(m.media), xa.rtp, xa.rtcp)
+          yp = new PartyMedia(i, intern(m.media), ya.rtp, ya.rtcp)
           const pair = await StreamPair.open(this.o.native, this.o.fallback, [
             {
               bindAddress: xm.realm.bindAddress,
@@ -422,7 +378,8 @@ export class MediaNgHandler implements NgRequestHandler {
             },
           ])
           created.push(pair)
-          call.pairs = [...call.pairs, { pair, first: xm, index: i }]
+          xp.attach(pair, 0)
+          yp.attach(pair, 1)
           xm.medias = withAt(xm.medias, i, xp)
           ym.medias = withAt(ym.medias, i, yp)
         }
@@ -464,7 +421,6 @@ export class MediaNgHandler implements NgRequestHandler {
         for (const p of created) p.close()
         for (const [alloc, a] of allocated) alloc.release(a)
         if (!isNew) {
-          call.pairs = call.pairs.filter((mp) => !created.includes(mp.pair))
           xm.medias = xm.medias.map((pm) =>
             pm && allocated.some(([, a]) => a.rtp === pm.rtpPort) ? undefined : pm,
           )
@@ -483,7 +439,7 @@ export class MediaNgHandler implements NgRequestHandler {
     if (ym.tag !== '') setMonologue(call, ym)
     call.lastSignal = this.stamp()
     // A re-offer after the answer: the relay follows the offerer's new addresses/keys now.
-    if (call.answered) await this.program(call, xm)
+    if (call.answered) await this.program(xm)
     return withWarnings({ result: 'ok', sdp: sdp.toString() }, warnings)
   }
 
@@ -568,7 +524,7 @@ export class MediaNgHandler implements NgRequestHandler {
     this.rewriteSession(sdp, x, req, 'backward')
     call.answered = true
     call.lastSignal = this.stamp()
-    await this.program(call, x)
+    await this.program(x)
     return withWarnings({ result: 'ok', sdp: sdp.toString() }, warnings)
   }
 
@@ -772,18 +728,15 @@ export class MediaNgHandler implements NgRequestHandler {
   // ------------------------------------------------------------------ relay
 
   /** Programs every media pair between `x` and its partner. */
-  private async program(call: Call, x: Monologue): Promise<void> {
+  private async program(x: Monologue): Promise<void> {
     const y = x.partner
     if (!y) return
-    for (const mp of call.pairs) {
-      const first = mp.first
-      if (first !== x && first !== y) continue
-      const index = mp.index
-      const second = first === x ? y : x
-      const a = first.medias[index]
-      const b = second.medias[index]
-      if (!a || !b) continue
-      await mp.pair.program(this.endpointConfig(first, a, b), this.endpointConfig(second, b, a))
+    for (const [i, xp] of x.medias.entries()) {
+      const yp = y.medias[i]
+      const pair = xp?.pair
+      if (!xp || !yp || !pair || yp.pair !== pair) continue
+      const [first, a, second, b] = xp.side === 0 ? [x, xp, y, yp] : [y, yp, x, xp]
+      await pair.program(this.endpointConfig(first, a, b), this.endpointConfig(second, b, a))
     }
   }
 
@@ -804,25 +757,31 @@ export class MediaNgHandler implements NgRequestHandler {
     }
   }
 
-  private endpointStats(call: Call, m: Monologue, pm: PartyMedia): EndpointStats | undefined {
-    for (const mp of call.pairs) {
-      if (mp.index !== pm.index) continue
-      if (mp.first === m) return mp.pair.stats(0)
-      if (mp.first.partner === m) return mp.pair.stats(1)
+  private endpointStats(pm: PartyMedia): EndpointStats | undefined {
+    return pm.pair?.stats(pm.side)
+  }
+
+  /** Every relay pair of the call, once (each hangs off its side-0 party, which may be a pending partner). */
+  private forEachPair(call: Call, fn: (pair: StreamPair) => void): void {
+    const visit = (m: Monologue) => {
+      for (const pm of m.medias) if (pm?.pair && pm.side === 0) fn(pm.pair)
     }
-    return undefined
+    for (const m of call.monologues) {
+      visit(m)
+      if (m.partner && !call.monologues.includes(m.partner)) visit(m.partner)
+    }
   }
 
   private tick(): void {
     const limit = this.o.mediaTimeoutMs ?? 60_000
     const t = this.now()
     for (const call of this.calls.values()) {
-      for (const mp of call.pairs) mp.pair.tick()
+      this.forEachPair(call, (p) => p.tick())
       if (limit <= 0 || !call.answered) continue
       for (const m of call.monologues) {
         for (const pm of m.medias) {
           if (!pm || pm.timedOut) continue
-          const s = this.endpointStats(call, m, pm)
+          const s = this.endpointStats(pm)
           if (!s) continue
           const idle = s.idleMs >= 0 ? s.idleMs : t - this.wall(call.lastSignal)
           if (idle < limit) continue
@@ -890,7 +849,7 @@ export class MediaNgHandler implements NgRequestHandler {
     this.totals.callsDeleted++
     for (const m of new Set(call.monologues.flatMap((x) => (x.partner ? [x, x.partner] : [x])))) {
       for (const pm of m.medias) {
-        const s = pm && this.endpointStats(call, m, pm)
+        const s = pm && this.endpointStats(pm)
         if (!s || !pm) continue
         const t = this.closedTotals.get(m.realm.name) ?? {
           packetsIn: 0,
@@ -915,7 +874,7 @@ export class MediaNgHandler implements NgRequestHandler {
         this.closedTotals.set(m.realm.name, t)
       }
     }
-    for (const mp of call.pairs) mp.pair.close()
+    this.forEachPair(call, (p) => p.close())
     const seen = new Set<Monologue>()
     for (const m of call.monologues) seen.add(m)
     for (const m of [...seen]) if (m.partner) seen.add(m.partner)
@@ -949,7 +908,7 @@ export class MediaNgHandler implements NgRequestHandler {
       const medias = []
       for (const pm of m.medias) {
         if (!pm) continue
-        const s = this.endpointStats(call, m, pm) ?? zeroStats()
+        const s = this.endpointStats(pm) ?? zeroStats()
         totals.RTP.packets += s.packetsIn - s.rtcpPacketsIn
         totals.RTP.bytes += s.bytesIn
         totals.RTP.errors += s.authFailures + s.replayDrops + s.dropped
@@ -987,7 +946,7 @@ export class MediaNgHandler implements NgRequestHandler {
                 'ICE checks': s.iceChecks,
                 'ICE failures': s.iceFailures,
               },
-              relay: this.backendOf(call, pm.index),
+              relay: pm.pair?.backendName ?? '',
             },
           ],
         })
@@ -1007,11 +966,6 @@ export class MediaNgHandler implements NgRequestHandler {
       totals,
       'media timeout': timedOut > 0 ? 1 : 0,
     }
-  }
-
-  private backendOf(call: Call, index: number): string {
-    for (const mp of call.pairs) if (mp.index === index) return mp.pair.backendName
-    return ''
   }
 
   private list(req: NgListRequest): NgResponse {
@@ -1078,27 +1032,6 @@ function newMonologue(tag: string, realm: RealmRuntime, t: number): Monologue {
     latch: 'once',
     strict: false,
     ice: undefined,
-  }
-}
-
-function newPartyMedia(index: number, type: string, ports: PortAllocation): PartyMedia {
-  return {
-    index,
-    type: intern(type),
-    rtpPort: ports.rtp,
-    rtcpPort: ports.rtcp,
-    peerAddress: null,
-    peerPort: 0,
-    peerRtcpAddress: null,
-    peerRtcpPort: 0,
-    proto: 'RTP/AVP',
-    mux: false,
-    cryptoIn: null,
-    cryptoOut: null,
-    offeredOut: null,
-    offeredIn: NO_CRYPTOS,
-    codecs: [],
-    timedOut: false,
   }
 }
 
