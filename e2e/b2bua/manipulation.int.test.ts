@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { readFile, writeFile } from 'node:fs/promises'
 import { freePort } from '../../test/harness/free-port.ts'
 import { startSipp } from '../../test/harness/sipp.ts'
-import { configYaml, ok, type Sbc, sbcPorts, scenario, startSbc } from './harness.ts'
+import { both, call, configYaml, ok, type Sbc, sbcPorts, scenario, startSbc } from './harness.ts'
 
 /** Signalling only: SDP passes through (media anchoring has its own tests). */
 const NO_MEDIA = ['--no-media']
@@ -37,6 +37,7 @@ function yaml(ports: Awaited<ReturnType<typeof sbcPorts>>, uacPort: number, uasP
     - { name: subject, direction: Inbound, header: Subject, action: Set, value: "from the pbx" }
     - { name: no-agent, direction: Inbound, header: User-Agent, action: Remove }
     - { name: pbx-tag, header: X-Pbx, action: Add, value: to-pbx }
+    - { name: pai-host, direction: Inbound, header: P-Asserted-Identity, action: ReplaceHost, value: pbx.example.test }
 `,
     )
     .replace(
@@ -181,5 +182,22 @@ describe('Manipulation and identity through kube-sbc run', function () {
     const [a, b] = await Promise.all([uac.result(), uas.result()])
     ok(b, 1, 'UAS checking INVITE, the 200 of its re-INVITE and the BYE')
     ok(a, 1, 'UAC checking 180, 200, the re-INVITE and the 200 of its BYE')
+  })
+
+  it('answers an in-dialog request whose header the rules cannot rewrite 400, and still relays such a BYE', async () => {
+    const c = await call(sbc.ports.pbx, uacPort, uasPort, {
+      uac: await scenario('uac-not-manipulable.xml'),
+      // Answers, then serves the BYE: the INFO never reaches it (SIPp would fail on an unexpected one).
+      uas: await scenario('uas-check.xml'),
+    })
+    await both(c, 1)
+    await sbc.proc.waitForOutput(
+      /"code":"SBC_ERR_MANIPULATION".*Refused request: header not manipulable/,
+      10_000,
+    )
+    await sbc.proc.waitForOutput(
+      /"code":"SBC_ERR_MANIPULATION".*Relayed without a failed manipulation/,
+      10_000,
+    )
   })
 })
