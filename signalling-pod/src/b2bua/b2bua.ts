@@ -298,6 +298,8 @@ export class B2bua {
     group: string,
     msg: SipRequest | SipResponse,
     log: Logger,
+    /** Fields for the warning when `log` does not carry them (no per-message child logger). */
+    fields?: Record<string, unknown>,
   ): void {
     try {
       if (direction === 'Inbound') manipulateInbound(this.#o.pipeline(), group, msg)
@@ -305,7 +307,7 @@ export class B2bua {
     } catch (err) {
       if (!(err instanceof ManipulationError)) throw err
       log.warn(
-        { code: err.code, err: err.message, group, direction },
+        { ...fields, code: err.code, err: err.message, group, direction },
         'Relayed without a failed manipulation',
       )
     }
@@ -1366,8 +1368,8 @@ export class B2bua {
     // RFC 3261 §13.2.2.4: the ACK has the CSeq number of the INVITE (PRACKs may have come between).
     const seq = (p && found.leg === 'a' ? p.bInvite?.cseq?.seq : undefined) ?? leg.inviteCSeq ?? leg.localCSeq
     const out = buildInDialogRequest('ACK', leg, seq, iface, 70, 'sbc')
-    const log = lazyChild(this.#o.logger, { callId, dialogId: found.call.id })
-    this.#manipulate('Inbound', found.call[found.leg].ipGroup, ack, log)
+    const fields = { callId, dialogId: found.call.id }
+    this.#manipulate('Inbound', found.call[found.leg].ipGroup, ack, this.#o.logger, fields)
     copyEndToEnd(ack, out)
     let refused: MediaAnchorError | undefined
     if (out.body.length > 0) {
@@ -1382,7 +1384,7 @@ export class B2bua {
         out.removeHeader('content-type')
       }
     }
-    this.#manipulate('Outbound', leg.ipGroup, out, log)
+    this.#manipulate('Outbound', leg.ipGroup, out, this.#o.logger, fields)
     const dest = legDestination(leg, this.#o.podName)
     if (p && found.leg === 'a') {
       p.bAck = out
@@ -1420,7 +1422,7 @@ export class B2bua {
       const iface = this.#o.interfaces().get(leg.peer.localInterface ?? '')
       if (!iface) continue
       const bye = buildInDialogRequest('BYE', leg, leg.localCSeq, iface, 70, this.#contactUser(leg.ipGroup))
-      this.#manipulate('Outbound', leg.ipGroup, bye, this.#o.logger)
+      this.#manipulate('Outbound', leg.ipGroup, bye, this.#o.logger, { dialogId })
       this.#sendRequest(iface, bye, legDestination(leg, this.#o.podName), {
         onResponse: () => {},
         onTimeout: () => {},
