@@ -184,6 +184,44 @@ describe('Manipulation and identity through kube-sbc run', function () {
     ok(a, 1, 'UAC checking 180, 200, the re-INVITE and the 200 of its BYE')
   })
 
+  it('applies Inbound and Outbound rules to a relayed out-of-dialog OPTIONS and its 200', async () => {
+    const uas = await startSipp({
+      scenario: {
+        file: await scenario('uas-options-checked.xml', {
+          CHECK: [
+            check('Subject', '^ *from the pbx$', 'subject'),
+            absent('User-Agent', 'agent'),
+            check('X-Trunk', '^ *carrier-1$', 'trunk'),
+          ].join(''),
+        }),
+      },
+      transport: 'u1',
+      localPort: uasPort,
+      calls: 1,
+      timeoutSeconds: 15,
+    })
+    await new Promise((r) => setTimeout(r, 200))
+    const uac = await startSipp({
+      scenario: {
+        file: await scenario('uac-options-checked.xml', {
+          CHECK: [
+            check('Subject', '^ *from the carrier$', 'subject'),
+            absent('Server', 'server'),
+            check('X-Pbx', '^ *to-pbx$', 'pbx'),
+          ].join(''),
+        }),
+      },
+      target: `127.0.0.1:${sbc.ports.pbx}`,
+      transport: 'u1',
+      localPort: uacPort,
+      calls: 1,
+      timeoutSeconds: 15,
+    })
+    const [a, b] = await Promise.all([uac.result(), uas.result()])
+    ok(b, 1, 'UAS checking the OPTIONS')
+    ok(a, 1, 'UAC checking its 200')
+  })
+
   it('answers an in-dialog request whose header the rules cannot rewrite 400, and still relays such a BYE', async () => {
     const c = await call(sbc.ports.pbx, uacPort, uasPort, {
       uac: await scenario('uac-not-manipulable.xml'),
