@@ -247,6 +247,48 @@ describe('media addon (libsrtp + native relay)', function () {
       assert.throws(() => addon.relayStats(r, again.leg), { code: 'SBC_ERR_MEDIA_NATIVE' })
     })
 
+    it('reuses a closed slot without ever relaying into it from the old call, and keeps one sender per leg', async () => {
+      const relay = new NativeRelay(addon)
+      const peerA = await udp()
+      const peerB = await udp()
+      const peerC = await udp()
+      relay.start()
+      const open: number[] = []
+      try {
+        const a = relay.bind('127.0.0.1')
+        const b = relay.bind('127.0.0.1')
+        open.push(a.leg)
+        relay.connect(a, b)
+        relay.connect(b, a)
+        relay.setPeer(b, { address: '127.0.0.1', port: peerB.address().port }, Latch.off)
+        peerA.send(rtp(1, 0xa1), a.port, '127.0.0.1')
+        assert.deepEqual((await next(peerB))[0], rtp(1, 0xa1))
+        // B's slot goes back to the free list and the next bind takes it (another call's leg C).
+        relay.close(b)
+        const c = relay.bind('127.0.0.1')
+        open.push(c.leg)
+        assert.equal(c.leg, b.leg)
+        relay.setPeer(c, { address: '127.0.0.1', port: peerC.address().port }, Latch.off)
+        // A still points nowhere: its packet is dropped, not sent to C's party.
+        peerA.send(rtp(2, 0xa1), a.port, '127.0.0.1')
+        const d = relay.bind('127.0.0.1')
+        open.push(d.leg)
+        relay.connect(d, c)
+        peerA.send(rtp(3, 0xd1), d.port, '127.0.0.1')
+        assert.deepEqual((await next(peerC))[0], rtp(3, 0xd1), 'C receives only what its own sender relays')
+        assert.equal(relay.stats(a).dropped, 1)
+        // One sender per leg: connecting A → C replaces D → C.
+        relay.connect(a, c)
+        peerA.send(rtp(4, 0xd1), d.port, '127.0.0.1')
+        peerA.send(rtp(5, 0xa1), a.port, '127.0.0.1')
+        assert.deepEqual((await next(peerC))[0], rtp(5, 0xa1))
+        assert.equal(relay.stats(d).dropped, 1)
+      } finally {
+        relay.stop()
+        for (const l of open) relay.close(l)
+      }
+    })
+
     it('grows its leg table past 8,192 legs (once a fixed limit) while relaying on the first and last legs', async () => {
       const relay = new NativeRelay(addon)
       const legs = [] as ReturnType<NativeRelay['bind']>[]

@@ -38,9 +38,9 @@ enum { LATCH_OFF = 0, LATCH_ONCE = 1, LATCH_ALWAYS = 2 };
 #define MIN_SEQUENTIAL 2
 typedef struct rtp_stats {
   uint16_t max_seq;
+  uint8_t started, have_transit; /* flags as octets: the struct is per leg, 32 octets */
   uint32_t cycles, base_seq, bad_seq, probation, received;
   int32_t transit, jitter_q4;
-  int started, have_transit;
 } rtp_stats;
 
 static void rs_init_seq(rtp_stats *s, uint16_t seq) {
@@ -110,22 +110,26 @@ static uint64_t now_us(void) {
   return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
+/* Fields ordered so the struct has no holes (184 octets): it is per leg, up to 2^20 per worker. */
 typedef struct leg {
   int fd;                    /* owned by: control (bind/close); -1 when the slot is free */
+  int target;                /* owned by: control; leg whose socket sends what this leg receives, -1 none;
+                                on a free slot: the next free slot (the free list), -1 at its end */
+  int source;                /* owned by: control; the leg whose target this is, -1 none (a leg receives
+                                from at most one leg: close clears it without scanning the table) */
+  uint32_t clock_hz;         /* owned by: control; RTP clock of the stream received here, 0 = 8000 */
   uint16_t port;             /* owned by: control */
-  int target;                /* owned by: control; leg whose socket sends what this leg receives, -1 none */
-  int latch;                 /* owned by: control; LATCH_* */
+  uint8_t latch;             /* owned by: control; LATCH_* */
+  uint8_t has_peer;          /* owned by: control and worker, as `peer` */
+  uint8_t nominated;         /* owned by: worker; a check with USE-CANDIDATE set `peer` (RFC 8445 §7.3.1.5) */
   struct sockaddr_in peer;   /* owned by: control (set) and worker (latching) */
-  int has_peer;              /* owned by: control and worker, as `peer` */
   ksbc_srtp *srtp_in;        /* owned by: control; unprotects what arrives on this leg, NULL = plain RTP */
   ksbc_srtp *srtp_out;       /* owned by: control; protects what leaves through this leg, NULL = plain */
   napi_ref ref_in, ref_out;  /* owned by: control; keep the JS externals (and the libsrtp sessions) alive */
+  ksbc_ice *ice;             /* owned by: control; ICE-lite credentials: STUN checks are answered, NULL = none */
   /* counters, owned by: worker */
   uint64_t pkts_in, bytes_in, pkts_out, bytes_out, auth_fail, replay, dropped, last_rx_ms;
-  uint32_t clock_hz;         /* owned by: control; RTP clock of the stream received here, 0 = 8000 */
-  ksbc_ice *ice;             /* owned by: control; ICE-lite credentials: STUN checks are answered, NULL = none */
-  uint32_t ice_checks, ice_failures; /* owned by: worker; answered with success / failed (400, 401, bad) */
-  int nominated;             /* owned by: worker; a check with USE-CANDIDATE set `peer` (RFC 8445 §7.3.1.5) */
+  uint32_t ice_checks, ice_failures; /* answered with success / failed (400, 401, malformed) */
   rtp_stats rs;              /* owned by: worker; RFC 3550 A.1/A.8 of the RTP (not RTCP) received */
 } leg;
 
@@ -136,6 +140,7 @@ typedef struct relay {
   int coalesce_us; /* owned by: control; pause after each busy epoll round so more datagrams queue up */
   int epfd, evfd;  /* owned by: control */
   int nlegs;       /* owned by: control: high-water mark of used slots */
+  int free_head;   /* owned by: control: first free slot below nlegs (linked through `target`), -1 none */
   int cap;         /* owned by: control: slots allocated in `legs` */
   leg *legs;       /* owned by: control (grown only by JS, under `lock`, so the worker never sees a
                       moved table; a JS call's leg pointers stay valid because only JS grows it) */
@@ -417,6 +422,7 @@ static int parse_addr(napi_env env, napi_value a, napi_value p, struct sockaddr_
 static napi_value create(napi_env env, napi_callback_info info) {
   relay *r = calloc(1, sizeof *r);
   if (!r) KSBC_THROW(env, "out of memory");
+  r->free_head = -1;
   pthread_mutex_init(&r->lock, NULL);
   r->epfd = epoll_create1(EPOLL_CLOEXEC);
   r->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -444,9 +450,9 @@ static napi_value bind_leg(napi_env env, napi_callback_info info) {
   socklen_t sl = sizeof sa;
   getsockname(fd, (struct sockaddr *)&sa, &sl);
   pthread_mutex_lock(&r->lock);
-  int li = -1;
-  for (int i = 0; i < r->nlegs; i++)
-    if (r->legs[i].fd < 0) { li = i; break; }
+  /* A freed slot first (the free list: O(1) at any table size), else the next never-used one. */
+  int li = r->free_head;
+  if (li >= 0) r->free_head = r->legs[li].target;
   if (li < 0 && r->nlegs == r->cap && r->cap < MAX_LEGS) {
     int cap = r->cap ? r->cap * 2 : LEGS_INITIAL;
     leg *grown = realloc(r->legs, (size_t)cap * sizeof *grown);
@@ -462,6 +468,7 @@ static napi_value bind_leg(napi_env env, napi_callback_info info) {
     L->fd = fd;
     L->port = ntohs(sa.sin_port);
     L->target = -1;
+    L->source = -1;
     L->latch = LATCH_ONCE;
   }
   pthread_mutex_unlock(&r->lock);
@@ -478,14 +485,25 @@ static napi_value bind_leg(napi_env env, napi_callback_info info) {
   return obj;
 }
 
-/* relayConnect(relay, fromLeg, toLeg): what arrives on `from` leaves through `to` toward its peer. */
+/* Unlinks `from` from the leg it sends to (both directions of the link). Under `lock`. */
+static void unlink_target(relay *r, leg *from) {
+  if (from->target >= 0 && r->legs[from->target].source == (int)(from - r->legs)) r->legs[from->target].source = -1;
+  from->target = -1;
+}
+
+/* relayConnect(relay, fromLeg, toLeg): what arrives on `from` leaves through `to` toward its peer. A
+ * leg receives from one leg at most (a call's legs are connected in pairs): a leg that sent to `to`
+ * before stops. */
 static napi_value connect_legs(napi_env env, napi_callback_info info) {
   ARGS(3)
   leg *from = leg_arg(env, r, argv[1]);
   leg *to = from ? leg_arg(env, r, argv[2]) : NULL;
   if (!to) return NULL;
   pthread_mutex_lock(&r->lock);
+  unlink_target(r, from);
+  if (to->source >= 0) unlink_target(r, &r->legs[to->source]);
   from->target = (int)(to - r->legs);
+  to->source = (int)(from - r->legs);
   pthread_mutex_unlock(&r->lock);
   return NULL;
 }
@@ -574,8 +592,11 @@ static napi_value close_leg(napi_env env, napi_callback_info info) {
   release_srtp(env, L);
   release_ice(L);
   int li = (int)(L - r->legs);
-  for (int i = 0; i < r->nlegs; i++)
-    if (r->legs[i].target == li) r->legs[i].target = -1;
+  /* No leg may keep sending through this slot once it is reused by another call. */
+  unlink_target(r, L);
+  if (L->source >= 0) unlink_target(r, &r->legs[L->source]);
+  L->target = r->free_head;
+  r->free_head = li;
   pthread_mutex_unlock(&r->lock);
   return NULL;
 }
