@@ -9,17 +9,18 @@
  *
  * Every load is bounded by a call count and a SIPp timeout; traffic stays on 127.0.0.1.
  */
-import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { configYaml } from '../e2e/b2bua/harness.ts'
 import { freePort } from '../test/harness/free-port.ts'
 import { startRedis } from '../test/harness/redis.ts'
+import { startKubeSbc } from './harness/kube-sbc.ts'
 import { groupCpuSeconds, groupRssBytes, pidCpuSeconds } from './harness/process-cpu.ts'
+import { startGroup } from './harness/process-group.ts'
 import { percentile, runSippLoad } from './harness/sipp-load.ts'
+import { udpPortBound, waitFor } from './harness/wait-for.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const scenario = join(here, 'signalling', 'uac-invite-bye.xml')
@@ -35,69 +36,8 @@ interface Target {
   start(port: number, uasPort: number): Promise<Running>
 }
 
-function udpPortBound(port: number): boolean {
-  const hex = port.toString(16).toUpperCase().padStart(4, '0')
-  const local = new RegExp(`^\\s*\\d+:\\s+[0-9A-F]+:${hex}\\s`, 'm')
-  return local.test(readFileSync('/proc/net/udp', 'utf8'))
-}
-
-async function waitFor(
-  check: () => boolean,
-  what: string,
-  ms = 10_000,
-  output?: () => string,
-): Promise<void> {
-  const until = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${output ? `:\n${output()}` : ''}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
-
-/** Starts `argv` pinned to `cpu` as its own process group, so CPU of forked workers is counted. */
-function startGroup(
-  argv: string[],
-  cpu: number,
-  cwd?: string,
-  env?: NodeJS.ProcessEnv,
-): Running & { output: () => string } {
-  const child = spawn('taskset', ['-c', String(cpu), ...argv], {
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    cwd,
-    ...(env ? { env } : {}),
-  })
-  let out = ''
-  child.stdout?.on('data', (d: Buffer) => {
-    out = (out + d.toString()).slice(-20_000)
-  })
-  child.stderr?.on('data', (d: Buffer) => {
-    out = (out + d.toString()).slice(-20_000)
-  })
-  const pgid = child.pid
-  if (pgid === undefined) throw new Error(`could not start ${argv[0]}`)
-  const exited = new Promise<void>((r) => child.once('exit', () => r()))
-  return {
-    pgid,
-    output: () => out,
-    async stop() {
-      try {
-        process.kill(-pgid, 'SIGTERM')
-      } catch {}
-      // A profiled SBC needs time to drain and exit by itself, or it writes no profile.
-      const t = setTimeout(
-        () => {
-          try {
-            process.kill(-pgid, 'SIGKILL')
-          } catch {}
-        },
-        profileDir ? 60_000 : 5000,
-      )
-      await exited
-      clearTimeout(t)
-    },
-  }
-}
+/** Core 0 for the server under test, core 1 for SIPp; a profiled SBC gets a minute to write its profile. */
+const pinned = (cpus: string) => ({ cpus, killAfterMs: profileDir ? 60_000 : 5000 })
 
 const kamailio: Target = {
   name: 'kamailio',
@@ -121,7 +61,7 @@ const kamailio: Target = {
       '-Y',
       dir,
     ]
-    const run = startGroup(argv, 0, dir)
+    const run = startGroup(argv, { ...pinned('0'), cwd: dir })
     try {
       await waitFor(() => udpPortBound(port), 'kamailio', 10_000, run.output)
     } catch (err) {
@@ -152,53 +92,30 @@ const kubeSbc: Target = kubeSbcFrom(join(here, '..'))
  * optimisation) in the same harness, so before and after are measured side by side under one load.
  */
 function kubeSbcFrom(root: string, name = 'kube-sbc'): Target {
-  const bin = join(root, 'bin', 'kube-sbc')
-  // Older trees have no --no-media (they did not anchor media at all).
-  const hasNoMedia = readFileSync(join(root, 'cli', 'commands', 'run.ts'), 'utf8').includes("'no-media'")
   return {
     name,
     async start(port, uasPort) {
-      const dir = mkdtempSync(join(tmpdir(), 'sbc-bench-kube-sbc-'))
       const redis = await startRedis()
-      const yaml = configYaml({ pbx: port, carrier: await freePort(), http: 0 }, 5060, uasPort, 'UDP')
-        // No admission limit in the benchmark: the rate, not the limit, is under test.
-        .replace('  maxConcurrentCalls: 20\n', '')
-      writeFileSync(join(dir, 'sbc.yaml'), yaml)
-      const run = startGroup(
-        [
-          bin,
-          'run',
-          '-f',
-          dir,
-          '--redis',
-          redis.url,
-          '--http-port',
-          '0',
-          '--log-level',
-          'warn',
-          // Signalling only, like Kamailio here: SDP passes through, no media pod in the process.
-          ...(hasNoMedia ? ['--no-media'] : []),
-        ],
-        0,
-        dir,
-        // --profile DIR: a V8 CPU profile of the SBC process, written when it exits.
-        profileDir ? { ...process.env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : undefined,
-      )
       try {
-        await waitFor(() => udpPortBound(port), `kube-sbc on ${port}`, 30_000, run.output)
+        const run = await startKubeSbc({
+          root,
+          redisUrl: redis.url,
+          pbxPort: port,
+          uasPort,
+          cpus: '0',
+          ...(profileDir ? { profileDir } : {}),
+        })
+        return {
+          pgid: run.pgid,
+          redisPid: redis.pid(),
+          async stop() {
+            await run.stop()
+            await redis.close()
+          },
+        }
       } catch (err) {
-        await run.stop()
         await redis.close()
         throw err
-      }
-      return {
-        pgid: run.pgid,
-        redisPid: redis.pid(),
-        async stop() {
-          await run.stop()
-          await redis.close()
-          rmSync(dir, { recursive: true, force: true })
-        },
       }
     },
   }
@@ -278,7 +195,10 @@ async function main() {
     if (!target) throw new Error(`unknown target ${name}; known: ${Object.keys(targets).join(', ')}`)
     const port = await freePort()
     const uasPort = await freePort()
-    const uas = startGroup(['sipp', '-sn', 'uas', '-i', '127.0.0.1', '-p', String(uasPort), '-nostdin'], 1)
+    const uas = startGroup(
+      ['sipp', '-sn', 'uas', '-i', '127.0.0.1', '-p', String(uasPort), '-nostdin'],
+      pinned('1'),
+    )
     let running: Running | undefined
     try {
       await waitFor(() => udpPortBound(uasPort), 'the SIPp UAS')
