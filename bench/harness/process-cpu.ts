@@ -52,3 +52,30 @@ export function groupRssBytes(pgid: number): number {
   }
   return bytes
 }
+
+/**
+ * CPU seconds (user + system) of this process's children that have exited and been reaped
+ * (`cutime` + `cstime` of /proc/self/stat). Node reaps its children, so the difference across a load
+ * is the CPU of the load generators that ran and exited in it (SIPp UACs), with no PID to follow.
+ */
+export function reapedChildrenCpuSeconds(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8')
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(rest[13]) + Number(rest[14])) / USER_HZ
+}
+
+/** Seconds of CPU the whole machine has spent busy (all cores, anyone's processes) and stolen by the hypervisor. */
+export interface MachineCpu {
+  busy: number
+  steal: number
+}
+
+/** The machine's busy time from /proc/stat: user + nice + system + irq + softirq (not idle, iowait, steal). */
+export function machineCpuSeconds(): MachineCpu {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? ''
+  const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number)
+  return {
+    busy: ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0)) / USER_HZ,
+    steal: (steal ?? 0) / USER_HZ,
+  }
+}

@@ -25,7 +25,8 @@ export interface LoadOptions {
   rate: number
   calls: number
   callDurationMs: number
-  cpu?: number // pin SIPp to this core
+  /** Pin SIPp to these cores (`taskset -c` list, e.g. 1 or "0,1"). */
+  cpu?: number | string
   timeoutSeconds: number
 }
 
