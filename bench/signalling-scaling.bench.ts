@@ -397,6 +397,21 @@ async function main() {
     redisCpus: 'unpinned',
   }
   console.log(JSON.stringify({ conditions, scaling, byProcesses: byN }, null, 2))
+  // The same figures as a Markdown table on stderr, for docs/benchmarks/signalling-scaling.md.
+  const cell = (x: number | null | undefined) =>
+    x === null || x === undefined || Number.isNaN(x) ? '—' : String(x)
+  const rows = Object.entries(byN).map(([n, s]) => {
+    const r = scaling[n]!
+    const at = s.atMaxRate
+    return `| ${n} | ${cell(r.maxRate)} | ${cell(r.maxRateVsOne)} | ${cell(at?.totalCpuMsPerCall)} (${cell(at?.redisCpuMsPerCall)}) | ${cell(at?.redisShareOfTotal)} | ${cell(at?.coresUsed.sbcAndRedis)} + ${cell(at?.coresUsed.sipp)} / ${cell(at?.machineBusyCores)} | ${cell(s.fixedRate.totalCpuMsPerCall)} (${cell(s.fixedRate.redisCpuMsPerCall)}), ${s.fixedRate.failed} failed | ${cell(s.fixedRate.redisCommandsPerCall)} | ${cell(s.fixedRateByeThroughNextProcess?.totalCpuMsPerCall)} | ${cell(s.idleCores.sbc)} |`
+  })
+  console.error(
+    [
+      `| N | max rate | vs N=1 | CPU ms/call at max (Redis) | Redis share | cores SBC+Redis + SIPp / machine | CPU ms/call at ${rate}/s (Redis), failed | Redis cmds/call | BYE via next: CPU ms/call | idle cores |`,
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+      ...rows,
+    ].join('\n'),
+  )
 }
 
 main().catch((err: unknown) => {
