@@ -182,7 +182,8 @@ interface Range {
  * Two `kube-sbc media` processes ("a" and "b", same realms, different port ranges on one machine)
  * and one `kube-sbc signalling`, sharing a redis-server; the SIP peers are test UAs.
  */
-async function twoMediaPods(mediaArgs: string[] = [], signallingProcesses = 1) {
+async function twoMediaPods(mediaArgs: string[] = [], signallingProcesses = 1, mediaPods = 2) {
+  const names = ['a', 'b', 'c'].slice(0, mediaPods)
   const redis = await startRedis()
   const procs: StartedProcess[] = []
   const pbx = await SipUa.open(await freePort())
@@ -207,7 +208,7 @@ async function twoMediaPods(mediaArgs: string[] = [], signallingProcesses = 1) {
     const files: string[] = []
     // A second signalling process listens on its own SIP ports (same peers, same realms).
     const sip2 = { pbx: await freePort(), carrier: await freePort() }
-    for (const which of ['a', 'b', 's2']) {
+    for (const which of [...names, 's2']) {
       const base = which === 's2' ? (ranges[0] as { pbx: Range }).pbx.min : await mediaPortBase(200)
       const r = { pbx: { min: base, max: base + 99 }, carrier: { min: base + 100, max: base + 199 } }
       if (which !== 's2') ranges.push(r)
@@ -238,7 +239,9 @@ async function twoMediaPods(mediaArgs: string[] = [], signallingProcesses = 1) {
       files.push(file)
     }
     const media: StartedProcess[] = []
-    for (const [i, which] of ['a', 'b'].entries())
+    const mediaHttp: number[] = []
+    for (const [i, which] of names.entries()) {
+      mediaHttp.push(await freePort())
       media.push(
         await kubeSbc(
           [
@@ -250,7 +253,7 @@ async function twoMediaPods(mediaArgs: string[] = [], signallingProcesses = 1) {
             '--ng-port',
             String(await freePort()),
             '--http-port',
-            String(await freePort()),
+            String(mediaHttp[i]),
             '--drain-seconds',
             '1',
             ...mediaArgs,
@@ -260,6 +263,7 @@ async function twoMediaPods(mediaArgs: string[] = [], signallingProcesses = 1) {
           /Media pod started/,
         ),
       )
+    }
     const signallings: StartedProcess[] = []
     for (let i = 0; i < signallingProcesses; i++)
       signallings.push(
@@ -267,7 +271,7 @@ async function twoMediaPods(mediaArgs: string[] = [], signallingProcesses = 1) {
           [
             'signalling',
             '--config',
-            files[i === 0 ? 0 : 2] as string,
+            files[i === 0 ? 0 : mediaPods] as string,
             '--redis',
             redis.url,
             '--http-port',
@@ -280,9 +284,9 @@ async function twoMediaPods(mediaArgs: string[] = [], signallingProcesses = 1) {
         ),
       )
     const signalling = signallings[0] as StartedProcess
-    const killed = [false, false]
+    const killed = names.map(() => false)
     /** SIGKILL of media pod `i` (once), by the PID this test started. */
-    const killMedia = async (i: 0 | 1) => {
+    const killMedia = async (i: number) => {
       if (killed[i]) return
       killed[i] = true
       const p = media[i] as StartedProcess
@@ -291,12 +295,15 @@ async function twoMediaPods(mediaArgs: string[] = [], signallingProcesses = 1) {
     }
     return {
       killMedia,
+      /** Indexes of the media pods not killed. */
+      alive: () => names.map((_, i) => i).filter((i) => !killed[i]),
       redis,
       pbx,
       carrier,
       sip,
-      ranges: ranges as [(typeof ranges)[0], (typeof ranges)[0]],
-      media: media as [StartedProcess, StartedProcess],
+      ranges: ranges as [(typeof ranges)[0], (typeof ranges)[0], ...(typeof ranges)[0][]],
+      media: media as [StartedProcess, StartedProcess, ...StartedProcess[]],
+      mediaHttp,
       signalling,
       signallings,
       close,
@@ -366,7 +373,7 @@ describe('kube-sbc signalling: re-INVITEs both legs when the media pod dies', fu
 
   before(async () => {
     // Two signalling processes: each notices the lost pod, exactly one moves each call.
-    c = await twoMediaPods(['--heartbeat-ms', '300'], 2)
+    c = await twoMediaPods(['--heartbeat-ms', '300'], 2, 3)
   })
   after(async () => {
     await c?.close()
@@ -378,7 +385,9 @@ describe('kube-sbc signalling: re-INVITEs both legs when the media pod dies', fu
 
   it('moves a call with RTP flowing to the other media pod: a re-INVITE to each peer, RTP again both ways', async () => {
     const { pbx, carrier, sip } = c
-    const [a, b] = c.ranges
+    const a = c.ranges[0]
+    // b and c are equally free: the registry's tie goes to the lowest id, b (asserted: one pod for both legs).
+    const b = c.ranges[1]
     const pbxRtp = await Peer.open()
     const carrierRtp = await Peer.open()
     try {
@@ -391,10 +400,10 @@ describe('kube-sbc signalling: re-INVITEs both legs when the media pod dies', fu
       pbx.answerWith((req) =>
         req.method === 'INVITE' ? { status: 200, sdp: audioSdp(pbxRtp.port, { codecs: '8' }) } : undefined,
       )
-      // Both signalling processes know both media pods before one dies.
+      // Both signalling processes know every media pod before one dies.
       for (const p of c.signallings)
         await p.waitForOutput(
-          /"pods":\["a-media-\d+","b-media-\d+"\],"msg":"Watching the media pod registry"/,
+          /"pods":\["a-media-\d+","b-media-\d+","c-media-\d+"\],"msg":"Watching the media pod registry"/,
           20_000,
         )
       const call = await pbx.invite(sip.pbx, audioSdp(pbxRtp.port, { codecs: '8' }))
@@ -469,23 +478,91 @@ describe('kube-sbc signalling: re-INVITEs both legs when the media pod dies', fu
     }
   })
 
+  const mediaCdrs = () =>
+    c.signallings
+      .flatMap((p) => cdrLines(p.output()))
+      .map((l) => (l as { hangup: { by: string; reason: string; detail?: string } }).hangup)
+      .filter((h) => h.by === 'sbc' && h.reason === 'media-pod-lost')
+  const fresh = (ua: SipUa, seen: number, method: string) => (m: SipRequest | SipResponse) =>
+    ua.received.indexOf(m) >= seen && ua.request(method)(m)
+  /** Kills media pod `i` (if the previous test has not) and waits until signalling has seen it go. */
+  const lose = async (i: number) => {
+    await c.killMedia(i)
+    const name = ['a', 'b', 'c'][i] as string
+    await c.signalling.waitForOutput(
+      new RegExp(`"pod":"${name}-media-\\d+".*"msg":"Media pod left the registry"`),
+      20_000,
+    )
+  }
+
+  /** Which media pod a port the SBC advertised toward the caller belongs to. */
+  const podOf = (sdp: string) => {
+    const port = endpointOf(sdp).port
+    return c.ranges.findIndex((r) => inRange(port, r.pbx))
+  }
+
+  it('a callee refusing the re-INVITE: BYE on both legs, the CDR says which leg refused', async () => {
+    const { pbx, carrier, sip } = c
+    await lose(0)
+    // The callee accepts the call, then refuses any re-INVITE (To tag present) with 488.
+    carrier.answerWith((req) =>
+      req.method !== 'INVITE'
+        ? undefined
+        : /;\s*tag=/i.test(req.header('to') ?? '')
+          ? { status: 488 }
+          : { status: 200, sdp: audioSdp(40_022, { codecs: '8' }) },
+    )
+    pbx.answerWith((req) =>
+      req.method === 'INVITE' ? { status: 200, sdp: audioSdp(40_020, { codecs: '8' }) } : undefined,
+    )
+    const [pbxSeen, carrierSeen, cdrsBefore] = [
+      pbx.received.length,
+      carrier.received.length,
+      mediaCdrs().length,
+    ]
+    const call = await pbx.invite(sip.pbx, audioSdp(40_020, { codecs: '8' }))
+    assert.equal(call.final.status, 200)
+    // On b or c (the one with more free capacity at its last heartbeat); the move goes to the other.
+    const on = podOf(call.final.body.toString())
+    assert.ok(on === 1 || on === 2, `anchored on media b or c: ${on}`)
+    const target = c.ranges[3 - on] as { pbx: Range; carrier: Range }
+    await c.killMedia(on)
+    const reB = await carrier.waitFor<SipRequest>(
+      fresh(carrier, carrierSeen + 1, 'INVITE'),
+      're-INVITE',
+      20_000,
+    )
+    assert.ok(inRange(endpointOf(reB.body.toString()).port, target.carrier), 'offered on the other live pod')
+    await pbx.waitFor(fresh(pbx, pbxSeen, 'BYE'), 'BYE toward the caller', 20_000)
+    await carrier.waitFor(fresh(carrier, carrierSeen, 'BYE'), 'BYE toward the callee', 20_000)
+    await eventually(async () => mediaCdrs().length === cdrsBefore + 1, 'one CDR media-pod-lost')
+    assert.equal(mediaCdrs().filter((h) => /re-INVITE to leg b: 488$/.test(h.detail ?? '')).length, 1)
+    // The session the move opened on the other pod is deleted with the call.
+    await eventually(
+      async () => (await metric(c.mediaHttp[3 - on] as number, 'sbc_media_sessions')) === 0,
+      'no session left on the other pod',
+    )
+  })
+
   it('with no media pod left, both legs get a BYE and the CDR says why', async () => {
     const { pbx, carrier, sip } = c
-    // Only media b is left (the previous test killed a, unless it failed first).
-    await c.killMedia(0)
-    await c.signalling.waitForOutput(/"pod":"a-media-\d+".*"msg":"Media pod left the registry"/, 20_000)
-    const [, b] = c.ranges
+    // One media pod left (the previous tests killed the others, unless they failed first).
+    const alive = c.alive()
+    const last = alive.pop() as number
+    for (const i of alive) await lose(i)
     carrier.answerWith((req) =>
       req.method === 'INVITE' ? { status: 200, sdp: audioSdp(40_012, { codecs: '8' }) } : undefined,
     )
     pbx.answerWith(() => undefined)
-    const [pbxSeen, carrierSeen] = [pbx.received.length, carrier.received.length]
+    const [pbxSeen, carrierSeen, cdrsBefore] = [
+      pbx.received.length,
+      carrier.received.length,
+      mediaCdrs().length,
+    ]
     const call = await pbx.invite(sip.pbx, audioSdp(40_010, { codecs: '8' }))
     assert.equal(call.final.status, 200)
-    assert.ok(inRange(endpointOf(call.final.body.toString()).port, b.pbx), 'anchored on media b')
-    await c.killMedia(1)
-    const fresh = (ua: SipUa, seen: number, method: string) => (m: SipRequest | SipResponse) =>
-      ua.received.indexOf(m) >= seen && ua.request(method)(m)
+    assert.equal(podOf(call.final.body.toString()), last, 'anchored on the last media pod')
+    await c.killMedia(last)
     await pbx.waitFor(fresh(pbx, pbxSeen, 'BYE'), 'BYE toward the caller', 20_000)
     await carrier.waitFor(fresh(carrier, carrierSeen, 'BYE'), 'BYE toward the callee', 20_000)
     assert.equal(
@@ -493,19 +570,9 @@ describe('kube-sbc signalling: re-INVITEs both legs when the media pod dies', fu
       0,
       'no re-INVITE to the caller',
     )
-    await eventually(
-      async () =>
-        // Written by the process that won the call's claim: exactly one CDR in all.
-        c.signallings
-          .flatMap((p) => cdrLines(p.output()))
-          .filter((l) => {
-            const h = (l as { hangup: { by: string; reason: string; detail?: string } }).hangup
-            return (
-              h.by === 'sbc' && h.reason === 'media-pod-lost' && /no other media pod/.test(h.detail ?? '')
-            )
-          }).length === 1,
-      'CDR with hangup reason media-pod-lost',
-    )
+    // Written by the process that won the call's claim: exactly one CDR in all.
+    await eventually(async () => mediaCdrs().length === cdrsBefore + 1, 'one CDR media-pod-lost')
+    assert.equal(mediaCdrs().filter((h) => /no other media pod serves/.test(h.detail ?? '')).length, 1)
     const client = new Redis(c.redis.url, { maxRetriesPerRequest: 1 })
     try {
       await eventually(

@@ -136,7 +136,7 @@ export async function runSignallingProcess(o: SignallingProcessOptions): Promise
         registry,
         podName,
         onTimeout: (n) => {
-          if (server) void endTimedOutCall(server.b2bua, n, logger)
+          if (server && store) void endTimedOutCall(server.b2bua, n, logger, store.store)
         },
         // A lost media pod: its calls are re-INVITEd onto another one, or ended.
         onPodLost: (pod) => {

@@ -18,9 +18,26 @@ import type { DialogStore } from '../../../lib/state/dialog-store.ts'
 import { RedisStore } from '../../../lib/state/redis-store.ts'
 import type { B2bua } from '../b2bua/b2bua.ts'
 
-/** Ends the call a notice names (policy: a silent call is over). Never throws. */
-export async function endTimedOutCall(b2bua: B2bua, n: MediaTimeoutNotice, logger: Logger): Promise<void> {
+/**
+ * Ends the call a notice names (policy: a silent call is over). Never throws. With `store`, a notice
+ * from another pod than the call's is ignored: the call was re-anchored (call-reanchor.ts) and the
+ * pod it left, cut off rather than dead, reports the session it still holds.
+ */
+export async function endTimedOutCall(
+  b2bua: B2bua,
+  n: MediaTimeoutNotice,
+  logger: Logger,
+  store?: DialogStore,
+): Promise<void> {
   try {
+    const pod = store ? (await store.getCall(n.callId))?.media?.pod : undefined
+    if (pod !== undefined && pod !== n.pod) {
+      logger.info(
+        { dialogId: n.callId, pod: n.pod, now: pod },
+        'Media timeout from a pod the call left; ignored',
+      )
+      return
+    }
     const ended = await b2bua.hangUp(n.callId, {
       by: 'sbc',
       reason: 'media-timeout',
