@@ -30,7 +30,7 @@ export class InviteClientTransaction extends Transaction<InviteClientUser, 'A' |
    * MUST start timer B with a value of 64*T1 seconds".
    */
   start(): void {
-    this.#send(this.request)
+    this.#send(this.liveRequest)
     if (!this.ctx.reliable) this.#armA(this.ctx.timers.A)
     this.timers.start('B', this.ctx.timers.B, () => {
       // "If the client transaction is still in the 'Calling' state when timer B fires, the client
@@ -49,7 +49,7 @@ export class InviteClientTransaction extends Transaction<InviteClientUser, 'A' |
       // "When timer A fires, the client transaction MUST retransmit the request by passing it to the
       // transport layer, and MUST reset the timer with a value of 2*T1."
       this.retransmissions++
-      this.#send(this.request)
+      this.#send(this.liveRequest)
       this.#armA(interval * 2)
     })
   }
@@ -74,6 +74,7 @@ export class InviteClientTransaction extends Transaction<InviteClientUser, 'A' |
           // pass the 2xx response to the TU, and set Timer M to 64*T1."
           this.timers.stopAll()
           this.move('Accepted')
+          this.releaseRequest()
           this.user.onResponse(response)
           this.timers.start('M', this.ctx.timers.M, () => this.terminate())
         } else {
@@ -85,7 +86,8 @@ export class InviteClientTransaction extends Transaction<InviteClientUser, 'A' |
           // value of zero seconds for reliable transports."
           this.timers.stopAll()
           this.move('Completed')
-          this.#ack = buildAck(this.request, response)
+          this.#ack = buildAck(this.liveRequest, response)
+          this.releaseRequest()
           this.#send(this.#ack)
           this.user.onResponse(response)
           this.#startD()

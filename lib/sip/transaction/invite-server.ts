@@ -60,6 +60,7 @@ export class InviteServerTransaction extends ServerTransaction<
     this.timers.stop('G')
     this.timers.stop('H')
     this.move('Confirmed')
+    this.releaseLastResponse()
     if (this.ctx.timers.I === 0) this.terminate()
     else this.timers.start('I', this.ctx.timers.I, () => this.terminate())
   }
@@ -88,6 +89,9 @@ export class InviteServerTransaction extends ServerTransaction<
       // for transmission. ... The server transaction MUST then transition to the 'Accepted' state"
       // and "Timer L ... is set to fire in 64*T1".
       this.move('Accepted')
+      // From here on only the TU's 2xx (held by its retransmission timer) and the To tag matter.
+      this.releaseRequest()
+      this.releaseLastResponse()
       this.user.onAccepted?.()
       this.timers.start('L', this.ctx.timers.L, () => {
         if (!this.#acked2xx) {
@@ -104,6 +108,7 @@ export class InviteServerTransaction extends ServerTransaction<
     // transports, timer G is set to fire in T1 seconds ... When the 'Completed' state is entered,
     // timer H MUST be set to fire in 64*T1 seconds for all transports."
     this.move('Completed')
+    this.releaseRequest()
     if (!this.ctx.reliable) this.#armG(this.ctx.timers.G)
     this.timers.start('H', this.ctx.timers.H, () => {
       // "If timer H fires while in the 'Completed' state, it implies that the ACK was never received.

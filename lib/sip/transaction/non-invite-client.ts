@@ -62,12 +62,13 @@ export class NonInviteClientTransaction extends Transaction<NonInviteClientUser,
     // for reliable transports."
     this.timers.stopAll()
     this.move('Completed')
+    this.releaseRequest()
     this.user.onResponse(response)
     if (this.ctx.timers.K === 0) this.terminate()
     else this.timers.start('K', this.ctx.timers.K, () => this.terminate())
   }
 
   #send(): void {
-    this.send(this.request, 'request could not be sent')
+    this.send(this.liveRequest, 'request could not be sent')
   }
 }

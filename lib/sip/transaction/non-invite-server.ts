@@ -24,6 +24,7 @@ export class NonInviteServerTransaction extends ServerTransaction<NonInviteServe
     // transaction enters the 'Completed' state, it MUST set Timer J to fire in 64*T1 seconds for
     // unreliable transports, and zero seconds for reliable transports."
     this.move('Completed')
+    this.releaseRequest()
     if (this.ctx.timers.J === 0) this.terminate()
     else this.timers.start('J', this.ctx.timers.J, () => this.terminate())
   }

@@ -61,7 +61,7 @@ export class TestResponder {
         tx.respond(createResponse(request, 180, { toTag }))
         const ok = createResponse(request, 200, { toTag })
         const local = this.endpoint.transports.find(
-          (t) => t.protocol === tx.request.topVia?.transport.toLowerCase(),
+          (t) => t.protocol === request.topVia?.transport.toLowerCase(),
         )
         const host = local?.local.family === 'IPv6' ? `[${local.local.address}]` : local?.local.address
         ok.addHeader(

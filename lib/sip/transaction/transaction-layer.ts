@@ -170,7 +170,7 @@ export class TransactionLayer {
       const rfc3261 = typeof branch === 'string' && branch.startsWith(MAGIC_COOKIE)
       // RFC 2543 rule (§17.2.3): "the ACK matches ... if the To tag ... matches the tag of the
       // response sent by the server transaction".
-      if (rfc3261 || existing.lastResponse?.toTag === ack.toTag) {
+      if (rfc3261 || existing.lastToTag === ack.toTag) {
         this.counters.requestRetransmissionsAbsorbed++
         existing.receiveAck(ack)
         return
@@ -205,7 +205,8 @@ export class TransactionLayer {
     // Terminated)" when no final response was sent yet; "the CANCEL request itself is answered with
     // a 200 (OK) response" either way.
     tx.respond(createResponse(cancel, 200, tagOf(invite)))
-    if (invite.state === 'Proceeding') invite.respond(createResponse(invite.request, 487, tagOf(invite)))
+    const request = invite.request
+    if (invite.state === 'Proceeding' && request) invite.respond(createResponse(request, 487, tagOf(invite)))
   }
 
   /** Handles an inbound response: to its client transaction, or to the delegate as stray. */
@@ -262,6 +263,6 @@ export class TransactionLayer {
 
 /** Keeps the To tag of earlier responses of the INVITE, so CANCEL's 200 and the 487 carry the same one. */
 function tagOf(invite: InviteServerTransaction): { toTag?: string } {
-  const tag = invite.lastResponse?.toTag
+  const tag = invite.lastToTag
   return tag === undefined ? {} : { toTag: tag }
 }

@@ -17,7 +17,11 @@ export interface TransactionUserBase {
 export abstract class Transaction<U extends TransactionUserBase, T extends string> {
   /** Which machine; fixes the initial state and the legal moves. */
   abstract readonly kind: TransactionKind
-  readonly request: SipRequest
+  // Released once the machine only waits to absorb retransmissions (Accepted, Completed,
+  // Confirmed): it then lingers for up to 64·T1 (32 s) per RFC 3261 and RFC 6026, and a parsed
+  // request kept that long for nothing is most of what a call leaves on the heap
+  // (docs/benchmarks/signalling.md).
+  #request: SipRequest | undefined
   // Undefined until the first move: the initial state follows from `kind`, which the subclass sets
   // after this constructor has run.
   #state: TransactionState | undefined
@@ -28,11 +32,28 @@ export abstract class Transaction<U extends TransactionUserBase, T extends strin
 
   /** `onTerminated` is called once the machine reaches Terminated, so the layer forgets it. */
   constructor(request: SipRequest, ctx: TransactionContext, user: U, onTerminated: OnTerminated) {
-    this.request = request
+    this.#request = request
     this.ctx = ctx
     this.user = user
     this.#onTerminated = onTerminated
     this.timers = new NamedTimers(ctx.clock)
+  }
+
+  /** The request; undefined once the machine no longer sends or answers it (see {@link releaseRequest}). */
+  get request(): SipRequest | undefined {
+    return this.#request
+  }
+
+  /** The request in a state that still sends or answers it; missing there is a bug in the machine. */
+  protected get liveRequest(): SipRequest {
+    const r = this.#request
+    if (r === undefined) throw new Error(`${this.kind} transaction used its request after releasing it`)
+    return r
+  }
+
+  /** Drops the request: the machine only absorbs retransmissions from now on. */
+  protected releaseRequest(): void {
+    this.#request = undefined
   }
 
   get state(): TransactionState {
@@ -50,6 +71,7 @@ export abstract class Transaction<U extends TransactionUserBase, T extends strin
     if (this.#state === 'Terminated') return
     this.timers.stopAll()
     this.move('Terminated')
+    this.releaseRequest()
     this.#onTerminated()
   }
 
@@ -83,20 +105,37 @@ export abstract class ServerTransaction<U extends TransactionUserBase, T extends
   T
 > {
   #lastResponse: SipResponse | undefined
+  #lastToTag: string | undefined
   /** Request retransmissions absorbed (answered from the transaction or dropped). */
   absorbed = 0
   /** Response retransmissions sent. */
   retransmissions = 0
 
-  /** The last response passed to the transport, if any. */
+  /** The last response passed to the transport, while it may still be repeated (see {@link releaseLastResponse}). */
   get lastResponse(): SipResponse | undefined {
     return this.#lastResponse
+  }
+
+  /** The To tag of the last response, kept after the response itself is released (CANCEL's 200 repeats it). */
+  get lastToTag(): string | undefined {
+    return this.#lastToTag
   }
 
   /** Records `response` as the one to repeat, and sends it. */
   protected sendResponse(response: SipResponse): void {
     this.#lastResponse = response
+    this.#lastToTag = response.toTag
     this.resend(response)
+  }
+
+  /** Drops the last response once it will not be repeated (Accepted, Confirmed, Terminated). */
+  protected releaseLastResponse(): void {
+    this.#lastResponse = undefined
+  }
+
+  protected override releaseRequest(): void {
+    super.releaseRequest()
+    if (this.state === 'Terminated') this.#lastResponse = undefined
   }
 
   /** Sends a response without recording it (retransmissions, RFC 6026 §7.1 2xx in Accepted). */

@@ -1142,15 +1142,16 @@ export class B2bua {
       return
     }
     const p = this.#pendingByTx.get(invite)
-    if (!p && invite.state === 'Proceeding' && invite.request.toTag === undefined) {
+    const inviteRequest = invite.request
+    if (!p && invite.state === 'Proceeding' && inviteRequest && inviteRequest.toTag === undefined) {
       // A new call still being routed or admitted (no B leg yet): RFC 3261 §9.2, 200 to the CANCEL
       // and 487 to the INVITE now, with one To tag; #newInvite sees the INVITE answered and stops.
       const toTag = generateTag()
       tx.respond(createResponse(cancel, 200, { toTag }))
-      invite.respond(createResponse(invite.request, 487, { toTag }))
+      invite.respond(createResponse(inviteRequest, 487, { toTag }))
       return
     }
-    const toTag = p?.state.a.localTag ?? invite.lastResponse?.toTag
+    const toTag = p?.state.a.localTag ?? invite.lastToTag
     tx.respond(createResponse(cancel, 200, toTag ? { toTag } : {}))
     if (p) this.#cancelPending(p)
   }
