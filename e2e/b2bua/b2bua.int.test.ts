@@ -10,6 +10,7 @@ import {
   EARLY_MEDIA,
   http,
   ok,
+  RETRANSMIT_2XX,
   root,
   type Sbc,
   sample,
@@ -49,6 +50,20 @@ for (const transport of ['UDP', 'TCP'] as const) {
       })
       await both(c, 3)
     })
+
+    // TCP only: over UDP SIPp answers each ACK it already had with its 200 again, so the two would
+    // ping-pong until the BYE.
+    if (transport === 'TCP')
+      it('re-sends the ACK to the callee when its 2xx is retransmitted after the call is set up', async () => {
+        const c = await call(sbc.ports.pbx, uacPort, uasPort, {
+          // The caller waits with its BYE until the callee has had its second ACK.
+          uac: await scenario('uac-call.xml', { PAUSE: '1000' }),
+          uas: await scenario('uas-answer.xml', { AFTER_ACK: RETRANSMIT_2XX }),
+          calls: 2,
+          transport: t,
+        })
+        await both(c, 2)
+      })
 
     it('relays the callee hang-up', async () => {
       const c = await call(sbc.ports.pbx, uacPort, uasPort, {

@@ -175,6 +175,7 @@ export async function scenario(name: string, vars: Record<string, string> = {}):
     PAUSE: '0',
     SETDEST: '',
     UAS_MOVE: '',
+    AFTER_ACK: '',
     REINVITE_START: '<!--',
     REINVITE_END: '-->',
     HANGUP_START: '<!--',
@@ -189,6 +190,32 @@ export async function scenario(name: string, vars: Record<string, string> = {}):
   await writeFile(file, text, 'latin1')
   return file
 }
+
+/**
+ * For uas-answer.xml's AFTER_ACK: the callee sends its 200 to the INVITE once more after the ACK (same
+ * Via, tags and CSeq, as if the ACK had been lost) and expects the SBC to re-send the ACK within 2 s
+ * (RFC 3261 §13.2.2.4); without that ACK the scenario fails.
+ */
+export const RETRANSMIT_2XX = `<send><![CDATA[
+      SIP/2.0 200 OK
+      Via: [$invvia]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      CSeq: [$invcseq] INVITE
+      Contact: <sip:callee@[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=callee 1 1 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio 6000 RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+  ]]></send>
+  <recv request="ACK" timeout="2000" />`
 
 /** SIPp action moving the next messages to another SBC process (UDP). */
 export const setdest = (port: number) =>

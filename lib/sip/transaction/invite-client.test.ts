@@ -95,6 +95,17 @@ describe('INVITE client transaction (RFC 3261 §17.1.1, RFC 6026 §7.2)', () => 
       assert.deepEqual(sentSummary(ctx), ['INVITE'])
     })
 
+    it('keeps no request, and hands later 2xx retransmissions to the user given by retarget', () => {
+      const { tx, invite, seen } = setup()
+      tx.receiveResponse(response(invite, 200))
+      assert.equal(tx.request, undefined)
+      const later: number[] = []
+      tx.retarget({ onResponse: (r) => later.push(r.status) })
+      tx.receiveResponse(response(invite, 200))
+      assert.deepEqual(later, [200])
+      assert.equal(seen.length, 1)
+    })
+
     it('upon Timer M (64*T1), MUST transition to Terminated', () => {
       const { ctx, tx, invite, terminated } = setup()
       tx.receiveResponse(response(invite, 200))

@@ -54,6 +54,15 @@ export class InviteClientTransaction extends Transaction<InviteClientUser, 'A' |
     })
   }
 
+  /**
+   * Hands the rest of the transaction to `user`. Once the TU has acknowledged the 2xx, all it still
+   * needs in Accepted is to re-send that ACK for a retransmitted 2xx (RFC 3261 §13.2.2.4); a small
+   * user for that lets the TU drop the call's setup state instead of keeping it for Timer M.
+   */
+  retarget(user: InviteClientUser): void {
+    this.user = user
+  }
+
   /** A response whose branch and CSeq method matched this transaction (RFC 3261 §17.1.3). */
   receiveResponse(response: SipResponse): void {
     const status = response.status

@@ -58,6 +58,14 @@ describe('INVITE server transaction (RFC 3261 §17.2.1, RFC 6026 §7.1)', () => 
   })
 
   describe('in Proceeding state, upon a 2xx from the TU', () => {
+    it('releases the request and the response, keeping the To tag (CANCEL repeats it)', () => {
+      const { tx, reply } = setup()
+      reply(200)
+      assert.equal(tx.request, undefined)
+      assert.equal(tx.lastResponse, undefined)
+      assert.equal(tx.lastToTag, 'uas')
+    })
+
     it('MUST send it and transition to Accepted', () => {
       const { ctx, tx, reply, accepted } = setup()
       reply(200)

@@ -49,6 +49,14 @@ describe('non-INVITE server transaction (RFC 3261 §17.2.2)', () => {
   }
 
   describe('in Completed state', () => {
+    it('keeps only the response: the request is released, a retransmission is still answered', () => {
+      const { ctx, tx, req, reply } = setup()
+      reply(200)
+      assert.equal(tx.request, undefined)
+      tx.receiveRequest(req)
+      assert.deepEqual(sentSummary(ctx), [200, 200])
+    })
+
     it('MUST re-send the final response on every request retransmission', () => {
       const { ctx, tx, req, reply } = setup()
       reply(200)

@@ -8,7 +8,14 @@ import { InviteClientTransaction, type InviteClientUser } from './invite-client.
 import { InviteServerTransaction, type InviteServerUser } from './invite-server.ts'
 import { NonInviteClientTransaction, type NonInviteClientUser } from './non-invite-client.ts'
 import { NonInviteServerTransaction } from './non-invite-server.ts'
-import { type Clock, defaultTimerSettings, systemClock, type TimerSettings, timerValues } from './timers.ts'
+import {
+  type Clock,
+  defaultTimerSettings,
+  systemClock,
+  type TimerSettings,
+  type TimerValues,
+  timerValues,
+} from './timers.ts'
 import type { TransactionContext } from './transaction-context.ts'
 import {
   clientTransactionKey,
@@ -81,7 +88,9 @@ export class TransactionLayer {
   readonly #send: TransactionLayerOptions['send']
   readonly #delegate: TransactionLayerDelegate
   readonly #clock: Clock
-  readonly #timers: TimerSettings
+  // Resolved once: every transaction of a kind of transport shares them (they are read-only).
+  readonly #reliableTimers: TimerValues
+  readonly #unreliableTimers: TimerValues
   readonly #tryingDelayMs: number
   readonly #logger: Logger
 
@@ -89,7 +98,9 @@ export class TransactionLayer {
     this.#send = options.send
     this.#delegate = options.delegate
     this.#clock = options.clock ?? systemClock
-    this.#timers = options.timers ?? defaultTimerSettings
+    const timers = options.timers ?? defaultTimerSettings
+    this.#reliableTimers = timerValues(timers, true)
+    this.#unreliableTimers = timerValues(timers, false)
     this.#tryingDelayMs = options.tryingDelayMs ?? 0
     this.#logger = options.logger ?? nullLogger
   }
@@ -109,7 +120,7 @@ export class TransactionLayer {
     return {
       send: (message) => this.#send(message, destination),
       clock: this.#clock,
-      timers: timerValues(this.#timers, reliable),
+      timers: reliable ? this.#reliableTimers : this.#unreliableTimers,
       reliable,
     }
   }

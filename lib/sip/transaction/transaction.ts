@@ -26,7 +26,7 @@ export abstract class Transaction<U extends TransactionUserBase, T extends strin
   // after this constructor has run.
   #state: TransactionState | undefined
   protected readonly ctx: TransactionContext
-  protected readonly user: U
+  protected user: U
   protected readonly timers: NamedTimers<T>
   readonly #onTerminated: OnTerminated
 

@@ -12,6 +12,7 @@ import type {
   ServerTransaction,
   TransactionLayerDelegate,
 } from '../../../lib/sip/transaction/transaction-layer.ts'
+import type { Destination } from '../../../lib/sip/transport/transport.ts'
 import { stringifyUri } from '../../../lib/sip/uri/uri.ts'
 import type { DialogStore, InviteKey } from '../../../lib/state/dialog-store.ts'
 import { CallCancelledError, VersionConflictError } from '../../../lib/state/errors.ts'
@@ -139,6 +140,8 @@ interface PendingInvite {
   finished: boolean
   cancelled: boolean
   bAck?: SipRequest
+  /** Drops the INVITE from this process 64·T1 after the 2xx if A's ACK never comes. */
+  ackWait?: NodeJS.Timeout
   log: Logger
 }
 
@@ -701,6 +704,23 @@ export class B2bua {
     this.#armNoResponse(pending)
   }
 
+  /**
+   * The call is set up and A's ACK relayed: nothing refers to `p` any more, so its INVITEs,
+   * transactions and responses can go at once instead of lingering with the transactions for 64·T1
+   * (they were most of the heap a call left and made every young-generation GC copy them;
+   * docs/benchmarks/signalling.md). B's INVITE transaction keeps only what re-sends the ACK for a
+   * retransmitted 2xx (RFC 3261 §13.2.2.4).
+   */
+  #settle(p: PendingInvite, ack: SipRequest, dest: Destination, iface: SipInterfaceRuntime): void {
+    clearTimeout(p.ackWait)
+    this.#pendingByTx.delete(p.aTx)
+    p.bTx?.retarget({
+      onResponse: (res) => {
+        if (res.status >= 200 && res.status < 300) iface.endpoint.send(ack, dest).catch(() => {})
+      },
+    })
+  }
+
   /** See {@link NO_RESPONSE_FAILOVER_MS}. */
   #armNoResponse(p: PendingInvite): void {
     const inv = p.bInvite
@@ -1053,8 +1073,8 @@ export class B2bua {
     p.log.info({}, 'Answered call')
     const ackKey = `${p.state.a.callId}\u0000${p.state.a.localTag}`
     this.#awaitingAck.set(ackKey, p)
-    // The INVITE is done for this process once A acknowledges (or after 64·T1).
-    setTimeout(() => {
+    // The INVITE is done for this process once A acknowledges (#settle) or after 64·T1.
+    p.ackWait = setTimeout(() => {
       this.#pending.delete(p.id)
       if (this.#awaitingAck.get(ackKey) === p) this.#awaitingAck.delete(ackKey)
     }, 32_000).unref()
@@ -1390,6 +1410,7 @@ export class B2bua {
     if (p && found.leg === 'a') {
       p.bAck = out
       this.#pending.delete(p.id)
+      this.#settle(p, out, dest, iface)
     }
     await iface.endpoint.send(out, dest)
     if (refused)
