@@ -19,13 +19,13 @@
  *
  * Bounded: each run sends rate × SECONDS packets (≤ 200,000); every process started here is stopped
  * by its PID. Usage:
- *   node bench/media-relay.bench.ts [seconds=5] [rounds=3] [rates=10000,20000] [idle-sessions=1000, 0 = skip] [relays=native,rtpengine,ts | native4]
+ *   node bench/media-relay.bench.ts [seconds=5] [rounds=3] [rates=10000,20000] [idle-sessions=1000, 0 = skip] [relays=native,rtpengine,ts | native4,ncores,nslice]
  * Environment: MEDIA_BENCH_PORT_BASE (default 10000): first port of the relays' ranges (7,000 each).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { loadavg, tmpdir } from 'node:os'
+import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { SbcConfig } from '../lib/config/model.ts'
 import { NgClient } from '../lib/media/control/ng-client.ts'
@@ -34,10 +34,12 @@ import { buildMediaAddon } from '../media-pod/native/build.ts'
 import { loadMediaAddon, SrtpEngine } from '../media-pod/native/media-addon.ts'
 import { freePort } from '../test/harness/free-port.ts'
 
+// `ncores`: the native relay with one worker per core, what `kube-sbc media` runs by default.
+// `nslice`: the native relay (1 worker) with KSBC_RELAY_SLICE_US=100 (media-pod/native/README.md).
 // `native4`: the native relay with 4 worker threads, as many packet threads as rtpengine runs here
 // (4 "poller" threads): under CPU contention the scheduler shares CPU per thread, so the tail latency
 // of a 1-thread relay against a 4-thread one compares thread counts, not relays. Not in the default set.
-const RELAYS = ['native', 'rtpengine', 'ts', 'native4', 'nslice'] as const
+const RELAYS = ['native', 'rtpengine', 'ts', 'native4', 'nslice', 'ncores'] as const
 type RelayName = (typeof RELAYS)[number]
 const MODES = ['RTP→RTP', 'RTP→SRTP', 'SRTP→SRTP'] as const
 type Mode = (typeof MODES)[number]
@@ -129,7 +131,13 @@ async function startRelay(name: RelayName, base: number): Promise<Relay> {
         '--http-port',
         String(await freePort()),
         '--workers',
-        name === 'ts' ? '0' : name === 'native4' ? '4' : '1',
+        name === 'ts'
+          ? '0'
+          : name === 'native4'
+            ? '4'
+            : name === 'ncores'
+              ? String(availableParallelism())
+              : '1',
         '--port-quarantine-ms',
         '2000', // a native endpoint is closed by its worker shortly after delete
         '--media-timeout',
