@@ -44,9 +44,9 @@ napi_value ksbc_relay_init(napi_env env, napi_value exports);
 napi_value ksbc_loadgen_init(napi_env env, napi_value exports);
 napi_value ksbc_stun_init(napi_env env, napi_value exports);
 
-/* Reads ICE credentials (ufrag, pwd: strings of 1–256 Latin-1 characters); 0, or -1 with a pending
- * exception. */
-int ksbc_ice_from(napi_env env, napi_value ufrag, napi_value pwd, ksbc_ice *out);
+/* Reads ICE credentials (ufrag, pwd: strings of 1–256 Latin-1 characters) into a new ksbc_ice (the
+ * caller frees it), or NULL with a pending exception. */
+ksbc_ice *ksbc_ice_from(napi_env env, napi_value ufrag, napi_value pwd);
 
 /* Helpers to read arguments; each returns 0 on success, -1 with a pending exception. */
 int ksbc_get_u32(napi_env env, napi_value v, uint32_t *out);

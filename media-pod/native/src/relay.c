@@ -564,14 +564,7 @@ static napi_value set_ice(napi_env env, napi_callback_info info) {
   napi_valuetype t;
   napi_typeof(env, argv[2], &t);
   ksbc_ice *ice = NULL;
-  if (t != napi_null && t != napi_undefined) {
-    ice = malloc(sizeof *ice);
-    if (!ice) KSBC_THROW(env, "out of memory");
-    if (ksbc_ice_from(env, argv[2], argv[3], ice)) {
-      free(ice);
-      return NULL;
-    }
-  }
+  if (t != napi_null && t != napi_undefined && !(ice = ksbc_ice_from(env, argv[2], argv[3]))) return NULL;
   pthread_mutex_lock(&r->lock);
   ksbc_ice *old = L->ice;
   L->ice = ice;

@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common.h"
@@ -67,7 +68,7 @@ static int integrity(const ksbc_ice *ice, const unsigned char *p, int at, unsign
   EVP_MAC_CTX *ctx = m ? EVP_MAC_CTX_new(m) : NULL;
   OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA1", 0), OSSL_PARAM_construct_end()};
   size_t outl = 0;
-  int ok = ctx && EVP_MAC_init(ctx, ice->pwd, ice->pwd_len, params) && EVP_MAC_update(ctx, hdr, HEADER) &&
+  int ok = ctx && EVP_MAC_init(ctx, KSBC_ICE_PWD(ice), ice->pwd_len, params) && EVP_MAC_update(ctx, hdr, HEADER) &&
            EVP_MAC_update(ctx, p + HEADER, (size_t)(at - HEADER)) && EVP_MAC_final(ctx, mac, &outl, 20) && outl == 20;
   EVP_MAC_CTX_free(ctx);
   EVP_MAC_free(m);
@@ -169,7 +170,7 @@ int ksbc_stun_answer(const ksbc_ice *ice, const unsigned char *p, int len, const
   const unsigned char *colon = memchr(p + username_at, ':', (size_t)username_len);
   unsigned char mac[20];
   /* USERNAME is "<our ufrag>:<peer ufrag>" (RFC 8445 §7.2.2); a wrong one or a wrong MAC is 401. */
-  if (!colon || colon - (p + username_at) != ice->ufrag_len || memcmp(p + username_at, ice->ufrag, ice->ufrag_len) != 0 ||
+  if (!colon || colon - (p + username_at) != ice->ufrag_len || memcmp(p + username_at, KSBC_ICE_UFRAG(ice), ice->ufrag_len) != 0 ||
       integrity(ice, p, integrity_at, mac) != 0 || CRYPTO_memcmp(mac, p + integrity_at + 4, 20) != 0) {
     *code = 401;
     *out_len = error_answer(tid, 401, out);
@@ -214,11 +215,12 @@ static napi_value stun_answer(napi_env env, napi_callback_info info) {
   from.sin_family = AF_INET;
   from.sin_port = htons((uint16_t)port);
   if (port > 65535 || inet_pton(AF_INET, host, &from.sin_addr) != 1) KSBC_THROW(env, "expected an IPv4 address and port");
-  ksbc_ice ice;
-  if (ksbc_ice_from(env, argv[3], argv[4], &ice)) return NULL;
+  ksbc_ice *ice = ksbc_ice_from(env, argv[3], argv[4]);
+  if (!ice) return NULL;
   unsigned char out[KSBC_STUN_ANSWER_MAX];
   int out_len = 0, nominated = 0, code = 0;
-  int v = ksbc_stun_answer(&ice, data, (int)len, &from, out, &out_len, &nominated, &code);
+  int v = ksbc_stun_answer(ice, data, (int)len, &from, out, &out_len, &nominated, &code);
+  free(ice);
   napi_value o;
   KSBC_CHECK(env, napi_create_object(env, &o));
   ksbc_set_number(env, o, "verdict", v);
@@ -232,21 +234,25 @@ static napi_value stun_answer(napi_env env, napi_callback_info info) {
   return o;
 }
 
-int ksbc_ice_from(napi_env env, napi_value ufrag, napi_value pwd, ksbc_ice *out) {
+ksbc_ice *ksbc_ice_from(napi_env env, napi_value ufrag, napi_value pwd) {
   char u[KSBC_ICE_MAX + 2], w[KSBC_ICE_MAX + 2];
   size_t ul = 0, wl = 0;
   if (napi_get_value_string_latin1(env, ufrag, u, sizeof u, &ul) != napi_ok ||
       napi_get_value_string_latin1(env, pwd, w, sizeof w, &wl) != napi_ok || ul == 0 || ul > KSBC_ICE_MAX ||
       wl == 0 || wl > KSBC_ICE_MAX) {
     napi_throw_type_error(env, "SBC_ERR_MEDIA_NATIVE", "ICE ufrag and pwd must be strings of 1-256 characters");
-    return -1;
+    return NULL;
   }
-  memset(out, 0, sizeof *out);
-  out->ufrag_len = (uint16_t)ul;
-  out->pwd_len = (uint16_t)wl;
-  memcpy(out->ufrag, u, ul);
-  memcpy(out->pwd, w, wl);
-  return 0;
+  ksbc_ice *ice = malloc(sizeof *ice + ul + wl);
+  if (!ice) {
+    napi_throw_error(env, "SBC_ERR_MEDIA_NATIVE", "out of memory");
+    return NULL;
+  }
+  ice->ufrag_len = (uint16_t)ul;
+  ice->pwd_len = (uint16_t)wl;
+  memcpy(KSBC_ICE_UFRAG(ice), u, ul);
+  memcpy(KSBC_ICE_PWD(ice), w, wl);
+  return ice;
 }
 
 napi_value ksbc_stun_init(napi_env env, napi_value exports) {

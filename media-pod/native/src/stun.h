@@ -12,13 +12,15 @@
  * FINGERPRINT 8 = 76 octets; an error: 20 + ERROR-CODE 20 + SOFTWARE 12 + FINGERPRINT 8 = 60. */
 #define KSBC_STUN_ANSWER_MAX 128
 
-/* Our credentials toward one party (the a=ice-ufrag / a=ice-pwd we sent it). Owned by: control;
- * read by the worker under the relay lock. */
+/* Our credentials toward one party (the a=ice-ufrag / a=ice-pwd we sent it): the ufrag's octets,
+ * then the pwd's, allocated at their length (one per ICE leg, held for the call: ~50 octets, not
+ * 2 × 256). Owned by: control; read by the worker under the relay lock. */
 typedef struct ksbc_ice {
   uint16_t ufrag_len, pwd_len;
-  char ufrag[KSBC_ICE_MAX];
-  unsigned char pwd[KSBC_ICE_MAX];
+  unsigned char s[]; /* ufrag_len + pwd_len octets */
 } ksbc_ice;
+#define KSBC_ICE_UFRAG(i) ((i)->s)
+#define KSBC_ICE_PWD(i) ((i)->s + (i)->ufrag_len)
 
 /* The verdict on one datagram whose first octet is 0–3 (RFC 7983 §7), as IceLiteVerdict in TS. */
 enum {
