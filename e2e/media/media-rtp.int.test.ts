@@ -186,6 +186,52 @@ for (const workers of ['1', '0']) {
       b.close()
     })
 
+    it("offers opus on the profile's payload type 111 and rewrites the RTP payload type both ways", async () => {
+      const a = await Peer.open()
+      const b = await Peer.open()
+      const callId = `opus-${workers}-${Date.now()}`
+      // A offers opus on 96 and telephone-event on 101; the profile toward B wants opus on 111.
+      const offer = await media.ng.offer({
+        'call-id': callId,
+        'from-tag': 'x',
+        sdp: audioSdp(a.port, {
+          codecs: '109 0 101',
+          extra: ['a=rtpmap:109 opus/48000/2', 'a=fmtp:109 useinbandfec=1'],
+        }),
+        'payload types': { 'opus/48000/2': 111 },
+      })
+      assert.match(offer.sdp, /m=audio \d+ RTP\/AVP 111 0 101\r\n/, 'B is offered opus on 111')
+      assert.match(offer.sdp, /a=rtpmap:111 opus\/48000\/2\r\na=fmtp:111 useinbandfec=1\r\n/)
+      assert.doesNotMatch(offer.sdp, /:109 /)
+      const answer = await media.ng.answer({
+        'call-id': callId,
+        'from-tag': 'x',
+        'to-tag': 'y',
+        sdp: audioSdp(b.port, { codecs: '111 101', extra: ['a=rtpmap:111 opus/48000/2'] }),
+      })
+      assert.match(answer.sdp, /m=audio \d+ RTP\/AVP 109 101\r\n/, 'A gets the answer in its own numbers')
+      assert.match(answer.sdp, /a=rtpmap:109 opus\/48000\/2/)
+      const toA = endpointOf(answer.sdp).port
+      const toB = endpointOf(offer.sdp).port
+      // The marker bit survives the rewrite.
+      const marked = rtpPacket(1, 109)
+      marked[1] = (marked[1] as number) | 0x80
+      await a.send(marked, toA)
+      await b.waitFor(1)
+      assert.equal(b.received[0]?.msg[1], 0x80 | 111, 'A→B: 109 becomes 111, marker kept')
+      await b.send(rtpPacket(2, 111), toB)
+      await a.waitFor(1)
+      assert.equal(a.received[0]?.msg[1], 109, 'B→A: 111 becomes 109')
+      // Types both legs share pass unchanged.
+      await a.send(rtpPacket(3, 0), toA)
+      await b.waitFor(2)
+      assert.equal(b.received[1]?.msg[1], 0)
+      assert.deepEqual(b.received[1]?.msg.subarray(12), rtpPacket(3, 0).subarray(12), 'payload intact')
+      await media.ng.delete({ 'call-id': callId })
+      a.close()
+      b.close()
+    })
+
     it('1,000 sequential offer/answer/delete cycles leave no port allocated', async () => {
       for (let i = 0; i < 1000; i++) {
         const callId = `cycle-${workers}-${i}`

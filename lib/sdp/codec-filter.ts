@@ -1,5 +1,6 @@
-import { type RtpMap, rtpMaps } from './attributes.ts'
+import { rtpMaps } from './attributes.ts'
 import { SdpError, SdpErrorCode } from './errors.ts'
+import { assignPayloadTypes, isCodec } from './payload-types.ts'
 import type { MediaSection } from './session-description.ts'
 
 /** One codec of an IP profile's ordered list, e.g. `{ name: 'opus', clockRate: 48000, channels: 2, payloadType: 111 }`. */
@@ -11,7 +12,8 @@ export interface CodecProfileEntry {
   channels?: number
   /**
    * The payload type the profile wants for a dynamic codec. When the offer uses another dynamic
-   * type, the section is renumbered and the mapping returned, so the relay can rewrite RTP headers.
+   * type, the section is renumbered ({@link assignPayloadTypes}: a format without a wish holding
+   * that type yields) and the mapping returned, so the relay can rewrite RTP headers.
    */
   payloadType?: number
 }
@@ -49,13 +51,11 @@ export function filterCodecs(
   const maps = rtpMaps(media, media.formats)
   const offered = media.formats.map((f) => Number(f)).filter((pt) => Number.isInteger(pt))
   const keep: number[] = []
-  const wanted = new Map<number, number>()
   for (const entry of profile) {
     for (const pt of offered) {
       const r = maps.get(pt)
-      if (!r || keep.includes(pt) || !matches(r, entry)) continue
+      if (!r || keep.includes(pt) || !isCodec(r, entry)) continue
       keep.push(pt)
-      if (entry.payloadType !== undefined) wanted.set(pt, entry.payloadType)
       break
     }
   }
@@ -77,38 +77,12 @@ export function filterCodecs(
     }
   }
   const removed = offered.filter((pt) => !keep.includes(pt))
-  const payloadTypeMap = renumber(keep, wanted)
   const ptOf = (v: string) => Number(/^(\d{1,3})\b/.exec(v)?.[1] ?? Number.NaN)
   for (const name of PT_ATTRIBUTES) media.removeAttributes(name, (v) => removed.includes(ptOf(v)))
-  // Renumber in place so each rtpmap keeps its fmtp and rtcp-fb neighbours.
-  for (const line of media.lines) {
-    if (line.type !== 'a') continue
-    const m = /^(rtpmap|fmtp|rtcp-fb):(\d{1,3})\b(.*)$/.exec(line.value)
-    const to = m ? payloadTypeMap.get(Number(m[2])) : undefined
-    if (m && to !== undefined) line.value = `${m[1]}:${to}${m[3]}`
-  }
-  const advertised = keep.map((pt) => payloadTypeMap.get(pt) ?? pt)
-  media.formats = advertised.map(String)
-  return { kept: advertised, removed, payloadTypeMap }
-}
-
-function matches(r: RtpMap, e: CodecProfileEntry): boolean {
-  return (
-    r.encoding.toLowerCase() === e.name.toLowerCase() &&
-    r.clockRate === e.clockRate &&
-    r.channels === (e.channels ?? 1)
+  media.formats = keep.map(String)
+  const wishes = profile.flatMap((e) =>
+    e.payloadType === undefined ? [] : [{ ...e, payloadType: e.payloadType }],
   )
-}
-
-/** Moves dynamic types (96–127, RFC 3551 §3) to the profile's choice when that number is free. */
-function renumber(keep: readonly number[], wanted: ReadonlyMap<number, number>): Map<number, number> {
-  const out = new Map<number, number>()
-  const taken = new Set(keep)
-  for (const [from, to] of wanted) {
-    if (from === to || from < 96 || to < 96 || to > 127 || taken.has(to)) continue
-    out.set(from, to)
-    taken.delete(from)
-    taken.add(to)
-  }
-  return out
+  const payloadTypeMap = assignPayloadTypes(media, wishes)
+  return { kept: media.formats.map(Number), removed, payloadTypeMap }
 }

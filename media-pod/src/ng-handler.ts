@@ -22,6 +22,7 @@ import { formatSdesKeyParams, generateSdesKey, parseSdesKeyParams } from '../../
 import { isSrtpSuiteName, type SrtpSuiteName, srtpSuite } from '../../lib/media/srtp/suites.ts'
 import { type Logger, nullLogger } from '../../lib/observability/logger.ts'
 import { cryptos, type RtpMap, rtcp as rtcpAttribute, rtpMaps } from '../../lib/sdp/attributes.ts'
+import { assignPayloadTypes, type PayloadTypeWish, renumberFormats } from '../../lib/sdp/payload-types.ts'
 import {
   removeIce,
   replaceOrigin,
@@ -398,6 +399,8 @@ export class MediaNgHandler implements NgRequestHandler {
         const yProto = tp && tp !== 'accept' && !tp.startsWith('UDP/TLS') ? tp : xp.proto
         yp.proto = yProto
         this.rewriteCodecs(m, req, warnings)
+        const wishes = payloadTypeWishes(req['payload types'], warnings)
+        if (wishes.length > 0) assignPayloadTypes(m, wishes)
         if (req.ptime !== undefined && req.ptime > 0) setPtime(m, req.ptime)
         setProto(m, yProto)
         if (isSrtpProto(yProto)) {
@@ -1136,13 +1139,30 @@ function renumberToward(
   if (map.size === 0) return
   const used = new Set(m.formats.map(Number))
   for (const [from, to] of [...map]) if (used.has(to) && !map.has(to)) map.delete(from)
-  for (const line of m.lines) {
-    if (line.type !== 'a') continue
-    const r = /^(rtpmap|fmtp|rtcp-fb):(\d{1,3})\b(.*)$/.exec(line.value)
-    const to = r ? map.get(Number(r[2])) : undefined
-    if (r && to !== undefined) line.value = `${r[1]}:${to}${r[3]}`
+  renumberFormats(m, map)
+}
+
+/**
+ * The `payload types` extension as wishes for {@link assignPayloadTypes}: `name/clock[/channels]`
+ * keys (the profile's codecs); a key without a clock rate is skipped with a warning.
+ */
+function payloadTypeWishes(
+  given: Readonly<Record<string, number>> | undefined,
+  warnings: string[],
+): PayloadTypeWish[] {
+  if (given === undefined) return []
+  const out: PayloadTypeWish[] = []
+  for (const [spec, payloadType] of Object.entries(given)) {
+    const [name = '', clock, channels] = spec.split('/')
+    const clockRate = Number(clock)
+    const ch = channels === undefined ? 1 : Number(channels)
+    if (name === '' || !Number.isInteger(clockRate) || clockRate <= 0 || !Number.isInteger(ch) || ch <= 0) {
+      warnings.push(`payload types: '${spec}' is not name/clock[/channels]; ignored`)
+      continue
+    }
+    out.push({ name, clockRate, channels: ch, payloadType })
   }
-  m.formats = m.formats.map((f) => String(map.get(Number(f)) ?? f))
+  return out
 }
 
 function keepFirstCodec(m: MediaSection): void {

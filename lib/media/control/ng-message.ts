@@ -64,6 +64,16 @@ const SdpExchange = {
   'media echo': Type.Optional(Str),
   TOS: Type.Optional(Type.Integer()),
   supports: Type.Optional(StrList),
+  /**
+   * kube-sbc extension, `offer`: the dynamic payload type each codec should have toward the
+   * receiver, by `name/clock[/channels]` (`{ 'opus/48000/2': 111 }`); the relay maps RTP between
+   * the legs' numbers. docs/media-control-protocol.md, "kube-sbc extensions".
+   */
+  'payload types': Type.Optional(
+    Type.Record(Type.String({ maxLength: 64 }), Type.Integer({ minimum: 96, maximum: 127 }), {
+      maxProperties: 32,
+    }),
+  ),
   /** kube-sbc extension: optional shared secret, stripped before the handler sees the request. */
   'kube-sbc-secret': Type.Optional(Str),
 }

@@ -141,6 +141,53 @@ describe('MediaAnchor → NG → media pod handler', () => {
     assert.equal(handler.sessionCount, 0)
   })
 
+  it("offers opus on the profile's payload type 111 whatever the caller used; the answer goes back in the caller's numbers", async () => {
+    const c = call('c-opus', 'pbx', 'legacy')
+    const offer = Buffer.from(
+      [
+        'v=0',
+        'o=- 1 1 IN IP4 192.0.2.10',
+        's=-',
+        'c=IN IP4 192.0.2.10',
+        't=0 0',
+        'm=audio 5000 RTP/AVP 96 0 101',
+        'a=rtpmap:96 opus/48000/2',
+        'a=fmtp:96 useinbandfec=1',
+        'a=rtpmap:0 PCMU/8000',
+        'a=rtpmap:101 telephone-event/8000',
+        '',
+      ].join('\r\n'),
+    )
+    const out = (await anchor.onOffer(c, 'a', offer)).toString()
+    // The legacy profile orders PCMA, PCMU, opus; opus moves to 111 with its fmtp.
+    assert.match(out, /m=audio 410\d\d RTP\/AVP 0 111 101\r\n/)
+    assert.match(out, /a=rtpmap:111 opus\/48000\/2\r\na=fmtp:111 useinbandfec=1\r\n/)
+    assert.doesNotMatch(out, /:96 /)
+    const answer = (
+      await anchor.onAnswer(
+        c,
+        'b',
+        Buffer.from(
+          [
+            'v=0',
+            'o=- 2 1 IN IP4 192.0.2.20',
+            's=-',
+            'c=IN IP4 192.0.2.20',
+            't=0 0',
+            'm=audio 6000 RTP/AVP 111 101',
+            'a=rtpmap:111 opus/48000/2',
+            'a=rtpmap:101 telephone-event/8000',
+            'a=rtcp-mux',
+            '',
+          ].join('\r\n'),
+        ),
+      )
+    ).toString()
+    assert.match(answer, /m=audio 410\d\d RTP\/AVP 96 101\r\n/, "the caller's own opus number")
+    assert.match(answer, /a=rtpmap:96 opus\/48000\/2/)
+    await anchor.onTerminate(c)
+  })
+
   it('an offer without a=crypto from a Mandatory leg is a typed 488', async () => {
     const c = call('c2', 'carrier', 'pbx')
     await assert.rejects(anchor.onOffer(c, 'a', sdp(5000)), (e: unknown) => {

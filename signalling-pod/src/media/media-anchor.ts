@@ -19,7 +19,7 @@
  * These methods set `call.media` (`DialogState.media`: pod id, NG call-id, tags) **in place**; the
  * B2BUA must persist the state after the call returns (it already writes the state after each step).
  */
-import type { ProfileConfig, SbcConfig } from '../../../lib/config/model.ts'
+import type { CodecConfig, ProfileConfig, SbcConfig } from '../../../lib/config/model.ts'
 import { SbcError } from '../../../lib/errors.ts'
 import { NgError, NgRemoteError } from '../../../lib/media/control/errors.ts'
 import { NgClient } from '../../../lib/media/control/ng-client.ts'
@@ -415,10 +415,16 @@ function towardFlags(x: ProfileConfig | undefined, y: ProfileConfig | undefined)
       out.SDES = y.srtp.cryptoSuites.map((s) => `only-${s}`)
     if (y.codecs.length > 0) {
       const allowed = x && x.codecs.length > 0 ? x.codecs : y.codecs
-      const names = y.codecs
-        .filter((c) => allowed.some((a) => sameName(a.name, c.name) && a.clockRate === c.clockRate))
-        .map((c) => `${c.name}/${c.clockRate}${c.channels > 1 ? `/${c.channels}` : ''}`)
-      out.codec = { strip: ['all'], offer: [...names, 'telephone-event'] }
+      const kept = y.codecs.filter((c) =>
+        allowed.some((a) => sameName(a.name, c.name) && a.clockRate === c.clockRate),
+      )
+      const spec = (c: CodecConfig) => `${c.name}/${c.clockRate}${c.channels > 1 ? `/${c.channels}` : ''}`
+      out.codec = { strip: ['all'], offer: [...kept.map(spec), 'telephone-event'] }
+      // Dynamic codecs on the profile's numbers toward Y (opus on 111 whatever X used); the media
+      // pod renumbers the SDP and maps RTP between the legs' numbers.
+      const dynamic = kept.filter((c) => c.payloadType >= 96)
+      if (dynamic.length > 0)
+        out['payload types'] = Object.fromEntries(dynamic.map((c) => [spec(c), c.payloadType]))
       const ptime = y.codecs[0]?.ptime
       if (ptime) out.ptime = ptime
     }
