@@ -290,6 +290,8 @@ export class RedisStore implements DialogStore {
     // Call hashes are `<prefix>:{c:<id>}` (ids have no glob characters); the prefix is escaped.
     const [head, tail] = this.#callKeyParts
     const match = `${head.replace(/[*?[\]\\]/g, '\\$&')}*${tail}`
+    // Only a record holding the pod id as a JSON string can name it: the rest is not decoded.
+    const needle = JSON.stringify(pod)
     const out: string[] = []
     let cursor = '0'
     do {
@@ -304,7 +306,7 @@ export class RedisStore implements DialogStore {
       for (const [i, k] of keys.entries()) {
         const text = replies[i]?.[1]
         // Gone since the scan saw it, or not a call (a foreign key under the prefix): skipped.
-        if (typeof text !== 'string') continue
+        if (typeof text !== 'string' || !text.includes(needle)) continue
         const id = k.slice(head.length, k.length - tail.length)
         try {
           if (parseStored(id, text).media?.pod === pod) out.push(id)
