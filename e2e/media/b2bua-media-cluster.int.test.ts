@@ -265,7 +265,9 @@ async function twoMediaPods(mediaArgs: string[] = [], signallingProcesses = 1, m
       )
     }
     const signallings: StartedProcess[] = []
-    for (let i = 0; i < signallingProcesses; i++)
+    const signallingHttp: number[] = []
+    for (let i = 0; i < signallingProcesses; i++) {
+      signallingHttp.push(await freePort())
       signallings.push(
         await kubeSbc(
           [
@@ -275,7 +277,7 @@ async function twoMediaPods(mediaArgs: string[] = [], signallingProcesses = 1, m
             '--redis',
             redis.url,
             '--http-port',
-            String(await freePort()),
+            String(signallingHttp[i]),
             '--drain-seconds',
             '1',
           ],
@@ -283,6 +285,7 @@ async function twoMediaPods(mediaArgs: string[] = [], signallingProcesses = 1, m
           /Started signalling/,
         ),
       )
+    }
     const signalling = signallings[0] as StartedProcess
     const killed = names.map(() => false)
     /** SIGKILL of media pod `i` (once), by the PID this test started. */
@@ -306,6 +309,7 @@ async function twoMediaPods(mediaArgs: string[] = [], signallingProcesses = 1, m
       mediaHttp,
       signalling,
       signallings,
+      signallingHttp,
       close,
     }
   } catch (err) {
@@ -470,6 +474,15 @@ describe('kube-sbc signalling: re-INVITEs both legs when the media pod dies', fu
         1,
         'one re-INVITE to the callee',
       )
+      const outcome = async (o: string) => {
+        let n = 0
+        for (const port of c.signallingHttp)
+          n += await metric(port, 'sbc_media_pod_lost_calls_total', `outcome="${o}"`)
+        return n
+      }
+      assert.equal(await outcome('moved'), 1, 'one process moved the call')
+      // The other process lost the claim (skipped) or found the call moved already (nothing counted).
+      assert.equal(await outcome('ended'), 0)
       // The call goes on: a BYE from the caller ends it normally.
       assert.equal((await call.bye()).status, 200)
     } finally {

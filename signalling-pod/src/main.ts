@@ -160,6 +160,7 @@ export async function runSignallingProcess(o: SignallingProcessOptions): Promise
           media: media.anchor,
           podName,
           logger,
+          onOutcome: (outcome) => metrics.mediaPodLostCalls.inc({ outcome }),
         })
     } else await media?.applyConfig(config)
     const first = !server.applied

@@ -31,6 +31,7 @@ export class SignallingMetrics {
   readonly draining: Gauge
   readonly tlsReloads: Counter<'sip_interface' | 'result'>
   readonly tlsStale: Gauge<'sip_interface' | 'code'>
+  readonly mediaPodLostCalls: Counter<'outcome'>
   readonly #beforeScrape: (() => void)[] = []
 
   constructor(registry: Registry) {
@@ -57,6 +58,12 @@ export class SignallingMetrics {
       name: 'sbc_calls_failed_total',
       help: 'Attempted calls that ended with a final non-2xx, by SIP status code.',
       labelNames: ['ip_group', 'direction', 'code'],
+      registers,
+    })
+    this.mediaPodLostCalls = new Counter({
+      name: 'sbc_media_pod_lost_calls_total',
+      help: 'Calls of a media pod that left the registry, by what this process did: moved (re-INVITEs to a new pod), ended (BYE), left (pod draining, no other pod), skipped (handled by another process, or no longer on that pod).',
+      labelNames: ['outcome'],
       registers,
     })
     this.callsActive = new Gauge({

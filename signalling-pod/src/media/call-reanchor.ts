@@ -67,6 +67,8 @@ export interface CallReanchorOptions {
   claimMs?: number
   /** Calls moved at once per lost pod (each is a few SIP and NG round trips). Default 16. */
   concurrency?: number
+  /** Counted per call handled (`sbc_media_pod_lost_calls_total{outcome}`). */
+  onOutcome?: (outcome: ReanchorOutcome) => void
 }
 
 /** What became of one call. */
@@ -109,6 +111,7 @@ export class CallReanchor {
           return 'skipped' as const
         })
         counts[outcome]++
+        this.#o.onOutcome?.(outcome)
       }
     }
     await Promise.all(Array.from({ length: Math.min(ids.length, this.#o.concurrency ?? 16) }, worker))
