@@ -138,9 +138,11 @@ export async function runSignallingProcess(o: SignallingProcessOptions): Promise
         onTimeout: (n) => {
           if (server && store) void endTimedOutCall(server.b2bua, n, logger, store.store)
         },
-        // A lost media pod: its calls are re-INVITEd onto another one, or ended.
+        // A lost media pod: its calls are re-INVITEd onto another one, or ended. Not by a process
+        // that is draining: its SIP interfaces are closing, and its own in-process media pod leaves
+        // the registry as part of the drain (the other processes move those calls).
         onPodLost: (pod) => {
-          if (reanchor) void reanchor.podLost(pod)
+          if (reanchor && server && !server.b2bua.draining) void reanchor.podLost(pod)
         },
       })
       server = SignallingServer.create({
