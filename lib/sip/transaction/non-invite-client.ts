@@ -11,6 +11,9 @@ export interface NonInviteClientUser {
   onTransportError?(error: SipTransactionError): void
 }
 
+/** The user of a Completed transaction: nothing reaches it any more. */
+const DONE: NonInviteClientUser = { onResponse: () => {} }
+
 /** The non-INVITE client transaction of RFC 3261 §17.1.2 (figure 6). */
 export class NonInviteClientTransaction extends Transaction<NonInviteClientUser, 'E' | 'F' | 'K'> {
   readonly kind = 'non-invite-client' as const
@@ -63,7 +66,11 @@ export class NonInviteClientTransaction extends Transaction<NonInviteClientUser,
     this.timers.stopAll()
     this.move('Completed')
     this.releaseRequest()
-    this.user.onResponse(response)
+    const user = this.user
+    // Completed only absorbs retransmissions for Timer K: the TU (and what its callbacks hold, such
+    // as the request it relayed) is not needed for those 5 s.
+    this.user = DONE
+    user.onResponse(response)
     if (this.ctx.timers.K === 0) this.terminate()
     else this.timers.start('K', this.ctx.timers.K, () => this.terminate())
   }

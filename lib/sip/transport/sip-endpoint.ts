@@ -124,7 +124,15 @@ export class SipEndpoint {
   }
 
   /** Serialises `message` and sends it. Rejects with a {@link SipTransportError}. */
-  async send(message: SipMessage, destination: Destination): Promise<void> {
+  send(message: SipMessage, destination: Destination): Promise<void> {
+    return this.sendBytes(serialize(message), destination)
+  }
+
+  /**
+   * Sends a message serialised earlier: what a caller keeps to repeat for a while (the ACK of a 2xx)
+   * costs its bytes on the heap, not a message object. Rejects with a {@link SipTransportError}.
+   */
+  async sendBytes(bytes: Buffer, destination: Destination): Promise<void> {
     const transport = this.transportFor(destination.transport, destination.address, destination.local)
     if (!transport) {
       this.counters.sendErrors++
@@ -134,7 +142,7 @@ export class SipEndpoint {
       )
     }
     try {
-      await transport.send(serialize(message), destination)
+      await transport.send(bytes, destination)
     } catch (error) {
       this.counters.sendErrors++
       throw error

@@ -3,6 +3,7 @@ import type { DialogLeg, DialogState, LegName } from '../../../lib/sip/dialog/di
 import { createResponse, generateTag } from '../../../lib/sip/message/create-response.ts'
 import { getParam } from '../../../lib/sip/message/headers/params.ts'
 import type { SipRequest, SipResponse } from '../../../lib/sip/message/message.ts'
+import { serialize } from '../../../lib/sip/message/serialize.ts'
 import { buildCancel } from '../../../lib/sip/transaction/build-cancel.ts'
 import type { SipTransactionError } from '../../../lib/sip/transaction/errors.ts'
 import type { InviteClientTransaction } from '../../../lib/sip/transaction/invite-client.ts'
@@ -714,9 +715,10 @@ export class B2bua {
   #settle(p: PendingInvite, ack: SipRequest, dest: Destination, iface: SipInterfaceRuntime): void {
     clearTimeout(p.ackWait)
     this.#pendingByTx.delete(p.aTx)
+    const bytes = serialize(ack)
     p.bTx?.retarget({
       onResponse: (res) => {
-        if (res.status >= 200 && res.status < 300) iface.endpoint.send(ack, dest).catch(() => {})
+        if (res.status >= 200 && res.status < 300) iface.endpoint.sendBytes(bytes, dest).catch(() => {})
       },
     })
   }
