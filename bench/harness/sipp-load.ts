@@ -98,7 +98,16 @@ export async function runSippLoad(o: LoadOptions): Promise<LoadResult> {
   const statFile = files.find((f) => f.endsWith('.csv') && !f.includes('_rtt'))
   const rttFile = files.find((f) => f.endsWith('_rtt.csv'))
   const errFile = files.find((f) => f.endsWith('_errors.log'))
-  const errors = errFile ? readFileSync(join(dir, errFile), 'utf8').slice(0, 4096) : ''
+  // "Dead call" entries are messages for calls SIPp has already finished (a late retransmission of
+  // a response); they do not fail a call, and hundreds of them would hide the entries that did.
+  const errors = errFile
+    ? readFileSync(join(dir, errFile), 'utf8')
+        // Entries run together (one ends with the quoted message, the next starts with its date).
+        .split(/(?=\d{4}-\d\d-\d\d\t[\d:.]+\t[\d.]+: )/)
+        .filter((entry) => !/^\d{4}-\d\d-\d\d\t[\d:.]+\t[\d.]+: Dead call /.test(entry))
+        .join('')
+        .slice(0, 4096)
+    : ''
   if (!statFile) throw new Error(`sipp wrote no statistics in ${dir}`)
   const lines = readFileSync(join(dir, statFile), 'utf8').trim().split('\n')
   const header = (lines[0] ?? '').split(';')
