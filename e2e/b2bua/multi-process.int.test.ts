@@ -55,6 +55,9 @@ describe('B2BUA across two processes: CANCEL and PRACK through the other process
       calls: 3,
     })
     await both(c, 3)
+    // B logs once each script returned; the pipe from the process may deliver the lines later than
+    // SIPp's end, so wait for all three before counting (exactly three: no other CANCEL went to B).
+    await b.proc.waitForOutput(/(?:Handed CANCEL to the process holding the INVITE[\s\S]*?){3}/, 10_000)
     assert.equal(
       (b.proc.output().match(/Handed CANCEL to the process holding the INVITE/g) ?? []).length,
       3,
@@ -105,6 +108,6 @@ describe('B2BUA across two processes: CANCEL and PRACK through the other process
     process.kill(a.proc.pid, 'SIGKILL')
     await a.proc.exited
     ok(await c.uac, 1, 'UAC')
-    assert.match(b.proc.output(), /CANCEL for a call whose owner is gone: 481/)
+    await b.proc.waitForOutput(/CANCEL for a call whose owner is gone: 481/, 10_000)
   })
 })
