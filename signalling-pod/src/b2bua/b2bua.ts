@@ -16,7 +16,7 @@ import type {
 import type { Destination } from '../../../lib/sip/transport/transport.ts'
 import { stringifyUri } from '../../../lib/sip/uri/uri.ts'
 import type { DialogStore, InviteKey } from '../../../lib/state/dialog-store.ts'
-import { CallCancelledError, VersionConflictError } from '../../../lib/state/errors.ts'
+import { CallCancelledError, CallExistsError, VersionConflictError } from '../../../lib/state/errors.ts'
 import { RedisStore } from '../../../lib/state/redis-store.ts'
 import { defaultTtlPolicy } from '../../../lib/state/ttl-policy.ts'
 import type { CdrRecord, CdrWriter } from '../cdr.ts'
@@ -38,6 +38,7 @@ import {
   resolveRouteTargets,
 } from '../pipeline/pipeline.ts'
 import { type CancelNotice, CancelRelay } from './cancel-relay.ts'
+import { inviteTag, isTagOfInvite } from './invite-tag.ts'
 import {
   BRANCH_PREFIX,
   buildInDialogRequest,
@@ -511,11 +512,15 @@ export class B2bua {
     // longer, and an INVITE unanswered for T1 is retransmitted by the caller. Scanners were dropped
     // above without any answer.
     tx.respond(createResponse(req, 100))
-    this.counters.callsAttempted++
     // An unclassified caller (security.unclassified Allow) has no group of its own.
     const sourceGroup = decision.sourceGroup ?? ''
     const m = this.#o.metrics
-    if (sourceGroup !== '') m?.callsAttempted.inc({ ip_group: sourceGroup, direction: 'inbound' })
+    // Counted once the INVITE turned out to be a call — stored or refused — and not a copy of an
+    // INVITE another process already made a call of (#answerCollision).
+    const attempted = () => {
+      this.counters.callsAttempted++
+      if (sourceGroup !== '') m?.callsAttempted.inc({ ip_group: sourceGroup, direction: 'inbound' })
+    }
     // RFC 3263 §4: A/SRV proxies are resolved per call (answers cached by TTL) into addresses tried
     // in order; the addresses feed classification by proxy set, so the peers' requests classify.
     // (No await at all when every proxy is Static: the common case stays on the hot path.)
@@ -539,6 +544,7 @@ export class B2bua {
     const id = newCallStateId()
     const startedAt = Date.now()
     const refused = (code: number, hangup: Omit<Hangup, 'code'>, destGroup: string | null) => {
+      attempted()
       if (sourceGroup !== '') m?.recordFinal(sourceGroup, 'inbound', code)
       this.#writeCdr({
         id,
@@ -572,6 +578,20 @@ export class B2bua {
         const a = await admit(this.#o.store, pipeline, g, id, { holdMs: defaultTtlPolicy.maxCallMs })
         if (!a.ok) {
           await this.#release(counters, id)
+          if (cancelledEarly()) {
+            // The caller's CANCEL came while the store answered: it got 487 (#onCancel), and so
+            // does the CDR.
+            dlog.info({ group: g, cause: a.cause }, 'Cancelled call while it was admitted')
+            refused(487, { by: 'caller', reason: 'cancel' }, target.group)
+            return
+          }
+          // A copy of an INVITE another process made a call of holds a slot itself: at a group's
+          // limit it is refused here, before createCall would have found it (shared store only).
+          const held = this.#relay ? await this.#callOfLegA(req).catch(() => undefined) : undefined
+          if (held) {
+            this.#answerCollision(req, tx, held, false, dlog)
+            return
+          }
           const r = createResponse(req, a.code, { reason: a.reason })
           r.addHeader('Retry-After', String(a.retryAfterSeconds))
           tx.respond(r)
@@ -585,6 +605,10 @@ export class B2bua {
       }
     } catch (err) {
       await this.#release(counters, id).catch(() => {})
+      if (cancelledEarly()) {
+        refused(487, { by: 'caller', reason: 'cancel' }, target.group)
+        return
+      }
       this.#refuseUnavailable(req, tx, err, dlog)
       refused(503, { by: 'sbc', reason: 'store-unavailable' }, target.group)
       return
@@ -598,7 +622,8 @@ export class B2bua {
     const from = req.from
     const to = req.to
     const contact = req.contacts[0]
-    const aTag = generateTag()
+    // Names the INVITE, so that any process can recognise a retransmission of it (#answerCollision).
+    const aTag = inviteTag(inviteKeyOf(req))
     const proxy = target.proxies[0]!
     const user = req.uri.kind === 'sip' ? req.uri.user : undefined
     const state: DialogState = {
@@ -682,13 +707,27 @@ export class B2bua {
       // there (#cancelElsewhere), and the write then refuses instead (docs/b2bua.md, "Multi-process").
       pending.state = await this.#o.store.createCall(state, this.#relay ? inviteKeyOf(req) : undefined)
       this.#created++
+      attempted()
     } catch (err) {
       this.#pending.delete(id)
+      // Nothing was stored: the clean-up timer of a CANCEL handled meanwhile (#cancelPending) must
+      // not end the call a second time.
+      pending.finished = true
       await this.#release(counters, id).catch(() => {})
+      if (err instanceof CallExistsError) {
+        const held = await this.#callOfLegA(req).catch(() => undefined)
+        this.#answerCollision(req, tx, held, pending.cancelled, dlog)
+        return
+      }
       if (err instanceof CallCancelledError) {
         // RFC 3261 §9.2: "the UAS MUST ... respond to the original request with a 487".
         tx.respond(createResponse(req, 487, { toTag: aTag }))
         dlog.info({}, 'Cancelled call: another process got the CANCEL before the call was stored')
+        refused(487, { by: 'caller', reason: 'cancel' }, target.group)
+        return
+      }
+      if (pending.cancelled) {
+        // The caller got 487 already (#cancelPending): that is how the call ended.
         refused(487, { by: 'caller', reason: 'cancel' }, target.group)
         return
       }
@@ -721,6 +760,56 @@ export class B2bua {
         if (res.status >= 200 && res.status < 300) iface.endpoint.sendBytes(bytes, dest).catch(() => {})
       },
     })
+  }
+
+  /** The stored call whose leg A is the one `req` (an INVITE without To tag) would create. */
+  async #callOfLegA(req: SipRequest): Promise<DialogState | undefined> {
+    const callId = req.callId
+    const remoteTag = req.fromTag
+    if (!callId || !remoteTag) return undefined
+    const found = await this.#o.store.findByLeg({ callId, remoteTag })
+    return found?.leg === 'a' ? found.call : undefined
+  }
+
+  /**
+   * A new INVITE whose leg A (Call-ID and From tag) a stored call holds already (`held`; undefined
+   * when it ended meanwhile). Its To tag names the INVITE that created it (`inviteTag`):
+   * - the same INVITE: a retransmission a load balancer sent to another process than the first
+   *   copy. RFC 3261 §17.2.1 has the INVITE server transaction absorb it, and that transaction is
+   *   on the process that made the call — this one answered 100 Trying (which stops the caller's
+   *   retransmissions), sends nothing else and forgets the transaction: a CANCEL for it reaching
+   *   this process is then handed to the owner like any other (#cancelElsewhere), and one already
+   *   handled here (`cancelled`: the caller got 487 from this process) is handed over now;
+   * - the same CSeq through another branch: a merged request, §8.2.2.2 "482 (Loop Detected)";
+   * - another CSeq: a second INVITE while the first one's call is still up, like §14.2's "500
+   *   (Server Internal Error) ... with a Retry-After header field with a value randomly chosen
+   *   between 0 and 10 seconds".
+   * Not a call of its own: no CDR, nothing counted but the log line.
+   */
+  #answerCollision(
+    req: SipRequest,
+    tx: InviteServerTransaction,
+    held: DialogState | undefined,
+    cancelled: boolean,
+    log: Logger,
+  ): void {
+    const invite = inviteKeyOf(req)
+    if (held && isTagOfInvite(held.a.localTag, invite)) {
+      log.info({ owner: held.owner, heldId: held.id }, 'INVITE retransmission for a call already made')
+      tx.dispose()
+      if (cancelled && invite && held.owner && held.owner !== this.#o.podName)
+        this.#relay?.send(held.owner, { id: held.id, ...invite }).catch(() => {})
+      return
+    }
+    if (held && held.a.remoteCSeq === invite?.cseq) {
+      tx.respond(createResponse(req, 482, { reason: 'Loop Detected - Merged Request' }))
+      log.info({ heldId: held.id }, 'Refused INVITE: merged request (another branch of a stored call)')
+      return
+    }
+    const r = createResponse(req, 500)
+    r.addHeader('Retry-After', String(Math.floor(Math.random() * 11)))
+    tx.respond(r)
+    log.info({ heldId: held?.id }, 'Refused INVITE: its Call-ID and From tag name another call')
   }
 
   /** See {@link NO_RESPONSE_FAILOVER_MS}. */

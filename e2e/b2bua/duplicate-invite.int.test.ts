@@ -1,0 +1,206 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { Redis } from 'ioredis'
+import type { SipRequest, SipResponse } from '../../lib/sip/message/message.ts'
+import { freePort } from '../../test/harness/free-port.ts'
+import { startRedis, type TestRedis } from '../../test/harness/redis.ts'
+import { cdrLines, type Sbc, sbcPorts, startSbc } from './harness.ts'
+import { newBranch, request, response, sipRequest, sipResponse, UdpPeer } from './udp-peer.ts'
+
+/**
+ * An INVITE retransmission that a load balancer sends to another signalling process than the first
+ * copy (docs/b2bua.md, "Multi-process"): two `kube-sbc run --redis` processes on one redis-server,
+ * a caller and a callee that are bare UDP sockets of this test. The caller's INVITE goes to A; once
+ * A has sent the INVITE on to the callee (the call is stored), the byte-identical INVITE goes to B.
+ * B must not refuse it (the caller would get a final response while A's call rings on) nor make a
+ * second call of it; the call then goes on through either process. A merged request (same CSeq,
+ * another branch, RFC 3261 §8.2.2.2) gets 482 and a second INVITE with another CSeq 500, both from B.
+ * The callee group allows 2 calls, so the copy passes admission on B (then collides in the store)
+ * in the first case and is refused by it (the group is full) in the second.
+ */
+describe('B2BUA across two processes: an INVITE retransmission reaching the other process', function () {
+  this.timeout(60_000)
+  let redis: TestRedis
+  let client: Redis
+  let a: Sbc
+  let b: Sbc
+  let caller: UdpPeer
+  let callee: UdpPeer
+  let uacPort: number
+  let uasPort: number
+
+  const keys = async () => (await client.keys('*')).filter((k) => !k.includes('{m}')).sort()
+  const until = async (what: string, cond: () => Promise<boolean>) => {
+    for (let i = 0; i < 400; i++) {
+      if (await cond()) return
+      await new Promise((r) => setTimeout(r, 25))
+    }
+    assert.fail(`timed out waiting for ${what}`)
+  }
+  /** Lines of `proc`'s output naming `callId` and `text`. */
+  const logged = (sbc: Sbc, callId: string, text: string) =>
+    sbc.proc.waitForOutput(new RegExp(`"callId":"${callId}"[^\\n]*${text}`), 10_000)
+
+  before(async () => {
+    redis = await startRedis()
+    client = new Redis(redis.url, { lazyConnect: false, maxRetriesPerRequest: 1 })
+    client.on('error', () => {})
+    uacPort = await freePort()
+    uasPort = await freePort()
+    caller = await UdpPeer.open(uacPort)
+    callee = await UdpPeer.open(uasPort)
+    a = await startSbc(await sbcPorts(), uacPort, uasPort, { redis: redis.url, config: { maxCalls: 2 } })
+    b = await startSbc(await sbcPorts(), uacPort, uasPort, { redis: redis.url, config: { maxCalls: 2 } })
+  })
+  after(async () => {
+    await a?.close()
+    await b?.close()
+    caller?.close()
+    callee?.close()
+    client?.disconnect()
+    await redis?.close()
+  })
+
+  /** A new call's identity and its INVITE's bytes. */
+  const newCall = (user = 'callee') => {
+    const c = {
+      callId: `${randomBytes(6).toString('hex')}@dup.test`,
+      fromTag: randomBytes(4).toString('hex'),
+      branch: newBranch(),
+      ruri: `sip:${user}@127.0.0.1`,
+    }
+    const invite = (o: { branch?: string; cseq?: number } = {}) =>
+      sipRequest({
+        method: 'INVITE',
+        ruri: c.ruri,
+        port: uacPort,
+        branch: o.branch ?? c.branch,
+        fromTag: c.fromTag,
+        to: `<${c.ruri}>`,
+        callId: c.callId,
+        cseq: o.cseq ?? 1,
+      })
+    return { ...c, invite }
+  }
+
+  /** The INVITE the callee got for the caller's call `n` (the one B leg). */
+  const bInviteOf = async (sent: Set<string>) => {
+    const r = await callee.waitFor(
+      (m) => request('INVITE')(m) && !sent.has(m.callId ?? ''),
+      'the B leg INVITE at the callee',
+    )
+    sent.add(r.msg.callId ?? '')
+    return r as { msg: SipRequest; port: number }
+  }
+  const seenB = new Set<string>()
+
+  /** Answers the call's B leg 200, then ACK and BYE from the caller through B; checks the end. */
+  const answerAndHangUpThroughB = async (
+    c: ReturnType<typeof newCall>,
+    bInv: { msg: SipRequest; port: number },
+  ) => {
+    await callee.send(sipResponse(bInv.msg, 180, 'Ringing', 'callee1', uasPort), bInv.port)
+    await callee.send(sipResponse(bInv.msg, 200, 'OK', 'callee1', uasPort), bInv.port)
+    await caller.waitFor(response(180, c.callId), '180 at the caller')
+    const ok = (await caller.waitFor(response(200, c.callId), '200 at the caller')).msg as SipResponse
+    const to = ok.header('to') ?? ''
+    const target = /<([^>]+)>/.exec(ok.header('contact') ?? '')?.[1] ?? c.ruri
+    const inDialog = (method: string, cseq: number) =>
+      sipRequest({
+        method,
+        ruri: target,
+        port: uacPort,
+        branch: newBranch(),
+        fromTag: c.fromTag,
+        to,
+        callId: c.callId,
+        cseq,
+      })
+    await caller.send(inDialog('ACK', 1), b.ports.pbx)
+    await callee.waitFor((m) => request('ACK')(m) && m.callId === bInv.msg.callId, 'the ACK at the callee')
+    await caller.send(inDialog('BYE', 2), b.ports.pbx)
+    const bye = await callee.waitFor(
+      (m) => request('BYE')(m) && m.callId === bInv.msg.callId,
+      'the BYE at the callee',
+    )
+    await callee.send(sipResponse(bye.msg as SipRequest, 200, 'OK', 'callee1', uasPort), bye.port)
+    await caller.waitFor(response(200, c.callId, 'BYE'), '200 to the BYE at the caller')
+    // B relayed the BYE, so B writes the CDR (the pipe may deliver it a little later).
+    await b.proc.waitForOutput(new RegExp(`"sipCallId":"${c.callId}"`), 10_000)
+    const cdrs = [...cdrLines(a.proc.output()), ...cdrLines(b.proc.output())].filter(
+      (l) => (l.legA as { sipCallId?: string }).sipCallId === c.callId,
+    )
+    assert.deepEqual(
+      cdrs.map((l) => [l.finalCode, (l.hangup as { reason?: string }).reason]),
+      [[200, 'bye']],
+      'one CDR line for the call',
+    )
+  }
+
+  it('copy through B after A stored the call: no answer from B, one B leg; 482 to a merged request, 500 to another CSeq; the call goes on', async () => {
+    const c = newCall()
+    await caller.send(c.invite(), a.ports.pbx)
+    const bInv = await bInviteOf(seenB)
+    await caller.send(c.invite(), b.ports.pbx)
+    await logged(b, c.callId, 'INVITE retransmission for a call already made')
+    // A merged request: the same INVITE forked upstream and arriving through another branch.
+    await caller.send(c.invite({ branch: newBranch() }), b.ports.pbx)
+    await caller.waitFor(response(482, c.callId), '482 to the merged request')
+    // Another INVITE with the same Call-ID and From tag while the first one's call is up.
+    await caller.send(c.invite({ branch: newBranch(), cseq: 2 }), b.ports.pbx)
+    const e = (await caller.waitFor(response(500, c.callId), '500 to the second INVITE')).msg as SipResponse
+    assert.match(e.header('retry-after') ?? '', /^([0-9]|10)$/)
+    assert.deepEqual(
+      caller
+        .all((m) => m.callId === c.callId && (m as SipResponse).status >= 200)
+        .map((r) => (r.msg as SipResponse).status),
+      [482, 500],
+      'no final response to the INVITE itself',
+    )
+    assert.equal(callee.all(request('INVITE')).filter((r) => r.msg.callId === bInv.msg.callId).length, 1)
+    assert.equal(callee.all(request('INVITE')).length, seenB.size, 'no second B leg')
+    await answerAndHangUpThroughB(c, bInv)
+    await until('no keys left', async () => (await keys()).length === 0)
+  })
+
+  it('copy through B while the group is full (it counts the call once): no answer from B, and the call goes on', async () => {
+    // A ringing call takes one of the callee group's two slots.
+    const filler = newCall()
+    await caller.send(filler.invite(), a.ports.pbx)
+    const fillerB = await bInviteOf(seenB)
+    // The call under test takes the other: the copy on B finds the group full.
+    const c = newCall()
+    await caller.send(c.invite(), a.ports.pbx)
+    const bInv = await bInviteOf(seenB)
+    await caller.send(c.invite(), b.ports.pbx)
+    await logged(b, c.callId, 'INVITE retransmission for a call already made')
+    // Two calls held, not three (the copy holds nothing): one more call is refused.
+    const third = newCall()
+    await caller.send(third.invite(), b.ports.pbx)
+    await caller.waitFor(response(503, third.callId), '503 to a third call')
+    assert.deepEqual(
+      caller.all((m) => m.callId === c.callId && (m as SipResponse).status >= 200),
+      [],
+      'no final response to the copied INVITE',
+    )
+    assert.equal(callee.all(request('INVITE')).length, seenB.size, 'no second B leg')
+    // The filler ends busy (the caller ACKs the 486 where it came from, A).
+    await callee.send(sipResponse(fillerB.msg, 486, 'Busy Here', 'callee2', uasPort), fillerB.port)
+    const busy = (await caller.waitFor(response(486, filler.callId), '486 at the caller')).msg as SipResponse
+    await caller.send(
+      sipRequest({
+        method: 'ACK',
+        ruri: filler.ruri,
+        port: uacPort,
+        branch: filler.branch,
+        fromTag: filler.fromTag,
+        to: busy.header('to') ?? '',
+        callId: filler.callId,
+        cseq: 1,
+      }),
+      a.ports.pbx,
+    )
+    await answerAndHangUpThroughB(c, bInv)
+    await until('no keys left', async () => (await keys()).length === 0)
+  })
+})
