@@ -48,6 +48,7 @@ import {
   mirrorResponse,
   newCallId,
   newCallStateId,
+  newTag,
 } from './leg-messages.ts'
 import { RedisSourceBans } from './redis-source-bans.ts'
 import type { InterfaceDelegate, SipInterfaceRuntime } from './sip-interface-runtime.ts'
@@ -854,7 +855,7 @@ export class B2bua {
     const ruri = `sip:${user ? `${user}@` : ''}${host}${port}${t === 'udp' ? '' : `;transport=${t}`}`
     return {
       callId: newCallId(),
-      localTag: generateTag(),
+      localTag: newTag(),
       remoteTag: '',
       localCSeq: 1,
       remoteCSeq: 0,

@@ -1,5 +1,5 @@
-import { generateTag } from '../../../lib/sip/message/create-response.ts'
 import type { InviteKey } from '../../../lib/state/dialog-store.ts'
+import { newTag } from './leg-messages.ts'
 
 /** Hex digits of the digest at the end of an {@link inviteTag}. */
 const DIGEST_HEX = 8
@@ -22,7 +22,7 @@ function digest(invite: InviteKey): string {
  * Without an identity (no branch) the tag is random only and matches no INVITE.
  */
 export function inviteTag(invite: InviteKey | undefined): string {
-  return invite ? `${generateTag()}${digest(invite)}` : generateTag()
+  return invite ? `${newTag()}${digest(invite)}` : newTag()
 }
 
 /** True when `tag` is an {@link inviteTag} made for this very INVITE transaction. */

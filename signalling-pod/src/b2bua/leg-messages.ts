@@ -38,6 +38,11 @@ export function newCallStateId(): string {
   return random(12, 'base64url')
 }
 
+/** A tag the SBC puts in a dialog (RFC 3261 §19.3: at least 32 random bits; 64 here). */
+export function newTag(): string {
+  return random(8, 'hex')
+}
+
 /** A fresh Call-ID for a B leg: random, nothing of the A leg in it. */
 export function newCallId(): string {
   return `${random(12, 'hex')}@sbc`
