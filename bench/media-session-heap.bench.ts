@@ -7,10 +7,15 @@
  * With settle-ms ≥ 31,000 the NG reply cache (30 s TTL, expired on the next request: we ping) is
  * gone, so what is left is the sessions themselves. Two checkpoints: after `sessions` calls, and after
  * `sessions2` (default 2 × sessions): the second line is the marginal cost per call between them.
+ * With `snapshot-dir`, a V8 heap snapshot is written at each checkpoint (a.heapsnapshot: warm-up,
+ * b: after `sessions`, c: after `sessions2`) for a by-type diff (docs/benchmarks/media.md); writing
+ * them adds to the process's own figures, so read the memoryUsage lines from a run without.
  * Loopback only, ports 10000-31999. Usage:
- *   node --expose-gc bench/media-session-heap.bench.ts [workers=1] [sessions=1000] [settle-ms=1500] [sessions2]
+ *   node --expose-gc bench/media-session-heap.bench.ts [workers=1] [sessions=1000] [settle-ms=1500] [sessions2] [snapshot-dir]
  */
 
+import { join } from 'node:path'
+import { writeHeapSnapshot } from 'node:v8'
 import { mediaConfig } from '../e2e/media/helpers.ts'
 import { NgClient } from '../lib/media/control/ng-client.ts'
 import { nullLogger } from '../lib/observability/logger.ts'
@@ -23,6 +28,7 @@ const n = Math.min(Number(process.argv[3] ?? 1000), 5000)
 // 31,000 lets the NG reply cache (30 s TTL) expire: what is left is the sessions themselves.
 const settleMs = Math.min(Number(process.argv[4] ?? 1500), 60_000)
 const n2 = Math.min(Math.max(Number(process.argv[5] ?? 2 * n), n + 100), 5400)
+const snapshotDir = process.argv[6]
 const gc = (globalThis as { gc?: () => void }).gc
 if (!gc) throw new Error('run with node --expose-gc')
 const pod = await MediaPod.start({
@@ -46,17 +52,18 @@ const setup = async (id: string) => {
 }
 try {
   for (let i = 0; i < 50; i++) await setup(`warm-${i}`)
-  const measure = async () => {
+  const measure = async (checkpoint: string) => {
     await new Promise((r) => setTimeout(r, settleMs))
     await ng.ping() // expires the NG reply cache entries older than 30 s
     gc()
+    if (snapshotDir) writeHeapSnapshot(join(snapshotDir, `${checkpoint}.heapsnapshot`))
     return process.memoryUsage()
   }
-  const a = await measure()
+  const a = await measure('a')
   for (let i = 0; i < n; i++) await setup(`call-${i}`)
-  const b = await measure()
+  const b = await measure('b')
   for (let i = n; i < n2; i++) await setup(`call-${i}`)
-  const c = await measure()
+  const c = await measure('c')
   process.stdout.write(
     `media-session-heap: node ${process.version}, relay ${pod.relay}, ${n} then ${n2} idle sessions, measured ${settleMs} ms after the last answer, after a full GC\n`,
   )
