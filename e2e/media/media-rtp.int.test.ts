@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert'
 import { NgRemoteError } from '../../lib/media/control/errors.ts'
+import { loadMediaAddon } from '../../media-pod/native/media-addon.ts'
 import {
   audioSdp,
   endpointOf,
@@ -11,6 +12,9 @@ import {
   rtpPacket,
   startMedia,
 } from './helpers.ts'
+
+/** The relay a `--workers 1` media pod uses for a call the native worker supports. */
+const nativeOr = (fallback: string): string => (loadMediaAddon() ? 'native' : fallback)
 
 /**
  * `kube-sbc media` as a child process, driven by our NG client: offer/answer, RTP both ways with
@@ -180,7 +184,8 @@ for (const workers of ['1', '0']) {
       const q = await media.ng.query({ 'call-id': callId })
       const relay = (q.tags as Record<string, { medias: { streams: { relay: string }[] }[] }>).x?.medias[0]
         ?.streams[0]?.relay
-      assert.equal(relay, 'dgram', 'payload type mapping runs on the TypeScript relay')
+      // The native worker rewrites payload types itself: a mapped call stays on the fast path.
+      assert.equal(relay, workers === '0' ? 'dgram' : nativeOr('dgram'), 'relay of the mapped call')
       await media.ng.delete({ 'call-id': callId })
       a.close()
       b.close()
@@ -227,6 +232,10 @@ for (const workers of ['1', '0']) {
       await b.waitFor(2)
       assert.equal(b.received[1]?.msg[1], 0)
       assert.deepEqual(b.received[1]?.msg.subarray(12), rtpPacket(3, 0).subarray(12), 'payload intact')
+      const q = await media.ng.query({ 'call-id': callId })
+      const relay = (q.tags as Record<string, { medias: { streams: { relay: string }[] }[] }>).x?.medias[0]
+        ?.streams[0]?.relay
+      assert.equal(relay, workers === '0' ? 'dgram' : nativeOr('dgram'), 'relay of the mapped call')
       await media.ng.delete({ 'call-id': callId })
       a.close()
       b.close()

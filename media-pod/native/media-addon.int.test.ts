@@ -235,6 +235,98 @@ describe('media addon (libsrtp + native relay)', function () {
       }
     })
 
+    it('rewrites RTP payload types per leg, RTP → RTP and RTP → SRTP, marker kept, RTCP untouched', async () => {
+      const suite: SrtpSuiteName = 'AES_CM_128_HMAC_SHA1_80'
+      const relay = new NativeRelay(addon)
+      // Pair 1: A plain RTP (109 opus, 101 telephone-event) ↔ B SRTP (111 opus, 96 telephone-event).
+      const a = relay.bind('127.0.0.1')
+      const b = relay.bind('127.0.0.1')
+      // Pair 2: C ↔ D, both plain RTP, the same numbers.
+      const c = relay.bind('127.0.0.1')
+      const d = relay.bind('127.0.0.1')
+      relay.connect(a, b)
+      relay.connect(b, a)
+      relay.connect(c, d)
+      relay.connect(d, c)
+      const [peerA, peerB, peerC, peerD] = [await udp(), await udp(), await udp(), await udp()]
+      const kToB = { suite, ...generateSdesKey(suite) }
+      const kFromB = { suite, ...generateSdesKey(suite) }
+      relay.setSrtp(b, kFromB, kToB)
+      const toB = new Map([
+        [109, 111],
+        [101, 96],
+      ])
+      const toA = new Map([
+        [111, 109],
+        [96, 101],
+      ])
+      relay.setPtMap(b, toB)
+      relay.setPtMap(a, toA)
+      relay.setPtMap(d, toB)
+      relay.setPtMap(c, toA)
+      for (const [leg, peer] of [
+        [a, peerA],
+        [b, peerB],
+        [c, peerC],
+        [d, peerD],
+      ] as const)
+        relay.setPeer(leg, { address: '127.0.0.1', port: peer.address().port }, Latch.off)
+      relay.start()
+      const withPt = (p: Buffer, b1: number) => {
+        const q = Buffer.from(p)
+        q[1] = b1
+        return q
+      }
+      try {
+        const bRx = SrtpContext.fromMasterKey(suite, kToB.masterKey, kToB.masterSalt)
+        const bTx = SrtpContext.fromMasterKey(suite, kFromB.masterKey, kFromB.masterSalt)
+        // RTP → SRTP: each packet decrypts (the rewrite happened before protect) to the renumbered one.
+        const cases: [number, number][] = [
+          [0x80 | 109, 0x80 | 111], // marker kept
+          [109, 111],
+          [101, 96],
+          [0, 0], // a type both legs share
+          [111, 111], // not in A's map (A never sends B's numbers): left alone
+        ]
+        for (const [i, [sent, want]] of cases.entries()) {
+          peerA.send(withPt(rtp(10 + i, 0xa), sent), a.port, '127.0.0.1')
+          assert.deepEqual(
+            bRx.unprotect((await next(peerB))[0]),
+            withPt(rtp(10 + i, 0xa), want),
+            `A→B ${sent}`,
+          )
+        }
+        // RTCP (second octet 200, i.e. 72 with the marker bit) on the muxed port: untouched.
+        peerA.send(rtcp(0xa), a.port, '127.0.0.1')
+        assert.deepEqual(bRx.unprotectRtcpPacket((await next(peerB))[0]), rtcp(0xa))
+        // SRTP → RTP: B's numbers back to A's.
+        peerB.send(bTx.protect(withPt(rtp(20, 0xb), 0x80 | 111)), b.port, '127.0.0.1')
+        assert.deepEqual((await next(peerA))[0], withPt(rtp(20, 0xb), 0x80 | 109))
+        peerB.send(bTx.protect(withPt(rtp(21, 0xb), 96)), b.port, '127.0.0.1')
+        assert.deepEqual((await next(peerA))[0], withPt(rtp(21, 0xb), 101))
+        // RTP → RTP both ways.
+        peerC.send(withPt(rtp(30, 0xc), 0x80 | 109), c.port, '127.0.0.1')
+        assert.deepEqual((await next(peerD))[0], withPt(rtp(30, 0xc), 0x80 | 111))
+        peerD.send(withPt(rtp(31, 0xd), 96), d.port, '127.0.0.1')
+        assert.deepEqual((await next(peerC))[0], withPt(rtp(31, 0xd), 101))
+        peerC.send(rtcp(0xc), c.port, '127.0.0.1')
+        assert.deepEqual((await next(peerD))[0], rtcp(0xc))
+        // Cleared: types pass as received.
+        relay.setPtMap(d, null)
+        peerC.send(withPt(rtp(32, 0xc), 109), c.port, '127.0.0.1')
+        assert.deepEqual((await next(peerD))[0], withPt(rtp(32, 0xc), 109))
+      } finally {
+        relay.stop()
+      }
+      // Types the worker cannot rewrite are refused with a typed error, never applied.
+      for (const bad of [new Map([[72, 96]]), new Map([[96, 95]]), new Map([[96, 128]]), new Map([[-1, 96]])])
+        assert.throws(() => relay.setPtMap(a, bad), { code: 'SBC_ERR_MEDIA_NATIVE' })
+      const h = (relay as unknown as { handle: never }).handle
+      assert.throws(() => addon.relaySetPtMap(h, a.leg, Uint8Array.of(96)), { code: 'SBC_ERR_MEDIA_NATIVE' })
+      assert.throws(() => addon.relaySetPtMap(h, a.leg, [96, 97] as never), { code: 'SBC_ERR_MEDIA_NATIVE' })
+      for (const l of [a, b, c, d]) relay.close(l)
+    })
+
     it("returns a closed leg's port to the system, so it can be bound again", () => {
       const r = addon.relayCreate()
       const a = addon.relayBind(r, '127.0.0.1', 0)

@@ -95,6 +95,11 @@ export interface MediaAddon {
   ): void
   /** Our ICE-lite credentials toward the leg's party (STUN checks answered in the worker); null clears. */
   relaySetIce(r: NativeRelayHandle, leg: number, ufrag: string | null, pwd: string | null): void
+  /**
+   * Payload types rewritten in the RTP that leaves through the leg: `pairs` = [from0, to0, from1, to1,
+   * ...] (0-127, none in 64-95), marker bit kept, RTCP untouched; null or empty clears.
+   */
+  relaySetPtMap(r: NativeRelayHandle, leg: number, pairs: Uint8Array | null): void
   relayClose(r: NativeRelayHandle, leg: number): void
   relayStats(r: NativeRelayHandle, leg: number): NativeLegStats
   relaySetClockRate(r: NativeRelayHandle, leg: number, hz: number): void

@@ -22,6 +22,13 @@ export interface RelayLeg {
   readonly port: number
 }
 
+/**
+ * Whether the worker can rewrite to or from payload type `pt`: an RTP type (0-127) outside 64-95,
+ * which on a muxed port would read as RTCP (RFC 5761 §4).
+ */
+export const nativePt = (pt: number): boolean =>
+  Number.isInteger(pt) && pt >= 0 && pt <= 127 && (pt < 64 || pt > 95)
+
 /** A leg, or just its index (what a long-lived holder keeps: no object per leg). */
 export type LegRef = RelayLeg | number
 
@@ -97,6 +104,19 @@ export class NativeRelay {
    */
   setIce(leg: LegRef, ice: { ufrag: string; pwd: string } | null): void {
     this.call(() => this.addon.relaySetIce(this.handle, legIndex(leg), ice?.ufrag ?? null, ice?.pwd ?? null))
+  }
+
+  /**
+   * Rewrites the payload type of RTP leaving through the leg toward its party (received type → the
+   * party's type; the marker bit kept, RTCP untouched); null or an empty map clears it.
+   * @throws MediaNativeError for types outside 0-127 or in 64-95 (RTCP on a muxed port, RFC 5761 §4)
+   */
+  setPtMap(leg: LegRef, map: ReadonlyMap<number, number> | null): void {
+    // Types the worker refuses (see nativePt) throw there; a value above 255 would wrap here, so it
+    // is passed as 255, which the worker refuses too.
+    const pairs =
+      map && map.size > 0 ? Uint8Array.from([...map].flat(), (v) => (nativePt(v) ? v : 255)) : null
+    this.call(() => this.addon.relaySetPtMap(this.handle, legIndex(leg), pairs))
   }
 
   /** The RTP clock rate of what the leg receives (the unit of its jitter); default 8,000 Hz. */

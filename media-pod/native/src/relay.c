@@ -110,7 +110,7 @@ static uint64_t now_us(void) {
   return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-/* Fields ordered so the struct has no holes (184 octets): it is per leg, up to 2^20 per worker. */
+/* Fields ordered so the struct has no holes (192 octets): it is per leg, up to 2^20 per worker. */
 typedef struct leg {
   int fd;                    /* owned by: control (bind/close); -1 when the slot is free */
   int target;                /* owned by: control; leg whose socket sends what this leg receives, -1 none;
@@ -127,11 +127,15 @@ typedef struct leg {
   ksbc_srtp *srtp_out;       /* owned by: control; protects what leaves through this leg, NULL = plain */
   napi_ref ref_in, ref_out;  /* owned by: control; keep the JS externals (and the libsrtp sessions) alive */
   ksbc_ice *ice;             /* owned by: control; ICE-lite credentials: STUN checks are answered, NULL = none */
+  uint8_t *pt_map;           /* owned by: control; RTP payload type of what leaves through this leg, indexed by
+                                the received type (128 octets, identity where unmapped); NULL = none. On the
+                                heap: only calls whose legs negotiated different numbers pay for it */
   /* counters, owned by: worker */
   uint64_t pkts_in, bytes_in, pkts_out, bytes_out, auth_fail, replay, dropped, last_rx_ms;
   uint32_t ice_checks, ice_failures; /* answered with success / failed (400, 401, malformed) */
   rtp_stats rs;              /* owned by: worker; RFC 3550 A.1/A.8 of the RTP (not RTCP) received */
 } leg;
+_Static_assert(sizeof(leg) == 192, "leg struct grew: it is per leg, up to 2^20 per worker");
 
 typedef struct relay {
   pthread_mutex_t lock;
@@ -246,6 +250,10 @@ static void drain(relay *r, int li) {
         L->dropped++;
         continue;
       }
+      /* The payload type in the numbers the target's party negotiated (RFC 3264 §6.1: each side
+       * receives its own numbers), marker bit kept. Plain RTP only: after unprotect, before protect (the
+       * header is authenticated); never RTCP, whose second octet is the packet type. */
+      if (T->pt_map && !rtcp) p[1] = (uint8_t)((p[1] & 0x80) | T->pt_map[p[1] & 0x7f]);
       if (T->srtp_out) {
         if (ksbc_protect(T->srtp_out, p, &len, SLOT, rtcp) != srtp_err_status_ok) {
           L->dropped++;
@@ -359,9 +367,12 @@ static void stop_thread(relay *r) {
   pthread_join(r->thread, NULL);
 }
 
-static void release_ice(leg *L) {
+/* Frees what a leg holds on the heap besides SRTP: ICE credentials and the payload type map. */
+static void release_heap(leg *L) {
   free(L->ice);
   L->ice = NULL;
+  free(L->pt_map);
+  L->pt_map = NULL;
 }
 
 static void release_srtp(napi_env env, leg *L) {
@@ -377,7 +388,7 @@ static void finalize(napi_env env, void *data, void *hint) {
   for (int i = 0; i < r->nlegs; i++) {
     if (r->legs[i].fd >= 0) close(r->legs[i].fd);
     release_srtp(env, &r->legs[i]);
-    release_ice(&r->legs[i]);
+    release_heap(&r->legs[i]);
   }
   close(r->epfd);
   close(r->evfd);
@@ -573,6 +584,45 @@ static napi_value set_ice(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* relaySetPtMap(relay, leg, pairs | null): payload types rewritten in RTP that leaves through the leg,
+ * `pairs` a Uint8Array [from0, to0, from1, to1, ...] (at most 64 pairs; types 0-127, none in 64-95:
+ * on a muxed port a second octet of 192-223 is RTCP, RFC 5761 §4, so such a type would be taken for
+ * RTCP after the rewrite); null or no pairs clears the map. */
+static napi_value set_pt_map(napi_env env, napi_callback_info info) {
+  ARGS(3)
+  leg *L = leg_arg(env, r, argv[1]);
+  if (!L) return NULL;
+  napi_valuetype t;
+  napi_typeof(env, argv[2], &t);
+  uint8_t *map = NULL;
+  if (t != napi_null && t != napi_undefined) {
+    bool is_ta = false;
+    napi_typedarray_type tt;
+    size_t n = 0;
+    void *data = NULL;
+    if (napi_is_typedarray(env, argv[2], &is_ta) != napi_ok || !is_ta ||
+        napi_get_typedarray_info(env, argv[2], &tt, &n, &data, NULL, NULL) != napi_ok || tt != napi_uint8_array ||
+        n % 2 != 0 || n > 128)
+      KSBC_THROW(env, "payload type map must be a Uint8Array of at most 64 (from, to) pairs");
+    const uint8_t *pairs = data;
+    for (size_t i = 0; i < n; i++)
+      if (pairs[i] > 127 || (pairs[i] >= 64 && pairs[i] <= 95))
+        KSBC_THROW(env, "payload types must be 0-127 and outside 64-95 (RTCP on a muxed port)");
+    if (n > 0) {
+      map = malloc(128);
+      if (!map) KSBC_THROW(env, "out of memory");
+      for (int i = 0; i < 128; i++) map[i] = (uint8_t)i;
+      for (size_t i = 0; i < n; i += 2) map[pairs[i]] = pairs[i + 1];
+    }
+  }
+  pthread_mutex_lock(&r->lock);
+  uint8_t *old = L->pt_map;
+  L->pt_map = map;
+  pthread_mutex_unlock(&r->lock);
+  free(old); /* the worker reads `pt_map` only under the lock */
+  return NULL;
+}
+
 /* relayClose(relay, leg): closes the socket and frees the slot (the port returns to the pool). */
 static napi_value close_leg(napi_env env, napi_callback_info info) {
   ARGS(2)
@@ -583,7 +633,7 @@ static napi_value close_leg(napi_env env, napi_callback_info info) {
   close(L->fd);
   L->fd = -1;
   release_srtp(env, L);
-  release_ice(L);
+  release_heap(L);
   int li = (int)(L - r->legs);
   /* No leg may keep sending through this slot once it is reused by another call. */
   unlink_target(r, L);
@@ -686,6 +736,7 @@ napi_value ksbc_relay_init(napi_env env, napi_value exports) {
       {"relaySetPeer", NULL, set_peer, NULL, NULL, NULL, napi_default, NULL},
       {"relaySetSrtp", NULL, set_srtp, NULL, NULL, NULL, napi_default, NULL},
       {"relayClose", NULL, close_leg, NULL, NULL, NULL, napi_default, NULL},
+      {"relaySetPtMap", NULL, set_pt_map, NULL, NULL, NULL, napi_default, NULL},
       {"relaySetIce", NULL, set_ice, NULL, NULL, NULL, napi_default, NULL},
       {"relayStats", NULL, stats, NULL, NULL, NULL, napi_default, NULL},
       {"relaySetClockRate", NULL, set_clock, NULL, NULL, NULL, napi_default, NULL},

@@ -1,7 +1,7 @@
 import { srtpSuite } from '../../../lib/media/srtp/suites.ts'
 import type { IceCredentials } from '../../../lib/media/stun/ice-lite.ts'
 import { Latch, loadMediaAddon, type MediaAddon } from '../../native/media-addon.ts'
-import { NativeRelay, type RelayLeg } from '../../native/native-relay.ts'
+import { NativeRelay, nativePt, type RelayLeg } from '../../native/native-relay.ts'
 import { MediaPodError, MediaPodErrorCode } from '../errors.ts'
 import type {
   EndpointConfig,
@@ -23,9 +23,11 @@ import type {
  * source (NAT), an endpoint starts in the worker's `always` mode and is locked (`off`, on the learnt
  * address) by the first {@link RelayEndpoint.tick} after its first packet. ICE-lite legs answer STUN
  * connectivity checks in the worker (media-pod/native/src/stun.c) with the credentials handed over in
- * {@link RelayEndpoint.configure}; a nominating check moves the leg's peer there. What the worker lacks —
- * payload type rewriting, strict source, RTCP mux on one side only, and suites without a native
- * engine — is reported by {@link NativeRelayBackend.supports}; such calls use the dgram fallback.
+ * {@link RelayEndpoint.configure}; a nominating check moves the leg's peer there. Payload type maps
+ * (telephone-event or opus on different numbers) are applied by the worker on the RTP leg. What the
+ * worker lacks — strict source, RTCP mux on one side only, payload types in 64-95, and suites without
+ * a native engine — is reported by {@link NativeRelayBackend.supports}; such calls use the dgram
+ * fallback.
  */
 export class NativeRelayBackend implements RelayBackend {
   readonly name = 'native' as const
@@ -78,8 +80,8 @@ export class NativeRelayBackend implements RelayBackend {
     return (
       !a.strict &&
       !b.strict &&
-      a.ptMap.size === 0 &&
-      b.ptMap.size === 0 &&
+      ptMapOk(a.ptMap) &&
+      ptMapOk(b.ptMap) &&
       a.mux === b.mux &&
       [a.srtpIn, a.srtpOut, b.srtpIn, b.srtpOut].every(suiteOk)
     )
@@ -89,6 +91,14 @@ export class NativeRelayBackend implements RelayBackend {
     for (const r of this.relays) r.stop()
   }
 }
+
+/** A map the worker can apply: every type an RTP type outside RTCP's 64-95 (RFC 5761 §4). */
+const ptMapOk = (m: ReadonlyMap<number, number>): boolean =>
+  m.size === 0 || [...m].every(([from, to]) => nativePt(from) && nativePt(to))
+
+/** Same rewrites; null (nothing set in the worker yet) is the empty map. */
+const sameMap = (a: ReadonlyMap<number, number> | null, b: ReadonlyMap<number, number>): boolean =>
+  a === b || ((a?.size ?? 0) === b.size && (a === null || [...a].every(([from, to]) => b.get(from) === to)))
 
 function bind(relay: NativeRelay, address: string, port: number): RelayLeg {
   try {
@@ -146,6 +156,8 @@ class NativeEndpoint implements RelayEndpoint {
   private rtcpPeerPort = 0
   /** Our ICE credentials toward the party (the config's object: only ICE calls hold one). */
   private ice: IceCredentials | null = null
+  /** The payload type map toward the party (the config's object, shared empty map for most calls). */
+  private ptMap: ReadonlyMap<number, number> | null = null
 
   constructor(relay: NativeRelay, rtp: number, rtcp: number | undefined, spec: EndpointSpec) {
     this.relay = relay
@@ -170,6 +182,9 @@ class NativeEndpoint implements RelayEndpoint {
       if (this.rtcp !== undefined) this.relay.setIce(this.rtcp, c.ice)
     }
     this.ice = c.ice
+    // RTP leaves through the RTP leg only (RTCP is never rewritten), so only it gets the map.
+    if (!sameMap(this.ptMap, c.ptMap)) this.relay.setPtMap(this.rtp, c.ptMap)
+    this.ptMap = c.ptMap
     const latchChanged = first || this.latch !== c.latch
     // With ICE the nominated pair is where media goes (RFC 8445 §12), whatever a re-offer's SDP says.
     if (
