@@ -3,12 +3,13 @@
  * processes on one Redis"). For each N in --processes: N `kube-sbc run --redis --no-media` processes
  * on one real redis-server, each on its own SIP port, one SIPp UAC per process at R/N calls/s (so
  * the total is R) and one SIPp UAS behind them all (bench/signalling/uas-answer-by-via.xml); the
- * call is bench/signalling-calls.bench.ts's INVITE/100/180/200/ACK/1 s/BYE/200. Per N: unmeasured warm-up calls, a fixed total rate (CPU per
- * call of all SBC processes and of Redis, Redis commands per call), for N ≥ 2 the same fixed rate
- * with every BYE sent to the next process (`cross`: the in-dialog request served by a process that
- * did not handle the INVITE, from the state in Redis), then a ramp of total rates that stops at the
- * first step with ≥ 0.1 % failed calls or < 90 % of the asked rate. Scaling is each N's figure
- * over N = 1's from the same run.
+ * call is bench/signalling-calls.bench.ts's INVITE/100/180/200/ACK/1 s/BYE/200. Per N: unmeasured
+ * warm-up calls (--warmup per process), a fixed total rate (CPU per call of all SBC processes and
+ * of Redis, Redis commands per call), for N ≥ 2 the same fixed rate with every BYE sent to the
+ * next process (`cross`: the in-dialog request served by a process that did not handle the INVITE,
+ * from the state in Redis), then a ramp of total rates that stops at the first step with ≥ 0.1 %
+ * failed calls or < 90 % of the asked rate. Scaling is each N's figure over N = 1's from the same
+ * run.
  *
  * Pinning: SIPp (UACs and UAS) on --sipp-cpus (default core 1); the SBC processes on --sbc-cpus
  * (default unpinned, so N processes may use every core); Redis unpinned. The whole machine's busy
@@ -334,8 +335,9 @@ async function main() {
     for (const n of counts) {
       const c = await startCluster(n, sbcCpus, sippCpus)
       try {
-        // Warm-up calls through every process, not measured (V8 compiles the hot path in them).
-        if (warmup > 0) await measure(c, rate, warmup, opts(false))
+        // Warm-up calls, not measured: V8 compiles each process's hot path during its first calls,
+        // so every process gets as many as the one of N = 1 (a shared total leaves N = 2 and 3 colder).
+        if (warmup > 0) await measure(c, rate, warmup * n, opts(false))
         const idle = await idleCores(c, 3)
         const fixed = await measure(c, rate, calls, opts(false))
         const cross = n > 1 && !values['no-cross'] ? await measure(c, rate, calls, opts(true)) : undefined
