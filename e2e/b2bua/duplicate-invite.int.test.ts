@@ -52,6 +52,10 @@ describe('B2BUA across two processes: an INVITE retransmission reaching the othe
     a = await startSbc(await sbcPorts(), uacPort, uasPort, { redis: redis.url, config: { maxCalls: 2 } })
     b = await startSbc(await sbcPorts(), uacPort, uasPort, { redis: redis.url, config: { maxCalls: 2 } })
   })
+  afterEach(() => {
+    // Never leave a process this test started stopped.
+    if (b) process.kill(b.proc.pid, 'SIGCONT')
+  })
   after(async () => {
     await a?.close()
     await b?.close()
@@ -202,5 +206,52 @@ describe('B2BUA across two processes: an INVITE retransmission reaching the othe
     )
     await answerAndHangUpThroughB(c, bInv)
     await until('no keys left', async () => (await keys()).length === 0)
+  })
+
+  it('copy and CANCEL through B before B knows it is a copy: the CANCEL reaches A and the callee, one CDR', async () => {
+    const c = newCall()
+    await caller.send(c.invite(), a.ports.pbx)
+    const bInv = await bInviteOf(seenB)
+    await callee.send(sipResponse(bInv.msg, 180, 'Ringing', 'callee3', uasPort), bInv.port)
+    await caller.waitFor(response(180, c.callId), '180 at the caller')
+    // B is stopped while the copy and its CANCEL are put in its socket buffer: once continued it
+    // reads the copy, asks Redis for a slot, and reads the CANCEL before Redis answers — it answers
+    // the CANCEL itself (200, 487) as for a call it routes, then finds the copy.
+    process.kill(b.proc.pid, 'SIGSTOP')
+    await caller.send(c.invite(), b.ports.pbx)
+    await caller.send(
+      sipRequest({
+        method: 'CANCEL',
+        ruri: c.ruri,
+        port: uacPort,
+        branch: c.branch,
+        fromTag: c.fromTag,
+        to: `<${c.ruri}>`,
+        callId: c.callId,
+        cseq: 1,
+      }),
+      b.ports.pbx,
+    )
+    process.kill(b.proc.pid, 'SIGCONT')
+    await caller.waitFor(response(200, c.callId, 'CANCEL'), '200 to the CANCEL')
+    // A got the CANCEL from B and cancels its B leg.
+    const cancel = await callee.waitFor(
+      (m) => request('CANCEL')(m) && m.callId === bInv.msg.callId,
+      'the CANCEL at the callee',
+    )
+    await callee.send(sipResponse(cancel.msg as SipRequest, 200, 'OK', 'callee3', uasPort), cancel.port)
+    await callee.send(sipResponse(bInv.msg, 487, 'Request Terminated', 'callee3', uasPort), bInv.port)
+    await caller.waitFor(response(487, c.callId), '487 at the caller')
+    await a.proc.waitForOutput(new RegExp(`"sipCallId":"${c.callId}"`), 10_000)
+    await until('no keys left', async () => (await keys()).length === 0)
+    const cdrs = [...cdrLines(a.proc.output()), ...cdrLines(b.proc.output())].filter(
+      (l) => (l.legA as { sipCallId?: string }).sipCallId === c.callId,
+    )
+    assert.deepEqual(
+      cdrs.map((l) => [l.finalCode, l.hangup]),
+      [[487, { by: 'caller', reason: 'cancel' }]],
+      'one CDR line, from A',
+    )
+    assert.equal(callee.all(request('INVITE')).length, seenB.size, 'no second B leg')
   })
 })

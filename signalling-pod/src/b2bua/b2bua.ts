@@ -562,6 +562,7 @@ export class B2bua {
       })
     }
     if (cancelledEarly()) {
+      if (await this.#cancelledCopy(req, tx, log)) return
       log.info({}, 'Cancelled call while it was routed')
       refused(487, { by: 'caller', reason: 'cancel' }, target?.group ?? null)
       return
@@ -580,6 +581,7 @@ export class B2bua {
         if (!a.ok) {
           await this.#release(counters, id)
           if (cancelledEarly()) {
+            if (await this.#cancelledCopy(req, tx, dlog)) return
             // The caller's CANCEL came while the store answered: it got 487 (#onCancel), and so
             // does the CDR.
             dlog.info({ group: g, cause: a.cause }, 'Cancelled call while it was admitted')
@@ -607,6 +609,7 @@ export class B2bua {
     } catch (err) {
       await this.#release(counters, id).catch(() => {})
       if (cancelledEarly()) {
+        if (await this.#cancelledCopy(req, tx, dlog)) return
         refused(487, { by: 'caller', reason: 'cancel' }, target.group)
         return
       }
@@ -616,6 +619,7 @@ export class B2bua {
     }
     if (cancelledEarly()) {
       await this.#release(counters, id)
+      if (await this.#cancelledCopy(req, tx, dlog)) return
       dlog.info({}, 'Cancelled call while it was admitted')
       refused(487, { by: 'caller', reason: 'cancel' }, target.group)
       return
@@ -763,6 +767,20 @@ export class B2bua {
     })
   }
 
+  /**
+   * After a CANCEL this process answered itself (200, and 487 to the INVITE) while it routed or
+   * admitted the INVITE: with a shared store the INVITE may have been a copy of one another process
+   * made a call of, whose transaction is the real one. Then the CANCEL is handed to that process and
+   * this one writes no CDR (#answerCollision); true when so.
+   */
+  async #cancelledCopy(req: SipRequest, tx: InviteServerTransaction, log: Logger): Promise<boolean> {
+    if (!this.#relay) return false
+    const held = await this.#callOfLegA(req).catch(() => undefined)
+    if (!held || !isTagOfInvite(held.a.localTag, inviteKeyOf(req))) return false
+    this.#answerCollision(req, tx, held, true, log)
+    return true
+  }
+
   /** The stored call whose leg A is the one `req` (an INVITE without To tag) would create. */
   async #callOfLegA(req: SipRequest): Promise<DialogState | undefined> {
     const callId = req.callId
@@ -780,7 +798,8 @@ export class B2bua {
    *   on the process that made the call — this one answered 100 Trying (which stops the caller's
    *   retransmissions), sends nothing else and forgets the transaction: a CANCEL for it reaching
    *   this process is then handed to the owner like any other (#cancelElsewhere), and one already
-   *   handled here (`cancelled`: the caller got 487 from this process) is handed over now;
+   *   handled here (`cancelled`: the caller got 487 from this process) is handed over now
+   *   (#cancelledCopy);
    * - the same CSeq through another branch: a merged request, §8.2.2.2 "482 (Loop Detected)";
    * - another CSeq: a second INVITE while the first one's call is still up, like §14.2's "500
    *   (Server Internal Error) ... with a Retry-After header field with a value randomly chosen
@@ -797,7 +816,8 @@ export class B2bua {
     const invite = inviteKeyOf(req)
     if (held && isTagOfInvite(held.a.localTag, invite)) {
       log.info({ owner: held.owner, heldId: held.id }, 'INVITE retransmission for a call already made')
-      tx.dispose()
+      // Still Proceeding: forgotten. Answered 487 already: left to absorb the caller's ACK (Timer H/I).
+      if (tx.state === 'Proceeding') tx.dispose()
       if (cancelled && invite && held.owner && held.owner !== this.#o.podName)
         this.#relay?.send(held.owner, { id: held.id, ...invite }).catch(() => {})
       return
