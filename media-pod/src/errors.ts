@@ -19,3 +19,22 @@ export type MediaPodErrorCode = (typeof MediaPodErrorCode)[keyof typeof MediaPod
 
 /** An error of the media pod's control side, with one of `MediaPodErrorCode`. */
 export class MediaPodError extends SbcError {}
+
+/**
+ * `SBC_ERR_MEDIA_PORT_IN_USE`: bind(2) said EADDRINUSE for a port the allocator handed out (another
+ * process holds it). Names the address and port so the offer can skip that allocation and retry.
+ */
+export class PortInUseError extends MediaPodError {
+  readonly address: string
+  readonly port: number
+
+  constructor(address: string, port: number, options?: ErrorOptions) {
+    super(
+      MediaPodErrorCode.portInUse,
+      `cannot bind ${address}:${port}: EADDRINUSE (held by another process)`,
+      options,
+    )
+    this.address = address
+    this.port = port
+  }
+}

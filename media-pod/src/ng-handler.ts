@@ -36,7 +36,7 @@ import {
   setRtcpMux,
 } from '../../lib/sdp/rewrite.ts'
 import { type MediaSection, SessionDescription } from '../../lib/sdp/session-description.ts'
-import { MediaPodError, MediaPodErrorCode } from './errors.ts'
+import { MediaPodError, MediaPodErrorCode, PortInUseError } from './errors.ts'
 import type { RealmTotals } from './metrics.ts'
 import { NO_CRYPTOS, PartyMedia } from './party-media.ts'
 import type {
@@ -69,6 +69,13 @@ export interface RealmRuntime {
   /** Concurrent calls allowed in this realm (the MediaRealm's maxSessions). */
   readonly maxSessions: number
 }
+
+/**
+ * Binds an offer tries per media section when ports turn out to be held by another process
+ * (`openStreams`): enough to step over a few stray sockets, bounded so that a range mostly taken by
+ * someone else fails the offer quickly instead of walking all of it.
+ */
+const BIND_ATTEMPTS = 16
 
 /** Reported when no packet arrived from a party for `mediaTimeoutMs` (rtpengine's `timeout`). */
 export interface MediaTimeoutEvent {
@@ -358,27 +365,11 @@ export class MediaNgHandler implements NgRequestHandler {
         let xp = xm.medias[i]
         let yp = ym.medias[i]
         if (!xp || !yp) {
-          const xa = xm.realm.allocator.allocate({ mux: xMux })
-          allocated.push([xm.realm.allocator, xa])
-          const ya = ym.realm.allocator.allocate({ mux: yMuxOnly })
-          allocated.push([ym.realm.allocator, ya])
+          const { pair, xa, ya } = await this.openStreams(xm.realm, xMux, ym.realm, yMuxOnly, call.affinity)
+          allocated.push([xm.realm.allocator, xa], [ym.realm.allocator, ya])
+          created.push(pair)
           xp = new PartyMedia(i, intern(m.media), xa.rtp, xa.rtcp)
           yp = new PartyMedia(i, intern(m.media), ya.rtp, ya.rtcp)
-          const pair = await StreamPair.open(this.o.native, this.o.fallback, [
-            {
-              bindAddress: xm.realm.bindAddress,
-              rtpPort: xa.rtp,
-              rtcpPort: xa.rtcp,
-              affinity: call.affinity,
-            },
-            {
-              bindAddress: ym.realm.bindAddress,
-              rtpPort: ya.rtp,
-              rtcpPort: ya.rtcp,
-              affinity: call.affinity,
-            },
-          ])
-          created.push(pair)
           xp.attach(pair, 0)
           yp.attach(pair, 1)
           xm.medias = withAt(xm.medias, i, xp)
@@ -444,6 +435,68 @@ export class MediaNgHandler implements NgRequestHandler {
     // A re-offer after the answer: the relay follows the offerer's new addresses/keys now.
     if (call.answered) await this.program(xm)
     return withWarnings({ result: 'ok', sdp: sdp.toString() }, warnings)
+  }
+
+  /**
+   * Allocates X's and Y's ports for one media section and binds them. A port another process holds
+   * (bind says EADDRINUSE: a realm range overlapping some daemon's ports, a stray socket) does not
+   * fail the offer: that side's allocation is set aside and the next one tried, at most
+   * {@link BIND_ATTEMPTS} binds in all; running out of ports is the allocator's exhaustion error (NG
+   * `load limit` or the error reply), as without the busy ports. The set-aside allocations go back
+   * through the allocator's quarantine once this offer is done, so a busy port is tried again no
+   * sooner than `quarantineMs` later (and only when the round-robin cursor comes round to it), each
+   * time at the cost of one failed bind: the process may have let it go by then.
+   */
+  private async openStreams(
+    xr: RealmRuntime,
+    xMux: boolean,
+    yr: RealmRuntime,
+    yMux: boolean,
+    affinity: number,
+  ): Promise<{ pair: StreamPair; xa: PortAllocation; ya: PortAllocation }> {
+    const busy: [PortAllocator, PortAllocation][] = []
+    let xa: PortAllocation | undefined
+    let ya: PortAllocation | undefined
+    try {
+      xa = xr.allocator.allocate({ mux: xMux })
+      ya = yr.allocator.allocate({ mux: yMux })
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const pair = await StreamPair.open(this.o.native, this.o.fallback, [
+            { bindAddress: xr.bindAddress, rtpPort: xa.rtp, rtcpPort: xa.rtcp, affinity },
+            { bindAddress: yr.bindAddress, rtpPort: ya.rtp, rtcpPort: ya.rtcp, affinity },
+          ])
+          return { pair, xa, ya }
+        } catch (e) {
+          if (!(e instanceof PortInUseError) || attempt >= BIND_ATTEMPTS) throw e
+          const holds = (r: RealmRuntime, a: PortAllocation) =>
+            r.bindAddress === e.address && (a.rtp === e.port || a.rtcp === e.port)
+          const xBusy = holds(xr, xa)
+          const yBusy = holds(yr, ya)
+          if (!xBusy && !yBusy) throw e
+          this.logger.warn(
+            { address: e.address, port: e.port },
+            'Media port held by another process: trying another',
+          )
+          if (xBusy) {
+            busy.push([xr.allocator, xa])
+            xa = undefined
+            xa = xr.allocator.allocate({ mux: xMux })
+          }
+          if (yBusy) {
+            busy.push([yr.allocator, ya])
+            ya = undefined
+            ya = yr.allocator.allocate({ mux: yMux })
+          }
+        }
+      }
+    } catch (e) {
+      if (xa) xr.allocator.release(xa)
+      if (ya) yr.allocator.release(ya)
+      throw e
+    } finally {
+      for (const [alloc, a] of busy) alloc.release(a)
+    }
   }
 
   // ----------------------------------------------------------------- answer

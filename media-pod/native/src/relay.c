@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -454,8 +455,13 @@ static napi_value bind_leg(napi_env env, napi_callback_info info) {
   int rcv = 1 << 20;
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
   if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+    /* Only EADDRINUSE is "in use": the media pod then tries another port; any other failure (an
+     * address not on this host, a privileged port) would fail the same way on every port. */
+    int err = errno;
     close(fd);
-    napi_throw_error(env, "SBC_ERR_MEDIA_PORT_IN_USE", "bind() failed");
+    char msg[96];
+    snprintf(msg, sizeof msg, "bind() failed: %s", strerror(err));
+    napi_throw_error(env, err == EADDRINUSE ? "SBC_ERR_MEDIA_PORT_IN_USE" : "SBC_ERR_MEDIA_NATIVE", msg);
     return NULL;
   }
   socklen_t sl = sizeof sa;

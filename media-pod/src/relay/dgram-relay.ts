@@ -2,7 +2,7 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram'
 import { RtpStats } from '../../../lib/media/rtp/rtp-stats.ts'
 import { SrtpContext, SrtpStatus } from '../../../lib/media/srtp/context.ts'
 import { answerIceCheck } from '../../../lib/media/stun/ice-lite.ts'
-import { MediaPodError, MediaPodErrorCode } from '../errors.ts'
+import { MediaPodError, MediaPodErrorCode, PortInUseError } from '../errors.ts'
 import {
   type EndpointConfig,
   type EndpointSpec,
@@ -66,10 +66,12 @@ function bindSocket(address: string, port: number): Promise<Socket> {
     s.once('error', (err: NodeJS.ErrnoException) => {
       s.close()
       reject(
-        new MediaPodError(
-          err.code === 'EADDRINUSE' ? MediaPodErrorCode.portInUse : MediaPodErrorCode.internal,
-          `cannot bind ${address}:${port}: ${err.code ?? err.message}`,
-        ),
+        err.code === 'EADDRINUSE'
+          ? new PortInUseError(address, port, { cause: err })
+          : new MediaPodError(
+              MediaPodErrorCode.internal,
+              `cannot bind ${address}:${port}: ${err.code ?? err.message}`,
+            ),
       )
     })
     s.bind(port, address, () => {

@@ -2,7 +2,7 @@ import { srtpSuite } from '../../../lib/media/srtp/suites.ts'
 import type { IceCredentials } from '../../../lib/media/stun/ice-lite.ts'
 import { Latch, loadMediaAddon, type MediaAddon } from '../../native/media-addon.ts'
 import { NativeRelay, nativePt, type RelayLeg } from '../../native/native-relay.ts'
-import { MediaPodError, MediaPodErrorCode } from '../errors.ts'
+import { MediaPodError, MediaPodErrorCode, PortInUseError } from '../errors.ts'
 import type {
   EndpointConfig,
   EndpointSpec,
@@ -104,9 +104,10 @@ function bind(relay: NativeRelay, address: string, port: number): RelayLeg {
   try {
     return relay.bind(address, port)
   } catch (e) {
-    const code = (e as { code?: string }).code
+    if ((e as { code?: string }).code === MediaPodErrorCode.portInUse)
+      throw new PortInUseError(address, port, { cause: e })
     throw new MediaPodError(
-      code === 'SBC_ERR_MEDIA_PORT_IN_USE' ? MediaPodErrorCode.portInUse : MediaPodErrorCode.internal,
+      MediaPodErrorCode.internal,
       `cannot bind ${address}:${port}: ${(e as Error).message}`,
       { cause: e },
     )
