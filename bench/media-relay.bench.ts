@@ -20,7 +20,8 @@
  * Bounded: each run sends rate × SECONDS packets (≤ 200,000); every process started here is stopped
  * by its PID. Usage:
  *   node bench/media-relay.bench.ts [seconds=5] [rounds=3] [rates=10000,20000] [idle-sessions=1000, 0 = skip] [relays=native,rtpengine,ts | native4,ncores,nslice]
- * Environment: MEDIA_BENCH_PORT_BASE (default 10000): first port of the relays' ranges (7,000 each).
+ * Environment: MEDIA_BENCH_PORT_BASE (default 10000): first port of the relays' ranges (7,000 each);
+ * MEDIA_BENCH_PT_MAP=1: every call negotiates telephone-event on different types (a payload type map).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
@@ -207,8 +208,14 @@ function rssKb(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1])
 }
 
-const sdp = (port: number, proto: string, extra = '') =>
-  `v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio ${port} ${proto} 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n${extra}`
+// MEDIA_BENCH_PT_MAP=1: the offer adds telephone-event on 101, the answer on 96, so every call has a
+// payload type map (101 ↔ 96; the PCMU packets themselves keep type 0): what a call whose legs
+// numbered a dynamic codec differently costs on each relay.
+const PT_MAP = process.env.MEDIA_BENCH_PT_MAP === '1'
+const sdp = (port: number, proto: string, extra = '', te?: number) =>
+  `v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio ${port} ${proto} 0${te === undefined ? '' : ` ${te}`}\r\na=rtpmap:0 PCMU/8000\r\n${te === undefined ? '' : `a=rtpmap:${te} telephone-event/8000\r\n`}a=sendrecv\r\n${extra}`
+const offerTe = PT_MAP ? 101 : undefined
+const answerTe = PT_MAP ? 96 : undefined
 
 /** Offers and answers one call; returns the port the offerer (the generator) sends to. */
 async function setupCall(r: Relay, callId: string, mode: Mode, sinkPort: number, offerCrypto: string) {
@@ -217,7 +224,9 @@ async function setupCall(r: Relay, callId: string, mode: Mode, sinkPort: number,
     'call-id': callId,
     'from-tag': 'a',
     sdp:
-      mode === 'SRTP→SRTP' ? sdp(9, 'RTP/SAVP', `a=crypto:1 ${SUITE} ${offerCrypto}\r\n`) : sdp(9, 'RTP/AVP'),
+      mode === 'SRTP→SRTP'
+        ? sdp(9, 'RTP/SAVP', `a=crypto:1 ${SUITE} ${offerCrypto}\r\n`, offerTe)
+        : sdp(9, 'RTP/AVP', '', offerTe),
     ...(mode === 'RTP→SRTP' ? { 'transport-protocol': 'RTP/SAVP' } : {}),
   })
   const srtp = mode !== 'RTP→RTP'
@@ -234,8 +243,9 @@ async function setupCall(r: Relay, callId: string, mode: Mode, sinkPort: number,
           sinkPort,
           'RTP/SAVP',
           `a=crypto:${tag} ${SUITE} ${formatSdesKeyParams(generateSdesKey(SUITE))}\r\n`,
+          answerTe,
         )
-      : sdp(sinkPort, 'RTP/AVP'),
+      : sdp(sinkPort, 'RTP/AVP', '', answerTe),
   })
   const m = /m=audio (\d+)/.exec(String(answer.sdp))
   if (!m) throw new Error(`${r.name}: answer without m=: ${JSON.stringify(answer)}`)
@@ -283,6 +293,12 @@ async function runCase(r: Relay, tag: string, mode: Mode, rate: number): Promise
     ports[i] = await setupCall(r, `${tag}-${i}`, mode, gen.port, crypto)
   })
   await new Promise((res) => setTimeout(res, 300))
+  if (PT_MAP && r.name !== 'rtpengine') {
+    // Which relay a kube-sbc call with a payload type map ended up on (native since the worker maps).
+    const q = await r.ng.request({ command: 'query', 'call-id': `${tag}-0` })
+    const tags = q.tags as Record<string, { medias: { streams: { relay: string }[] }[] }>
+    console.error(`${r.name} ${mode}: mapped call on the ${tags.a?.medias[0]?.streams[0]?.relay} relay`)
+  }
   const pid = r.proc.pid as number
   const t0 = cpuTicks(pid)
   const s0 = schedstat(pid)
