@@ -113,6 +113,20 @@ for (const workers of ['1', '0']) {
       b.close()
     })
 
+    it('steps over busy ports for a single rtcp-mux port too', async () => {
+      media = await startMedia(config, ['--workers', workers, '--port-quarantine-ms', '0'])
+      for (let p = tiny; p < tiny + 7; p++) await hold(p)
+      const offer = await media.ng.offer({
+        'call-id': `mux-${workers}`,
+        'from-tag': 'a',
+        sdp: audioSdp(30_000, { extra: ['a=rtcp-mux'] }),
+        direction: ['wide', 'tiny'],
+        'rtcp-mux': ['require'],
+      })
+      assert.equal(endpointOf(offer.sdp).port, tiny + 7, 'the one port left')
+      assert.match(offer.sdp, /a=rtcp-mux/)
+    })
+
     it('keeps a port found busy out of circulation for the quarantine', async () => {
       media = await startMedia(config, ['--workers', workers, '--port-quarantine-ms', '600000'])
       const free = () => metric(media?.httpPort ?? 0, 'sbc_media_ports_free', 'realm="tiny"')
