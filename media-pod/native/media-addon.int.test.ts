@@ -145,6 +145,12 @@ describe('media addon (libsrtp + native relay)', function () {
     const r = addon.relayCreate()
     assert.throws(() => addon.relayStats(r, 5), { code: 'SBC_ERR_MEDIA_NATIVE' })
     assert.throws(() => addon.relayBind(r, 'not-an-ip', 0), { code: 'SBC_ERR_MEDIA_NATIVE' })
+    // Only EADDRINUSE is "port in use" (the media pod then tries another port); an address not on
+    // this host (TEST-NET-1) fails the same on every port, so it is a plain native error.
+    assert.throws(() => addon.relayBind(r, '192.0.2.1', 0), {
+      code: 'SBC_ERR_MEDIA_NATIVE',
+      message: /bind\(\) failed: Cannot assign requested address/,
+    })
   })
 
   describe('relay worker', () => {
