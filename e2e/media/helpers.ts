@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { SbcConfig } from '../../lib/config/model.ts'
 import { NgClient } from '../../lib/media/control/ng-client.ts'
+import { buildMediaAddon } from '../../media-pod/native/build.ts'
 import { type StartedProcess, startProcess } from '../../test/harness/child-process.ts'
 import { freePort } from '../../test/harness/free-port.ts'
 
@@ -49,6 +50,9 @@ export interface MediaProcess {
 
 /** Starts `kube-sbc media` as a child process and an NG client toward it. */
 export async function startMedia(config: SbcConfig, extra: string[] = []): Promise<MediaProcess> {
+  // The child loads media-pod/native's build: rebuilt here when a checkout changed the C since (a
+  // stale addon lacks the newer calls, e.g. relaySetPtMap); a no-op (a few stat calls) otherwise.
+  buildMediaAddon()
   const file = join(tmpdir(), `kube-sbc-media-${process.pid}-${Date.now()}-${Math.random()}.json`)
   writeFileSync(file, JSON.stringify(config))
   const ngPort = await freePort()
