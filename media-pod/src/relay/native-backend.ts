@@ -133,6 +133,23 @@ const CONFIGURED = 1
 const LOCK_RTP = 2
 const LOCK_RTCP = 4
 const CLOSED = 8
+/** The last latch mode, in two bits of the same integer. */
+const LATCH_SHIFT = 4
+const LATCH_MASK = 3 << LATCH_SHIFT
+const LATCHES: readonly EndpointConfig['latch'][] = ['off', 'once', 'always']
+
+/**
+ * What only SRTP, ICE-lite or payload-type-mapped endpoints have (the config's objects): one object
+ * those endpoints hold, instead of four fields every endpoint carries for the whole call.
+ */
+interface EndpointExtras {
+  readonly srtpIn: SrtpKeying | null
+  readonly srtpOut: SrtpKeying | null
+  /** Our ICE credentials toward the party. */
+  readonly ice: IceCredentials | null
+  /** The payload type map toward the party. */
+  readonly ptMap: ReadonlyMap<number, number>
+}
 
 /**
  * One party's legs on a native worker. It keeps only what `configure` compares against (the last
@@ -146,19 +163,15 @@ class NativeEndpoint implements RelayEndpoint {
   readonly rtcp: number | undefined
   readonly rtpPort: number
   readonly rtcpPort: number | undefined
-  private flags = 0
-  private latch: EndpointConfig['latch'] = 'once'
+  /** CONFIGURED, LOCK_*, CLOSED and the latch mode (LATCH_SHIFT). */
+  private flags = 1 << LATCH_SHIFT
   private clockRate = 0
-  private srtpIn: SrtpKeying | null = null
-  private srtpOut: SrtpKeying | null = null
   private peerAddress: string | null = null
   private peerPort = 0
   private rtcpPeerAddress: string | null = null
   private rtcpPeerPort = 0
-  /** Our ICE credentials toward the party (the config's object: only ICE calls hold one). */
-  private ice: IceCredentials | null = null
-  /** The payload type map toward the party (the config's object, shared empty map for most calls). */
-  private ptMap: ReadonlyMap<number, number> | null = null
+  /** SRTP keys, ICE credentials, payload type map: null while none is set (plain RTP calls). */
+  private extras: EndpointExtras | null = null
 
   constructor(relay: NativeRelay, rtp: number, rtcp: number | undefined, spec: EndpointSpec) {
     this.relay = relay
@@ -168,24 +181,34 @@ class NativeEndpoint implements RelayEndpoint {
     this.rtcpPort = spec.rtcpPort
   }
 
+  /** The latch mode last configured. */
+  private get latch(): EndpointConfig['latch'] {
+    return LATCHES[(this.flags & LATCH_MASK) >> LATCH_SHIFT] ?? 'once'
+  }
+
+  private get ice(): IceCredentials | null {
+    return this.extras?.ice ?? null
+  }
+
   configure(c: EndpointConfig): void {
-    if (!sameKey(this.srtpIn, c.srtpIn) || !sameKey(this.srtpOut, c.srtpOut)) {
+    const x = this.extras
+    if (!sameKey(x?.srtpIn ?? null, c.srtpIn) || !sameKey(x?.srtpOut ?? null, c.srtpOut)) {
       this.relay.setSrtp(this.rtp, c.srtpIn, c.srtpOut)
       if (this.rtcp !== undefined) this.relay.setSrtp(this.rtcp, c.srtpIn, c.srtpOut)
     }
-    this.srtpIn = c.srtpIn
-    this.srtpOut = c.srtpOut
     const first = (this.flags & CONFIGURED) === 0
     if (first || this.clockRate !== c.clockRate) this.relay.setClockRate(this.rtp, c.clockRate)
     this.clockRate = c.clockRate
-    if (!sameIce(this.ice, c.ice)) {
+    if (!sameIce(x?.ice ?? null, c.ice)) {
       this.relay.setIce(this.rtp, c.ice)
       if (this.rtcp !== undefined) this.relay.setIce(this.rtcp, c.ice)
     }
-    this.ice = c.ice
     // RTP leaves through the RTP leg only (RTCP is never rewritten), so only it gets the map.
-    if (!sameMap(this.ptMap, c.ptMap)) this.relay.setPtMap(this.rtp, c.ptMap)
-    this.ptMap = c.ptMap
+    if (!sameMap(x?.ptMap ?? null, c.ptMap)) this.relay.setPtMap(this.rtp, c.ptMap)
+    this.extras =
+      c.srtpIn !== null || c.srtpOut !== null || c.ice !== null || c.ptMap.size > 0
+        ? { srtpIn: c.srtpIn, srtpOut: c.srtpOut, ice: c.ice, ptMap: c.ptMap }
+        : null
     const latchChanged = first || this.latch !== c.latch
     // With ICE the nominated pair is where media goes (RFC 8445 §12), whatever a re-offer's SDP says.
     if (
@@ -205,8 +228,8 @@ class NativeEndpoint implements RelayEndpoint {
       this.rtcpPeerAddress = c.rtcpPeer?.address ?? null
       this.rtcpPeerPort = c.rtcpPeer?.port ?? 0
     }
-    this.latch = c.latch
-    this.flags |= CONFIGURED
+    const latch = LATCHES.indexOf(c.latch)
+    this.flags = (this.flags & ~LATCH_MASK) | ((latch < 0 ? 1 : latch) << LATCH_SHIFT) | CONFIGURED
   }
 
   /** A check with USE-CANDIDATE chose this leg's peer and the leg is still an ICE one. */
