@@ -115,35 +115,152 @@ export interface NgHandlerOptions {
   instanceId?: string
 }
 
-interface Monologue {
+/** Monologue.flags: the latch mode's index in LATCH_MODES (two bits), STRICT. */
+const LATCH_MODES: readonly LatchMode[] = ['off', 'once', 'always']
+const LATCH_BITS = 3
+const STRICT = 4
+
+/**
+ * One party (tag) of a call. Its media sections are read through {@link Monologue.media} and
+ * {@link Monologue.mediaCount}: section 0 is a field and only further sections get an array, because
+ * nearly every call has one section and a one-element array costs ~56 B per party for the whole call.
+ */
+class Monologue {
   tag: string
-  label: string | undefined
-  created: number
-  realm: RealmRuntime
-  partner: Monologue | undefined
-  medias: (PartyMedia | undefined)[]
-  latch: LatchMode
-  strict: boolean
-  ice: { ufrag: string; pwd: string } | undefined
+  label: string | undefined = undefined
+  readonly created: number
+  readonly realm: RealmRuntime
+  partner: Monologue | undefined = undefined
+  ice: { ufrag: string; pwd: string } | undefined = undefined
+  /** The latch mode (index in LATCH_MODES) and STRICT: one integer rather than two fields. */
+  private flags = 1
+  private media0: PartyMedia | undefined = undefined
+  /** Sections 1… (index i at i − 1), built at their final length; undefined for one section. */
+  private more: (PartyMedia | undefined)[] | undefined = undefined
+
+  constructor(tag: string, realm: RealmRuntime, created: number) {
+    this.tag = tag
+    this.realm = realm
+    this.created = created
+  }
+
+  /** rtpengine's symmetric / asymmetric / media-handover for this party. */
+  get latch(): LatchMode {
+    return LATCH_MODES[this.flags & LATCH_BITS] ?? 'once'
+  }
+  set latch(v: LatchMode) {
+    this.flags = (this.flags & ~LATCH_BITS) | Math.max(0, LATCH_MODES.indexOf(v))
+  }
+
+  /** strict-source: packets from other sources than the peer are dropped. */
+  get strict(): boolean {
+    return (this.flags & STRICT) !== 0
+  }
+  set strict(v: boolean) {
+    this.flags = v ? this.flags | STRICT : this.flags & ~STRICT
+  }
+
+  /** Media sections held (indexes 0 … mediaCount − 1; an entry may be undefined). */
+  get mediaCount(): number {
+    return this.more !== undefined ? this.more.length + 1 : this.media0 !== undefined ? 1 : 0
+  }
+
+  media(i: number): PartyMedia | undefined {
+    return i === 0 ? this.media0 : this.more?.[i - 1]
+  }
+
+  setMedia(i: number, pm: PartyMedia | undefined): void {
+    if (i === 0) this.media0 = pm
+    else this.more = withAt(this.more ?? [], i - 1, pm)
+  }
 }
 
-interface Call {
-  callId: string
+/** Call.flags bits. */
+const ANSWERED = 1
+const TIMEOUT_REPORTED = 2
+
+/**
+ * One call of the session table.
+ *
+ * @remarks
+ * The parties by tag are fields, not an array: a call has two (rarely more, when another tag offers
+ * in the same call), and a two-element array costs ~64 B for the whole call (a Map with two entries
+ * ~300 B). {@link Call.monologues} hands out a list for the code that walks them.
+ */
+class Call {
+  readonly callId: string
   /** The from-tag of the offer that created the call (the NG identity signalling knows it by). */
-  fromTag: string
-  /** The per-call media timeout notice went out. */
-  timeoutReported: boolean
+  readonly fromTag: string
   /** Times as `stamp()`s: ms since the handler started (a small integer, where ms since 1970 is a 16 B heap number). */
-  created: number
+  readonly created: number
   lastSignal: number
-  /**
-   * The parties by tag (an array built at its final length: a call has two, rarely more with forks; a
-   * Map with two entries costs ~300 B).
-   */
-  monologues: Monologue[]
-  affinity: number
-  answered: boolean
-  deleteTimer: NodeJS.Timeout | undefined
+  readonly affinity: number
+  deleteTimer: NodeJS.Timeout | undefined = undefined
+  private flags = 0
+  /** The parties in the order they were added (a removal closes the gap). */
+  private m0: Monologue | undefined = undefined
+  private m1: Monologue | undefined = undefined
+  private more: Monologue[] | undefined = undefined
+
+  constructor(callId: string, fromTag: string, created: number, affinity: number) {
+    this.callId = callId
+    this.fromTag = fromTag
+    this.created = created
+    this.lastSignal = created
+    this.affinity = affinity
+  }
+
+  /** An answer arrived: re-offers program the relay at once. */
+  get answered(): boolean {
+    return (this.flags & ANSWERED) !== 0
+  }
+  set answered(v: boolean) {
+    this.flags = v ? this.flags | ANSWERED : this.flags & ~ANSWERED
+  }
+
+  /** The per-call media timeout notice went out. */
+  get timeoutReported(): boolean {
+    return (this.flags & TIMEOUT_REPORTED) !== 0
+  }
+  set timeoutReported(v: boolean) {
+    this.flags = v ? this.flags | TIMEOUT_REPORTED : this.flags & ~TIMEOUT_REPORTED
+  }
+
+  /** The parties in the table, in the order they were added (a new array: callers may keep it). */
+  get monologues(): Monologue[] {
+    const out: Monologue[] = []
+    if (this.m0) out.push(this.m0)
+    if (this.m1) out.push(this.m1)
+    if (this.more) out.push(...this.more)
+    return out
+  }
+
+  /** The party holding `tag`. */
+  monologue(tag: string): Monologue | undefined {
+    if (this.m0?.tag === tag) return this.m0
+    if (this.m1?.tag === tag) return this.m1
+    return this.more?.find((m) => m.tag === tag)
+  }
+
+  /** Puts `m` in the table under its tag (replacing the party holding that tag, else added last). */
+  setMonologue(m: Monologue): void {
+    const list = this.monologues
+    const i = list.findIndex((x) => x.tag === m.tag)
+    if (i >= 0) list[i] = m
+    else list.push(m)
+    this.assign(list)
+  }
+
+  /** Takes the party holding `tag` out of the table. */
+  removeMonologue(tag: string): void {
+    this.assign(this.monologues.filter((m) => m.tag !== tag))
+  }
+
+  private assign(list: readonly Monologue[]): void {
+    this.m0 = list[0]
+    this.m1 = list[1]
+    this.more = list.length > 2 ? list.slice(2) : undefined
+  }
 }
 
 /** Counters for `statistics` and metrics. */
@@ -236,7 +353,8 @@ export class MediaNgHandler implements NgRequestHandler {
     const out = new Map<string, EndpointStats & { timedOut: number }>()
     for (const c of this.calls.values()) {
       for (const m of c.monologues) {
-        for (const pm of m.medias) {
+        for (let i = 0; i < m.mediaCount; i++) {
+          const pm = m.media(i)
           if (!pm) continue
           const s = this.endpointStats(pm)
           if (!s) continue
@@ -325,19 +443,9 @@ export class MediaNgHandler implements NgRequestHandler {
           )
       }
       const t = this.stamp()
-      call ??= {
-        callId: req['call-id'],
-        fromTag: req['from-tag'],
-        timeoutReported: false,
-        created: t,
-        lastSignal: t,
-        monologues: [],
-        affinity: this.affinity++,
-        answered: false,
-        deleteTimer: undefined,
-      }
-      x = newMonologue(req['from-tag'], rx, t)
-      y = newMonologue(req['to-tag'] ?? '', ry, t)
+      call ??= new Call(req['call-id'], req['from-tag'], t, this.affinity++)
+      x = new Monologue(req['from-tag'], rx, t)
+      y = new Monologue(req['to-tag'] ?? '', ry, t)
       x.partner = y
       y.partner = x
     }
@@ -362,8 +470,8 @@ export class MediaNgHandler implements NgRequestHandler {
           yMuxOnly ||
           hasFlag(req['rtcp-mux'], 'offer') ||
           (m.hasAttribute('rtcp-mux') && !hasFlag(req['rtcp-mux'], 'demux'))
-        let xp = xm.medias[i]
-        let yp = ym.medias[i]
+        let xp = xm.media(i)
+        let yp = ym.media(i)
         if (!xp || !yp) {
           const { pair, xa, ya } = await this.openStreams(xm.realm, xMux, ym.realm, yMuxOnly, call.affinity)
           allocated.push([xm.realm.allocator, xa], [ym.realm.allocator, ya])
@@ -372,8 +480,8 @@ export class MediaNgHandler implements NgRequestHandler {
           yp = new PartyMedia(i, intern(m.media), ya.rtp, ya.rtcp)
           xp.attach(pair, 0)
           yp.attach(pair, 1)
-          xm.medias = withAt(xm.medias, i, xp)
-          ym.medias = withAt(ym.medias, i, yp)
+          xm.setMedia(i, xp)
+          ym.setMedia(i, yp)
         }
         // What X told us.
         this.learnParty(sdp, m, xp, req, ctx)
@@ -415,12 +523,11 @@ export class MediaNgHandler implements NgRequestHandler {
         for (const p of created) p.close()
         for (const [alloc, a] of allocated) alloc.release(a)
         if (!isNew) {
-          xm.medias = xm.medias.map((pm) =>
-            pm && allocated.some(([, a]) => a.rtp === pm.rtpPort) ? undefined : pm,
-          )
-          ym.medias = ym.medias.map((pm) =>
-            pm && allocated.some(([, a]) => a.rtp === pm.rtpPort) ? undefined : pm,
-          )
+          for (const party of [xm, ym])
+            for (let k = 0; k < party.mediaCount; k++) {
+              const pm = party.media(k)
+              if (pm && allocated.some(([, a]) => a.rtp === pm.rtpPort)) party.setMedia(k, undefined)
+            }
         }
       }
       throw e
@@ -429,8 +536,8 @@ export class MediaNgHandler implements NgRequestHandler {
       this.calls.set(call.callId, call)
       this.totals.callsCreated++
     }
-    setMonologue(call, xm)
-    if (ym.tag !== '') setMonologue(call, ym)
+    call.setMonologue(xm)
+    if (ym.tag !== '') call.setMonologue(ym)
     call.lastSignal = this.stamp()
     // A re-offer after the answer: the relay follows the offerer's new addresses/keys now.
     if (call.answered) await this.program(xm)
@@ -512,17 +619,17 @@ export class MediaNgHandler implements NgRequestHandler {
       )
     if (y.tag !== req['to-tag']) {
       // The first answer names the pending party; a later one from another fork takes it over.
-      if (y.tag !== '') call.monologues = call.monologues.filter((m) => m.tag !== y.tag)
+      if (y.tag !== '') call.removeMonologue(y.tag)
       y.tag = req['to-tag']
-      setMonologue(call, y)
+      call.setMonologue(y)
     }
     y.label = req.label ?? y.label
     this.latchFlags(y, req.flags)
     const sdp = SessionDescription.parse(req.sdp)
     const warnings: string[] = []
     for (const [i, m] of sdp.media.entries()) {
-      const xp = x.medias[i]
-      const yp = y.medias[i]
+      const xp = x.media(i)
+      const yp = y.media(i)
       if (!xp || !yp || m.port === 0) {
         m.port = 0
         continue
@@ -743,7 +850,7 @@ export class MediaNgHandler implements NgRequestHandler {
     if (ice === 'force' || ice === 'force-relay') {
       party.ice ??= { ufrag: randomBytes(6).toString('hex'), pwd: randomBytes(16).toString('hex') }
       for (const [i, m] of sdp.media.entries()) {
-        const p = party.medias[i]
+        const p = party.media(i)
         if (!p || m.port === 0) continue
         const host = (component: number, port: number) => ({
           foundation: '1',
@@ -787,8 +894,9 @@ export class MediaNgHandler implements NgRequestHandler {
   private async program(x: Monologue): Promise<void> {
     const y = x.partner
     if (!y) return
-    for (const [i, xp] of x.medias.entries()) {
-      const yp = y.medias[i]
+    for (let i = 0; i < x.mediaCount; i++) {
+      const xp = x.media(i)
+      const yp = y.media(i)
       const pair = xp?.pair
       if (!xp || !yp || !pair || yp.pair !== pair) continue
       const [first, a, second, b] = xp.side === 0 ? [x, xp, y, yp] : [y, yp, x, xp]
@@ -820,11 +928,15 @@ export class MediaNgHandler implements NgRequestHandler {
   /** Every relay pair of the call, once (each hangs off its side-0 party, which may be a pending partner). */
   private forEachPair(call: Call, fn: (pair: StreamPair) => void): void {
     const visit = (m: Monologue) => {
-      for (const pm of m.medias) if (pm?.pair && pm.side === 0) fn(pm.pair)
+      for (let i = 0; i < m.mediaCount; i++) {
+        const pm = m.media(i)
+        if (pm?.pair && pm.side === 0) fn(pm.pair)
+      }
     }
-    for (const m of call.monologues) {
+    const parties = call.monologues
+    for (const m of parties) {
       visit(m)
-      if (m.partner && !call.monologues.includes(m.partner)) visit(m.partner)
+      if (m.partner && !parties.includes(m.partner)) visit(m.partner)
     }
   }
 
@@ -835,7 +947,8 @@ export class MediaNgHandler implements NgRequestHandler {
       this.forEachPair(call, (p) => p.tick())
       if (limit <= 0 || !call.answered) continue
       for (const m of call.monologues) {
-        for (const pm of m.medias) {
+        for (let i = 0; i < m.mediaCount; i++) {
+          const pm = m.media(i)
           if (!pm || pm.timedOut) continue
           const s = this.endpointStats(pm)
           if (!s) continue
@@ -904,7 +1017,8 @@ export class MediaNgHandler implements NgRequestHandler {
     this.calls.delete(call.callId)
     this.totals.callsDeleted++
     for (const m of new Set(call.monologues.flatMap((x) => (x.partner ? [x, x.partner] : [x])))) {
-      for (const pm of m.medias) {
+      for (let i = 0; i < m.mediaCount; i++) {
+        const pm = m.media(i)
         const s = pm && this.endpointStats(pm)
         if (!s || !pm) continue
         const t = this.closedTotals.get(m.realm.name) ?? {
@@ -935,7 +1049,8 @@ export class MediaNgHandler implements NgRequestHandler {
     for (const m of call.monologues) seen.add(m)
     for (const m of [...seen]) if (m.partner) seen.add(m.partner)
     for (const m of seen)
-      for (const pm of m.medias) {
+      for (let i = 0; i < m.mediaCount; i++) {
+        const pm = m.media(i)
         if (!pm) continue
         if (m.realm.allocator.isAllocated(pm.rtpPort))
           m.realm.allocator.release({ rtp: pm.rtpPort, rtcp: pm.rtcpPort })
@@ -962,7 +1077,8 @@ export class MediaNgHandler implements NgRequestHandler {
     for (const m of [...parties]) if (m.partner) parties.add(m.partner)
     for (const m of parties) {
       const medias = []
-      for (const pm of m.medias) {
+      for (let i = 0; i < m.mediaCount; i++) {
+        const pm = m.media(i)
         if (!pm) continue
         const s = this.endpointStats(pm) ?? zeroStats()
         totals.RTP.packets += s.packetsIn - s.rtcpPacketsIn
@@ -1057,15 +1173,7 @@ export class MediaNgHandler implements NgRequestHandler {
 // ------------------------------------------------------------------ helpers
 
 function monologueOf(call: Call, tag: string): Monologue | undefined {
-  for (const m of call.monologues) if (m.tag === tag) return m
-  return undefined
-}
-
-/** Puts `m` in the call's table under its tag (replacing the party holding that tag). */
-function setMonologue(call: Call, m: Monologue): void {
-  const i = call.monologues.findIndex((x) => x.tag === m.tag)
-  if (i >= 0) call.monologues[i] = m
-  else call.monologues = withAt(call.monologues, call.monologues.length, m) as Monologue[]
+  return call.monologue(tag)
 }
 
 /**
@@ -1076,20 +1184,6 @@ const strings = new Interner<string>(256)
 const codecLists = new Interner<readonly RtpMap[]>(256)
 
 const intern = (s: string): string => strings.get(s, s)
-
-function newMonologue(tag: string, realm: RealmRuntime, t: number): Monologue {
-  return {
-    tag,
-    label: undefined,
-    created: t,
-    realm,
-    partner: undefined,
-    medias: [],
-    latch: 'once',
-    strict: false,
-    ice: undefined,
-  }
-}
 
 function zeroStats(): EndpointStats {
   return {

@@ -1,0 +1,110 @@
+import { strict as assert } from 'node:assert'
+import { portBase } from '../../e2e/media/helpers.ts'
+import type { NgRequest, NgResponse } from '../../lib/media/control/ng-message.ts'
+import { PortAllocator } from '../../lib/media/relay/port-allocator.ts'
+import { MediaNgHandler, type RealmRuntime } from './ng-handler.ts'
+import { DgramRelayBackend } from './relay/dgram-relay.ts'
+import { NativeRelayBackend } from './relay/native-backend.ts'
+
+/**
+ * The session table's bookkeeping of parties and media sections (kept in fields rather than arrays
+ * for memory, docs/benchmarks/media.md): several sections, a fork's answer taking over the pending
+ * party, another tag offering in the same call, and every port back in the pool after `delete`.
+ * Real handler, real port allocator and relay (native when built, else dgram), loopback only.
+ */
+
+const sdp = (port: number, video = false) =>
+  [
+    'v=0',
+    'o=- 1 1 IN IP4 127.0.0.1',
+    's=-',
+    'c=IN IP4 127.0.0.1',
+    't=0 0',
+    `m=audio ${port} RTP/AVP 0`,
+    'a=rtpmap:0 PCMU/8000',
+    ...(video ? [`m=video ${port + 2} RTP/AVP 96`, 'a=rtpmap:96 H264/90000'] : []),
+    '',
+  ].join('\r\n')
+
+const ctx = { cookie: 'c', remote: { address: '127.0.0.1', port: 9 }, warnings: [] }
+
+type Tags = Record<string, { 'in dialogue with': string; medias: { type: string }[] }>
+
+describe('media pod NG handler: parties and media sections of a call', () => {
+  const base = portBase(200)
+  const allocator = new PortAllocator({ min: base, max: base + 199 }, { quarantineMs: 0 })
+  const realms = new Map<string, RealmRuntime>([
+    [
+      'lan',
+      { name: 'lan', bindAddress: '127.0.0.1', advertisedAddress: '127.0.0.1', allocator, maxSessions: 50 },
+    ],
+  ])
+  const fallback = new DgramRelayBackend()
+  const native = NativeRelayBackend.create(1)
+  const handler = new MediaNgHandler({ realms, defaultRealm: 'lan', native, fallback, mediaTimeoutMs: 0 })
+  const req = (r: Record<string, unknown>) => handler.handle(r as unknown as NgRequest, ctx)
+  const tags = async (callId: string) =>
+    ((await req({ command: 'query', 'call-id': callId })) as NgResponse & { tags: Tags }).tags
+
+  after(async () => {
+    handler.close()
+    await native?.close()
+    await fallback.close()
+  })
+
+  it('keeps every media section of each party and frees all their ports on delete', async () => {
+    const o = await req({ command: 'offer', 'call-id': 'av', 'from-tag': 'a', sdp: sdp(5000, true) })
+    assert.equal(o.result, 'ok')
+    const a = await req({
+      command: 'answer',
+      'call-id': 'av',
+      'from-tag': 'a',
+      'to-tag': 'b',
+      sdp: sdp(6000, true),
+    })
+    assert.equal(a.result, 'ok')
+    const t = await tags('av')
+    assert.deepEqual(Object.keys(t), ['a', 'b'])
+    assert.deepEqual(
+      t.a?.medias.map((m) => m.type),
+      ['audio', 'video'],
+    )
+    assert.deepEqual(
+      t.b?.medias.map((m) => m.type),
+      ['audio', 'video'],
+    )
+    // 2 parties × 2 sections × RTP + RTCP.
+    assert.equal(allocator.counts().inUse, 8)
+    await req({ command: 'delete', 'call-id': 'av', 'from-tag': 'a' })
+    assert.equal(allocator.counts().inUse, 0)
+  })
+
+  it("lets a later fork's answer take over the pending party, and another tag offer in the same call", async () => {
+    await req({ command: 'offer', 'call-id': 'fork', 'from-tag': 'a', sdp: sdp(5000) })
+    await req({ command: 'answer', 'call-id': 'fork', 'from-tag': 'a', 'to-tag': 'b1', sdp: sdp(6000) })
+    await req({ command: 'answer', 'call-id': 'fork', 'from-tag': 'a', 'to-tag': 'b2', sdp: sdp(6100) })
+    let t = await tags('fork')
+    assert.deepEqual(Object.keys(t), ['a', 'b2'])
+    assert.equal(t.a?.['in dialogue with'], 'b2')
+    assert.equal(t.b2?.['in dialogue with'], 'a')
+    // A third party offers in the same call: its own pair, next to the first.
+    await req({ command: 'offer', 'call-id': 'fork', 'from-tag': 'c', 'to-tag': 'd', sdp: sdp(7000) })
+    t = await tags('fork')
+    assert.deepEqual(Object.keys(t), ['a', 'b2', 'c', 'd'])
+    assert.equal(t.c?.['in dialogue with'], 'd')
+    assert.equal(allocator.counts().inUse, 8)
+    // The first pair's parties are still found by tag: a re-offer from b2 keeps its ports.
+    const re = await req({
+      command: 'offer',
+      'call-id': 'fork',
+      'from-tag': 'b2',
+      'to-tag': 'a',
+      sdp: sdp(6100),
+    })
+    assert.equal(re.result, 'ok')
+    assert.equal(allocator.counts().inUse, 8)
+    await req({ command: 'delete', 'call-id': 'fork' })
+    assert.equal(allocator.counts().inUse, 0)
+    assert.equal(handler.sessionCount, 0)
+  })
+})
