@@ -188,6 +188,39 @@ describe('RedisStore (real redis-server)', () => {
     assert.ok(seen.some((o) => o.ok && o.command === 'sbcCreateCall'))
   })
 
+  it('keeps a reply that arrived while the event loop was blocked past the command timeout', async () => {
+    const s = await open({ commandTimeoutMs: 80 })
+    // Loads the scripts, so each command below is one round trip.
+    await s.createCall(testCall('st1'))
+    const read = s.getCall('st1')
+    const write = s.createCall(testCall('st2'))
+    // The commands are on the wire; Redis answers them while this process is busy (a GC pause, a
+    // burst). Both timers expire during the stall and fire before the replies are read: a bare
+    // timer (ioredis's commandTimeout) rejected both here.
+    const end = performance.now() + 200
+    while (performance.now() < end) {
+      // busy: the event loop is blocked
+    }
+    assert.equal((await read)?.id, 'st1')
+    assert.equal((await write).version, 1)
+    assert.equal(await admin.hget('sbc:{c:st2}', 'v'), '1')
+  })
+
+  it('times out direct commands on the connection (bounded) when Redis stalls', async () => {
+    const s = await open({ commandTimeoutMs: 80 })
+    process.kill(redis.pid(), 'SIGSTOP')
+    try {
+      await assert.rejects(s.bounded('pttl', s.client.pttl('sbc:{b:x}')), {
+        code: 'SBC_ERR_STATE_UNAVAILABLE',
+      })
+      await assert.rejects(s.getCall('x2'), { code: 'SBC_ERR_STATE_UNAVAILABLE' })
+    } finally {
+      process.kill(redis.pid(), 'SIGCONT')
+    }
+    await s.connected(10_000)
+    assert.equal(await s.bounded('pttl', s.client.pttl('sbc:{b:x}')), -2)
+  })
+
   it('times out with SBC_ERR_STATE_UNAVAILABLE when Redis stalls', async () => {
     const s = await open({ commandTimeoutMs: 100 })
     process.kill(redis.pid(), 'SIGSTOP')

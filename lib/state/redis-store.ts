@@ -3,6 +3,7 @@ import { type Logger, nullLogger } from '../observability/logger.ts'
 import type { DialogState } from '../sip/dialog/dialog-state.ts'
 import { checkId, checkName, checkPositive, checkState, parseStored } from './check-call.ts'
 import { encodeDialogState } from './compact-codec.ts'
+import { withDeadline } from './deadline.ts'
 import type {
   AcquireResult,
   DialogStore,
@@ -59,6 +60,8 @@ export interface RedisStoreOptions {
    * A command without a reply after this long fails with `SBC_ERR_STATE_UNAVAILABLE`. Default 80 ms:
    * issue 4 wants a new INVITE refused within 100 ms when Redis is in trouble, and timers fire late on
    * a loaded node (measured: a 100 ms timeout rejected after up to 122 ms, docs/benchmarks/state.md).
+   * Enforced by {@link withDeadline} (a reply already read after an event-loop stall still counts),
+   * not by ioredis's `commandTimeout`, which is only a backstop here.
    */
   commandTimeoutMs?: number
   /** Called after every round trip; metrics hook (no prom-client in lib/state). */
@@ -81,8 +84,14 @@ type ScriptFn = (...args: Array<string | number>) => Promise<unknown>
  * when Redis returns.
  */
 export class RedisStore implements DialogStore {
+  /**
+   * The connection. A command sent on it directly must go through {@link RedisStore.bounded}: ioredis's
+   * own timeout is only a backstop, far beyond the 100 ms budget.
+   */
   readonly client: Redis
   readonly keys: RedisKeys
+  /** The store's command deadline ({@link RedisStoreOptions.commandTimeoutMs}). */
+  readonly commandTimeoutMs: number
   readonly #ttl: TtlPolicy
   readonly #observer: ((o: CommandObservation) => void) | undefined
   readonly #onHealth: ((h: StoreHealth) => void) | undefined
@@ -101,13 +110,16 @@ export class RedisStore implements DialogStore {
     this.#onHealth = options.onHealth
     this.#log = (options.logger ?? nullLogger).child({ component: 'redis-store' })
     const retry = (times: number) => Math.min(50 * times, 1000)
+    this.commandTimeoutMs = options.commandTimeoutMs ?? 80
     this.client = new Redis({
       ...fromUrl,
       ...options.redis,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
-      commandTimeout: options.commandTimeoutMs ?? 80,
+      // Only a backstop for a command sent without bounded(): the deadline is withDeadline's, and a
+      // command ioredis rejects loses its reply even when that reply was already read.
+      commandTimeout: Math.max(1000, 10 * this.commandTimeoutMs),
       connectTimeout: options.redis?.connectTimeout ?? 2000,
       retryStrategy: retry,
       sentinelRetryStrategy: retry,
@@ -137,20 +149,30 @@ export class RedisStore implements DialogStore {
     this.#onHealth?.(h)
   }
 
-  /** Runs one round trip: times it, reports it, and turns failures into typed errors. */
+  /**
+   * `reply` (a command sent on {@link client}) within the store's command deadline, else rejected with
+   * `StateUnavailableError` ({@link withDeadline}). For callers that use the connection directly.
+   */
+  bounded<T>(command: string, reply: Promise<T>): Promise<T> {
+    return withDeadline(reply, this.commandTimeoutMs, command)
+  }
+
+  /** Runs one round trip: bounds it, times it, reports it, and turns failures into typed errors. */
   async #run<T>(command: string, fn: () => Promise<T>): Promise<T> {
     const start = performance.now()
     try {
-      const r = await fn()
+      const r = await this.bounded(command, fn())
       this.#observer?.({ command, durationMs: performance.now() - start, ok: true })
       return r
     } catch (err) {
       const typed =
         err instanceof ReplyError
           ? new CorruptStateError(`Redis refused ${command}: ${(err as Error).message}`)
-          : new StateUnavailableError(`Redis unavailable (${command}): ${(err as Error).message}`, {
-              cause: err,
-            })
+          : err instanceof StateUnavailableError
+            ? err
+            : new StateUnavailableError(`Redis unavailable (${command}): ${(err as Error).message}`, {
+                cause: err,
+              })
       this.#observer?.({ command, durationMs: performance.now() - start, ok: false, error: typed.code })
       throw typed
     }

@@ -58,7 +58,8 @@ export interface MediaPodOptions {
  */
 function publishTimeout(o: MediaPodOptions, n: MediaTimeoutNotice): void {
   if (!(o.store instanceof RedisStore)) return
-  o.store.client.publish(MEDIA_TIMEOUT_CHANNEL, formatMediaTimeoutNotice(n)).then(
+  const store = o.store
+  store.bounded('publish', store.client.publish(MEDIA_TIMEOUT_CHANNEL, formatMediaTimeoutNotice(n))).then(
     (receivers) => o.logger.info({ ...n, receivers }, 'Published media timeout'),
     (err: unknown) => o.logger.warn({ err, callId: n.callId }, 'Could not publish the media timeout'),
   )

@@ -256,6 +256,7 @@ export class B2bua {
       options.store instanceof RedisStore
         ? new CancelRelay({
             client: options.store.client,
+            commandTimeoutMs: options.store.commandTimeoutMs,
             podName: options.podName,
             logger: options.logger,
             onCancel: (n) => this.#onRelayedCancel(n),

@@ -49,12 +49,14 @@ describe('CancelRelay (per-pod Redis channel) against redis-server', function ()
     const warnings: Record<string, unknown>[] = []
     const owner = new CancelRelay({
       client: storeA.client,
+      commandTimeoutMs: storeA.commandTimeoutMs,
       podName: 'pod-a',
       logger: recordingLogger(warnings),
       onCancel: (n) => got.push(n),
     })
     const sender = new CancelRelay({
       client: storeB.client,
+      commandTimeoutMs: storeB.commandTimeoutMs,
       podName: 'pod-b',
       logger: recordingLogger(warnings),
       onCancel: () => assert.fail('pod-b is not the owner'),

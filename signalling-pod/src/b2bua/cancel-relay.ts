@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis'
 import type { Logger } from '../../../lib/observability/logger.ts'
+import { withDeadline } from '../../../lib/state/deadline.ts'
 
 /**
  * A CANCEL received by a process that does not hold the INVITE server transaction, handed to the
@@ -39,8 +40,10 @@ export function parseCancelNotice(text: string): CancelNotice | undefined {
 }
 
 export interface CancelRelayOptions {
-  /** The store's command connection: PUBLISH goes out on it (same timeouts, no offline queue). */
+  /** The store's command connection: PUBLISH goes out on it (no offline queue). */
   client: Redis
+  /** The store's command deadline (`RedisStore.commandTimeoutMs`): PUBLISH is bounded like its commands. */
+  commandTimeoutMs: number
   /** This process's name (POD_NAME): the channel it listens on. */
   podName: string
   logger: Logger
@@ -86,7 +89,11 @@ export class CancelRelay {
    * gone, or not listening). Rejects like any store command when Redis is unreachable.
    */
   async send(owner: string, notice: CancelNotice): Promise<number> {
-    return this.#o.client.publish(podChannel(owner), JSON.stringify({ t: 'cancel', ...notice }))
+    return withDeadline(
+      this.#o.client.publish(podChannel(owner), JSON.stringify({ t: 'cancel', ...notice })),
+      this.#o.commandTimeoutMs,
+      'publish',
+    )
   }
 
   close(): void {
