@@ -3,7 +3,8 @@ import { StateUnavailableError } from './errors.ts'
 /**
  * Settles like `reply`, or rejects with `StateUnavailableError` when `reply` has not settled `ms`
  * after the call. The store's command timeout (issue 4: a new INVITE refused within 100 ms when
- * Redis is down or stalled, never a hang); every command on the store's connection goes through it.
+ * Redis is down or stalled, never a hang); every command on the store's connection goes through it,
+ * and admission bounds its store calls with it.
  *
  * Why not ioredis's `commandTimeout`: it is a bare timer, and Node runs expired timers before it
  * reads sockets in the same loop turn. After an event-loop stall longer than `ms` (GC, a burst of
@@ -19,7 +20,7 @@ export function withDeadline<T>(reply: Promise<T>, ms: number, what: string): Pr
       setImmediate(() => {
         if (settled) return
         settled = true
-        reject(new StateUnavailableError(`Redis unavailable (${what}): no reply within ${ms} ms`))
+        reject(new StateUnavailableError(`state store unavailable (${what}): no reply within ${ms} ms`))
       })
     }, ms)
     // A reply after the verdict is dropped; its rejection is handled here, never unhandled.

@@ -1,3 +1,4 @@
+import { withDeadline } from '../../../lib/state/deadline.ts'
 import type { DialogStore } from '../../../lib/state/dialog-store.ts'
 import type { CompiledPipeline } from './compiled.ts'
 
@@ -27,16 +28,6 @@ export interface AdmitOptions {
 
 const DEFAULT_HOLD_MS = 3_600_000
 
-class AdmissionTimeout extends Error {}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new AdmissionTimeout(`store did not answer within ${ms} ms`)), ms)
-  })
-  return Promise.race([p, t]).finally(() => clearTimeout(timer))
-}
-
 /**
  * Step 4, for a new call routed out of (or into) `group`: first the group's call-rate token bucket
  * (`callRateLimit`, a denied attempt consumes nothing, an admitted one a token even if the slot is
@@ -56,9 +47,11 @@ export async function admit(
   const timeoutMs = options.timeoutMs ?? 80
   try {
     if (g.callRateLimit !== null) {
-      const r = await withTimeout(
+      // withDeadline, not a bare timer: after an event-loop stall a reply already read still counts.
+      const r = await withDeadline(
         store.tryRate(group, g.callRateLimit.callsPerSecond, g.callRateLimit.burst),
         timeoutMs,
+        'tryRate',
       )
       if (!r.allowed) {
         return {
@@ -72,9 +65,10 @@ export async function admit(
     }
     if (g.maxConcurrentCalls !== null) {
       const holdMs = options.holdMs ?? DEFAULT_HOLD_MS
-      const r = await withTimeout(
+      const r = await withDeadline(
         store.tryAcquireCall(group, callId, g.maxConcurrentCalls, holdMs),
         timeoutMs,
+        'tryAcquireCall',
       )
       if (!r.granted) {
         return {
