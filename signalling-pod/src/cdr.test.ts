@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { PassThrough, Writable } from 'node:stream'
 import { Value } from '@sinclair/typebox/value'
-import { type CallSummary, CdrRecord, CdrWriter } from './cdr.ts'
+import { type CallSummary, CdrRecord, CdrWriter, isoTime } from './cdr.ts'
 
 const T0 = Date.UTC(2026, 0, 5, 9, 30, 0)
 
@@ -92,6 +92,20 @@ describe('CDR writer', () => {
       assert.equal(rec.pod, 'sig-0')
     })
   }
+
+  it('formats times exactly as Date.toISOString, also across minutes, years and its fallbacks', () => {
+    const edges = [
+      0, 1, 9, 10, 99, 100, 999, 59_999, 60_000, 951_782_399_999, 951_782_400_000, 1_764_225_599_999,
+    ]
+    edges.push(253_402_300_799_999, 253_402_300_800_000, -1, 1.5, 8_640_000_000_000_000)
+    for (const ms of edges) assert.equal(isoTime(ms), new Date(ms).toISOString(), String(ms))
+    // A walk with an odd stride visits every second and millisecond digit and over 16 minutes, so
+    // the prefix cache is both reused and cleared.
+    for (let ms = 1_764_225_000_000, i = 0; i < 5_000; i++, ms += 7_919) {
+      assert.equal(isoTime(ms), new Date(ms).toISOString(), String(ms))
+    }
+    assert.throws(() => isoTime(Number.NaN), RangeError)
+  })
 
   it('writes one line per call', () => {
     const { sink, lines } = capture()
