@@ -37,7 +37,7 @@ import {
   type RouteTarget,
   resolveRouteTargets,
 } from '../pipeline/pipeline.ts'
-import { type CancelNotice, CancelRelay } from './cancel-relay.ts'
+import { type AckNotice, type CancelNotice, CancelRelay } from './cancel-relay.ts'
 import { inviteTag, isTagOfInvite } from './invite-tag.ts'
 import {
   BRANCH_PREFIX,
@@ -147,6 +147,9 @@ interface PendingInvite {
   ackWait?: NodeJS.Timeout
   log: Logger
 }
+
+/** 64·T1 with the default T1 of 500 ms: how long the owner of a 2xx waits for its ACK. */
+const ACK_WAIT_MS = 32_000
 
 const other = (leg: LegName): LegName => (leg === 'a' ? 'b' : 'a')
 const lower = (t: 'UDP' | 'TCP' | 'TLS') => t.toLowerCase() as 'udp' | 'tcp' | 'tls'
@@ -260,6 +263,7 @@ export class B2bua {
             podName: options.podName,
             logger: options.logger,
             onCancel: (n) => this.#onRelayedCancel(n),
+            onAck: (n) => this.#onRelayedAck(n),
           })
         : undefined
     this.#rateLimiter = new SourceRateLimiter({
@@ -757,10 +761,9 @@ export class B2bua {
    * docs/benchmarks/signalling.md). B's INVITE transaction keeps only what re-sends the ACK for a
    * retransmitted 2xx (RFC 3261 §13.2.2.4).
    */
-  #settle(p: PendingInvite, ack: SipRequest, dest: Destination, iface: SipInterfaceRuntime): void {
+  #settle(p: PendingInvite, bytes: Buffer, dest: Destination, iface: SipInterfaceRuntime): void {
     clearTimeout(p.ackWait)
     this.#pendingByTx.delete(p.aTx)
-    const bytes = serialize(ack)
     p.bTx?.retarget({
       onResponse: (res) => {
         if (res.status >= 200 && res.status < 300) iface.endpoint.sendBytes(bytes, dest).catch(() => {})
@@ -1190,7 +1193,7 @@ export class B2bua {
     p.ackWait = setTimeout(() => {
       this.#pending.delete(p.id)
       if (this.#awaitingAck.get(ackKey) === p) this.#awaitingAck.delete(ackKey)
-    }, 32_000).unref()
+    }, ACK_WAIT_MS).unref()
   }
 
   /**
@@ -1367,6 +1370,42 @@ export class B2bua {
     this.#cancelPending(p)
   }
 
+  /**
+   * A's ACK of a 2xx that another process sent (the owner, which holds the INVITE server
+   * transaction and retransmits the 2xx until it learns of the ACK, RFC 3261 §13.3.1.4): the ACK
+   * was relayed here, so the owner is told over its pod channel and stops (#onRelayedAck). Only for
+   * a call answered less than 64·T1 ago — the owner forgets the INVITE after that, and an ACK
+   * later on is one of a re-INVITE — so an established call's in-dialog traffic costs no PUBLISH.
+   * Not awaited: when it fails, the owner retransmits until 64·T1 as it would without it.
+   */
+  #tellAckOwner(call: DialogState, ack: SipRequest, out: SipRequest): void {
+    const owner = call.owner
+    const seq = ack.cseq?.seq
+    if (!this.#relay || !owner || owner === this.#o.podName || seq === undefined) return
+    if (call.answeredAt === undefined || Date.now() - call.answeredAt > ACK_WAIT_MS) return
+    this.#relay
+      .sendAck(owner, { id: call.id, cseq: seq, ack: serialize(out).toString('latin1') })
+      .catch((err: unknown) => this.#o.logger.debug({ err, dialogId: call.id }, 'ACK notice not sent'))
+  }
+
+  /**
+   * Another process relayed the caller's ACK of the 2xx this process sent (#tellAckOwner): what the
+   * ACK would have done here, except relaying it again — the 2xx retransmissions stop, and the call
+   * settles with the relayed ACK's bytes kept to answer a 2xx the callee retransmits.
+   */
+  #onRelayedAck(n: AckNotice): void {
+    const p = this.#pending.get(n.id)
+    if (!p) return
+    const ackKey = `${p.state.a.callId}\u0000${p.state.a.localTag}`
+    // Only the ACK of the INVITE this process answered (§13.2.2.4: same CSeq number), once.
+    if (this.#awaitingAck.get(ackKey) !== p || p.aInvite.cseq?.seq !== n.cseq) return
+    this.#awaitingAck.delete(ackKey)
+    this.#pending.delete(p.id)
+    p.aTx.acknowledge2xx()
+    this.#settle(p, Buffer.from(n.ack, 'latin1'), legDestination(p.state.b, this.#o.podName), p.bIface)
+    p.log.info({}, 'ACK relayed by another process')
+  }
+
   /** Ends an early call owned by this process: releases admission, deletes the state. */
   async #finish(p: PendingInvite, hangup: Hangup): Promise<void> {
     if (p.finished && !this.#pending.has(p.id)) return
@@ -1523,8 +1562,8 @@ export class B2bua {
     if (p && found.leg === 'a') {
       p.bAck = out
       this.#pending.delete(p.id)
-      this.#settle(p, out, dest, iface)
-    }
+      this.#settle(p, serialize(out), dest, iface)
+    } else if (found.leg === 'a') this.#tellAckOwner(found.call, ack, out)
     await iface.endpoint.send(out, dest)
     if (refused)
       await this.hangUp(found.call.id, { by: 'sbc', reason: 'media', code: 488, detail: refused.code })

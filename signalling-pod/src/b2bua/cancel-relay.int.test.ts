@@ -3,9 +3,11 @@ import type { Logger } from '../../../lib/observability/logger.ts'
 import { RedisStore } from '../../../lib/state/redis-store.ts'
 import { startRedis, type TestRedis } from '../../../test/harness/redis.ts'
 import {
+  type AckNotice,
   type CancelNotice,
   CancelRelay,
   POD_MESSAGE_INVALID,
+  parseAckNotice,
   parseCancelNotice,
   podChannel,
 } from './cancel-relay.ts'
@@ -46,6 +48,7 @@ describe('CancelRelay (per-pod Redis channel) against redis-server', function ()
 
   it('delivers a notice to the named pod only; 0 receivers when nobody listens', async () => {
     const got: CancelNotice[] = []
+    const acks: AckNotice[] = []
     const warnings: Record<string, unknown>[] = []
     const owner = new CancelRelay({
       client: storeA.client,
@@ -53,6 +56,7 @@ describe('CancelRelay (per-pod Redis channel) against redis-server', function ()
       podName: 'pod-a',
       logger: recordingLogger(warnings),
       onCancel: (n) => got.push(n),
+      onAck: (n) => acks.push(n),
     })
     const sender = new CancelRelay({
       client: storeB.client,
@@ -74,8 +78,12 @@ describe('CancelRelay (per-pod Redis channel) against redis-server', function ()
       await storeB.client.publish(podChannel('pod-a'), '{"t":"cancel","id":1}')
       // A message published after those arrives after them (one connection, in order).
       assert.equal(await sender.send('pod-a', { ...notice, cseq: 8 }), 1)
-      for (let i = 0; i < 100 && got.length < 2; i++) await new Promise((r) => setTimeout(r, 20))
+      // An ACK notice carries the relayed ACK's octets as latin1: every byte value survives.
+      const ack = { id: 'call-1', cseq: 7, ack: 'ACK sip:x SIP/2.0\r\n\r\n\u00e9\u00ff\u0000' }
+      assert.equal(await sender.sendAck('pod-a', ack), 1)
+      for (let i = 0; i < 100 && acks.length < 1; i++) await new Promise((r) => setTimeout(r, 20))
       assert.deepEqual(got, [notice, { ...notice, cseq: 8 }])
+      assert.deepEqual(acks, [ack])
       assert.equal(warnings.length, 1)
       assert.equal(warnings[0]?.code, POD_MESSAGE_INVALID)
     } finally {
@@ -99,5 +107,17 @@ describe('CancelRelay (per-pod Redis channel) against redis-server', function ()
       '{"t":"cancel","id":"x","cseq":1}',
     ])
       assert.equal(parseCancelNotice(bad), undefined, bad)
+    assert.deepEqual(parseAckNotice('{"t":"ack","id":"x","cseq":1,"ack":"ACK"}'), {
+      id: 'x',
+      cseq: 1,
+      ack: 'ACK',
+    })
+    for (const bad of [
+      '{"t":"cancel","id":"x","cseq":1,"ack":"ACK"}',
+      '{"t":"ack","id":"x","cseq":1.5,"ack":"ACK"}',
+      '{"t":"ack","id":"x","cseq":1}',
+      '{"t":"ack","cseq":1,"ack":"ACK"}',
+    ])
+      assert.equal(parseAckNotice(bad), undefined, bad)
   })
 })

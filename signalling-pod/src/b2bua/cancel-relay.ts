@@ -16,6 +16,20 @@ export interface CancelNotice {
   cseq: number
 }
 
+/**
+ * The caller's ACK of a 2xx, relayed to the callee by a process other than the one that sent the
+ * 2xx (`owner` in the stored call), which is still retransmitting it (RFC 3261 §13.3.1.4) and only
+ * stops when it learns of the ACK. `cseq` is the ACK's CSeq number, which is the INVITE's
+ * (§13.2.2.4): the owner ignores the notice when it is not the ACK of the INVITE it holds (an ACK
+ * of a re-INVITE). `ack` is the ACK as relayed on leg B (wire bytes as latin1, which round-trips
+ * every octet): the owner's B INVITE transaction sends it again for each 2xx the callee retransmits.
+ */
+export interface AckNotice {
+  id: string
+  cseq: number
+  ack: string
+}
+
 /** Logged when a message on a pod channel is not a notice we understand (another version's?). */
 export const POD_MESSAGE_INVALID = 'SBC_ERR_POD_MESSAGE_INVALID'
 
@@ -39,6 +53,21 @@ export function parseCancelNotice(text: string): CancelNotice | undefined {
   return { id: o.id, branch: o.branch, cseq: o.cseq }
 }
 
+/** Parses a pod-channel message into an {@link AckNotice}; undefined when it is not one. */
+export function parseAckNotice(text: string): AckNotice | undefined {
+  let v: unknown
+  try {
+    v = JSON.parse(text)
+  } catch {
+    return undefined
+  }
+  if (typeof v !== 'object' || v === null) return undefined
+  const o = v as Record<string, unknown>
+  if (o.t !== 'ack' || typeof o.id !== 'string' || typeof o.ack !== 'string') return undefined
+  if (typeof o.cseq !== 'number' || !Number.isInteger(o.cseq) || o.cseq < 0) return undefined
+  return { id: o.id, cseq: o.cseq, ack: o.ack }
+}
+
 export interface CancelRelayOptions {
   /** The store's command connection: PUBLISH goes out on it (no offline queue). */
   client: Redis
@@ -49,10 +78,13 @@ export interface CancelRelayOptions {
   logger: Logger
   /** A CANCEL another process received for an INVITE this process holds. */
   onCancel: (notice: CancelNotice) => void
+  /** An ACK another process relayed for a 2xx this process sent. */
+  onAck?: (notice: AckNotice) => void
 }
 
 /**
- * Per-pod Redis pub/sub channel carrying CANCELs between signalling processes. A subscribed
+ * Per-pod Redis pub/sub channel carrying CANCELs (and ACKs of 2xx, {@link AckNotice}) between
+ * signalling processes. A subscribed
  * connection can send nothing but (P)SUBSCRIBE commands, so listening takes a second connection
  * (`client.duplicate()`: same address, credentials and Sentinel setup); ioredis resubscribes it
  * after a reconnect. It lives as long as the store's connection: when that one ends (the store is
@@ -72,11 +104,16 @@ export class CancelRelay {
     )
     this.#sub.on('message', (_channel: string, text: string) => {
       const n = parseCancelNotice(text)
-      if (!n) {
-        o.logger.warn({ code: POD_MESSAGE_INVALID, message: text.slice(0, 200) }, 'Ignored pod message')
+      if (n) {
+        o.onCancel(n)
         return
       }
-      o.onCancel(n)
+      const a = parseAckNotice(text)
+      if (a) {
+        o.onAck?.(a)
+        return
+      }
+      o.logger.warn({ code: POD_MESSAGE_INVALID, message: text.slice(0, 200) }, 'Ignored pod message')
     })
     this.#sub.subscribe(podChannel(o.podName)).catch((err: Error) => {
       o.logger.warn({ err: err.message }, 'Could not subscribe to the pod channel')
@@ -94,6 +131,11 @@ export class CancelRelay {
       this.#o.commandTimeoutMs,
       'publish',
     )
+  }
+
+  /** Tells `owner` that its 2xx was acknowledged through this process; resolves like {@link send}. */
+  async sendAck(owner: string, notice: AckNotice): Promise<number> {
+    return this.#o.client.publish(podChannel(owner), JSON.stringify({ t: 'ack', ...notice }))
   }
 
   close(): void {
