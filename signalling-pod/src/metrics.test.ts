@@ -103,6 +103,36 @@ describe('SignallingMetrics', () => {
     })
   }
 
+  it('hands per-call counts to Prometheus on each scrape, once, beside direct increments', async () => {
+    const registry = new Registry()
+    const m = new SignallingMetrics(registry)
+    const lines = async () => (await registry.metrics()).split('\n')
+    m.recordAttempt('webex', 'inbound')
+    m.recordAttempt('webex', 'outbound')
+    m.callsAttempted.inc({ ip_group: 'webex', direction: 'inbound' }, 2)
+    m.recordFinal('pbx', 'outbound', 503)
+    m.recordTransaction('client', 'BYE')
+    m.callActive('webex', 1)
+    m.callActive('pbx', 1)
+    let text = await lines()
+    assert.ok(text.includes('sbc_calls_attempted_total{ip_group="webex",direction="inbound"} 3'))
+    assert.ok(text.includes('sbc_calls_attempted_total{ip_group="webex",direction="outbound"} 1'))
+    assert.ok(text.includes('sbc_calls_failed_total{ip_group="pbx",direction="outbound",code="503"} 1'))
+    assert.ok(text.includes('sbc_sip_transactions_total{kind="client",method="BYE"} 1'))
+    assert.ok(text.includes('sbc_calls_active{ip_group="webex"} 1'))
+    // A second scrape adds only what happened since the first.
+    m.recordAttempt('webex', 'inbound')
+    m.recordFinal('pbx', 'outbound', 503)
+    m.callActive('webex', -1)
+    text = await lines()
+    assert.ok(text.includes('sbc_calls_attempted_total{ip_group="webex",direction="inbound"} 4'))
+    assert.ok(text.includes('sbc_calls_failed_total{ip_group="pbx",direction="outbound",code="503"} 2'))
+    assert.ok(text.includes('sbc_calls_active{ip_group="webex"} 0'))
+    assert.ok(text.includes('sbc_calls_active{ip_group="pbx"} 1'))
+    text = await lines()
+    assert.ok(text.includes('sbc_calls_attempted_total{ip_group="webex",direction="inbound"} 4'))
+  })
+
   it('names every counter with _total and every metric with the sbc_ prefix', async () => {
     const text = await scrape(() => {})
     const types = [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => [m[1]!, m[2]!] as const)

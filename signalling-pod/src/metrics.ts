@@ -2,6 +2,76 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import type { CommandObservation } from '../../lib/state/redis-store.ts'
 import type { Decision } from './pipeline/types.ts'
 
+/** One label set's count, kept as a plain number between scrapes. */
+interface TallyRow {
+  readonly labels: Record<string, string>
+  n: number
+  /** What the Prometheus metric already holds of `n`. */
+  pushed: number
+}
+
+/**
+ * Label sets of a per-call metric, found by nested maps on the label values. prom-client's
+ * `inc({labels})` (and its `labels(...)` children, which call the same) builds a string key from the
+ * label object and validates it on every call: about 0.2–0.4 µs each, a dozen times per call. A row
+ * is found here without building a key or an object, and `flush` hands the changes to prom-client
+ * before a scrape (bench/signalling-hotpath.bench.ts).
+ */
+class Tally {
+  readonly #names: readonly string[]
+  readonly #root = new Map<string | number, unknown>()
+  readonly #rows: TallyRow[] = []
+
+  /** `names`: one to three label names, in the order `row` takes their values. */
+  constructor(names: readonly string[]) {
+    this.#names = names
+  }
+
+  /**
+   * The row of these label values, as many as the label names (a number is printed as the label).
+   * Fixed parameters rather than a rest array: no allocation on the hot path.
+   */
+  row(a: string | number, b: string | number = '', c: string | number = ''): TallyRow {
+    const depth = this.#names.length
+    let map = this.#root
+    if (depth > 1) map = Tally.#child(map, a)
+    if (depth > 2) map = Tally.#child(map, b)
+    const key = depth === 1 ? a : depth === 2 ? b : c
+    let row = map.get(key) as TallyRow | undefined
+    if (row === undefined) {
+      const values = [a, b, c]
+      const labels: Record<string, string> = {}
+      for (let i = 0; i < depth; i++) labels[this.#names[i] as string] = String(values[i])
+      row = { labels, n: 0, pushed: 0 }
+      map.set(key, row)
+      this.#rows.push(row)
+    }
+    return row
+  }
+
+  static #child(map: Map<string | number, unknown>, key: string | number): Map<string | number, unknown> {
+    let next = map.get(key) as Map<string | number, unknown> | undefined
+    if (next === undefined) {
+      next = new Map()
+      map.set(key, next)
+    }
+    return next
+  }
+
+  /**
+   * Adds each row's change since the last flush to the metric (a counter's rows only grow; a
+   * gauge's delta keeps whatever else set it, as with its own `inc`/`dec`).
+   */
+  flush(metric: { inc(labels: Record<string, string>, value: number): void }): void {
+    for (const r of this.#rows) {
+      if (r.n !== r.pushed) {
+        metric.inc(r.labels, r.n - r.pushed)
+        r.pushed = r.n
+      }
+    }
+  }
+}
+
 /** Which side of the SBC a call leg faces: received from the group, or sent to it. */
 export type CallDirection = 'inbound' | 'outbound'
 
@@ -33,6 +103,13 @@ export class SignallingMetrics {
   readonly tlsStale: Gauge<'sip_interface' | 'code'>
   readonly mediaPodLostCalls: Counter<'outcome'>
   readonly #beforeScrape: (() => void)[] = []
+  // Per-call counts (see Tally), handed to the metrics above by their `collect` on scrape.
+  readonly #attempted = new Tally(['ip_group', 'direction'])
+  readonly #answered = new Tally(['ip_group', 'direction'])
+  readonly #failed = new Tally(['ip_group', 'direction', 'code'])
+  readonly #active = new Tally(['ip_group'])
+  readonly #transactions = new Tally(['kind', 'method'])
+  readonly #routing = new Tally(['type', 'rule'])
 
   constructor(registry: Registry) {
     const registers = [registry]
@@ -47,18 +124,21 @@ export class SignallingMetrics {
       help: 'Initial INVITEs received from (inbound) or routed to (outbound) an IP group.',
       labelNames: ['ip_group', 'direction'],
       registers,
+      collect: () => this.#attempted.flush(this.callsAttempted),
     })
     this.callsAnswered = new Counter({
       name: 'sbc_calls_answered_total',
       help: 'Attempted calls that got a 2xx.',
       labelNames: ['ip_group', 'direction'],
       registers,
+      collect: () => this.#answered.flush(this.callsAnswered),
     })
     this.callsFailed = new Counter({
       name: 'sbc_calls_failed_total',
       help: 'Attempted calls that ended with a final non-2xx, by SIP status code.',
       labelNames: ['ip_group', 'direction', 'code'],
       registers,
+      collect: () => this.#failed.flush(this.callsFailed),
     })
     this.mediaPodLostCalls = new Counter({
       name: 'sbc_media_pod_lost_calls_total',
@@ -71,12 +151,14 @@ export class SignallingMetrics {
       help: 'Established calls on this pod, per IP group.',
       labelNames: ['ip_group'],
       registers,
+      collect: () => this.#active.flush(this.callsActive),
     })
     this.transactions = new Counter({
       name: 'sbc_sip_transactions_total',
       help: 'SIP transactions created, by kind (client/server) and method.',
       labelNames: ['kind', 'method'],
       registers,
+      collect: () => this.#transactions.flush(this.transactions),
     })
     this.retransmissions = new Counter({
       name: 'sbc_sip_retransmissions_total',
@@ -121,6 +203,7 @@ export class SignallingMetrics {
       help: 'Out-of-dialog requests decided by a routing rule (type route/reply; rule "" for 404).',
       labelNames: ['type', 'rule'],
       registers,
+      collect: () => this.#routing.flush(this.routingDecisions),
     })
     this.redisDuration = new Histogram({
       name: 'sbc_redis_command_duration_seconds',
@@ -197,12 +280,27 @@ export class SignallingMetrics {
       return
     }
     if (d.sourceGroup === null) this.unclassified.inc({ action: 'allow' })
-    this.routingDecisions.inc({ type: d.type, rule: d.rule ?? '' })
+    this.#routing.row(d.type, d.rule ?? '').n++
   }
 
   /** A call's final response toward or from `group`: answered on 2xx, else failed with the code. */
   recordFinal(group: string, direction: CallDirection, code: number): void {
-    if (code >= 200 && code < 300) this.callsAnswered.inc({ ip_group: group, direction })
-    else this.callsFailed.inc({ ip_group: group, direction, code: String(code) })
+    if (code >= 200 && code < 300) this.#answered.row(group, direction).n++
+    else this.#failed.row(group, direction, code).n++
+  }
+
+  /** An initial INVITE received from (inbound) or routed to (outbound) `group`. */
+  recordAttempt(group: string, direction: CallDirection): void {
+    this.#attempted.row(group, direction).n++
+  }
+
+  /** A call of `group` established (+1) or ended (-1), for `sbc_calls_active`. */
+  callActive(group: string, delta: 1 | -1): void {
+    this.#active.row(group).n += delta
+  }
+
+  /** A client or server transaction created for `method`. */
+  recordTransaction(kind: 'client' | 'server', method: string): void {
+    this.#transactions.row(kind, method).n++
   }
 }

@@ -364,7 +364,7 @@ export class B2bua {
     dest: Parameters<SipInterfaceRuntime['layer']['sendRequest']>[1],
     handlers: Parameters<SipInterfaceRuntime['layer']['sendRequest']>[2],
   ): ReturnType<SipInterfaceRuntime['layer']['sendRequest']> {
-    this.#o.metrics?.transactions.inc({ kind: 'client', method: req.method })
+    this.#o.metrics?.recordTransaction('client', req.method)
     return iface.layer.sendRequest(req, dest, handlers)
   }
 
@@ -419,7 +419,7 @@ export class B2bua {
         return
       }
     }
-    this.#o.metrics?.transactions.inc({ kind: 'server', method: req.method })
+    this.#o.metrics?.recordTransaction('server', req.method)
     const mf = req.maxForwards
     if (mf !== undefined && mf <= 0 && req.method !== 'ACK') {
       // RFC 3261 §16.3 step 3 (applied by the UAS core of a B2BUA): "If the request ... Max-Forwards
@@ -525,7 +525,7 @@ export class B2bua {
     // INVITE another process already made a call of (#answerCollision).
     const attempted = () => {
       this.counters.callsAttempted++
-      if (sourceGroup !== '') m?.callsAttempted.inc({ ip_group: sourceGroup, direction: 'inbound' })
+      if (sourceGroup !== '') m?.recordAttempt(sourceGroup, 'inbound')
     }
     // RFC 3263 §4: A/SRV proxies are resolved per call (answers cached by TTL) into addresses tried
     // in order; the addresses feed classification by proxy set, so the peers' requests classify.
@@ -936,7 +936,7 @@ export class B2bua {
     }
     p.bInvite = inv
     p.provisional = false
-    this.#o.metrics?.callsAttempted.inc({ ip_group: b.ipGroup, direction: 'outbound' })
+    this.#o.metrics?.recordAttempt(b.ipGroup, 'outbound')
     p.bTx = this.#sendRequest(p.bIface, inv, legDestination(b, this.#o.podName), {
       onResponse: (res) => this.#guard(this.#onBInviteResponse(p, inv, res), inv),
       onTimeout: (e) => this.#guard(this.#onBInviteFailure(p, inv, 408, e), inv),
@@ -1422,10 +1422,10 @@ export class B2bua {
     if (!m) return
     if (state.a.ipGroup !== '') {
       m.recordFinal(state.a.ipGroup, 'inbound', 200)
-      m.callsActive.inc({ ip_group: state.a.ipGroup })
+      m.callActive(state.a.ipGroup, 1)
     }
     m.recordFinal(state.b.ipGroup, 'outbound', 200)
-    m.callsActive.inc({ ip_group: state.b.ipGroup })
+    m.callActive(state.b.ipGroup, 1)
   }
 
   /**
@@ -1472,8 +1472,8 @@ export class B2bua {
     this.#ended++
     const m = this.#o.metrics
     if (m && state.state === 'confirmed') {
-      if (state.a.ipGroup !== '') m.callsActive.dec({ ip_group: state.a.ipGroup })
-      m.callsActive.dec({ ip_group: state.b.ipGroup })
+      if (state.a.ipGroup !== '') m.callActive(state.a.ipGroup, -1)
+      m.callActive(state.b.ipGroup, -1)
     }
     this.#writeCdr({
       id: state.id,
