@@ -38,8 +38,14 @@ export function podChannel(podName: string): string {
   return `kube-sbc:pod:${podName}`
 }
 
-/** Parses a pod-channel message into a {@link CancelNotice}; undefined when it is not one. */
-export function parseCancelNotice(text: string): CancelNotice | undefined {
+/**
+ * The part every pod-channel notice shares: a JSON object whose `t` is `type`, with a string `id`
+ * and a non-negative integer `cseq`. Returns the object with those two, or undefined.
+ */
+function parseNotice(
+  text: string,
+  type: string,
+): { o: Record<string, unknown>; id: string; cseq: number } | undefined {
   let v: unknown
   try {
     v = JSON.parse(text)
@@ -48,24 +54,23 @@ export function parseCancelNotice(text: string): CancelNotice | undefined {
   }
   if (typeof v !== 'object' || v === null) return undefined
   const o = v as Record<string, unknown>
-  if (o.t !== 'cancel' || typeof o.id !== 'string' || typeof o.branch !== 'string') return undefined
+  if (o.t !== type || typeof o.id !== 'string') return undefined
   if (typeof o.cseq !== 'number' || !Number.isInteger(o.cseq) || o.cseq < 0) return undefined
-  return { id: o.id, branch: o.branch, cseq: o.cseq }
+  return { o, id: o.id, cseq: o.cseq }
+}
+
+/** Parses a pod-channel message into a {@link CancelNotice}; undefined when it is not one. */
+export function parseCancelNotice(text: string): CancelNotice | undefined {
+  const n = parseNotice(text, 'cancel')
+  if (!n || typeof n.o.branch !== 'string') return undefined
+  return { id: n.id, branch: n.o.branch, cseq: n.cseq }
 }
 
 /** Parses a pod-channel message into an {@link AckNotice}; undefined when it is not one. */
 export function parseAckNotice(text: string): AckNotice | undefined {
-  let v: unknown
-  try {
-    v = JSON.parse(text)
-  } catch {
-    return undefined
-  }
-  if (typeof v !== 'object' || v === null) return undefined
-  const o = v as Record<string, unknown>
-  if (o.t !== 'ack' || typeof o.id !== 'string' || typeof o.ack !== 'string') return undefined
-  if (typeof o.cseq !== 'number' || !Number.isInteger(o.cseq) || o.cseq < 0) return undefined
-  return { id: o.id, cseq: o.cseq, ack: o.ack }
+  const n = parseNotice(text, 'ack')
+  if (!n || typeof n.o.ack !== 'string') return undefined
+  return { id: n.id, cseq: n.cseq, ack: n.o.ack }
 }
 
 export interface CancelRelayOptions {
