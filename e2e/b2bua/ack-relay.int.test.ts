@@ -1,12 +1,17 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { Redis } from 'ioredis'
 import { getParam } from '../../lib/sip/message/headers/params.ts'
 import type { SipRequest, SipResponse } from '../../lib/sip/message/message.ts'
-import { freePort } from '../../test/harness/free-port.ts'
-import { startRedis, type TestRedis } from '../../test/harness/redis.ts'
-import { cdrLines, type Sbc, sbcPorts, startSbc } from './harness.ts'
-import { newBranch, request, response, sipRequest, sipResponse, UdpPeer } from './udp-peer.ts'
+import { cdrLines, type Sbc } from './harness.ts'
+import {
+  openPeers,
+  type Peers,
+  startStore,
+  startTwoProcesses,
+  type TestStore,
+  until,
+} from './two-processes.ts'
+import { newBranch, request, response, sipRequest, sipResponse, type UdpPeer } from './udp-peer.ts'
 
 /**
  * The caller's ACK of a 2xx reaching another signalling process than the one that sent the 2xx
@@ -18,43 +23,28 @@ import { newBranch, request, response, sipRequest, sipResponse, UdpPeer } from '
  */
 describe('B2BUA across two processes: the ACK of a 2xx through the other process', function () {
   this.timeout(60_000)
-  let redis: TestRedis
-  let client: Redis
+  let store: TestStore
+  let peers: Peers
   let a: Sbc
   let b: Sbc
   let caller: UdpPeer
   let callee: UdpPeer
   let uacPort: number
   let uasPort: number
-
-  const keys = async () => (await client.keys('*')).filter((k) => !k.includes('{m}')).sort()
-  const until = async (what: string, cond: () => Promise<boolean>) => {
-    for (let i = 0; i < 400; i++) {
-      if (await cond()) return
-      await new Promise((r) => setTimeout(r, 25))
-    }
-    assert.fail(`timed out waiting for ${what}`)
-  }
+  const keys = () => store.keys()
   const branchOf = (m: SipRequest) => (m.topVia ? getParam(m.topVia.params, 'branch') : undefined)
 
   before(async () => {
-    redis = await startRedis()
-    client = new Redis(redis.url, { lazyConnect: false, maxRetriesPerRequest: 1 })
-    client.on('error', () => {})
-    uacPort = await freePort()
-    uasPort = await freePort()
-    caller = await UdpPeer.open(uacPort)
-    callee = await UdpPeer.open(uasPort)
-    a = await startSbc(await sbcPorts(), uacPort, uasPort, { redis: redis.url })
-    b = await startSbc(await sbcPorts(), uacPort, uasPort, { redis: redis.url })
+    store = await startStore()
+    peers = await openPeers()
+    ;({ caller, callee, uacPort, uasPort } = peers)
+    ;({ a, b } = await startTwoProcesses(store.redis.url, uacPort, uasPort))
   })
   after(async () => {
     await a?.close()
     await b?.close()
-    caller?.close()
-    callee?.close()
-    client?.disconnect()
-    await redis?.close()
+    peers?.close()
+    await store?.close()
   })
 
   it('INVITE via A, ACK via B: one ACK at the callee, A stops its 200 retransmissions; re-ACK of a retransmitted 200; BYE via B', async () => {

@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict'
+import { Redis } from 'ioredis'
+import { freePort } from '../../test/harness/free-port.ts'
+import { startRedis, type TestRedis } from '../../test/harness/redis.ts'
+import { type Sbc, type SbcPorts, sbcPorts, startSbc } from './harness.ts'
+import { UdpPeer } from './udp-peer.ts'
+
+/**
+ * Shared set-up of the multi-process tests (docs/b2bua.md, "Multi-process"): `kube-sbc run --redis`
+ * processes on one redis-server of the test's own ({@link startStore}, {@link startTwoProcesses}),
+ * caller and callee as bare UDP sockets ({@link openPeers}), and {@link until}.
+ */
+
+/** A redis-server of the test's own and a command connection to it. */
+export interface TestStore {
+  readonly redis: TestRedis
+  readonly client: Redis
+  /** Calls, their leg indexes and admission holds, sorted; the media-pod registry (`{m}`) stays out. */
+  keys(): Promise<string[]>
+  close(): Promise<void>
+}
+
+export async function startStore(): Promise<TestStore> {
+  const redis = await startRedis()
+  const client = new Redis(redis.url, { lazyConnect: false, maxRetriesPerRequest: 1 })
+  client.on('error', () => {})
+  return {
+    redis,
+    client,
+    keys: async () => (await client.keys('*')).filter((k) => !k.includes('{m}')).sort(),
+    async close() {
+      client.disconnect()
+      await redis.close()
+    },
+  }
+}
+
+/** Caller and callee: bare UDP sockets of the test on free ports. */
+export interface Peers {
+  readonly uacPort: number
+  readonly uasPort: number
+  readonly caller: UdpPeer
+  readonly callee: UdpPeer
+  close(): void
+}
+
+export async function openPeers(): Promise<Peers> {
+  const uacPort = await freePort()
+  const uasPort = await freePort()
+  const caller = await UdpPeer.open(uacPort)
+  const callee = await UdpPeer.open(uasPort)
+  return {
+    uacPort,
+    uasPort,
+    caller,
+    callee,
+    close() {
+      caller.close()
+      callee.close()
+    },
+  }
+}
+
+type SbcOptions = NonNullable<Parameters<typeof startSbc>[3]>
+
+/**
+ * Two `kube-sbc run --redis` processes A and B on `redisUrl`, on their own ports; `options` (or the
+ * options for each process's ports) as for {@link startSbc}.
+ */
+export async function startTwoProcesses(
+  redisUrl: string,
+  uacPort: number,
+  uasPort: number,
+  options: SbcOptions | ((ports: SbcPorts) => SbcOptions) = {},
+): Promise<{ a: Sbc; b: Sbc }> {
+  const start = async () => {
+    const ports = await sbcPorts()
+    const o = typeof options === 'function' ? options(ports) : options
+    return startSbc(ports, uacPort, uasPort, { ...o, redis: redisUrl })
+  }
+  const a = await start()
+  try {
+    return { a, b: await start() }
+  } catch (err) {
+    await a.close()
+    throw err
+  }
+}
+
+/** Polls `cond` every 25 ms for up to 10 s; fails the test naming `what` when it never holds. */
+export async function until(what: string, cond: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if (await cond()) return
+    await new Promise((r) => setTimeout(r, 25))
+  }
+  assert.fail(`timed out waiting for ${what}`)
+}
