@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict'
-import { Redis } from 'ioredis'
 import { freePort } from '../../test/harness/free-port.ts'
-import { startRedis, type TestRedis } from '../../test/harness/redis.ts'
-import { both, call, ok, type Sbc, sbcPorts, scenario, setdest, startSbc } from './harness.ts'
+import { both, call, ok, type Sbc, scenario, setdest } from './harness.ts'
+import { startStore, startTwoProcesses, type TestStore } from './two-processes.ts'
 
 /**
  * Two `kube-sbc run --redis` processes on one redis-server, with the caller's messages of one
@@ -11,30 +10,23 @@ import { both, call, ok, type Sbc, sbcPorts, scenario, setdest, startSbc } from 
  */
 describe('B2BUA across two processes: CANCEL and PRACK through the other process', function () {
   this.timeout(60_000)
-  let redis: TestRedis
-  let client: Redis
+  let store: TestStore
   let a: Sbc
   let b: Sbc
   let uacPort: number
   let uasPort: number
-
-  // Calls, their leg indexes and admission holds; the media-pod registry (`{m}`) stays.
-  const keys = async () => (await client.keys('*')).filter((k) => !k.includes('{m}')).sort()
+  const keys = () => store.keys()
 
   before(async () => {
-    redis = await startRedis()
-    client = new Redis(redis.url, { lazyConnect: false, maxRetriesPerRequest: 1 })
-    client.on('error', () => {})
+    store = await startStore()
     uacPort = await freePort()
     uasPort = await freePort()
-    a = await startSbc(await sbcPorts(), uacPort, uasPort, { redis: redis.url })
-    b = await startSbc(await sbcPorts(), uacPort, uasPort, { redis: redis.url })
+    ;({ a, b } = await startTwoProcesses(store.redis.url, uacPort, uasPort))
   })
   after(async () => {
     await a?.close()
     await b?.close()
-    client?.disconnect()
-    await redis?.close()
+    await store?.close()
   })
 
   it('CANCEL to B for an INVITE through A: 200 from B, CANCEL on the B leg, 487 to the caller, no keys left', async () => {
