@@ -1,11 +1,16 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { Redis } from 'ioredis'
 import type { SipRequest, SipResponse } from '../../lib/sip/message/message.ts'
-import { freePort } from '../../test/harness/free-port.ts'
-import { startRedis, type TestRedis } from '../../test/harness/redis.ts'
-import { cdrLines, type Sbc, sbcPorts, startSbc } from './harness.ts'
-import { newBranch, request, response, sipRequest, sipResponse, UdpPeer } from './udp-peer.ts'
+import { cdrLines, type Sbc } from './harness.ts'
+import {
+  openPeers,
+  type Peers,
+  startStore,
+  startTwoProcesses,
+  type TestStore,
+  until,
+} from './two-processes.ts'
+import { newBranch, request, response, sipRequest, sipResponse, type UdpPeer } from './udp-peer.ts'
 
 /**
  * An INVITE retransmission that a load balancer sends to another signalling process than the first
@@ -20,37 +25,24 @@ import { newBranch, request, response, sipRequest, sipResponse, UdpPeer } from '
  */
 describe('B2BUA across two processes: an INVITE retransmission reaching the other process', function () {
   this.timeout(60_000)
-  let redis: TestRedis
-  let client: Redis
+  let store: TestStore
+  let peers: Peers
   let a: Sbc
   let b: Sbc
   let caller: UdpPeer
   let callee: UdpPeer
   let uacPort: number
   let uasPort: number
-
-  const keys = async () => (await client.keys('*')).filter((k) => !k.includes('{m}')).sort()
-  const until = async (what: string, cond: () => Promise<boolean>) => {
-    for (let i = 0; i < 400; i++) {
-      if (await cond()) return
-      await new Promise((r) => setTimeout(r, 25))
-    }
-    assert.fail(`timed out waiting for ${what}`)
-  }
+  const keys = () => store.keys()
   /** Lines of `proc`'s output naming `callId` and `text`. */
   const logged = (sbc: Sbc, callId: string, text: string) =>
     sbc.proc.waitForOutput(new RegExp(`"callId":"${callId}"[^\\n]*${text}`), 10_000)
 
   before(async () => {
-    redis = await startRedis()
-    client = new Redis(redis.url, { lazyConnect: false, maxRetriesPerRequest: 1 })
-    client.on('error', () => {})
-    uacPort = await freePort()
-    uasPort = await freePort()
-    caller = await UdpPeer.open(uacPort)
-    callee = await UdpPeer.open(uasPort)
-    a = await startSbc(await sbcPorts(), uacPort, uasPort, { redis: redis.url, config: { maxCalls: 2 } })
-    b = await startSbc(await sbcPorts(), uacPort, uasPort, { redis: redis.url, config: { maxCalls: 2 } })
+    store = await startStore()
+    peers = await openPeers()
+    ;({ caller, callee, uacPort, uasPort } = peers)
+    ;({ a, b } = await startTwoProcesses(store.redis.url, uacPort, uasPort, { config: { maxCalls: 2 } }))
   })
   afterEach(() => {
     // Never leave a process this test started stopped.
@@ -59,10 +51,8 @@ describe('B2BUA across two processes: an INVITE retransmission reaching the othe
   after(async () => {
     await a?.close()
     await b?.close()
-    caller?.close()
-    callee?.close()
-    client?.disconnect()
-    await redis?.close()
+    peers?.close()
+    await store?.close()
   })
 
   /** A new call's identity and its INVITE's bytes. */
