@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { Redis } from 'ioredis'
 import type { SipRequest, SipResponse } from '../../lib/sip/message/message.ts'
-import { freePort } from '../../test/harness/free-port.ts'
-import { startRedis, type TestRedis } from '../../test/harness/redis.ts'
 import { cdrLines, type Sbc, sbcPorts, startSbc } from './harness.ts'
-import { newBranch, request, response, sipRequest, sipResponse, UdpPeer } from './udp-peer.ts'
+import { openPeers, type Peers, startStore, type TestStore } from './two-processes.ts'
+import { newBranch, request, response, sipRequest, sipResponse, type UdpPeer } from './udp-peer.ts'
 
 /**
  * A CANCEL handled while the INVITE waits for admission, which then refuses the call (the callee
@@ -17,25 +15,23 @@ import { newBranch, request, response, sipRequest, sipResponse, UdpPeer } from '
  */
 describe('B2BUA: CANCEL while the INVITE is admitted, then refused by admission', function () {
   this.timeout(60_000)
-  let redis: TestRedis
-  let client: Redis
+  let store: TestStore
+  let peers: Peers
   let sbc: Sbc
   let caller: UdpPeer
   let callee: UdpPeer
   let uacPort: number
   let uasPort: number
-
-  const keys = async () => (await client.keys('*')).filter((k) => !k.includes('{m}')).sort()
+  const keys = () => store.keys()
 
   before(async () => {
-    redis = await startRedis()
-    client = new Redis(redis.url, { lazyConnect: false, maxRetriesPerRequest: 1 })
-    client.on('error', () => {})
-    uacPort = await freePort()
-    uasPort = await freePort()
-    caller = await UdpPeer.open(uacPort)
-    callee = await UdpPeer.open(uasPort)
-    sbc = await startSbc(await sbcPorts(), uacPort, uasPort, { redis: redis.url, config: { maxCalls: 1 } })
+    store = await startStore()
+    peers = await openPeers()
+    ;({ caller, callee, uacPort, uasPort } = peers)
+    sbc = await startSbc(await sbcPorts(), uacPort, uasPort, {
+      redis: store.redis.url,
+      config: { maxCalls: 1 },
+    })
   })
   afterEach(() => {
     // Never leave the process this test started stopped.
@@ -43,10 +39,8 @@ describe('B2BUA: CANCEL while the INVITE is admitted, then refused by admission'
   })
   after(async () => {
     await sbc?.close()
-    caller?.close()
-    callee?.close()
-    client?.disconnect()
-    await redis?.close()
+    peers?.close()
+    await store?.close()
   })
 
   const newCall = () => {
