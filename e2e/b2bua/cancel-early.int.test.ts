@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict'
 import { createSocket, type Socket } from 'node:dgram'
-import { Redis } from 'ioredis'
 import type { StartedProcess } from '../../test/harness/child-process.ts'
 import { freePort } from '../../test/harness/free-port.ts'
-import { startRedis, type TestRedis } from '../../test/harness/redis.ts'
 import { startSipp } from '../../test/harness/sipp.ts'
 import {
   cdrLines,
@@ -11,12 +9,11 @@ import {
   ok,
   type Sbc,
   type SbcPorts,
-  sbcPorts,
   scenario,
   setdest,
   startDnsmasq,
-  startSbc,
 } from './harness.ts'
+import { startStore, startTwoProcesses, type TestStore, until } from './two-processes.ts'
 
 /**
  * A CANCEL that arrives before the SBC has a B leg for its INVITE (RFC 3261 §9.2: the pending INVITE
@@ -29,8 +26,7 @@ import {
  */
 describe('B2BUA: CANCEL before the call is stored (two processes, DNS held)', function () {
   this.timeout(60_000)
-  let redis: TestRedis
-  let client: Redis
+  let store: TestStore
   let dns: StartedProcess
   let callee: Socket
   const received: string[] = []
@@ -38,14 +34,7 @@ describe('B2BUA: CANCEL before the call is stored (two processes, DNS held)', fu
   let b: Sbc
   let uacPort: number
 
-  const keys = async () => (await client.keys('*')).filter((k) => !k.includes('{m}')).sort()
-  const until = async (what: string, cond: () => Promise<boolean>) => {
-    for (let i = 0; i < 400; i++) {
-      if (await cond()) return
-      await new Promise((r) => setTimeout(r, 25))
-    }
-    assert.fail(`timed out waiting for ${what}`)
-  }
+  const keys = () => store.keys()
 
   /** Two callee groups with their own DNS names, so neither test finds the other's answer cached. */
   const yaml = (p: SbcPorts, uasPort: number) =>
@@ -73,9 +62,7 @@ spec:
     )
 
   before(async () => {
-    redis = await startRedis()
-    client = new Redis(redis.url, { lazyConnect: false, maxRetriesPerRequest: 1 })
-    client.on('error', () => {})
+    store = await startStore()
     const dnsPort = await freePort()
     dns = await startDnsmasq(dnsPort, [
       '--host-record=slow1.test,127.0.0.1',
@@ -87,12 +74,11 @@ spec:
     callee.on('message', (m) => received.push(m.toString('latin1')))
     await new Promise<void>((r) => callee.bind(uasPort, '127.0.0.1', () => r()))
     const env = { KUBE_SBC_DNS_SERVERS: `127.0.0.1:${dnsPort}` }
-    const pa = await sbcPorts()
-    const pb = await sbcPorts()
-    const text = yaml(pa, uasPort)
-    assert.match(text, /slow1\.test/)
-    a = await startSbc(pa, uacPort, uasPort, { redis: redis.url, yaml: text, env })
-    b = await startSbc(pb, uacPort, uasPort, { redis: redis.url, yaml: yaml(pb, uasPort), env })
+    ;({ a, b } = await startTwoProcesses(store.redis.url, uacPort, uasPort, (p) => {
+      const text = yaml(p, uasPort)
+      assert.match(text, /slow1\.test/)
+      return { yaml: text, env }
+    }))
   })
   afterEach(() => {
     // Never leave the dnsmasq this test started stopped.
@@ -103,8 +89,7 @@ spec:
     await b?.close()
     await dns?.stop(2000)
     callee?.close()
-    client?.disconnect()
-    await redis?.close()
+    await store?.close()
   })
 
   const caller = async (service: string, vars: Record<string, string>) =>
