@@ -7,7 +7,11 @@ export interface LoggerOptions {
   level?: string
   /** Human-readable output through pino-pretty instead of JSON lines (for people, not for log shippers). */
   pretty?: boolean
-  /** Bindings on every line, e.g. `{ component: 'signalling' }`. */
+  /**
+   * Bindings on every line, e.g. `{ component: 'signalling' }`: `component` names the process. Parts
+   * inside it bind `module` in their child loggers (pino does not replace a parent's key, it writes
+   * it twice, so a child must not bind `component` again).
+   */
   base?: Record<string, unknown>
   /** Where lines go; stdout by default. Tests pass a stream to capture them. */
   destination?: NodeJS.WritableStream

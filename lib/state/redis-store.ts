@@ -108,7 +108,7 @@ export class RedisStore implements DialogStore {
     this.#ttl = options.ttl ?? defaultTtlPolicy
     this.#observer = options.observer
     this.#onHealth = options.onHealth
-    this.#log = (options.logger ?? nullLogger).child({ component: 'redis-store' })
+    this.#log = (options.logger ?? nullLogger).child({ module: 'redis-store' })
     const retry = (times: number) => Math.min(50 * times, 1000)
     this.commandTimeoutMs = options.commandTimeoutMs ?? 80
     this.client = new Redis({

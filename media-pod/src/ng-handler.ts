@@ -311,7 +311,7 @@ export class MediaNgHandler implements NgRequestHandler {
         MediaPodErrorCode.unknownRealm,
         `unknown default realm '${options.defaultRealm}'`,
       )
-    this.logger = (options.logger ?? nullLogger).child({ component: 'ng-handler' })
+    this.logger = (options.logger ?? nullLogger).child({ module: 'ng-handler' })
     this.now = options.now ?? Date.now
     this.epoch = this.now()
     this.timer = setInterval(() => this.tick(), 1000)

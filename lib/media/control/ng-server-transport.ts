@@ -83,7 +83,7 @@ export class NgServerTransport {
   private constructor(socket: SocketAsPromised, options: NgServerTransportOptions) {
     this.socket = socket
     this.options = options
-    this.logger = (options.logger ?? nullLogger).child({ component: 'ng-server' })
+    this.logger = (options.logger ?? nullLogger).child({ module: 'ng-server' })
     this.maxEntries = options.cache?.maxEntries ?? 10_000
     this.ttlMs = options.cache?.ttlMs ?? 30_000
     this.now = options.now ?? (() => performance.now())

@@ -84,7 +84,7 @@ export class CallReanchor {
 
   constructor(options: CallReanchorOptions) {
     this.#o = options
-    this.#log = options.logger.child({ component: 'call-reanchor' })
+    this.#log = options.logger.child({ module: 'call-reanchor' })
   }
 
   /** Moves or ends every call anchored on `pod`, which left the registry. Never throws. */

@@ -107,7 +107,7 @@ export class MediaAnchor {
 
   constructor(options: MediaAnchorOptions) {
     this.o = options
-    this.logger = (options.logger ?? nullLogger).child({ component: 'media-anchor' })
+    this.logger = (options.logger ?? nullLogger).child({ module: 'media-anchor' })
   }
 
   // MediaHook names.

@@ -131,7 +131,7 @@ export class MediaRuntime {
     this.#pod = await MediaPod.start({
       config,
       store: this.#o.store,
-      logger: this.#o.logger.child({ component: 'media' }),
+      logger: this.#o.logger.child({ module: 'media' }),
       registry: this.#o.registry,
       podId: `${this.#o.podName}-media`,
       nodeAddress: hostAddress(),
