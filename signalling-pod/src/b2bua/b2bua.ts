@@ -298,6 +298,12 @@ export class B2bua {
     }
   }
 
+  /** The group's `direction` manipulation rules on `msg`; throws `ManipulationError`. */
+  #applyRules(direction: 'Inbound' | 'Outbound', group: string, msg: SipRequest | SipResponse): void {
+    if (direction === 'Inbound') manipulateInbound(this.#o.pipeline(), group, msg)
+    else manipulateOutbound(this.#o.pipeline(), group, msg)
+  }
+
   /**
    * The group's `direction` rules on a message that cannot be refused any more — a response, an
    * ACK, a request the SBC originates: a header the rules cannot rewrite is logged with its code and
@@ -313,8 +319,7 @@ export class B2bua {
     fields?: Record<string, unknown>,
   ): void {
     try {
-      if (direction === 'Inbound') manipulateInbound(this.#o.pipeline(), group, msg)
-      else manipulateOutbound(this.#o.pipeline(), group, msg)
+      this.#applyRules(direction, group, msg)
     } catch (err) {
       if (!(err instanceof ManipulationError)) throw err
       log.warn(
@@ -343,8 +348,7 @@ export class B2bua {
       return true
     }
     try {
-      if (direction === 'Inbound') manipulateInbound(this.#o.pipeline(), group, msg)
-      else manipulateOutbound(this.#o.pipeline(), group, msg)
+      this.#applyRules(direction, group, msg)
       return true
     } catch (err) {
       tx.respond(notManipulable(req, err))
@@ -566,10 +570,15 @@ export class B2bua {
         hangup: { ...hangup, code },
       })
     }
+    // A CANCEL handled while the INVITE was routed or admitted: the caller got 487 (#onCancel), and
+    // so does the CDR — unless the INVITE was a copy of another process's call (#cancelledCopy).
+    const endCancelled = async (l: Logger, destGroup: string | null, why?: string, fields = {}) => {
+      if (await this.#cancelledCopy(req, tx, l)) return
+      if (why) l.info(fields, why)
+      refused(487, { by: 'caller', reason: 'cancel' }, destGroup)
+    }
     if (cancelledEarly()) {
-      if (await this.#cancelledCopy(req, tx, log)) return
-      log.info({}, 'Cancelled call while it was routed')
-      refused(487, { by: 'caller', reason: 'cancel' }, target?.group ?? null)
+      await endCancelled(log, target?.group ?? null, 'Cancelled call while it was routed')
       return
     }
     if (!target || !bIface || target.proxies.length === 0) {
@@ -586,11 +595,11 @@ export class B2bua {
         if (!a.ok) {
           await this.#release(counters, id)
           if (cancelledEarly()) {
-            if (await this.#cancelledCopy(req, tx, dlog)) return
-            // The caller's CANCEL came while the store answered: it got 487 (#onCancel), and so
-            // does the CDR.
-            dlog.info({ group: g, cause: a.cause }, 'Cancelled call while it was admitted')
-            refused(487, { by: 'caller', reason: 'cancel' }, target.group)
+            // The caller's CANCEL came while the store answered.
+            await endCancelled(dlog, target.group, 'Cancelled call while it was admitted', {
+              group: g,
+              cause: a.cause,
+            })
             return
           }
           // A copy of an INVITE another process made a call of holds a slot itself: at a group's
@@ -614,8 +623,7 @@ export class B2bua {
     } catch (err) {
       await this.#release(counters, id).catch(() => {})
       if (cancelledEarly()) {
-        if (await this.#cancelledCopy(req, tx, dlog)) return
-        refused(487, { by: 'caller', reason: 'cancel' }, target.group)
+        await endCancelled(dlog, target.group)
         return
       }
       this.#refuseUnavailable(req, tx, err, dlog)
@@ -624,9 +632,7 @@ export class B2bua {
     }
     if (cancelledEarly()) {
       await this.#release(counters, id)
-      if (await this.#cancelledCopy(req, tx, dlog)) return
-      dlog.info({}, 'Cancelled call while it was admitted')
-      refused(487, { by: 'caller', reason: 'cancel' }, target.group)
+      await endCancelled(dlog, target.group, 'Cancelled call while it was admitted')
       return
     }
     const from = req.from
