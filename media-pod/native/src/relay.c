@@ -406,6 +406,12 @@ static void finalize(napi_env env, void *data, void *hint) {
   relay *r = relay_from(env, argv[0]);                                     \
   if (!r) return NULL;
 
+/* An optional argument left out: JavaScript null or undefined. */
+static bool is_absent(napi_env env, napi_value v) {
+  napi_valuetype t;
+  return napi_typeof(env, v, &t) != napi_ok || t == napi_null || t == napi_undefined;
+}
+
 static leg *leg_arg(napi_env env, relay *r, napi_value v) {
   uint32_t li;
   if (ksbc_get_u32(env, v, &li)) return NULL;
@@ -555,11 +561,8 @@ static napi_value set_srtp(napi_env env, napi_callback_info info) {
   leg *L = leg_arg(env, r, argv[1]);
   if (!L) return NULL;
   ksbc_srtp *in = NULL, *out = NULL;
-  napi_valuetype t;
-  napi_typeof(env, argv[2], &t);
-  if (t != napi_null && t != napi_undefined && !(in = ksbc_srtp_from(env, argv[2]))) return NULL;
-  napi_typeof(env, argv[3], &t);
-  if (t != napi_null && t != napi_undefined && !(out = ksbc_srtp_from(env, argv[3]))) return NULL;
+  if (!is_absent(env, argv[2]) && !(in = ksbc_srtp_from(env, argv[2]))) return NULL;
+  if (!is_absent(env, argv[3]) && !(out = ksbc_srtp_from(env, argv[3]))) return NULL;
   if ((in && in->outbound) || (out && !out->outbound)) KSBC_THROW(env, "SRTP session direction does not fit");
   pthread_mutex_lock(&r->lock);
   release_srtp(env, L);
@@ -578,10 +581,8 @@ static napi_value set_ice(napi_env env, napi_callback_info info) {
   ARGS(4)
   leg *L = leg_arg(env, r, argv[1]);
   if (!L) return NULL;
-  napi_valuetype t;
-  napi_typeof(env, argv[2], &t);
   ksbc_ice *ice = NULL;
-  if (t != napi_null && t != napi_undefined && !(ice = ksbc_ice_from(env, argv[2], argv[3]))) return NULL;
+  if (!is_absent(env, argv[2]) && !(ice = ksbc_ice_from(env, argv[2], argv[3]))) return NULL;
   pthread_mutex_lock(&r->lock);
   ksbc_ice *old = L->ice;
   L->ice = ice;
@@ -598,10 +599,8 @@ static napi_value set_pt_map(napi_env env, napi_callback_info info) {
   ARGS(3)
   leg *L = leg_arg(env, r, argv[1]);
   if (!L) return NULL;
-  napi_valuetype t;
-  napi_typeof(env, argv[2], &t);
   uint8_t *map = NULL;
-  if (t != napi_null && t != napi_undefined) {
+  if (!is_absent(env, argv[2])) {
     bool is_ta = false;
     napi_typedarray_type tt;
     size_t n = 0;
