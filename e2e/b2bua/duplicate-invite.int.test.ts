@@ -92,9 +92,11 @@ describe('B2BUA across two processes: an INVITE retransmission reaching the othe
   const answerAndHangUpThroughB = async (
     c: ReturnType<typeof newCall>,
     bInv: { msg: SipRequest; port: number },
+    calleeTag = 'callee1',
+    inviteCSeq = 1,
   ) => {
-    await callee.send(sipResponse(bInv.msg, 180, 'Ringing', 'callee1', uasPort), bInv.port)
-    await callee.send(sipResponse(bInv.msg, 200, 'OK', 'callee1', uasPort), bInv.port)
+    await callee.send(sipResponse(bInv.msg, 180, 'Ringing', calleeTag, uasPort), bInv.port)
+    await callee.send(sipResponse(bInv.msg, 200, 'OK', calleeTag, uasPort), bInv.port)
     await caller.waitFor(response(180, c.callId), '180 at the caller')
     const ok = (await caller.waitFor(response(200, c.callId), '200 at the caller')).msg as SipResponse
     const to = ok.header('to') ?? ''
@@ -110,14 +112,14 @@ describe('B2BUA across two processes: an INVITE retransmission reaching the othe
         callId: c.callId,
         cseq,
       })
-    await caller.send(inDialog('ACK', 1), b.ports.pbx)
+    await caller.send(inDialog('ACK', inviteCSeq), b.ports.pbx)
     await callee.waitFor((m) => request('ACK')(m) && m.callId === bInv.msg.callId, 'the ACK at the callee')
-    await caller.send(inDialog('BYE', 2), b.ports.pbx)
+    await caller.send(inDialog('BYE', inviteCSeq + 10), b.ports.pbx)
     const bye = await callee.waitFor(
       (m) => request('BYE')(m) && m.callId === bInv.msg.callId,
       'the BYE at the callee',
     )
-    await callee.send(sipResponse(bye.msg as SipRequest, 200, 'OK', 'callee1', uasPort), bye.port)
+    await callee.send(sipResponse(bye.msg as SipRequest, 200, 'OK', calleeTag, uasPort), bye.port)
     await caller.waitFor(response(200, c.callId, 'BYE'), '200 to the BYE at the caller')
     // B relayed the BYE, so B writes the CDR (the pipe may deliver it a little later).
     await b.proc.waitForOutput(new RegExp(`"sipCallId":"${c.callId}"`), 10_000)
@@ -154,6 +156,54 @@ describe('B2BUA across two processes: an INVITE retransmission reaching the othe
     assert.equal(callee.all(request('INVITE')).filter((r) => r.msg.callId === bInv.msg.callId).length, 1)
     assert.equal(callee.all(request('INVITE')).length, seenB.size, 'no second B leg')
     await answerAndHangUpThroughB(c, bInv)
+    await until('no keys left', async () => (await keys()).length === 0)
+  })
+
+  it('a merged request after a PRACK still gets 482 (the PRACK moved the caller CSeq on)', async () => {
+    const c = newCall()
+    await caller.send(c.invite({ cseq: 10 }), a.ports.pbx)
+    const bInv = await bInviteOf(seenB)
+    // A reliable 183 from the callee (RFC 3262), PRACKed by the caller with CSeq 11.
+    const reliable = sipResponse(bInv.msg, 183, 'Session Progress', 'callee4', uasPort).replace(
+      'Content-Length: 0',
+      'Require: 100rel\r\nRSeq: 1\r\nContent-Length: 0',
+    )
+    await callee.send(reliable, bInv.port)
+    const r183 = (await caller.waitFor(response(183, c.callId), '183 at the caller')).msg as SipResponse
+    const prack = sipRequest({
+      method: 'PRACK',
+      ruri: /<([^>]+)>/.exec(r183.header('contact') ?? '')?.[1] ?? c.ruri,
+      port: uacPort,
+      branch: newBranch(),
+      fromTag: c.fromTag,
+      to: r183.header('to') ?? '',
+      callId: c.callId,
+      cseq: 11,
+    }).replace('Content-Length: 0', 'RAck: 1 10 INVITE\r\nContent-Length: 0')
+    await caller.send(prack, a.ports.pbx)
+    const bPrack = await callee.waitFor(
+      (m) => request('PRACK')(m) && m.callId === bInv.msg.callId,
+      'the PRACK at the callee',
+    )
+    await callee.send(sipResponse(bPrack.msg as SipRequest, 200, 'OK', 'callee4', uasPort), bPrack.port)
+    await caller.waitFor(response(200, c.callId, 'PRACK'), '200 to the PRACK at the caller')
+    // The INVITE forked upstream, arriving through another branch with its CSeq 10: merged.
+    await caller.send(c.invite({ branch: newBranch(), cseq: 10 }), b.ports.pbx)
+    await caller.waitFor(
+      (m) => m.callId === c.callId && (m as SipResponse).status >= 300,
+      'a final response to the merged request',
+    )
+    assert.deepEqual(
+      caller
+        .all((m) => m.callId === c.callId && (m as SipResponse).status >= 300)
+        .map((r) => (r.msg as SipResponse).status),
+      [482],
+    )
+    // The same through A, the process that holds the INVITE transaction.
+    await caller.send(c.invite({ branch: newBranch(), cseq: 10 }), a.ports.pbx)
+    await until('a second 482', async () => caller.all(response(482, c.callId)).length === 2)
+    assert.equal(callee.all(request('INVITE')).length, seenB.size, 'no second B leg')
+    await answerAndHangUpThroughB(c, bInv, 'callee4', 10)
     await until('no keys left', async () => (await keys()).length === 0)
   })
 

@@ -38,7 +38,7 @@ import {
   resolveRouteTargets,
 } from '../pipeline/pipeline.ts'
 import { type AckNotice, type CancelNotice, CancelRelay } from './cancel-relay.ts'
-import { inviteTag, isTagOfInvite } from './invite-tag.ts'
+import { inviteCSeqOfTag, inviteTag, isTagOfInvite } from './invite-tag.ts'
 import {
   BRANCH_PREFIX,
   buildInDialogRequest,
@@ -810,7 +810,8 @@ export class B2bua {
    *   this process is then handed to the owner like any other (#cancelElsewhere), and one already
    *   handled here (`cancelled`: the caller got 487 from this process) is handed over now
    *   (#cancelledCopy);
-   * - the same CSeq through another branch: a merged request, §8.2.2.2 "482 (Loop Detected)";
+   * - the same CSeq (the tag carries it) through another branch: a merged request, §8.2.2.2 "482
+   *   (Loop Detected)";
    * - another CSeq: a second INVITE while the first one's call is still up, like §14.2's "500
    *   (Server Internal Error) ... with a Retry-After header field with a value randomly chosen
    *   between 0 and 10 seconds".
@@ -832,7 +833,9 @@ export class B2bua {
         this.#relay?.send(held.owner, { id: held.id, ...invite }).catch(() => {})
       return
     }
-    if (held && held.a.remoteCSeq === invite?.cseq) {
+    // The CSeq of the INVITE that made the call, from its tag: `a.remoteCSeq` has moved on with any
+    // PRACK or UPDATE of the caller (it is only a stand-in for tags made before the CSeq was in them).
+    if (held && (inviteCSeqOfTag(held.a.localTag) ?? held.a.remoteCSeq) === invite?.cseq) {
       tx.respond(createResponse(req, 482, { reason: 'Loop Detected - Merged Request' }))
       log.info({ heldId: held.id }, 'Refused INVITE: merged request (another branch of a stored call)')
       return
