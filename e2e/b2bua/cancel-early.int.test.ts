@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { createSocket, type Socket } from 'node:dgram'
+import type { SipResponse } from '../../lib/sip/message/message.ts'
 import type { StartedProcess } from '../../test/harness/child-process.ts'
 import { freePort } from '../../test/harness/free-port.ts'
 import { startSipp } from '../../test/harness/sipp.ts'
@@ -14,6 +16,7 @@ import {
   startDnsmasq,
 } from './harness.ts'
 import { startStore, startTwoProcesses, type TestStore, until } from './two-processes.ts'
+import { newBranch, response, sipRequest, UdpPeer } from './udp-peer.ts'
 
 /**
  * A CANCEL that arrives before the SBC has a B leg for its INVITE (RFC 3261 §9.2: the pending INVITE
@@ -55,11 +58,49 @@ spec:
   order: 10
   match: { sourceIPGroups: [pbx], destinationNumber: { exact: second } }
   action: { route: { targets: [{ ipGroup: carrier2 }] } }
+---
+apiVersion: sbc.kubesbc.io/v1alpha1
+kind: IPGroup
+metadata: { name: carrier3, namespace: default }
+spec:
+  sipInterfaceRef: { name: carrier-side }
+  ipProfileRef: { name: default }
+  proxySet: { proxies: [{ address: gone.test, port: ${uasPort}, transport: UDP, resolution: A }] }
+---
+apiVersion: sbc.kubesbc.io/v1alpha1
+kind: RoutingRule
+metadata: { name: third-to-carrier3, namespace: default }
+spec:
+  order: 11
+  match: { sourceIPGroups: [pbx], destinationNumber: { exact: third } }
+  action: { route: { targets: [{ ipGroup: carrier3 }] } }
+---
+apiVersion: sbc.kubesbc.io/v1alpha1
+kind: IPGroup
+metadata: { name: carrier4, namespace: default }
+spec:
+  sipInterfaceRef: { name: carrier-side }
+  ipProfileRef: { name: default }
+  proxySet: { proxies: [{ address: slow4.test, port: ${uasPort}, transport: UDP, resolution: A }] }
+---
+apiVersion: sbc.kubesbc.io/v1alpha1
+kind: RoutingRule
+metadata: { name: fourth-to-carrier4, namespace: default }
+spec:
+  order: 12
+  match: { sourceIPGroups: [pbx], destinationNumber: { exact: fourth } }
+  action: { route: { targets: [{ ipGroup: carrier4 }] } }
 `,
-    }).replace(
-      `proxySet: { proxies: [{ address: 127.0.0.1, port: ${uasPort}, transport: UDP }] }`,
-      `proxySet: { proxies: [{ address: slow1.test, port: ${uasPort}, transport: UDP, resolution: A }] }`,
-    )
+    })
+      // One call at a time from the caller's group: the admission refusal below.
+      .replace(
+        `proxySet: { proxies: [{ address: 127.0.0.1, port: ${uacPort}, transport: UDP }] }`,
+        `proxySet: { proxies: [{ address: 127.0.0.1, port: ${uacPort}, transport: UDP }] }\n  maxConcurrentCalls: 1`,
+      )
+      .replace(
+        `proxySet: { proxies: [{ address: 127.0.0.1, port: ${uasPort}, transport: UDP }] }`,
+        `proxySet: { proxies: [{ address: slow1.test, port: ${uasPort}, transport: UDP, resolution: A }] }`,
+      )
 
   before(async () => {
     store = await startStore()
@@ -67,6 +108,7 @@ spec:
     dns = await startDnsmasq(dnsPort, [
       '--host-record=slow1.test,127.0.0.1',
       '--host-record=slow2.test,127.0.0.1',
+      '--host-record=slow4.test,127.0.0.1',
     ])
     uacPort = await freePort()
     const uasPort = await freePort()
@@ -77,6 +119,7 @@ spec:
     ;({ a, b } = await startTwoProcesses(store.redis.url, uacPort, uasPort, (p) => {
       const text = yaml(p, uasPort)
       assert.match(text, /slow1\.test/)
+      assert.match(text, /maxConcurrentCalls: 1/)
       return { yaml: text, env }
     }))
   })
@@ -132,5 +175,74 @@ spec:
     await a.proc.waitForOutput(/Cancelled call while it was routed/, 10_000)
     assert.deepEqual(await keys(), [])
     assert.deepEqual(received, [], 'the callee got nothing')
+  })
+
+  /**
+   * An INVITE refused before it was stored, after a CANCEL through B recorded a mark for it: the
+   * refusal deletes the mark (docs/b2bua.md, "CANCEL before the call is stored") instead of leaving
+   * it for its 32 s TTL. The caller is a bare UDP socket on the caller group's address (SIPp has
+   * exited), so the test sends the CANCEL between A's 100 Trying and its refusal.
+   */
+  describe('an INVITE refused before it was stored deletes the CANCEL mark recorded for it', () => {
+    let peer: UdpPeer
+    before(async () => {
+      peer = await UdpPeer.open(uacPort)
+    })
+    after(() => peer?.close())
+    const marks = async () => (await keys()).filter((k) => k.includes(':k:'))
+
+    /** INVITE to A (DNS held), CANCEL to B once A sent 100 Trying; the mark is then in Redis. */
+    const inviteAndCancelThroughB = async (user: string) => {
+      const callId = `${randomBytes(6).toString('hex')}@mark.test`
+      const m = {
+        ruri: `sip:${user}@127.0.0.1`,
+        port: uacPort,
+        branch: newBranch(),
+        fromTag: randomBytes(4).toString('hex'),
+        to: `<sip:${user}@127.0.0.1>`,
+        callId,
+        cseq: 1,
+      }
+      await peer.send(sipRequest({ ...m, method: 'INVITE' }), a.ports.pbx)
+      await peer.waitFor(response(100, callId), '100 Trying from A')
+      await peer.send(sipRequest({ ...m, method: 'CANCEL' }), b.ports.pbx)
+      await peer.waitFor(response(200, callId, 'CANCEL'), '200 to the CANCEL from B')
+      await until('the cancel mark', async () => (await marks()).length === 1)
+      return callId
+    }
+
+    it('no target (the proxy name does not resolve): 503, and the mark is gone', async () => {
+      process.kill(dns.pid, 'SIGSTOP')
+      const callId = await inviteAndCancelThroughB('third')
+      process.kill(dns.pid, 'SIGCONT')
+      await peer.waitFor(response(503, callId), '503 from A')
+      await until('the mark deleted', async () => (await marks()).length === 0)
+      assert.deepEqual(await keys(), [])
+    })
+
+    it('admission (the caller group is full): 503, and the mark is gone', async () => {
+      // A ringing call takes the caller group's one slot (the callee socket never answers).
+      const filler = `${randomBytes(6).toString('hex')}@filler.test`
+      await peer.send(
+        sipRequest({
+          method: 'INVITE',
+          ruri: 'sip:callee@127.0.0.1',
+          port: uacPort,
+          branch: newBranch(),
+          fromTag: 'filler',
+          to: '<sip:callee@127.0.0.1>',
+          callId: filler,
+          cseq: 1,
+        }),
+        a.ports.pbx,
+      )
+      await until('the filler call stored', async () => (await keys()).some((k) => k.includes('calls')))
+      process.kill(dns.pid, 'SIGSTOP')
+      const callId = await inviteAndCancelThroughB('fourth')
+      process.kill(dns.pid, 'SIGCONT')
+      const refused = (await peer.waitFor(response(503, callId), '503 from A')).msg as SipResponse
+      assert.ok(refused.header('retry-after'), 'an admission refusal (Retry-After), not a missing target')
+      await until('the mark deleted', async () => (await marks()).length === 0)
+    })
   })
 })

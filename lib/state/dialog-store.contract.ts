@@ -227,6 +227,24 @@ export function dialogStoreContract(h: ContractHarness): void {
       await store.createCall(c, invite)
     })
 
+    it('forgetUnstored deletes the recorded CANCEL of that INVITE only, or returns the stored call', async () => {
+      const c = testCall('c1')
+      const leg = { callId: c.a.callId, remoteTag: c.a.remoteTag }
+      const invite = { branch: 'z9hG4bKcaller1', cseq: 101 }
+      await store.cancelUnstored(leg, invite, 30_000)
+      // Another INVITE of the same leg leaves the mark: the create of this one still refuses.
+      assert.equal(await store.forgetUnstored(leg, { ...invite, branch: 'z9hG4bKother' }), undefined)
+      assert.equal(await store.forgetUnstored(leg, { ...invite, cseq: 102 }), undefined)
+      await rejectsWithCode(store.createCall(c, invite), 'SBC_ERR_STATE_CALL_CANCELLED')
+      await store.cancelUnstored(leg, invite, 30_000)
+      assert.equal(await store.forgetUnstored(leg, invite), undefined)
+      // Nothing left to refuse the create of the same INVITE.
+      assert.equal((await store.createCall(c, invite)).version, 1)
+      const found = await store.forgetUnstored(leg, invite)
+      assert.equal(found?.id, 'c1')
+      assert.equal(found?.version, 1)
+    })
+
     it('forgets a recorded CANCEL after its TTL', async () => {
       const c = testCall('c1')
       const invite = { branch: 'z9hG4bKcaller1', cseq: 101 }

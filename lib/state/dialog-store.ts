@@ -109,6 +109,17 @@ export interface DialogStore {
     invite: InviteKey,
     ttlMs: number,
   ): Promise<DialogState | undefined>
+  /**
+   * An INVITE refused before it was stored (admission, no target, a CANCEL handled while it was
+   * routed): the call when leg A (the caller's Call-ID and From tag) is stored — the INVITE was a
+   * copy of one another process made a call of — else deletes the mark {@link cancelUnstored}
+   * recorded for `invite`, which no `createCall` will consume now, and resolves undefined. One
+   * round trip: the look-up of leg A those refusals make anyway (docs/b2bua.md, "Multi-process").
+   */
+  forgetUnstored(
+    leg: { callId: string; remoteTag: string },
+    invite: InviteKey,
+  ): Promise<DialogState | undefined>
   /** The call with this id, or undefined. */
   getCall(id: string): Promise<DialogState | undefined>
   /** Finds a call from an in-dialog message's Call-ID and tags; undefined if none. */

@@ -153,6 +153,19 @@ export class MemoryStore implements DialogStore {
     return undefined
   }
 
+  async forgetUnstored(
+    leg: { callId: string; remoteTag: string },
+    invite: InviteKey,
+  ): Promise<DialogState | undefined> {
+    const key = indexId(leg.callId, 'r', leg.remoteTag)
+    const id = this.#live(this.#index, key)
+    const call = id === undefined ? undefined : this.#get(id)
+    if (call) return call
+    const mark = this.#live(this.#cancels, key)
+    if (mark && mark.branch === invite.branch && mark.cseq === invite.cseq) this.#cancels.delete(key)
+    return undefined
+  }
+
   /**
    * Synchronous read. Read-modify-write operations use it so that no `await` separates the read from
    * the write: that is what makes them atomic in one event loop, as Lua makes them in Redis.

@@ -88,6 +88,22 @@ end
 redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
 return {}`,
   },
+  /**
+   * KEYS idxA, cancel mark of leg A (one hash tag); ARGV call-key prefix, suffix, mark → {id, json}
+   * when leg A's call exists, else {} after deleting the mark if it names this INVITE (a mark of
+   * another INVITE of the same leg is left to its TTL). Single node or Sentinel, like sbcFindByLeg.
+   */
+  sbcForgetUnstored: {
+    numberOfKeys: 2,
+    lua: `
+local id = redis.call('GET', KEYS[1])
+if id then
+  local s = redis.call('HGET', ARGV[1] .. id .. ARGV[2], 's')
+  if s then return {id, s} end
+end
+if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
+return {}`,
+  },
   /** KEYS call, idxA, idxB; ARGV id → 1 deleted, 0 absent. Indexes are removed only if they are ours. */
   sbcDeleteCall: {
     numberOfKeys: 3,

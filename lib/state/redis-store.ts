@@ -229,6 +229,22 @@ export class RedisStore implements DialogStore {
     return parseStored(found[0], found[1])
   }
 
+  async forgetUnstored(
+    leg: { callId: string; remoteTag: string },
+    invite: InviteKey,
+  ): Promise<DialogState | undefined> {
+    const found = (await this.#script(
+      'sbcForgetUnstored',
+      this.keys.leg(leg.callId, 'r', leg.remoteTag),
+      this.keys.cancel(leg.callId, leg.remoteTag),
+      ...this.#callKeyParts,
+      cancelMark(invite),
+    )) as [] | [string, string]
+    if (found.length === 0) return undefined
+    checkId(found[0])
+    return parseStored(found[0], found[1])
+  }
+
   async getCall(id: string): Promise<DialogState | undefined> {
     checkId(id)
     const json = await this.#run('hget', () => this.client.hget(this.keys.call(id), 's'))

@@ -584,6 +584,7 @@ export class B2bua {
     if (!target || !bIface || target.proxies.length === 0) {
       tx.respond(createResponse(req, 503))
       refused(503, { by: 'sbc', reason: 'no-target' }, target?.group ?? null)
+      await this.#forgetCancelMark(req)
       return
     }
     const dlog = log.child({ dialogId: id })
@@ -604,7 +605,8 @@ export class B2bua {
           }
           // A copy of an INVITE another process made a call of holds a slot itself: at a group's
           // limit it is refused here, before createCall would have found it (shared store only).
-          const held = this.#relay ? await this.#callOfLegA(req).catch(() => undefined) : undefined
+          // The same look-up deletes a CANCEL mark another process recorded for this INVITE.
+          const held = this.#relay ? await this.#callOfLegA(req, true).catch(() => undefined) : undefined
           if (held) {
             this.#answerCollision(req, tx, held, false, dlog)
             return
@@ -695,6 +697,7 @@ export class B2bua {
         dlog.info({ code, err: (err as Error).message }, 'Refused call: inbound manipulation')
         this.counters.callsFailed++
         refused(400, { by: 'sbc', reason: 'error', detail: code }, target.group)
+        await this.#forgetCancelMark(req)
         return
       }
     }
@@ -785,19 +788,35 @@ export class B2bua {
    */
   async #cancelledCopy(req: SipRequest, tx: InviteServerTransaction, log: Logger): Promise<boolean> {
     if (!this.#relay) return false
-    const held = await this.#callOfLegA(req).catch(() => undefined)
+    const held = await this.#callOfLegA(req, true).catch(() => undefined)
     if (!held || !isTagOfInvite(held.a.localTag, inviteKeyOf(req))) return false
     this.#answerCollision(req, tx, held, true, log)
     return true
   }
 
-  /** The stored call whose leg A is the one `req` (an INVITE without To tag) would create. */
-  async #callOfLegA(req: SipRequest): Promise<DialogState | undefined> {
+  /**
+   * The stored call whose leg A is the one `req` (an INVITE without To tag) would create. With
+   * `refused` (the INVITE will not be stored), the same look-up also deletes a CANCEL mark another
+   * process recorded for this INVITE (`forgetUnstored`), which would otherwise wait out its TTL.
+   */
+  async #callOfLegA(req: SipRequest, refused = false): Promise<DialogState | undefined> {
     const callId = req.callId
     const remoteTag = req.fromTag
     if (!callId || !remoteTag) return undefined
+    const invite = refused ? inviteKeyOf(req) : undefined
+    if (invite) return this.#o.store.forgetUnstored({ callId, remoteTag }, invite)
     const found = await this.#o.store.findByLeg({ callId, remoteTag })
     return found?.leg === 'a' ? found.call : undefined
+  }
+
+  /**
+   * A refusal before the store write that makes no look-up of leg A: with a shared store, deletes
+   * a CANCEL mark recorded for this INVITE (see #callOfLegA). One script call, only on these rare
+   * refusals (no target, inbound manipulation), after the answer went out; a failure leaves the
+   * mark to its TTL.
+   */
+  async #forgetCancelMark(req: SipRequest): Promise<void> {
+    if (this.#relay) await this.#callOfLegA(req, true).catch(() => undefined)
   }
 
   /**
