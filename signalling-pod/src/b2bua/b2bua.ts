@@ -1691,15 +1691,41 @@ export class B2bua {
         onTransportError: () => resolve(createResponse(invite, 503)),
       })
     }).finally(() => this.#inflight--)
+    // RFC 3261 §12.2.1.2: the 2xx's Contact is the leg's remote target from now on — the ACK's
+    // Request-URI already (§13.2.2.4 builds it from the dialog).
+    const target = response.status < 300 ? answerOf(response).remoteTarget : undefined
+    if (target !== undefined) sent = await this.#refreshTarget(sent, leg, target)
+    const acked = sent[leg]
     const ack = async (answer?: Buffer) => {
       if (response.status >= 300) return
       const out = withBody(
-        buildInDialogRequest('ACK', l, seq, iface, 70, this.#contactUser(l.ipGroup)),
+        buildInDialogRequest('ACK', acked, seq, iface, 70, this.#contactUser(acked.ipGroup)),
         answer,
       )
       await iface.endpoint.send(out, dest)
     }
     return { state: sent, response, ack }
+  }
+
+  /**
+   * RFC 3261 §12.2.1.2: a 2xx to a target refresh request (re-INVITE, UPDATE) the SBC sent on leg
+   * `leg` replaces that leg's remote target with the 2xx's Contact (`target`). Stored
+   * (compare-and-set, retried) before the 2xx is ACKed or relayed, so the ACK and later requests,
+   * from any process, go there. No write when the target is unchanged, the usual case. Returns the
+   * state as stored (`state` when the call is gone).
+   */
+  async #refreshTarget(state: DialogState, leg: LegName, target: string): Promise<DialogState> {
+    let current: DialogState | undefined = state
+    for (let attempt = 0; attempt < 5 && current; attempt++) {
+      if (current[leg].remoteTarget === target) return current
+      try {
+        return await this.#o.store.updateCall({ ...current, [leg]: { ...current[leg], remoteTarget: target } })
+      } catch (err) {
+        if (!(err instanceof VersionConflictError)) throw err
+        current = await this.#o.store.getCall(state.id)
+      }
+    }
+    return current ?? state
   }
 
   async #inDialog(iface: SipInterfaceRuntime, req: SipRequest, tx: ServerTransaction): Promise<void> {
@@ -1806,6 +1832,11 @@ export class B2bua {
       if (done) return
       done = true
       this.#inflight--
+      // The 2xx of a target refresh request: its Contact, as received, is Y's new remote target.
+      const refreshed =
+        received && res.status < 300 && (req.method === 'INVITE' || req.method === 'UPDATE')
+          ? answerOf(res).remoteTarget
+          : undefined
       if (received) this.#manipulate('Inbound', leg.ipGroup, res, log)
       const answer = mirrorResponse(
         req,
@@ -1824,6 +1855,14 @@ export class B2bua {
           tx.respond(createResponse(req, 500, { reason: 'Media Anchoring Failed' }))
           await this.hangUp(sent!.id, { by: 'sbc', reason: 'media', code: 500, detail: err.code })
           return
+        }
+      }
+      if (refreshed !== undefined) {
+        // Before the 2xx is relayed: X's ACK and later requests, through any process, use it.
+        try {
+          sent = await this.#refreshTarget(sent!, y, refreshed)
+        } catch (err) {
+          log.warn({ err: (err as Error).message }, 'Could not store the refreshed remote target')
         }
       }
       this.#manipulate('Outbound', xLeg.ipGroup, answer, log)
