@@ -1719,7 +1719,10 @@ export class B2bua {
     for (let attempt = 0; attempt < 5 && current; attempt++) {
       if (current[leg].remoteTarget === target) return current
       try {
-        return await this.#o.store.updateCall({ ...current, [leg]: { ...current[leg], remoteTarget: target } })
+        return await this.#o.store.updateCall({
+          ...current,
+          [leg]: { ...current[leg], remoteTarget: target },
+        })
       } catch (err) {
         if (!(err instanceof VersionConflictError)) throw err
         current = await this.#o.store.getCall(state.id)
