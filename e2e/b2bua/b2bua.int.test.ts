@@ -182,6 +182,36 @@ describe('B2BUA across two processes sharing Redis', function () {
     assert.deepEqual(await keys(), [])
   })
 
+  it('holds and releases an admission slot only in the group with a limit (carrier), none in pbx', async () => {
+    // MONITOR lists every command, those the Lua scripts run included: a release of a slot never
+    // taken would show as a ZREM/ZREMRANGEBYSCORE on the pbx group's holds.
+    const monitor = await client.monitor()
+    const groupKeys: string[] = []
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      for (const arg of args) if (arg.includes(':{g:')) groupKeys.push(`${args[0]?.toLowerCase()} ${arg}`)
+    })
+    try {
+      const c = await call(a.ports.pbx, uacPort, uasPort, {
+        uac: await scenario('uac-call.xml', { SETDEST: setdest(b.ports.pbx) }),
+        uas: await scenario('uas-answer.xml', { UAS_MOVE: setdest(b.ports.carrier) }),
+        calls: 2,
+      })
+      await both(c, 2)
+      assert.deepEqual(await keys(), [])
+    } finally {
+      monitor.disconnect()
+    }
+    assert.deepEqual(
+      groupKeys.filter((k) => !k.includes('{g:carrier}')),
+      [],
+      'no command on a group without limits',
+    )
+    assert.ok(
+      groupKeys.some((k) => k.startsWith('zrem ') && k.includes('{g:carrier}')),
+      `the carrier slots released: ${groupKeys.join(', ')}`,
+    )
+  })
+
   it('INVITE through A, callee BYE through B; no keys left', async () => {
     const c = await call(a.ports.pbx, uacPort, uasPort, {
       uac: await scenario('uac-callee-hangs-up.xml', { SETDEST: setdest(b.ports.pbx) }),

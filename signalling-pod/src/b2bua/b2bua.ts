@@ -588,10 +588,13 @@ export class B2bua {
       return
     }
     const dlog = log.child({ dialogId: id })
+    // The groups whose slot this call holds (admission.counters): only those are released at the end,
+    // so a group without maxConcurrentCalls costs no store round trip at all.
     const counters: string[] = []
     try {
-      for (const g of sourceGroup === '' ? [target.group] : [sourceGroup, target.group]) {
-        if (counters.includes(g)) continue
+      for (const g of sourceGroup === '' || sourceGroup === target.group
+        ? [target.group]
+        : [sourceGroup, target.group]) {
         const a = await admit(this.#o.store, pipeline, g, id, { holdMs: defaultTtlPolicy.maxCallMs })
         if (!a.ok) {
           await this.#release(counters, id)
@@ -620,7 +623,7 @@ export class B2bua {
           refused(a.code, { by: 'sbc', reason: 'admission', detail: a.cause }, target.group)
           return
         }
-        counters.push(g)
+        if (a.held) counters.push(g)
       }
     } catch (err) {
       await this.#release(counters, id).catch(() => {})
@@ -1084,8 +1087,8 @@ export class B2bua {
       let counters = p.state.admission.counters
       if (t.group !== p.state.admission.destGroup) {
         // A new target group: its own limits apply (admission per failover target), and the group
-        // given up no longer holds a slot for this call.
-        if (!counters.includes(t.group)) {
+        // given up no longer holds a slot for this call. The source group was admitted already.
+        if (t.group !== p.state.admission.sourceGroup) {
           const a = await admit(this.#o.store, this.#o.pipeline(), t.group, p.id, {
             holdMs: defaultTtlPolicy.maxCallMs,
           })
@@ -1094,7 +1097,7 @@ export class B2bua {
             p.log.info({ group: t.group, cause: a.cause }, 'Skipped failover target: admission')
             continue
           }
-          counters = [...counters, t.group]
+          if (a.held) counters = [...counters, t.group]
         }
         const old = p.state.admission.destGroup
         if (old !== p.state.admission.sourceGroup && counters.includes(old)) {

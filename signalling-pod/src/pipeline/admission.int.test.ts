@@ -35,6 +35,6 @@ describe('admission step (real redis-server)', () => {
     while (performance.now() < end) {
       // busy: the event loop is blocked
     }
-    assert.deepEqual(await pending, { ok: true })
+    assert.deepEqual(await pending, { ok: true, held: true })
   })
 })

@@ -14,10 +14,14 @@ describe('admission step (MemoryStore)', () => {
     await fillWebex(new MemoryStore(), CompiledPipeline.from(uclabConfig()))
   })
 
-  it('admits calls to a group without limits without touching the store', async () => {
+  it('admits calls to a group without limits without touching the store, holding nothing', async () => {
     const store = new MemoryStore()
     store.tryAcquireCall = () => Promise.reject(new Error('must not be called'))
-    assert.deepEqual(await admit(store, CompiledPipeline.from(uclabConfig()), 'siptrunk', 'c'), { ok: true })
+    store.tryRate = () => Promise.reject(new Error('must not be called'))
+    assert.deepEqual(await admit(store, CompiledPipeline.from(uclabConfig()), 'siptrunk', 'c'), {
+      ok: true,
+      held: false,
+    })
   })
 
   it('refuses beyond the call rate with 503 and the bucket refill as Retry-After', async () => {
@@ -26,8 +30,9 @@ describe('admission step (MemoryStore)', () => {
     const results = []
     for (const id of ['a', 'b', 'c']) results.push(await admit(store, p, 'twilio', id))
     assert.deepEqual(
-      results.map((r) => (r.ok ? 'ok' : `${r.code} ${r.cause} ${r.retryAfterSeconds}`)),
-      ['ok', 'ok', '503 call-rate 1'],
+      results.map((r) => (r.ok ? `ok held ${r.held}` : `${r.code} ${r.cause} ${r.retryAfterSeconds}`)),
+      // A rate-only group takes a token, no slot: nothing to release when the call ends.
+      ['ok held false', 'ok held false', '503 call-rate 1'],
     )
   })
 

@@ -4,7 +4,14 @@ import type { CompiledPipeline } from './compiled.ts'
 
 /** Outcome of {@link admit}. */
 export type AdmissionResult =
-  | { ok: true }
+  | {
+      ok: true
+      /**
+       * A `maxConcurrentCalls` slot was taken for the call: release it when the call ends. False for a
+       * group without that limit (nothing to release; a rate token is never given back).
+       */
+      held: boolean
+    }
   | {
       ok: false
       code: 503
@@ -33,7 +40,9 @@ const DEFAULT_HOLD_MS = 3_600_000
  * (`callRateLimit`, a denied attempt consumes nothing, an admitted one a token even if the slot is
  * then refused), then a slot of `maxConcurrentCalls`, both cluster-wide through the store. Beyond
  * either, or when the store fails or is slow, 503 with Retry-After. A group without limits is
- * admitted without touching the store. Release with {@link releaseAdmission} when the call ends.
+ * admitted without touching the store. When the result says `held`, release the slot with
+ * {@link releaseAdmission} when the call ends; only then (a release of a slot never taken is a
+ * wasted store round trip per call and group).
  */
 export async function admit(
   store: DialogStore,
@@ -43,7 +52,7 @@ export async function admit(
   options: AdmitOptions = {},
 ): Promise<AdmissionResult> {
   const g = p.group(group).config
-  if (g.maxConcurrentCalls === null && g.callRateLimit === null) return { ok: true }
+  if (g.maxConcurrentCalls === null && g.callRateLimit === null) return { ok: true, held: false }
   const timeoutMs = options.timeoutMs ?? 80
   try {
     if (g.callRateLimit !== null) {
@@ -79,8 +88,9 @@ export async function admit(
           cause: 'max-concurrent-calls',
         }
       }
+      return { ok: true, held: true }
     }
-    return { ok: true }
+    return { ok: true, held: false }
   } catch (e) {
     return {
       ok: false,

@@ -91,7 +91,7 @@ export function inbound(
 export async function fillWebex(store: DialogStore, p: CompiledPipeline): Promise<void> {
   for (let i = 1; i <= 250; i++) {
     const r = await admit(store, p, 'webex', `call-${i}`, { timeoutMs: 5000 })
-    assert.deepEqual(r, { ok: true }, `call ${i}`)
+    assert.deepEqual(r, { ok: true, held: true }, `call ${i}`)
   }
   const over = await admit(store, p, 'webex', 'call-251', { timeoutMs: 5000 })
   assert.equal(over.ok, false)
@@ -101,5 +101,5 @@ export async function fillWebex(store: DialogStore, p: CompiledPipeline): Promis
     assert.ok(over.retryAfterSeconds > 0)
   }
   await releaseAdmission(store, 'webex', 'call-7')
-  assert.deepEqual(await admit(store, p, 'webex', 'call-251', { timeoutMs: 5000 }), { ok: true })
+  assert.deepEqual(await admit(store, p, 'webex', 'call-251', { timeoutMs: 5000 }), { ok: true, held: true })
 }
