@@ -1,8 +1,33 @@
 import assert from 'node:assert/strict'
+import type { TSchema } from '@sinclair/typebox'
 import fc from 'fast-check'
-import { isDialogState } from '../sip/dialog/dialog-state.ts'
-import { decodeDialogState, encodeDialogState } from './compact-codec.ts'
+import { DialogStateSchema, isDialogState } from '../sip/dialog/dialog-state.ts'
+import { CODEC_VERSION, decodeDialogState, encodeDialogState } from './compact-codec.ts'
 import { answered, testCall } from './test-call.ts'
+
+/**
+ * The encoding as first written (ADR 0071), walking the schema on every call: records written by
+ * processes of an older version must read the same, so the encoder built once must match it byte for
+ * byte.
+ */
+function referenceEncode(schema: TSchema, value: unknown): unknown {
+  if (
+    schema.type === 'object' &&
+    typeof schema.properties === 'object' &&
+    value !== null &&
+    typeof value === 'object'
+  ) {
+    const rec = value as Record<string, unknown>
+    const out: unknown[] = []
+    for (const [k, sub] of Object.entries(schema.properties as Record<string, TSchema>))
+      out.push(rec[k] === undefined ? null : referenceEncode(sub, rec[k]))
+    while (out.length > 0 && out[out.length - 1] === null) out.pop()
+    return out
+  }
+  if (schema.type === 'array' && Array.isArray(value))
+    return value.map((v) => referenceEncode(schema.items, v))
+  return value
+}
 
 describe('compact DialogState encoding', () => {
   it('round-trips an early and an answered call, and is smaller than plain JSON', () => {
@@ -29,7 +54,9 @@ describe('compact DialogState encoding', () => {
             cdr: reason === undefined ? {} : { endReason: reason },
           }
           assert.ok(isDialogState(s))
-          assert.deepEqual(decodeDialogState(encodeDialogState(s)), s)
+          const text = encodeDialogState(s)
+          assert.equal(text, JSON.stringify([CODEC_VERSION, referenceEncode(DialogStateSchema, s)]))
+          assert.deepEqual(decodeDialogState(text), s)
         },
       ),
       { numRuns: 200 },
