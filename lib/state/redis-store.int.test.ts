@@ -221,6 +221,28 @@ describe('RedisStore (real redis-server)', () => {
     assert.equal(await s.bounded('pttl', s.client.pttl('sbc:{b:x}')), -2)
   })
 
+  it('gives each command sent into a stall its own deadline (one timer for the connection)', async () => {
+    const s = await open({ commandTimeoutMs: 300 })
+    await s.createCall(testCall('q1'))
+    process.kill(redis.pid(), 'SIGSTOP')
+    try {
+      const first = s.getCall('q1')
+      await sleep(200)
+      let secondSettled = false
+      const second = s.getCall('q1').finally(() => {
+        secondSettled = true
+      })
+      await assert.rejects(first, { code: 'SBC_ERR_STATE_UNAVAILABLE' })
+      // Sent 200 ms later, its deadline was not due with the first one's.
+      assert.equal(secondSettled, false)
+      await assert.rejects(second, { code: 'SBC_ERR_STATE_UNAVAILABLE' })
+    } finally {
+      process.kill(redis.pid(), 'SIGCONT')
+    }
+    await s.connected(10_000)
+    assert.equal((await s.getCall('q1'))?.id, 'q1')
+  })
+
   it('times out with SBC_ERR_STATE_UNAVAILABLE when Redis stalls', async () => {
     const s = await open({ commandTimeoutMs: 100 })
     process.kill(redis.pid(), 'SIGSTOP')

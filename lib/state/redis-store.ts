@@ -3,7 +3,6 @@ import { type Logger, nullLogger } from '../observability/logger.ts'
 import type { DialogState } from '../sip/dialog/dialog-state.ts'
 import { checkId, checkName, checkPositive, checkState, parseStored } from './check-call.ts'
 import { encodeDialogState } from './compact-codec.ts'
-import { withDeadline } from './deadline.ts'
 import type {
   AcquireResult,
   DialogStore,
@@ -60,8 +59,8 @@ export interface RedisStoreOptions {
    * A command without a reply after this long fails with `SBC_ERR_STATE_UNAVAILABLE`. Default 80 ms:
    * issue 4 wants a new INVITE refused within 100 ms when Redis is in trouble, and timers fire late on
    * a loaded node (measured: a 100 ms timeout rejected after up to 122 ms, docs/benchmarks/state.md).
-   * Enforced by {@link withDeadline} (a reply already read after an event-loop stall still counts),
-   * not by ioredis's `commandTimeout`, which is only a backstop here.
+   * Enforced by {@link RedisStore.bounded} like `withDeadline` (a reply already read after an
+   * event-loop stall still counts); ioredis's own `commandTimeout` is off.
    */
   commandTimeoutMs?: number
   /** Called after every round trip; metrics hook (no prom-client in lib/state). */
@@ -72,6 +71,16 @@ export interface RedisStoreOptions {
 }
 
 type ScriptFn = (...args: Array<string | number>) => Promise<unknown>
+
+/** A command of {@link RedisStore.bounded} without its verdict yet, in the order it was sent. */
+interface InFlight {
+  /** `performance.now()` after which it is refused. */
+  readonly deadline: number
+  readonly command: string
+  readonly reject: (err: Error) => void
+  /** Settled: by its reply, or by the deadline. */
+  done: boolean
+}
 
 /**
  * The {@link DialogStore} on Redis (standalone or Sentinel). Atomic changes are Lua scripts
@@ -85,8 +94,8 @@ type ScriptFn = (...args: Array<string | number>) => Promise<unknown>
  */
 export class RedisStore implements DialogStore {
   /**
-   * The connection. A command sent on it directly must go through {@link RedisStore.bounded}: ioredis's
-   * own timeout is only a backstop, far beyond the 100 ms budget.
+   * The connection. A command sent on it directly must go through {@link RedisStore.bounded}: the
+   * connection has no timeout of its own (a stalled Redis would leave the command pending).
    */
   readonly client: Redis
   readonly keys: RedisKeys
@@ -99,6 +108,11 @@ export class RedisStore implements DialogStore {
   #health: StoreHealth = 'unavailable'
   /** The call key around an id: `keys.call(id)` is `parts[0] + id + parts[1]` (sbcFindByLeg). */
   readonly #callKeyParts: [string, string]
+  /** Commands of {@link bounded} in the order they were sent, from `#head` on (see `bounded`). */
+  #inFlight: InFlight[] = []
+  #head = 0
+  /** Armed while a command may still be in flight; fires at the deadline of the oldest one. */
+  #deadlineTimer: ReturnType<typeof setTimeout> | undefined
 
   constructor(options: RedisStoreOptions) {
     const fromUrl = options.url ? redisOptionsFromUrl(options.url) : {}
@@ -117,9 +131,10 @@ export class RedisStore implements DialogStore {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
-      // Only a backstop for a command sent without bounded(): the deadline is withDeadline's, and a
-      // command ioredis rejects loses its reply even when that reply was already read.
-      commandTimeout: Math.max(1000, 10 * this.commandTimeoutMs),
+      // No commandTimeout: every command on this connection is bounded by bounded() (a timer per
+      // command in ioredis as well was measurable CPU per call, and a command ioredis rejects loses
+      // its reply even when that reply was already read).
+      commandTimeout: undefined,
       connectTimeout: options.redis?.connectTimeout ?? 2000,
       retryStrategy: retry,
       sentinelRetryStrategy: retry,
@@ -151,10 +166,75 @@ export class RedisStore implements DialogStore {
 
   /**
    * `reply` (a command sent on {@link client}) within the store's command deadline, else rejected with
-   * `StateUnavailableError` ({@link withDeadline}). For callers that use the connection directly.
+   * `StateUnavailableError` (as `withDeadline` does). Every command on the connection must go through
+   * this: the connection itself has no timeout.
    */
   bounded<T>(command: string, reply: Promise<T>): Promise<T> {
-    return withDeadline(reply, this.commandTimeoutMs, command)
+    // The semantics of withDeadline (a timer, then the verdict after one poll phase, so a reply
+    // already read wins), with one timer for the whole connection instead of one per command: all
+    // commands share one timeout, so the oldest one in flight always expires first. That saves the
+    // timer list work of a setTimeout/clearTimeout pair per round trip.
+    return new Promise<T>((resolve, reject) => {
+      const entry: InFlight = {
+        deadline: performance.now() + this.commandTimeoutMs,
+        command,
+        reject,
+        done: false,
+      }
+      this.#inFlight.push(entry)
+      if (this.#deadlineTimer === undefined) this.#armDeadline(this.commandTimeoutMs)
+      reply.then(
+        (v) => {
+          if (entry.done) return
+          entry.done = true
+          resolve(v)
+        },
+        (err: unknown) => {
+          if (entry.done) return
+          entry.done = true
+          reject(err)
+        },
+      )
+    })
+  }
+
+  #armDeadline(ms: number): void {
+    this.#deadlineTimer = setTimeout(() => {
+      // Only commands already late when the timer fired are judged, after this turn's poll phase.
+      const due = performance.now()
+      setImmediate(() => this.#expire(due))
+    }, ms)
+  }
+
+  /** Refuses the commands whose deadline is at or before `due` and still unanswered; re-arms. */
+  #expire(due: number): void {
+    this.#deadlineTimer = undefined
+    const q = this.#inFlight
+    let h = this.#head
+    for (; h < q.length; h++) {
+      const e = q[h] as InFlight
+      if (e.done) continue
+      if (e.deadline > due) break
+      e.done = true
+      e.reject(
+        new StateUnavailableError(
+          `state store unavailable (${e.command}): no reply within ${this.commandTimeoutMs} ms`,
+        ),
+      )
+    }
+    // Settled entries behind the first open one are dropped once the queue drains past them.
+    if (h === q.length) {
+      this.#inFlight = []
+      this.#head = 0
+      return
+    }
+    this.#head = h
+    if (h > 1024) {
+      this.#inFlight = q.slice(h)
+      this.#head = 0
+    }
+    const first = this.#inFlight[this.#head] as InFlight
+    this.#armDeadline(Math.max(0, first.deadline - performance.now()))
   }
 
   /** Runs one round trip: bounds it, times it, reports it, and turns failures into typed errors. */
@@ -499,6 +579,9 @@ export class RedisStore implements DialogStore {
   }
 
   async close(): Promise<void> {
+    // Commands still in flight are rejected by the disconnect; their deadline timer is not needed.
+    clearTimeout(this.#deadlineTimer)
+    this.#deadlineTimer = undefined
     this.client.disconnect(false)
   }
 }

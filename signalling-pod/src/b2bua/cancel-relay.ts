@@ -140,7 +140,12 @@ export class CancelRelay {
 
   /** Tells `owner` that its 2xx was acknowledged through this process; resolves like {@link send}. */
   async sendAck(owner: string, notice: AckNotice): Promise<number> {
-    return this.#o.client.publish(podChannel(owner), JSON.stringify({ t: 'ack', ...notice }))
+    // Bounded like send: the store's connection has no timeout of its own.
+    return withDeadline(
+      this.#o.client.publish(podChannel(owner), JSON.stringify({ t: 'ack', ...notice })),
+      this.#o.commandTimeoutMs,
+      'publish',
+    )
   }
 
   close(): void {
