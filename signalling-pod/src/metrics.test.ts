@@ -69,6 +69,9 @@ describe('SignallingMetrics', () => {
       },
       want: [
         'sbc_redis_command_duration_seconds_bucket{le="0.0005",command="sbcAcquire"} 1',
+        'sbc_redis_command_duration_seconds_bucket{le="0.05",command="sbcAcquire"} 1',
+        'sbc_redis_command_duration_seconds_bucket{le="0.1",command="sbcAcquire"} 2',
+        'sbc_redis_command_duration_seconds_bucket{le="+Inf",command="sbcAcquire"} 2',
         'sbc_redis_command_duration_seconds_count{command="sbcAcquire"} 2',
         'sbc_redis_errors_total{command="sbcAcquire",code="SBC_ERR_STATE_UNAVAILABLE"} 1',
         'sbc_redis_up 1',
