@@ -2,7 +2,7 @@
  * kube-sbc media against rtpengine, side by side (issue 5 Benchmark, ADR 0040).
  *
  * Three relay processes run at once on loopback, each with its own port range: `kube-sbc media`
- * (native relay, 1 worker), `kube-sbc media --workers 0` (the TypeScript dgram relay) and rtpengine
+ * (native relay, one worker per core: the product default, `ncores`), `kube-sbc media --workers 0` (the TypeScript dgram relay) and rtpengine
  * (Debian rtpengine-daemon, userspace forwarding, `--table=-1`). All three are driven by the same NG
  * client (lib/media/control/ng-client.ts, identical offer/answer/delete dictionaries) and the same
  * native paced load generator and sink (media-pod/native/src/loadgen.c: 20 ms G.711-sized packets,
@@ -19,9 +19,12 @@
  *
  * Bounded: each run sends rate × SECONDS packets (≤ 200,000); every process started here is stopped
  * by its PID. Usage:
- *   node bench/media-relay.bench.ts [seconds=5] [rounds=3] [rates=10000,20000] [idle-sessions=1000, 0 = skip] [relays=native,rtpengine,ts | native4,ncores,nslice]
+ *   node bench/media-relay.bench.ts [seconds=5] [rounds=3] [rates=10000,20000] [idle-sessions=1000, 0 = skip] [relays=ncores,rtpengine,ts | native,native4,nslice,nrt]
  * Environment: MEDIA_BENCH_PORT_BASE (default 10000): first port of the relays' ranges (7,000 each);
- * MEDIA_BENCH_PT_MAP=1: every call negotiates telephone-event on different types (a payload type map).
+ * MEDIA_BENCH_PT_MAP=1: every call negotiates telephone-event on different types (a payload type map);
+ * MEDIA_BENCH_MODES=RTP→RTP,SRTP→SRTP: only these cases; MEDIA_BENCH_SINK_POLL_US=N: the sink thread
+ * sleeps N µs whenever its queue is empty instead of waking for each datagram (latency is the kernel's
+ * receive timestamp either way; fewer sink wake-ups competing with the relay for the CPUs).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
@@ -35,12 +38,14 @@ import { buildMediaAddon } from '../media-pod/native/build.ts'
 import { loadMediaAddon, SrtpEngine } from '../media-pod/native/media-addon.ts'
 import { freePort } from '../test/harness/free-port.ts'
 
-// `ncores`: the native relay with one worker per core, what `kube-sbc media` runs by default.
+// `ncores`: the native relay with one worker per core, what `kube-sbc media` runs by default: the
+// summary reports it as kube-sbc's figure.
+// `nrt`: ncores with `--worker-priority 10` (SCHED_FIFO workers; the bench runs as root).
 // `nslice`: the native relay (1 worker) with KSBC_RELAY_SLICE_US=100 (media-pod/native/README.md).
 // `native4`: the native relay with 4 worker threads, as many packet threads as rtpengine runs here
 // (4 "poller" threads): under CPU contention the scheduler shares CPU per thread, so the tail latency
 // of a 1-thread relay against a 4-thread one compares thread counts, not relays. Not in the default set.
-const RELAYS = ['native', 'rtpengine', 'ts', 'native4', 'nslice', 'ncores'] as const
+const RELAYS = ['native', 'rtpengine', 'ts', 'native4', 'nslice', 'ncores', 'nrt'] as const
 type RelayName = (typeof RELAYS)[number]
 const MODES = ['RTP→RTP', 'RTP→SRTP', 'SRTP→SRTP'] as const
 type Mode = (typeof MODES)[number]
@@ -55,7 +60,7 @@ const seconds = Math.min(Number(process.argv[2] ?? 5), 10)
 const rounds = Math.min(Number(process.argv[3] ?? 3), 7)
 const rates = (process.argv[4] ?? '10000,20000').split(',').map(Number)
 const idle = Math.min(Number(process.argv[5] ?? 1000), 4000) // 0: no memory phase
-const which = (process.argv[6] ?? 'native,rtpengine,ts').split(',') as RelayName[]
+const which = (process.argv[6] ?? 'ncores,rtpengine,ts').split(',') as RelayName[]
 for (const w of which) if (!RELAYS.includes(w)) throw new Error(`unknown relay '${w}' (${RELAYS.join(', ')})`)
 // Ports per relay: 1,050 idle calls × 4 ports for the memory phase, else 400 streams × 4 ports plus
 // the ports in quarantine from the previous case; below the ephemeral range (32768+) by default.
@@ -136,7 +141,7 @@ async function startRelay(name: RelayName, base: number): Promise<Relay> {
           ? '0'
           : name === 'native4'
             ? '4'
-            : name === 'ncores'
+            : name === 'ncores' || name === 'nrt'
               ? String(availableParallelism())
               : '1',
         '--port-quarantine-ms',
@@ -147,6 +152,7 @@ async function startRelay(name: RelayName, base: number): Promise<Relay> {
         '0',
         '--log-level',
         'warn',
+        ...(name === 'nrt' ? ['--worker-priority', '10'] : []),
       ],
       {
         stdio: ['ignore', 'ignore', 'pipe'],
@@ -214,6 +220,10 @@ function rssKb(pid: number): number {
 const PT_MAP = process.env.MEDIA_BENCH_PT_MAP === '1'
 const sdp = (port: number, proto: string, extra = '', te?: number) =>
   `v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio ${port} ${proto} 0${te === undefined ? '' : ` ${te}`}\r\na=rtpmap:0 PCMU/8000\r\n${te === undefined ? '' : `a=rtpmap:${te} telephone-event/8000\r\n`}a=sendrecv\r\n${extra}`
+// MEDIA_BENCH_MODES=RTP→RTP,SRTP→SRTP: only these cases (default all three).
+const modes = (process.env.MEDIA_BENCH_MODES?.split(',') ?? [...MODES]) as Mode[]
+for (const m of modes) if (!MODES.includes(m)) throw new Error(`unknown mode '${m}' (${MODES.join(', ')})`)
+const SINK_POLL_US = Number(process.env.MEDIA_BENCH_SINK_POLL_US ?? 0)
 const offerTe = PT_MAP ? 101 : undefined
 const answerTe = PT_MAP ? 96 : undefined
 
@@ -302,11 +312,21 @@ async function runCase(r: Relay, tag: string, mode: Mode, rate: number): Promise
   const pid = r.proc.pid as number
   const t0 = cpuTicks(pid)
   const s0 = schedstat(pid)
-  const res = await addon.loadgenRun(gen.handle, ports, rate, Math.min(rate * seconds, 200_000), 160, genSrtp)
+  const res = await addon.loadgenRun(
+    gen.handle,
+    ports,
+    rate,
+    Math.min(rate * seconds, 200_000),
+    160,
+    genSrtp,
+    SINK_POLL_US,
+  )
   const cpuUs = (cpuTicks(pid) - t0) * 10_000 // CLK_TCK = 100
   const s1 = schedstat(pid)
+  // 'delete delay' 0: rtpengine otherwise holds a deleted call's ports for 30 s, and with two relays
+  // and short runs the next case ran out of ports in its range.
   await parallel(streams, 16, async (i) => {
-    await r.ng.request({ command: 'delete', 'call-id': `${tag}-${i}`, 'from-tag': 'a' })
+    await r.ng.request({ command: 'delete', 'call-id': `${tag}-${i}`, 'from-tag': 'a', 'delete delay': 0 })
   })
   return {
     us: cpuUs / res.sent,
@@ -329,7 +349,15 @@ async function runDirect(mode: Mode, rate: number): Promise<RunResult> {
       : null
   const gen = addon.loadgenCreate()
   const ports = new Array<number>(Math.round(rate / 50)).fill(gen.port)
-  const res = await addon.loadgenRun(gen.handle, ports, rate, Math.min(rate * seconds, 200_000), 160, genSrtp)
+  const res = await addon.loadgenRun(
+    gen.handle,
+    ports,
+    rate,
+    Math.min(rate * seconds, 200_000),
+    160,
+    genSrtp,
+    SINK_POLL_US,
+  )
   return {
     us: 0,
     loss: res.sent - res.received,
@@ -395,7 +423,7 @@ for (let round = 0; round < rounds; round++) {
       out(`round ${round + 1} ${name.padEnd(9)} memory: ${Math.round(b)} B/session (RSS delta over ${idle})`)
     }
     for (const rate of rates) {
-      for (const mode of MODES) {
+      for (const mode of modes) {
         for (const name of runOrder) {
           const r = relays.find((x) => x.name === name) as Relay
           loads.push(loadavg()[0] as number)
@@ -426,7 +454,7 @@ out(
 )
 out('| --- | --- | --- | --- | --- | --- | --- | --- | --- |')
 for (const rate of rates) {
-  for (const mode of MODES) {
+  for (const mode of modes) {
     const ref = results.get(`rtpengine|${mode}|${rate}`)
     const refSrtp = results.get(`rtpengine|RTP→SRTP|${rate}`)
     const direct = results.get(`direct|${mode}|${rate}`) ?? []
@@ -449,6 +477,33 @@ for (const rate of rates) {
         ).toFixed(
           1,
         )}) | ${rs.map((x) => x.loss).join(', ')} | ${lat} | ${rs.map((x) => x.p99).join(', ')} | ${addedText} | ${ratio} |`,
+      )
+    }
+  }
+}
+// The issue 5 goals for the product default (ncores) against rtpengine, case by case.
+if (which.includes('ncores') && which.includes('rtpengine')) {
+  out('')
+  out('kube-sbc = ncores (product default: one worker per core) against rtpengine, medians of this run:')
+  out('| path | rate | CPU ratio (goal) | loss | relay-added p99 µs kube-sbc / rtpengine | p99 goal |')
+  out('| --- | --- | --- | --- | --- | --- |')
+  for (const rate of rates) {
+    for (const mode of modes) {
+      const get = (n: string, m: Mode = mode) => results.get(`${n}|${m}|${rate}`) ?? []
+      const direct = get('direct')
+      const cpu = (n: string, m: Mode = mode) => median(get(n, m).map((x) => x.us))
+      const addedP99 = (n: string) =>
+        median(get(n).map((x, i) => (x.p99 ?? Number.NaN) - (direct[i]?.p99 ?? Number.NaN)))
+      const srtp = mode === 'SRTP→SRTP'
+      const ratio = cpu('ncores') / cpu('rtpengine', srtp ? 'RTP→SRTP' : mode)
+      const limit = srtp ? 1.0 : 0.8
+      const ours = addedP99('ncores')
+      const theirs = addedP99('rtpengine')
+      out(
+        `| ${mode} | ${rate} | ${ratio.toFixed(2)} (≤ ${limit.toFixed(1)}${srtp ? ' of its RTP→SRTP' : ''}) ${ratio <= limit ? 'met' : 'MISSED'} | ` +
+          `${get('ncores')
+            .map((x) => x.loss)
+            .join(', ')} | ${ours} / ${theirs} | ${ours <= theirs ? 'met' : 'MISSED'} |`,
       )
     }
   }

@@ -37,6 +37,7 @@ typedef struct job {
   uint16_t ports[MAX_STREAMS];
   int nports;
   uint32_t pps, count, payload;
+  uint32_t sink_poll_us; /* 0: the sink waits for each datagram; else it sleeps this long when its queue is empty */
   /* results */
   uint64_t sent, received, send_errors;
   uint32_t *lat; /* µs, one per received packet */
@@ -69,6 +70,9 @@ static void *receiver(void *arg) {
   setsockopt(j->g->sink_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   int on = 1;
   int stamped = setsockopt(j->g->sink_fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) == 0;
+  int flags = MSG_WAITFORONE;
+  struct timespec pause = {.tv_sec = 0, .tv_nsec = (long)j->sink_poll_us * 1000};
+  if (j->sink_poll_us) flags = MSG_DONTWAIT;
   while (!j->stop_rx) {
     for (int i = 0; i < B; i++) {
       iov[i].iov_base = bufs[i];
@@ -79,8 +83,11 @@ static void *receiver(void *arg) {
       m[i].msg_hdr.msg_control = ctl[i];
       m[i].msg_hdr.msg_controllen = CTL;
     }
-    int n = recvmmsg(j->g->sink_fd, m, B, MSG_WAITFORONE, NULL);
-    if (n <= 0) continue;
+    int n = recvmmsg(j->g->sink_fd, m, B, flags, NULL);
+    if (n <= 0) {
+      if (j->sink_poll_us) nanosleep(&pause, NULL);
+      continue;
+    }
     uint32_t now = real_us32(); /* only when the kernel gave no timestamp */
     for (int i = 0; i < n; i++) {
       if (m[i].msg_len < 12 || j->received >= j->count) continue;
@@ -251,8 +258,8 @@ static napi_value create(napi_env env, napi_callback_info info) {
 
 /* loadgenRun(handle, ports: number[], pps, count, payloadOctets, srtpOutbound | null) -> Promise */
 static napi_value run(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 7;
+  napi_value argv[7];
   KSBC_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 6) KSBC_THROW(env, "loadgenRun(handle, ports, pps, count, payload, srtp)");
   gen *g = NULL;
@@ -296,6 +303,17 @@ static napi_value run(napi_env env, napi_callback_info info) {
       KSBC_THROW(env, "expected an outbound SRTP session");
     }
     napi_create_reference(env, argv[5], 1, &j->srtp_ref);
+  }
+  if (argc > 6) {
+    napi_typeof(env, argv[6], &t);
+    if (t != napi_undefined && ksbc_get_u32(env, argv[6], &j->sink_poll_us)) {
+      free(j);
+      return NULL;
+    }
+    if (j->sink_poll_us > 100000) {
+      free(j);
+      KSBC_THROW(env, "sinkPollUs 0..100000");
+    }
   }
   napi_value promise, name;
   KSBC_CHECK(env, napi_create_promise(env, &j->deferred, &promise));
