@@ -21,6 +21,8 @@ the config's media realms (docs/media-pod.md).
   --ng-port N           NG control UDP port (default 22222)
   --node-address ADDR   address registered and advertised when a realm has none (default HOST_IP, else --ng-host)
   --workers N           native relay threads, 0 = TypeScript relay only (default: one per core)
+  --worker-priority N   run the native relay threads SCHED_FIFO at priority N (1-99; needs CAP_SYS_NICE,
+                        else a warning and normal scheduling); 0 = normal scheduling (default)
   --media-timeout N     seconds without packets before a stream is reported timed out (default 60, 0 = off)
   --port-quarantine-ms N  how long a released port stays out of circulation (default 5000)
   --heartbeat-ms N      registry heartbeat period; the pod counts as lost 3 periods after its last
@@ -43,6 +45,7 @@ export const mediaCommand: Command = {
       'ng-port': { type: 'string' },
       'node-address': { type: 'string' },
       workers: { type: 'string' },
+      'worker-priority': { type: 'string' },
       'media-timeout': { type: 'string' },
       'ng-secret-file': { type: 'string' },
       'port-quarantine-ms': { type: 'string' },
@@ -94,6 +97,7 @@ export const mediaCommand: Command = {
       // A media pod owns its node's packet path (host network, dedicated nodes): one relay thread per
       // core, each owning its own sockets (docs/media-pod.md).
       workers: int('workers', Math.min(64, availableParallelism()), 0, 64),
+      workerPriority: int('worker-priority', 0, 0, 99),
       mediaTimeoutSeconds: int('media-timeout', 60, 0, 86400),
       drainSeconds: flags.drainSeconds,
       portQuarantineMs: int('port-quarantine-ms', 5000, 0, 600_000),

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { createSocket, type Socket } from 'node:dgram'
 import { once } from 'node:events'
+import { readdirSync, readFileSync } from 'node:fs'
 import { SrtpContext } from '../../lib/media/srtp/context.ts'
 import { generateSdesKey } from '../../lib/media/srtp/sdes.ts'
 import { SRTP_SUITES, type SrtpSuiteName } from '../../lib/media/srtp/suites.ts'
@@ -453,6 +454,45 @@ describe('media addon (libsrtp + native relay)', function () {
       assert.throws(() => new NativeRelay(null), { code: 'SBC_ERR_MEDIA_NATIVE_MISSING' })
       relay.close(a)
       relay.close(b)
+    })
+
+    it('runs its worker as a SCHED_FIFO thread when asked and permitted, and relays there', async () => {
+      // Scheduling policy (field 41) and real-time priority (field 40) of each thread, by tid.
+      const sched = () =>
+        new Map(
+          readdirSync('/proc/self/task').map((tid) => {
+            const f = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+            return [tid, { policy: Number(f[38]), priority: Number(f[37]) }] as const
+          }),
+        )
+      // CAP_SYS_NICE (bit 23 of the effective set) is what lets a process use SCHED_FIFO.
+      const capEff = /CapEff:\s*([0-9a-f]+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0'
+      const permitted = (BigInt(`0x${capEff}`) & (1n << 23n)) !== 0n
+      const relay = new NativeRelay(addon)
+      assert.throws(() => relay.start(0, 100), { code: 'SBC_ERR_MEDIA_NATIVE', message: /1-99/ })
+      const a = relay.bind('127.0.0.1')
+      const b = relay.bind('127.0.0.1')
+      relay.connect(a, b)
+      const peerA = await udp()
+      const peerB = await udp()
+      relay.setPeer(b, { address: '127.0.0.1', port: peerB.address().port }, Latch.off)
+      const before = sched()
+      const realtime = relay.start(0, 7)
+      try {
+        const worker = [...sched()].filter(([tid]) => !before.has(tid)).map(([, s]) => s)
+        assert.equal(worker.length, 1, 'one new thread: the worker')
+        assert.equal(realtime, permitted)
+        assert.deepEqual(worker[0], realtime ? { policy: 1, priority: 7 } : { policy: 0, priority: 0 })
+        peerA.send(rtp(1, 0xf1), a.port, '127.0.0.1')
+        assert.deepEqual((await next(peerB))[0], rtp(1, 0xf1))
+      } finally {
+        relay.stop()
+        relay.close(a)
+        relay.close(b)
+      }
+      const plain = new NativeRelay(addon)
+      assert.equal(plain.start(), false)
+      plain.stop()
     })
 
     it('counts RTP loss from sequence numbers across the wrap and jitter from timestamps (RFC 3550 A.1/A.3/A.8)', async () => {

@@ -106,8 +106,10 @@ export interface MediaAddon {
   /**
    * Starts the worker thread. `coalesceUs` (0–5000, default 0) pauses after each busy round so that
    * one wake-up handles more datagrams: less CPU per packet for at most that much added latency.
+   * `rtPriority` (1–99, default 0 = normal scheduling) runs the worker as a SCHED_FIFO thread; returns
+   * whether it does (false when the process may not: no CAP_SYS_NICE or RLIMIT_RTPRIO).
    */
-  relayStart(r: NativeRelayHandle, coalesceUs?: number): void
+  relayStart(r: NativeRelayHandle, coalesceUs?: number, rtPriority?: number): boolean
   relayStop(r: NativeRelayHandle): void
   /** The worker's ICE-lite responder as a pure function (tests hold it against lib/media/stun). */
   stunAnswer(
@@ -125,6 +127,8 @@ export interface MediaAddon {
     count: number,
     payloadOctets: number,
     srtp: NativeSrtpHandle | null,
+    /** 0 (default): the sink thread wakes for each datagram; N: it sleeps N µs whenever its queue is empty. */
+    sinkPollUs?: number,
   ): Promise<LoadgenResult>
 }
 

@@ -134,9 +134,16 @@ export class NativeRelay {
     return this.call(() => this.addon.relayStats(this.handle, legIndex(leg)))
   }
 
-  /** Starts the worker thread. */
-  start(coalesceUs = 0): void {
-    this.call(() => this.addon.relayStart(this.handle, coalesceUs))
+  /**
+   * Starts the worker thread; with `rtPriority` 1–99 as a SCHED_FIFO thread of that priority, so that a
+   * packet arriving while other processes' threads hold the CPUs is handled at once instead of waiting
+   * for their time slices (docs/benchmarks/media.md, Session 4). Returns whether the worker runs at
+   * `rtPriority`: false for 0, or when the process may not use real-time scheduling (no CAP_SYS_NICE),
+   * in which case it runs with normal scheduling.
+   * @throws MediaNativeError for a priority outside 0–99
+   */
+  start(coalesceUs = 0, rtPriority = 0): boolean {
+    return this.call(() => this.addon.relayStart(this.handle, coalesceUs, rtPriority))
   }
 
   /** Stops and joins the worker thread; legs stay bound. */

@@ -44,6 +44,8 @@ export interface MediaProcessOptions {
   httpPort: number
   nodeAddress: string
   workers: number
+  /** SCHED_FIFO priority of the native relay workers, 0 = normal scheduling (MediaPodOptions). */
+  workerPriority?: number
   mediaTimeoutSeconds: number
   drainSeconds: number
   portQuarantineMs?: number
@@ -88,6 +90,7 @@ export async function runMediaProcess(o: MediaProcessOptions): Promise<number> {
       ngPort: o.ngPort,
       httpPort: o.httpPort,
       workers: o.workers,
+      ...(o.workerPriority !== undefined ? { workerPriority: o.workerPriority } : {}),
       mediaTimeoutMs: o.mediaTimeoutSeconds * 1000,
       ...(o.portQuarantineMs !== undefined ? { quarantineMs: o.portQuarantineMs } : {}),
       ...(o.heartbeatMs !== undefined ? { heartbeatMs: o.heartbeatMs } : {}),

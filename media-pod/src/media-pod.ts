@@ -39,6 +39,11 @@ export interface MediaPodOptions {
   realms?: readonly string[]
   /** Native relay worker threads; 0 forces the TypeScript fallback. Default 1. */
   workers?: number
+  /**
+   * SCHED_FIFO priority (1–99) of the native relay workers; 0 (default) = normal scheduling. Needs
+   * CAP_SYS_NICE; without it the workers run normally and a warning is logged.
+   */
+  workerPriority?: number
   mediaTimeoutMs?: number
   /** Port quarantine after release (PortAllocator), default 5,000 ms. */
   quarantineMs?: number
@@ -118,7 +123,13 @@ export class MediaPod {
     if (first === undefined)
       throw new MediaPodError(MediaPodErrorCode.unknownRealm, 'the config has no media realm')
     const workers = o.workers ?? 1
-    const native = workers > 0 ? NativeRelayBackend.create(workers) : null
+    const priority = o.workerPriority ?? 0
+    const native = workers > 0 ? NativeRelayBackend.create(workers, undefined, priority) : null
+    if (native && priority > 0 && !native.realtime)
+      o.logger.warn(
+        { workerPriority: priority },
+        'Relay workers run with normal scheduling: real-time priority not permitted (needs CAP_SYS_NICE)',
+      )
     const fallback = new DgramRelayBackend()
     let pod: MediaPod | undefined
     const handlerOptions: NgHandlerOptions = {

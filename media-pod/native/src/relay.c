@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -700,10 +701,29 @@ static napi_value set_clock(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* relayStart(relay, coalesceUs = 0) */
+/* Starts the worker: with `rt_priority` > 0 as a SCHED_FIFO thread of that priority (set at creation, so
+ * the first packet already runs at it). Returns 0, or the pthread_create error (EPERM: the process may
+ * not use real-time scheduling — no CAP_SYS_NICE or RLIMIT_RTPRIO). */
+static int spawn_worker(relay *r, int rt_priority) {
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  if (rt_priority > 0) {
+    struct sched_param sp = {.sched_priority = rt_priority};
+    pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+    pthread_attr_setschedpolicy(&attr, SCHED_FIFO);
+    pthread_attr_setschedparam(&attr, &sp);
+  }
+  int err = pthread_create(&r->thread, &attr, worker, r);
+  pthread_attr_destroy(&attr);
+  return err;
+}
+
+/* relayStart(relay, coalesceUs = 0, rtPriority = 0) -> whether the worker runs at rtPriority: false when
+ * rtPriority is 0, or when the process may not use real-time scheduling (the worker then runs with normal
+ * scheduling). A worker that is already running keeps its scheduling. */
 static napi_value start(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   KSBC_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 1) KSBC_THROW(env, "missing arguments");
   relay *r = relay_from(env, argv[0]);
@@ -715,16 +735,31 @@ static napi_value start(napi_env env, napi_callback_info info) {
     if (t != napi_undefined && ksbc_get_u32(env, argv[1], &coalesce)) return NULL;
   }
   if (coalesce > 5000) KSBC_THROW(env, "coalesceUs must be at most 5000");
+  uint32_t prio = 0;
+  if (argc > 2) {
+    napi_valuetype t;
+    napi_typeof(env, argv[2], &t);
+    if (t != napi_undefined && ksbc_get_u32(env, argv[2], &prio)) return NULL;
+  }
+  if (prio > 0 && ((int)prio < sched_get_priority_min(SCHED_FIFO) || (int)prio > sched_get_priority_max(SCHED_FIFO)))
+    KSBC_THROW(env, "rtPriority must be 0 (normal scheduling) or a SCHED_FIFO priority 1-99");
   pthread_mutex_lock(&r->lock);
   r->coalesce_us = (int)coalesce;
   int was = r->running;
   r->running = 1;
   pthread_mutex_unlock(&r->lock);
-  if (!was && pthread_create(&r->thread, NULL, worker, r) != 0) {
-    r->running = 0;
-    KSBC_THROW(env, "pthread_create failed");
+  int realtime = 0;
+  if (!was) {
+    int err = prio > 0 ? spawn_worker(r, (int)prio) : -1;
+    if (err == 0) realtime = 1;
+    else if (spawn_worker(r, 0) != 0) {
+      r->running = 0;
+      KSBC_THROW(env, "pthread_create failed");
+    }
   }
-  return NULL;
+  napi_value rt;
+  napi_get_boolean(env, realtime != 0, &rt);
+  return rt;
 }
 
 static napi_value stop(napi_env env, napi_callback_info info) {

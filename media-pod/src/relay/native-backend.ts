@@ -32,21 +32,32 @@ import type {
 export class NativeRelayBackend implements RelayBackend {
   readonly name = 'native' as const
   private readonly relays: NativeRelay[]
+  /** Every worker runs with the real-time priority asked for. */
+  readonly realtime: boolean
 
-  private constructor(relays: NativeRelay[]) {
+  private constructor(relays: NativeRelay[], realtime: boolean) {
     this.relays = relays
+    this.realtime = realtime
   }
 
-  /** Starts `workers` native relays, or returns null when the addon is not built. */
-  static create(workers = 1, addon: MediaAddon | null = loadMediaAddon()): NativeRelayBackend | null {
+  /**
+   * Starts `workers` native relays, or returns null when the addon is not built. `rtPriority` > 0 asks
+   * for SCHED_FIFO workers of that priority (NativeRelay.start); `realtime` then tells whether they got it.
+   */
+  static create(
+    workers = 1,
+    addon: MediaAddon | null = loadMediaAddon(),
+    rtPriority = 0,
+  ): NativeRelayBackend | null {
     if (!addon) return null
     const relays: NativeRelay[] = []
+    let realtime = rtPriority > 0
     for (let i = 0; i < Math.max(1, workers); i++) {
       const r = new NativeRelay(addon)
-      r.start()
+      realtime = r.start(0, rtPriority) && realtime
       relays.push(r)
     }
-    return new NativeRelayBackend(relays)
+    return new NativeRelayBackend(relays, realtime)
   }
 
   async open(spec: EndpointSpec): Promise<RelayEndpoint> {
