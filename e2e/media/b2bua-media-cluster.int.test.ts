@@ -597,3 +597,121 @@ describe('kube-sbc signalling: re-INVITEs both legs when the media pod dies', fu
     }
   })
 })
+
+/**
+ * The move's re-INVITEs meeting peers that answer as real ones may (signalling-pod/src/media/
+ * call-reanchor.ts): the callee's answer to the first is 491 (its own re-INVITE crossed ours, RFC
+ * 3261 §14.1), and both peers answer with a new Contact (a target refresh, §12.2.1.2). The move is
+ * sent again after the owner-of-the-Call-ID wait, every ACK and the final BYE go to the new
+ * Contacts, and the `o=` versions each peer sees go up by exactly one per SDP (RFC 3264 §8),
+ * through the move and a later re-offer of the caller relayed as usual.
+ */
+describe('kube-sbc signalling: a move meeting glare and new Contacts, and the SDP versions after it', function () {
+  this.timeout(120_000)
+  let c: Awaited<ReturnType<typeof twoMediaPods>>
+
+  before(async () => {
+    c = await twoMediaPods(['--heartbeat-ms', '300'], 1, 2)
+  })
+  after(async () => {
+    await c?.close()
+  })
+
+  const version = (sdp: Buffer) => Number(/^o=\S+ \S+ (\d+) /m.exec(sdp.toString())?.[1])
+  const user = (m: SipRequest) => (m.uri.kind === 'sip' ? m.uri.user : undefined)
+  const inDialog = (m: SipRequest | SipResponse) => /;\s*tag=/i.test(m.header('to') ?? '')
+
+  it('491 to the first re-INVITE toward the callee: sent again 2.1-4 s later; ACKs and BYE to the new Contacts; o= +1 per SDP', async () => {
+    const { pbx, carrier, sip } = c
+    const [, b] = c.ranges
+    const pbxRtp = await Peer.open()
+    const carrierRtp = await Peer.open()
+    try {
+      let calleeReinvites = 0
+      carrier.answerWith((req) => {
+        if (req.method !== 'INVITE') return undefined
+        const sdp = audioSdp(carrierRtp.port, { codecs: '8' })
+        if (!inDialog(req)) return { status: 200, sdp }
+        calleeReinvites++
+        return calleeReinvites === 1 ? { status: 491 } : { status: 200, sdp, contact: 'callee-moved' }
+      })
+      pbx.answerWith((req) =>
+        req.method === 'INVITE'
+          ? { status: 200, sdp: audioSdp(pbxRtp.port, { codecs: '8' }), contact: 'caller-moved' }
+          : undefined,
+      )
+      await c.signalling.waitForOutput(
+        /"pods":\["a-media-\d+","b-media-\d+"\],"msg":"Watching the media pod registry"/,
+        20_000,
+      )
+      const call = await pbx.invite(sip.pbx, audioSdp(pbxRtp.port, { codecs: '8' }))
+      assert.equal(call.final.status, 200)
+      const initial = carrier.received.find(carrier.request('INVITE')) as SipRequest
+      const carrierSeen = carrier.received.length
+      await c.killMedia(0)
+
+      // Two re-INVITEs at the callee: the second after the wait, with a higher CSeq and the same offer.
+      await eventually(
+        async () => carrier.received.slice(carrierSeen).filter(carrier.request('INVITE')).length === 2,
+        'the re-INVITE sent again after the 491',
+      )
+      const moves = carrier.received
+        .map((m, i) => ({ m: m as SipRequest, at: carrier.receivedAt[i] as number }))
+        .slice(carrierSeen)
+        .filter(({ m }) => carrier.request('INVITE')(m))
+      const [m1, m2] = moves as [(typeof moves)[0], (typeof moves)[0]]
+      assert.ok(m2.at - m1.at >= 2100, `RFC 3261 §14.1: the SBC owns leg B's Call-ID (${m2.at - m1.at} ms)`)
+      assert.ok((m2.m.cseq?.seq ?? 0) > (m1.m.cseq?.seq ?? 0), 'a new CSeq')
+      assert.ok(inRange(endpointOf(m2.m.body.toString()).port, b.carrier), 'offered on media b')
+      assert.equal(version(m1.m.body), version(initial.body) + 1, 'o= +1 toward the callee')
+      assert.equal(version(m2.m.body), version(m1.m.body), 'the same offer sent again')
+      const ackB = await carrier.waitFor<SipRequest>(
+        (m) =>
+          carrier.received.indexOf(m) >= carrierSeen &&
+          carrier.request('ACK')(m) &&
+          m.cseq?.seq === m2.m.cseq?.seq,
+        'ACK of the second re-INVITE',
+        20_000,
+      )
+      assert.equal(user(ackB), 'callee-moved', "the ACK goes to the 2xx's Contact")
+
+      // The caller: one offerless re-INVITE; the ACK with the answer goes to its new Contact.
+      const ackA = await pbx.waitFor<SipRequest>(
+        (m) => pbx.request('ACK')(m) && (m as SipRequest).body.length > 0,
+        'ACK with SDP to the caller',
+        20_000,
+      )
+      assert.equal(pbx.received.filter(pbx.request('INVITE')).length, 1, 'one re-INVITE to the caller')
+      assert.equal(user(ackA), 'caller-moved', "the ACK goes to the 2xx's Contact")
+      assert.equal(version(ackA.body), version(call.final.body) + 1, 'o= +1 toward the caller')
+      const newA = endpointOf(ackA.body.toString()).port
+      const newCarrier = endpointOf(m2.m.body.toString()).port
+      await pbxRtp.send(rtpPacket(1, 8, 0xa), newA)
+      await carrierRtp.waitFor(1)
+      await carrierRtp.send(rtpPacket(2, 8, 0xb), newCarrier)
+      await pbxRtp.waitFor(1)
+
+      // A re-offer of the caller (its own version + 1) relayed as usual: each peer sees one more
+      // than the move gave it, not a version it has seen already.
+      const seen = carrier.received.length
+      const reoffer = audioSdp(pbxRtp.port, { codecs: '8' }).replace('o=peer 1000 1 ', 'o=peer 1000 2 ')
+      const re = await call.reinvite(reoffer)
+      assert.equal(re.status, 200)
+      const relayed = await carrier.waitFor<SipRequest>(
+        (m) => carrier.received.indexOf(m) >= seen && carrier.request('INVITE')(m),
+        "the caller's re-offer at the callee",
+      )
+      assert.equal(user(relayed), 'callee-moved', 'to the refreshed target')
+      assert.equal(version(relayed.body), version(m2.m.body) + 1, 'o= +1 toward the callee after the move')
+      assert.equal(version(re.body), version(ackA.body) + 1, 'o= +1 toward the caller after the move')
+
+      // The BYE reaches the callee's new Contact.
+      assert.equal((await call.bye()).status, 200)
+      const bye = await carrier.waitFor<SipRequest>(carrier.request('BYE'), 'BYE at the callee')
+      assert.equal(user(bye), 'callee-moved')
+    } finally {
+      pbxRtp.close()
+      carrierRtp.close()
+    }
+  })
+})

@@ -3,6 +3,13 @@ import { createSocket, type Socket } from 'node:dgram'
 import { type SipRequest, SipResponse } from '../../lib/sip/message/message.ts'
 import { parse } from '../../lib/sip/message/parse.ts'
 
+/** How a {@link SipUa} answers a request: status, SDP, and the user part of its Contact ("ua"). */
+export interface Answer {
+  status: number
+  sdp?: string
+  contact?: string
+}
+
 /**
  * A small UDP SIP user agent on 127.0.0.1 for the media tests: it plays one side of a call with the
  * SDP the test gives it (SIPp cannot hand the test the SBC's a=crypto key at run time), so the test
@@ -14,10 +21,12 @@ export class SipUa {
   readonly port: number
   /** Every message received, in order. */
   readonly received: (SipRequest | SipResponse)[] = []
+  /** When each message in {@link received} arrived (Date.now()). */
+  readonly receivedAt: number[] = []
   private readonly waiters: (() => void)[] = []
   /** Responses already sent, by request key, to answer retransmissions. */
   private readonly answered = new Map<string, Buffer>()
-  private autoAnswer: ((req: SipRequest) => { status: number; sdp?: string } | undefined) | undefined
+  private autoAnswer: ((req: SipRequest) => Answer | undefined) | undefined
 
   private constructor(socket: Socket) {
     this.socket = socket
@@ -38,12 +47,13 @@ export class SipUa {
         }
         const a = msg.method === 'ACK' ? undefined : this.autoAnswer?.(msg)
         if (a) {
-          const out = this.response(msg, a.status, a.sdp)
+          const out = this.response(msg, a.status, a.sdp, a.contact)
           this.answered.set(key, out)
           socket.send(out, rinfo.port, rinfo.address)
         }
       }
       this.received.push(msg)
+      this.receivedAt.push(Date.now())
       for (const w of this.waiters.splice(0)) w()
     })
   }
@@ -59,7 +69,7 @@ export class SipUa {
   }
 
   /** How requests are answered: BYE 200 by default; INVITE as `answer` says (undefined: ignored). */
-  answerWith(answer: (req: SipRequest) => { status: number; sdp?: string } | undefined): void {
+  answerWith(answer: (req: SipRequest) => Answer | undefined): void {
     this.autoAnswer = (req) => (req.method === 'BYE' ? { status: 200 } : answer(req))
   }
 
@@ -89,7 +99,7 @@ export class SipUa {
     return (m) => !(m instanceof SipResponse) && m.method === method
   }
 
-  private response(req: SipRequest, status: number, sdp?: string): Buffer {
+  private response(req: SipRequest, status: number, sdp?: string, contact = 'ua'): Buffer {
     const reason = status === 200 ? 'OK' : status === 180 ? 'Ringing' : 'Response'
     const to = req.header('to') ?? ''
     const lines = [
@@ -99,7 +109,7 @@ export class SipUa {
       `To: ${/;\s*tag=/i.test(to) ? to : `${to};tag=${this.tag}`}`,
       `Call-ID: ${req.callId}`,
       `CSeq: ${req.header('cseq')}`,
-      `Contact: <sip:ua@127.0.0.1:${this.port}>`,
+      `Contact: <sip:${contact}@127.0.0.1:${this.port}>`,
     ]
     return this.build(lines, sdp)
   }

@@ -98,6 +98,13 @@ export const LegStateSchema = Type.Object(
           'CSeq number of the last INVITE the SBC sent on this leg: the RAck of PRACKs (RFC 3262 §7.2) and the ACK of its 2xx carry it, whatever PRACKs or other requests moved localCSeq on since.',
       }),
     ),
+    sdpVersion: opt(
+      Type.String({
+        pattern: '^[0-9]{1,20}$',
+        description:
+          'o= session version of the last SDP the SBC sent on this leg (RFC 3264 §8: the next one carries it plus one); absent while unknown (a late offer). A decimal string: versions may exceed 2^53.',
+      }),
+    ),
   },
   { additionalProperties: false, description: 'One SIP dialog of the B2BUA call.' },
 )

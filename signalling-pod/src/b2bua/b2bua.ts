@@ -21,6 +21,7 @@ import { RedisStore } from '../../../lib/state/redis-store.ts'
 import { defaultTtlPolicy } from '../../../lib/state/ttl-policy.ts'
 import type { CdrRecord, CdrWriter } from '../cdr.ts'
 import { MediaAnchorError } from '../media/media-anchor.ts'
+import { sdpVersionOf, versionToward, withSdpVersion } from '../media/sdp-version.ts'
 import type { SignallingMetrics } from '../metrics.ts'
 import {
   admit,
@@ -172,6 +173,27 @@ interface BAnswer {
 function answerOf(res: SipResponse): BAnswer {
   const contact = res.contacts[0]
   return { remoteTag: res.toTag ?? '', remoteTarget: contact ? stringifyUri(contact.uri) : undefined }
+}
+
+/** `{ sdpVersion }` when `v` is known, else nothing (the leg keeps what it has). */
+function sdpVersionField(v: string | undefined): Partial<DialogLeg> {
+  return v === undefined ? {} : { sdpVersion: v }
+}
+
+/** `s` with `patch` merged into its legs; undefined when that changes no field. */
+function withLegs(
+  s: DialogState,
+  patch: Partial<Record<LegName, Partial<DialogLeg>>>,
+): DialogState | undefined {
+  let out: DialogState | undefined
+  for (const leg of ['a', 'b'] as const) {
+    const p = patch[leg]
+    if (!p) continue
+    const l = s[leg] as Record<string, unknown>
+    if (Object.entries(p).every(([k, v]) => l[k] === v)) continue
+    out = { ...(out ?? s), [leg]: { ...(out ?? s)[leg], ...p } }
+  }
+  return out
 }
 
 /** RFC 3261 §12.1.2: the UAC's route set is the Record-Route of the response, reversed. */
@@ -1172,7 +1194,7 @@ export class B2bua {
       ...s,
       state: 'confirmed',
       answeredAt: now,
-      a: { ...s.a, state: 'confirmed' },
+      a: { ...s.a, state: 'confirmed', ...sdpVersionField(aVersion) },
       b: {
         ...s.b,
         state: 'confirmed',
@@ -1180,6 +1202,7 @@ export class B2bua {
         remoteTarget: answer.remoteTarget ?? s.b.remoteTarget,
         // RFC 3261 §12.1.2: the UAC's route set is the Record-Route of the 2xx, reversed.
         routeSet,
+        ...sdpVersionField(bVersion),
       },
       cdr: { ...s.cdr, sipCode: res.status },
     })
@@ -1196,6 +1219,9 @@ export class B2bua {
       }
     }
     const media = p.state.media
+    // The o= versions the peers saw in the offer and the answer (docs/b2bua.md, "SDP versions").
+    const aVersion = out.body.length > 0 ? sdpVersionOf(out.body) : undefined
+    const bVersion = p.bInvite && p.bInvite.body.length > 0 ? sdpVersionOf(p.bInvite.body) : undefined
     try {
       // Written before the 2xx is relayed: from then on any process may serve the call.
       try {
@@ -1588,6 +1614,18 @@ export class B2bua {
         out.removeHeader('content-type')
       }
     }
+    if (out.body.length > 0 && !refused && found.call[y].sdpVersion !== undefined) {
+      // The answer to an offer in a re-INVITE's 2xx (the initial late offer's ACK finds Y's
+      // version unknown): counted per leg, stored before it goes out (docs/b2bua.md, "SDP versions").
+      try {
+        const stored = await this.#amend(found.call, (s) =>
+          withLegs(s, { [y]: sdpVersionField(versionToward(s[y], out.body)) }),
+        )
+        out.body = withSdpVersion(out.body, stored[y].sdpVersion)
+      } catch (err) {
+        this.#o.logger.warn({ ...fields, err: (err as Error).message }, 'Could not store the SDP version')
+      }
+    }
     this.#manipulate('Outbound', leg.ipGroup, out, this.#o.logger, fields)
     const dest = legDestination(leg, this.#o.podName)
     if (p && found.leg === 'a') {
@@ -1697,7 +1735,8 @@ export class B2bua {
     // RFC 3261 §12.2.1.2: the 2xx's Contact is the leg's remote target from now on — the ACK's
     // Request-URI already (§13.2.2.4 builds it from the dialog).
     const target = response.status < 300 ? answerOf(response).remoteTarget : undefined
-    if (target !== undefined) sent = await this.#refreshTarget(sent, leg, target)
+    if (target !== undefined)
+      sent = await this.#amend(sent, (s) => withLegs(s, { [leg]: { remoteTarget: target } }))
     const acked = sent[leg]
     const ack = async (answer?: Buffer) => {
       if (response.status >= 300) return
@@ -1711,21 +1750,23 @@ export class B2bua {
   }
 
   /**
-   * RFC 3261 §12.2.1.2: a 2xx to a target refresh request (re-INVITE, UPDATE) the SBC sent on leg
-   * `leg` replaces that leg's remote target with the 2xx's Contact (`target`). Stored
-   * (compare-and-set, retried) before the 2xx is ACKed or relayed, so the ACK and later requests,
-   * from any process, go there. No write when the target is unchanged, the usual case. Returns the
-   * state as stored (`state` when the call is gone).
+   * Writes `change` of the stored call — a 2xx's target refresh (RFC 3261 §12.2.1.2: its Contact is
+   * the leg's remote target from now on), an SDP version (docs/b2bua.md, "SDP versions") —
+   * compare-and-set, re-read and retried on a conflict, before the 2xx is ACKed or relayed, so the
+   * ACK and later requests, from any process, see it. No write when `change` returns undefined
+   * (nothing differs: the usual case for a target). Returns the state as stored (`state` when the
+   * call is gone).
    */
-  async #refreshTarget(state: DialogState, leg: LegName, target: string): Promise<DialogState> {
+  async #amend(
+    state: DialogState,
+    change: (s: DialogState) => DialogState | undefined,
+  ): Promise<DialogState> {
     let current: DialogState | undefined = state
     for (let attempt = 0; attempt < 5 && current; attempt++) {
-      if (current[leg].remoteTarget === target) return current
+      const next = change(current)
+      if (!next) return current
       try {
-        return await this.#o.store.updateCall({
-          ...current,
-          [leg]: { ...current[leg], remoteTarget: target },
-        })
+        return await this.#o.store.updateCall(next)
       } catch (err) {
         if (!(err instanceof VersionConflictError)) throw err
         current = await this.#o.store.getCall(state.id)
@@ -1757,6 +1798,8 @@ export class B2bua {
     if (!this.#manipulateRequest('Inbound', found.call[x].ipGroup, req, req, tx, log)) return
     let sent: DialogState | undefined
     let ySeq = 0
+    // A new offer (or a re-INVITE's SDP) toward Y: its o= version is counted per leg.
+    const offer = req.body.length > 0 && (req.method === 'INVITE' || req.method === 'UPDATE')
     if (req.method === 'BYE') {
       // The call ends: no state write (the delete follows the answer); the CSeq is derived.
       sent = found.call
@@ -1775,7 +1818,12 @@ export class B2bua {
               : {}),
           },
           // inviteCSeq: what the ACK of this re-INVITE's 2xx and the RAck of PRACKs in it carry.
-          [y]: { ...s[y], localCSeq: ySeq, ...(req.method === 'INVITE' ? { inviteCSeq: ySeq } : {}) },
+          [y]: {
+            ...s[y],
+            localCSeq: ySeq,
+            ...(req.method === 'INVITE' ? { inviteCSeq: ySeq } : {}),
+            ...(offer ? sdpVersionField(versionToward(s[y], req.body)) : {}),
+          },
         }
         try {
           sent = await this.#o.store.updateCall(next)
@@ -1819,6 +1867,7 @@ export class B2bua {
       }
       // The media step re-anchored the call on another media pod (its pod was gone): store where.
       if (sent.media && sent.media.pod !== pod) sent = await this.#storeMedia(sent)
+      out.body = withSdpVersion(out.body, sent[y].sdpVersion)
     }
     const xLeg = sent[x]
     const xContact = iface.contact(xLeg.peer.transport, this.#contactUser(xLeg.ipGroup))
@@ -1863,13 +1912,25 @@ export class B2bua {
           return
         }
       }
-      if (refreshed !== undefined) {
+      // The answer's o= version toward X is counted per leg too.
+      const answered =
+        answer.body.length > 0 && res.status < 300 && (req.method === 'INVITE' || req.method === 'UPDATE')
+      if (refreshed !== undefined || answered) {
         // Before the 2xx is relayed: X's ACK and later requests, through any process, use it.
+        // A failed write leaves the answer's version as it came (never one X saw already).
+        let xVersion: string | undefined
         try {
-          sent = await this.#refreshTarget(sent!, y, refreshed)
+          sent = await this.#amend(sent!, (s) =>
+            withLegs(s, {
+              ...(refreshed !== undefined ? { [y]: { remoteTarget: refreshed } } : {}),
+              ...(answered ? { [x]: sdpVersionField(versionToward(s[x], answer.body)) } : {}),
+            }),
+          )
+          xVersion = sent[x].sdpVersion
         } catch (err) {
-          log.warn({ err: (err as Error).message }, 'Could not store the refreshed remote target')
+          log.warn({ err: (err as Error).message }, 'Could not store the remote target or SDP version')
         }
+        if (answered) answer.body = withSdpVersion(answer.body, xVersion)
       }
       this.#manipulate('Outbound', xLeg.ipGroup, answer, log)
       tx.respond(answer)

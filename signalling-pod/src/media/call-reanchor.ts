@@ -12,8 +12,12 @@
  * 3. B's 2xx is ACKed and its SDP is the NG `answer`; the rewritten answer goes to A in the ACK of
  *    A's 2xx;
  * 4. `DialogState.media` names the new pod (compare-and-set, with the CSeqs the re-INVITEs wrote).
- * Both SDPs sent carry the `o=` session version of the SDP they came from plus one (RFC 3264 §8: a
- * changed description increments it; the peer's own SDP may not have changed at all).
+ * Both SDPs sent carry the `o=` session version last sent on their leg plus one (RFC 3264 §8; the
+ * leg's `sdpVersion`, stored with the media reference; the peer's own version plus one when the leg
+ * has none), so a peer's later re-offer, counted on from there, repeats no version.
+ * A re-INVITE refused with 491 (glare: the peer's own re-INVITE crossed ours) is sent again after
+ * RFC 3261 §14.1's wait, at most {@link GLARE_RETRIES} times, unless the call moved meanwhile (the
+ * peer's re-offer re-anchors it too, see media-anchor.ts).
  *
  * No other pod serves the realm, a re-INVITE fails (non-2xx, timeout, a 2xx without SDP) or the new
  * pod refuses the SDP: BYE on both legs, CDR `hangup {by: sbc, reason: media-pod-lost, detail}`.
@@ -30,13 +34,13 @@
  */
 import { randomBytes } from 'node:crypto'
 import type { Logger } from '../../../lib/observability/logger.ts'
-import { SessionDescription } from '../../../lib/sdp/session-description.ts'
 import type { DialogState, LegName } from '../../../lib/sip/dialog/dialog-state.ts'
 import type { SipResponse } from '../../../lib/sip/message/message.ts'
 import type { DialogStore, MediaPodInfo } from '../../../lib/state/dialog-store.ts'
 import { VersionConflictError } from '../../../lib/state/errors.ts'
 import type { Hangup } from '../b2bua/b2bua.ts'
 import { MediaAnchorError } from './media-anchor.ts'
+import { ownVersionToward, withSdpVersion } from './sdp-version.ts'
 
 /** What re-anchoring needs of the B2BUA (`B2bua`). */
 export interface ReanchorSignalling {
@@ -73,6 +77,20 @@ export interface CallReanchorOptions {
 
 /** What became of one call. */
 export type ReanchorOutcome = 'moved' | 'ended' | 'left' | 'skipped'
+
+/** How often a re-INVITE refused with 491 (glare) is sent again before the move gives up. */
+export const GLARE_RETRIES = 2
+
+/**
+ * RFC 3261 §14.1: the wait before re-sending a re-INVITE refused with 491 on `leg`, in units of
+ * 10 ms: 2.1–4 s when the UAC owns the dialog's Call-ID — the SBC generated leg B's — and 0–2 s
+ * otherwise (leg A's is the caller's). Two retries wait at most 8 s on leg B, well inside the
+ * 64·T1 in which A retransmits the 2xx the move has not ACKed yet.
+ */
+export function glareDelayMs(leg: LegName, random: () => number = Math.random): number {
+  const [min, max] = leg === 'b' ? [210, 400] : [0, 200]
+  return 10 * (min + Math.floor(random() * (max - min + 1)))
+}
 
 /** The reason the CDR of a call ended by a lost media pod carries. */
 export const MEDIA_POD_LOST = 'media-pod-lost'
@@ -144,7 +162,7 @@ export class CallReanchor {
         return end(`media pod ${lost} lost; no other media pod serves the call's realm`)
       }
       // 1. A's current SDP, as an offer in the 2xx of an offerless re-INVITE.
-      const a = await this.#o.signalling.reinviteLeg(id, 'a')
+      const a = await this.#reinvite(id, 'a', undefined, lost, log)
       if (!a) return 'skipped'
       const aOffer = a.response.body
       if (a.response.status >= 300)
@@ -157,15 +175,17 @@ export class CallReanchor {
       let toB: Buffer
       const moved = a.state
       try {
-        toB = bumpVersion(await this.#o.media.moveOffer(moved, 'a', aOffer, lost))
+        toB = await this.#o.media.moveOffer(moved, 'a', aOffer, lost)
       } catch (err) {
         if (!(err instanceof MediaAnchorError)) throw err
         await a.ack()
         return end(`media pod ${lost} lost; ${err.code}: ${err.message}`)
       }
+      const bVersion = ownVersionToward(moved.b, toB)
+      toB = withSdpVersion(toB, bVersion)
       // The new session is the call's from now on (a teardown deletes it, not the lost one).
-      await this.#storeMedia(moved)
-      const b = await this.#o.signalling.reinviteLeg(id, 'b', toB)
+      await this.#storeMove(moved, { b: bVersion })
+      const b = await this.#reinvite(id, 'b', toB, moved.media?.pod ?? lost, log)
       if (!b || b.response.status >= 300 || b.response.body.length === 0) {
         await b?.ack()
         await a.ack()
@@ -177,14 +197,15 @@ export class CallReanchor {
       await b.ack()
       let toA: Buffer
       try {
-        toA = bumpVersion(await this.#o.media.answer(moved, 'b', b.response.body))
+        toA = await this.#o.media.answer(moved, 'b', b.response.body)
       } catch (err) {
         if (!(err instanceof MediaAnchorError)) throw err
         await a.ack()
         return end(`media pod ${lost} lost; ${err.code}: ${err.message}`)
       }
-      await a.ack(toA)
-      await this.#storeMedia(moved)
+      const aVersion = ownVersionToward(moved.a, toA)
+      await a.ack(withSdpVersion(toA, aVersion))
+      await this.#storeMove(moved, { a: aVersion })
       log.info({ to: moved.media?.pod }, 'Re-anchored the call on another media pod')
       return 'moved'
     } finally {
@@ -192,24 +213,44 @@ export class CallReanchor {
     }
   }
 
-  /** Writes `call.media` on the current version of the call (compare-and-set, retried). */
-  async #storeMedia(call: DialogState): Promise<void> {
+  /**
+   * `reinviteLeg`, sent again after a 491 (glare) once {@link glareDelayMs} has passed, at most
+   * {@link GLARE_RETRIES} times, while the call's media is still on `pod` (a peer's re-offer that
+   * crossed ours may have moved it already: then undefined, as for a call that is gone).
+   */
+  async #reinvite(id: string, leg: LegName, sdp: Buffer | undefined, pod: string, log: Logger) {
+    for (let attempt = 0; ; attempt++) {
+      const r = await this.#o.signalling.reinviteLeg(id, leg, sdp)
+      if (r?.response.status !== 491 || attempt >= GLARE_RETRIES) return r
+      const wait = glareDelayMs(leg)
+      log.info(
+        { leg, wait, attempt: attempt + 1 },
+        'Glare (491) on a re-INVITE of the move; sending it again',
+      )
+      await new Promise((resolve) => setTimeout(resolve, wait))
+      if ((await this.#o.store.getCall(id))?.media?.pod !== pod) return undefined
+    }
+  }
+
+  /**
+   * Writes `call.media` and the SDP versions just sent (`versions`) on the current version of the
+   * call (compare-and-set, retried).
+   */
+  async #storeMove(call: DialogState, versions: Partial<Record<LegName, string | undefined>>): Promise<void> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const current = await this.#o.store.getCall(call.id)
       if (!current || !call.media) return
+      const next = { ...current, media: call.media }
+      for (const leg of ['a', 'b'] as const) {
+        const v = versions[leg]
+        if (v !== undefined) next[leg] = { ...current[leg], sdpVersion: v }
+      }
       try {
-        await this.#o.store.updateCall({ ...current, media: call.media })
+        await this.#o.store.updateCall(next)
         return
       } catch (err) {
         if (!(err instanceof VersionConflictError)) throw err
       }
     }
   }
-}
-
-/** The SDP with its `o=` session version incremented (RFC 3264 §8). */
-function bumpVersion(sdp: Buffer): Buffer {
-  const parsed = SessionDescription.parse(sdp.toString('utf8'))
-  parsed.bumpVersion()
-  return Buffer.from(parsed.toString(), 'utf8')
 }
