@@ -6,6 +6,7 @@ import { Redis } from 'ioredis'
 import { listYamlFiles, loadObjects } from '../../cli/load-objects.ts'
 import { compile } from '../../lib/config/compile/compile.ts'
 import { validateConfig } from '../../lib/config/validate.ts'
+import { formatSdesKeyParams, generateSdesKey, parseSdesKeyParams } from '../../lib/media/srtp/sdes.ts'
 import type { SipRequest, SipResponse } from '../../lib/sip/message/message.ts'
 import { type StartedProcess, startProcess } from '../../test/harness/child-process.ts'
 import { freePort } from '../../test/harness/free-port.ts'
@@ -13,6 +14,8 @@ import { startRedis, type TestRedis } from '../../test/harness/redis.ts'
 import { startSipp } from '../../test/harness/sipp.ts'
 import { cdrLines, ok, root, scenario } from '../b2bua/harness.ts'
 import { audioSdp, endpointOf, metric, Peer, rtpPacket } from './helpers.ts'
+import { Libsrtp } from './libsrtp.ts'
+import { rtpPayload } from './pcap.ts'
 import { eventually, mediaPortBase, mediaSbcYaml } from './sbc-run.ts'
 import { SipUa } from './sip-ua.ts'
 
@@ -182,7 +185,12 @@ interface Range {
  * Two `kube-sbc media` processes ("a" and "b", same realms, different port ranges on one machine)
  * and one `kube-sbc signalling`, sharing a redis-server; the SIP peers are test UAs.
  */
-async function twoMediaPods(mediaArgs: string[] = [], signallingProcesses = 1, mediaPods = 2) {
+async function twoMediaPods(
+  mediaArgs: string[] = [],
+  signallingProcesses = 1,
+  mediaPods = 2,
+  carrierSrtp: 'Mandatory' | 'Optional' = 'Optional',
+) {
   const names = ['a', 'b', 'c'].slice(0, mediaPods)
   const redis = await startRedis()
   const procs: StartedProcess[] = []
@@ -220,7 +228,7 @@ async function twoMediaPods(mediaArgs: string[] = [], signallingProcesses = 1, m
           carrierPeerPort: carrier.port,
           pbxRange: r.pbx,
           carrierRange: r.carrier,
-          carrierSrtp: 'Optional',
+          carrierSrtp,
         }),
       )
       const { objects } = loadObjects(listYamlFiles([yamlDir]))
@@ -709,6 +717,134 @@ describe('kube-sbc signalling: a move meeting glare and new Contacts, and the SD
       assert.equal((await call.bye()).status, 200)
       const bye = await carrier.waitFor<SipRequest>(carrier.request('BYE'), 'BYE at the callee')
       assert.equal(user(bye), 'callee-moved')
+    } finally {
+      pbxRtp.close()
+      carrierRtp.close()
+    }
+  })
+})
+
+/**
+ * A move of a call whose callee leg is SRTP-Mandatory (issue 5: each leg keeps its own keys, and a
+ * new media pod has new ones): after the SIGKILL of the call's media pod, the callee's re-INVITE
+ * offers RTP/SAVP with a key of the new pod, not the old one, and the media on the wire is SRTP
+ * under the new keys both ways — decrypted by libsrtp (pylibsrtp) with the key of the move's offer,
+ * and libsrtp's packets protected with the callee's new answer key arriving as plain RTP at the
+ * caller.
+ */
+describe('kube-sbc signalling: a moved SRTP leg stays SRTP, under the new media pod keys', function () {
+  this.timeout(120_000)
+  const SUITE = 'AES_CM_128_HMAC_SHA1_80'
+  let c: Awaited<ReturnType<typeof twoMediaPods>>
+  let srtp: Libsrtp
+
+  before(async () => {
+    c = await twoMediaPods(['--heartbeat-ms', '300'], 1, 2, 'Mandatory')
+    srtp = new Libsrtp()
+    await srtp.ready()
+  })
+  after(async () => {
+    srtp?.close()
+    await c?.close()
+  })
+
+  const keyOf = (sdp: string) => {
+    const m = /a=crypto:\d+ (\S+) (inline:\S+)/.exec(sdp)
+    assert.ok(m, sdp)
+    assert.equal(m[1], SUITE)
+    const k = parseSdesKeyParams(m[2] as string, SUITE)
+    return Buffer.concat([k.masterKey, k.masterSalt])
+  }
+
+  it('the re-INVITE to the callee offers SRTP with a new key; RTP -> SRTP and SRTP -> RTP through the new pod', async () => {
+    const { pbx, carrier, sip } = c
+    const [, b] = c.ranges
+    const pbxRtp = await Peer.open()
+    const carrierRtp = await Peer.open()
+    try {
+      // The callee answers every offer with SRTP and a key of its own per answer.
+      const calleeKeys: Buffer[] = []
+      carrier.answerWith((req) => {
+        if (req.method !== 'INVITE') return undefined
+        const tag = /a=crypto:(\d+) /.exec(req.body.toString())?.[1] ?? '1'
+        const key = generateSdesKey(SUITE)
+        calleeKeys.push(Buffer.concat([key.masterKey, key.masterSalt]))
+        const sdp = audioSdp(carrierRtp.port, {
+          proto: 'RTP/SAVP',
+          codecs: '8',
+          crypto: [`${tag} ${SUITE} ${formatSdesKeyParams(key)}`],
+        })
+        return { status: 200, sdp }
+      })
+      pbx.answerWith((req) =>
+        req.method === 'INVITE' ? { status: 200, sdp: audioSdp(pbxRtp.port, { codecs: '8' }) } : undefined,
+      )
+      await c.signalling.waitForOutput(
+        /"pods":\["a-media-\d+","b-media-\d+"\],"msg":"Watching the media pod registry"/,
+        20_000,
+      )
+      const call = await pbx.invite(sip.pbx, audioSdp(pbxRtp.port, { codecs: '8' }))
+      assert.equal(call.final.status, 200)
+      const initial = carrier.received.find(carrier.request('INVITE')) as SipRequest
+      const oldKey = keyOf(initial.body.toString())
+      const carrierSeen = carrier.received.length
+      await c.killMedia(0)
+
+      const move = await carrier.waitFor<SipRequest>(
+        (m) => carrier.received.indexOf(m) >= carrierSeen && carrier.request('INVITE')(m),
+        're-INVITE to the callee',
+        20_000,
+      )
+      const offer = move.body.toString()
+      assert.match(offer, /m=audio \d+ RTP\/SAVP 8/, offer)
+      const toCarrier = endpointOf(offer).port
+      assert.ok(inRange(toCarrier, b.carrier), `offered on media b: ${toCarrier}`)
+      const newKey = keyOf(offer)
+      assert.notDeepEqual(newKey, oldKey, "the new media pod's own key")
+      const ackA = await pbx.waitFor<SipRequest>(
+        (m) => pbx.request('ACK')(m) && (m as SipRequest).body.length > 0,
+        'ACK with SDP to the caller',
+        20_000,
+      )
+      const toPbx = endpointOf(ackA.body.toString()).port
+      assert.match(ackA.body.toString(), /m=audio \d+ RTP\/AVP 8/, 'plain RTP toward the caller')
+      await carrier.waitFor(
+        (m) => carrier.received.indexOf(m) > carrier.received.indexOf(move) && carrier.request('ACK')(m),
+        'ACK of the re-INVITE at the callee',
+      )
+      await srtp.session('from-sbc', SUITE, newKey, 'inbound')
+      await srtp.session('old-key', SUITE, oldKey, 'inbound')
+      await srtp.session('to-sbc', SUITE, calleeKeys.at(-1) as Buffer, 'outbound')
+
+      // Caller -> callee: plain RTP in, SRTP out under the move's key (not the old one).
+      const sent = [0, 1, 2].map((i) => rtpPacket(100 + i, 8, 0xa, Buffer.alloc(160, 0x40 + i)))
+      for (const p of sent) await pbxRtp.send(p, toPbx)
+      await carrierRtp.waitFor(3)
+      const wire = carrierRtp.received.slice(0, 3).map((r) => r.msg)
+      assert.ok(
+        wire.every(
+          (w, i) =>
+            !rtpPayload(w)
+              .subarray(0, 16)
+              .equals(rtpPayload(sent[i] as Buffer).subarray(0, 16)),
+        ),
+        'encrypted on the wire',
+      )
+      const decrypted: Buffer[] = []
+      for (const w of wire) decrypted.push(rtpPayload(await srtp.unprotect('from-sbc', w)))
+      assert.deepEqual(decrypted, sent.map(rtpPayload), 'decrypts with the key of the move')
+      await assert.rejects(srtp.unprotect('old-key', wire[0] as Buffer), 'not with the old key')
+
+      // Callee -> caller: SRTP under the callee's new answer key, plain RTP at the caller.
+      const back = [0, 1, 2].map((i) => rtpPacket(200 + i, 8, 0xb, Buffer.alloc(160, 0x60 + i)))
+      for (const p of back) await carrierRtp.send(await srtp.protect('to-sbc', p), toCarrier)
+      await pbxRtp.waitFor(3)
+      assert.deepEqual(
+        pbxRtp.received.slice(0, 3).map((r) => rtpPayload(r.msg)),
+        back.map(rtpPayload),
+        'intact as plain RTP at the caller',
+      )
+      assert.equal((await call.bye()).status, 200)
     } finally {
       pbxRtp.close()
       carrierRtp.close()
