@@ -712,6 +712,18 @@ describe('kube-sbc signalling: a move meeting glare and new Contacts, and the SD
       assert.equal(user(relayed), 'callee-moved', 'to the refreshed target')
       assert.equal(version(relayed.body), version(m2.m.body) + 1, 'o= +1 toward the callee after the move')
       assert.equal(version(re.body), version(ackA.body) + 1, 'o= +1 toward the caller after the move')
+      // A re-offer the media step refuses (a codec neither profile has): 488 and nothing at the
+      // callee; the next re-offer still reaches it as one more than the last it saw.
+      const seen2 = carrier.received.length
+      const peerVersion = (sdp: string, v: number) => sdp.replace('o=peer 1000 1 ', `o=peer 1000 ${v} `)
+      assert.equal((await call.reinvite(peerVersion(audioSdp(pbxRtp.port, { codecs: '9' }), 3))).status, 488)
+      const again = await call.reinvite(peerVersion(audioSdp(pbxRtp.port, { codecs: '8' }), 4))
+      assert.equal(again.status, 200)
+      const relayed2 = await carrier.waitFor<SipRequest>(
+        (m) => carrier.received.indexOf(m) >= seen2 && carrier.request('INVITE')(m),
+        "the caller's next re-offer at the callee",
+      )
+      assert.equal(version(relayed2.body), version(relayed.body) + 1, 'no version skipped after the 488')
 
       // The BYE reaches the callee's new Contact.
       assert.equal((await call.bye()).status, 200)

@@ -1800,6 +1800,7 @@ export class B2bua {
     let ySeq = 0
     // A new offer (or a re-INVITE's SDP) toward Y: its o= version is counted per leg.
     const offer = req.body.length > 0 && (req.method === 'INVITE' || req.method === 'UPDATE')
+    let yVersionBefore: string | undefined
     if (req.method === 'BYE') {
       // The call ends: no state write (the delete follows the answer); the CSeq is derived.
       sent = found.call
@@ -1808,6 +1809,7 @@ export class B2bua {
       for (let attempt = 0; attempt < 5 && found; attempt++) {
         const s = found.call
         ySeq = s[y].localCSeq + 1
+        yVersionBefore = s[y].sdpVersion
         const next: DialogState = {
           ...s,
           [x]: {
@@ -1850,7 +1852,10 @@ export class B2bua {
     if (req.method === 'PRACK') this.#mapRAck(out, sent, y)
     // Y's Outbound rules before the media step, so a refusal leaves the media session untouched
     // (the rules never touch the body).
-    if (!this.#manipulateRequest('Outbound', leg.ipGroup, out, req, tx, log)) return
+    if (!this.#manipulateRequest('Outbound', leg.ipGroup, out, req, tx, log)) {
+      if (offer) await this.#uncountOffer(sent, y, yVersionBefore)
+      return
+    }
     if (out.body.length > 0 && (req.method === 'INVITE' || req.method === 'UPDATE')) {
       const pod = sent.media?.pod
       try {
@@ -1863,6 +1868,7 @@ export class B2bua {
         const r = createResponse(req, 488)
         r.addHeader('Warning', `399 kube-sbc "${err.code}"`)
         tx.respond(r)
+        await this.#uncountOffer(sent, y, yVersionBefore)
         return
       }
       // The media step re-anchored the call on another media pod (its pod was gone): store where.
@@ -1951,6 +1957,20 @@ export class B2bua {
       onTransportError: () => this.#guard(complete(createResponse(out, 503), false), req),
     })
     log.debug({ method: req.method }, 'Relayed in-dialog request')
+  }
+
+  /**
+   * An offer counted on leg `y` by the request write (`sdpVersion`) that did not go out after all
+   * (the media step or Y's rules refused it): the leg's version goes back to `before`, so the next
+   * SDP on it is still one more than the last it saw — unless something counted on meanwhile. A
+   * failed write leaves a gap of one.
+   */
+  async #uncountOffer(sent: DialogState, y: LegName, before: string | undefined): Promise<void> {
+    const counted = sent[y].sdpVersion
+    if (before === undefined || counted === before) return
+    await this.#amend(sent, (s) =>
+      s[y].sdpVersion === counted ? withLegs(s, { [y]: { sdpVersion: before } }) : undefined,
+    ).catch(() => undefined)
   }
 
   /**
