@@ -146,8 +146,8 @@ async function startRelay(name: RelayName, base: number): Promise<Relay> {
               : '1',
         '--port-quarantine-ms',
         '2000', // a native endpoint is closed by its worker shortly after delete
-        '--media-timeout',
-        '0',
+        // The default media timeout (60 s) stays on: its 1-s tick reads every leg's idle time while the
+        // packets flow, as in production (until 2026-11-27 08:55 the bench ran with it off).
         '--drain-seconds',
         '0',
         '--log-level',

@@ -495,6 +495,34 @@ describe('media addon (libsrtp + native relay)', function () {
       plain.stop()
     })
 
+    it("reports a leg's idle time alone (relayIdleMs) as its stats do: -1 before media, then since the last packet", async () => {
+      const relay = new NativeRelay(addon)
+      const a = relay.bind('127.0.0.1')
+      const b = relay.bind('127.0.0.1')
+      relay.connect(a, b)
+      const peerA = await udp()
+      const peerB = await udp()
+      relay.setPeer(b, { address: '127.0.0.1', port: peerB.address().port }, Latch.off)
+      relay.start()
+      try {
+        assert.equal(relay.idleMs(a), -1)
+        assert.equal(relay.stats(a).idleMs, -1)
+        peerA.send(rtp(1, 0xd1), a.port, '127.0.0.1')
+        await next(peerB)
+        await new Promise((r) => setTimeout(r, 120))
+        const idle = relay.idleMs(a)
+        const snapshot = relay.stats(a).idleMs
+        // CLOCK_MONOTONIC_COARSE ticks in a few ms: both read the same clock, a moment apart.
+        assert.ok(idle >= 100 && idle <= snapshot && snapshot - idle < 50, `idle ${idle}, stats ${snapshot}`)
+        assert.equal(relay.idleMs(b), -1, 'b sent nothing')
+        assert.throws(() => relay.idleMs(9999), { code: 'SBC_ERR_MEDIA_NATIVE' })
+      } finally {
+        relay.stop()
+        relay.close(a)
+        relay.close(b)
+      }
+    })
+
     it('counts RTP loss from sequence numbers across the wrap and jitter from timestamps (RFC 3550 A.1/A.3/A.8)', async () => {
       const relay = new NativeRelay(addon)
       const a = relay.bind('127.0.0.1')

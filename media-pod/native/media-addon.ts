@@ -102,6 +102,8 @@ export interface MediaAddon {
   relaySetPtMap(r: NativeRelayHandle, leg: number, pairs: Uint8Array | null): void
   relayClose(r: NativeRelayHandle, leg: number): void
   relayStats(r: NativeRelayHandle, leg: number): NativeLegStats
+  /** Milliseconds since the leg's last media packet, -1 before the first (relayStats' idleMs, cheaply). */
+  relayIdleMs(r: NativeRelayHandle, leg: number): number
   relaySetClockRate(r: NativeRelayHandle, leg: number, hz: number): void
   /**
    * Starts the worker thread. `coalesceUs` (0–5000, default 0) pauses after each busy round so that

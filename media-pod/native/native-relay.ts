@@ -135,6 +135,14 @@ export class NativeRelay {
   }
 
   /**
+   * Milliseconds since the leg's last media packet (connectivity checks do not count), -1 before the
+   * first: `stats(leg).idleMs` without building the whole snapshot (what the media timeout polls).
+   */
+  idleMs(leg: LegRef): number {
+    return this.call(() => this.addon.relayIdleMs(this.handle, legIndex(leg)))
+  }
+
+  /**
    * Starts the worker thread; with `rtPriority` 1–99 as a SCHED_FIFO thread of that priority, so that a
    * packet arriving while other processes' threads hold the CPUs is handled at once instead of waiting
    * for their time slices (docs/benchmarks/media.md, Session 4). Returns whether the worker runs at

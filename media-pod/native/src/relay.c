@@ -687,6 +687,21 @@ static napi_value stats(napi_env env, napi_callback_info info) {
   return o;
 }
 
+/* relayIdleMs(relay, leg) -> ms since the leg's last media packet, -1 before the first: all the media
+ * timeout needs, read every second for every leg, without building relayStats' object (~7.5 µs per
+ * call on the benchmark machine: 12 ms of the event loop per second at 400 calls). */
+static napi_value idle_ms(napi_env env, napi_callback_info info) {
+  ARGS(2)
+  leg *L = leg_arg(env, r, argv[1]);
+  if (!L) return NULL;
+  pthread_mutex_lock(&r->lock);
+  uint64_t last = L->last_rx_ms;
+  pthread_mutex_unlock(&r->lock);
+  napi_value v;
+  KSBC_CHECK(env, napi_create_double(env, last ? (double)(now_ms() - last) : -1, &v));
+  return v;
+}
+
 /* relaySetClockRate(relay, leg, hz): the RTP clock of what the leg receives (jitter units) */
 static napi_value set_clock(napi_env env, napi_callback_info info) {
   ARGS(3)
@@ -779,6 +794,7 @@ napi_value ksbc_relay_init(napi_env env, napi_value exports) {
       {"relaySetPtMap", NULL, set_pt_map, NULL, NULL, NULL, napi_default, NULL},
       {"relaySetIce", NULL, set_ice, NULL, NULL, NULL, napi_default, NULL},
       {"relayStats", NULL, stats, NULL, NULL, NULL, napi_default, NULL},
+      {"relayIdleMs", NULL, idle_ms, NULL, NULL, NULL, napi_default, NULL},
       {"relaySetClockRate", NULL, set_clock, NULL, NULL, NULL, napi_default, NULL},
       {"relayStart", NULL, start, NULL, NULL, NULL, napi_default, NULL},
       {"relayStop", NULL, stop, NULL, NULL, NULL, napi_default, NULL},

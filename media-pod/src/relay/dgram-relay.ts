@@ -273,10 +273,14 @@ class DgramEndpoint implements RelayEndpoint {
     return true
   }
 
+  idleMs(): number {
+    return this.lastPacket < 0 ? -1 : Math.round(performance.now() - this.lastPacket)
+  }
+
   stats(): EndpointStats {
     return {
       ...this.counters,
-      idleMs: this.lastPacket < 0 ? -1 : Math.round(performance.now() - this.lastPacket),
+      idleMs: this.idleMs(),
       lost: Math.max(0, this.rtpStats.received > 0 ? this.rtpStats.lost : 0),
       jitter: this.rtpStats.jitter,
       peer: this.rtpPeer,

@@ -283,6 +283,12 @@ class NativeEndpoint implements RelayEndpoint {
     }
   }
 
+  idleMs(): number {
+    const a = this.relay.idleMs(this.rtp)
+    const b = this.rtcp !== undefined ? this.relay.idleMs(this.rtcp) : -1
+    return a < 0 ? b : b < 0 ? a : Math.min(a, b)
+  }
+
   stats(): EndpointStats {
     const a = this.relay.stats(this.rtp)
     const b = this.rtcp !== undefined ? this.relay.stats(this.rtcp) : undefined

@@ -86,6 +86,8 @@ export interface RelayEndpoint {
   readonly rtcpPort: number | undefined
   configure(config: EndpointConfig): void
   stats(): EndpointStats
+  /** `stats().idleMs` alone: what the media timeout reads every second for every endpoint. */
+  idleMs(): number
   /** Called about once a second by the control loop (latching lock-in, idle bookkeeping). */
   tick(): void
   close(): void

@@ -82,6 +82,10 @@ export class StreamPair {
     return (side === 0 ? this.e0 : this.e1).stats()
   }
 
+  idleMs(side: 0 | 1): number {
+    return (side === 0 ? this.e0 : this.e1).idleMs()
+  }
+
   tick(): void {
     this.e0.tick()
     this.e1.tick()
