@@ -7,6 +7,9 @@
  *
  *   node bench/signalling-calls.bench.ts [--targets kamailio,kube-sbc] [--rate 200] [--calls 3000]
  *
+ * A kube-sbc target is `kube-sbc[@DIR][#FLAGS]`: DIR another checkout (before/after side by side),
+ * FLAGS Node/V8 flags for its process, e.g. `kube-sbc#--max-semi-space-size=4` (spaces as `+`).
+ *
  * Every load is bounded by a call count and a SIPp timeout; traffic stays on 127.0.0.1.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -91,7 +94,7 @@ const kubeSbc: Target = kubeSbcFrom(join(here, '..'))
  * `kube-sbc@DIR` runs the kube-sbc of another checkout (e.g. a `git worktree` of the commit before an
  * optimisation) in the same harness, so before and after are measured side by side under one load.
  */
-function kubeSbcFrom(root: string, name = 'kube-sbc'): Target {
+function kubeSbcFrom(root: string, name = 'kube-sbc', nodeOptions?: string): Target {
   return {
     name,
     async start(port, uasPort) {
@@ -104,6 +107,7 @@ function kubeSbcFrom(root: string, name = 'kube-sbc'): Target {
           uasPort,
           cpus: '0',
           ...(profileDir ? { profileDir } : {}),
+          ...(nodeOptions ? { nodeOptions } : {}),
         })
         return {
           pgid: run.pgid,
@@ -122,6 +126,15 @@ function kubeSbcFrom(root: string, name = 'kube-sbc'): Target {
 }
 
 const targets: Record<string, Target> = { kamailio, 'kube-sbc': kubeSbc }
+
+/** `kube-sbc@DIR`, `kube-sbc#FLAGS` or `kube-sbc@DIR#FLAGS` (see the file comment). */
+function kubeSbcTarget(spec: string): Target {
+  const hash = spec.indexOf('#')
+  const flags = hash < 0 ? undefined : spec.slice(hash + 1).replaceAll('+', ' ')
+  const head = hash < 0 ? spec : spec.slice(0, hash)
+  const root = head.startsWith('kube-sbc@') ? head.slice(9) : join(here, '..')
+  return kubeSbcFrom(root, spec, flags)
+}
 
 interface Measurement {
   rate: number
@@ -191,7 +204,8 @@ async function main() {
   profileDir = values.profile
   const results: Record<string, unknown> = {}
   for (const name of values.targets.split(',')) {
-    const target = name.startsWith('kube-sbc@') ? kubeSbcFrom(name.slice(9), name) : targets[name]
+    const target =
+      name.startsWith('kube-sbc@') || name.startsWith('kube-sbc#') ? kubeSbcTarget(name) : targets[name]
     if (!target) throw new Error(`unknown target ${name}; known: ${Object.keys(targets).join(', ')}`)
     const port = await freePort()
     const uasPort = await freePort()

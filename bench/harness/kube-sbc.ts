@@ -18,6 +18,8 @@ export interface KubeSbcBenchOptions {
   cpus?: string
   /** `--cpu-prof` into this folder (the process gets a minute to exit and write it). */
   profileDir?: string
+  /** Node/V8 flags for the SBC process (NODE_OPTIONS), e.g. `--max-semi-space-size=4`. */
+  nodeOptions?: string
 }
 
 /**
@@ -56,12 +58,20 @@ export async function startKubeSbc(o: KubeSbcBenchOptions): Promise<ProcessGroup
     {
       ...(o.cpus === undefined ? {} : { cpus: o.cpus }),
       cwd: dir,
-      ...(o.profileDir
+      ...(o.profileDir || o.nodeOptions
         ? {
-            env: { ...process.env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${o.profileDir}` },
-            killAfterMs: 60_000,
+            env: {
+              ...process.env,
+              NODE_OPTIONS: [
+                o.profileDir ? `--cpu-prof --cpu-prof-dir=${o.profileDir}` : '',
+                o.nodeOptions ?? '',
+              ]
+                .join(' ')
+                .trim(),
+            },
           }
         : {}),
+      ...(o.profileDir ? { killAfterMs: 60_000 } : {}),
     },
   )
   const stop = async () => {
