@@ -11,6 +11,7 @@ import {
   Latch,
   loadMediaAddon,
   type MediaAddon,
+  type NativeRelayHandle,
   NativeSrtpStatus,
   SRTP_MAX_TRAILER_LEN,
   SrtpEngine,
@@ -495,7 +496,7 @@ describe('media addon (libsrtp + native relay)', function () {
       plain.stop()
     })
 
-    it("reports a leg's idle time alone (relayIdleMs) as its stats do: -1 before media, then since the last packet", async () => {
+    it("reports a leg's idle time alone (relayIdleMs) and its stats from numbers (relayStatsInto) as relayStats does", async () => {
       const relay = new NativeRelay(addon)
       const a = relay.bind('127.0.0.1')
       const b = relay.bind('127.0.0.1')
@@ -516,6 +517,25 @@ describe('media addon (libsrtp + native relay)', function () {
         assert.ok(idle >= 100 && idle <= snapshot && snapshot - idle < 50, `idle ${idle}, stats ${snapshot}`)
         assert.equal(relay.idleMs(b), -1, 'b sent nothing')
         assert.throws(() => relay.idleMs(9999), { code: 'SBC_ERR_MEDIA_NATIVE' })
+        // NativeRelay.stats builds the snapshot from relayStatsInto's numbers: the same as the addon's
+        // own object (relayStats), peer address and port included.
+        const handle = (relay as unknown as { handle: NativeRelayHandle }).handle
+        for (const [leg, peer] of [
+          [a, peerA],
+          [b, peerB],
+        ] as const) {
+          const { idleMs: _i, ...fast } = relay.stats(leg)
+          const { idleMs: _j, ...slow } = addon.relayStats(handle, leg.leg)
+          assert.deepEqual(fast, slow)
+          assert.equal(fast.peerAddress, '127.0.0.1')
+          assert.equal(fast.peerPort, peer.address().port)
+        }
+        assert.equal(relay.stats(a).packetsIn, 1)
+        assert.equal(relay.stats(b).packetsOut, 1)
+        assert.throws(() => addon.relayStatsInto(handle, a.leg, new Float64Array(4)), {
+          code: 'SBC_ERR_MEDIA_NATIVE',
+          message: /Float64Array of at least 16/,
+        })
       } finally {
         relay.stop()
         relay.close(a)

@@ -102,6 +102,12 @@ export interface MediaAddon {
   relaySetPtMap(r: NativeRelayHandle, leg: number, pairs: Uint8Array | null): void
   relayClose(r: NativeRelayHandle, leg: number): void
   relayStats(r: NativeRelayHandle, leg: number): NativeLegStats
+  /**
+   * relayStats' snapshot written into `out` (a Float64Array of 16): packets in, bytes in, packets out,
+   * bytes out, auth failures, replay drops, dropped, idle ms, lost, jitter, ICE checks, ICE failures,
+   * nominated (0/1), has peer (0/1), peer IPv4 address (a host-order integer), peer port.
+   */
+  relayStatsInto(r: NativeRelayHandle, leg: number, out: Float64Array): void
   /** Milliseconds since the leg's last media packet, -1 before the first (relayStats' idleMs, cheaply). */
   relayIdleMs(r: NativeRelayHandle, leg: number): number
   relaySetClockRate(r: NativeRelayHandle, leg: number, hz: number): void

@@ -47,6 +47,8 @@ const legIndex = (l: LegRef): number => (typeof l === 'number' ? l : l.leg)
 export class NativeRelay {
   private readonly addon: MediaAddon
   private readonly handle: NativeRelayHandle
+  /** What relayStatsInto writes (one per relay: JavaScript is single-threaded). */
+  private readonly scratch = new Float64Array(16)
 
   /** @throws MediaNativeError `SBC_ERR_MEDIA_NATIVE_MISSING` when the addon is not built */
   constructor(addon: MediaAddon | null = loadMediaAddon()) {
@@ -129,9 +131,36 @@ export class NativeRelay {
     this.call(() => this.addon.relayClose(this.handle, legIndex(leg)))
   }
 
-  /** A snapshot of the leg's counters (packets, bytes, auth failures, replays, drops, idle time, peer). */
+  /**
+   * A snapshot of the leg's counters (packets, bytes, auth failures, replays, drops, idle time, peer).
+   * Read as 16 numbers and built here: the addon's own object (relayStats) cost ~7.5 µs per leg in
+   * Node-API property sets, which a /metrics scrape paid for every leg.
+   */
   stats(leg: LegRef): NativeLegStats {
-    return this.call(() => this.addon.relayStats(this.handle, legIndex(leg)))
+    const f = this.scratch
+    this.call(() => this.addon.relayStatsInto(this.handle, legIndex(leg), f))
+    const n = (i: number) => f[i] as number
+    const s: NativeLegStats = {
+      packetsIn: n(0),
+      bytesIn: n(1),
+      packetsOut: n(2),
+      bytesOut: n(3),
+      authFailures: n(4),
+      replayDrops: n(5),
+      dropped: n(6),
+      idleMs: n(7),
+      lost: n(8),
+      jitter: n(9),
+      iceChecks: n(10),
+      iceFailures: n(11),
+      nominated: n(12) === 1,
+    }
+    if (n(13) === 1) {
+      const a = n(14)
+      s.peerAddress = `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`
+      s.peerPort = n(15)
+    }
+    return s
   }
 
   /**

@@ -687,6 +687,47 @@ static napi_value stats(napi_env env, napi_callback_info info) {
   return o;
 }
 
+/* relayStatsInto(relay, leg, out: Float64Array(16)): relayStats' snapshot as numbers, for a caller that
+ * builds the object itself (NativeRelay.stats): setting 14 named properties through Node-API cost ~7.5 µs
+ * per leg, what a /metrics scrape pays for every leg. Layout: packets in, bytes in, packets out, bytes
+ * out, auth failures, replay drops, dropped, idle ms (-1 none), lost, jitter, ICE checks, ICE failures,
+ * nominated (0/1), has peer (0/1), peer IPv4 address (host order), peer port. */
+static napi_value stats_into(napi_env env, napi_callback_info info) {
+  ARGS(3)
+  leg *L = leg_arg(env, r, argv[1]);
+  if (!L) return NULL;
+  bool is_ta = false;
+  napi_typedarray_type tt;
+  size_t n = 0;
+  void *data = NULL;
+  if (napi_is_typedarray(env, argv[2], &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, argv[2], &tt, &n, &data, NULL, NULL) != napi_ok || tt != napi_float64_array ||
+      n < 16)
+    KSBC_THROW(env, "expected a Float64Array of at least 16 numbers");
+  pthread_mutex_lock(&r->lock);
+  leg c = *L;
+  pthread_mutex_unlock(&r->lock);
+  double *o = data;
+  int64_t expected = c.rs.received ? (int64_t)c.rs.cycles + c.rs.max_seq - c.rs.base_seq + 1 : 0;
+  o[0] = (double)c.pkts_in;
+  o[1] = (double)c.bytes_in;
+  o[2] = (double)c.pkts_out;
+  o[3] = (double)c.bytes_out;
+  o[4] = (double)c.auth_fail;
+  o[5] = (double)c.replay;
+  o[6] = (double)c.dropped;
+  o[7] = c.last_rx_ms ? (double)(now_ms() - c.last_rx_ms) : -1;
+  o[8] = (double)(expected - (int64_t)c.rs.received);
+  o[9] = (double)(c.rs.jitter_q4 >> 4);
+  o[10] = c.ice_checks;
+  o[11] = c.ice_failures;
+  o[12] = c.nominated != 0;
+  o[13] = c.has_peer != 0;
+  o[14] = c.has_peer ? (double)ntohl(c.peer.sin_addr.s_addr) : 0;
+  o[15] = c.has_peer ? ntohs(c.peer.sin_port) : 0;
+  return NULL;
+}
+
 /* relayIdleMs(relay, leg) -> ms since the leg's last media packet, -1 before the first: all the media
  * timeout needs, read every second for every leg, without building relayStats' object (~7.5 µs per
  * call on the benchmark machine: 12 ms of the event loop per second at 400 calls). */
@@ -795,6 +836,7 @@ napi_value ksbc_relay_init(napi_env env, napi_value exports) {
       {"relaySetIce", NULL, set_ice, NULL, NULL, NULL, napi_default, NULL},
       {"relayStats", NULL, stats, NULL, NULL, NULL, napi_default, NULL},
       {"relayIdleMs", NULL, idle_ms, NULL, NULL, NULL, napi_default, NULL},
+      {"relayStatsInto", NULL, stats_into, NULL, NULL, NULL, napi_default, NULL},
       {"relaySetClockRate", NULL, set_clock, NULL, NULL, NULL, napi_default, NULL},
       {"relayStart", NULL, start, NULL, NULL, NULL, napi_default, NULL},
       {"relayStop", NULL, stop, NULL, NULL, NULL, napi_default, NULL},
