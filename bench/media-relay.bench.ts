@@ -19,7 +19,7 @@
  *
  * Bounded: each run sends rate × SECONDS packets (≤ 200,000); every process started here is stopped
  * by its PID. Usage:
- *   node bench/media-relay.bench.ts [seconds=5] [rounds=3] [rates=10000,20000] [idle-sessions=1000, 0 = skip] [relays=ncores,rtpengine,ts | native,native4,nslice,nrt]
+ *   node bench/media-relay.bench.ts [seconds=5] [rounds=3] [rates=10000,20000] [idle-sessions=1000, 0 = skip] [relays=ncores,rtpengine,ts | native,native4,nslice,nrt,rtprt]
  * Environment: MEDIA_BENCH_PORT_BASE (default 10000): first port of the relays' ranges (7,000 each);
  * MEDIA_BENCH_PT_MAP=1: every call negotiates telephone-event on different types (a payload type map);
  * MEDIA_BENCH_MODES=RTP→RTP,SRTP→SRTP: only these cases; MEDIA_BENCH_SINK_POLL_US=N: the sink thread
@@ -45,7 +45,9 @@ import { freePort } from '../test/harness/free-port.ts'
 // `native4`: the native relay with 4 worker threads, as many packet threads as rtpengine runs here
 // (4 "poller" threads): under CPU contention the scheduler shares CPU per thread, so the tail latency
 // of a 1-thread relay against a 4-thread one compares thread counts, not relays. Not in the default set.
-const RELAYS = ['native', 'rtpengine', 'ts', 'native4', 'nslice', 'ncores', 'nrt'] as const
+// `rtprt`: rtpengine with `--scheduling=fifo --priority=10`, its own real-time option: the like-for-like
+// anchor for `nrt` (ratios in the summary stay against plain `rtpengine`).
+const RELAYS = ['native', 'rtpengine', 'ts', 'native4', 'nslice', 'ncores', 'nrt', 'rtprt'] as const
 type RelayName = (typeof RELAYS)[number]
 const MODES = ['RTP→RTP', 'RTP→SRTP', 'SRTP→SRTP'] as const
 type Mode = (typeof MODES)[number]
@@ -77,7 +79,7 @@ async function startRelay(name: RelayName, base: number): Promise<Relay> {
   const ngPort = await freePort()
   let proc: ChildProcess
   let cleanup = () => {}
-  if (name === 'rtpengine') {
+  if (name === 'rtpengine' || name === 'rtprt') {
     proc = spawn(
       '/usr/bin/rtpengine',
       [
@@ -95,6 +97,7 @@ async function startRelay(name: RelayName, base: number): Promise<Relay> {
         String(base),
         '-M',
         String(base + PORT_SPAN - 1),
+        ...(name === 'rtprt' ? ['--scheduling=fifo', '--priority=10'] : []),
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     )
@@ -303,7 +306,7 @@ async function runCase(r: Relay, tag: string, mode: Mode, rate: number): Promise
     ports[i] = await setupCall(r, `${tag}-${i}`, mode, gen.port, crypto)
   })
   await new Promise((res) => setTimeout(res, 300))
-  if (PT_MAP && r.name !== 'rtpengine') {
+  if (PT_MAP && !r.name.startsWith('rtp')) {
     // Which relay a kube-sbc call with a payload type map ended up on (native since the worker maps).
     const q = await r.ng.request({ command: 'query', 'call-id': `${tag}-0` })
     const tags = q.tags as Record<string, { medias: { streams: { relay: string }[] }[] }>
