@@ -43,13 +43,15 @@ describe('admission step (MemoryStore)', () => {
     assert.equal(r.ok === false && `${r.code} ${r.cause}`, '503 store-unavailable')
   })
 
-  it('refuses within the timeout when the store hangs', async () => {
+  // A store whose reply never comes: admission is refused by its own deadline, not by the hang
+  // ending. No wall-clock bound here (tests assert no timings); a hang fails on mocha's timeout, and
+  // the deadline is the one named in the reason.
+  it('refuses at its deadline when the store hangs', async () => {
     const store = new MemoryStore()
     store.tryAcquireCall = () => new Promise(() => {})
-    const start = performance.now()
     const r = await admit(store, CompiledPipeline.from(uclabConfig()), 'webex', 'c', { timeoutMs: 30 })
     assert.equal(r.ok === false && r.cause, 'store-unavailable')
-    assert.ok(performance.now() - start < 100)
+    assert.match(r.ok === false ? r.reason : '', /no reply within 30 ms/)
   })
 
   it('releases without throwing when the store is down', async () => {
