@@ -19,6 +19,29 @@ import { rtpPayload } from './pcap.ts'
 import { eventually, mediaPortBase, mediaSbcYaml } from './sbc-run.ts'
 import { SipUa } from './sip-ua.ts'
 
+type Named = { name: string; p: StartedProcess }
+
+/**
+ * A failed test prints what the processes wrote while it ran: the cause of a missing re-INVITE,
+ * BYE or 2xx is in their logs (watch, claims, NG, transactions), not in the assertion.
+ */
+function logsOnFailure(procs: () => Named[]) {
+  let marks = new Map<StartedProcess, number>()
+  beforeEach(() => {
+    marks = new Map(procs().map(({ p }) => [p, p.output().length]))
+  })
+  afterEach(function () {
+    if (this.currentTest?.state !== 'failed') return
+    for (const { name, p } of procs()) {
+      const out = p.output()
+      const since = out.slice(Math.min(marks.get(p) ?? 0, out.length))
+      console.log(
+        `----- ${name} (pid ${p.pid}) -----\n${since.length > 200_000 ? `…${since.slice(-200_000)}` : since}`,
+      )
+    }
+  })
+}
+
 /**
  * The cluster shape on one machine: `kube-sbc media` and `kube-sbc signalling` as two processes
  * sharing a real redis-server. Signalling finds the media pod in the registry it heartbeats into,
@@ -36,6 +59,10 @@ describe('kube-sbc signalling + kube-sbc media (two processes, Redis)', function
   let sip: { pbx: number; carrier: number }
   let mediaHttp: number
   let carrierRange: { min: number; max: number }
+  logsOnFailure(() => [
+    ...(media ? [{ name: 'media', p: media }] : []),
+    ...(signalling ? [{ name: 'signalling', p: signalling }] : []),
+  ])
 
   before(async () => {
     redis = await startRedis()
@@ -193,7 +220,7 @@ async function twoMediaPods(
 ) {
   const names = ['a', 'b', 'c'].slice(0, mediaPods)
   const redis = await startRedis()
-  const procs: StartedProcess[] = []
+  const procs: Named[] = []
   const pbx = await SipUa.open(await freePort())
   const carrier = await SipUa.open(await freePort())
   const sip = { pbx: await freePort(), carrier: await freePort() }
@@ -201,14 +228,14 @@ async function twoMediaPods(
   const ranges: { pbx: Range; carrier: Range }[] = []
   const kubeSbc = async (args: string[], name: string, ready: RegExp) => {
     const p = startProcess(join(root, 'bin', 'kube-sbc'), args, { env: { ...process.env, POD_NAME: name } })
-    procs.push(p)
+    procs.push({ name, p })
     await p.waitForOutput(ready, 60_000)
     return p
   }
   const close = async () => {
     pbx.close()
     carrier.close()
-    for (const p of [...procs].reverse()) await p.stop(5000)
+    for (const { p } of [...procs].reverse()) await p.stop(5000)
     await redis.close()
     await rm(dir, { recursive: true, force: true })
   }
@@ -305,6 +332,8 @@ async function twoMediaPods(
       await p.exited
     }
     return {
+      /** Every process started, by pod name. */
+      procs,
       killMedia,
       /** Indexes of the media pods not killed. */
       alive: () => names.map((_, i) => i).filter((i) => !killed[i]),
@@ -336,6 +365,7 @@ const inRange = (p: number, r: Range) => p >= r.min && p <= r.max
 describe('kube-sbc signalling: re-anchoring when the media pod dies', function () {
   this.timeout(120_000)
   let c: Awaited<ReturnType<typeof twoMediaPods>>
+  logsOnFailure(() => c?.procs ?? [])
 
   before(async () => {
     c = await twoMediaPods()
@@ -382,6 +412,7 @@ describe('kube-sbc signalling: re-anchoring when the media pod dies', function (
 describe('kube-sbc signalling: re-INVITEs both legs when the media pod dies', function () {
   this.timeout(120_000)
   let c: Awaited<ReturnType<typeof twoMediaPods>>
+  logsOnFailure(() => c?.procs ?? [])
 
   before(async () => {
     // Two signalling processes: each notices the lost pod, exactly one moves each call.
@@ -617,6 +648,7 @@ describe('kube-sbc signalling: re-INVITEs both legs when the media pod dies', fu
 describe('kube-sbc signalling: a move meeting glare and new Contacts, and the SDP versions after it', function () {
   this.timeout(120_000)
   let c: Awaited<ReturnType<typeof twoMediaPods>>
+  logsOnFailure(() => c?.procs ?? [])
 
   before(async () => {
     c = await twoMediaPods(['--heartbeat-ms', '300'], 1, 2)
@@ -748,6 +780,7 @@ describe('kube-sbc signalling: a moved SRTP leg stays SRTP, under the new media 
   this.timeout(120_000)
   const SUITE = 'AES_CM_128_HMAC_SHA1_80'
   let c: Awaited<ReturnType<typeof twoMediaPods>>
+  logsOnFailure(() => c?.procs ?? [])
   let srtp: Libsrtp
 
   before(async () => {
