@@ -73,6 +73,10 @@ export interface CallReanchorOptions {
   concurrency?: number
   /** Counted per call handled (`sbc_media_pod_lost_calls_total{outcome}`). */
   onOutcome?: (outcome: ReanchorOutcome) => void
+  /** See {@link STORE_RETRIES}. */
+  storeRetries?: number
+  /** See {@link STORE_RETRY_MS}. */
+  storeRetryMs?: number
 }
 
 /** What became of one call. */
@@ -92,8 +96,19 @@ export function glareDelayMs(leg: LegName, random: () => number = Math.random): 
   return 10 * (min + Math.floor(random() * (max - min + 1)))
 }
 
+/**
+ * How often the calls of a lost pod are listed or handled again after a store error (see
+ * `CallReanchor.podLost`), and the wait before each round: 2.5 s in all rides out a stalled or
+ * briefly unreachable Redis without holding a lost pod's calls for long.
+ */
+export const STORE_RETRIES = 5
+export const STORE_RETRY_MS = 500
+
 /** The reason the CDR of a call ended by a lost media pod carries. */
 export const MEDIA_POD_LOST = 'media-pod-lost'
+
+const isStateUnavailable = (e: unknown) =>
+  (e as { code?: string } | undefined)?.code === 'SBC_ERR_STATE_UNAVAILABLE'
 
 /** See the file comment. */
 export class CallReanchor {
@@ -105,35 +120,64 @@ export class CallReanchor {
     this.#log = options.logger.child({ module: 'call-reanchor' })
   }
 
-  /** Moves or ends every call anchored on `pod`, which left the registry. Never throws. */
+  /**
+   * Moves or ends every call anchored on `pod`, which left the registry. Never throws.
+   *
+   * The watch reports a pod once, so a store error here would strand its calls on a dead pod for
+   * good: the listing, and each call whose handling failed on the store (Redis briefly slow or
+   * unreachable: `SBC_ERR_STATE_UNAVAILABLE`, the store's short command deadline), are tried again
+   * after {@link STORE_RETRY_MS}, at most {@link STORE_RETRIES} times. Safe to repeat: a call is
+   * acted on only under its claim and while it still names the lost pod.
+   */
   async podLost(pod: MediaPodInfo): Promise<Record<ReanchorOutcome, number>> {
     const counts: Record<ReanchorOutcome, number> = { moved: 0, ended: 0, left: 0, skipped: 0 }
-    let ids: string[]
-    try {
-      ids = await this.#o.store.callsOnMediaPod(pod.id)
-    } catch (err) {
-      this.#log.warn({ err, pod: pod.id }, 'Could not list the calls of a lost media pod')
-      return counts
-    }
     // Asked at most once per lost pod, and only when a call has nowhere else to go.
     let alive: Promise<boolean> | undefined
     const draining = () => {
       alive ??= this.#o.media.answersPing(pod.address)
       return alive
     }
-    const queue = [...ids]
-    const worker = async () => {
-      for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
-        const outcome = await this.reanchor(id, pod.id, draining).catch((err: unknown) => {
-          this.#log.warn({ err, dialogId: id, pod: pod.id }, 'Re-anchoring failed')
-          return 'skipped' as const
-        })
-        counts[outcome]++
-        this.#o.onOutcome?.(outcome)
+    let listed = 0
+    let retry: string[] | undefined
+    for (let round = 0; ; round++) {
+      if (round > 0)
+        await new Promise((resolve) => setTimeout(resolve, this.#o.storeRetryMs ?? STORE_RETRY_MS))
+      const last = round >= (this.#o.storeRetries ?? STORE_RETRIES)
+      let ids: string[]
+      try {
+        ids = retry ?? (await this.#o.store.callsOnMediaPod(pod.id))
+      } catch (err) {
+        if (!last && isStateUnavailable(err)) continue
+        this.#log.warn({ err, pod: pod.id }, 'Could not list the calls of a lost media pod')
+        break
       }
+      if (!retry) listed = ids.length
+      const again: string[] = []
+      const queue = [...ids]
+      const worker = async () => {
+        for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+          const outcome = await this.reanchor(id, pod.id, draining).catch((err: unknown) => {
+            if (!last && isStateUnavailable(err)) {
+              this.#log.info(
+                { err, dialogId: id, pod: pod.id },
+                'Re-anchoring met a store error; trying again',
+              )
+              again.push(id)
+              return undefined
+            }
+            this.#log.warn({ err, dialogId: id, pod: pod.id }, 'Re-anchoring failed')
+            return 'skipped' as const
+          })
+          if (outcome === undefined) continue
+          counts[outcome]++
+          this.#o.onOutcome?.(outcome)
+        }
+      }
+      await Promise.all(Array.from({ length: Math.min(ids.length, this.#o.concurrency ?? 16) }, worker))
+      if (again.length === 0) break
+      retry = again
     }
-    await Promise.all(Array.from({ length: Math.min(ids.length, this.#o.concurrency ?? 16) }, worker))
-    this.#log.info({ pod: pod.id, calls: ids.length, ...counts }, 'Handled the calls of a lost media pod')
+    this.#log.info({ pod: pod.id, calls: listed, ...counts }, 'Handled the calls of a lost media pod')
     return counts
   }
 
