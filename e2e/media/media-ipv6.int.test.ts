@@ -20,7 +20,9 @@ class Peer6 {
     return p
   }
   send(msg: Buffer, port: number): Promise<void> {
-    return new Promise((resolve, reject) => this.socket.send(msg, port, '::1', (e) => (e ? reject(e) : resolve())))
+    return new Promise((resolve, reject) =>
+      this.socket.send(msg, port, '::1', (e) => (e ? reject(e) : resolve())),
+    )
   }
   async waitFor(n: number, timeoutMs = 3000): Promise<void> {
     const until = Date.now() + timeoutMs
@@ -31,7 +33,17 @@ class Peer6 {
 
 /** An audio SDP on ::1 (RFC 4566 §5.7: c=IN IP6). */
 const sdp6 = (port: number): string =>
-  ['v=0', 'o=peer 1000 1 IN IP6 ::1', 's=-', 'c=IN IP6 ::1', 't=0 0', `m=audio ${port} RTP/AVP 0`, 'a=rtpmap:0 PCMU/8000', 'a=sendrecv', ''].join('\r\n')
+  [
+    'v=0',
+    'o=peer 1000 1 IN IP6 ::1',
+    's=-',
+    'c=IN IP6 ::1',
+    't=0 0',
+    `m=audio ${port} RTP/AVP 0`,
+    'a=rtpmap:0 PCMU/8000',
+    'a=sendrecv',
+    '',
+  ].join('\r\n')
 
 const endpoint6 = (sdp: string): { address: string; port: number } => ({
   address: /c=IN IP6 (\S+)/.exec(sdp)?.[1] ?? '',

@@ -105,7 +105,8 @@ export interface MediaAddon {
   /**
    * relayStats' snapshot written into `out` (a Float64Array of 16): packets in, bytes in, packets out,
    * bytes out, auth failures, replay drops, dropped, idle ms, lost, jitter, ICE checks, ICE failures,
-   * nominated (0/1), has peer (0/1), peer IPv4 address (a host-order integer), peer port.
+   * nominated (0/1), peer (0 none, 1 IPv4, 2 IPv6), peer IPv4 address (a host-order integer; 0 for an
+   * IPv6 peer, whose text only relayStats gives), peer port.
    */
   relayStatsInto(r: NativeRelayHandle, leg: number, out: Float64Array): void
   /** Milliseconds since the leg's last media packet, -1 before the first (relayStats' idleMs, cheaply). */

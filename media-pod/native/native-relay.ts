@@ -159,6 +159,11 @@ export class NativeRelay {
       const a = n(14)
       s.peerAddress = `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`
       s.peerPort = n(15)
+    } else if (n(13) === 2) {
+      // An IPv6 peer does not fit the numbers: its text comes from the addon's object (IPv6 legs only).
+      const full = this.call(() => this.addon.relayStats(this.handle, legIndex(leg)))
+      s.peerAddress = full.peerAddress
+      s.peerPort = full.peerPort
     }
     return s
   }

@@ -51,6 +51,8 @@ ksbc_ice *ksbc_ice_from(napi_env env, napi_value ufrag, napi_value pwd);
 /* Helpers to read arguments; each returns 0 on success, -1 with a pending exception. */
 int ksbc_get_u32(napi_env env, napi_value v, uint32_t *out);
 int ksbc_get_string(napi_env env, napi_value v, char *buf, size_t size);
+/* Reads an IPv4 or IPv6 address (a string, no zone) and a port into `out`. */
+int ksbc_parse_addr(napi_env env, napi_value address, napi_value port, ksbc_sockaddr *out);
 void ksbc_set_number(napi_env env, napi_value obj, const char *key, double value);
 
 #endif

@@ -112,7 +112,7 @@ static uint64_t now_us(void) {
   return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-/* Fields ordered so the struct has no holes (192 octets): it is per leg, up to 2^20 per worker. */
+/* Fields ordered so the struct has no holes but 3 octets after `nominated` (208 octets): it is per leg, up to 2^20 per worker. */
 typedef struct leg {
   int fd;                    /* owned by: control (bind/close); -1 when the slot is free */
   int target;                /* owned by: control; leg whose socket sends what this leg receives, -1 none;
@@ -124,7 +124,7 @@ typedef struct leg {
   uint8_t latch;             /* owned by: control; LATCH_* */
   uint8_t has_peer;          /* owned by: control and worker, as `peer` */
   uint8_t nominated;         /* owned by: worker; a check with USE-CANDIDATE set `peer` (RFC 8445 §7.3.1.5) */
-  struct sockaddr_in peer;   /* owned by: control (set) and worker (latching) */
+  ksbc_sockaddr peer;        /* owned by: control (set) and worker (latching); either family */
   ksbc_srtp *srtp_in;        /* owned by: control; unprotects what arrives on this leg, NULL = plain RTP */
   ksbc_srtp *srtp_out;       /* owned by: control; protects what leaves through this leg, NULL = plain */
   napi_ref ref_in, ref_out;  /* owned by: control; keep the JS externals (and the libsrtp sessions) alive */
@@ -137,7 +137,7 @@ typedef struct leg {
   uint32_t ice_checks, ice_failures; /* answered with success / failed (400, 401, malformed) */
   rtp_stats rs;              /* owned by: worker; RFC 3550 A.1/A.8 of the RTP (not RTCP) received */
 } leg;
-_Static_assert(sizeof(leg) == 192, "leg struct grew: it is per leg, up to 2^20 per worker");
+_Static_assert(sizeof(leg) == 208, "leg struct grew: it is per leg, up to 2^20 per worker");
 
 typedef struct relay {
   pthread_mutex_t lock;
@@ -154,7 +154,7 @@ typedef struct relay {
   unsigned char slots[BATCH][SLOT];
   struct mmsghdr rx[BATCH], tx[BATCH];
   struct iovec rxiov[BATCH], txiov[BATCH];
-  struct sockaddr_in src[BATCH];
+  ksbc_sockaddr src[BATCH];
 } relay;
 
 static uint64_t now_ms(void) {
@@ -167,7 +167,7 @@ static uint64_t now_ms(void) {
  * source (RFC 8445 §7.3: responses are symmetric); a nominating check (USE-CANDIDATE, §7.3.1.5 and
  * §7.3.2 for lite agents) makes that source the leg's peer, as the TypeScript relay does. Called by
  * the worker with `lock` held. */
-static void answer_stun(leg *L, const unsigned char *p, int len, const struct sockaddr_in *src) {
+static void answer_stun(leg *L, const unsigned char *p, int len, const ksbc_sockaddr *src) {
   unsigned char out[KSBC_STUN_ANSWER_MAX];
   int out_len = 0, nominated = 0, code = 0;
   int v = ksbc_stun_answer(L->ice, p, len, src, out, &out_len, &nominated, &code);
@@ -423,18 +423,27 @@ static leg *leg_arg(napi_env env, relay *r, napi_value v) {
   return &r->legs[li];
 }
 
-static int parse_addr(napi_env env, napi_value a, napi_value p, struct sockaddr_in *out) {
+int ksbc_parse_addr(napi_env env, napi_value a, napi_value p, ksbc_sockaddr *out) {
   char host[64];
   uint32_t port;
   if (ksbc_get_string(env, a, host, sizeof host) || ksbc_get_u32(env, p, &port)) return -1;
   memset(out, 0, sizeof *out);
-  out->sin_family = AF_INET;
-  out->sin_port = htons((uint16_t)port);
-  if (port > 65535 || inet_pton(AF_INET, host, &out->sin_addr) != 1) {
-    napi_throw_type_error(env, "SBC_ERR_MEDIA_NATIVE", "expected an IPv4 address and port");
-    return -1;
+  if (port <= 65535 && inet_pton(AF_INET, host, &out->v4.sin_addr) == 1) {
+    out->v4.sin_family = AF_INET;
+    out->v4.sin_port = htons((uint16_t)port);
+    return 0;
   }
-  return 0;
+  if (port <= 65535 && inet_pton(AF_INET6, host, &out->v6.sin6_addr) == 1) {
+    out->v6.sin6_family = AF_INET6;
+    out->v6.sin6_port = htons((uint16_t)port);
+    return 0;
+  }
+  napi_throw_type_error(env, "SBC_ERR_MEDIA_NATIVE", "expected an IPv4 or IPv6 address and a port 0-65535");
+  return -1;
+}
+
+static uint16_t addr_port(const ksbc_sockaddr *a) {
+  return ntohs(a->sa.sa_family == AF_INET6 ? a->v6.sin6_port : a->v4.sin_port);
 }
 
 /* relayCreate() -> External */
@@ -455,13 +464,16 @@ static napi_value create(napi_env env, napi_callback_info info) {
 /* relayBind(relay, address, port) -> { leg, port }: a UDP socket owned by the worker. */
 static napi_value bind_leg(napi_env env, napi_callback_info info) {
   ARGS(3)
-  struct sockaddr_in sa;
-  if (parse_addr(env, argv[1], argv[2], &sa)) return NULL;
-  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  ksbc_sockaddr sa;
+  if (ksbc_parse_addr(env, argv[1], argv[2], &sa)) return NULL;
+  /* An IPv6 socket keeps the kernel's dual-stack default (as Node's udp6): bound to :: it also relays
+   * IPv4 peers, whose addresses then arrive v4-mapped. */
+  int fd = socket(sa.sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) KSBC_THROW(env, "socket() failed");
   int rcv = 1 << 20;
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
-  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+  socklen_t sl = sa.sa.sa_family == AF_INET6 ? sizeof sa.v6 : sizeof sa.v4;
+  if (bind(fd, &sa.sa, sl) < 0) {
     /* Only EADDRINUSE is "in use": the media pod then tries another port; any other failure (an
      * address not on this host, a privileged port) would fail the same way on every port. */
     int err = errno;
@@ -471,8 +483,8 @@ static napi_value bind_leg(napi_env env, napi_callback_info info) {
     napi_throw_error(env, err == EADDRINUSE ? "SBC_ERR_MEDIA_PORT_IN_USE" : "SBC_ERR_MEDIA_NATIVE", msg);
     return NULL;
   }
-  socklen_t sl = sizeof sa;
-  getsockname(fd, (struct sockaddr *)&sa, &sl);
+  sl = sizeof sa;
+  getsockname(fd, &sa.sa, &sl);
   pthread_mutex_lock(&r->lock);
   /* A freed slot first (the free list: O(1) at any table size), else the next never-used one. */
   int li = r->free_head;
@@ -490,7 +502,7 @@ static napi_value bind_leg(napi_env env, napi_callback_info info) {
     leg *L = &r->legs[li];
     memset(L, 0, sizeof *L);
     L->fd = fd;
-    L->port = ntohs(sa.sin_port);
+    L->port = addr_port(&sa);
     L->target = -1;
     L->source = -1;
     L->latch = LATCH_ONCE;
@@ -505,7 +517,7 @@ static napi_value bind_leg(napi_env env, napi_callback_info info) {
   napi_value obj;
   KSBC_CHECK(env, napi_create_object(env, &obj));
   ksbc_set_number(env, obj, "leg", li);
-  ksbc_set_number(env, obj, "port", ntohs(sa.sin_port));
+  ksbc_set_number(env, obj, "port", addr_port(&sa));
   return obj;
 }
 
@@ -539,12 +551,12 @@ static napi_value set_peer(napi_env env, napi_callback_info info) {
   if (!L) return NULL;
   uint32_t latch;
   if (ksbc_get_u32(env, argv[4], &latch)) return NULL;
-  struct sockaddr_in sa;
+  ksbc_sockaddr sa;
   int has = 0;
   napi_valuetype t;
   napi_typeof(env, argv[2], &t);
   if (t == napi_string) {
-    if (parse_addr(env, argv[2], argv[3], &sa)) return NULL;
+    if (ksbc_parse_addr(env, argv[2], argv[3], &sa)) return NULL;
     has = 1;
   }
   pthread_mutex_lock(&r->lock);
@@ -677,12 +689,13 @@ static napi_value stats(napi_env env, napi_callback_info info) {
   napi_get_boolean(env, c.nominated != 0, &nom);
   napi_set_named_property(env, o, "nominated", nom);
   if (c.has_peer) {
-    char host[INET_ADDRSTRLEN];
-    inet_ntop(AF_INET, &c.peer.sin_addr, host, sizeof host);
+    char host[INET6_ADDRSTRLEN];
+    if (c.peer.sa.sa_family == AF_INET6) inet_ntop(AF_INET6, &c.peer.v6.sin6_addr, host, sizeof host);
+    else inet_ntop(AF_INET, &c.peer.v4.sin_addr, host, sizeof host);
     napi_value s;
     napi_create_string_utf8(env, host, NAPI_AUTO_LENGTH, &s);
     napi_set_named_property(env, o, "peerAddress", s);
-    ksbc_set_number(env, o, "peerPort", ntohs(c.peer.sin_port));
+    ksbc_set_number(env, o, "peerPort", addr_port(&c.peer));
   }
   return o;
 }
@@ -691,7 +704,8 @@ static napi_value stats(napi_env env, napi_callback_info info) {
  * builds the object itself (NativeRelay.stats): setting 14 named properties through Node-API cost ~7.5 µs
  * per leg, what a /metrics scrape pays for every leg. Layout: packets in, bytes in, packets out, bytes
  * out, auth failures, replay drops, dropped, idle ms (-1 none), lost, jitter, ICE checks, ICE failures,
- * nominated (0/1), has peer (0/1), peer IPv4 address (host order), peer port. */
+ * nominated (0/1), peer (0 none, 1 IPv4, 2 IPv6), peer IPv4 address (host order; 0 for IPv6: relayStats
+ * has its text), peer port. */
 static napi_value stats_into(napi_env env, napi_callback_info info) {
   ARGS(3)
   leg *L = leg_arg(env, r, argv[1]);
@@ -722,9 +736,10 @@ static napi_value stats_into(napi_env env, napi_callback_info info) {
   o[10] = c.ice_checks;
   o[11] = c.ice_failures;
   o[12] = c.nominated != 0;
-  o[13] = c.has_peer != 0;
-  o[14] = c.has_peer ? (double)ntohl(c.peer.sin_addr.s_addr) : 0;
-  o[15] = c.has_peer ? ntohs(c.peer.sin_port) : 0;
+  int v6 = c.peer.sa.sa_family == AF_INET6;
+  o[13] = c.has_peer ? (v6 ? 2 : 1) : 0;
+  o[14] = c.has_peer && !v6 ? (double)ntohl(c.peer.v4.sin_addr.s_addr) : 0;
+  o[15] = c.has_peer ? addr_port(&c.peer) : 0;
   return NULL;
 }
 

@@ -122,7 +122,7 @@ static int error_answer(const unsigned char *tid, int code, unsigned char *out) 
   return finish(NULL, out, at, 0);
 }
 
-int ksbc_stun_answer(const ksbc_ice *ice, const unsigned char *p, int len, const struct sockaddr_in *from,
+int ksbc_stun_answer(const ksbc_ice *ice, const unsigned char *p, int len, const ksbc_sockaddr *from,
                      unsigned char *out, int *out_len, int *nominated, int *code) {
   *nominated = 0;
   *code = 0;
@@ -178,14 +178,27 @@ int ksbc_stun_answer(const ksbc_ice *ice, const unsigned char *p, int len, const
   }
   /* Success: XOR-MAPPED-ADDRESS of the source (RFC 5389 §15.2), SOFTWARE, MESSAGE-INTEGRITY with our
    * password and FINGERPRINT (RFC 8445 §7.3: both required on a check's response). */
-  unsigned char xma[8];
-  uint32_t ip = ntohl(from->sin_addr.s_addr);
+  /* RFC 8489 §14.2: the port XORed with the cookie's high 16 bits; an IPv4 address with the cookie,
+   * an IPv6 one (family 0x02) with the cookie followed by the transaction id (128 bits). */
+  unsigned char xma[20];
+  int xma_len;
   xma[0] = 0;
-  xma[1] = 0x01; /* IPv4: the worker's sockets are AF_INET */
-  wr16(xma + 2, ntohs(from->sin_port) ^ (MAGIC_COOKIE >> 16));
-  wr32(xma + 4, ip ^ MAGIC_COOKIE);
+  if (from->sa.sa_family == AF_INET6) {
+    unsigned char key[16];
+    wr32(key, MAGIC_COOKIE);
+    memcpy(key + 4, tid, 12);
+    xma[1] = 0x02;
+    wr16(xma + 2, ntohs(from->v6.sin6_port) ^ (MAGIC_COOKIE >> 16));
+    for (int i = 0; i < 16; i++) xma[4 + i] = from->v6.sin6_addr.s6_addr[i] ^ key[i];
+    xma_len = 20;
+  } else {
+    xma[1] = 0x01;
+    wr16(xma + 2, ntohs(from->v4.sin_port) ^ (MAGIC_COOKIE >> 16));
+    wr32(xma + 4, ntohl(from->v4.sin_addr.s_addr) ^ MAGIC_COOKIE);
+    xma_len = 8;
+  }
   put_header(out, T_BINDING_SUCCESS, tid);
-  int o = put_attr(out, HEADER, A_XOR_MAPPED_ADDRESS, xma, 8);
+  int o = put_attr(out, HEADER, A_XOR_MAPPED_ADDRESS, xma, xma_len);
   o = put_attr(out, o, A_SOFTWARE, SOFTWARE, (int)sizeof SOFTWARE - 1);
   o = finish(ice, out, o, 1);
   if (o < 0) return KSBC_STUN_DROP_BAD;
@@ -207,14 +220,8 @@ static napi_value stun_answer(napi_env env, napi_callback_info info) {
   napi_is_buffer(env, argv[0], &is_buf);
   if (!is_buf || napi_get_buffer_info(env, argv[0], &data, &len) != napi_ok || len > 65535)
     KSBC_THROW(env, "packet must be a Buffer of at most 65535 octets");
-  struct sockaddr_in from;
-  memset(&from, 0, sizeof from);
-  char host[64];
-  uint32_t port;
-  if (ksbc_get_string(env, argv[1], host, sizeof host) || ksbc_get_u32(env, argv[2], &port)) return NULL;
-  from.sin_family = AF_INET;
-  from.sin_port = htons((uint16_t)port);
-  if (port > 65535 || inet_pton(AF_INET, host, &from.sin_addr) != 1) KSBC_THROW(env, "expected an IPv4 address and port");
+  ksbc_sockaddr from;
+  if (ksbc_parse_addr(env, argv[1], argv[2], &from)) return NULL;
   ksbc_ice *ice = ksbc_ice_from(env, argv[3], argv[4]);
   if (!ice) return NULL;
   unsigned char out[KSBC_STUN_ANSWER_MAX];

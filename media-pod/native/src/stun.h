@@ -4,12 +4,22 @@
 #define KSBC_STUN_H
 
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdint.h>
+
+/* A socket address of either family, as recvmmsg fills it and sendmmsg takes it: a leg's peer is
+ * stored and passed with this size whatever its family (an AF_INET socket accepts a longer address
+ * length), so the packet path never branches on the family. */
+typedef union ksbc_sockaddr {
+  struct sockaddr sa;
+  struct sockaddr_in v4;
+  struct sockaddr_in6 v6;
+} ksbc_sockaddr;
 
 /* RFC 8839 §5.4: ice-ufrag is 4–256 and ice-pwd 22–256 ice-chars. */
 #define KSBC_ICE_MAX 256
-/* The largest answer: header 20 + XOR-MAPPED-ADDRESS 12 + SOFTWARE 12 + MESSAGE-INTEGRITY 24 +
- * FINGERPRINT 8 = 76 octets; an error: 20 + ERROR-CODE 20 + SOFTWARE 12 + FINGERPRINT 8 = 60. */
+/* The largest answer: header 20 + XOR-MAPPED-ADDRESS 24 (IPv6) + SOFTWARE 12 + MESSAGE-INTEGRITY 24 +
+ * FINGERPRINT 8 = 88 octets; an error: 20 + ERROR-CODE 20 + SOFTWARE 12 + FINGERPRINT 8 = 60. */
 #define KSBC_STUN_ANSWER_MAX 128
 
 /* Our credentials toward one party (the a=ice-ufrag / a=ice-pwd we sent it): the ufrag's octets,
@@ -32,7 +42,7 @@ enum {
 
 /* Answers `p` (len octets) received from `from` on a leg with credentials `ice`. Writes the answer
  * into `out` (KSBC_STUN_ANSWER_MAX octets) for SUCCESS and ERROR. Never reads outside `p`. */
-int ksbc_stun_answer(const ksbc_ice *ice, const unsigned char *p, int len, const struct sockaddr_in *from,
+int ksbc_stun_answer(const ksbc_ice *ice, const unsigned char *p, int len, const ksbc_sockaddr *from,
                      unsigned char *out, int *out_len, int *nominated, int *code);
 
 #endif

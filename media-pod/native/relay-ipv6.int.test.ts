@@ -1,0 +1,213 @@
+import assert from 'node:assert/strict'
+import { createSocket, type Socket } from 'node:dgram'
+import { once } from 'node:events'
+import { SrtpContext } from '../../lib/media/srtp/context.ts'
+import { generateSdesKey } from '../../lib/media/srtp/sdes.ts'
+import type { SrtpSuiteName } from '../../lib/media/srtp/suites.ts'
+import { answerIceCheck } from '../../lib/media/stun/ice-lite.ts'
+import {
+  buildStun,
+  decodeXorAddress,
+  parseStun,
+  StunAttr,
+  StunType,
+  verifyFingerprint,
+  verifyIntegrity,
+} from '../../lib/media/stun/stun.ts'
+import { buildMediaAddon } from './build.ts'
+import { Latch, loadMediaAddon, type MediaAddon, StunVerdict } from './media-addon.ts'
+import { NativeRelay } from './native-relay.ts'
+
+/* The native worker on IPv6 (legs bound on ::1): relaying both ways with latching and SRTP, the stats'
+ * peer address, and STUN answers whose XOR-MAPPED-ADDRESS is family 0x02 XORed with the cookie and
+ * the transaction id (RFC 8489 §14.2), checked against RFC 5769 §2.3. Loopback (::1) only. */
+
+const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex')
+// RFC 5769 §2.1's request (USERNAME "evtj:h6vY", password "VOkJxbRl1RmTxUk/WvJxBt"); §2.3's response
+// to the same transaction maps 2001:db8:1234:5678:11:2233:4455:6677 port 32853.
+const RFC5769_REQUEST = hex(`00 01 00 58 21 12 a4 42 b7 e7 a7 01 bc 34 d6 86 fa 87 df ae
+  80 22 00 10 53 54 55 4e 20 74 65 73 74 20 63 6c 69 65 6e 74
+  00 24 00 04 6e 00 01 ff
+  80 29 00 08 93 2f f9 b1 51 26 3b 36
+  00 06 00 09 65 76 74 6a 3a 68 36 76 59 20 20 20
+  00 08 00 14 9a ea a7 0c bf d8 cb 56 78 1e f2 b5 b2 d3 f2 49 c1 b5 71 a2
+  80 28 00 04 e5 7a 3b cf`)
+const RFC5769 = { ufrag: 'evtj', pwd: 'VOkJxbRl1RmTxUk/WvJxBt' }
+const FROM6 = { address: '2001:db8:1234:5678:11:2233:4455:6677', port: 32853 }
+const RFC5769_XMA6 = hex('0002 a147 0113a9fa a5d3f179 bc25f4b5 bed2b9d9')
+
+function rtp(seq: number, ssrc: number): Buffer {
+  const b = Buffer.alloc(12 + 160)
+  b[0] = 0x80
+  b.writeUInt16BE(seq, 2)
+  b.writeUInt32BE(seq * 160, 4)
+  b.writeUInt32BE(ssrc, 8)
+  for (let i = 12; i < b.length; i++) b[i] = (i + seq) & 0xff
+  return b
+}
+
+/** A connectivity check as a full agent sends it (RFC 8445 §7.2.2). */
+function check(ours: { ufrag: string; pwd: string }, nominate = false): Buffer {
+  return buildStun(
+    StunType.bindingRequest,
+    Buffer.from('0123456789ab'),
+    [
+      { type: StunAttr.username, value: Buffer.from(`${ours.ufrag}:peer`) },
+      { type: StunAttr.priority, value: hex('6e0001ff') },
+      ...(nominate ? [{ type: StunAttr.useCandidate, value: Buffer.alloc(0) }] : []),
+    ],
+    { integrityKey: ours.pwd, fingerprint: true },
+  )
+}
+
+describe('native relay on IPv6 (::1)', function () {
+  this.timeout(120_000)
+  let addon: MediaAddon
+  const sockets: Socket[] = []
+  const udp6 = async (): Promise<Socket> => {
+    const s = createSocket('udp6')
+    sockets.push(s)
+    s.bind(0, '::1')
+    await once(s, 'listening')
+    return s
+  }
+  const next = async (s: Socket): Promise<[Buffer, { address: string; port: number }]> => {
+    const [msg, rinfo] = (await once(s, 'message', { signal: AbortSignal.timeout(5000) })) as [
+      Buffer,
+      { address: string; port: number },
+    ]
+    return [msg, { address: rinfo.address, port: rinfo.port }]
+  }
+  before(() => {
+    buildMediaAddon()
+    const a = loadMediaAddon()
+    assert.ok(a, 'the addon did not load after building')
+    addon = a
+  })
+  after(() => {
+    for (const s of sockets) s.close()
+  })
+
+  it('relays RTP → SRTP and SRTP → RTP on ::1, latching on the real source, and reports the IPv6 peer', async () => {
+    const suite: SrtpSuiteName = 'AES_CM_128_HMAC_SHA1_80'
+    const relay = new NativeRelay(addon)
+    const a = relay.bind('::1')
+    const b = relay.bind('::1')
+    relay.connect(a, b)
+    relay.connect(b, a)
+    const [peerA, peerANat, peerB] = [await udp6(), await udp6(), await udp6()]
+    const kToB = { suite, ...generateSdesKey(suite) }
+    const kFromB = { suite, ...generateSdesKey(suite) }
+    relay.setSrtp(b, kFromB, kToB)
+    let toSignalled = 0
+    peerA.on('message', () => toSignalled++)
+    // A signalled peerA but sends from peerANat (as behind NAT): latching "always" follows the source.
+    relay.setPeer(a, { address: '::1', port: peerA.address().port }, Latch.always)
+    relay.setPeer(b, { address: '::1', port: peerB.address().port }, Latch.off)
+    relay.start()
+    try {
+      const bRx = SrtpContext.fromMasterKey(suite, kToB.masterKey, kToB.masterSalt)
+      const bTx = SrtpContext.fromMasterKey(suite, kFromB.masterKey, kFromB.masterSalt)
+      for (const seq of [1, 2, 3]) {
+        peerANat.send(rtp(seq, 0xa), a.port, '::1')
+        const [srtp, from] = await next(peerB)
+        assert.deepEqual(from, { address: '::1', port: b.port })
+        assert.deepEqual(bRx.unprotect(srtp), rtp(seq, 0xa))
+      }
+      peerB.send(bTx.protect(rtp(100, 0xb)), b.port, '::1')
+      const [plain, from] = await next(peerANat)
+      assert.deepEqual(from, { address: '::1', port: a.port })
+      assert.deepEqual(plain, rtp(100, 0xb))
+      // A packet under the wrong key is dropped and counted, and moves nothing.
+      const wrong = generateSdesKey(suite)
+      peerB.send(
+        SrtpContext.fromMasterKey(suite, wrong.masterKey, wrong.masterSalt).protect(rtp(101, 0xb)),
+        b.port,
+        '::1',
+      )
+      peerB.send(bTx.protect(rtp(102, 0xb)), b.port, '::1')
+      assert.deepEqual((await next(peerANat))[0], rtp(102, 0xb))
+      const sa = relay.stats(a)
+      assert.equal(sa.peerAddress, '::1')
+      assert.equal(sa.peerPort, peerANat.address().port)
+      assert.equal(sa.packetsIn, 3)
+      const sb = relay.stats(b)
+      assert.equal(sb.authFailures, 1)
+      assert.equal(sb.peerAddress, '::1')
+      assert.equal(sb.peerPort, peerB.address().port)
+      assert.equal(toSignalled, 0, 'nothing goes to the signalled port once latched')
+    } finally {
+      relay.stop()
+      relay.close(a)
+      relay.close(b)
+    }
+  })
+
+  it('answers a STUN check on ::1 with an IPv6 XOR-MAPPED-ADDRESS, and USE-CANDIDATE moves the peer there', async () => {
+    const relay = new NativeRelay(addon)
+    const a = relay.bind('::1')
+    const b = relay.bind('::1')
+    relay.connect(a, b)
+    relay.connect(b, a)
+    const [peerA, peerB, peerB2] = [await udp6(), await udp6(), await udp6()]
+    const ours = { ufrag: 'Zx9q', pwd: 'kube-sbc-ice-pwd-0123456789' }
+    relay.setPeer(a, null, Latch.once)
+    relay.setPeer(b, { address: '::1', port: peerB.address().port }, Latch.off)
+    relay.setIce(b, ours)
+    relay.start()
+    try {
+      peerB2.send(check(ours), b.port, '::1')
+      const [answer, from] = await next(peerB2)
+      assert.equal(from.port, b.port)
+      const m = parseStun(answer)
+      assert.ok(m && verifyIntegrity(m, ours.pwd) && verifyFingerprint(m))
+      assert.equal(m.type, StunType.bindingSuccess)
+      const xma = m.attributes.find((x) => x.type === StunAttr.xorMappedAddress)?.value as Buffer
+      assert.equal(xma[1], 0x02, 'family IPv6')
+      // decodeXorAddress writes the eight groups uncompressed.
+      assert.deepEqual(decodeXorAddress(xma, m.transactionId), {
+        address: '0:0:0:0:0:0:0:1',
+        port: peerB2.address().port,
+      })
+      peerB2.send(check(ours, true), b.port, '::1')
+      await next(peerB2)
+      peerA.send(rtp(1, 0xa), a.port, '::1')
+      assert.deepEqual((await next(peerB2))[0], rtp(1, 0xa))
+      const s = relay.stats(b)
+      assert.equal(s.nominated, true)
+      assert.equal(s.iceChecks, 2)
+      assert.equal(s.peerAddress, '::1')
+      assert.equal(s.peerPort, peerB2.address().port)
+    } finally {
+      relay.stop()
+      relay.close(a)
+      relay.close(b)
+    }
+  })
+
+  it('encodes an IPv6 source as RFC 5769 §2.3 does, octet for octet as the TypeScript responder', () => {
+    const c = addon.stunAnswer(RFC5769_REQUEST, FROM6.address, FROM6.port, RFC5769.ufrag, RFC5769.pwd)
+    assert.equal(c.verdict, StunVerdict.success)
+    const m = parseStun(c.response as Buffer)
+    assert.ok(m && verifyIntegrity(m, RFC5769.pwd) && verifyFingerprint(m))
+    const xma = m.attributes.find((x) => x.type === StunAttr.xorMappedAddress)?.value
+    assert.deepEqual(xma, RFC5769_XMA6)
+    assert.deepEqual(decodeXorAddress(xma as Buffer, m.transactionId), FROM6)
+    const ts = answerIceCheck(RFC5769_REQUEST, FROM6, RFC5769)
+    assert.equal(ts.kind, 'success')
+    assert.deepEqual(c.response, ts.kind === 'success' ? ts.response : null)
+  })
+
+  it('rejects an address of neither family with a typed error', () => {
+    const r = addon.relayCreate()
+    for (const bad of ['not-an-ip', 'fe80::1%lo', '::1::2'])
+      assert.throws(() => addon.relayBind(r, bad, 0), {
+        code: 'SBC_ERR_MEDIA_NATIVE',
+        message: /IPv4 or IPv6/,
+      })
+    const leg = addon.relayBind(r, '::1', 0)
+    assert.throws(() => addon.relaySetPeer(r, leg.leg, '::1', 70000, Latch.off), /IPv4 or IPv6/)
+    assert.throws(() => addon.stunAnswer(RFC5769_REQUEST, '1.2.3', 1, 'u', 'p'), /IPv4 or IPv6/)
+    addon.relayClose(r, leg.leg)
+  })
+})
