@@ -27,7 +27,8 @@ import type {
  * (telephone-event or opus on different numbers) are applied by the worker on the RTP leg. What the
  * worker lacks — strict source, RTCP mux on one side only, payload types in 64-95, and suites without
  * a native engine — is reported by {@link NativeRelayBackend.supports}; such calls use the dgram
- * fallback.
+ * fallback. Both address families run here: legs bind on an IPv4 or IPv6 realm address, and peers of
+ * either family are relayed (an IPv6 leg bound on `::` also reaches IPv4 peers, dual-stack).
  */
 export class NativeRelayBackend implements RelayBackend {
   readonly name = 'native' as const
