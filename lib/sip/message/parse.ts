@@ -189,7 +189,10 @@ export function parse(buf: Buffer, options?: SipParseOptions): SipMessage {
   // Header lines (RFC 3261 §7.3), split and, for the core headers, parsed in one pass. Each field
   // keeps its byte range for exact re-serialisation. Errors in core values are kept apart from
   // those of the line structure, so the error reported is the one a split-then-parse would give.
-  const fields: HeaderField[] = []
+  // Collected in a scratch array reused by every parse and copied out at exact size: pushing to a
+  // new array reallocates its backing store twice for a typical INVITE (17, then 41 slots).
+  const fields = SCRATCH
+  let count = 0
   let pos = sl + 2
   let headEnd: number
   let terminated = true
@@ -208,162 +211,168 @@ export function parse(buf: Buffer, options?: SipParseOptions): SipMessage {
     undefined,
     undefined,
   ]
-  for (;;) {
-    if (pos >= srcLen) {
-      // No empty line. A datagram whose header section never ends (RFC 4475 §3.1.2.15 baddn):
-      // its headers are read anyway so the error can name the real problem and a 400 can be sent;
-      // on a stream it is incomplete, which is the framer's business.
-      if (unterminatedFatal(buf, stream))
-        throw err(SipParseReason.Unterminated, 'Header section not terminated')
-      terminated = false
-      headEnd = srcLen - 2
-      break
-    }
-    if (u[pos] === 13 && u[pos + 1] === 10) {
-      headEnd = pos - 2 // RFC 3261 §7: the empty line ends the header section
-      break
-    }
-    // RFC 3261 §7.3.1: a line starting with SP or HT continues the previous one (folding). Lines
-    // end in CRLF only: a bare CR or LF could split the line differently in the next parser (header
-    // injection). indexOf is used rather than a char loop: it measured twice as fast here.
-    let le = pos
+  try {
     for (;;) {
-      const cr = src.indexOf('\r', le)
-      if (cr < 0) throw err(SipParseReason.Unterminated, 'Header section not terminated')
-      if (u[cr + 1] !== 10 || src.indexOf('\n', le) !== cr + 1) {
+      if (pos >= srcLen) {
+        // No empty line. A datagram whose header section never ends (RFC 4475 §3.1.2.15 baddn):
+        // its headers are read anyway so the error can name the real problem and a 400 can be sent;
+        // on a stream it is incomplete, which is the framer's business.
+        if (unterminatedFatal(buf, stream))
+          throw err(SipParseReason.Unterminated, 'Header section not terminated')
+        terminated = false
+        headEnd = srcLen - 2
+        break
+      }
+      if (u[pos] === 13 && u[pos + 1] === 10) {
+        headEnd = pos - 2 // RFC 3261 §7: the empty line ends the header section
+        break
+      }
+      // RFC 3261 §7.3.1: a line starting with SP or HT continues the previous one (folding). Lines
+      // end in CRLF only: a bare CR or LF could split the line differently in the next parser (header
+      // injection). indexOf is used rather than a char loop: it measured twice as fast here.
+      let le = pos
+      for (;;) {
+        const cr = src.indexOf('\r', le)
+        if (cr < 0) throw err(SipParseReason.Unterminated, 'Header section not terminated')
+        if (u[cr + 1] !== 10 || src.indexOf('\n', le) !== cr + 1) {
+          throw structural(
+            src,
+            buf,
+            stream,
+            err(SipParseReason.BadHeaderLine, 'Bare CR or LF in header line', undefined, 400),
+          )
+        }
+        le = cr
+        const c = cr + 2 < srcLen ? u[cr + 2] : 0
+        if (c !== 32 && c !== 9) break
+        le = cr + 2
+      }
+      if (le + 2 - pos > maxLineLength)
         throw structural(
           src,
           buf,
           stream,
-          err(SipParseReason.BadHeaderLine, 'Bare CR or LF in header line', undefined, 400),
+          err(SipParseReason.LineTooLong, 'Header line too long', undefined, 400),
         )
+      if (count >= maxHeaders)
+        throw structural(
+          src,
+          buf,
+          stream,
+          err(SipParseReason.TooManyHeaders, 'Too many headers', undefined, 400),
+        )
+      // The usual spelling of a common name right before its colon is matched without searching;
+      // for anything else the colon is searched and the name looked up.
+      let name: string
+      let key: string | undefined
+      let colon: number
+      const line = wellKnownLineAt(u, pos)
+      if (line !== undefined) {
+        name = line[0]
+        key = line[1]
+        colon = pos + name.length
+      } else {
+        colon = src.indexOf(':', pos)
+        if (colon < 0 || colon > le) {
+          first ??= err(SipParseReason.BadHeaderLine, 'Header line without colon', undefined, 400)
+          pos = le + 2
+          continue
+        }
+        let ne = colon
+        while (ne > pos && (u[ne - 1] === 32 || u[ne - 1] === 9)) ne--
+        const known = wellKnownAt(src, pos, ne)
+        name = known === undefined ? src.slice(pos, ne) : known[0]
+        key = known === undefined ? headerKey(name) : known[1]
       }
-      le = cr
-      const c = cr + 2 < srcLen ? u[cr + 2] : 0
-      if (c !== 32 && c !== 9) break
-      le = cr + 2
-    }
-    if (le + 2 - pos > maxLineLength)
-      throw structural(
-        src,
-        buf,
-        stream,
-        err(SipParseReason.LineTooLong, 'Header line too long', undefined, 400),
-      )
-    if (fields.length >= maxHeaders)
-      throw structural(
-        src,
-        buf,
-        stream,
-        err(SipParseReason.TooManyHeaders, 'Too many headers', undefined, 400),
-      )
-    // The usual spelling of a common name right before its colon is matched without searching;
-    // for anything else the colon is searched and the name looked up.
-    let name: string
-    let key: string | undefined
-    let colon: number
-    const line = wellKnownLineAt(u, pos)
-    if (line !== undefined) {
-      name = line[0]
-      key = line[1]
-      colon = pos + name.length
-    } else {
-      colon = src.indexOf(':', pos)
-      if (colon < 0 || colon > le) {
-        first ??= err(SipParseReason.BadHeaderLine, 'Header line without colon', undefined, 400)
+      if (key === undefined) {
+        first ??= err(SipParseReason.BadHeaderLine, 'Invalid header name', undefined, 400)
         pos = le + 2
         continue
       }
-      let ne = colon
-      while (ne > pos && (u[ne - 1] === 32 || u[ne - 1] === 9)) ne--
-      const known = wellKnownAt(src, pos, ne)
-      name = known === undefined ? src.slice(pos, ne) : known[0]
-      key = known === undefined ? headerKey(name) : known[1]
-    }
-    if (key === undefined) {
-      first ??= err(SipParseReason.BadHeaderLine, 'Invalid header name', undefined, 400)
+      let vs = colon + 1
+      while (vs < le) {
+        const c = u[vs]
+        if (c !== 32 && c !== 9 && c !== 13 && c !== 10) break
+        vs++
+      }
+      let ve = le
+      while (ve > vs) {
+        const c = u[ve - 1]
+        if (c !== 32 && c !== 9 && c !== 13 && c !== 10) break
+        ve--
+      }
+      const f = new HeaderLine(name, key, src, vs, ve, pos, le + 2, nonAscii)
+      fields[count++] = f
       pos = le + 2
-      continue
-    }
-    let vs = colon + 1
-    while (vs < le) {
-      const c = u[vs]
-      if (c !== 32 && c !== 9 && c !== 13 && c !== 10) break
-      vs++
-    }
-    let ve = le
-    while (ve > vs) {
-      const c = u[ve - 1]
-      if (c !== 32 && c !== 9 && c !== 13 && c !== 10) break
-      ve--
-    }
-    const f = new HeaderLine(name, key, src, vs, ve, pos, le + 2, nonAscii)
-    fields.push(f)
-    pos = le + 2
 
-    // Core headers: parse now, count single-valued ones (RFC 4475 §3.3.8 multi01, §3.3.9 mcl01).
-    const bit = coreBit(key)
-    if (bit < 0) continue
-    if (bit > 0) {
-      if (seen & bit) {
-        coreErr ??= err(SipParseReason.DuplicateHeader, `Multiple ${name} headers`, key, 400)
-        continue
+      // Core headers: parse now, count single-valued ones (RFC 4475 §3.3.8 multi01, §3.3.9 mcl01).
+      const bit = coreBit(key)
+      if (bit < 0) continue
+      if (bit > 0) {
+        if (seen & bit) {
+          coreErr ??= err(SipParseReason.DuplicateHeader, `Multiple ${name} headers`, key, 400)
+          continue
+        }
+        seen |= bit
+        core[31 - Math.clz32(bit)] = f
       }
-      seen |= bit
-      core[31 - Math.clz32(bit)] = f
-    }
-    if (bit === 0) {
-      if (key === 'via') {
-        // Only the first Via line is parsed now (the transaction layer's key); the others wait.
-        if (core[CORE_SLOTS.via] !== undefined) continue
-        core[CORE_SLOTS.via] = f
-      } else core[CORE_SLOTS.contact] = core[CORE_SLOTS.contact] === undefined ? f : MANY_LINES
-    }
-    // Parsed in place on the message text (no value slice) unless values need UTF-8 decoding.
-    let t = src
-    let o = u
-    let a = vs
-    let b = ve
-    if (nonAscii) {
-      t = f.value
-      o = octets(t)
-      a = 0
-      b = t.length
-    }
-    try {
-      // Direct calls rather than through HEADER_TABLE: monomorphic, so V8 can inline them.
-      switch (bit) {
-        case 0:
-          if (key === 'via') {
-            seen |= VIA_BIT
-            f.parsed = parseViaAt(t, o, a, b)
-          } else f.parsed = b - a === 1 && o[a] === 42 ? [] : parseNameAddrListAt(t, o, a, b, 'Contact')
-          break
-        case 1:
-          f.parsed = parseNameAddrAt(t, o, a, b, 'From')
-          break
-        case 2:
-          f.parsed = parseNameAddrAt(t, o, a, b, 'To')
-          break
-        case 4:
-          f.parsed = parseCallIdAt(t, a, b)
-          break
-        case 8:
-          cseq = parseCSeqAt(t, o, a, b)
-          f.parsed = cseq
-          break
-        case 16:
-          f.parsed = parseUintAt(o, a, b, 255, 'Max-Forwards')
-          break
-        default:
-          contentLength = parseUintAt(o, a, b, UINT32_MAX, 'Content-Length')
-          f.parsed = contentLength
+      if (bit === 0) {
+        if (key === 'via') {
+          // Only the first Via line is parsed now (the transaction layer's key); the others wait.
+          if (core[CORE_SLOTS.via] !== undefined) continue
+          core[CORE_SLOTS.via] = f
+        } else core[CORE_SLOTS.contact] = core[CORE_SLOTS.contact] === undefined ? f : MANY_LINES
       }
-    } catch (e) {
-      if (!(e instanceof SipParseError)) throw e
-      if (key === 'via' && (seen & VIA_BIT) === 0) seen |= VIA_BIT
-      coreErr ??= err(e.reason, e.reasonPhrase, key, 400)
+      // Parsed in place on the message text (no value slice) unless values need UTF-8 decoding.
+      let t = src
+      let o = u
+      let a = vs
+      let b = ve
+      if (nonAscii) {
+        t = f.value
+        o = octets(t)
+        a = 0
+        b = t.length
+      }
+      try {
+        // Direct calls rather than through HEADER_TABLE: monomorphic, so V8 can inline them.
+        switch (bit) {
+          case 0:
+            if (key === 'via') {
+              seen |= VIA_BIT
+              f.parsed = parseViaAt(t, o, a, b)
+            } else f.parsed = b - a === 1 && o[a] === 42 ? [] : parseNameAddrListAt(t, o, a, b, 'Contact')
+            break
+          case 1:
+            f.parsed = parseNameAddrAt(t, o, a, b, 'From')
+            break
+          case 2:
+            f.parsed = parseNameAddrAt(t, o, a, b, 'To')
+            break
+          case 4:
+            f.parsed = parseCallIdAt(t, a, b)
+            break
+          case 8:
+            cseq = parseCSeqAt(t, o, a, b)
+            f.parsed = cseq
+            break
+          case 16:
+            f.parsed = parseUintAt(o, a, b, 255, 'Max-Forwards')
+            break
+          default:
+            contentLength = parseUintAt(o, a, b, UINT32_MAX, 'Content-Length')
+            f.parsed = contentLength
+        }
+      } catch (e) {
+        if (!(e instanceof SipParseError)) throw e
+        if (key === 'via' && (seen & VIA_BIT) === 0) seen |= VIA_BIT
+        coreErr ??= err(e.reason, e.reasonPhrase, key, 400)
+      }
     }
+  } catch (e) {
+    // A structural error: nothing of this message may stay behind in the scratch array.
+    fields.fill(undefined, 0, count)
+    throw e
   }
   first ??= coreErr
   for (const m of MANDATORY) {
@@ -398,7 +407,10 @@ export function parse(buf: Buffer, options?: SipParseOptions): SipMessage {
     first ??= err(SipParseReason.BadContentLength, 'Missing Content-Length', 'content-length', 400)
   }
 
-  msg.adopt(buf, start, Math.min(bodyStart, msgEnd), msgEnd, src, fields, core)
+  const own = fields.slice(0, count)
+  // The scratch array must not keep the last message alive.
+  fields.fill(undefined, 0, count)
+  msg.adopt(buf, start, Math.min(bodyStart, msgEnd), msgEnd, src, own as HeaderField[], core)
   if (first !== undefined) {
     if (msg.kind === 'response')
       throw new SipParseError(first.reason, first.reasonPhrase, { header: first.header })
@@ -438,6 +450,8 @@ function structural(src: string, buf: Buffer, stream: boolean, e: SipParseError)
 }
 
 const VIA_BIT = 1 << 6
+// parse() is synchronous and does not re-enter itself, so one scratch array serves every call.
+const SCRATCH: Array<HeaderField | undefined> = []
 const DISPLAY: Record<string, string> = {
   via: 'Via',
   from: 'From',

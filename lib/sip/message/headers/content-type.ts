@@ -1,7 +1,7 @@
 import { SipParseError, SipParseReason } from '../../errors.ts'
 import { octets, scanToken, skipWs } from '../scan.ts'
 import type { Params } from './params.ts'
-import { parseParamsInto, stringifyParams } from './params.ts'
+import { paramsStop, parseParamsAt, stringifyParams } from './params.ts'
 
 /** A media type (RFC 3261 §20.15): `type/subtype;params`, as written. */
 export interface ContentType {
@@ -30,8 +30,8 @@ export function parseContentType(s: string): ContentType {
   e = scanToken(b, i, end)
   if (e === i) throw bad()
   const subtype = s.slice(i, e)
-  const params: Params = []
-  i = parseParamsInto(s, b, e, end, params, 'Content-Type')
+  const params = parseParamsAt(s, b, e, end, 'Content-Type')
+  i = paramsStop()
   if (i !== end) throw bad()
   return { type, subtype, params }
 }

@@ -3,7 +3,7 @@ import type { Uri } from '../../uri/uri.ts'
 import { parseUri, stringifyUri } from '../../uri/uri.ts'
 import { isWs, octets, quote, scanQuoted, skipWs, TOKEN, trimEnd, unquote } from '../scan.ts'
 import type { Params } from './params.ts'
-import { getParam, parseParamsInto, stringifyParams } from './params.ts'
+import { getParam, paramsStop, parseParamsAt, stringifyParams } from './params.ts'
 
 /**
  * A name-addr or addr-spec with header parameters (RFC 3261 §20.10, §25.1): the value of From, To,
@@ -144,8 +144,8 @@ function parseOne(s: string, b: Uint8Array, i: number, end: number, header: stri
     uri = checkUriText(s, b, i, j, header)
     i = j
   }
-  const params: Params = []
-  i = parseParamsInto(s, b, i, end, params, header)
+  const params = parseParamsAt(s, b, i, end, header)
+  i = paramsStop()
   stop = skipWs(b, i, end)
   return new LazyNameAddr(displayName, uri, params, header)
 }
@@ -185,14 +185,17 @@ export function parseNameAddrListAt(
   end: number,
   header: string,
 ): NameAddr[] {
-  const out: NameAddr[] = []
-  let i = start
+  const first = parseOne(s, b, start, end, header)
+  let i = stop
+  // One value per line is the usual case: a one-element literal is sized exactly, where push
+  // to an empty array allocates 16 slots.
+  if (i >= end) return [first]
+  const out: NameAddr[] = [first]
   for (;;) {
-    out.push(parseOne(s, b, i, end, header))
+    if (b[i] !== 44) throw bad(header, `unexpected '${s[i]}'`)
+    out.push(parseOne(s, b, i + 1, end, header))
     i = stop
     if (i >= end) return out
-    if (b[i] !== 44) throw bad(header, `unexpected '${s[i]}'`)
-    i++
   }
 }
 

@@ -81,48 +81,66 @@ function paramName(s: string, b: Uint8Array, i: number, ne: number): string {
   return s.slice(i, ne)
 }
 
+// Where the last parseParamsAt() stopped: a second result without allocating a pair for it.
+let stop = 0
+
+/** The index where the last {@link parseParamsAt} stopped. @internal */
+export function paramsStop(): number {
+  return stop
+}
+
+// Parameters are collected here and copied out at their exact count: a list grown by push from
+// empty gets 16 slots on the first push, most of a header's parse allocation for one or two
+// parameters. Parsing is synchronous and does not re-enter, so one scratch list serves every call.
+const SCRATCH: Params = []
+
 /**
  * Parses generic parameters starting at `i` (which may be whitespace before the first `;`) and
  * stops at the first character that cannot continue them (end, `,`, `>`...). LWS is allowed around
- * `;` and `=` (RFC 3261 §25.1 SEMI and EQUAL). Returns the index where it stopped. `b` holds the
- * octets of `s` ({@link octets}).
+ * `;` and `=` (RFC 3261 §25.1 SEMI and EQUAL). Returns them; {@link paramsStop} is then the index
+ * where it stopped. `b` holds the octets of `s` ({@link octets}). @internal
  */
-export function parseParamsInto(
-  s: string,
-  b: Uint8Array,
-  i: number,
-  end: number,
-  out: Params,
-  header: string,
-): number {
-  for (;;) {
-    const j = skipWs(b, i, end)
-    if (j >= end || b[j] !== 59) return j
-    i = skipWs(b, j + 1, end)
-    const ne = scanToken(b, i, end)
-    if (ne === i) throw bad(header, 'parameter (empty name)')
-    const name = paramName(s, b, i, ne)
-    i = skipWs(b, ne, end)
-    if (i < end && b[i] === 61) {
-      i = skipWs(b, i + 1, end)
-      let ve: number
-      if (b[i] === 34) {
-        ve = scanQuoted(b, i, end)
-        if (ve < 0) throw bad(header, `parameter ${name} (unterminated quote)`)
-      } else {
-        ve = i
-        while (ve < end && VALUE[b[ve]!] === 1) ve++
-        if (ve === i) throw bad(header, `parameter ${name} (empty value)`)
+export function parseParamsAt(s: string, b: Uint8Array, i: number, end: number, header: string): Params {
+  let n = 0
+  try {
+    for (;;) {
+      const j = skipWs(b, i, end)
+      if (j >= end || b[j] !== 59) {
+        stop = j
+        break
       }
-      out.push([name, s.slice(i, ve)])
-      i = ve
-    } else {
-      out.push([name, null])
-      // Do not swallow whitespace that belongs to the caller unless another parameter follows.
-      i = ne
+      i = skipWs(b, j + 1, end)
+      const ne = scanToken(b, i, end)
+      if (ne === i) throw bad(header, 'parameter (empty name)')
+      const name = paramName(s, b, i, ne)
+      i = skipWs(b, ne, end)
+      if (i < end && b[i] === 61) {
+        i = skipWs(b, i + 1, end)
+        let ve: number
+        if (b[i] === 34) {
+          ve = scanQuoted(b, i, end)
+          if (ve < 0) throw bad(header, `parameter ${name} (unterminated quote)`)
+        } else {
+          ve = i
+          while (ve < end && VALUE[b[ve]!] === 1) ve++
+          if (ve === i) throw bad(header, `parameter ${name} (empty value)`)
+        }
+        SCRATCH[n++] = [name, s.slice(i, ve)]
+        i = ve
+      } else {
+        SCRATCH[n++] = [name, null]
+        // Do not swallow whitespace that belongs to the caller unless another parameter follows.
+        i = ne
+      }
     }
+    if (n === 0) return []
+    return SCRATCH.slice(0, n)
+  } finally {
+    // The scratch list must not keep a message's strings alive.
+    for (let k = 0; k < n; k++) SCRATCH[k] = NO_PARAM
   }
 }
+const NO_PARAM: [string, string | null] = ['', null]
 
 // gen-value = token / host / quoted-string (RFC 3261 §25.1): the unquoted characters.
 const VALUE = TOKEN.map((t, c) => t | HOST[c]!)

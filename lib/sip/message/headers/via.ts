@@ -1,7 +1,7 @@
 import { SipParseError, SipParseReason } from '../../errors.ts'
 import { ascii, bytesAt, HOST, octets, scanToken, skipWs } from '../scan.ts'
 import type { Params } from './params.ts'
-import { getParam, parseParamsInto, stringifyParams } from './params.ts'
+import { getParam, paramsStop, parseParamsAt, stringifyParams } from './params.ts'
 
 /**
  * One Via value (RFC 3261 §20.42, §25.1 via-parm):
@@ -46,11 +46,14 @@ function transport3(s: string, b: Uint8Array, i: number): string {
   return s.slice(i, i + 3)
 }
 
+// Where the last parseOne() stopped: a second result without allocating a pair for it.
+let stop = 0
+
 /**
- * Parses one via-parm at `i` and pushes it to `out`; returns the index after it (at a `,` or the
- * end). LWS is allowed around `/`, `:`, `;` and `=` (RFC 3261 §25.1 SLASH, COLON, SEMI, EQUAL).
+ * Parses one via-parm at `i` and returns it; {@link stop} is then the index after it (at a `,`
+ * or the end). LWS is allowed around `/`, `:`, `;` and `=` (RFC 3261 §25.1 SLASH, COLON, SEMI, EQUAL).
  */
-function parseOne(s: string, b: Uint8Array, i: number, end: number, out: Via[]): number {
+function parseOne(s: string, b: Uint8Array, i: number, end: number): Via {
   i = skipWs(b, i, end)
   let e = scanToken(b, i, end)
   if (e === i) throw bad('protocol name')
@@ -94,10 +97,10 @@ function parseOne(s: string, b: Uint8Array, i: number, end: number, out: Via[]):
     port = v
     i = j
   }
-  const params: Params = []
-  i = parseParamsInto(s, b, i, end, params, 'Via')
-  out.push({ protocol, version, transport, host, port, params })
-  return skipWs(b, i, end)
+  const params = parseParamsAt(s, b, i, end, 'Via')
+  i = paramsStop()
+  stop = skipWs(b, i, end)
+  return { protocol, version, transport, host, port, params }
 }
 
 /** Parses a Via header value that may hold several comma-separated via-parms. */
@@ -111,13 +114,17 @@ export function parseVia(s: string): Via[] {
  * `s`. @internal
  */
 export function parseViaAt(s: string, b: Uint8Array, start: number, end: number): Via[] {
-  const out: Via[] = []
-  let i = start
+  const first = parseOne(s, b, start, end)
+  let i = stop
+  // One value per line is the usual case: a one-element literal is sized exactly, where push
+  // to an empty array allocates 16 slots.
+  if (i >= end) return [first]
+  const out: Via[] = [first]
   for (;;) {
-    i = parseOne(s, b, i, end, out)
-    if (i >= end) return out
     if (b[i] !== 44) throw bad(`unexpected '${s[i]}'`)
-    i++
+    out.push(parseOne(s, b, i + 1, end))
+    i = stop
+    if (i >= end) return out
   }
 }
 
