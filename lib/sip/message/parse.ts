@@ -301,7 +301,7 @@ export function parse(buf: Buffer, options?: SipParseOptions): SipMessage {
         if (c !== 32 && c !== 9 && c !== 13 && c !== 10) break
         ve--
       }
-      const f = new HeaderLine(name, key, src, vs, ve, pos, le + 2, nonAscii)
+      const f = new HeaderLine(name, key, src, pos, le + 2, nonAscii)
       fields[count++] = f
       pos = le + 2
 
