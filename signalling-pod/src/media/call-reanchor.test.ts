@@ -26,13 +26,15 @@ describe('glareDelayMs (RFC 3261 §14.1)', () => {
  * The in-process store with Redis's transient failure: the first `fail[name]` calls of a method
  * reject with SBC_ERR_STATE_UNAVAILABLE, as a stalled Redis does after the store's deadline.
  */
+type Stalled = 'callsOnMediaPod' | 'getCall' | 'releaseLease'
+
 class StallingStore extends MemoryStore {
-  readonly fail: Record<'callsOnMediaPod' | 'getCall', number>
-  constructor(fail: Record<'callsOnMediaPod' | 'getCall', number>) {
+  readonly fail: Record<Stalled, number>
+  constructor(fail: Record<Stalled, number>) {
     super()
     this.fail = { ...fail }
   }
-  #stall(name: 'callsOnMediaPod' | 'getCall') {
+  #stall(name: Stalled) {
     if (this.fail[name] <= 0) return
     this.fail[name]--
     throw new StateUnavailableError(`state store unavailable (${name}): no reply within 80 ms`)
@@ -45,6 +47,10 @@ class StallingStore extends MemoryStore {
     this.#stall('getCall')
     return super.getCall(id)
   }
+  override async releaseLease(name: string, owner: string) {
+    this.#stall('releaseLease')
+    return super.releaseLease(name, owner)
+  }
 }
 
 describe('CallReanchor: a store error while a lost pod is handled', () => {
@@ -54,8 +60,8 @@ describe('CallReanchor: a store error while a lost pod is handled', () => {
     )
   const lostPod = { id: 'media-node-a', address: '127.0.0.1:1', realms: ['lan'], capacity: 10, active: 1 }
 
-  async function run(fail: Record<'callsOnMediaPod' | 'getCall', number>, storeRetries?: number) {
-    const store = new StallingStore({ callsOnMediaPod: 0, getCall: 0 })
+  async function run(fail: Record<Stalled, number>, storeRetries?: number) {
+    const store = new StallingStore({ callsOnMediaPod: 0, getCall: 0, releaseLease: 0 })
     const call = await store.createCall(testCall('c1'))
     await store.updateCall(answered(call))
     Object.assign(store.fail, fail)
@@ -88,19 +94,20 @@ describe('CallReanchor: a store error while a lost pod is handled', () => {
       ...(storeRetries !== undefined ? { storeRetries } : {}),
     })
     const counts = await reanchor.podLost(lostPod)
-    Object.assign(store.fail, { callsOnMediaPod: 0, getCall: 0 })
+    Object.assign(store.fail, { callsOnMediaPod: 0, getCall: 0, releaseLease: 0 })
     return { counts, reinvites, pod: (await store.getCall('c1'))?.media?.pod }
   }
 
-  it('lists the calls again and handles a call again until the store answers: the call moves', async () => {
-    const r = await run({ callsOnMediaPod: 2, getCall: 1 })
+  it('lists the calls again and handles a call again until the store answers (its claim too): the call moves', async () => {
+    // The claim's release fails as well: the next round takes the same claim again.
+    const r = await run({ callsOnMediaPod: 2, getCall: 1, releaseLease: 1 })
     assert.deepEqual(r.counts, { moved: 1, ended: 0, left: 0, skipped: 0 })
     assert.deepEqual(r.reinvites, ['a', 'b'], 'one re-INVITE per leg')
     assert.equal(r.pod, 'media-node-b')
   })
 
   it('gives up after storeRetries rounds (without them one store error stranded the call)', async () => {
-    const r = await run({ callsOnMediaPod: 0, getCall: 1 }, 0)
+    const r = await run({ callsOnMediaPod: 0, getCall: 1, releaseLease: 0 }, 0)
     assert.deepEqual(r.counts, { moved: 0, ended: 0, left: 0, skipped: 1 })
     assert.deepEqual(r.reinvites, [])
     assert.equal(r.pod, 'media-node-a')

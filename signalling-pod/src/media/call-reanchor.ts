@@ -137,6 +137,9 @@ export class CallReanchor {
       alive ??= this.#o.media.answersPing(pod.address)
       return alive
     }
+    // One claim owner for every round: a claim whose release met the store error is this
+    // handling's own still, and is taken again by the next round (not left to expire).
+    const owner = `${this.#o.podName}:${randomBytes(6).toString('hex')}`
     let listed = 0
     let retry: string[] | undefined
     for (let round = 0; ; round++) {
@@ -156,7 +159,7 @@ export class CallReanchor {
       const queue = [...ids]
       const worker = async () => {
         for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
-          const outcome = await this.reanchor(id, pod.id, draining).catch((err: unknown) => {
+          const outcome = await this.reanchor(id, pod.id, draining, owner).catch((err: unknown) => {
             if (!last && isStateUnavailable(err)) {
               this.#log.info(
                 { err, dialogId: id, pod: pod.id },
@@ -182,8 +185,12 @@ export class CallReanchor {
   }
 
   /** One call of lost pod `lost`; see the file comment. */
-  async reanchor(id: string, lost: string, draining: () => Promise<boolean>): Promise<ReanchorOutcome> {
-    const owner = `${this.#o.podName}:${randomBytes(6).toString('hex')}`
+  async reanchor(
+    id: string,
+    lost: string,
+    draining: () => Promise<boolean>,
+    owner = `${this.#o.podName}:${randomBytes(6).toString('hex')}`,
+  ): Promise<ReanchorOutcome> {
     const claim = `reanchor:${id}`
     const got = await this.#o.store.acquireLease(claim, owner, this.#o.claimMs ?? 70_000)
     if (!got.acquired) return 'skipped'
