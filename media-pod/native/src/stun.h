@@ -14,6 +14,7 @@ typedef union ksbc_sockaddr {
   struct sockaddr sa;
   struct sockaddr_in v4;
   struct sockaddr_in6 v6;
+  unsigned char size32[32]; /* 32, not 28: a power-of-two stride and two 16-octet moves per copy */
 } ksbc_sockaddr;
 
 /* RFC 8839 §5.4: ice-ufrag is 4–256 and ice-pwd 22–256 ice-chars. */
