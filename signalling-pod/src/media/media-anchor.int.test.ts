@@ -309,4 +309,19 @@ describe('MediaAnchor → NG → media pod handler', () => {
     }
     assert.equal(await anchor.answersPing(address2), false, 'nothing answers NG there any more')
   })
+
+  it('a pod the watch saw leave is not picked from the cached registry list (podLeft)', async () => {
+    // More free capacity than media-1: the pick while it is listed. Nothing answers NG there.
+    const dead = { id: 'media-0', address: '127.0.0.1:9', realms: ['lan', 'wan'], capacity: 1000, active: 0 }
+    await store.registerMediaPod(dead, 60_000)
+    // A fresh read caches [media-0, media-1] for a second.
+    assert.equal(await anchor.hasPodFor(call('probe', 'pbx', 'carrier'), 'media-1'), true)
+    await store.unregisterMediaPod('media-0')
+    anchor.podLeft('media-0')
+    const c = call('left1', 'pbx', 'carrier')
+    // Without podLeft the cached list still names media-0: NG timeout, then 503.
+    await anchor.onOffer(c, 'a', sdp(5000))
+    assert.equal(c.media?.pod, 'media-1')
+    await anchor.release(c)
+  })
 })

@@ -171,6 +171,16 @@ export class MediaAnchor {
     return this.offerOn(pod, call, from, sdp.toString('utf8'), x, y)
   }
 
+  /**
+   * The registry watch saw pod `id` leave: the next pick reads the registry again instead of the
+   * list cached for up to a second, which may still name it (a new call there would wait out the
+   * NG timeout, 7.5 s, and get 503).
+   */
+  podLeft(id: string): void {
+    this.logger.debug({ pod: id }, 'Media pod left: registry cache dropped')
+    this.pods = undefined
+  }
+
   /** Whether a live media pod other than `lost` serves the call's realm (fresh registry read). */
   async hasPodFor(call: DialogState, lost: string): Promise<boolean> {
     const realm = this.policy(call, 'a').realm ?? this.policy(call, 'b').realm

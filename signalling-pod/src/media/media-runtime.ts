@@ -81,7 +81,10 @@ export class MediaRuntime {
     if (onLost && o.store instanceof RedisStore) {
       this.#watch = new MediaPodWatch({
         store: o.store,
-        onLost,
+        onLost: (pod) => {
+          anchor.podLeft(pod.id)
+          onLost(pod)
+        },
         logger: o.logger,
         ...(o.watchIntervalMs !== undefined ? { intervalMs: o.watchIntervalMs } : {}),
       })
