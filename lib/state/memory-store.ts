@@ -142,8 +142,7 @@ export class MemoryStore implements DialogStore {
   ): Promise<DialogState | undefined> {
     checkPositive('ttlMs', ttlMs)
     const key = indexId(leg.callId, 'r', leg.remoteTag)
-    const id = this.#live(this.#index, key)
-    const call = id === undefined ? undefined : this.#get(id)
+    const call = this.#byIndex(key)
     if (call) return call
     this.#sweepSometimes()
     this.#cancels.set(key, {
@@ -158,8 +157,7 @@ export class MemoryStore implements DialogStore {
     invite: InviteKey,
   ): Promise<DialogState | undefined> {
     const key = indexId(leg.callId, 'r', leg.remoteTag)
-    const id = this.#live(this.#index, key)
-    const call = id === undefined ? undefined : this.#get(id)
+    const call = this.#byIndex(key)
     if (call) return call
     const mark = this.#live(this.#cancels, key)
     if (mark && mark.branch === invite.branch && mark.cseq === invite.cseq) this.#cancels.delete(key)
@@ -176,6 +174,12 @@ export class MemoryStore implements DialogStore {
     return json === undefined ? undefined : (JSON.parse(json) as DialogState)
   }
 
+  /** The live call a leg index key names, if any. */
+  #byIndex(key: string): DialogState | undefined {
+    const id = this.#live(this.#index, key)
+    return id === undefined ? undefined : this.#get(id)
+  }
+
   async callsOnMediaPod(pod: string): Promise<string[]> {
     const out: string[] = []
     for (const id of [...this.#calls.keys()]) if (this.#get(id)?.media?.pod === pod) out.push(id)
@@ -189,9 +193,7 @@ export class MemoryStore implements DialogStore {
     ]
     for (const [role, tag] of candidates) {
       if (!tag) continue
-      const id = this.#live(this.#index, indexId(key.callId, role, tag))
-      if (id === undefined) continue
-      const call = this.#get(id)
+      const call = this.#byIndex(indexId(key.callId, role, tag))
       if (!call) continue
       // The index says which leg: leg B is indexed by our tag, leg A by the caller's.
       return { leg: role === 'l' ? 'b' : 'a', call }

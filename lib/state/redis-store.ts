@@ -316,29 +316,33 @@ export class RedisStore implements DialogStore {
     ttlMs: number,
   ): Promise<DialogState | undefined> {
     checkPositive('ttlMs', ttlMs)
-    const found = (await this.#script(
-      'sbcCancelUnstored',
-      this.keys.leg(leg.callId, 'r', leg.remoteTag),
-      this.keys.cancel(leg.callId, leg.remoteTag),
-      ...this.#callKeyParts,
-      cancelMark(invite),
-      Math.ceil(ttlMs),
-    )) as [] | [string, string]
-    if (found.length === 0) return undefined
-    checkId(found[0])
-    return parseStored(found[0], found[1])
+    return this.#unstoredScript('sbcCancelUnstored', leg, invite, Math.ceil(ttlMs))
   }
 
   async forgetUnstored(
     leg: { callId: string; remoteTag: string },
     invite: InviteKey,
   ): Promise<DialogState | undefined> {
+    return this.#unstoredScript('sbcForgetUnstored', leg, invite)
+  }
+
+  /**
+   * The two cancel-mark scripts: same keys (leg A's index, its cancel mark, the call key around the
+   * id) and the same reply, leg A's call ({id, json}) or {} after the script acted on the mark.
+   */
+  async #unstoredScript(
+    name: 'sbcCancelUnstored' | 'sbcForgetUnstored',
+    leg: { callId: string; remoteTag: string },
+    invite: InviteKey,
+    ...extra: number[]
+  ): Promise<DialogState | undefined> {
     const found = (await this.#script(
-      'sbcForgetUnstored',
+      name,
       this.keys.leg(leg.callId, 'r', leg.remoteTag),
       this.keys.cancel(leg.callId, leg.remoteTag),
       ...this.#callKeyParts,
       cancelMark(invite),
+      ...extra,
     )) as [] | [string, string]
     if (found.length === 0) return undefined
     checkId(found[0])
