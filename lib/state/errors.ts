@@ -10,6 +10,14 @@ export class StateUnavailableError extends SbcError {
   }
 }
 
+/**
+ * Whether `e` is the store being unreachable or too slow (`SBC_ERR_STATE_UNAVAILABLE`), by its code,
+ * so that such an error still counts after it crossed a layer that rethrows it as its own object.
+ */
+export function isStateUnavailable(e: unknown): boolean {
+  return (e as { code?: string } | undefined)?.code === 'SBC_ERR_STATE_UNAVAILABLE'
+}
+
 /** `createCall` found a call with the same id, or a leg index already taken by another call. */
 export class CallExistsError extends SbcError {
   constructor(message: string) {

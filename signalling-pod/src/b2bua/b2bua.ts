@@ -16,7 +16,12 @@ import type {
 import type { Destination } from '../../../lib/sip/transport/transport.ts'
 import { stringifyUri } from '../../../lib/sip/uri/uri.ts'
 import type { DialogStore, InviteKey } from '../../../lib/state/dialog-store.ts'
-import { CallCancelledError, CallExistsError, VersionConflictError } from '../../../lib/state/errors.ts'
+import {
+  CallCancelledError,
+  CallExistsError,
+  isStateUnavailable,
+  VersionConflictError,
+} from '../../../lib/state/errors.ts'
 import { RedisStore } from '../../../lib/state/redis-store.ts'
 import { defaultTtlPolicy } from '../../../lib/state/ttl-policy.ts'
 import type { CdrRecord, CdrWriter } from '../cdr.ts'
@@ -234,10 +239,6 @@ function notManipulable(req: SipRequest, err: unknown, toTag?: string): SipRespo
     reason: 'Bad Request - Header Not Manipulable',
     ...(toTag ? { toTag } : {}),
   })
-}
-
-function isStateUnavailable(e: unknown): boolean {
-  return (e as { code?: string } | undefined)?.code === 'SBC_ERR_STATE_UNAVAILABLE'
 }
 
 /**

@@ -37,7 +37,7 @@ import type { Logger } from '../../../lib/observability/logger.ts'
 import type { DialogState, LegName } from '../../../lib/sip/dialog/dialog-state.ts'
 import type { SipResponse } from '../../../lib/sip/message/message.ts'
 import type { DialogStore, MediaPodInfo } from '../../../lib/state/dialog-store.ts'
-import { VersionConflictError } from '../../../lib/state/errors.ts'
+import { isStateUnavailable, VersionConflictError } from '../../../lib/state/errors.ts'
 import type { Hangup } from '../b2bua/b2bua.ts'
 import { MediaAnchorError } from './media-anchor.ts'
 import { ownVersionToward, withSdpVersion } from './sdp-version.ts'
@@ -106,9 +106,6 @@ export const STORE_RETRY_MS = 500
 
 /** The reason the CDR of a call ended by a lost media pod carries. */
 export const MEDIA_POD_LOST = 'media-pod-lost'
-
-const isStateUnavailable = (e: unknown) =>
-  (e as { code?: string } | undefined)?.code === 'SBC_ERR_STATE_UNAVAILABLE'
 
 /** See the file comment. */
 export class CallReanchor {
