@@ -131,18 +131,18 @@ export class CancelRelay {
    * gone, or not listening). Rejects like any store command when Redis is unreachable.
    */
   async send(owner: string, notice: CancelNotice): Promise<number> {
-    return withDeadline(
-      this.#o.client.publish(podChannel(owner), JSON.stringify({ t: 'cancel', ...notice })),
-      this.#o.commandTimeoutMs,
-      'publish',
-    )
+    return this.#publish(owner, { t: 'cancel', ...notice })
   }
 
   /** Tells `owner` that its 2xx was acknowledged through this process; resolves like {@link send}. */
   async sendAck(owner: string, notice: AckNotice): Promise<number> {
-    // Bounded like send: the store's connection has no timeout of its own.
+    return this.#publish(owner, { t: 'ack', ...notice })
+  }
+
+  /** One message on `owner`'s pod channel, bounded: the store's connection has no timeout of its own. */
+  #publish(owner: string, message: object): Promise<number> {
     return withDeadline(
-      this.#o.client.publish(podChannel(owner), JSON.stringify({ t: 'ack', ...notice })),
+      this.#o.client.publish(podChannel(owner), JSON.stringify(message)),
       this.#o.commandTimeoutMs,
       'publish',
     )
