@@ -11,6 +11,7 @@ import {
   verifyFingerprint,
   verifyIntegrity,
 } from '../../lib/media/stun/stun.ts'
+import { hex, RFC5769, RFC5769_REQUEST } from '../../test/harness/rfc5769.ts'
 import { buildMediaAddon } from './build.ts'
 import { Latch, loadMediaAddon, type MediaAddon, StunVerdict } from './media-addon.ts'
 import { NativeRelay } from './native-relay.ts'
@@ -20,16 +21,6 @@ import { NativeRelay } from './native-relay.ts'
  * octet for octet, on the vectors and on every one-octet corruption and truncation of a request; then
  * on the wire, a leg with ICE credentials answers a check while it relays RTP. Loopback only. */
 
-const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex')
-// RFC 5769 §2.1: USERNAME "evtj:h6vY", short-term password "VOkJxbRl1RmTxUk/WvJxBt".
-const RFC5769_REQUEST = hex(`00 01 00 58 21 12 a4 42 b7 e7 a7 01 bc 34 d6 86 fa 87 df ae
-  80 22 00 10 53 54 55 4e 20 74 65 73 74 20 63 6c 69 65 6e 74
-  00 24 00 04 6e 00 01 ff
-  80 29 00 08 93 2f f9 b1 51 26 3b 36
-  00 06 00 09 65 76 74 6a 3a 68 36 76 59 20 20 20
-  00 08 00 14 9a ea a7 0c bf d8 cb 56 78 1e f2 b5 b2 d3 f2 49 c1 b5 71 a2
-  80 28 00 04 e5 7a 3b cf`)
-const RFC5769 = { ufrag: 'evtj', pwd: 'VOkJxbRl1RmTxUk/WvJxBt' }
 const FROM = { address: '192.0.2.1', port: 32853 }
 
 const VERDICT: Record<IceLiteVerdict['kind'], StunVerdict[]> = {
