@@ -17,20 +17,11 @@ import {
   SrtpEngine,
 } from './media-addon.ts'
 import { NativeRelay } from './native-relay.ts'
+import { rtp } from './test-packets.ts'
 
 /* The native packet path against the TypeScript reference: libsrtp through the addon interoperates with
  * SrtpContext both ways, and the recvmmsg/sendmmsg relay moves, latches, re-keys and drops as told.
  * Loopback only. The addon is built first if missing (node-gyp, ~10 s). */
-
-function rtp(seq: number, ssrc: number): Buffer {
-  const b = Buffer.alloc(12 + 160)
-  b[0] = 0x80
-  b.writeUInt16BE(seq, 2)
-  b.writeUInt32BE(seq * 160, 4)
-  b.writeUInt32BE(ssrc, 8)
-  for (let i = 12; i < b.length; i++) b[i] = (i + seq) & 0xff
-  return b
-}
 
 function rtcp(ssrc: number): Buffer {
   const b = Buffer.alloc(28)

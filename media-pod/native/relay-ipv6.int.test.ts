@@ -6,7 +6,6 @@ import { generateSdesKey } from '../../lib/media/srtp/sdes.ts'
 import type { SrtpSuiteName } from '../../lib/media/srtp/suites.ts'
 import { answerIceCheck } from '../../lib/media/stun/ice-lite.ts'
 import {
-  buildStun,
   decodeXorAddress,
   parseStun,
   StunAttr,
@@ -18,6 +17,7 @@ import { hex, RFC5769, RFC5769_REQUEST } from '../../test/harness/rfc5769.ts'
 import { buildMediaAddon } from './build.ts'
 import { Latch, loadMediaAddon, type MediaAddon, StunVerdict } from './media-addon.ts'
 import { NativeRelay } from './native-relay.ts'
+import { check, rtp } from './test-packets.ts'
 
 /* The native worker on IPv6 (legs bound on ::1): relaying both ways with latching and SRTP, the stats'
  * peer address, and STUN answers whose XOR-MAPPED-ADDRESS is family 0x02 XORed with the cookie and
@@ -27,30 +27,6 @@ import { NativeRelay } from './native-relay.ts'
 // 2001:db8:1234:5678:11:2233:4455:6677 port 32853.
 const FROM6 = { address: '2001:db8:1234:5678:11:2233:4455:6677', port: 32853 }
 const RFC5769_XMA6 = hex('0002 a147 0113a9fa a5d3f179 bc25f4b5 bed2b9d9')
-
-function rtp(seq: number, ssrc: number): Buffer {
-  const b = Buffer.alloc(12 + 160)
-  b[0] = 0x80
-  b.writeUInt16BE(seq, 2)
-  b.writeUInt32BE(seq * 160, 4)
-  b.writeUInt32BE(ssrc, 8)
-  for (let i = 12; i < b.length; i++) b[i] = (i + seq) & 0xff
-  return b
-}
-
-/** A connectivity check as a full agent sends it (RFC 8445 §7.2.2). */
-function check(ours: { ufrag: string; pwd: string }, nominate = false): Buffer {
-  return buildStun(
-    StunType.bindingRequest,
-    Buffer.from('0123456789ab'),
-    [
-      { type: StunAttr.username, value: Buffer.from(`${ours.ufrag}:peer`) },
-      { type: StunAttr.priority, value: hex('6e0001ff') },
-      ...(nominate ? [{ type: StunAttr.useCandidate, value: Buffer.alloc(0) }] : []),
-    ],
-    { integrityKey: ours.pwd, fingerprint: true },
-  )
-}
 
 describe('native relay on IPv6 (::1)', function () {
   this.timeout(120_000)
@@ -161,7 +137,7 @@ describe('native relay on IPv6 (::1)', function () {
         address: '0:0:0:0:0:0:0:1',
         port: peerB2.address().port,
       })
-      peerB2.send(check(ours, true), b.port, '::1')
+      peerB2.send(check(ours, { nominate: true }), b.port, '::1')
       await next(peerB2)
       peerA.send(rtp(1, 0xa), a.port, '::1')
       assert.deepEqual((await next(peerB2))[0], rtp(1, 0xa))

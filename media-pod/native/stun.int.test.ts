@@ -15,6 +15,7 @@ import { hex, RFC5769, RFC5769_REQUEST } from '../../test/harness/rfc5769.ts'
 import { buildMediaAddon } from './build.ts'
 import { Latch, loadMediaAddon, type MediaAddon, StunVerdict } from './media-addon.ts'
 import { NativeRelay } from './native-relay.ts'
+import { check } from './test-packets.ts'
 
 /* The relay worker's ICE-lite responder (src/stun.c) against the RFC 5769 vectors and against the
  * TypeScript responder (lib/media/stun/ice-lite.ts, the reference): same verdicts and the same answers,
@@ -27,25 +28,6 @@ const VERDICT: Record<IceLiteVerdict['kind'], StunVerdict[]> = {
   success: [StunVerdict.success],
   error: [StunVerdict.error],
   drop: [StunVerdict.drop, StunVerdict.dropFailed],
-}
-
-/** A check as a full ICE agent sends it (RFC 8445 §7.2.2): USERNAME, PRIORITY, ICE-CONTROLLING, MI, FP. */
-function check(
-  ours: { ufrag: string; pwd: string },
-  opts: { nominate?: boolean; pwd?: string } = {},
-): Buffer {
-  const tid = Buffer.from('0123456789ab')
-  return buildStun(
-    StunType.bindingRequest,
-    tid,
-    [
-      { type: StunAttr.username, value: Buffer.from(`${ours.ufrag}:peer`) },
-      { type: StunAttr.priority, value: hex('6e0001ff') },
-      { type: StunAttr.iceControlling, value: hex('932ff9b151263b36') },
-      ...(opts.nominate ? [{ type: StunAttr.useCandidate, value: Buffer.alloc(0) }] : []),
-    ],
-    { integrityKey: opts.pwd ?? ours.pwd, fingerprint: true },
-  )
 }
 
 describe('native ICE-lite responder (src/stun.c)', function () {
