@@ -315,15 +315,7 @@ async function runCase(r: Relay, tag: string, mode: Mode, rate: number): Promise
   const pid = r.proc.pid as number
   const t0 = cpuTicks(pid)
   const s0 = schedstat(pid)
-  const res = await addon.loadgenRun(
-    gen.handle,
-    ports,
-    rate,
-    Math.min(rate * seconds, 200_000),
-    160,
-    genSrtp,
-    SINK_POLL_US,
-  )
+  const load = await runLoad(gen, ports, rate, genSrtp)
   const cpuUs = (cpuTicks(pid) - t0) * 10_000 // CLK_TCK = 100
   const s1 = schedstat(pid)
   // 'delete delay' 0: rtpengine otherwise holds a deleted call's ports for 30 s, and with two relays
@@ -332,26 +324,20 @@ async function runCase(r: Relay, tag: string, mode: Mode, rate: number): Promise
     await r.ng.request({ command: 'delete', 'call-id': `${tag}-${i}`, 'from-tag': 'a', 'delete delay': 0 })
   })
   return {
-    us: cpuUs / res.sent,
-    loss: res.sent - res.received,
-    sent: res.sent,
-    achieved: Math.round(res.sent / (res.elapsedMs / 1000)),
+    ...load,
+    us: cpuUs / load.sent,
     waitUs: (s1.wait - s0.wait) / 1000 / Math.max(1, s1.slices - s0.slices),
     slices: s1.slices - s0.slices,
-    ...(res.p50Us !== undefined ? { p50: res.p50Us } : {}),
-    ...(res.p99Us !== undefined ? { p99: res.p99Us } : {}),
   }
 }
 
-/** The generator straight into its own sink: the latency floor of the harness and the machine. */
-async function runDirect(mode: Mode, rate: number): Promise<RunResult> {
-  const key = generateSdesKey(SUITE)
-  const genSrtp =
-    mode === 'SRTP→SRTP'
-      ? addon.srtpCreate(1, Buffer.concat([key.masterKey, key.masterSalt]), true, SrtpEngine.libsrtp)
-      : null
-  const gen = addon.loadgenCreate()
-  const ports = new Array<number>(Math.round(rate / 50)).fill(gen.port)
+/** One paced run of the generator toward `ports`: what the generator and the sink saw (CPU is the caller's). */
+async function runLoad(
+  gen: ReturnType<typeof addon.loadgenCreate>,
+  ports: number[],
+  rate: number,
+  genSrtp: Parameters<typeof addon.loadgenRun>[5],
+): Promise<RunResult> {
   const res = await addon.loadgenRun(
     gen.handle,
     ports,
@@ -369,6 +355,18 @@ async function runDirect(mode: Mode, rate: number): Promise<RunResult> {
     ...(res.p50Us !== undefined ? { p50: res.p50Us } : {}),
     ...(res.p99Us !== undefined ? { p99: res.p99Us } : {}),
   }
+}
+
+/** The generator straight into its own sink: the latency floor of the harness and the machine. */
+async function runDirect(mode: Mode, rate: number): Promise<RunResult> {
+  const key = generateSdesKey(SUITE)
+  const genSrtp =
+    mode === 'SRTP→SRTP'
+      ? addon.srtpCreate(1, Buffer.concat([key.masterKey, key.masterSalt]), true, SrtpEngine.libsrtp)
+      : null
+  const gen = addon.loadgenCreate()
+  const ports = new Array<number>(Math.round(rate / 50)).fill(gen.port)
+  return runLoad(gen, ports, rate, genSrtp)
 }
 
 /** RSS delta per idle session: N calls offered and answered (RTP→RTP), measured, then deleted. */
