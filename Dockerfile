@@ -74,5 +74,5 @@ RUN ln -s /app/bin/kube-sbc /usr/local/bin/kube-sbc
 USER 65532:65532
 # The one HTTP port of every process (/metrics, /healthz, /readyz); SIP and RTP ports come from config.
 EXPOSE 8080
-ENTRYPOINT ["node", "/app/cli/main.ts"]
+ENTRYPOINT ["/app/bin/kube-sbc"]
 CMD ["--help"]

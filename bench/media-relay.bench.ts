@@ -129,9 +129,9 @@ async function startRelay(name: RelayName, base: number): Promise<Relay> {
     writeFileSync(file, JSON.stringify(config))
     cleanup = () => rmSync(file, { force: true })
     proc = spawn(
-      process.execPath,
+      // The shim, as the image runs it: the product's V8 flags (bin/kube-sbc); exec keeps the PID.
+      'bin/kube-sbc',
       [
-        'cli/main.ts',
         'media',
         '--config',
         file,

@@ -69,9 +69,9 @@ async function start(name: Name, base: number): Promise<Relay> {
     )
     cleanup = () => rmSync(file, { force: true })
     proc = spawn(
-      process.execPath,
+      // The shim, as the image runs it: the product's V8 flags (bin/kube-sbc); exec keeps the PID.
+      'bin/kube-sbc',
       [
-        'cli/main.ts',
         'media',
         '--config',
         file,

@@ -8,7 +8,8 @@
  *   node bench/signalling-calls.bench.ts [--targets kamailio,kube-sbc] [--rate 200] [--calls 3000]
  *
  * A kube-sbc target is `kube-sbc[@DIR][#FLAGS]`: DIR another checkout (before/after side by side),
- * FLAGS Node/V8 flags for its process, e.g. `kube-sbc#--max-semi-space-size=4` (spaces as `+`).
+ * FLAGS Node/V8 flags for its process after the product's own (bin/kube-sbc sets them; the later value
+ * wins), e.g. `kube-sbc#--max-semi-space-size=64` for V8's default young generation (spaces as `+`).
  *
  * Every load is bounded by a call count and a SIPp timeout; traffic stays on 127.0.0.1.
  */

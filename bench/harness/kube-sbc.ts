@@ -18,7 +18,7 @@ export interface KubeSbcBenchOptions {
   cpus?: string
   /** `--cpu-prof` into this folder (the process gets a minute to exit and write it). */
   profileDir?: string
-  /** Node/V8 flags for the SBC process (NODE_OPTIONS), e.g. `--max-semi-space-size=4`. */
+  /** Node/V8 flags for the SBC process (NODE_OPTIONS, after bin/kube-sbc's defaults, so they win). */
   nodeOptions?: string
 }
 

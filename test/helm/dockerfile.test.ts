@@ -104,8 +104,9 @@ describe('Dockerfile and .dockerignore', function () {
       'USER after the last RUN/COPY',
     )
     const entry = final.find((i) => i.op === 'ENTRYPOINT')
-    assert.deepEqual(JSON.parse(entry?.args ?? 'null'), ['node', '/app/cli/main.ts'])
-    assert.ok(existsSync(join(repoRoot, 'cli', 'main.ts')))
+    // The shim, which sets the V8 flags every kube-sbc process runs with (bin/kube-sbc).
+    assert.deepEqual(JSON.parse(entry?.args ?? 'null'), ['/app/bin/kube-sbc'])
+    assert.ok(existsSync(join(repoRoot, 'bin', 'kube-sbc')))
     assert.ok(!ins.some((i) => i.op === 'HEALTHCHECK'), 'Kubernetes probes, not HEALTHCHECK')
     assert.ok(final.some((i) => i.op === 'EXPOSE' && i.args === '8080'))
   })

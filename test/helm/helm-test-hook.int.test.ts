@@ -11,7 +11,7 @@ import { repoRoot } from './helm-binary.ts'
  * The `helm test` hook, as far as it can run without a cluster. Under kwok no Pod ever runs, so
  * here the hook Pod's container command line is taken verbatim from `helm template` and executed
  * as a local process (its `node` is this Node 24, as in the image), against a real
- * `kube-sbc run` started the way the image's ENTRYPOINT starts it (`node cli/main.ts run ...`),
+ * `kube-sbc run` started the way the image's ENTRYPOINT starts it (`bin/kube-sbc run ...`),
  * with examples/local (whose RoutingRule answer-options replies 200) on free loopback ports. What
  * differs from the cluster is only the address: the Service DNS name is replaced by 127.0.0.1 and
  * the Service port by the listener's port. The rendered Pod itself is validated by
@@ -80,8 +80,8 @@ describe('helm test hook: its command line against a real kube-sbc run', functio
     assert.ok(yaml.includes(`port: ${port}`))
     await writeFile(join(dir, 'local.yaml'), yaml)
     sbc = startProcess(
-      process.execPath,
-      [join(repoRoot, 'cli', 'main.ts'), 'run', '-f', dir, '--no-media', '--http-port', String(http)],
+      join(repoRoot, 'bin', 'kube-sbc'),
+      ['run', '-f', dir, '--no-media', '--http-port', String(http)],
       { env: { ...process.env, POD_NAME: `helm-test-${port}` } },
     )
     await sbc.waitForOutput(/Started signalling/, 30_000)
