@@ -5,11 +5,14 @@
  * and the p99 of INVITE→100 and INVITE→180. Kamailio (tm + dialog + record_route + topoh,
  * 4 workers, f_malloc, 1 GiB shared memory) runs in the same harness as the anchor.
  *
- *   node bench/signalling-calls.bench.ts [--targets kamailio,kube-sbc] [--rate 200] [--calls 3000]
+ *   node bench/signalling-calls.bench.ts [--targets kamailio,kube-sbc] [--rate 200] [--calls 3000] [--syscalls]
  *
  * A kube-sbc target is `kube-sbc[@DIR][#FLAGS]`: DIR another checkout (before/after side by side),
  * FLAGS Node/V8 flags for its process after the product's own (bin/kube-sbc sets them; the later value
  * wins), e.g. `kube-sbc#--max-semi-space-size=64` for V8's default young generation (spaces as `+`).
+ *
+ * `--syscalls` also counts, with `perf stat`, the system calls and context switches per call of the
+ * server (and of kube-sbc's Redis) during the fixed-rate load.
  *
  * Every load is bounded by a call count and a SIPp timeout; traffic stays on 127.0.0.1.
  */
@@ -21,9 +24,10 @@ import { parseArgs } from 'node:util'
 import { freePort } from '../test/harness/free-port.ts'
 import { startRedis } from '../test/harness/redis.ts'
 import { startKubeSbc } from './harness/kube-sbc.ts'
-import { groupCpuSeconds, groupRssBytes, pidCpuSeconds } from './harness/process-cpu.ts'
+import { groupCpuSeconds, groupPids, groupRssBytes, pidCpuSeconds } from './harness/process-cpu.ts'
 import { startGroup } from './harness/process-group.ts'
 import { percentile, runSippLoad } from './harness/sipp-load.ts'
+import { startSyscallCount } from './harness/syscall-count.ts'
 import { udpPortBound, waitFor } from './harness/wait-for.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -200,6 +204,7 @@ async function main() {
       'ramp-seconds': { type: 'string', default: '5' },
       warmup: { type: 'string', default: '500' },
       profile: { type: 'string' },
+      syscalls: { type: 'boolean', default: false },
     },
   })
   profileDir = values.profile
@@ -223,7 +228,17 @@ async function main() {
       const warmup = Number(values.warmup)
       if (warmup > 0) await measure(running, port, Number(values.rate), warmup)
       const rssBefore = groupRssBytes(running.pgid)
+      const counts = values.syscalls
+        ? {
+            server: startSyscallCount(groupPids(running.pgid)),
+            redis: running.redisPid === undefined ? undefined : startSyscallCount([running.redisPid]),
+          }
+        : undefined
       const fixed = await measure(running, port, Number(values.rate), Number(values.calls))
+      const perCallCounts = counts && {
+        server: await counts.server.stop(),
+        ...(counts.redis ? { redis: await counts.redis.stop() } : {}),
+      }
       const rssAfter = groupRssBytes(running.pgid)
       const ramp: Measurement[] = []
       for (const rate of values.ramp.split(',').filter(Boolean).map(Number)) {
@@ -255,6 +270,19 @@ async function main() {
           p99InviteTo180Ms: fixed.rtd2p99,
           p50InviteTo180Ms: fixed.rtd2p50,
           rssBytes: { before: rssBefore, after: rssAfter },
+          ...(perCallCounts
+            ? {
+                perCall: Object.fromEntries(
+                  Object.entries(perCallCounts).map(([who, c]) => [
+                    who,
+                    {
+                      syscalls: round(c.syscalls / Math.max(1, fixed.successful)),
+                      contextSwitches: round(c.contextSwitches / Math.max(1, fixed.successful)),
+                    },
+                  ]),
+                ),
+              }
+            : {}),
           ...(fixed.failed > 0 && fixed.errors ? { sippErrors: fixed.errors.slice(0, 1500) } : {}),
         },
         saturation: best

@@ -4,12 +4,13 @@ import { readdirSync, readFileSync } from 'node:fs'
 const USER_HZ = 100
 
 /**
- * CPU seconds (user + system) used so far by every live process in process group `pgid`.
- * Multi-process servers (Kamailio forks workers) are started as group leaders so their whole tree
- * is counted; a single-process server is simply a group of one.
+ * The /proc/<pid>/stat fields after the command name (which is parenthesised and may contain spaces)
+ * of every live process in process group `pgid`, with its PID. Multi-process servers (Kamailio
+ * forks workers) are started as group leaders so their whole tree is found; a single-process server
+ * is simply a group of one.
  */
-export function groupCpuSeconds(pgid: number): number {
-  let ticks = 0
+function groupStats(pgid: number): { pid: number; rest: string[] }[] {
+  const found: { pid: number; rest: string[] }[] = []
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue
     let stat: string
@@ -18,13 +19,22 @@ export function groupCpuSeconds(pgid: number): number {
     } catch {
       continue // the process exited between readdir and read
     }
-    // Fields after the command name, which is parenthesised and may contain spaces.
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    const pgrp = Number(rest[2])
-    if (pgrp !== pgid) continue
-    ticks += Number(rest[11]) + Number(rest[12]) // utime, stime
+    if (Number(rest[2]) === pgid) found.push({ pid: Number(entry), rest })
   }
+  return found
+}
+
+/** CPU seconds (user + system) used so far by every live process in process group `pgid`. */
+export function groupCpuSeconds(pgid: number): number {
+  let ticks = 0
+  for (const { rest } of groupStats(pgid)) ticks += Number(rest[11]) + Number(rest[12]) // utime, stime
   return ticks / USER_HZ
+}
+
+/** The PIDs of every live process in process group `pgid`. */
+export function groupPids(pgid: number): number[] {
+  return groupStats(pgid).map((p) => p.pid)
 }
 
 /** CPU seconds (user + system) used so far by process `pid` alone (0 once it has exited). */
@@ -41,15 +51,7 @@ export function pidCpuSeconds(pid: number): number {
 /** Resident set size in bytes of every process in group `pgid` (shared pages counted per process). */
 export function groupRssBytes(pgid: number): number {
   let bytes = 0
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
-      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      if (Number(rest[2]) !== pgid) continue
-      bytes += Number(rest[21]) * 4096
-    } catch {}
-  }
+  for (const { rest } of groupStats(pgid)) bytes += Number(rest[21]) * 4096
   return bytes
 }
 
