@@ -72,6 +72,25 @@ describe('RedisStore (real redis-server)', () => {
     assert.deepEqual(await admin.keys('*'), [])
   })
 
+  it('stores non-ASCII text in the state and the keys byte-exact (UTF-8 lengths in the script frame)', async () => {
+    const s = await open()
+    // A first call loads the scripts: on a fresh server each first EVALSHA falls back to EVAL.
+    const first = await s.createCall(testCall('w1'))
+    await s.findByLeg({ callId: first.a.callId, remoteTag: first.a.remoteTag })
+    await s.deleteCall('w1', await s.updateCall(answered(first)))
+    // 2-, 3- and 4-octet characters in the state, and a leg key longer than 64 characters with one.
+    const c = testCall('u1', { aCallId: `${'a'.repeat(70)}ü@10.20.30.40` })
+    c.cdr = { caller: 'Jürgen €', callee: '𝄞 Müller' }
+    await s.createCall(c)
+    assert.deepEqual(decodeDialogState((await admin.hget('sbc:{c:u1}', 's')) ?? ''), { ...c, version: 1 })
+    const found = await s.findByLeg({ callId: c.a.callId, remoteTag: c.a.remoteTag })
+    assert.deepEqual(found?.call, { ...c, version: 1 })
+    const done = await s.updateCall(answered({ ...c, version: 1 }))
+    assert.equal((await s.getCall('u1'))?.cdr?.callee, '𝄞 Müller')
+    assert.equal(await s.deleteCall('u1', done), true)
+    assert.deepEqual(await admin.keys('*'), [])
+  })
+
   it('reports a corrupt record with SBC_ERR_STATE_CORRUPT and can still delete it', async () => {
     const s = await open()
     const c = testCall('bad1')

@@ -30,6 +30,7 @@ import { bucketTtlMs, pickByFreeCapacity } from './memory-store.ts'
 import { RedisKeys } from './redis-keys.ts'
 import { type ScriptName, scripts } from './redis-scripts.ts'
 import { redisOptionsFromUrl } from './redis-url.ts'
+import { EvalshaCommand } from './script-command.ts'
 import { callTtlMs, defaultTtlPolicy, type TtlPolicy } from './ttl-policy.ts'
 
 /** One Redis round trip, reported to {@link RedisStoreOptions.observer}. */
@@ -269,14 +270,15 @@ export class RedisStore implements DialogStore {
   }
 
   /**
-   * EVALSHA as one ioredis `Command`, and EVAL with the script's text when Redis does not know it (a
-   * restarted or new server: NOSCRIPT). ioredis's `defineCommand` does the same with a command
-   * subclass, a wrapped reject and two more promises per call; sending the command directly saves
-   * ~7 µs of CPU per round trip (docs/benchmarks/signalling.md).
+   * EVALSHA as one ioredis `Command` whose frame is written straight into a Buffer
+   * (`EvalshaCommand`), and EVAL with the script's text when Redis does not know it (a restarted or
+   * new server: NOSCRIPT). ioredis's `defineCommand` does the same with a command subclass, a wrapped
+   * reject and two more promises per call; sending the command directly saves ~7 µs of CPU per round
+   * trip (docs/benchmarks/signalling.md).
    */
   #evalsha(name: ScriptName, args: Array<string | number>): Promise<unknown> {
     const s = scripts[name]
-    const sent = this.client.sendCommand(new Command('evalsha', [SHAS[name], s.numberOfKeys, ...args], UTF8))
+    const sent = this.client.sendCommand(new EvalshaCommand(SHAS[name], s.numberOfKeys, args))
     return (sent as Promise<unknown>).catch((err: unknown) => {
       if (!(err instanceof ReplyError) || !(err as Error).message.startsWith('NOSCRIPT')) throw err
       return this.client.sendCommand(new Command('eval', [s.lua, s.numberOfKeys, ...args], UTF8))
