@@ -35,10 +35,13 @@ export function createResponse(
   options: CreateResponseOptions = {},
 ): SipResponse {
   const res = new SipResponse(status, options.reason ?? reasonPhrase(status))
-  for (const f of req.headerFields) {
-    if (f.key === 'via' || f.key === 'from' || f.key === 'to' || f.key === 'call-id' || f.key === 'cseq') {
-      res.addHeader(f.name, f.value)
-    }
+  // The request's parse of these fields comes along (routing has usually read them already): the
+  // To tag check below then parses nothing again.
+  const fields = req.headerFields
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i]!
+    const k = f.key
+    if (k === 'via' || k === 'from' || k === 'to' || k === 'call-id' || k === 'cseq') res.addFieldOf(f)
   }
   if (status !== 100) {
     try {

@@ -224,4 +224,33 @@ describe('RFC 3261 §8.2.6 createResponse', () => {
     assert.equal(createResponse(untagged, 100).toTag, undefined)
     assert.match(createResponse(untagged, 486).toTag ?? '', /^[0-9a-f]{16}$/)
   })
+
+  it('copies a To whose URI does not parse as it is, untagged, also when the request was read first', () => {
+    // The name-addr parses, its URI (a space in the host) does not: the response goes out anyway.
+    for (const readFirst of [false, true]) {
+      const req = parse(
+        Buffer.from(OPTIONS.replace('<sip:bob@biloxi.example.com>', '<sip:bob@bil oxi.example.com>')),
+      )
+      assert.ok(req.kind === 'request')
+      if (readFirst) assert.equal(req.toTag, undefined)
+      const res = createResponse(req, 480, { toTag: 'sbc-1' })
+      assert.equal(res.header('to'), '<sip:bob@bil oxi.example.com>')
+      assert.match(serialize(res).toString('latin1'), /\r\nTo: <sip:bob@bil oxi\.example\.com>\r\n/)
+    }
+  })
+
+  it("shares the request's parse of Via, From, To, Call-ID and CSeq and still tags the response's To only", () => {
+    const req = parse(Buffer.from(OPTIONS))
+    assert.ok(req.kind === 'request')
+    const before = { vias: req.vias, from: req.from, to: req.to, cseq: req.cseq }
+    const res = createResponse(req, 200, { toTag: 'sbc-1' })
+    assert.equal(res.vias[0], before.vias[0])
+    assert.equal(res.from, before.from)
+    assert.equal(res.cseq, before.cseq)
+    assert.equal(res.toTag, 'sbc-1')
+    assert.equal(res.to?.uri, before.to?.uri)
+    assert.equal(req.toTag, undefined)
+    assert.equal(req.header('to'), '<sip:bob@biloxi.example.com>')
+    assert.equal(res.header('to'), '<sip:bob@biloxi.example.com>;tag=sbc-1')
+  })
 })

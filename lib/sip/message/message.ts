@@ -193,6 +193,15 @@ export abstract class SipMessageBase {
     return this
   }
 
+  /**
+   * Adds another message's field after the fields of its name, sharing its value and parse cache
+   * (the value was checked or parsed when that field was made; parse caches are read-only).
+   * @internal
+   */
+  addFieldOf(field: HeaderField): void {
+    this.#insert(newField(field.name, field.key, field.value, field.parsed), 'last')
+  }
+
   #insert(field: HeaderField, position: HeaderPosition): void {
     this.touch()
     const fields = this.#fields
