@@ -165,7 +165,10 @@ export abstract class SipMessageBase {
   /** The raw value of the first field called `name` (any case, compact or long), or undefined. */
   header(name: string): string | undefined {
     const key = keyOf(name)
-    for (const f of this.#fields) if (f.key === key) return f.value
+    // Indexed loops over the fields here and below: a for-of allocated an iterator result per field
+    // in the code V8 runs for these calls (~4 kB per call in the B2BUA, sampling heap profiler).
+    const fields = this.#fields
+    for (let i = 0; i < fields.length; i++) if (fields[i]!.key === key) return fields[i]!.value
     return undefined
   }
 
@@ -173,7 +176,8 @@ export abstract class SipMessageBase {
   headerValues(name: string): string[] {
     const key = keyOf(name)
     const out: string[] = []
-    for (const f of this.#fields) if (f.key === key) out.push(f.value)
+    const fields = this.#fields
+    for (let i = 0; i < fields.length; i++) if (fields[i]!.key === key) out.push(fields[i]!.value)
     return out
   }
 
@@ -257,7 +261,9 @@ export abstract class SipMessageBase {
   parsed<K extends KnownHeader>(key: K): HeaderTypes[K] | undefined {
     const def = HEADER_TABLE[key]
     let out: unknown[] | undefined
-    for (const f of this.#fields) {
+    const fields = this.#fields
+    for (let i = 0; i < fields.length; i++) {
+      const f = fields[i]!
       if (f.key !== key) continue
       let p = f.parsed
       if (p === undefined) {
@@ -312,7 +318,9 @@ export abstract class SipMessageBase {
       const f = core[CORE_SLOTS.via]
       return f === undefined ? undefined : this.#lineValue(f, 'via')[0]
     }
-    for (const f of this.#fields) if (f.key === 'via') return this.#lineValue(f, 'via')[0]
+    const fields = this.#fields
+    for (let i = 0; i < fields.length; i++)
+      if (fields[i]!.key === 'via') return this.#lineValue(fields[i]!, 'via')[0]
     return undefined
   }
 

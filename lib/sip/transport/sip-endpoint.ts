@@ -69,13 +69,16 @@ export class SipEndpoint {
   readonly counters = new EndpointCounters()
   readonly transports: readonly Transport[]
   readonly #delegate: SipEndpointDelegate
-  readonly #parse: SipParseOptions
+  /** The parse options for datagrams and for stream transports, made once (not per message). */
+  readonly #parseDatagram: SipParseOptions
+  readonly #parseStream: SipParseOptions
   readonly #logger: Logger
 
   private constructor(transports: Transport[], options: SipEndpointOptions) {
     this.transports = transports
     this.#delegate = options.delegate
-    this.#parse = options.parse ?? {}
+    this.#parseDatagram = { ...options.parse, stream: false }
+    this.#parseStream = { ...options.parse, stream: true }
     this.#logger = options.logger ?? nullLogger
   }
 
@@ -116,11 +119,16 @@ export class SipEndpoint {
     local?: Destination['local'],
   ): Transport | undefined {
     const family = familyOf(address)
-    const candidates = this.transports.filter((t) => t.protocol === protocol && t.local.family === family)
-    return (
-      (local && candidates.find((t) => t.local.port === local.port && t.local.address === local.address)) ??
-      candidates[0]
-    )
+    // A loop, not filter + find: this runs for every message sent, and the array and closures were
+    // ~1.3 kB per call of garbage (sampling heap profiler).
+    let first: Transport | undefined
+    for (let i = 0; i < this.transports.length; i++) {
+      const t = this.transports[i]!
+      if (t.protocol !== protocol || t.local.family !== family) continue
+      if (local !== undefined && t.local.port === local.port && t.local.address === local.address) return t
+      first ??= t
+    }
+    return first
   }
 
   /** Serialises `message` and sends it. Rejects with a {@link SipTransportError}. */
@@ -152,7 +160,10 @@ export class SipEndpoint {
   #onMessage(inbound: InboundMessage): void {
     let message: SipMessage
     try {
-      message = parse(inbound.bytes, { ...this.#parse, stream: inbound.source.transport !== 'udp' })
+      message = parse(
+        inbound.bytes,
+        inbound.source.transport === 'udp' ? this.#parseDatagram : this.#parseStream,
+      )
     } catch (error) {
       this.#onParseError(error, inbound)
       return

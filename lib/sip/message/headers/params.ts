@@ -32,7 +32,8 @@ export function hasParam(params: Params, name: string): boolean {
 /** Sets parameter `name` in place, replacing an existing one (keeping its position) or appending. */
 export function setParam(params: Params, name: string, value: string | null): void {
   const lower = name.toLowerCase()
-  for (const p of params) {
+  for (let i = 0; i < params.length; i++) {
+    const p = params[i]!
     if (p[0].toLowerCase() === lower) {
       p[1] = value
       return
@@ -50,7 +51,10 @@ export function deleteParam(params: Params, name: string): void {
 /** `;a=b;c` for the given list. */
 export function stringifyParams(params: Params): string {
   let out = ''
-  for (const [n, v] of params) out += v === null ? `;${n}` : `;${n}=${v}`
+  for (let i = 0; i < params.length; i++) {
+    const [n, v] = params[i]!
+    out += v === null ? `;${n}` : `;${n}=${v}`
+  }
   return out
 }
 
