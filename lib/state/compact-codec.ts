@@ -107,3 +107,14 @@ export function decodeDialogState(text: string): unknown {
   if (!Array.isArray(parsed) || parsed[0] !== CODEC_VERSION) return undefined
   return decodeState(parsed[1])
 }
+
+/**
+ * Where property `key` of an object of `schema` sits in its compact encoding, counted from 1 as Lua
+ * counts: the Redis scripts that read a stored call (`sbcEndByLeg`) take their positions from here,
+ * so the schema stays the one source of the layout.
+ */
+export function luaPosition(schema: TSchema, key: string): number {
+  const i = isObjectSchema(schema) ? Object.keys(schema.properties).indexOf(key) : -1
+  if (i < 0) throw new Error(`no property ${key} in the schema`)
+  return i + 1
+}

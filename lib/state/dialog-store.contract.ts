@@ -181,6 +181,109 @@ export function dialogStoreContract(h: ContractHarness): void {
       )
     })
 
+    it('ends a call by either leg for a BYE: removed with its indexes and the holds it lists, once', async () => {
+      const c = testCall('c1')
+      const created = await store.createCall(c)
+      // Holds of c1 in both listed groups, of another call in one of them, of c1 in a group not listed.
+      await store.tryAcquireCall('webex', 'c1', 5, 60_000)
+      await store.tryAcquireCall('pbx', 'c1', 5, 60_000)
+      await store.tryAcquireCall('webex', 'c2', 5, 60_000)
+      await store.tryAcquireCall('twilio', 'c1', 5, 60_000)
+      // A BYE from the caller: From tag = the caller's tag, To tag = our A tag; CSeq above 101.
+      const fromA = { callId: c.a.callId, remoteTag: c.a.remoteTag, localTag: c.a.localTag }
+      const ended = await store.endByLeg(fromA, 102)
+      assert.deepEqual(ended, { leg: 'a', call: created, ended: true })
+      assert.equal(await store.getCall('c1'), undefined)
+      assert.equal(await store.findByLeg(fromA), undefined)
+      assert.equal(await store.findByLeg({ callId: c.b.callId, localTag: c.b.localTag }), undefined)
+      assert.deepEqual(
+        [await store.activeCalls('webex'), await store.activeCalls('pbx'), await store.activeCalls('twilio')],
+        [1, 0, 1],
+        "only c1's holds in the groups it lists are released",
+      )
+      assert.equal(await store.releaseCall('webex', 'c2'), true, "c2's hold is kept")
+      assert.equal(await store.endByLeg(fromA, 103), undefined, 'a second BYE finds nothing')
+      assert.equal(await store.deleteCall('c1'), false)
+      // The legs can be used again.
+      await store.createCall(testCall('c3', { aCallId: c.a.callId, aRemoteTag: c.a.remoteTag }))
+
+      // A BYE from the callee: From tag = B's tag, To tag = our B tag.
+      const d = await store.updateCall(answered(await store.createCall(testCall('d1'))))
+      const fromB = { callId: d.b.callId, localTag: d.b.localTag, remoteTag: d.b.remoteTag }
+      assert.deepEqual(await store.endByLeg(fromB, 1), { leg: 'b', call: d, ended: true })
+      assert.equal(await store.getCall('d1'), undefined)
+      assert.equal(await store.findByLeg({ callId: d.a.callId, remoteTag: d.a.remoteTag }), undefined)
+      assert.equal(await store.endByLeg({ callId: 'nope', remoteTag: 'x' }, 1), undefined)
+      assert.equal(await store.endByLeg({ callId: d.b.callId }, 1), undefined)
+    })
+
+    it("does not end a call for a BYE whose CSeq is not above the leg's remoteCSeq", async () => {
+      const c = testCall('c1')
+      const created = await store.createCall(c)
+      await store.tryAcquireCall('webex', 'c1', 5, 60_000)
+      const fromA = { callId: c.a.callId, remoteTag: c.a.remoteTag, localTag: c.a.localTag }
+      for (const seq of [101, 7])
+        assert.deepEqual(await store.endByLeg(fromA, seq), { leg: 'a', call: created, ended: false })
+      // Leg B's remoteCSeq is 0: CSeq 0 from the callee is not above it either.
+      const fromB = { callId: c.b.callId, localTag: c.b.localTag, remoteTag: 'x' }
+      assert.equal((await store.endByLeg(fromB, 0))?.ended, false)
+      assert.deepEqual(await store.getCall('c1'), created, 'nothing changed')
+      assert.equal(await store.activeCalls('webex'), 1, 'the hold is kept')
+      await rejectsWithCode(store.endByLeg(fromA, -1), 'SBC_ERR_STATE_INVALID')
+      await rejectsWithCode(store.endByLeg(fromA, 1.5), 'SBC_ERR_STATE_INVALID')
+      assert.equal((await store.endByLeg(fromA, 102))?.ended, true)
+    })
+
+    it('an update racing a BYE does not bring the ended call back', async () => {
+      const v1 = await store.createCall(testCall('c1'))
+      const other = await h.peer(store)
+      if (other !== store) stores.push(other)
+      const fromA = { callId: v1.a.callId, remoteTag: v1.a.remoteTag }
+      // Sent together: whichever runs first, the call ends and stays ended.
+      const [ended, updated] = await Promise.allSettled([
+        store.endByLeg(fromA, 102),
+        other.updateCall(answered(v1)),
+      ])
+      assert.equal(ended.status === 'fulfilled' && ended.value?.ended, true)
+      if (updated.status === 'rejected') assert.equal(updated.reason?.code, 'SBC_ERR_STATE_CALL_NOT_FOUND')
+      await rejectsWithCode(other.updateCall(answered(v1)), 'SBC_ERR_STATE_CALL_NOT_FOUND')
+      await rejectsWithCode(other.updateCall({ ...answered(v1), version: 2 }), 'SBC_ERR_STATE_CALL_NOT_FOUND')
+      assert.equal(await store.getCall('c1'), undefined)
+      assert.equal(await store.findByLeg(fromA), undefined)
+    })
+
+    it('restores a call ended by a challenged BYE at its next version, without taking holds', async () => {
+      const c = testCall('c1')
+      const v2 = await store.updateCall(answered(await store.createCall(c)))
+      await store.tryAcquireCall('webex', 'c1', 5, 60_000)
+      const fromA = { callId: c.a.callId, remoteTag: c.a.remoteTag, localTag: c.a.localTag }
+      const ended = await store.endByLeg(fromA, 102)
+      assert.equal(ended?.ended, true)
+      // What the B2BUA puts back: the CSeqs of the relayed BYE, no holds listed.
+      const back = {
+        ...v2,
+        a: { ...v2.a, remoteCSeq: 102 },
+        b: { ...v2.b, localCSeq: v2.b.localCSeq + 1 },
+        admission: { ...v2.admission, counters: [] },
+      }
+      const restored = await store.restoreCall(back)
+      assert.deepEqual(restored, { ...back, version: 3 })
+      assert.deepEqual(await store.getCall('c1'), restored)
+      assert.equal((await store.findByLeg({ callId: c.b.callId, localTag: c.b.localTag }))?.call.id, 'c1')
+      assert.equal(await store.activeCalls('webex'), 0, 'no hold taken back')
+      await rejectsWithCode(store.restoreCall(back), 'SBC_ERR_STATE_CALL_EXISTS')
+      await rejectsWithCode(store.updateCall(v2), 'SBC_ERR_STATE_VERSION_CONFLICT')
+      // The BYE sent again with credentials (CSeq 103) ends it; one with the old CSeq does not.
+      assert.equal((await store.endByLeg(fromA, 102))?.ended, false)
+      assert.deepEqual(await store.endByLeg(fromA, 103), { leg: 'a', call: restored, ended: true })
+      assert.equal(await store.getCall('c1'), undefined)
+      // A leg taken meanwhile by another call refuses the restore, and leaves that call alone.
+      const taken = await store.createCall(testCall('c2', { aCallId: c.a.callId, aRemoteTag: c.a.remoteTag }))
+      await rejectsWithCode(store.restoreCall(back), 'SBC_ERR_STATE_CALL_EXISTS')
+      assert.equal(await store.getCall('c1'), undefined)
+      assert.deepEqual(await store.getCall('c2'), taken)
+    })
+
     it('a CANCEL recorded before the call is stored makes createCall of that INVITE refuse, once', async () => {
       const c = testCall('c1')
       const leg = { callId: c.a.callId, remoteTag: c.a.remoteTag }

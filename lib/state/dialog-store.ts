@@ -18,6 +18,15 @@ export interface FoundCall {
   call: DialogState
 }
 
+/** Outcome of {@link DialogStore.endByLeg}: the call as it was stored. */
+export interface EndedCall extends FoundCall {
+  /**
+   * True: the call was removed. False: the BYE's CSeq was not above the leg's `remoteCSeq` (RFC 3261
+   * §12.2.2, the BYE gets 500) and nothing changed.
+   */
+  ended: boolean
+}
+
 /**
  * The INVITE server transaction a CANCEL names (RFC 3261 §9.2 matches it by the top Via branch;
  * §9.1 makes the CSeq number equal): what {@link DialogStore.cancelUnstored} records and
@@ -124,6 +133,23 @@ export interface DialogStore {
   getCall(id: string): Promise<DialogState | undefined>
   /** Finds a call from an in-dialog message's Call-ID and tags; undefined if none. */
   findByLeg(key: LegKey): Promise<FoundCall | undefined>
+  /**
+   * A BYE received (RFC 3261 §15): finds the call as {@link findByLeg} does and, when `cseq` is above
+   * the matched leg's `remoteCSeq`, atomically deletes it with its leg indexes and releases its
+   * admission holds in the groups `admission.counters` lists — the BYE's one round trip. Resolves the
+   * state as it was stored, `ended: false` (nothing changed) for a CSeq that is not above, undefined
+   * when there is no call. A later update of the call fails with `CallNotFoundError`: nothing
+   * written after the end brings it back, except {@link restoreCall}.
+   */
+  endByLeg(key: LegKey, cseq: number): Promise<EndedCall | undefined>
+  /**
+   * Stores back a call {@link endByLeg} removed, when its BYE was challenged (401/407) and the
+   * caller will send it again with credentials: `state` with its leg indexes, at version + 1 (so a
+   * holder of an older version cannot overwrite it), TTL from the state. No admission hold is taken:
+   * the session ended with the BYE (RFC 3261 §15) and the holds were rightly released. Rejects with
+   * `CallExistsError` if the id or a leg is taken meanwhile.
+   */
+  restoreCall(state: DialogState): Promise<DialogState>
   /**
    * Compare-and-set: writes `state` if the stored version equals `state.version`, stores and returns
    * it with version + 1, and re-derives the TTL. Rejects with `VersionConflictError` or

@@ -11,6 +11,7 @@ import {
 import type {
   AcquireResult,
   DialogStore,
+  EndedCall,
   FoundCall,
   InviteKey,
   Lease,
@@ -21,7 +22,13 @@ import type {
   RateResult,
   StoreHealth,
 } from './dialog-store.ts'
-import { CallCancelledError, CallExistsError, CallNotFoundError, VersionConflictError } from './errors.ts'
+import {
+  CallCancelledError,
+  CallExistsError,
+  CallNotFoundError,
+  InvalidStateError,
+  VersionConflictError,
+} from './errors.ts'
 import { callTtlMs, defaultTtlPolicy, type TtlPolicy } from './ttl-policy.ts'
 
 /** Options of {@link MemoryStore}. */
@@ -187,6 +194,10 @@ export class MemoryStore implements DialogStore {
   }
 
   async findByLeg(key: LegKey): Promise<FoundCall | undefined> {
+    return this.#findByLeg(key)
+  }
+
+  #findByLeg(key: LegKey): FoundCall | undefined {
     const candidates: Array<['l' | 'r', string | undefined]> = [
       ['l', key.localTag],
       ['r', key.remoteTag],
@@ -199,6 +210,29 @@ export class MemoryStore implements DialogStore {
       return { leg: role === 'l' ? 'b' : 'a', call }
     }
     return undefined
+  }
+
+  async endByLeg(key: LegKey, cseq: number): Promise<EndedCall | undefined> {
+    if (!Number.isInteger(cseq) || cseq < 0) throw new InvalidStateError(`bad CSeq number ${cseq}`)
+    // No await from the look-up to the last delete: atomic, as the Lua script is in Redis.
+    const found = this.#findByLeg(key)
+    if (!found) return undefined
+    const { call } = found
+    if (cseq <= call[found.leg].remoteCSeq) return { ...found, ended: false }
+    this.#remove(call)
+    for (const g of call.admission.counters) this.#prunedHolds(g).delete(call.id)
+    return { ...found, ended: true }
+  }
+
+  async restoreCall(state: DialogState): Promise<DialogState> {
+    checkState(state)
+    if (this.#live(this.#calls, state.id) !== undefined) throw new CallExistsError(`call ${state.id} exists`)
+    for (const i of legIndexes(state))
+      if (this.#live(this.#index, i) !== undefined)
+        throw new CallExistsError(`call ${state.id}: leg already indexed`)
+    const stored = { ...state, version: state.version + 1 }
+    this.#write(stored)
+    return structuredClone(stored)
   }
 
   async updateCall(state: DialogState): Promise<DialogState> {
@@ -216,9 +250,14 @@ export class MemoryStore implements DialogStore {
   async deleteCall(id: string): Promise<boolean> {
     const current = this.#get(id)
     if (!current) return false
-    this.#calls.delete(id)
-    for (const i of legIndexes(current)) if (this.#index.get(i)?.value === id) this.#index.delete(i)
+    this.#remove(current)
     return true
+  }
+
+  /** Deletes the call and each of its leg indexes that still names it. */
+  #remove(call: DialogState): void {
+    this.#calls.delete(call.id)
+    for (const i of legIndexes(call)) if (this.#index.get(i)?.value === call.id) this.#index.delete(i)
   }
 
   async refreshCall(id: string): Promise<boolean> {

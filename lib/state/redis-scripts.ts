@@ -1,3 +1,6 @@
+import { AdmissionSchema, DialogStateSchema, LegStateSchema } from '../sip/dialog/dialog-state.ts'
+import { CODEC_VERSION, luaPosition } from './compact-codec.ts'
+
 /**
  * The Lua scripts of `RedisStore`, registered with ioredis `defineCommand` (EVALSHA, with EVAL on
  * NOSCRIPT after a Redis restart). Each touches only the keys it declares, and the keys of one
@@ -5,6 +8,18 @@
  * docs/state.md, "Redis Cluster"). Time comes from Redis `TIME` so pods with skewed clocks agree;
  * Redis ≥ 5 replicates script effects, so `TIME` before writes is allowed.
  */
+
+/** Positions (from 1) in a stored call's compact encoding (compact-codec.ts), for sbcEndByLeg. */
+const AT = {
+  a: luaPosition(DialogStateSchema, 'a'),
+  b: luaPosition(DialogStateSchema, 'b'),
+  admission: luaPosition(DialogStateSchema, 'admission'),
+  counters: luaPosition(AdmissionSchema, 'counters'),
+  callId: luaPosition(LegStateSchema, 'callId'),
+  localTag: luaPosition(LegStateSchema, 'localTag'),
+  remoteTag: luaPosition(LegStateSchema, 'remoteTag'),
+  remoteCSeq: luaPosition(LegStateSchema, 'remoteCSeq'),
+}
 
 /** `now` in ms from the Redis clock. */
 const NOW = `local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`
@@ -17,7 +32,8 @@ export interface ScriptDef {
 
 export const scripts = {
   /**
-   * KEYS call, idxA, idxB, cancel mark of leg A; ARGV json, ttlMs, id, mark (`''`: not checked) →
+   * KEYS call, idxA, idxB, cancel mark of leg A; ARGV json, ttlMs, id, mark (`''`: not checked),
+   * version (1 for a new call; `restoreCall` puts a call back with its next version) →
    * 1 created, 0 id exists, -1 leg indexed, -2 a CANCEL of this INVITE was recorded (consumed).
    */
   sbcCreateCall: {
@@ -29,7 +45,7 @@ if ARGV[4] ~= '' and redis.call('GET', KEYS[4]) == ARGV[4] then
   redis.call('DEL', KEYS[4])
   return -2
 end
-redis.call('HSET', KEYS[1], 'v', 1, 's', ARGV[1])
+redis.call('HSET', KEYS[1], 'v', ARGV[5], 's', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2])
 redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[2])
@@ -102,6 +118,59 @@ if id then
   if s then return {id, s} end
 end
 if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
+return {}`,
+  },
+  /**
+   * A BYE (RFC 3261 §15): findByLeg, the CSeq check and the end of the call in one round trip.
+   * KEYS idx1, idx2 as for sbcFindByLeg; ARGV call-key prefix, suffix; leg-index key head, its
+   * middle for a remote (`r`) and a local (`l`) tag; holds-key prefix, suffix; the BYE's CSeq; the
+   * leg (`a`/`b`) of idx1, of idx2 → {} when no call; {i, id, json, 0} when the CSeq is not above
+   * the leg's remoteCSeq (§12.2.2: the BYE gets 500; nothing changed); else {i, id, json, 1} after
+   * deleting the call, both leg indexes that still name it (their keys built from the stored legs,
+   * as sbcDeleteCall gets them) and its holds in the groups `admission.counters` lists (as
+   * sbcRelease). Everything is read and checked before the first write: a script error leaves the
+   * call as it was. The call, other index and holds keys are built here, not declared: single node
+   * or Sentinel, like sbcFindByLeg (docs/state.md, "Redis Cluster").
+   */
+  sbcEndByLeg: {
+    numberOfKeys: 2,
+    lua: `
+for i = 1, 2 do
+  local id = redis.call('GET', KEYS[i])
+  if id then
+    local ck = ARGV[1] .. id .. ARGV[2]
+    local s = redis.call('HGET', ck, 's')
+    if s then
+      local d = cjson.decode(s)
+      if type(d) ~= 'table' or d[1] ~= ${CODEC_VERSION} or type(d[2]) ~= 'table' then
+        return redis.error_reply('call ' .. id .. ': not a stored call')
+      end
+      local st = d[2]
+      local a, b, adm = st[${AT.a}], st[${AT.b}], st[${AT.admission}]
+      if type(a) ~= 'table' or type(b) ~= 'table' or type(adm) ~= 'table' or type(adm[${AT.counters}]) ~= 'table' then
+        return redis.error_reply('call ' .. id .. ': not a stored call')
+      end
+      local leg = a
+      if ARGV[8 + i] == 'b' then leg = b end
+      if tonumber(ARGV[8]) <= tonumber(leg[${AT.remoteCSeq}]) then return {i, id, s, 0} end
+      local ia = ARGV[3] .. a[${AT.callId}] .. ARGV[4] .. a[${AT.remoteTag}]
+      local ib = ARGV[3] .. b[${AT.callId}] .. ARGV[5] .. b[${AT.localTag}]
+      redis.call('DEL', ck)
+      if redis.call('GET', ia) == id then redis.call('DEL', ia) end
+      if redis.call('GET', ib) == id then redis.call('DEL', ib) end
+      local groups = adm[${AT.counters}]
+      if #groups > 0 then
+        ${NOW}
+        for _, g in ipairs(groups) do
+          local hk = ARGV[6] .. g .. ARGV[7]
+          redis.call('ZREMRANGEBYSCORE', hk, '-inf', now)
+          redis.call('ZREM', hk, id)
+        end
+      end
+      return {i, id, s, 1}
+    end
+  end
+end
 return {}`,
   },
   /** KEYS call, idxA, idxB; ARGV id → 1 deleted, 0 absent. Indexes are removed only if they are ours. */

@@ -105,6 +105,54 @@ describe('RedisStore (real redis-server)', () => {
     assert.equal(await s.findByLeg({ callId: c.a.callId, remoteTag: c.a.remoteTag }), undefined)
   })
 
+  it('ends a call for a BYE in one script call: call, both indexes and listed holds gone; restore puts it back with TTLs', async () => {
+    const seen: CommandObservation[] = []
+    // A prefix of our own: the script builds the other index and the holds keys from its parts.
+    const s = await open({ keyPrefix: 'p@x', observer: (o) => seen.push(o) })
+    const c = answered({ ...testCall('e1'), version: 1 })
+    await s.createCall({ ...c, version: 0 })
+    await s.tryAcquireCall('webex', 'e1', 10, 60_000)
+    await s.tryAcquireCall('pbx', 'e1', 10, 60_000)
+    await s.tryAcquireCall('pbx', 'e2', 10, 60_000)
+    seen.length = 0
+    const ended = await s.endByLeg({ callId: c.b.callId, localTag: c.b.localTag, remoteTag: 'as5f2a1c7d' }, 1)
+    assert.equal(ended?.ended, true)
+    assert.deepEqual(
+      seen.map((o) => [o.command, o.ok]),
+      [['sbcEndByLeg', true]],
+    )
+    assert.deepEqual((await admin.keys('*')).sort(), ['p@x:{g:pbx}:calls'])
+    assert.deepEqual(await admin.zrange('p@x:{g:pbx}:calls', 0, -1), ['e2'])
+    const restored = await s.restoreCall({ ...ended!.call, admission: { ...c.admission, counters: [] } })
+    assert.equal(restored.version, 2)
+    assert.deepEqual(await keysWithoutTtl(), [])
+    assert.deepEqual((await admin.keys('*')).sort(), [
+      'p@x:x:{b-e1}:l:sbce1b',
+      `p@x:x:{${c.a.callId}}:r:${c.a.remoteTag}`,
+      'p@x:{c:e1}',
+      'p@x:{g:pbx}:calls',
+    ])
+    assert.equal(await admin.hget('p@x:{c:e1}', 'v'), '2')
+    const confirmed = await admin.pttl('p@x:{c:e1}')
+    assert.ok(confirmed > 200_000 && confirmed <= 1_832_000, `confirmed TTL ${confirmed}`)
+  })
+
+  it('ends nothing for a corrupt record: SBC_ERR_STATE_CORRUPT, every key left as it was', async () => {
+    const s = await open()
+    const c = testCall('bad2')
+    await s.createCall(c)
+    await s.tryAcquireCall('webex', 'bad2', 10, 60_000)
+    const before = (await admin.keys('*')).sort()
+    for (const text of ['[1,["bad2"]]', '{"x":1}', 'not json', '[2,[]]']) {
+      await admin.hset('sbc:{c:bad2}', 's', text)
+      await assert.rejects(s.endByLeg({ callId: c.a.callId, remoteTag: c.a.remoteTag }, 200), {
+        code: 'SBC_ERR_STATE_CORRUPT',
+      })
+      assert.deepEqual((await admin.keys('*')).sort(), before, text)
+    }
+    assert.equal(await admin.zcard('sbc:{g:webex}:calls'), 1)
+  })
+
   it('leaves no key without a TTL after any operation', async () => {
     const s = await open()
     const steps: Array<[string, () => Promise<unknown>]> = [

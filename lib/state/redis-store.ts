@@ -7,6 +7,7 @@ import { encodeDialogState } from './compact-codec.ts'
 import type {
   AcquireResult,
   DialogStore,
+  EndedCall,
   FoundCall,
   InviteKey,
   Lease,
@@ -116,6 +117,11 @@ export class RedisStore implements DialogStore {
   #health: StoreHealth = 'unavailable'
   /** The call key around an id: `keys.call(id)` is `parts[0] + id + parts[1]` (sbcFindByLeg). */
   readonly #callKeyParts: [string, string]
+  /**
+   * sbcEndByLeg's key parts: the leg index around a Call-ID and tag (head, middle before a remote
+   * tag, middle before a local tag) and the holds key around a group name.
+   */
+  readonly #endKeyParts: string[]
   /** Commands of {@link bounded} in the order they were sent, from `#head` on (see `bounded`). */
   #inFlight: InFlight[] = []
   #head = 0
@@ -125,8 +131,19 @@ export class RedisStore implements DialogStore {
   constructor(options: RedisStoreOptions) {
     const fromUrl = options.url ? redisOptionsFromUrl(options.url) : {}
     this.keys = new RedisKeys(options.keyPrefix)
-    const k = this.keys.call('@')
-    this.#callKeyParts = [k.slice(0, k.indexOf('@')), k.slice(k.indexOf('@') + 1)]
+    // '@' stands for the id, Call-ID or group: the last '@' of each template (the prefix may have one).
+    const around = (t: string): [string, string] => [
+      t.slice(0, t.lastIndexOf('@')),
+      t.slice(t.lastIndexOf('@') + 1),
+    ]
+    this.#callKeyParts = around(this.keys.call('@'))
+    const [legHead, remoteMid] = around(this.keys.leg('@', 'r', ''))
+    this.#endKeyParts = [
+      legHead,
+      remoteMid,
+      around(this.keys.leg('@', 'l', ''))[1],
+      ...around(this.keys.holds('@')),
+    ]
     this.#ttl = options.ttl ?? defaultTtlPolicy
     this.#observer = options.observer
     this.#onHealth = options.onHealth
@@ -305,10 +322,30 @@ export class RedisStore implements DialogStore {
       callTtlMs(stored, this.#ttl),
       stored.id,
       invite ? cancelMark(invite) : '',
+      1,
     )
     if (r === 0) throw new CallExistsError(`call ${state.id} exists`)
     if (r === -1) throw new CallExistsError(`call ${state.id}: leg already indexed`)
     if (r === -2) throw new CallCancelledError(state.id)
+    return stored
+  }
+
+  async restoreCall(state: DialogState): Promise<DialogState> {
+    checkState(state)
+    const stored = { ...state, version: state.version + 1 }
+    // sbcCreateCall without a cancel mark to check, at the call's next version.
+    const r = await this.#script(
+      'sbcCreateCall',
+      ...this.#callKeys(stored),
+      this.keys.cancel(state.a.callId, state.a.remoteTag),
+      encodeDialogState(stored),
+      callTtlMs(stored, this.#ttl),
+      stored.id,
+      '',
+      stored.version,
+    )
+    if (r === 0) throw new CallExistsError(`call ${state.id} exists`)
+    if (r !== 1) throw new CallExistsError(`call ${state.id}: leg already indexed`)
     return stored
   }
 
@@ -372,6 +409,30 @@ export class RedisStore implements DialogStore {
     const [i, id, json] = found
     checkId(id)
     return { leg: i === 1 && l !== undefined ? 'b' : 'a', call: parseStored(id, json) }
+  }
+
+  async endByLeg(key: LegKey, cseq: number): Promise<EndedCall | undefined> {
+    if (!key.callId) return undefined
+    if (!Number.isInteger(cseq) || cseq < 0) throw new InvalidStateError(`bad CSeq number ${cseq}`)
+    const l = key.localTag ? this.keys.leg(key.callId, 'l', key.localTag) : undefined
+    const r = key.remoteTag ? this.keys.leg(key.callId, 'r', key.remoteTag) : undefined
+    const first = l ?? r
+    if (first === undefined) return undefined
+    // As findByLeg: with one tag the same key is passed twice; a local tag names leg B.
+    const found = (await this.#script(
+      'sbcEndByLeg',
+      first,
+      r ?? first,
+      ...this.#callKeyParts,
+      ...this.#endKeyParts,
+      cseq,
+      l !== undefined ? 'b' : 'a',
+      'a',
+    )) as [] | [number, string, string, number]
+    if (found.length === 0) return undefined
+    const [i, id, json, ended] = found
+    checkId(id)
+    return { leg: i === 1 && l !== undefined ? 'b' : 'a', call: parseStored(id, json), ended: ended === 1 }
   }
 
   async updateCall(state: DialogState): Promise<DialogState> {
