@@ -15,10 +15,11 @@ import type {
 } from '../../../lib/sip/transaction/transaction-layer.ts'
 import type { Destination } from '../../../lib/sip/transport/transport.ts'
 import { stringifyUri } from '../../../lib/sip/uri/uri.ts'
-import type { DialogStore, InviteKey } from '../../../lib/state/dialog-store.ts'
+import type { DialogStore, FoundCall, InviteKey } from '../../../lib/state/dialog-store.ts'
 import {
   CallCancelledError,
   CallExistsError,
+  CallNotFoundError,
   isStateUnavailable,
   VersionConflictError,
 } from '../../../lib/state/errors.ts'
@@ -1526,7 +1527,11 @@ export class B2bua {
     })
   }
 
-  async #end(state: DialogState, hangup: Hangup): Promise<void> {
+  /**
+   * The end of a call: active-call gauges, the CDR, the media session, and — unless `removed` (a
+   * BYE's `endByLeg` already took the state and the holds away) — the state and its admission holds.
+   */
+  async #end(state: DialogState, hangup: Hangup, removed = false): Promise<void> {
     this.#ended++
     const m = this.#o.metrics
     if (m && state.state === 'confirmed') {
@@ -1548,6 +1553,7 @@ export class B2bua {
     })
     try {
       await this.#media.release(state)
+      if (removed) return
       // The state and the admission holds are independent keys: removed in one round trip.
       await Promise.all([
         this.#o.store.deleteCall(state.id, state),
@@ -1658,7 +1664,8 @@ export class B2bua {
         b: { ...state.b, localCSeq: state.b.localCSeq + 1, state: 'terminated' },
       })
     } catch (err) {
-      if (err instanceof VersionConflictError) return false
+      // Changed meanwhile, or ended by a BYE (endByLeg): another process has it in hand.
+      if (err instanceof VersionConflictError || err instanceof CallNotFoundError) return false
       throw err
     }
     for (const name of ['a', 'b'] as const) {
@@ -1778,16 +1785,30 @@ export class B2bua {
 
   async #inDialog(iface: SipInterfaceRuntime, req: SipRequest, tx: ServerTransaction): Promise<void> {
     const callId = req.callId ?? ''
-    let found = await this.#o.store.findByLeg({ callId, localTag: req.toTag, remoteTag: req.fromTag })
+    const key = { callId, localTag: req.toTag, remoteTag: req.fromTag }
+    const seq = req.cseq?.seq ?? 0
+    const bye = req.method === 'BYE'
+    let found: FoundCall | undefined
+    let stale: boolean
+    if (bye) {
+      // A BYE ends the call in the round trip that finds it: state, leg indexes and admission holds
+      // go in one script, unless the CSeq check below refuses it (docs/b2bua.md, "BYE").
+      const ended = await this.#o.store.endByLeg(key, seq)
+      found = ended
+      stale = ended?.ended === false
+    } else {
+      found = await this.#o.store.findByLeg(key)
+      stale = found !== undefined && seq <= found.call[found.leg].remoteCSeq && req.method !== 'PRACK'
+    }
     if (!found) {
       tx.respond(createResponse(req, 481))
       return
     }
     const x = found.leg
     const y = other(x)
+    const removed = found.call
     const log = lazyChild(this.#o.logger, { callId, dialogId: found.call.id, leg: x })
-    const seq = req.cseq?.seq ?? 0
-    if (seq <= found.call[x].remoteCSeq && req.method !== 'PRACK') {
+    if (stale) {
       // RFC 3261 §12.2.2: "If the remote sequence number ... is lower than or equal, ... the UAS
       // SHOULD reject the request with a 500 (Server Internal Error) response."
       tx.respond(createResponse(req, 500))
@@ -1795,17 +1816,20 @@ export class B2bua {
     }
     const contact = req.contacts[0]
     // X's Inbound rules, once the dialog's data (CSeq, target refresh) was taken from the request as
-    // received: they shape what is carried on to Y, and run before anything is written.
+    // received: they shape what is carried on to Y, and run before anything is written. They never
+    // refuse a BYE (#manipulateRequest), whose call is already removed.
     if (!this.#manipulateRequest('Inbound', found.call[x].ipGroup, req, req, tx, log)) return
     let sent: DialogState | undefined
     let ySeq = 0
     // A new offer (or a re-INVITE's SDP) toward Y: its o= version is counted per leg.
     const offer = req.body.length > 0 && (req.method === 'INVITE' || req.method === 'UPDATE')
     let yVersionBefore: string | undefined
-    if (req.method === 'BYE') {
-      // The call ends: no state write (the delete follows the answer); the CSeq is derived.
-      sent = found.call
-      ySeq = found.call[y].localCSeq + 1
+    if (bye) {
+      // The call ended with endByLeg: no state write. The CSeqs as relayed are kept in memory for a
+      // challenged BYE, whose call goes back to the store (#restoreChallenged).
+      const s = found.call
+      ySeq = s[y].localCSeq + 1
+      sent = { ...s, [x]: { ...s[x], remoteCSeq: seq }, [y]: { ...s[y], localCSeq: ySeq } }
     } else {
       for (let attempt = 0; attempt < 5 && found; attempt++) {
         const s = found.call
@@ -1844,6 +1868,8 @@ export class B2bua {
     const leg = sent[y]
     const yIface = this.#o.interfaces().get(leg.peer.localInterface ?? '')
     if (!yIface) {
+      // Not relayed: a BYE's call goes back as it was (the config lost Y's interface; rare).
+      if (bye) await this.#restoreChallenged(removed, log)
       tx.respond(createResponse(req, 500))
       return
     }
@@ -1939,17 +1965,26 @@ export class B2bua {
         }
         if (answered) answer.body = withSdpVersion(answer.body, xVersion)
       }
+      // A BYE Y challenged (401/407): X may send it again with credentials (RFC 3261 §22.2), so
+      // the call goes back to the store before X sees the challenge; that BYE ends it. Any other
+      // final answer (2xx, 481, 408, 5xx) ends it now (§15.1.1).
+      const challenged =
+        bye && (res.status === 401 || res.status === 407) && (await this.#restoreChallenged(sent!, log))
       this.#manipulate('Outbound', xLeg.ipGroup, answer, log)
       tx.respond(answer)
-      if (req.method === 'BYE') {
+      if (bye && !challenged) {
         log.info({ endedBy: x, status: res.status }, 'Ended call')
         const reason = req.header('reason')
-        await this.#end(sent!, {
-          by: x === 'a' ? 'caller' : 'callee',
-          reason: 'bye',
-          code: 200,
-          ...(reason ? { detail: reason } : {}),
-        })
+        await this.#end(
+          sent!,
+          {
+            by: x === 'a' ? 'caller' : 'callee',
+            reason: 'bye',
+            code: 200,
+            ...(reason ? { detail: reason } : {}),
+          },
+          true,
+        )
       }
     }
     this.#sendRequest(yIface, out, legDestination(leg, this.#o.podName), {
@@ -1958,6 +1993,22 @@ export class B2bua {
       onTransportError: () => this.#guard(complete(createResponse(out, 503), false), req),
     })
     log.debug({ method: req.method }, 'Relayed in-dialog request')
+  }
+
+  /**
+   * Puts back a call whose BYE did not end it after all (its callee challenged it, or it could not
+   * be relayed) — one write, rare. Without admission holds: the session ended with the BYE (RFC 3261
+   * §15), so the holds stay released and the call's end releases none. False when it could not be
+   * stored (the store is down, or the legs were taken): the call then ends as with any other answer.
+   */
+  async #restoreChallenged(state: DialogState, log: Logger): Promise<boolean> {
+    try {
+      await this.#o.store.restoreCall({ ...state, admission: { ...state.admission, counters: [] } })
+      return true
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'Could not put back the call of a BYE not answered 2xx')
+      return false
+    }
   }
 
   /**
