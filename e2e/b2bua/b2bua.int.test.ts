@@ -184,11 +184,12 @@ describe('B2BUA across two processes sharing Redis', function () {
 
   it('holds and releases an admission slot only in the group with a limit (carrier), none in pbx', async () => {
     // MONITOR lists every command, those the Lua scripts run included: a release of a slot never
-    // taken would show as a ZREM/ZREMRANGEBYSCORE on the pbx group's holds.
+    // taken would show as a ZREM/ZREMRANGEBYSCORE on the pbx group's holds. (A BYE's sbcEndByLeg
+    // gets the holds key's prefix, `sbc:{g:`, without a group: not a group key.)
     const monitor = await client.monitor()
     const groupKeys: string[] = []
     monitor.on('monitor', (_time: string, args: string[]) => {
-      for (const arg of args) if (arg.includes(':{g:')) groupKeys.push(`${args[0]?.toLowerCase()} ${arg}`)
+      for (const arg of args) if (/:\{g:[^}]+\}/.test(arg)) groupKeys.push(`${args[0]?.toLowerCase()} ${arg}`)
     })
     try {
       const c = await call(a.ports.pbx, uacPort, uasPort, {

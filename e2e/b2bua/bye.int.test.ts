@@ -1,0 +1,195 @@
+import assert from 'node:assert/strict'
+import { createHash, randomBytes } from 'node:crypto'
+import type { Redis } from 'ioredis'
+import type { SipRequest, SipResponse } from '../../lib/sip/message/message.ts'
+import { scripts } from '../../lib/state/redis-scripts.ts'
+import { cdrLines, type Sbc } from './harness.ts'
+import {
+  openPeers,
+  type Peers,
+  startStore,
+  startTwoProcesses,
+  type TestStore,
+  until,
+} from './two-processes.ts'
+import { newBranch, request, response, sipRequest, sipResponse, type UdpPeer } from './udp-peer.ts'
+
+/**
+ * A BYE costs one Redis round trip (docs/b2bua.md, "BYE"): `sbcEndByLeg` finds the call, checks
+ * the CSeq and removes the call with its leg indexes and admission holds. Two `kube-sbc run --redis`
+ * processes on one redis-server; caller and callee are bare UDP sockets of this test, so every
+ * message on the wire is one this test or an SBC sent. The callee's group (`carrier`) has a call
+ * limit, so each call holds an admission slot.
+ */
+describe('B2BUA: a BYE in one Redis round trip', function () {
+  this.timeout(60_000)
+  let store: TestStore
+  let peers: Peers
+  let a: Sbc
+  let b: Sbc
+  let caller: UdpPeer
+  let callee: UdpPeer
+  let uacPort: number
+  let uasPort: number
+  const endByLegSha = createHash('sha1').update(scripts.sbcEndByLeg.lua).digest('hex')
+  const ruri = 'sip:callee@127.0.0.1'
+
+  before(async () => {
+    store = await startStore()
+    peers = await openPeers()
+    ;({ caller, callee, uacPort, uasPort } = peers)
+    ;({ a, b } = await startTwoProcesses(store.redis.url, uacPort, uasPort))
+  })
+  after(async () => {
+    await a?.close()
+    await b?.close()
+    peers?.close()
+    await store?.close()
+  })
+
+  /** An answered and ACKed call set up through `via`; what the test needs to send in-dialog requests. */
+  async function answeredCall(via: Sbc) {
+    const callId = `${randomBytes(6).toString('hex')}@bye.test`
+    const fromTag = randomBytes(4).toString('hex')
+    let to = `<${ruri}>`
+    let target = ruri
+    const req = (method: string, cseq: number) =>
+      sipRequest({ method, ruri: target, port: uacPort, branch: newBranch(), fromTag, to, callId, cseq })
+    const invites = () => callee.all(request('INVITE'))
+    const earlier = invites().length
+    await caller.send(req('INVITE', 1), via.ports.pbx)
+    await until('the B leg INVITE', async () => invites().length > earlier)
+    const inv = invites()[earlier] as { msg: SipRequest; port: number }
+    const bCallId = inv.msg.callId
+    await callee.send(sipResponse(inv.msg, 200, 'OK', 'callee1', uasPort), inv.port)
+    const ok = (await caller.waitFor(response(200, callId), '200 at the caller')).msg as SipResponse
+    to = ok.header('to') ?? ''
+    target = /<([^>]+)>/.exec(ok.header('contact') ?? '')?.[1] ?? ruri
+    await caller.send(req('ACK', 1), via.ports.pbx)
+    await callee.waitFor((m) => request('ACK')(m) && m.callId === bCallId, 'the ACK at the callee')
+    // The BYEs the callee got, one per CSeq: the SBC retransmits an unanswered BYE over UDP.
+    const byesAtCallee = () =>
+      callee
+        .all((m) => request('BYE')(m) && m.callId === bCallId)
+        .filter((r, i, all) => all.findIndex((o) => o.msg.cseq?.seq === r.msg.cseq?.seq) === i)
+    return { callId, req, byesAtCallee }
+  }
+
+  const cdrsOf = (callId: string) =>
+    [...cdrLines(a.proc.output()), ...cdrLines(b.proc.output())].filter(
+      (l) => (l.legA as { sipCallId?: string }).sipCallId === callId,
+    )
+  const callKeys = async () => (await store.keys()).filter((k) => k.includes('{c:') || k.includes(':x:{'))
+  const holds = async () => await store.client.zrange('sbc:{g:carrier}:calls', 0, -1)
+
+  it('the BYE of a plain call sends one command to Redis, sbcEndByLeg, and nothing else', async () => {
+    const { callId, req, byesAtCallee } = await answeredCall(a)
+    assert.equal((await holds()).length, 1, 'the call holds a carrier slot')
+    // Redis learns a script at its first use on the server (EVALSHA answered NOSCRIPT, then EVAL):
+    // once per server, not per call. Loaded here, so what follows is every BYE after the first.
+    await store.client.script('LOAD', scripts.sbcEndByLeg.lua)
+    const monitor: Redis = await store.client.monitor()
+    const seen: string[] = []
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      // Commands a script runs show with source `lua`; they are part of that script's round trip.
+      if (source !== 'lua') seen.push(args.join(' '))
+    })
+    try {
+      // Markers on the test's own connection: MONITOR lists commands in the order Redis ran them.
+      await store.client.echo('bye-start')
+      await until('MONITOR to see the start marker', async () => seen.includes('echo bye-start'))
+      await caller.send(req('BYE', 2), a.ports.pbx)
+      await until('the BYE at the callee', async () => byesAtCallee().length === 1)
+      const bye = byesAtCallee()[0]!
+      await callee.send(sipResponse(bye.msg as SipRequest, 200, 'OK', 'callee1', uasPort), bye.port)
+      await caller.waitFor(response(200, callId, 'BYE'), '200 to the BYE at the caller')
+      await until('the CDR', async () => cdrsOf(callId).length === 1)
+      // The old code deleted the call after the CDR: give a late command the time to show.
+      await new Promise((r) => setTimeout(r, 300))
+      await store.client.echo('bye-end')
+      await until('MONITOR to see the end marker', async () => seen.includes('echo bye-end'))
+    } finally {
+      monitor.disconnect()
+    }
+    const during = seen.slice(seen.indexOf('echo bye-start') + 1, seen.indexOf('echo bye-end'))
+    assert.equal(during.length, 1, `commands for the BYE:\n${during.join('\n')}`)
+    assert.ok(during[0]?.toLowerCase().startsWith(`evalsha ${endByLegSha} `), during[0])
+    assert.deepEqual(await store.keys(), [], 'call, indexes and the hold are gone')
+  })
+
+  it('a BYE with a CSeq not above the last one gets 500 and leaves the call; the next one ends it', async () => {
+    const { callId, req, byesAtCallee } = await answeredCall(a)
+    const before = await callKeys()
+    assert.equal(before.length, 3, 'the call and its two leg indexes')
+    await caller.send(req('BYE', 1), b.ports.pbx)
+    await caller.waitFor(response(500, callId, 'BYE'), '500 to the stale BYE')
+    assert.deepEqual(await callKeys(), before, 'the call is still stored')
+    assert.equal((await holds()).length, 1, 'and still holds its slot')
+    assert.equal(byesAtCallee().length, 0, 'not relayed')
+    await caller.send(req('BYE', 2), b.ports.pbx)
+    await until('the BYE at the callee', async () => byesAtCallee().length === 1)
+    const bye = byesAtCallee()[0]!
+    await callee.send(sipResponse(bye.msg as SipRequest, 200, 'OK', 'callee1', uasPort), bye.port)
+    await caller.waitFor(response(200, callId, 'BYE'), '200 to the BYE')
+    await until('no keys left', async () => (await store.keys()).length === 0)
+    await until('the CDR', async () => cdrsOf(callId).length === 1)
+  })
+
+  for (const status of [401, 407] as const) {
+    it(`a BYE the callee challenges (${status}) keeps the call for the retried BYE, through the other process; one CDR`, async () => {
+      const { callId, req, byesAtCallee } = await answeredCall(a)
+      // The first BYE through B: the callee wants credentials.
+      await caller.send(req('BYE', 2), b.ports.pbx)
+      await until('the first BYE at the callee', async () => byesAtCallee().length === 1)
+      const first = byesAtCallee()[0]!
+      const challenge = sipResponse(
+        first.msg as SipRequest,
+        status,
+        status === 401 ? 'Unauthorized' : 'Proxy Authentication Required',
+        'callee1',
+        uasPort,
+      ).replace(
+        'Content-Length: 0',
+        `${status === 401 ? 'WWW-Authenticate' : 'Proxy-Authenticate'}: Digest realm="callee", nonce="n1"\r\nContent-Length: 0`,
+      )
+      await callee.send(challenge, first.port)
+      await caller.waitFor(response(status, callId, 'BYE'), `${status} at the caller`)
+      // Back in Redis (the caller could send its BYE at once): the call and its indexes, no hold.
+      assert.equal((await callKeys()).length, 3, 'the call is stored again')
+      assert.deepEqual(await holds(), [], 'its admission slot stays released')
+      assert.deepEqual(cdrsOf(callId), [], 'no CDR for a challenged BYE')
+      // The BYE again, with the next CSeq (RFC 3261 §22.2), through A this time.
+      await caller.send(req('BYE', 3), a.ports.pbx)
+      await until('the second BYE at the callee', async () => byesAtCallee().length === 2)
+      const second = byesAtCallee()[1]!
+      assert.equal(
+        (second.msg as SipRequest).cseq?.seq,
+        ((first.msg as SipRequest).cseq?.seq ?? 0) + 1,
+        'the retried BYE has the next CSeq on the B leg too',
+      )
+      await callee.send(sipResponse(second.msg as SipRequest, 200, 'OK', 'callee1', uasPort), second.port)
+      await caller.waitFor(response(200, callId, 'BYE'), '200 to the retried BYE')
+      await until('no keys left', async () => (await store.keys()).length === 0)
+      await until('the CDR', async () => cdrsOf(callId).length > 0)
+      // Let a second CDR, if any, reach the output.
+      await new Promise((r) => setTimeout(r, 300))
+      assert.deepEqual(
+        cdrsOf(callId).map((l) => [l.finalCode, (l.hangup as { reason?: string }).reason]),
+        [[200, 'bye']],
+      )
+    })
+  }
+
+  it('Redis down: a BYE gets 503, as before, and the SBC keeps running', async () => {
+    const { callId, req, byesAtCallee } = await answeredCall(a)
+    await store.redis.stop()
+    try {
+      await caller.send(req('BYE', 2), a.ports.pbx)
+      await caller.waitFor(response(503, callId, 'BYE'), '503 to the BYE')
+      assert.equal(byesAtCallee().length, 0, 'not relayed')
+    } finally {
+      await store.redis.start()
+    }
+    assert.equal(a.proc.child.exitCode, null, 'A is still running')
+  })
+})
