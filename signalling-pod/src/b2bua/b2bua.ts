@@ -1792,7 +1792,7 @@ export class B2bua {
     let stale: boolean
     if (bye) {
       // A BYE ends the call in the round trip that finds it: state, leg indexes and admission holds
-      // go in one script, unless the CSeq check below refuses it (docs/b2bua.md, "BYE").
+      // go in one script, unless its CSeq is stale (docs/b2bua.md, "BYE").
       const ended = await this.#o.store.endByLeg(key, seq)
       found = ended
       stale = ended?.ended === false
