@@ -34,8 +34,10 @@ export class SipStack {
     let endpoint: SipEndpoint | undefined
     const layer = new TransactionLayer({
       delegate: options.delegate,
-      send: (message, destination) =>
-        endpoint ? endpoint.send(message, destination) : Promise.reject(new Error('SIP stack not started')),
+      send: (message, destination, done) => {
+        if (endpoint) endpoint.transmit(message, destination, done)
+        else queueMicrotask(() => done(new Error('SIP stack not started')))
+      },
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.timers ? { timers: options.timers } : {}),
       ...(options.tryingDelayMs === undefined ? {} : { tryingDelayMs: options.tryingDelayMs }),

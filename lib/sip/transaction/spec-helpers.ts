@@ -23,10 +23,14 @@ export function recordingContext(reliable = false): RecordingContext {
     timers: timerValues(defaultTimerSettings, reliable),
     sent: [],
     failSends: false,
-    send(message) {
-      if (ctx.failSends) return Promise.reject(new Error('transport down'))
+    send(message, done) {
+      // As a transport does: the outcome is reported on a later tick, never synchronously.
+      if (ctx.failSends) {
+        queueMicrotask(() => done(new Error('transport down')))
+        return
+      }
       ctx.sent.push({ at: clock.now(), message })
-      return Promise.resolve()
+      queueMicrotask(() => done())
     },
   }
   return ctx

@@ -1,4 +1,5 @@
 import type { SipMessage } from '../message/message.ts'
+import type { SendDone } from '../transport/transport.ts'
 import type { Clock, TimerValues } from './timers.ts'
 
 /**
@@ -6,8 +7,11 @@ import type { Clock, TimerValues } from './timers.ts'
  * destination is fixed when the transaction is created), the clock, and the resolved timers.
  */
 export interface TransactionContext {
-  /** Serialises and sends; rejects with a transport error. */
-  send(message: SipMessage): Promise<void>
+  /**
+   * Serialises and sends; `done` hears of a transport error (once, never synchronously). A
+   * callback, not a promise: every message of a call goes through here and nothing waits for it.
+   */
+  send(message: SipMessage, done: SendDone): void
   readonly clock: Clock
   readonly timers: TimerValues
   /** Reliable (TCP/TLS) transports skip the retransmission timers A, E, G (RFC 3261 §17.1.1.2). */

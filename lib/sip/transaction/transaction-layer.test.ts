@@ -17,9 +17,9 @@ function setup(options: { cancelHook?: boolean } = {}) {
   const cancels: [SipRequest, ServerTransaction | undefined][] = []
   const layer = new TransactionLayer({
     clock,
-    send: (m) => {
+    send: (m, _destination, done) => {
       sent.push(m)
-      return Promise.resolve()
+      queueMicrotask(() => done())
     },
     delegate: {
       onRequest: (r, tx) => requests.push([r, tx]),

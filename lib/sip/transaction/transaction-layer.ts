@@ -2,7 +2,7 @@ import { type Logger, nullLogger } from '../../observability/logger.ts'
 import { createResponse } from '../message/create-response.ts'
 import { getParam } from '../message/headers/params.ts'
 import type { SipMessage, SipRequest, SipResponse } from '../message/message.ts'
-import type { Destination } from '../transport/transport.ts'
+import type { Destination, SendDone } from '../transport/transport.ts'
 import { SipTransactionError, TransactionErrorCode } from './errors.ts'
 import { InviteClientTransaction, type InviteClientUser } from './invite-client.ts'
 import { InviteServerTransaction, type InviteServerUser } from './invite-server.ts'
@@ -52,8 +52,11 @@ export interface TransactionLayerDelegate {
 
 /** Options of {@link TransactionLayer}. */
 export interface TransactionLayerOptions {
-  /** Serialises and sends one message; the endpoint provides it. */
-  send(message: SipMessage, destination: Destination): Promise<void>
+  /**
+   * Serialises and sends one message, telling `done` of a failure (once, never synchronously); the
+   * endpoint provides it (`SipEndpoint.transmit`).
+   */
+  send(message: SipMessage, destination: Destination, done: SendDone): void
   readonly delegate: TransactionLayerDelegate
   readonly clock?: Clock
   readonly timers?: TimerSettings
@@ -118,7 +121,7 @@ export class TransactionLayer {
   #context(destination: Destination): TransactionContext {
     const reliable = destination.transport !== 'udp'
     return {
-      send: (message) => this.#send(message, destination),
+      send: (message, done) => this.#send(message, destination, done),
       clock: this.#clock,
       timers: reliable ? this.#reliableTimers : this.#unreliableTimers,
       reliable,

@@ -86,8 +86,8 @@ export abstract class Transaction<U extends TransactionUserBase, T extends strin
    * the 'Terminated' state"; `failure` is the error message the TU gets.
    */
   protected send(message: SipMessage, failure: string): void {
-    this.ctx.send(message).catch((cause: unknown) => {
-      if (this.#state === 'Terminated') return
+    this.ctx.send(message, (cause) => {
+      if (cause === undefined || this.#state === 'Terminated') return
       this.terminate()
       this.user.onTransportError?.(
         new SipTransactionError(TransactionErrorCode.transportError, failure, { cause }),

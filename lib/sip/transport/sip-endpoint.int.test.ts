@@ -102,6 +102,25 @@ describe('SipEndpoint', () => {
     )
   })
 
+  it('transmit: sends like send, and reports a missing transport on a later tick, counted', async () => {
+    peer.send(options(5060), udpPort(), '127.0.0.1')
+    await until(() => requests.length === 1)
+    const [req, ctx] = requests[0]!
+    const { createResponse } = await import('../message/create-response.ts')
+    const outcome: Array<Error | undefined> = []
+    endpoint.transmit(createResponse(req, 200), ctx.responseDestination, (e) => outcome.push(e))
+    assert.match(await nextDatagram(), /^SIP\/2\.0 200 OK/)
+    await until(() => outcome.length === 1)
+    assert.equal(outcome[0], undefined)
+    endpoint.transmit(createResponse(req, 200), { transport: 'tls', address: '127.0.0.1', port: 1 }, (e) =>
+      outcome.push(e),
+    )
+    assert.equal(outcome.length, 1, 'never synchronously')
+    await until(() => outcome.length === 2)
+    assert.equal((outcome[1] as { code?: string }).code, 'SBC_ERR_SIP_TRANSPORT_SEND_FAILED')
+    assert.equal(endpoint.counters.sendErrors, 1)
+  })
+
   it('parses responses arriving on a TCP connection and hands them upward', async () => {
     const tcpPort = endpoint.transports[1]!.local.port
     const socket = connect({ host: '127.0.0.1', port: tcpPort })

@@ -10,7 +10,14 @@ import { SipTransportError, TransportErrorCode } from './errors.ts'
 import { responseDestination, viaReceivedParams } from './response-destination.ts'
 import { StreamTransport, type StreamTransportOptions } from './stream-transport.ts'
 import type { TlsSettings } from './tls-settings.ts'
-import type { Destination, InboundMessage, TlsPeerInfo, Transport, TransportAddress } from './transport.ts'
+import type {
+  Destination,
+  InboundMessage,
+  SendDone,
+  TlsPeerInfo,
+  Transport,
+  TransportAddress,
+} from './transport.ts'
 import { familyOf } from './transport.ts'
 import { UdpTransport } from './udp-transport.ts'
 
@@ -140,21 +147,37 @@ export class SipEndpoint {
    * Sends a message serialised earlier: what a caller keeps to repeat for a while (the ACK of a 2xx)
    * costs its bytes on the heap, not a message object. Rejects with a {@link SipTransportError}.
    */
-  async sendBytes(bytes: Buffer, destination: Destination): Promise<void> {
+  sendBytes(bytes: Buffer, destination: Destination): Promise<void> {
+    return new Promise<void>((resolve, reject) =>
+      this.transmitBytes(bytes, destination, (error) => (error ? reject(error) : resolve())),
+    )
+  }
+
+  /**
+   * {@link send} for callers that only need to hear of a failure (the transaction layer): no
+   * promise per message. `done` gets the {@link SipTransportError}, never synchronously; a message
+   * that cannot be serialised still throws here, as `send` does.
+   */
+  transmit(message: SipMessage, destination: Destination, done: SendDone): void {
+    this.transmitBytes(serialize(message), destination, done)
+  }
+
+  /** {@link sendBytes} with a callback, as {@link transmit}. */
+  transmitBytes(bytes: Buffer, destination: Destination, done: SendDone): void {
     const transport = this.transportFor(destination.transport, destination.address, destination.local)
     if (!transport) {
       this.counters.sendErrors++
-      throw new SipTransportError(
+      const error = new SipTransportError(
         TransportErrorCode.sendFailed,
         `no ${destination.transport} transport for ${destination.address}`,
       )
+      queueMicrotask(() => done(error))
+      return
     }
-    try {
-      await transport.send(bytes, destination)
-    } catch (error) {
-      this.counters.sendErrors++
-      throw error
-    }
+    transport.transmit(bytes, destination, (error) => {
+      if (error) this.counters.sendErrors++
+      done(error)
+    })
   }
 
   #onMessage(inbound: InboundMessage): void {

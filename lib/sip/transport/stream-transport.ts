@@ -15,6 +15,7 @@ import { TcpFramer } from './tcp-framer.ts'
 import { type ResolvedTls, resolveTls, type TlsSettings } from './tls-settings.ts'
 import type {
   Destination,
+  SendDone,
   TlsPeerInfo,
   Transport,
   TransportAddress,
@@ -279,6 +280,11 @@ export class StreamTransport implements Transport {
         }
       })
     })
+  }
+
+  /** {@link send} with a callback (Transport.transmit); streams keep the promise inside. */
+  transmit(bytes: Buffer, destination: Destination, done: SendDone): void {
+    this.send(bytes, destination).then(() => done(), done)
   }
 
   #connect(destination: Destination): Promise<StreamConnection> {

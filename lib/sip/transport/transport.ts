@@ -65,9 +65,20 @@ export interface Transport {
   readonly reliable: boolean
   /** Sends one whole message. Rejects with a `SipTransportError`; never throws synchronously. */
   send(bytes: Buffer, destination: Destination): Promise<void>
+  /**
+   * {@link send} without a promise, for senders that only need to hear of a failure (transactions):
+   * `done` is called once, never synchronously, with nothing on success or the `SipTransportError`.
+   */
+  transmit(bytes: Buffer, destination: Destination, done: SendDone): void
   /** Closes listeners and all connections. Idempotent. */
   close(): Promise<void>
 }
+
+/**
+ * How a callback-style send reports: undefined on success, else the error. Called once and never
+ * synchronously, so a sender sees the same order of events as with a rejected promise.
+ */
+export type SendDone = (error?: Error) => void
 
 /** `IPv6` when the address contains a colon, else `IPv4`. */
 export function familyOf(address: string): AddressFamily {

@@ -66,4 +66,51 @@ describe('UdpTransport destinations', () => {
       await p.close()
     }
   })
+
+  it('transmit reports success on a later tick, never synchronously, and the datagram arrives', async () => {
+    const p = await pair()
+    try {
+      const outcome: Array<Error | undefined> = []
+      p.tx.transmit(
+        Buffer.from('OPTIONS transmit'),
+        { transport: 'udp', address: '127.0.0.1', port: p.rx.local.port },
+        (e) => outcome.push(e),
+      )
+      assert.equal(outcome.length, 0, 'never synchronously')
+      assert.equal((await p.next()).bytes.toString(), 'OPTIONS transmit')
+      while (outcome.length === 0) await new Promise((r) => setImmediate(r))
+      assert.equal(outcome[0], undefined)
+      assert.equal(p.tx.counters.messagesOut, 1)
+    } finally {
+      await p.close()
+    }
+  })
+
+  it('a port dgram refuses synchronously is a transport error on a later tick, from send and from transmit', async () => {
+    const p = await pair()
+    try {
+      const bad = { transport: 'udp' as const, address: '127.0.0.1', port: 70_000 }
+      await assert.rejects(p.tx.send(Buffer.from('x'), bad), { code: 'SBC_ERR_SIP_TRANSPORT_SEND_FAILED' })
+      const outcome: Array<Error | undefined> = []
+      p.tx.transmit(Buffer.from('x'), bad, (e) => outcome.push(e))
+      assert.equal(outcome.length, 0, 'never synchronously')
+      await Promise.resolve()
+      assert.equal(outcome.length, 1)
+      assert.equal((outcome[0] as { code?: string }).code, 'SBC_ERR_SIP_TRANSPORT_SEND_FAILED')
+    } finally {
+      await p.close()
+    }
+  })
+
+  it('transmit on a closed transport reports the error on a later tick', async () => {
+    const p = await pair()
+    await p.close()
+    const outcome: Array<Error | undefined> = []
+    p.tx.transmit(Buffer.from('x'), { transport: 'udp', address: '127.0.0.1', port: p.rx.local.port }, (e) =>
+      outcome.push(e),
+    )
+    assert.equal(outcome.length, 0, 'never synchronously')
+    await Promise.resolve()
+    assert.equal((outcome[0] as { code?: string } | undefined)?.code, 'SBC_ERR_SIP_TRANSPORT_SEND_FAILED')
+  })
 })

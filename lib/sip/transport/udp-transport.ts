@@ -7,6 +7,7 @@ import { SipTransportError, TransportErrorCode } from './errors.ts'
 import {
   type Destination,
   familyOf,
+  type SendDone,
   type Transport,
   type TransportAddress,
   type TransportDelegate,
@@ -117,27 +118,44 @@ export class UdpTransport implements Transport {
   }
 
   send(bytes: Buffer, destination: Destination): Promise<void> {
+    return new Promise<void>((resolve, reject) =>
+      this.transmit(bytes, destination, (error) => (error ? reject(error) : resolve())),
+    )
+  }
+
+  // The hot path: one datagram per message, and the transaction layer only wants to hear of a
+  // failure, so no promise is made per datagram (dgram's callback already comes on a later tick).
+  transmit(bytes: Buffer, destination: Destination, done: SendDone): void {
     if (this.#closed) {
-      return Promise.reject(new SipTransportError(TransportErrorCode.sendFailed, 'UDP transport is closed'))
+      const error = new SipTransportError(TransportErrorCode.sendFailed, 'UDP transport is closed')
+      queueMicrotask(() => done(error))
+      return
     }
-    return new Promise<void>((resolve, reject) => {
+    try {
       this.#socket.send(bytes, destination.port, destination.address, (error) => {
         if (error) {
           this.counters.sendErrors++
-          reject(
-            new SipTransportError(
-              TransportErrorCode.sendFailed,
-              `UDP send to ${destination.address}:${destination.port} failed`,
-              { cause: error },
-            ),
-          )
+          done(this.#sendFailed(destination, error))
         } else {
           this.counters.messagesOut++
           this.counters.bytesOut += bytes.length
-          resolve()
+          done()
         }
       })
-    })
+    } catch (cause) {
+      // dgram throws synchronously for a bad port or a socket closed underneath; the caller hears
+      // of it on a later tick like any other failure.
+      const error = this.#sendFailed(destination, cause)
+      queueMicrotask(() => done(error))
+    }
+  }
+
+  #sendFailed(destination: Destination, cause: unknown): SipTransportError {
+    return new SipTransportError(
+      TransportErrorCode.sendFailed,
+      `UDP send to ${destination.address}:${destination.port} failed`,
+      { cause },
+    )
   }
 
   async close(): Promise<void> {

@@ -71,6 +71,9 @@ export interface MediaHook {
   release(call: DialogState): Promise<void>
 }
 
+/** For sends whose failure changes nothing (a repeated ACK): the peer retransmits, or the call times out. */
+const ignoreSendError = (): void => {}
+
 const passThroughMedia: MediaHook = {
   offer: async (_c, _f, sdp) => sdp,
   answer: async (_c, _f, sdp) => sdp,
@@ -802,7 +805,7 @@ export class B2bua {
     this.#pendingByTx.delete(p.aTx)
     p.bTx?.retarget({
       onResponse: (res) => {
-        if (res.status >= 200 && res.status < 300) iface.endpoint.sendBytes(bytes, dest).catch(() => {})
+        if (res.status >= 200 && res.status < 300) iface.endpoint.transmitBytes(bytes, dest, ignoreSendError)
       },
     })
   }
@@ -1049,7 +1052,7 @@ export class B2bua {
     if (status < 300) {
       if (p.bAck) {
         // A retransmitted 2xx: the ACK was lost (RFC 3261 §13.2.2.4).
-        p.bIface.endpoint.send(p.bAck, legDestination(p.state.b, this.#o.podName)).catch(() => {})
+        p.bIface.endpoint.transmit(p.bAck, legDestination(p.state.b, this.#o.podName), ignoreSendError)
         return
       }
       if (p.answered) return
@@ -1288,7 +1291,7 @@ export class B2bua {
     const dest = legDestination(b, this.#o.podName)
     const ack = buildInDialogRequest('ACK', b, p.bInvite?.cseq?.seq ?? b.localCSeq, p.bIface, 70, 'sbc')
     this.#manipulate('Outbound', b.ipGroup, ack, p.log)
-    p.bIface.endpoint.send(ack, dest).catch(() => {})
+    p.bIface.endpoint.transmit(ack, dest, ignoreSendError)
     const bye = buildInDialogRequest('BYE', b, b.localCSeq + 1, p.bIface, 70, 'sbc')
     this.#manipulate('Outbound', b.ipGroup, bye, p.log)
     this.#sendRequest(p.bIface, bye, dest, { onResponse: () => {}, onTimeout: () => {} })
@@ -1640,9 +1643,15 @@ export class B2bua {
       this.#pending.delete(p.id)
       this.#settle(p, serialize(out), dest, iface)
     } else if (found.leg === 'a') this.#tellAckOwner(found.call, ack, out)
+    if (!refused) {
+      // The common case sends without a promise; a failure is logged as #guard logs a rejection.
+      iface.endpoint.transmit(out, dest, (err) => {
+        if (err) this.#o.logger.error({ err, callId, method: ack.method }, 'Failed to handle request')
+      })
+      return
+    }
     await iface.endpoint.send(out, dest)
-    if (refused)
-      await this.hangUp(found.call.id, { by: 'sbc', reason: 'media', code: 488, detail: refused.code })
+    await this.hangUp(found.call.id, { by: 'sbc', reason: 'media', code: 488, detail: refused.code })
   }
 
   /**

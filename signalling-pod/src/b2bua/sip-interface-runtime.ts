@@ -109,7 +109,8 @@ export class SipInterfaceRuntime {
     }
     let rt: SipInterfaceRuntime | undefined
     const layer: TransactionLayer = new Layer({
-      send: (message, destination) => endpoint.send(message, rt ? rt.#named(destination) : destination),
+      send: (message, destination, done) =>
+        endpoint.transmit(message, rt ? rt.#named(destination) : destination, done),
       delegate: {
         onRequest: (req, tx) => rt && delegate.layerDelegate(rt).onRequest(req, tx),
         onAck: (ack) => rt && delegate.layerDelegate(rt).onAck?.(ack),
