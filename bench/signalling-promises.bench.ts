@@ -110,6 +110,7 @@ async function measureRoot(root: string, rate: number, calls: number, warmup: nu
       promisesPerCall: perCall(after.created - before.created),
       reactionsPerCall: perCall(after.reactions - before.reactions),
       cpuMsPerCall: Math.round(((after.cpuMicros - before.cpuMicros) / n / 1000) * 1000) / 1000,
+      ...(r.failed > 0 && r.errors ? { sippErrors: r.errors.slice(0, 1500) } : {}),
       ...(sample > 0 ? { samples: sampled, bySite } : {}),
     }
   } finally {

@@ -310,16 +310,35 @@ describe('RedisStore (real redis-server)', () => {
     assert.equal((await s.getCall('q1'))?.id, 'q1')
   })
 
-  it('times out with SBC_ERR_STATE_UNAVAILABLE when Redis stalls', async () => {
-    const s = await open({ commandTimeoutMs: 100 })
+  it('times out with SBC_ERR_STATE_UNAVAILABLE when Redis stalls, and reports each round trip to the observer', async () => {
+    const seen: CommandObservation[] = []
+    const s = await open({ commandTimeoutMs: 100, observer: (o) => seen.push(o) })
     process.kill(redis.pid(), 'SIGSTOP')
     try {
       await assert.rejects(s.getCall('x1'), { code: 'SBC_ERR_STATE_UNAVAILABLE' })
+      assert.deepEqual(
+        seen.map((o) => [o.command, o.ok, o.error]),
+        [['hget', false, 'SBC_ERR_STATE_UNAVAILABLE']],
+      )
     } finally {
       process.kill(redis.pid(), 'SIGCONT')
     }
     await s.connected(10_000)
     assert.equal(await s.getCall('x1'), undefined)
+    assert.deepEqual(seen.at(-1)?.ok, true)
+  })
+
+  it('fails a round trip whose observer throws, typed, as before', async () => {
+    let calls = 0
+    const s = await open({
+      observer: () => {
+        calls++
+        if (calls === 1) throw new Error('observer broke')
+      },
+    })
+    await assert.rejects(s.getCall('obs1'), { code: 'SBC_ERR_STATE_UNAVAILABLE', message: /observer broke/ })
+    assert.equal(calls, 2)
+    assert.equal(await s.getCall('obs1'), undefined)
   })
 
   it('connects through Sentinel with a redis-sentinel:// URL', async () => {

@@ -194,15 +194,25 @@ export class RedisStore implements DialogStore {
    * this: the connection itself has no timeout.
    */
   bounded<T>(command: string, reply: Promise<T>): Promise<T> {
+    return this.#bounded(command, reply, undefined)
+  }
+
+  /**
+   * {@link bounded}; with `start` (when the round trip began) it is also {@link #run}'s verdict:
+   * reported to the observer and failures typed, in the same promise, so a round trip costs one
+   * promise and one reaction here rather than an async wrapper's as well.
+   */
+  #bounded<T>(command: string, reply: Promise<T>, start: number | undefined): Promise<T> {
     // The semantics of withDeadline (a timer, then the verdict after one poll phase, so a reply
     // already read wins), with one timer for the whole connection instead of one per command: all
     // commands share one timeout, so the oldest one in flight always expires first. That saves the
     // timer list work of a setTimeout/clearTimeout pair per round trip.
     return new Promise<T>((resolve, reject) => {
+      const fail = start === undefined ? reject : (err: unknown) => reject(this.#failed(command, start, err))
       const entry: InFlight = {
         deadline: performance.now() + this.commandTimeoutMs,
         command,
-        reject,
+        reject: fail,
         done: false,
       }
       this.#inFlight.push(entry)
@@ -211,12 +221,21 @@ export class RedisStore implements DialogStore {
         (v) => {
           if (entry.done) return
           entry.done = true
+          if (start !== undefined) {
+            // As the async wrapper did: an observer that throws fails the round trip, typed.
+            try {
+              this.#observer?.({ command, durationMs: performance.now() - start, ok: true })
+            } catch (err) {
+              reject(this.#failed(command, start, err))
+              return
+            }
+          }
           resolve(v)
         },
         (err: unknown) => {
           if (entry.done) return
           entry.done = true
-          reject(err)
+          fail(err)
         },
       )
     })
@@ -262,24 +281,29 @@ export class RedisStore implements DialogStore {
   }
 
   /** Runs one round trip: bounds it, times it, reports it, and turns failures into typed errors. */
-  async #run<T>(command: string, fn: () => Promise<T>): Promise<T> {
+  #run<T>(command: string, fn: () => Promise<T>): Promise<T> {
     const start = performance.now()
+    let reply: Promise<T>
     try {
-      const r = await this.bounded(command, fn())
-      this.#observer?.({ command, durationMs: performance.now() - start, ok: true })
-      return r
+      reply = fn()
     } catch (err) {
-      const typed =
-        err instanceof ReplyError
-          ? new CorruptStateError(`Redis refused ${command}: ${(err as Error).message}`)
-          : err instanceof StateUnavailableError
-            ? err
-            : new StateUnavailableError(`Redis unavailable (${command}): ${(err as Error).message}`, {
-                cause: err,
-              })
-      this.#observer?.({ command, durationMs: performance.now() - start, ok: false, error: typed.code })
-      throw typed
+      return Promise.reject(this.#failed(command, start, err))
     }
+    return this.#bounded(command, reply, start)
+  }
+
+  /** A failed round trip as the store's typed error, reported to the observer. */
+  #failed(command: string, start: number, err: unknown): Error {
+    const typed =
+      err instanceof ReplyError
+        ? new CorruptStateError(`Redis refused ${command}: ${(err as Error).message}`)
+        : err instanceof StateUnavailableError
+          ? err
+          : new StateUnavailableError(`Redis unavailable (${command}): ${(err as Error).message}`, {
+              cause: err,
+            })
+    this.#observer?.({ command, durationMs: performance.now() - start, ok: false, error: typed.code })
+    return typed
   }
 
   #script(name: ScriptName, ...args: Array<string | number>): Promise<unknown> {
