@@ -256,6 +256,11 @@ export class B2bua {
   readonly counters = new B2buaCounters()
   readonly #o: B2buaOptions
   readonly #media: MediaHook
+  /**
+   * False without a media hook (`--no-media`, unit tests): SDP passes through, so the call set-up
+   * path skips the pass-through's promise and await instead of asking it.
+   */
+  readonly #anchorsMedia: boolean
   readonly #resolve: Resolve
   readonly #pending = new Map<string, PendingInvite>()
   readonly #pendingByTx = new WeakMap<InviteServerTransaction, PendingInvite>()
@@ -279,6 +284,7 @@ export class B2bua {
   constructor(options: B2buaOptions) {
     this.#o = options
     this.#media = options.media ?? passThroughMedia
+    this.#anchorsMedia = options.media !== undefined
     this.#resolve = options.resolve ?? createDnsResolver(dnsOptionsFromEnv())
     options.metrics?.beforeScrape(() => this.#syncMetrics())
     // With the in-process store there is one process: every CANCEL finds its INVITE here.
@@ -622,7 +628,10 @@ export class B2bua {
       for (const g of sourceGroup === '' || sourceGroup === target.group
         ? [target.group]
         : [sourceGroup, target.group]) {
-        const a = await admit(this.#o.store, pipeline, g, id, { holdMs: defaultTtlPolicy.maxCallMs })
+        // A group without limits is admitted at once (no promise to wait for); a sync throw lands in
+        // the catch below like a rejection.
+        const admitted = admit(this.#o.store, pipeline, g, id, { holdMs: defaultTtlPolicy.maxCallMs })
+        const a = admitted instanceof Promise ? await admitted : admitted
         if (!a.ok) {
           await this.#release(counters, id)
           if (cancelledEarly()) {
@@ -961,7 +970,7 @@ export class B2bua {
     const mf = Math.min((p.aInvite.maxForwards ?? 70) - 1, 70)
     const inv = buildInDialogRequest('INVITE', b, b.localCSeq, p.bIface, mf, this.#contactUser(b.ipGroup))
     copyEndToEnd(p.aInvite, inv)
-    if (inv.body.length > 0) {
+    if (inv.body.length > 0 && this.#anchorsMedia) {
       try {
         inv.body = await this.#media.offer(p.state, 'a', inv.body)
       } catch (err) {
@@ -996,7 +1005,10 @@ export class B2bua {
     p.provisional = false
     this.#o.metrics?.recordAttempt(b.ipGroup, 'outbound')
     p.bTx = this.#sendRequest(p.bIface, inv, legDestination(b, this.#o.podName), {
-      onResponse: (res) => this.#guard(this.#onBInviteResponse(p, inv, res), inv),
+      // A 100 Trying ends the hop's retransmissions and nothing else (#onBInviteResponse ignores it).
+      onResponse: (res) => {
+        if (res.status !== 100) this.#guard(this.#onBInviteResponse(p, inv, res), inv)
+      },
       onTimeout: (e) => this.#guard(this.#onBInviteFailure(p, inv, 408, e), inv),
       onTransportError: (e) => this.#guard(this.#onBInviteFailure(p, inv, 503, e), inv),
     }) as InviteClientTransaction
@@ -1035,7 +1047,7 @@ export class B2bua {
       // what is carried on to A.
       this.#manipulate('Inbound', p.state.b.ipGroup, res, p.log)
       const out = mirrorResponse(p.aInvite, res, p.state.a.localTag, this.#aContact(p))
-      if (out.body.length > 0) {
+      if (out.body.length > 0 && this.#anchorsMedia) {
         try {
           out.body = await this.#media.answer(p.state, 'b', out.body)
         } catch (err) {
@@ -1212,7 +1224,7 @@ export class B2bua {
       cdr: { ...s.cdr, sipCode: res.status },
     })
     const out = mirrorResponse(p.aInvite, res, p.state.a.localTag, this.#aContact(p))
-    if (out.body.length > 0) {
+    if (out.body.length > 0 && this.#anchorsMedia) {
       // Anchored before the state write, so the media reference (DialogState.media) is stored with
       // the answered call and any process can serve its BYE or re-INVITE.
       try {
@@ -1612,7 +1624,7 @@ export class B2bua {
     this.#manipulate('Inbound', found.call[found.leg].ipGroup, ack, this.#o.logger, fields)
     copyEndToEnd(ack, out)
     let refused: MediaAnchorError | undefined
-    if (out.body.length > 0) {
+    if (out.body.length > 0 && this.#anchorsMedia) {
       try {
         out.body = await this.#media.answer(found.call, found.leg, out.body)
       } catch (err) {

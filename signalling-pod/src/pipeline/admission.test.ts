@@ -14,14 +14,21 @@ describe('admission step (MemoryStore)', () => {
     await fillWebex(new MemoryStore(), CompiledPipeline.from(uclabConfig()))
   })
 
-  it('admits calls to a group without limits without touching the store, holding nothing', async () => {
+  it('admits calls to a group without limits at once (a result, not a promise), without the store, holding nothing', () => {
     const store = new MemoryStore()
     store.tryAcquireCall = () => Promise.reject(new Error('must not be called'))
     store.tryRate = () => Promise.reject(new Error('must not be called'))
-    assert.deepEqual(await admit(store, CompiledPipeline.from(uclabConfig()), 'siptrunk', 'c'), {
+    assert.deepEqual(admit(store, CompiledPipeline.from(uclabConfig()), 'siptrunk', 'c'), {
       ok: true,
       held: false,
     })
+  })
+
+  it('throws for a group the compiled config does not have, at once', () => {
+    assert.throws(
+      () => admit(new MemoryStore(), CompiledPipeline.from(uclabConfig()), 'nosuch', 'c'),
+      RangeError,
+    )
   })
 
   it('refuses beyond the call rate with 503 and the bucket refill as Retry-After', async () => {

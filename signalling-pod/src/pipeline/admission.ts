@@ -1,3 +1,4 @@
+import type { GroupConfig } from '../../../lib/config/model.ts'
 import { withDeadline } from '../../../lib/state/deadline.ts'
 import type { DialogStore } from '../../../lib/state/dialog-store.ts'
 import type { CompiledPipeline } from './compiled.ts'
@@ -40,19 +41,31 @@ const DEFAULT_HOLD_MS = 3_600_000
  * (`callRateLimit`, a denied attempt consumes nothing, an admitted one a token even if the slot is
  * then refused), then a slot of `maxConcurrentCalls`, both cluster-wide through the store. Beyond
  * either, or when the store fails or is slow, 503 with Retry-After. A group without limits is
- * admitted without touching the store. When the result says `held`, release the slot with
+ * admitted at once, without touching the store and without a promise (the common case, on every
+ * call's path). When the result says `held`, release the slot with
  * {@link releaseAdmission} when the call ends; only then (a release of a slot never taken is a
  * wasted store round trip per call and group).
  */
-export async function admit(
+export function admit(
   store: DialogStore,
   p: CompiledPipeline,
   group: string,
   callId: string,
   options: AdmitOptions = {},
-): Promise<AdmissionResult> {
+): AdmissionResult | Promise<AdmissionResult> {
   const g = p.group(group).config
   if (g.maxConcurrentCalls === null && g.callRateLimit === null) return { ok: true, held: false }
+  return admitThroughStore(store, group, g, callId, options)
+}
+
+/** {@link admit} for a group with a call-rate or concurrent-call limit: the store decides. */
+async function admitThroughStore(
+  store: DialogStore,
+  group: string,
+  g: GroupConfig,
+  callId: string,
+  options: AdmitOptions,
+): Promise<AdmissionResult> {
   const timeoutMs = options.timeoutMs ?? 80
   try {
     if (g.callRateLimit !== null) {
