@@ -1,6 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox'
-import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { Value } from '@sinclair/typebox/value'
+import { compileStrictCheck } from './compile-strict-check.ts'
 
 /**
  * The stored state of one B2BUA call: two SIP dialogs (legs) plus what the call needs beyond SIP.
@@ -196,20 +196,17 @@ export type LegName = 'a' | 'b'
  * corrupt or foreign record is reported, not acted on.
  */
 export function isDialogState(value: unknown): value is DialogState {
-  return dialogStateChecker().Check(value)
+  checker ??= compileStrictCheck(DialogStateSchema)
+  return checker(value)
 }
-
-let checker: ReturnType<typeof TypeCompiler.Compile<typeof DialogStateSchema>> | undefined
 
 /**
  * The schema compiled once to a check function. Every store access checks the state (written and
  * read), and the interpreted `Value.Check` cost ~90 µs per call state against ~5 µs compiled
- * (docs/benchmarks/signalling.md); compiled on first use so importing this file stays cheap.
+ * (docs/benchmarks/signalling.md); compiled on first use so importing this file stays cheap. Without
+ * TypeBox's per-key garbage for `additionalProperties: false` (`compileStrictCheck`).
  */
-function dialogStateChecker() {
-  checker ??= TypeCompiler.Compile(DialogStateSchema)
-  return checker
-}
+let checker: ((value: unknown) => boolean) | undefined
 
 /** The first schema violation of `value`, for error messages; undefined when valid. */
 export function dialogStateProblem(value: unknown): string | undefined {
