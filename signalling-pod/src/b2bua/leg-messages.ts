@@ -83,11 +83,15 @@ export const PASS_HEADERS = [
   'warning',
 ] as const
 
-/** Copies the pass-through headers and the body from `from` to `to`. */
+const PASS: ReadonlySet<string> = new Set(PASS_HEADERS)
+
+/**
+ * Copies the pass-through headers and the body from `from` to `to`. The fields keep their value and
+ * parse cache (`addFieldOf`: no re-check of a value already parsed or checked, no second parse).
+ */
 export function copyEndToEnd(from: SipMessage, to: SipMessage): void {
-  for (const f of from.headerFields) {
-    if ((PASS_HEADERS as readonly string[]).includes(f.key)) to.addHeader(f.name, f.value)
-  }
+  const fields = from.headerFields
+  for (let i = 0; i < fields.length; i++) if (PASS.has(fields[i]!.key)) to.addFieldOf(fields[i]!)
   if (from.body.length > 0) to.body = Buffer.from(from.body)
 }
 
