@@ -31,7 +31,7 @@ async function info(section: string): Promise<Record<string, string>> {
 }
 
 try {
-  // --- Lifecycle: create, answer (found by the 200's tags), re-INVITE from A, BYE from B → delete.
+  // --- Lifecycle: create, answer (found by the 200's tags), re-INVITE from A, BYE from B (endByLeg).
   // findByLeg is one round trip (sbcFindByLeg) since 2026-11-27; it was MGET + HGET.
   const lifecycle = async (id: string) => {
     const c = await store.createCall(testCall(id))
@@ -43,8 +43,13 @@ try {
       a: { ...f2!.call.a, remoteCSeq: 102 },
       b: { ...f2!.call.b, localCSeq: 2 },
     })
-    // The B2BUA deletes from the state it holds (no read back; the index keys never change).
-    await store.deleteCall(id, c)
+    // The BYE from B: found, CSeq-checked and removed with its holds in one script (endByLeg), as
+    // the B2BUA does since 2026-11-27 (it was findByLeg, then deleteCall after the BYE's answer).
+    const bye = await store.endByLeg(
+      { callId: c.b.callId, localTag: c.b.localTag, remoteTag: 'as5f2a1c7d' },
+      1,
+    )
+    if (!bye?.ended) throw new Error(`call ${id} not ended by its BYE`)
   }
   await lifecycle('warmup') // loads the scripts
   await admin.config('RESETSTAT')
