@@ -284,6 +284,22 @@ export function dialogStoreContract(h: ContractHarness): void {
       assert.deepEqual(await store.getCall('c2'), taken)
     })
 
+    it('keeps a restored call only for the terminated TTL: a BYE never sent again leaves nothing for long', async () => {
+      const s = await make(shortTtl)
+      const c = testCall('c1')
+      const v2 = await s.updateCall(answered(await s.createCall(c)))
+      const fromA = { callId: c.a.callId, remoteTag: c.a.remoteTag }
+      assert.equal((await s.endByLeg(fromA, 102))?.ended, true)
+      await s.restoreCall(v2)
+      await h.advance(200)
+      assert.equal((await s.findByLeg(fromA))?.call.id, 'c1', 'there for the BYE with credentials')
+      await h.advance(200)
+      // An answered call's own TTL (maxCallMs, or its Session-Expires) is far longer.
+      assert.equal(await s.getCall('c1'), undefined)
+      assert.equal(await s.findByLeg(fromA), undefined)
+      assert.equal(await s.findByLeg({ callId: c.b.callId, localTag: c.b.localTag }), undefined)
+    })
+
     it('a CANCEL recorded before the call is stored makes createCall of that INVITE refuse, once', async () => {
       const c = testCall('c1')
       const leg = { callId: c.a.callId, remoteTag: c.a.remoteTag }

@@ -145,9 +145,10 @@ export interface DialogStore {
   /**
    * Stores back a call {@link endByLeg} removed, when its BYE was challenged (401/407) and the
    * caller will send it again with credentials: `state` with its leg indexes, at version + 1 (so a
-   * holder of an older version cannot overwrite it), TTL from the state. No admission hold is taken:
-   * the session ended with the BYE (RFC 3261 §15) and the holds were rightly released. Rejects with
-   * `CallExistsError` if the id or a leg is taken meanwhile.
+   * holder of an older version cannot overwrite it), for the terminated call's TTL (64·T1): the
+   * session ended with the BYE (RFC 3261 §15), the record only waits for that BYE, and a caller
+   * that never sends it leaves nothing for long. No admission hold is taken: the holds were rightly
+   * released. Rejects with `CallExistsError` if the id or a leg is taken meanwhile.
    */
   restoreCall(state: DialogState): Promise<DialogState>
   /**

@@ -131,9 +131,10 @@ export class MemoryStore implements DialogStore {
     )
   }
 
-  #write(state: DialogState): void {
+  /** Stores the call and its indexes for `ttlMs`, by default the TTL its state calls for. */
+  #write(state: DialogState, ttlMs = callTtlMs(state, this.#ttl)): void {
     this.#sweepSometimes()
-    const expiresAt = this.#now() + callTtlMs(state, this.#ttl)
+    const expiresAt = this.#now() + ttlMs
     this.#calls.set(state.id, { value: JSON.stringify(state), expiresAt })
     for (const i of legIndexes(state)) this.#index.set(i, { value: state.id, expiresAt })
   }
@@ -231,7 +232,7 @@ export class MemoryStore implements DialogStore {
       if (this.#live(this.#index, i) !== undefined)
         throw new CallExistsError(`call ${state.id}: leg already indexed`)
     const stored = { ...state, version: state.version + 1 }
-    this.#write(stored)
+    this.#write(stored, this.#ttl.terminatedMs)
     return structuredClone(stored)
   }
 

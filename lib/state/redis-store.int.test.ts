@@ -105,7 +105,7 @@ describe('RedisStore (real redis-server)', () => {
     assert.equal(await s.findByLeg({ callId: c.a.callId, remoteTag: c.a.remoteTag }), undefined)
   })
 
-  it('ends a call for a BYE in one script call: call, both indexes and listed holds gone; restore puts it back with TTLs', async () => {
+  it('ends a call for a BYE in one script call: call, both indexes and listed holds gone; restore puts it back for 64·T1', async () => {
     const seen: CommandObservation[] = []
     // A prefix of our own: the script builds the other index and the holds keys from its parts.
     const s = await open({ keyPrefix: 'p@x', observer: (o) => seen.push(o) })
@@ -133,8 +133,11 @@ describe('RedisStore (real redis-server)', () => {
       'p@x:{g:pbx}:calls',
     ])
     assert.equal(await admin.hget('p@x:{c:e1}', 'v'), '2')
-    const confirmed = await admin.pttl('p@x:{c:e1}')
-    assert.ok(confirmed > 200_000 && confirmed <= 1_832_000, `confirmed TTL ${confirmed}`)
+    // The terminated call's TTL (64·T1), not the answered call's (Session-Expires + 32 s), on all three.
+    for (const k of ['p@x:{c:e1}', 'p@x:x:{b-e1}:l:sbce1b', `p@x:x:{${c.a.callId}}:r:${c.a.remoteTag}`]) {
+      const ttl = await admin.pttl(k)
+      assert.ok(ttl > 0 && ttl <= 32_000, `${k} TTL ${ttl}`)
+    }
   })
 
   it('ends nothing for a corrupt record: SBC_ERR_STATE_CORRUPT, every key left as it was', async () => {

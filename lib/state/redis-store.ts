@@ -363,7 +363,7 @@ export class RedisStore implements DialogStore {
       ...this.#callKeys(stored),
       this.keys.cancel(state.a.callId, state.a.remoteTag),
       encodeDialogState(stored),
-      callTtlMs(stored, this.#ttl),
+      this.#ttl.terminatedMs,
       stored.id,
       '',
       stored.version,
