@@ -244,7 +244,13 @@ async function twoMediaPods(
     // A second signalling process listens on its own SIP ports (same peers, same realms).
     const sip2 = { pbx: await freePort(), carrier: await freePort() }
     for (const which of [...names, 's2']) {
-      const base = which === 's2' ? (ranges[0] as { pbx: Range }).pbx.min : await mediaPortBase(200)
+      const base =
+        which === 's2'
+          ? (ranges[0] as { pbx: Range }).pbx.min
+          : await mediaPortBase(
+              200,
+              ranges.map((r) => r.pbx.min),
+            )
       const r = { pbx: { min: base, max: base + 99 }, carrier: { min: base + 100, max: base + 199 } }
       if (which !== 's2') ranges.push(r)
       const yamlDir = await mkdtemp(join(dir, `${which}-`))

@@ -169,10 +169,14 @@ export async function eventually(f: () => Promise<boolean>, what: string, timeou
  * below the kernel's ephemeral range (32768+, client sockets of SIPp, NG clients, other tests), and
  * probed by binding every port of the range once (long-running neighbours, e.g. an rtpengine of a
  * benchmark, hold blocks of ports; a port taken by another process makes the media pod refuse offers).
+ * `apart`: bases of ranges of the same size chosen before but not bound yet (several media pods of one
+ * test), which the new range must not overlap: probing cannot see them, and two pods with overlapping
+ * ranges make "which pod holds this port" ambiguous (three random 200-port ranges overlap in ~5 % of runs).
  */
-export async function mediaPortBase(size: number): Promise<number> {
+export async function mediaPortBase(size: number, apart: readonly number[] = []): Promise<number> {
   for (let attempt = 0; attempt < 30; attempt++) {
     const base = 10_000 + 2 * Math.floor(Math.random() * ((22_000 - size) / 2))
+    if (apart.some((b) => base < b + size && b < base + size)) continue
     if (await allFree(base, size)) return base
     await new Promise((r) => setTimeout(r, 100))
   }
