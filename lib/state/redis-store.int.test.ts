@@ -344,6 +344,28 @@ describe('RedisStore (real redis-server)', () => {
     assert.equal(await s.getCall('obs1'), undefined)
   })
 
+  it('an observer that always throws: every round trip still settles, typed (no uncaught error, no hang)', async () => {
+    const s = await open({
+      commandTimeoutMs: 100,
+      observer: () => {
+        throw new Error('observer broke')
+      },
+    })
+    // A reply: the observer throws for it, then again for the failure it turned into.
+    await assert.rejects(s.getCall('obs2'), { code: 'SBC_ERR_STATE_UNAVAILABLE', message: /observer broke/ })
+    // No reply in time: the deadline's verdict reaches the caller although the observer throws.
+    process.kill(redis.pid(), 'SIGSTOP')
+    try {
+      await assert.rejects(s.getCall('obs3'), {
+        code: 'SBC_ERR_STATE_UNAVAILABLE',
+        message: /no reply within/,
+      })
+    } finally {
+      process.kill(redis.pid(), 'SIGCONT')
+    }
+    await s.connected(10_000)
+  })
+
   it('connects through Sentinel with a redis-sentinel:// URL', async () => {
     const sentinel = await startSentinel(redis.port)
     try {

@@ -302,7 +302,13 @@ export class RedisStore implements DialogStore {
           : new StateUnavailableError(`Redis unavailable (${command}): ${(err as Error).message}`, {
               cause: err,
             })
-    this.#observer?.({ command, durationMs: performance.now() - start, ok: false, error: typed.code })
+    try {
+      this.#observer?.({ command, durationMs: performance.now() - start, ok: false, error: typed.code })
+    } catch {
+      // The round trip failed already and its typed error is what the caller hears. A throw here
+      // would escape from a reply handler or the deadline's timer (a crash) and leave the round
+      // trip's promise unsettled.
+    }
     return typed
   }
 
