@@ -139,7 +139,9 @@ export interface DialogStore {
    * admission holds in the groups `admission.counters` lists — the BYE's one round trip. Resolves the
    * state as it was stored, `ended: false` (nothing changed) for a CSeq that is not above, undefined
    * when there is no call. A later update of the call fails with `CallNotFoundError`: nothing
-   * written after the end brings it back, except {@link restoreCall}.
+   * written after the end brings it back, except {@link restoreCall}. A rejection leaves the call
+   * stored (a store whose round trip can outlive its deadline puts back, with `restoreCall`, a call
+   * its late script ended): the BYE is answered 503 and may come again.
    */
   endByLeg(key: LegKey, cseq: number): Promise<EndedCall | undefined>
   /**

@@ -344,6 +344,33 @@ describe('RedisStore (real redis-server)', () => {
     assert.equal(await s.getCall('obs1'), undefined)
   })
 
+  it('a BYE whose endByLeg timed out (Redis stalled) finds its call again when Redis runs the script late', async () => {
+    const s = await open({ commandTimeoutMs: 100 })
+    const c = answered({ ...testCall('late1'), version: 1 })
+    await s.createCall({ ...c, version: 0 })
+    const key = { callId: c.a.callId, remoteTag: c.a.remoteTag }
+    // The BYE's script is written to the connection; Redis reads it only after the deadline.
+    process.kill(redis.pid(), 'SIGSTOP')
+    try {
+      await assert.rejects(s.endByLeg(key, 102), { code: 'SBC_ERR_STATE_UNAVAILABLE' })
+    } finally {
+      process.kill(redis.pid(), 'SIGCONT')
+    }
+    await s.connected(10_000)
+    // The caller heard 503 for that BYE and may send it again: the call must still be there for it
+    // (the late script's removal undone), not gone without a relayed BYE, a CDR or a media release.
+    let found = await s.findByLeg(key)
+    for (let i = 0; i < 50 && found === undefined; i++) {
+      await sleep(100)
+      found = await s.findByLeg(key)
+    }
+    assert.equal(found?.call.id, 'late1', 'the call is stored again')
+    assert.deepEqual(await keysWithoutTtl(), [])
+    const retried = await s.endByLeg(key, 103)
+    assert.equal(retried?.ended, true)
+    assert.deepEqual(await admin.keys('*'), [])
+  })
+
   it('an observer that always throws: every round trip still settles, typed (no uncaught error, no hang)', async () => {
     const s = await open({
       commandTimeoutMs: 100,

@@ -449,8 +449,7 @@ export class RedisStore implements DialogStore {
     const first = l ?? r
     if (first === undefined) return undefined
     // As findByLeg: with one tag the same key is passed twice; a local tag names leg B.
-    const found = (await this.#script(
-      'sbcEndByLeg',
+    const args = [
       first,
       r ?? first,
       ...this.#callKeyParts,
@@ -458,7 +457,41 @@ export class RedisStore implements DialogStore {
       cseq,
       l !== undefined ? 'b' : 'a',
       'a',
-    )) as [] | [number, string, string, number]
+    ]
+    let sent: Promise<unknown> | undefined
+    let found: [] | [number, string, string, number]
+    try {
+      found = (await this.#run('sbcEndByLeg', () => {
+        sent = this.#evalsha('sbcEndByLeg', args)
+        return sent
+      })) as typeof found
+    } catch (err) {
+      // Failed past its deadline, the script may still run once Redis reads it (a stalled server
+      // keeps the connection): the caller answered the BYE 503 and may send it again, so a call the
+      // late script ended is put back (restoreCall, no holds) rather than gone without a relayed
+      // BYE, a CDR or a media release.
+      sent?.then(
+        (late) => {
+          const r = late as [] | [number, string, string, number]
+          if (r.length === 0 || r[3] !== 1) return
+          const [, lateId, lateJson] = r
+          let call: DialogState
+          try {
+            call = parseStored(lateId, lateJson)
+          } catch {
+            return
+          }
+          this.restoreCall({ ...call, admission: { ...call.admission, counters: [] } }).catch((e: unknown) =>
+            this.#log.warn(
+              { err: (e as Error).message, dialogId: lateId },
+              'Could not put back a late-ended call',
+            ),
+          )
+        },
+        () => {},
+      )
+      throw err
+    }
     if (found.length === 0) return undefined
     const [i, id, json, ended] = found
     checkId(id)
