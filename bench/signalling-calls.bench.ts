@@ -12,17 +12,20 @@
  * wins), e.g. `kube-sbc#--max-semi-space-size=64` for V8's default young generation (spaces as `+`).
  *
  * `--syscalls` also counts, with `perf stat`, the system calls and context switches per call of the
- * server (and of kube-sbc's Redis) during the fixed-rate load.
+ * server (and of kube-sbc's Redis) during the fixed-rate load. `--heap` also reports the bytes each
+ * kube-sbc target allocates on its JS heap per call over the fixed-rate load, what drives its
+ * young-generation GC (`bench/harness/heap-allocation-probe.ts`, preloaded into the process).
  *
  * Every load is bounded by a call count and a SIPp timeout; traffic stays on 127.0.0.1.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { freePort } from '../test/harness/free-port.ts'
 import { startRedis } from '../test/harness/redis.ts'
+import { heapAllocationFile } from './harness/heap-allocation-probe.ts'
 import { startKubeSbc } from './harness/kube-sbc.ts'
 import { groupCpuSeconds, groupPids, groupRssBytes, pidCpuSeconds } from './harness/process-cpu.ts'
 import { startGroup } from './harness/process-group.ts'
@@ -35,6 +38,8 @@ const scenario = join(here, 'signalling', 'uac-invite-bye.xml')
 
 interface Running {
   pgid: number
+  /** The process that counts its heap allocation between two SIGUSR2 (`--heap`), if any. */
+  heapProbePid?: number
   /** A state server outside the group whose CPU belongs to the target too (kube-sbc's Redis). */
   redisPid?: number
   stop(): Promise<void>
@@ -99,11 +104,14 @@ const kubeSbc: Target = kubeSbcFrom(join(here, '..'))
  * `kube-sbc@DIR` runs the kube-sbc of another checkout (e.g. a `git worktree` of the commit before an
  * optimisation) in the same harness, so before and after are measured side by side under one load.
  */
-function kubeSbcFrom(root: string, name = 'kube-sbc', nodeOptions?: string): Target {
+function kubeSbcFrom(root: string, name = 'kube-sbc', flags?: string): Target {
   return {
     name,
     async start(port, uasPort) {
       const redis = await startRedis()
+      // The probe is this checkout's whichever checkout runs: the count is the harness's method.
+      const probe = heapProbe ? `--import=${join(here, 'harness', 'heap-allocation-probe.ts')}` : ''
+      const nodeOptions = [flags ?? '', probe].join(' ').trim()
       try {
         const run = await startKubeSbc({
           root,
@@ -116,6 +124,8 @@ function kubeSbcFrom(root: string, name = 'kube-sbc', nodeOptions?: string): Tar
         })
         return {
           pgid: run.pgid,
+          // bin/kube-sbc execs node: the group leader is the SBC's Node process.
+          ...(heapProbe ? { heapProbePid: run.pgid } : {}),
           redisPid: redis.pid(),
           async stop() {
             await run.stop()
@@ -191,6 +201,22 @@ async function measure(running: Running, port: number, rate: number, calls: numb
 }
 
 let profileDir: string | undefined
+let heapProbe = false
+
+/** Starts (first call) or ends (second call) the probe's count; the second resolves to the count. */
+async function heapMark(
+  pid: number,
+  end: boolean,
+): Promise<{ allocatedBytes: number; gcs: number } | undefined> {
+  const file = heapAllocationFile(pid)
+  if (!end) rmSync(file, { force: true })
+  process.kill(pid, 'SIGUSR2')
+  if (!end) return undefined
+  await waitFor(() => existsSync(file), 'the heap allocation count', 10_000)
+  const count = JSON.parse(readFileSync(file, 'utf8')) as { allocatedBytes: number; gcs: number }
+  rmSync(file, { force: true })
+  return count
+}
 
 const round = (x: number) => Math.round(x * 1000) / 1000
 
@@ -205,9 +231,11 @@ async function main() {
       warmup: { type: 'string', default: '500' },
       profile: { type: 'string' },
       syscalls: { type: 'boolean', default: false },
+      heap: { type: 'boolean', default: false },
     },
   })
   profileDir = values.profile
+  heapProbe = values.heap
   const results: Record<string, unknown> = {}
   for (const name of values.targets.split(',')) {
     const target =
@@ -234,7 +262,10 @@ async function main() {
             redis: running.redisPid === undefined ? undefined : startSyscallCount([running.redisPid]),
           }
         : undefined
+      const probe = running.heapProbePid
+      if (probe !== undefined) await heapMark(probe, false)
       const fixed = await measure(running, port, Number(values.rate), Number(values.calls))
+      const heap = probe === undefined ? undefined : await heapMark(probe, true)
       const perCallCounts = counts && {
         server: await counts.server.stop(),
         ...(counts.redis ? { redis: await counts.redis.stop() } : {}),
@@ -270,6 +301,12 @@ async function main() {
           p99InviteTo180Ms: fixed.rtd2p99,
           p50InviteTo180Ms: fixed.rtd2p50,
           rssBytes: { before: rssBefore, after: rssAfter },
+          ...(heap
+            ? {
+                heapAllocatedBytesPerCall: Math.round(heap.allocatedBytes / Math.max(1, fixed.successful)),
+                gcsDuringLoad: heap.gcs,
+              }
+            : {}),
           ...(perCallCounts
             ? {
                 perCall: Object.fromEntries(
