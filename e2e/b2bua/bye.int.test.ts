@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import type { SipRequest, SipResponse } from '../../lib/sip/message/message.ts'
 import { scripts } from '../../lib/state/redis-scripts.ts'
+import { RedisStore } from '../../lib/state/redis-store.ts'
 import { cdrLines, type Sbc } from './harness.ts'
 import {
   openPeers,
@@ -72,7 +73,7 @@ describe('B2BUA: a BYE in one Redis round trip', function () {
       callee
         .all((m) => request('BYE')(m) && m.callId === bCallId)
         .filter((r, i, all) => all.findIndex((o) => o.msg.cseq?.seq === r.msg.cseq?.seq) === i)
-    return { callId, req, byesAtCallee }
+    return { callId, fromTag, req, byesAtCallee }
   }
 
   const cdrsOf = (callId: string) =>
@@ -179,6 +180,35 @@ describe('B2BUA: a BYE in one Redis round trip', function () {
       )
     })
   }
+
+  it("a BYE crossing the SBC's own hang-up (call claimed terminated) is answered 200, not relayed, no second CDR", async () => {
+    const { callId, fromTag, req, byesAtCallee } = await answeredCall(a)
+    // What hangUp writes when it claims the call (media timeout, failed re-anchoring) before it sends
+    // BYE on both legs and writes the CDR itself: the state as another process would leave it.
+    const rs = new RedisStore({ url: store.redis.url, commandTimeoutMs: 5000 })
+    try {
+      await rs.connected()
+      const found = await rs.findByLeg({ callId, remoteTag: fromTag })
+      assert.ok(found, 'the answered call is stored')
+      const s = found.call
+      await rs.updateCall({
+        ...s,
+        state: 'terminated',
+        a: { ...s.a, localCSeq: s.a.localCSeq + 1, state: 'terminated' },
+        b: { ...s.b, localCSeq: s.b.localCSeq + 1, state: 'terminated' },
+      })
+    } finally {
+      await rs.close()
+    }
+    // The caller's BYE crosses the SBC's: it is answered at once (RFC 3261 §15.1.2), not relayed.
+    await caller.send(req('BYE', 2), b.ports.pbx)
+    await caller.waitFor(response(200, callId, 'BYE'), '200 to the crossing BYE')
+    // Let a relayed BYE or a CDR, if any, show.
+    await new Promise((r) => setTimeout(r, 300))
+    assert.equal(byesAtCallee().length, 0, 'no BYE relayed: the hang-up sent its own')
+    assert.deepEqual(cdrsOf(callId), [], "the CDR is the hang-up's to write")
+    assert.deepEqual(await callKeys(), [], 'the call is gone')
+  })
 
   it('Redis down: a BYE gets 503, as before, and the SBC keeps running', async () => {
     const { callId, req, byesAtCallee } = await answeredCall(a)

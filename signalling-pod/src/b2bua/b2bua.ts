@@ -1835,6 +1835,13 @@ export class B2bua {
       tx.respond(createResponse(req, 500))
       return
     }
+    if (bye && found.call.state === 'terminated') {
+      // The SBC is ending this call itself: hangUp claimed it (the only writer of 'terminated'),
+      // sent BYE on both legs and writes the CDR and releases the media. A BYE crossing ours is
+      // answered (RFC 3261 §15.1.2), not relayed or ended a second time.
+      tx.respond(createResponse(req, 200))
+      return
+    }
     const contact = req.contacts[0]
     // X's Inbound rules, once the dialog's data (CSeq, target refresh) was taken from the request as
     // received: they shape what is carried on to Y, and run before anything is written. They never
