@@ -350,6 +350,47 @@ describe('kube-sbc run: re-INVITE and late offer through the media relay', funct
     pbxRtp.close()
   })
 
+  it('a 2xx with SDP to an in-dialog INFO or OPTIONS is no answer: relayed unchanged, media untouched', async () => {
+    carrier.received.length = 0
+    const carrierRtp = await Peer.open()
+    const pbxRtp = await Peer.open()
+    // RFC 3261 §7.4 allows a body in any response; only the answer to an INVITE's or UPDATE's
+    // offer is an SDP answer (RFC 3264 §4). This one names other ports than the call's.
+    const stray = audioSdp(carrierRtp.port + 2, { codecs: '18' }).replace(/a=rtpmap:[08] .*\r\n/g, '')
+    carrier.answerWith((req) =>
+      req.method === 'INVITE'
+        ? { status: 200, sdp: audioSdp(carrierRtp.port, { codecs: '8' }) }
+        : { status: 200, sdp: stray },
+    )
+    const c = await pbx.invite(sbc.pbx, audioSdp(pbxRtp.port, { codecs: '8' }))
+    assert.equal(c.final.status, 200)
+    const invite = await carrier.waitFor(carrier.request('INVITE'), 'INVITE')
+    for (const method of ['INFO', 'OPTIONS']) {
+      const r = await c.send(method)
+      assert.equal(r.status, 200, method)
+      assert.equal(bodyOf(r), stray, `the body of the 200 to ${method} as the callee sent it`)
+    }
+    // The call's media as set up: RTP both ways through the ports of the INVITE's offer/answer.
+    for (let i = 0; i < 3; i++) await pbxRtp.send(rtpPacket(10 + i, 8, 0xa), endpointOf(bodyOf(c.final)).port)
+    await carrierRtp.waitFor(3)
+    for (let i = 0; i < 3; i++)
+      await carrierRtp.send(rtpPacket(20 + i, 8, 0xb), endpointOf(bodyOf(invite)).port)
+    await pbxRtp.waitFor(3)
+    assert.equal(carrier.received.filter(carrier.request('BYE')).length, 0, 'no hang-up')
+    assert.equal((await c.bye()).status, 200)
+    const cdrs = () =>
+      cdrLines(sbc.proc.output()).filter(
+        (l) => (l.legA as { sipCallId?: string } | undefined)?.sipCallId === c.final.callId,
+      ) as { hangup: { by: string; reason: string } }[]
+    await eventually(async () => cdrs().length === 1, 'the CDR of the call')
+    assert.deepEqual(
+      cdrs().map((l) => l.hangup),
+      [{ by: 'caller', reason: 'bye' }],
+    )
+    carrierRtp.close()
+    pbxRtp.close()
+  })
+
   it('late offer: the offer in the 2xx and the answer in the ACK are anchored, media flows', async () => {
     carrier.received.length = 0
     const carrierRtp = await Peer.open()

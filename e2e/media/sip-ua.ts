@@ -143,6 +143,8 @@ export class SipUa {
     final: SipResponse
     bye: () => Promise<SipResponse>
     reinvite: (sdp: string) => Promise<SipResponse>
+    /** An in-dialog request without body (INFO, OPTIONS, ...): its final response. */
+    send: (method: string) => Promise<SipResponse>
   }> {
     const callId = `${randomBytes(6).toString('hex')}@ua`
     const fromTag = randomBytes(4).toString('hex')
@@ -199,6 +201,18 @@ export class SipUa {
         )
         if (r.status < 300) await this.send(this.build(head('ACK', target, n, to)), sbcPort)
         return r
+      },
+      send: async (method: string) => {
+        const n = ++cseq
+        await this.send(this.build(head(method, target, n, to)), sbcPort)
+        return this.waitFor<SipResponse>(
+          (m) =>
+            m instanceof SipResponse &&
+            m.callId === callId &&
+            m.status >= 200 &&
+            m.header('cseq') === `${n} ${method}`,
+          `final response to the ${method}`,
+        )
       },
       bye: async () => {
         await this.send(this.build(head('BYE', target, ++cseq, to)), sbcPort)

@@ -1960,7 +1960,11 @@ export class B2bua {
         undefined,
         CONTACT_METHODS.has(req.method) ? xContact : undefined,
       )
-      if (answer.body.length > 0 && res.status < 300) {
+      // The SDP of an offer/answer exchange (RFC 3264 §4): the answer to this INVITE's or UPDATE's
+      // offer, or the offer in the 2xx of an offerless re-INVITE. Any other body (a 2xx to INFO,
+      // OPTIONS, MESSAGE, BYE, an UPDATE without offer) is no answer and passes through unchanged.
+      const answered = answer.body.length > 0 && res.status < 300 && (req.method === 'INVITE' || offer)
+      if (answered) {
         try {
           answer.body = await this.#media.answer(sent!, y, answer.body)
         } catch (err) {
@@ -1974,8 +1978,6 @@ export class B2bua {
         }
       }
       // The answer's o= version toward X is counted per leg too.
-      const answered =
-        answer.body.length > 0 && res.status < 300 && (req.method === 'INVITE' || req.method === 'UPDATE')
       if (refreshed !== undefined || answered) {
         // Before the 2xx is relayed: X's ACK and later requests, through any process, use it.
         // A failed write leaves the answer's version as it came (never one X saw already).
