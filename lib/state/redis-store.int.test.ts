@@ -91,6 +91,35 @@ describe('RedisStore (real redis-server)', () => {
     assert.deepEqual(await admin.keys('*'), [])
   })
 
+  it('sends a script again with EVAL when Redis forgot it (NOSCRIPT), observed once; other error replies are not retried', async () => {
+    const seen: CommandObservation[] = []
+    const s = await open({ observer: (o) => seen.push(o) })
+    await s.createCall(testCall('ns1'))
+    // A restarted or replaced Redis knows no scripts.
+    await admin.script('FLUSH')
+    const found = await s.findByLeg({
+      callId: testCall('ns1').a.callId,
+      remoteTag: testCall('ns1').a.remoteTag,
+    })
+    assert.equal(found?.call.id, 'ns1')
+    assert.deepEqual(
+      seen.map((o) => [o.command, o.ok]),
+      [
+        ['sbcCreateCall', true],
+        ['sbcFindByLeg', true],
+      ],
+    )
+    // An error reply of the script itself (the call key is not a hash) is a corrupt state, at once.
+    await admin.set('sbc:{c:ns2}', 'not a hash')
+    await assert.rejects(s.updateCall(answered({ ...testCall('ns2'), version: 1 })), {
+      code: 'SBC_ERR_STATE_CORRUPT',
+      message: /WRONGTYPE/,
+    })
+    assert.deepEqual(seen.at(-1)?.error, 'SBC_ERR_STATE_CORRUPT')
+    await admin.del('sbc:{c:ns2}')
+    await s.deleteCall('ns1')
+  })
+
   it('reports a corrupt record with SBC_ERR_STATE_CORRUPT and can still delete it', async () => {
     const s = await open()
     const c = testCall('bad1')
