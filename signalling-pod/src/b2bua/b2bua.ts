@@ -1567,7 +1567,7 @@ export class B2bua {
       hangup,
     })
     try {
-      await this.#media.release(state)
+      if (this.#anchorsMedia) await this.#media.release(state)
       if (removed) return
       // The state and the admission holds are independent keys: removed in one round trip.
       await Promise.all([
