@@ -44,7 +44,7 @@ import {
   type RouteTarget,
   resolveRouteTargets,
 } from '../pipeline/pipeline.ts'
-import { type AckNotice, type CancelNotice, CancelRelay } from './cancel-relay.ts'
+import { type AckNotice, type CancelNotice, CancelRelay, type EarlyByeNotice } from './cancel-relay.ts'
 import { inviteCSeqOfTag, inviteTag, isTagOfInvite } from './invite-tag.ts'
 import {
   BRANCH_PREFIX,
@@ -152,6 +152,8 @@ interface PendingInvite {
   answered: boolean
   finished: boolean
   cancelled: boolean
+  /** The store no longer holds the call nor its admission holds (a BYE's endByLeg removed them). */
+  removed?: boolean
   bAck?: SipRequest
   /** Drops the INVITE from this process 64·T1 after the 2xx if A's ACK never comes. */
   ackWait?: NodeJS.Timeout
@@ -297,6 +299,7 @@ export class B2bua {
             logger: options.logger,
             onCancel: (n) => this.#onRelayedCancel(n),
             onAck: (n) => this.#onRelayedAck(n),
+            onEarlyBye: (n) => this.#onRelayedEarlyBye(n),
           })
         : undefined
     this.#rateLimiter = new SourceRateLimiter({
@@ -1366,6 +1369,40 @@ export class B2bua {
     if (p) this.#cancelPending(p)
   }
 
+  /**
+   * The caller's BYE on the early dialog of `call` (see #inDialog), whose state and admission holds
+   * endByLeg removed: the INVITE is cancelled as with a CANCEL, and its end deletes nothing more.
+   */
+  async #byeEarly(call: DialogState, log: Logger): Promise<void> {
+    const p = this.#pending.get(call.id)
+    if (p) {
+      p.removed = true
+      this.#cancelPending(p)
+      return
+    }
+    // The INVITE is forwarded by another process (shared store): handed to it like a CANCEL.
+    const owner = call.owner
+    const delivered =
+      this.#relay && owner && owner !== this.#o.podName
+        ? await this.#relay
+            .sendEarlyBye(owner, { id: call.id, cseq: inviteCSeqOfTag(call.a.localTag) ?? call.a.remoteCSeq })
+            .catch((err: unknown) => {
+              log.warn({ err: (err as Error).message, owner }, 'Could not hand the early BYE to its owner')
+              return 0
+            })
+        : 0
+    if (delivered === 0) log.info({ owner }, 'BYE on an early dialog whose INVITE no process holds')
+    else log.info({ owner }, 'Handed the BYE on an early dialog to the process holding the INVITE')
+  }
+
+  /** A caller's BYE on the early dialog of an INVITE this process forwards (see #byeEarly). */
+  #onRelayedEarlyBye(n: EarlyByeNotice): void {
+    const p = this.#pending.get(n.id)
+    if (!p || p.aInvite.cseq?.seq !== n.cseq) return
+    p.removed = true
+    this.#cancelPending(p)
+  }
+
   /** RFC 3261 §9.2 for a call this process forwards: 487 to A, CANCEL on B once it is proceeding. */
   #cancelPending(p: PendingInvite): void {
     if (p.answered || p.finished || p.cancelled) return
@@ -1488,7 +1525,7 @@ export class B2bua {
     p.log.info({ reason: hangup.reason, endedBy: hangup.by, code: hangup.code }, 'Ended call')
     if (p.cancelled && p.state.a.ipGroup !== '')
       this.#o.metrics?.recordFinal(p.state.a.ipGroup, 'inbound', 487)
-    await this.#end(p.state, hangup)
+    await this.#end(p.state, hangup, p.removed === true)
   }
 
   #countAnswered(state: DialogState): void {
@@ -1840,6 +1877,15 @@ export class B2bua {
       // sent BYE on both legs and writes the CDR and releases the media. A BYE crossing ours is
       // answered (RFC 3261 §15.1.2), not relayed or ended a second time.
       tx.respond(createResponse(req, 200))
+      return
+    }
+    if (bye && found.call.state === 'early' && x === 'a') {
+      // The caller ends its early dialog (RFC 3261 §15: a UAC may BYE an early dialog; the
+      // INVITE then gets its final response). For this B2BUA that is a CANCEL: 200 to the BYE,
+      // 487 to A's INVITE, CANCEL toward B (#cancelPending) — not a BYE relayed to B, whose 2xx
+      // would then answer a call already gone. endByLeg removed the call and its holds.
+      tx.respond(createResponse(req, 200))
+      await this.#byeEarly(found.call, log)
       return
     }
     const contact = req.contacts[0]

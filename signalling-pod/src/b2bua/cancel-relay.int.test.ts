@@ -9,6 +9,7 @@ import {
   POD_MESSAGE_INVALID,
   parseAckNotice,
   parseCancelNotice,
+  parseEarlyByeNotice,
   podChannel,
 } from './cancel-relay.ts'
 
@@ -119,5 +120,12 @@ describe('CancelRelay (per-pod Redis channel) against redis-server', function ()
       '{"t":"ack","cseq":1,"ack":"ACK"}',
     ])
       assert.equal(parseAckNotice(bad), undefined, bad)
+    assert.deepEqual(parseEarlyByeNotice('{"t":"early-bye","id":"x","cseq":3}'), { id: 'x', cseq: 3 })
+    for (const bad of [
+      '{"t":"cancel","id":"x","cseq":1}',
+      '{"t":"early-bye","id":"x"}',
+      '{"t":"early-bye","cseq":1}',
+    ])
+      assert.equal(parseEarlyByeNotice(bad), undefined, bad)
   })
 })

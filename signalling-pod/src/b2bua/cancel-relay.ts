@@ -30,6 +30,18 @@ export interface AckNotice {
   ack: string
 }
 
+/**
+ * The caller's BYE on an early dialog (after a 18x with a To tag, before the 2xx), received by a
+ * process other than the one forwarding the INVITE: that BYE removed the call and its admission
+ * holds, and the owner ends the INVITE as if it had been CANCELled (487 to the caller, CANCEL
+ * toward the callee). `cseq` is the CSeq number of the caller's INVITE (in its To tag, `inviteTag`): the
+ * owner ignores the notice when it holds no INVITE of that call with that number.
+ */
+export interface EarlyByeNotice {
+  id: string
+  cseq: number
+}
+
 /** Logged when a message on a pod channel is not a notice we understand (another version's?). */
 export const POD_MESSAGE_INVALID = 'SBC_ERR_POD_MESSAGE_INVALID'
 
@@ -67,6 +79,11 @@ export function parseCancelNotice(text: string): CancelNotice | undefined {
 }
 
 /** Parses a pod-channel message into an {@link AckNotice}; undefined when it is not one. */
+export function parseEarlyByeNotice(text: string): EarlyByeNotice | undefined {
+  const n = parseNotice(text, 'early-bye')
+  return n && { id: n.id, cseq: n.cseq }
+}
+
 export function parseAckNotice(text: string): AckNotice | undefined {
   const n = parseNotice(text, 'ack')
   if (!n || typeof n.o.ack !== 'string') return undefined
@@ -85,6 +102,8 @@ export interface CancelRelayOptions {
   onCancel: (notice: CancelNotice) => void
   /** An ACK another process relayed for a 2xx this process sent. */
   onAck?: (notice: AckNotice) => void
+  /** A caller's BYE on the early dialog of an INVITE this process holds, received by another. */
+  onEarlyBye?: (notice: EarlyByeNotice) => void
 }
 
 /**
@@ -118,6 +137,11 @@ export class CancelRelay {
         o.onAck?.(a)
         return
       }
+      const e = parseEarlyByeNotice(text)
+      if (e) {
+        o.onEarlyBye?.(e)
+        return
+      }
       o.logger.warn({ code: POD_MESSAGE_INVALID, message: text.slice(0, 200) }, 'Ignored pod message')
     })
     this.#sub.subscribe(podChannel(o.podName)).catch((err: Error) => {
@@ -137,6 +161,11 @@ export class CancelRelay {
   /** Tells `owner` that its 2xx was acknowledged through this process; resolves like {@link send}. */
   async sendAck(owner: string, notice: AckNotice): Promise<number> {
     return this.#publish(owner, { t: 'ack', ...notice })
+  }
+
+  /** Tells `owner` of the caller's BYE on its INVITE's early dialog; resolves like {@link send}. */
+  async sendEarlyBye(owner: string, notice: EarlyByeNotice): Promise<number> {
+    return this.#publish(owner, { t: 'early-bye', ...notice })
   }
 
   /** One message on `owner`'s pod channel, bounded: the store's connection has no timeout of its own. */
