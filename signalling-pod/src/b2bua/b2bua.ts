@@ -1930,8 +1930,10 @@ export class B2bua {
           sent = await this.#o.store.updateCall(next)
           break
         } catch (err) {
-          if (!(err instanceof VersionConflictError)) throw err
-          found = await this.#o.store.findByLeg({ callId, localTag: req.toTag, remoteTag: req.fromTag })
+          // Gone since the look-up (a BYE through another process, a hang-up): 481 as if not found.
+          if (err instanceof CallNotFoundError) found = undefined
+          else if (!(err instanceof VersionConflictError)) throw err
+          else found = await this.#o.store.findByLeg({ callId, localTag: req.toTag, remoteTag: req.fromTag })
         }
       }
       if (!sent) {
