@@ -391,6 +391,39 @@ describe('kube-sbc run: re-INVITE and late offer through the media relay', funct
     pbxRtp.close()
   })
 
+  it('an offerless re-INVITE: the offer in the 2xx and the answer in the ACK are anchored, media flows', async () => {
+    carrier.received.length = 0
+    const carrierRtp = await Peer.open()
+    const pbxRtp = await Peer.open()
+    carrier.answerWith((req) =>
+      req.method === 'INVITE' ? { status: 200, sdp: audioSdp(carrierRtp.port, { codecs: '8' }) } : undefined,
+    )
+    const c = await pbx.invite(sbc.pbx, audioSdp(pbxRtp.port, { codecs: '8' }))
+    assert.equal(c.final.status, 200)
+    await carrier.waitFor(carrier.request('ACK'), 'ACK of the INVITE')
+    // RFC 3261 §14.1: the 2xx of a re-INVITE without SDP carries the offer, the ACK the answer.
+    const re = await c.reinvite('', () => audioSdp(pbxRtp.port, { codecs: '8' }))
+    assert.equal(re.status, 200)
+    const reinvite = carrier.received.filter(carrier.request('INVITE'))[1] as { body: Buffer }
+    assert.equal(reinvite.body.length, 0, 'relayed without SDP')
+    const offerToPbx = bodyOf(re)
+    assert.ok(inRange(endpointOf(offerToPbx).port, pbxRange), offerToPbx)
+    await eventually(
+      async () => carrier.received.filter(carrier.request('ACK')).length === 2,
+      'the second ACK',
+    )
+    const answerToCarrier = bodyOf(carrier.received.filter(carrier.request('ACK'))[1] as { body: Buffer })
+    assert.ok(inRange(endpointOf(answerToCarrier).port, carrierRange), answerToCarrier)
+    for (let i = 0; i < 3; i++) await pbxRtp.send(rtpPacket(10 + i, 8, 0xa), endpointOf(offerToPbx).port)
+    await carrierRtp.waitFor(3)
+    for (let i = 0; i < 3; i++)
+      await carrierRtp.send(rtpPacket(20 + i, 8, 0xb), endpointOf(answerToCarrier).port)
+    await pbxRtp.waitFor(3)
+    assert.equal((await c.bye()).status, 200)
+    carrierRtp.close()
+    pbxRtp.close()
+  })
+
   it('late offer: the offer in the 2xx and the answer in the ACK are anchored, media flows', async () => {
     carrier.received.length = 0
     const carrierRtp = await Peer.open()

@@ -142,7 +142,8 @@ export class SipUa {
   ): Promise<{
     final: SipResponse
     bye: () => Promise<SipResponse>
-    reinvite: (sdp: string) => Promise<SipResponse>
+    /** `sdp` empty: an offerless re-INVITE, whose 2xx's offer `ackSdp` answers in the ACK. */
+    reinvite: (sdp: string, ackSdp?: (offer: string) => string) => Promise<SipResponse>
     /** An in-dialog request without body (INFO, OPTIONS, ...): its final response. */
     send: (method: string) => Promise<SipResponse>
   }> {
@@ -180,7 +181,7 @@ export class SipUa {
     let cseq = 1
     return {
       final,
-      reinvite: async (offer: string) => {
+      reinvite: async (offer: string, answerInAck?: (offer: string) => string) => {
         const n = ++cseq
         await this.send(
           this.build(
@@ -199,7 +200,11 @@ export class SipUa {
           // A re-anchoring re-INVITE first waits out the NG timeout toward the dead media pod.
           30_000,
         )
-        if (r.status < 300) await this.send(this.build(head('ACK', target, n, to)), sbcPort)
+        if (r.status < 300)
+          await this.send(
+            this.build(head('ACK', target, n, to), answerInAck?.(r.body.toString('utf8'))),
+            sbcPort,
+          )
         return r
       },
       send: async (method: string) => {
