@@ -46,15 +46,16 @@ writeFileSync(${JSON.stringify(join(dir, 'out.json'))}, JSON.stringify({ newSpac
     return JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8'))
   }
 
-  it('caps the young generation at 2 × 4 MiB semi-spaces', () => {
+  it('caps the young generation at 4 MiB semi-spaces', () => {
     const r = run(`--import=${probe}`)
-    // Without the flag Node 24 lets it grow to 128 MiB under this load.
-    assert.ok(r.newSpaceMiB > 0 && r.newSpaceMiB <= 8, `new space grew to ${r.newSpaceMiB} MiB`)
+    // 2 × 4 MiB, reported as 8–9 MiB (V8 counts a page more on some runs); without the flag Node 24
+    // lets it grow to 128 MiB under this load, and with a caller's 16 MiB to 32.
+    assert.ok(r.newSpaceMiB > 0 && r.newSpaceMiB < 16, `new space grew to ${r.newSpaceMiB} MiB`)
     assert.match(r.nodeOptions, /^--max-semi-space-size=4 --import=/)
   })
 
   it("keeps the caller's own NODE_OPTIONS after its defaults, so the caller's value wins", () => {
     const r = run(`--max-semi-space-size=16 --import=${probe}`)
-    assert.ok(r.newSpaceMiB > 8, `new space stayed at ${r.newSpaceMiB} MiB`)
+    assert.ok(r.newSpaceMiB >= 16, `new space stayed at ${r.newSpaceMiB} MiB`)
   })
 })

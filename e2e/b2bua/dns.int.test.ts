@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { createSocket } from 'node:dgram'
 import type { StartedProcess } from '../../test/harness/child-process.ts'
 import { freePort } from '../../test/harness/free-port.ts'
 import { type RunningSipp, startSipp } from '../../test/harness/sipp.ts'
@@ -78,11 +79,17 @@ describe('B2BUA targets resolved through DNS SRV at call time (dnsmasq)', functi
   })
 
   it('fails over to the priority-20 target when the first does not answer at all', async () => {
-    // Nothing listens on `first`: the INVITE goes unanswered (UDP; no ICMP reaches the SBC's socket).
+    // A socket that reads and never answers holds `first`: the INVITE goes unanswered, and no other
+    // process on the machine can take the free port meanwhile and answer it (seen once in CI).
+    const silent = createSocket('udp4')
+    await new Promise<void>((resolve, reject) => {
+      silent.once('error', reject)
+      silent.bind(first, '127.0.0.1', () => resolve())
+    })
     const callee = await uas(second, await scenario('uas-answer.xml'))
     await new Promise((r) => setTimeout(r, 200))
     const uac = await place()
-    const [a, b] = await Promise.all([uac.result(), callee.result()])
+    const [a, b] = await Promise.all([uac.result(), callee.result()]).finally(() => silent.close())
     ok(a, 1, 'UAC')
     ok(b, 1, 'UAS at the priority-20 target')
     assert.match(sbc.proc.output(), /B leg INVITE had no response; trying the next target/)
