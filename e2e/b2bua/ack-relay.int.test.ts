@@ -2,16 +2,9 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { getParam } from '../../lib/sip/message/headers/params.ts'
 import type { SipRequest, SipResponse } from '../../lib/sip/message/message.ts'
-import { cdrLines, type Sbc } from './harness.ts'
-import {
-  openPeers,
-  type Peers,
-  startStore,
-  startTwoProcesses,
-  type TestStore,
-  until,
-} from './two-processes.ts'
-import { newBranch, request, response, sipRequest, sipResponse, type UdpPeer } from './udp-peer.ts'
+import { cdrLines } from './harness.ts'
+import { until, useTwoProcesses } from './two-processes.ts'
+import { newBranch, request, response, sipRequest, sipResponse } from './udp-peer.ts'
 
 /**
  * The caller's ACK of a 2xx reaching another signalling process than the one that sent the 2xx
@@ -23,57 +16,37 @@ import { newBranch, request, response, sipRequest, sipResponse, type UdpPeer } f
  */
 describe('B2BUA across two processes: the ACK of a 2xx through the other process', function () {
   this.timeout(60_000)
-  let store: TestStore
-  let peers: Peers
-  let a: Sbc
-  let b: Sbc
-  let caller: UdpPeer
-  let callee: UdpPeer
-  let uacPort: number
-  let uasPort: number
-  const keys = () => store.keys()
+  const t = useTwoProcesses()
+  const keys = () => t.store.keys()
   const branchOf = (m: SipRequest) => (m.topVia ? getParam(m.topVia.params, 'branch') : undefined)
-
-  before(async () => {
-    store = await startStore()
-    peers = await openPeers()
-    ;({ caller, callee, uacPort, uasPort } = peers)
-    ;({ a, b } = await startTwoProcesses(store.redis.url, uacPort, uasPort))
-  })
-  after(async () => {
-    await a?.close()
-    await b?.close()
-    peers?.close()
-    await store?.close()
-  })
 
   it('INVITE via A, ACK via B: one ACK at the callee, A stops its 200 retransmissions; re-ACK of a retransmitted 200; BYE via B', async () => {
     const callId = `${randomBytes(6).toString('hex')}@ack.test`
     const fromTag = randomBytes(4).toString('hex')
     const ruri = 'sip:callee@127.0.0.1'
     const req = (method: string, cseq: number, to: string, target = ruri) =>
-      sipRequest({ method, ruri: target, port: uacPort, branch: newBranch(), fromTag, to, callId, cseq })
-    await caller.send(req('INVITE', 1, `<${ruri}>`), a.ports.pbx)
-    const bInv = (await callee.waitFor(request('INVITE'), 'the B leg INVITE')) as {
+      sipRequest({ method, ruri: target, port: t.uacPort, branch: newBranch(), fromTag, to, callId, cseq })
+    await t.caller.send(req('INVITE', 1, `<${ruri}>`), t.a.ports.pbx)
+    const bInv = (await t.callee.waitFor(request('INVITE'), 'the B leg INVITE')) as {
       msg: SipRequest
       port: number
     }
     const bCallId = bInv.msg.callId
-    const twoHundreds = () => caller.all(response(200, callId)).length
-    const acks = () => callee.all((m) => request('ACK')(m) && m.callId === bCallId)
+    const twoHundreds = () => t.caller.all(response(200, callId)).length
+    const acks = () => t.callee.all((m) => request('ACK')(m) && m.callId === bCallId)
 
     // The callee answers once (it is a bare socket: it never retransmits unless told to).
-    await callee.send(sipResponse(bInv.msg, 200, 'OK', 'callee1', uasPort), bInv.port)
-    const ok = (await caller.waitFor(response(200, callId), '200 at the caller')).msg as SipResponse
+    await t.callee.send(sipResponse(bInv.msg, 200, 'OK', 'callee1', t.uasPort), bInv.port)
+    const ok = (await t.caller.waitFor(response(200, callId), '200 at the caller')).msg as SipResponse
     const to = ok.header('to') ?? ''
     const target = /<([^>]+)>/.exec(ok.header('contact') ?? '')?.[1] ?? ruri
     // ACK at once, through B. A sent the first 200 only: its first retransmission is due T1 later.
     const before = twoHundreds()
-    await caller.send(req('ACK', 1, to, target), b.ports.pbx)
+    await t.caller.send(req('ACK', 1, to, target), t.b.ports.pbx)
     const ack = (
-      await callee.waitFor((m) => request('ACK')(m) && m.callId === bCallId, 'the ACK at the callee')
+      await t.callee.waitFor((m) => request('ACK')(m) && m.callId === bCallId, 'the ACK at the callee')
     ).msg as SipRequest
-    await a.proc.waitForOutput(
+    await t.a.proc.waitForOutput(
       new RegExp(`"callId":"${callId}"[^\\n]*ACK relayed by another process`),
       10_000,
     )
@@ -86,21 +59,21 @@ describe('B2BUA across two processes: the ACK of a 2xx through the other process
 
     // The callee did not get the ACK, as far as it knows: it retransmits its 200 to A, whose INVITE
     // client transaction sends the ACK B relayed again (RFC 3261 §13.2.2.4), byte for byte (B's Via).
-    await callee.send(sipResponse(bInv.msg, 200, 'OK', 'callee1', uasPort), bInv.port)
+    await t.callee.send(sipResponse(bInv.msg, 200, 'OK', 'callee1', t.uasPort), bInv.port)
     await until('a second ACK at the callee', async () => acks().length === 2)
     assert.equal(branchOf(acks()[1]?.msg as SipRequest), branchOf(ack), 'the same ACK again')
 
     // BYE through B: relayed, answered, and the call gone from Redis with one CDR.
-    await caller.send(req('BYE', 2, to, target), b.ports.pbx)
-    const bye = await callee.waitFor(
+    await t.caller.send(req('BYE', 2, to, target), t.b.ports.pbx)
+    const bye = await t.callee.waitFor(
       (m) => request('BYE')(m) && m.callId === bCallId,
       'the BYE at the callee',
     )
-    await callee.send(sipResponse(bye.msg as SipRequest, 200, 'OK', 'callee1', uasPort), bye.port)
-    await caller.waitFor(response(200, callId, 'BYE'), '200 to the BYE at the caller')
-    await b.proc.waitForOutput(new RegExp(`"sipCallId":"${callId}"`), 10_000)
+    await t.callee.send(sipResponse(bye.msg as SipRequest, 200, 'OK', 'callee1', t.uasPort), bye.port)
+    await t.caller.waitFor(response(200, callId, 'BYE'), '200 to the BYE at the caller')
+    await t.b.proc.waitForOutput(new RegExp(`"sipCallId":"${callId}"`), 10_000)
     await until('no keys left', async () => (await keys()).length === 0)
-    const cdrs = [...cdrLines(a.proc.output()), ...cdrLines(b.proc.output())].filter(
+    const cdrs = [...cdrLines(t.a.proc.output()), ...cdrLines(t.b.proc.output())].filter(
       (l) => (l.legA as { sipCallId?: string }).sipCallId === callId,
     )
     assert.deepEqual(

@@ -5,15 +5,8 @@ import type { SipRequest, SipResponse } from '../../lib/sip/message/message.ts'
 import { scripts } from '../../lib/state/redis-scripts.ts'
 import { RedisStore } from '../../lib/state/redis-store.ts'
 import { cdrLines, type Sbc } from './harness.ts'
-import {
-  openPeers,
-  type Peers,
-  startStore,
-  startTwoProcesses,
-  type TestStore,
-  until,
-} from './two-processes.ts'
-import { newBranch, request, response, sipRequest, sipResponse, type UdpPeer } from './udp-peer.ts'
+import { until, useTwoProcesses } from './two-processes.ts'
+import { newBranch, request, response, sipRequest, sipResponse } from './udp-peer.ts'
 
 /**
  * A BYE costs one Redis round trip (docs/b2bua.md, "BYE"): `sbcEndByLeg` finds the call, checks
@@ -24,29 +17,9 @@ import { newBranch, request, response, sipRequest, sipResponse, type UdpPeer } f
  */
 describe('B2BUA: a BYE in one Redis round trip', function () {
   this.timeout(60_000)
-  let store: TestStore
-  let peers: Peers
-  let a: Sbc
-  let b: Sbc
-  let caller: UdpPeer
-  let callee: UdpPeer
-  let uacPort: number
-  let uasPort: number
+  const t = useTwoProcesses()
   const endByLegSha = createHash('sha1').update(scripts.sbcEndByLeg.lua).digest('hex')
   const ruri = 'sip:callee@127.0.0.1'
-
-  before(async () => {
-    store = await startStore()
-    peers = await openPeers()
-    ;({ caller, callee, uacPort, uasPort } = peers)
-    ;({ a, b } = await startTwoProcesses(store.redis.url, uacPort, uasPort))
-  })
-  after(async () => {
-    await a?.close()
-    await b?.close()
-    peers?.close()
-    await store?.close()
-  })
 
   /** An answered and ACKed call set up through `via`; what the test needs to send in-dialog requests. */
   async function answeredCall(via: Sbc) {
@@ -55,41 +28,41 @@ describe('B2BUA: a BYE in one Redis round trip', function () {
     let to = `<${ruri}>`
     let target = ruri
     const req = (method: string, cseq: number) =>
-      sipRequest({ method, ruri: target, port: uacPort, branch: newBranch(), fromTag, to, callId, cseq })
-    const invites = () => callee.all(request('INVITE'))
+      sipRequest({ method, ruri: target, port: t.uacPort, branch: newBranch(), fromTag, to, callId, cseq })
+    const invites = () => t.callee.all(request('INVITE'))
     const earlier = invites().length
-    await caller.send(req('INVITE', 1), via.ports.pbx)
+    await t.caller.send(req('INVITE', 1), via.ports.pbx)
     await until('the B leg INVITE', async () => invites().length > earlier)
     const inv = invites()[earlier] as { msg: SipRequest; port: number }
     const bCallId = inv.msg.callId
-    await callee.send(sipResponse(inv.msg, 200, 'OK', 'callee1', uasPort), inv.port)
-    const ok = (await caller.waitFor(response(200, callId), '200 at the caller')).msg as SipResponse
+    await t.callee.send(sipResponse(inv.msg, 200, 'OK', 'callee1', t.uasPort), inv.port)
+    const ok = (await t.caller.waitFor(response(200, callId), '200 at the caller')).msg as SipResponse
     to = ok.header('to') ?? ''
     target = /<([^>]+)>/.exec(ok.header('contact') ?? '')?.[1] ?? ruri
-    await caller.send(req('ACK', 1), via.ports.pbx)
-    await callee.waitFor((m) => request('ACK')(m) && m.callId === bCallId, 'the ACK at the callee')
+    await t.caller.send(req('ACK', 1), via.ports.pbx)
+    await t.callee.waitFor((m) => request('ACK')(m) && m.callId === bCallId, 'the ACK at the callee')
     // The BYEs the callee got, one per CSeq: the SBC retransmits an unanswered BYE over UDP.
     const byesAtCallee = () =>
-      callee
+      t.callee
         .all((m) => request('BYE')(m) && m.callId === bCallId)
         .filter((r, i, all) => all.findIndex((o) => o.msg.cseq?.seq === r.msg.cseq?.seq) === i)
     return { callId, fromTag, req, byesAtCallee }
   }
 
   const cdrsOf = (callId: string) =>
-    [...cdrLines(a.proc.output()), ...cdrLines(b.proc.output())].filter(
+    [...cdrLines(t.a.proc.output()), ...cdrLines(t.b.proc.output())].filter(
       (l) => (l.legA as { sipCallId?: string }).sipCallId === callId,
     )
-  const callKeys = async () => (await store.keys()).filter((k) => k.includes('{c:') || k.includes(':x:{'))
-  const holds = async () => await store.client.zrange('sbc:{g:carrier}:calls', 0, -1)
+  const callKeys = async () => (await t.store.keys()).filter((k) => k.includes('{c:') || k.includes(':x:{'))
+  const holds = async () => await t.store.client.zrange('sbc:{g:carrier}:calls', 0, -1)
 
   it('the BYE of a plain call sends one command to Redis, sbcEndByLeg, and nothing else', async () => {
-    const { callId, req, byesAtCallee } = await answeredCall(a)
+    const { callId, req, byesAtCallee } = await answeredCall(t.a)
     assert.equal((await holds()).length, 1, 'the call holds a carrier slot')
     // Redis learns a script at its first use on the server (EVALSHA answered NOSCRIPT, then EVAL):
     // once per server, not per call. Loaded here, so what follows is every BYE after the first.
-    await store.client.script('LOAD', scripts.sbcEndByLeg.lua)
-    const monitor: Redis = await store.client.monitor()
+    await t.store.client.script('LOAD', scripts.sbcEndByLeg.lua)
+    const monitor: Redis = await t.store.client.monitor()
     const seen: string[] = []
     monitor.on('monitor', (_time: string, args: string[], source: string) => {
       // Commands a script runs show with source `lua`; they are part of that script's round trip.
@@ -97,17 +70,17 @@ describe('B2BUA: a BYE in one Redis round trip', function () {
     })
     try {
       // Markers on the test's own connection: MONITOR lists commands in the order Redis ran them.
-      await store.client.echo('bye-start')
+      await t.store.client.echo('bye-start')
       await until('MONITOR to see the start marker', async () => seen.includes('echo bye-start'))
-      await caller.send(req('BYE', 2), a.ports.pbx)
+      await t.caller.send(req('BYE', 2), t.a.ports.pbx)
       await until('the BYE at the callee', async () => byesAtCallee().length === 1)
       const bye = byesAtCallee()[0]!
-      await callee.send(sipResponse(bye.msg as SipRequest, 200, 'OK', 'callee1', uasPort), bye.port)
-      await caller.waitFor(response(200, callId, 'BYE'), '200 to the BYE at the caller')
+      await t.callee.send(sipResponse(bye.msg as SipRequest, 200, 'OK', 'callee1', t.uasPort), bye.port)
+      await t.caller.waitFor(response(200, callId, 'BYE'), '200 to the BYE at the caller')
       await until('the CDR', async () => cdrsOf(callId).length === 1)
       // The old code deleted the call after the CDR: give a late command the time to show.
       await new Promise((r) => setTimeout(r, 300))
-      await store.client.echo('bye-end')
+      await t.store.client.echo('bye-end')
       await until('MONITOR to see the end marker', async () => seen.includes('echo bye-end'))
     } finally {
       monitor.disconnect()
@@ -115,32 +88,32 @@ describe('B2BUA: a BYE in one Redis round trip', function () {
     const during = seen.slice(seen.indexOf('echo bye-start') + 1, seen.indexOf('echo bye-end'))
     assert.equal(during.length, 1, `commands for the BYE:\n${during.join('\n')}`)
     assert.ok(during[0]?.toLowerCase().startsWith(`evalsha ${endByLegSha} `), during[0])
-    assert.deepEqual(await store.keys(), [], 'call, indexes and the hold are gone')
+    assert.deepEqual(await t.store.keys(), [], 'call, indexes and the hold are gone')
   })
 
   it('a BYE with a CSeq not above the last one gets 500 and leaves the call; the next one ends it', async () => {
-    const { callId, req, byesAtCallee } = await answeredCall(a)
+    const { callId, req, byesAtCallee } = await answeredCall(t.a)
     const before = await callKeys()
     assert.equal(before.length, 3, 'the call and its two leg indexes')
-    await caller.send(req('BYE', 1), b.ports.pbx)
-    await caller.waitFor(response(500, callId, 'BYE'), '500 to the stale BYE')
+    await t.caller.send(req('BYE', 1), t.b.ports.pbx)
+    await t.caller.waitFor(response(500, callId, 'BYE'), '500 to the stale BYE')
     assert.deepEqual(await callKeys(), before, 'the call is still stored')
     assert.equal((await holds()).length, 1, 'and still holds its slot')
     assert.equal(byesAtCallee().length, 0, 'not relayed')
-    await caller.send(req('BYE', 2), b.ports.pbx)
+    await t.caller.send(req('BYE', 2), t.b.ports.pbx)
     await until('the BYE at the callee', async () => byesAtCallee().length === 1)
     const bye = byesAtCallee()[0]!
-    await callee.send(sipResponse(bye.msg as SipRequest, 200, 'OK', 'callee1', uasPort), bye.port)
-    await caller.waitFor(response(200, callId, 'BYE'), '200 to the BYE')
-    await until('no keys left', async () => (await store.keys()).length === 0)
+    await t.callee.send(sipResponse(bye.msg as SipRequest, 200, 'OK', 'callee1', t.uasPort), bye.port)
+    await t.caller.waitFor(response(200, callId, 'BYE'), '200 to the BYE')
+    await until('no keys left', async () => (await t.store.keys()).length === 0)
     await until('the CDR', async () => cdrsOf(callId).length === 1)
   })
 
   for (const status of [401, 407] as const) {
     it(`a BYE the callee challenges (${status}) keeps the call for the retried BYE, through the other process; one CDR`, async () => {
-      const { callId, req, byesAtCallee } = await answeredCall(a)
+      const { callId, req, byesAtCallee } = await answeredCall(t.a)
       // The first BYE through B: the callee wants credentials.
-      await caller.send(req('BYE', 2), b.ports.pbx)
+      await t.caller.send(req('BYE', 2), t.b.ports.pbx)
       await until('the first BYE at the callee', async () => byesAtCallee().length === 1)
       const first = byesAtCallee()[0]!
       const challenge = sipResponse(
@@ -148,19 +121,19 @@ describe('B2BUA: a BYE in one Redis round trip', function () {
         status,
         status === 401 ? 'Unauthorized' : 'Proxy Authentication Required',
         'callee1',
-        uasPort,
+        t.uasPort,
       ).replace(
         'Content-Length: 0',
         `${status === 401 ? 'WWW-Authenticate' : 'Proxy-Authenticate'}: Digest realm="callee", nonce="n1"\r\nContent-Length: 0`,
       )
-      await callee.send(challenge, first.port)
-      await caller.waitFor(response(status, callId, 'BYE'), `${status} at the caller`)
+      await t.callee.send(challenge, first.port)
+      await t.caller.waitFor(response(status, callId, 'BYE'), `${status} at the caller`)
       // Back in Redis (the caller could send its BYE at once): the call and its indexes, no hold.
       assert.equal((await callKeys()).length, 3, 'the call is stored again')
       assert.deepEqual(await holds(), [], 'its admission slot stays released')
       assert.deepEqual(cdrsOf(callId), [], 'no CDR for a challenged BYE')
       // The BYE again, with the next CSeq (RFC 3261 §22.2), through A this time.
-      await caller.send(req('BYE', 3), a.ports.pbx)
+      await t.caller.send(req('BYE', 3), t.a.ports.pbx)
       await until('the second BYE at the callee', async () => byesAtCallee().length === 2)
       const second = byesAtCallee()[1]!
       assert.equal(
@@ -168,9 +141,9 @@ describe('B2BUA: a BYE in one Redis round trip', function () {
         ((first.msg as SipRequest).cseq?.seq ?? 0) + 1,
         'the retried BYE has the next CSeq on the B leg too',
       )
-      await callee.send(sipResponse(second.msg as SipRequest, 200, 'OK', 'callee1', uasPort), second.port)
-      await caller.waitFor(response(200, callId, 'BYE'), '200 to the retried BYE')
-      await until('no keys left', async () => (await store.keys()).length === 0)
+      await t.callee.send(sipResponse(second.msg as SipRequest, 200, 'OK', 'callee1', t.uasPort), second.port)
+      await t.caller.waitFor(response(200, callId, 'BYE'), '200 to the retried BYE')
+      await until('no keys left', async () => (await t.store.keys()).length === 0)
       await until('the CDR', async () => cdrsOf(callId).length > 0)
       // Let a second CDR, if any, reach the output.
       await new Promise((r) => setTimeout(r, 300))
@@ -182,10 +155,10 @@ describe('B2BUA: a BYE in one Redis round trip', function () {
   }
 
   it("a BYE crossing the SBC's own hang-up (call claimed terminated) is answered 200, not relayed, no second CDR", async () => {
-    const { callId, fromTag, req, byesAtCallee } = await answeredCall(a)
+    const { callId, fromTag, req, byesAtCallee } = await answeredCall(t.a)
     // What hangUp writes when it claims the call (media timeout, failed re-anchoring) before it sends
     // BYE on both legs and writes the CDR itself: the state as another process would leave it.
-    const rs = new RedisStore({ url: store.redis.url, commandTimeoutMs: 5000 })
+    const rs = new RedisStore({ url: t.store.redis.url, commandTimeoutMs: 5000 })
     try {
       await rs.connected()
       const found = await rs.findByLeg({ callId, remoteTag: fromTag })
@@ -201,8 +174,8 @@ describe('B2BUA: a BYE in one Redis round trip', function () {
       await rs.close()
     }
     // The caller's BYE crosses the SBC's: it is answered at once (RFC 3261 §15.1.2), not relayed.
-    await caller.send(req('BYE', 2), b.ports.pbx)
-    await caller.waitFor(response(200, callId, 'BYE'), '200 to the crossing BYE')
+    await t.caller.send(req('BYE', 2), t.b.ports.pbx)
+    await t.caller.waitFor(response(200, callId, 'BYE'), '200 to the crossing BYE')
     // Let a relayed BYE or a CDR, if any, show.
     await new Promise((r) => setTimeout(r, 300))
     assert.equal(byesAtCallee().length, 0, 'no BYE relayed: the hang-up sent its own')
@@ -211,15 +184,15 @@ describe('B2BUA: a BYE in one Redis round trip', function () {
   })
 
   it('Redis down: a BYE gets 503, as before, and the SBC keeps running', async () => {
-    const { callId, req, byesAtCallee } = await answeredCall(a)
-    await store.redis.stop()
+    const { callId, req, byesAtCallee } = await answeredCall(t.a)
+    await t.store.redis.stop()
     try {
-      await caller.send(req('BYE', 2), a.ports.pbx)
-      await caller.waitFor(response(503, callId, 'BYE'), '503 to the BYE')
+      await t.caller.send(req('BYE', 2), t.a.ports.pbx)
+      await t.caller.waitFor(response(503, callId, 'BYE'), '503 to the BYE')
       assert.equal(byesAtCallee().length, 0, 'not relayed')
     } finally {
-      await store.redis.start()
+      await t.store.redis.start()
     }
-    assert.equal(a.proc.child.exitCode, null, 'A is still running')
+    assert.equal(t.a.proc.child.exitCode, null, 'A is still running')
   })
 })

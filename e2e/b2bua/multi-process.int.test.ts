@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
-import { freePort } from '../../test/harness/free-port.ts'
-import { both, call, ok, type Sbc, scenario, setdest } from './harness.ts'
-import { startStore, startTwoProcesses, type TestStore } from './two-processes.ts'
+import { both, call, ok, scenario, setdest } from './harness.ts'
+import { useTwoProcesses } from './two-processes.ts'
 
 /**
  * Two `kube-sbc run --redis` processes on one redis-server, with the caller's messages of one
@@ -10,30 +9,14 @@ import { startStore, startTwoProcesses, type TestStore } from './two-processes.t
  */
 describe('B2BUA across two processes: CANCEL and PRACK through the other process', function () {
   this.timeout(60_000)
-  let store: TestStore
-  let a: Sbc
-  let b: Sbc
-  let uacPort: number
-  let uasPort: number
-  const keys = () => store.keys()
-
-  before(async () => {
-    store = await startStore()
-    uacPort = await freePort()
-    uasPort = await freePort()
-    ;({ a, b } = await startTwoProcesses(store.redis.url, uacPort, uasPort))
-  })
-  after(async () => {
-    await a?.close()
-    await b?.close()
-    await store?.close()
-  })
+  const t = useTwoProcesses({ peers: false })
+  const keys = () => t.store.keys()
 
   it('CANCEL to B for an INVITE through A: 200 from B, CANCEL on the B leg, 487 to the caller, no keys left', async () => {
-    const c = await call(a.ports.pbx, uacPort, uasPort, {
+    const c = await call(t.a.ports.pbx, t.uacPort, t.uasPort, {
       uac: await scenario('uac-cancel-via-other.xml', {
-        TO_OTHER: setdest(b.ports.pbx),
-        TO_OWNER: setdest(a.ports.pbx),
+        TO_OTHER: setdest(t.b.ports.pbx),
+        TO_OWNER: setdest(t.a.ports.pbx),
         AFTER_START: '',
         AFTER_END: '',
         ONLY_START: '<!--',
@@ -49,9 +32,9 @@ describe('B2BUA across two processes: CANCEL and PRACK through the other process
     await both(c, 3)
     // B logs once each script returned; the pipe from the process may deliver the lines later than
     // SIPp's end, so wait for all three before counting (exactly three: no other CANCEL went to B).
-    await b.proc.waitForOutput(/(?:Handed CANCEL to the process holding the INVITE[\s\S]*?){3}/, 10_000)
+    await t.b.proc.waitForOutput(/(?:Handed CANCEL to the process holding the INVITE[\s\S]*?){3}/, 10_000)
     assert.equal(
-      (b.proc.output().match(/Handed CANCEL to the process holding the INVITE/g) ?? []).length,
+      (t.b.proc.output().match(/Handed CANCEL to the process holding the INVITE/g) ?? []).length,
       3,
       'B answered the CANCELs and handed them to A',
     )
@@ -59,11 +42,11 @@ describe('B2BUA across two processes: CANCEL and PRACK through the other process
   })
 
   it('two reliable provisionals (183 with SDP, 180): both PRACKs, the ACK and the BYE through B', async () => {
-    const c = await call(a.ports.pbx, uacPort, uasPort, {
-      uac: await scenario('uac-prack-via-other.xml', { TO_OTHER: setdest(b.ports.pbx) }),
+    const c = await call(t.a.ports.pbx, t.uacPort, t.uasPort, {
+      uac: await scenario('uac-prack-via-other.xml', { TO_OTHER: setdest(t.b.ports.pbx) }),
       uas: await scenario('uas-prack-via-other.xml', {
-        TO_OTHER: setdest(b.ports.carrier),
-        TO_OWNER: setdest(a.ports.carrier),
+        TO_OTHER: setdest(t.b.ports.carrier),
+        TO_OWNER: setdest(t.a.ports.carrier),
       }),
       calls: 2,
     })
@@ -72,9 +55,9 @@ describe('B2BUA across two processes: CANCEL and PRACK through the other process
   })
 
   it('CANCEL to B after A was killed: 481 (nobody holds the INVITE transaction any more)', async () => {
-    const c = await call(a.ports.pbx, uacPort, uasPort, {
+    const c = await call(t.a.ports.pbx, t.uacPort, t.uasPort, {
       uac: await scenario('uac-cancel-via-other.xml', {
-        TO_OTHER: setdest(b.ports.pbx),
+        TO_OTHER: setdest(t.b.ports.pbx),
         TO_OWNER: '',
         CANCEL_ANSWER: '481',
         AFTER_START: '<!--',
@@ -97,9 +80,9 @@ describe('B2BUA across two processes: CANCEL and PRACK through the other process
       (await keys()).some((k) => k.includes('{c:')),
       'the early call is in Redis',
     )
-    process.kill(a.proc.pid, 'SIGKILL')
-    await a.proc.exited
+    process.kill(t.a.proc.pid, 'SIGKILL')
+    await t.a.proc.exited
     ok(await c.uac, 1, 'UAC')
-    await b.proc.waitForOutput(/CANCEL for a call whose owner is gone: 481/, 10_000)
+    await t.b.proc.waitForOutput(/CANCEL for a call whose owner is gone: 481/, 10_000)
   })
 })

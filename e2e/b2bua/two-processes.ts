@@ -8,7 +8,8 @@ import { UdpPeer } from './udp-peer.ts'
 /**
  * Shared set-up of the multi-process tests (docs/b2bua.md, "Multi-process"): `kube-sbc run --redis`
  * processes on one redis-server of the test's own ({@link startStore}, {@link startTwoProcesses}),
- * caller and callee as bare UDP sockets ({@link openPeers}), and {@link until}.
+ * caller and callee as bare UDP sockets ({@link openPeers}), all three in one describe's hooks
+ * ({@link useTwoProcesses}), and {@link until}.
  */
 
 /** A redis-server of the test's own and a command connection to it. */
@@ -85,6 +86,62 @@ export async function startTwoProcesses(
     await a.close()
     throw err
   }
+}
+
+/** What {@link useTwoProcesses} started; the fields are set once the describe's `before` has run. */
+export interface TwoProcesses {
+  readonly store: TestStore
+  readonly a: Sbc
+  readonly b: Sbc
+  readonly uacPort: number
+  readonly uasPort: number
+}
+
+/** {@link TwoProcesses} with the caller and the callee as bare UDP sockets on those ports. */
+export interface TwoProcessesWithPeers extends TwoProcesses {
+  readonly caller: UdpPeer
+  readonly callee: UdpPeer
+}
+
+export interface UseTwoProcessesOptions {
+  /** For each process, as for {@link startTwoProcesses}. */
+  readonly sbc?: Parameters<typeof startTwoProcesses>[3]
+  /**
+   * `false`: free ports only, no sockets on them (the test's caller and callee are SIPp, which
+   * binds those ports itself).
+   */
+  readonly peers?: boolean
+}
+
+/**
+ * Registers, in the calling describe, a `before` that starts a redis-server, opens the peers and
+ * starts processes A and B, and an `after` that closes them in reverse (what a failed `before` did
+ * not start is skipped). Returns the context object those hooks fill in.
+ */
+export function useTwoProcesses(options?: UseTwoProcessesOptions & { peers?: true }): TwoProcessesWithPeers
+export function useTwoProcesses(options: UseTwoProcessesOptions & { peers: false }): TwoProcesses
+export function useTwoProcesses(options: UseTwoProcessesOptions = {}): TwoProcesses {
+  const t: { -readonly [K in keyof TwoProcessesWithPeers]?: TwoProcessesWithPeers[K] } = {}
+  let peers: Peers | undefined
+  before(async () => {
+    t.store = await startStore()
+    if (options.peers === false) {
+      t.uacPort = await freePort()
+      t.uasPort = await freePort()
+    } else {
+      peers = await openPeers()
+      ;({ caller: t.caller, callee: t.callee, uacPort: t.uacPort, uasPort: t.uasPort } = peers)
+    }
+    ;({ a: t.a, b: t.b } = await startTwoProcesses(t.store.redis.url, t.uacPort, t.uasPort, options.sbc))
+  })
+  after(async () => {
+    await t.a?.close()
+    await t.b?.close()
+    peers?.close()
+    await t.store?.close()
+  })
+  // Read only in tests and hooks that run after `before`, which sets every field (or fails them).
+  return t as TwoProcessesWithPeers
 }
 
 /** Polls `cond` every 25 ms for up to 10 s; fails the test naming `what` when it never holds. */
