@@ -1008,9 +1008,14 @@ export class B2bua {
     p.provisional = false
     this.#o.metrics?.recordAttempt(b.ipGroup, 'outbound')
     p.bTx = this.#sendRequest(p.bIface, inv, legDestination(b, this.#o.podName), {
-      // A 100 Trying ends the hop's retransmissions and nothing else (#onBInviteResponse ignores it).
+      // A 100 Trying is not relayed (#onBInviteResponse ignores it), but it is a provisional
+      // response: from now on a CANCEL may go to B (RFC 3261 §9.1), and one the caller sent is due.
       onResponse: (res) => {
         if (res.status !== 100) this.#guard(this.#onBInviteResponse(p, inv, res), inv)
+        else if (p.bInvite === inv && !p.provisional) {
+          p.provisional = true
+          if (p.cancelled) this.#sendBCancel(p)
+        }
       },
       onTimeout: (e) => this.#guard(this.#onBInviteFailure(p, inv, 408, e), inv),
       onTransportError: (e) => this.#guard(this.#onBInviteFailure(p, inv, 503, e), inv),
