@@ -1009,17 +1009,25 @@ export class B2bua {
     this.#o.metrics?.recordAttempt(b.ipGroup, 'outbound')
     p.bTx = this.#sendRequest(p.bIface, inv, legDestination(b, this.#o.podName), {
       // A 100 Trying is not relayed (#onBInviteResponse ignores it), but it is a provisional
-      // response: from now on a CANCEL may go to B (RFC 3261 §9.1), and one the caller sent is due.
+      // response like the others (#onBProvisional), handled here without the async handler.
       onResponse: (res) => {
         if (res.status !== 100) this.#guard(this.#onBInviteResponse(p, inv, res), inv)
-        else if (p.bInvite === inv && !p.provisional) {
-          p.provisional = true
-          if (p.cancelled) this.#sendBCancel(p)
-        }
+        else if (p.bInvite === inv) this.#onBProvisional(p)
       },
       onTimeout: (e) => this.#guard(this.#onBInviteFailure(p, inv, 408, e), inv),
       onTransportError: (e) => this.#guard(this.#onBInviteFailure(p, inv, 503, e), inv),
     }) as InviteClientTransaction
+  }
+
+  /**
+   * B answered the INVITE with a provisional response (100 included): from now on a CANCEL may go
+   * to B (RFC 3261 §9.1), and one the caller sent meanwhile is due now. True when the call is
+   * cancelled: nothing of the response is relayed to A.
+   */
+  #onBProvisional(p: PendingInvite): boolean {
+    p.provisional = true
+    if (p.cancelled) this.#sendBCancel(p)
+    return p.cancelled
   }
 
   async #onBInviteFailure(
@@ -1044,11 +1052,7 @@ export class B2bua {
     const status = res.status
     if (status === 100) return
     if (status < 200) {
-      p.provisional = true
-      if (p.cancelled) {
-        this.#sendBCancel(p)
-        return
-      }
+      if (this.#onBProvisional(p)) return
       if (p.answered || p.finished) return
       if (isReliable(res)) await this.#storeEarlyDialog(p, res)
       // The early dialog's data was taken from the response as received; B's Inbound rules shape
