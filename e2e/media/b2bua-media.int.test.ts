@@ -32,6 +32,18 @@ const inRange = (port: number, r: { min: number; max: number }) => port >= r.min
 const bodyOf = (m: { body: Buffer }) => m.body.toString('utf8')
 
 /** Free ports of both realms, as the SBC's /metrics reports them (the media pod is in-process). */
+/**
+ * Three RTP packets each way through the relay, from the caller's peer to the relay port
+ * `pbxSide` (it offered the caller) and from the callee's to `carrierSide`; each peer must then hold
+ * the three it was sent (fresh peers: counts from 0).
+ */
+async function rtpBothWays(pbxRtp: Peer, pbxSide: number, carrierRtp: Peer, carrierSide: number) {
+  for (let i = 0; i < 3; i++) await pbxRtp.send(rtpPacket(10 + i, 8, 0xa), pbxSide)
+  await carrierRtp.waitFor(3)
+  for (let i = 0; i < 3; i++) await carrierRtp.send(rtpPacket(20 + i, 8, 0xb), carrierSide)
+  await pbxRtp.waitFor(3)
+}
+
 const portsFree = (sbc: MediaSbc) => metric(sbc.http, 'sbc_media_ports_free')
 const portsCapacity = (sbc: MediaSbc) => metric(sbc.http, 'sbc_media_ports_capacity')
 
@@ -371,11 +383,7 @@ describe('kube-sbc run: re-INVITE and late offer through the media relay', funct
       assert.equal(bodyOf(r), stray, `the body of the 200 to ${method} as the callee sent it`)
     }
     // The call's media as set up: RTP both ways through the ports of the INVITE's offer/answer.
-    for (let i = 0; i < 3; i++) await pbxRtp.send(rtpPacket(10 + i, 8, 0xa), endpointOf(bodyOf(c.final)).port)
-    await carrierRtp.waitFor(3)
-    for (let i = 0; i < 3; i++)
-      await carrierRtp.send(rtpPacket(20 + i, 8, 0xb), endpointOf(bodyOf(invite)).port)
-    await pbxRtp.waitFor(3)
+    await rtpBothWays(pbxRtp, endpointOf(bodyOf(c.final)).port, carrierRtp, endpointOf(bodyOf(invite)).port)
     assert.equal(carrier.received.filter(carrier.request('BYE')).length, 0, 'no hang-up')
     assert.equal((await c.bye()).status, 200)
     const cdrs = () =>
@@ -414,11 +422,7 @@ describe('kube-sbc run: re-INVITE and late offer through the media relay', funct
     )
     const answerToCarrier = bodyOf(carrier.received.filter(carrier.request('ACK'))[1] as { body: Buffer })
     assert.ok(inRange(endpointOf(answerToCarrier).port, carrierRange), answerToCarrier)
-    for (let i = 0; i < 3; i++) await pbxRtp.send(rtpPacket(10 + i, 8, 0xa), endpointOf(offerToPbx).port)
-    await carrierRtp.waitFor(3)
-    for (let i = 0; i < 3; i++)
-      await carrierRtp.send(rtpPacket(20 + i, 8, 0xb), endpointOf(answerToCarrier).port)
-    await pbxRtp.waitFor(3)
+    await rtpBothWays(pbxRtp, endpointOf(offerToPbx).port, carrierRtp, endpointOf(answerToCarrier).port)
     assert.equal((await c.bye()).status, 200)
     carrierRtp.close()
     pbxRtp.close()
@@ -440,11 +444,7 @@ describe('kube-sbc run: re-INVITE and late offer through the media relay', funct
     const ack = await carrier.waitFor(carrier.request('ACK'), 'ACK with the answer')
     const answerToCarrier = bodyOf(ack)
     assert.ok(inRange(endpointOf(answerToCarrier).port, carrierRange), answerToCarrier)
-    for (let i = 0; i < 3; i++) await pbxRtp.send(rtpPacket(10 + i, 8, 0xa), endpointOf(offerToPbx).port)
-    await carrierRtp.waitFor(3)
-    for (let i = 0; i < 3; i++)
-      await carrierRtp.send(rtpPacket(20 + i, 8, 0xb), endpointOf(answerToCarrier).port)
-    await pbxRtp.waitFor(3)
+    await rtpBothWays(pbxRtp, endpointOf(offerToPbx).port, carrierRtp, endpointOf(answerToCarrier).port)
     assert.deepEqual(
       pbxRtp.received.map((r) => rtpPayload(r.msg)),
       [20, 21, 22].map((i) => rtpPayload(rtpPacket(i, 8, 0xb))),
