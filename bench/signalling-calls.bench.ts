@@ -18,7 +18,7 @@
  *
  * Every load is bounded by a call count and a SIPp timeout; traffic stays on 127.0.0.1.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -29,6 +29,7 @@ import { heapAllocationFile } from './harness/heap-allocation-probe.ts'
 import { startKubeSbc } from './harness/kube-sbc.ts'
 import { groupCpuSeconds, groupPids, groupRssBytes, pidCpuSeconds } from './harness/process-cpu.ts'
 import { startGroup } from './harness/process-group.ts'
+import { signalAndRead } from './harness/signal-and-read.ts'
 import { percentile, runSippLoad } from './harness/sipp-load.ts'
 import { startSyscallCount } from './harness/syscall-count.ts'
 import { udpPortBound, waitFor } from './harness/wait-for.ts'
@@ -209,11 +210,17 @@ async function heapMark(
   end: boolean,
 ): Promise<{ allocatedBytes: number; gcs: number } | undefined> {
   const file = heapAllocationFile(pid)
-  if (!end) rmSync(file, { force: true })
-  process.kill(pid, 'SIGUSR2')
-  if (!end) return undefined
-  await waitFor(() => existsSync(file), 'the heap allocation count', 10_000)
-  const count = JSON.parse(readFileSync(file, 'utf8')) as { allocatedBytes: number; gcs: number }
+  if (!end) {
+    rmSync(file, { force: true })
+    process.kill(pid, 'SIGUSR2')
+    return undefined
+  }
+  const count = await signalAndRead<{ allocatedBytes: number; gcs: number }>(
+    pid,
+    file,
+    'heap allocation count',
+    10_000,
+  )
   rmSync(file, { force: true })
   return count
 }

@@ -14,7 +14,7 @@
  * Every load is bounded by a call count and a SIPp timeout; traffic stays on 127.0.0.1; only the
  * processes started here are stopped.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -23,6 +23,7 @@ import { freePort } from '../test/harness/free-port.ts'
 import { startRedis } from '../test/harness/redis.ts'
 import { startKubeSbc } from './harness/kube-sbc.ts'
 import { startGroup } from './harness/process-group.ts'
+import { signalAndRead } from './harness/signal-and-read.ts'
 import { runSippLoad } from './harness/sipp-load.ts'
 import { udpPortBound, waitFor } from './harness/wait-for.ts'
 
@@ -37,20 +38,9 @@ interface Snapshot {
   sites: Record<string, number>
 }
 
-/** Asks the process for a snapshot (SIGUSR2) and reads it once written. */
-async function snapshot(pid: number, file: string): Promise<Snapshot> {
-  process.kill(pid, 'SIGUSR2')
-  let last: unknown
-  for (let i = 0; i < 100; i++) {
-    await new Promise((r) => setTimeout(r, 20))
-    try {
-      return JSON.parse(readFileSync(file, 'utf8')) as Snapshot
-    } catch (err) {
-      last = err
-    }
-  }
-  throw new Error(`no promise-count snapshot in ${file}`, { cause: last })
-}
+/** Asks the process for a snapshot and reads it once written. */
+const snapshot = (pid: number, file: string) =>
+  signalAndRead<Snapshot>(pid, file, 'promise-count snapshot', 2000)
 
 async function measureRoot(root: string, rate: number, calls: number, warmup: number, sample: number) {
   const dir = mkdtempSync(join(tmpdir(), 'sbc-bench-promises-'))
