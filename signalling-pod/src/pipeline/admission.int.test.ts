@@ -37,4 +37,26 @@ describe('admission step (real redis-server)', () => {
     }
     assert.deepEqual(await pending, { ok: true, held: true })
   })
+
+  it('leaves no slot behind when Redis stalls past the deadline and runs the acquire late', async () => {
+    const p = CompiledPipeline.from(uclabConfig())
+    await store.client.flushall()
+    // Loads the scripts, so the admission below is the script call itself.
+    await store.tryAcquireCall('webex', 'warm', 1000, 60_000)
+    await store.releaseCall('webex', 'warm')
+    process.kill(redis.pid(), 'SIGSTOP')
+    let a: Awaited<ReturnType<typeof admit>>
+    try {
+      a = await admit(store, p, 'webex', 'stalled2', { timeoutMs: 80 })
+    } finally {
+      process.kill(redis.pid(), 'SIGCONT')
+    }
+    // The caller heard 503: the call never exists, so nothing will ever release its slot.
+    assert.equal(a.ok, false)
+    assert.equal(!a.ok && a.cause, 'store-unavailable')
+    // Redis now runs what was written to it during the stall, in order; a round trip after it sees
+    // the outcome.
+    await store.client.ping()
+    assert.equal(await store.activeCalls('webex'), 0)
+  })
 })

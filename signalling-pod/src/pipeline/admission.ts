@@ -67,6 +67,7 @@ async function admitThroughStore(
   options: AdmitOptions,
 ): Promise<AdmissionResult> {
   const timeoutMs = options.timeoutMs ?? 80
+  let acquiring = false
   try {
     if (g.callRateLimit !== null) {
       // withDeadline, not a bare timer: after an event-loop stall a reply already read still counts.
@@ -87,6 +88,7 @@ async function admitThroughStore(
     }
     if (g.maxConcurrentCalls !== null) {
       const holdMs = options.holdMs ?? DEFAULT_HOLD_MS
+      acquiring = true
       const r = await withDeadline(
         store.tryAcquireCall(group, callId, g.maxConcurrentCalls, holdMs),
         timeoutMs,
@@ -105,6 +107,10 @@ async function admitThroughStore(
     }
     return { ok: true, held: false }
   } catch (e) {
+    // The acquire may still run: a stalled Redis executes what was written to it once it resumes,
+    // and the call it would hold a slot for is refused here, so nothing else would ever release it
+    // (a phantom slot for `holdMs`). A release sent now on the same connection runs after it.
+    if (acquiring) void releaseAdmission(store, group, callId)
     return {
       ok: false,
       code: 503,
