@@ -16,6 +16,9 @@
  * kube-sbc target allocates on its JS heap per call over the fixed-rate load, what drives its
  * young-generation GC (`bench/harness/heap-allocation-probe.ts`, preloaded into the process).
  *
+ * `node-forward[#parse|#redis]` is the floor of a Node.js server in the same harness (the calls'
+ * datagrams forwarded by Node's dgram; see bench/signalling/node-forward.ts).
+ *
  * Every load is bounded by a call count and a SIPp timeout; traffic stays on 127.0.0.1.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -141,6 +144,41 @@ function kubeSbcFrom(root: string, name = 'kube-sbc', flags?: string): Target {
   }
 }
 
+/**
+ * `node-forward[#parse|#redis]`: the floor of a Node.js server in this harness (bench/signalling/
+ * node-forward.ts): the calls' datagrams forwarded by Node's dgram, as they are, parsed and
+ * re-serialized, or that plus one Redis round trip per INVITE and per BYE. Same core, same V8
+ * young-generation cap as bin/kube-sbc. Not a SIP server: a reference for what the I/O costs.
+ */
+function nodeForwardTarget(spec: string): Target {
+  const mode = spec.includes('#') ? spec.slice(spec.indexOf('#') + 1) : 'bytes'
+  if (!['bytes', 'parse', 'redis'].includes(mode)) throw new Error(`unknown node-forward mode ${mode}`)
+  return {
+    name: spec,
+    async start(port, uasPort) {
+      const redis = mode === 'redis' ? await startRedis() : undefined
+      const script = join(here, 'signalling', 'node-forward.ts')
+      const argv = [process.execPath, '--max-semi-space-size=4', script, String(port), String(uasPort), mode]
+      const run = startGroup(redis ? [...argv, redis.url] : argv, pinned('0'))
+      try {
+        await waitFor(() => udpPortBound(port), spec, 10_000, run.output)
+      } catch (err) {
+        await run.stop()
+        await redis?.close()
+        throw err
+      }
+      return {
+        pgid: run.pgid,
+        ...(redis ? { redisPid: redis.pid() } : {}),
+        async stop() {
+          await run.stop()
+          await redis?.close()
+        },
+      }
+    },
+  }
+}
+
 const targets: Record<string, Target> = { kamailio, 'kube-sbc': kubeSbc }
 
 /** `kube-sbc@DIR`, `kube-sbc#FLAGS` or `kube-sbc@DIR#FLAGS` (see the file comment). */
@@ -246,7 +284,11 @@ async function main() {
   const results: Record<string, unknown> = {}
   for (const name of values.targets.split(',')) {
     const target =
-      name.startsWith('kube-sbc@') || name.startsWith('kube-sbc#') ? kubeSbcTarget(name) : targets[name]
+      name.startsWith('kube-sbc@') || name.startsWith('kube-sbc#')
+        ? kubeSbcTarget(name)
+        : name.startsWith('node-forward')
+          ? nodeForwardTarget(name)
+          : targets[name]
     if (!target) throw new Error(`unknown target ${name}; known: ${Object.keys(targets).join(', ')}`)
     const port = await freePort()
     const uasPort = await freePort()
