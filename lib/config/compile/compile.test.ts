@@ -258,6 +258,53 @@ const cases: Case[] = [
     reason: 'InvalidPattern',
     message: 'spec.security.maliciousSignatures[0].match.regex',
   },
+  {
+    // Signalling pods refuse the whole generation for it (SBC_ERR_PIPELINE_CONFIG), so it must not
+    // reach the snapshot as Accepted.
+    name: 'rejects a manipulation of a header the SIP layers own',
+    objects: () => [
+      ...base(),
+      ipGroup('g', withField('manipulations', [{ name: 'strip-via', header: 'Via', action: 'Remove' }])),
+    ],
+    kind: 'IPGroup',
+    object: 'g',
+    type: 'Accepted',
+    reason: 'Invalid',
+    message: 'spec.manipulations[0]: strip-via: Via is owned by the SIP layers',
+  },
+  {
+    name: 'rejects a manipulation value with an unknown variable',
+    objects: () => [
+      ...base(),
+      ipGroup(
+        'g',
+        withField('manipulations', [
+          { name: 'ok', header: 'X-A', action: 'Set', value: 'a' },
+          { name: 'pod', header: 'X-Pod', action: 'Set', value: `\${pod.name}` },
+        ]),
+      ),
+    ],
+    kind: 'IPGroup',
+    object: 'g',
+    type: 'Accepted',
+    reason: 'Invalid',
+    message: `spec.manipulations[1]: pod: unknown variable \${pod.name}`,
+  },
+  {
+    name: 'rejects Add on a header that may appear only once',
+    objects: () => [
+      ...base(),
+      ipGroup(
+        'g',
+        withField('manipulations', [{ name: 'mf', header: 'Max-Forwards', action: 'Add', value: '10' }]),
+      ),
+    ],
+    kind: 'IPGroup',
+    object: 'g',
+    type: 'Accepted',
+    reason: 'Invalid',
+    message: 'spec.manipulations[0]: mf: Add would write a second Max-Forwards',
+  },
 ]
 
 describe('compile', () => {

@@ -145,7 +145,7 @@ export function compile(objects: readonly KubeObject[], options: CompileOptions)
   const realms = compileMediaRealms(ctx, of<MediaRealmSpec>(Kinds.MediaRealm), settings.nat)
   const interfaces = compileSipInterfaces(ctx, of<SipInterfaceSpec>(Kinds.SipInterface), settings.nat)
   const profiles = compileIPProfiles(ctx, of<IPProfileSpec>(Kinds.IPProfile))
-  const groups = compileIPGroups(ctx, of<IPGroupSpec>(Kinds.IPGroup), interfaces)
+  const groups = compileIPGroups(ctx, of<IPGroupSpec>(Kinds.IPGroup), interfaces, settings.nat)
   const routes = compileRoutingRules(ctx, of<RoutingRuleSpec>(Kinds.RoutingRule))
 
   const byName = <T extends { name: string }>(list: T[]) =>

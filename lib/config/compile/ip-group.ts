@@ -1,17 +1,22 @@
 import { isIP } from 'node:net'
+import { ConditionReason, ConditionType } from '../../api/v1alpha1/conditions.ts'
 import type { IPGroupSpec } from '../../api/v1alpha1/ip-group.ts'
-import type { GroupConfig, InterfaceConfig } from '../model.ts'
+import type { GroupConfig, InterfaceConfig, SbcConfig } from '../model.ts'
 import type { Candidate, CompileContext } from './context.ts'
+import { checkManipulation, type ManipulationConfig, manipulationVariables } from './manipulation.ts'
 
 /**
  * Compiles IPGroups: resolves the SipInterface, IPProfile, MediaRealm (the group's override, else
  * the interface's) and the registration credentials Secret; fills proxy defaults (resolution from
- * the address, transport default ports, SRV without a port).
+ * the address, transport default ports, SRV without a port). Manipulation rules get the checks
+ * signalling pods apply when they build their pipeline (`checkManipulation`): a rule they would
+ * refuse makes the group Accepted=False here, instead of a snapshot every pod refuses whole.
  */
 export function compileIPGroups(
   ctx: CompileContext,
   candidates: readonly Candidate<IPGroupSpec>[],
   interfaces: readonly InterfaceConfig[],
+  nat: SbcConfig['nat'],
 ): GroupConfig[] {
   const out: GroupConfig[] = []
   for (const c of candidates) {
@@ -30,6 +35,27 @@ export function compileIPGroups(
     }
     if (v.hasErrors() || !ifaceOk) continue
     const iface = interfaces.find((i) => i.name === s.sipInterfaceRef.name)!
+    const manipulations: ManipulationConfig[] = (s.manipulations ?? []).map((m) => ({
+      name: m.name,
+      direction: m.direction ?? 'Outbound',
+      methods: [...(m.methods ?? [])],
+      header: m.header,
+      action: m.action,
+      value: m.value ?? null,
+    }))
+    const vars = manipulationVariables(iface, nat)
+    for (const [i, m] of manipulations.entries()) {
+      const checked = checkManipulation(m, vars)
+      if (!('problems' in checked)) continue
+      for (const why of checked.problems)
+        v.error(
+          ConditionType.Accepted,
+          ConditionReason.Invalid,
+          `spec.manipulations[${i}]`,
+          `${m.name}: ${why}`,
+        )
+    }
+    if (v.hasErrors()) continue
     ctx.markIncluded('IPGroup', c.name)
     const proxies = s.proxySet.proxies.map((p) => {
       const resolution = p.resolution ?? (isIP(p.address) !== 0 ? 'Static' : 'A')
@@ -78,14 +104,7 @@ export function compileIPGroups(
           host: r.host === undefined ? null : { header: r.host.header ?? 'From', values: [...r.host.values] },
         })),
       },
-      manipulations: (s.manipulations ?? []).map((m) => ({
-        name: m.name,
-        direction: m.direction ?? 'Outbound',
-        methods: [...(m.methods ?? [])],
-        header: m.header,
-        action: m.action,
-        value: m.value ?? null,
-      })),
+      manipulations,
       maxConcurrentCalls: s.maxConcurrentCalls ?? null,
       callRateLimit:
         s.callRateLimit === undefined

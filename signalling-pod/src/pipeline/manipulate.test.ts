@@ -238,6 +238,11 @@ describe('manipulation rules checked at compile time', () => {
       { header: 'Max-Forwards', value: 'seventy' },
       /not a valid Max-Forwards/,
     ],
+    [
+      'refuses Add on Max-Forwards, which may appear only once (RFC 3261 §7.3)',
+      { header: 'Max-Forwards', action: 'Add', value: '10' },
+      /Add would write a second Max-Forwards/,
+    ],
     ['refuses an unknown variable', { value: v('pod.name') }, /unknown variable/],
     ['refuses a header name that is not a token', { header: 'X Bad' }, /not a header name/],
     ['refuses a value with a line break', { value: 'a\r\nVia: x' }, /control characters/],

@@ -1,13 +1,11 @@
+import { checkManipulation, manipulationVariables } from '../../../lib/config/compile/manipulation.ts'
 import type { GroupConfig, InterfaceConfig, SbcConfig } from '../../../lib/config/model.ts'
-import { headerKey } from '../../../lib/sip/message/headers/header-names.ts'
-import { HEADER_TABLE, isKnownHeader } from '../../../lib/sip/message/headers/header-table.ts'
 import {
   type NameAddr,
   parseNameAddrList,
   stringifyNameAddr,
 } from '../../../lib/sip/message/headers/name-addr.ts'
 import type { SipRequest, SipResponse } from '../../../lib/sip/message/message.ts'
-import { parseUri } from '../../../lib/sip/uri/uri.ts'
 import { ManipulationError } from './errors.ts'
 
 /** A manipulation rule, checked, with its value's variables substituted. */
@@ -24,93 +22,10 @@ export interface CompiledManipulation {
   value: string | null
 }
 
-/** Headers the transaction and dialog layers own: no manipulation may touch them. */
-const FORBIDDEN = new Set([
-  'via',
-  'call-id',
-  'cseq',
-  'content-length',
-  'content-type',
-  'route',
-  'record-route',
-])
-
-/** Headers carrying name-addrs whose host ReplaceHost may change; only ReplaceHost may touch From/To/Contact. */
-const URI_HEADERS = new Set([
-  'request-uri',
-  'from',
-  'to',
-  'contact',
-  'p-asserted-identity',
-  'p-preferred-identity',
-  'refer-to',
-  'referred-by',
-  'reply-to',
-  'diversion',
-])
-const HOST_ONLY = new Set(['request-uri', 'from', 'to', 'contact'])
-
-/** The variables a value may use, per group. */
-export function manipulationVariables(
-  iface: InterfaceConfig,
-  nat: SbcConfig['nat'],
-): Record<string, string | null> {
-  return {
-    'sbc.fqdn': nat?.fqdn ?? iface.advertised.fqdn,
-    'sbc.publicAddress': nat?.publicAddress ?? iface.advertised.address,
-    'interface.advertisedHost': iface.advertised.fqdn ?? iface.advertised.address ?? iface.bindAddress,
-    'interface.advertisedAddress': iface.advertised.address ?? iface.bindAddress,
-  }
-}
-
-function substitute(
-  value: string,
-  vars: Record<string, string | null>,
-  where: string,
-  problems: string[],
-): string | null {
-  let bad = false
-  const out = value.replace(/\$\{([^}]*)\}/g, (_m, name: string) => {
-    const v = vars[name]
-    if (v === undefined) problems.push(`${where}: unknown variable \${${name}}`)
-    else if (v === null) problems.push(`${where}: variable \${${name}} has no value in this configuration`)
-    else return v
-    bad = true
-    return ''
-  })
-  if (out.includes('${')) {
-    problems.push(`${where}: unterminated variable`)
-    return null
-  }
-  return bad ? null : out
-}
-
-function hasControl(v: string): boolean {
-  for (let i = 0; i < v.length; i++) {
-    const c = v.charCodeAt(i)
-    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return true
-  }
-  return false
-}
-
-/** Validates a host for ReplaceHost; returns it in URI form (IPv6 bracketed) or undefined. */
-export function uriHost(host: string): string | undefined {
-  const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
-  try {
-    const u = parseUri(`sip:${h}`)
-    if (u.kind !== 'sip' || u.port !== undefined || u.params.length > 0 || u.headers.length > 0)
-      return undefined
-    return u.host
-  } catch {
-    return undefined
-  }
-}
-
 /**
- * Checks the group's manipulation rules and substitutes variables. Problems: an unknown or invalid
- * header name, a header the SIP layers own (Via, Call-ID, CSeq, Content-Length, Content-Type, Route,
- * Record-Route), anything but ReplaceHost on From/To/Contact/Request-URI, ReplaceHost on a header
- * without URIs, a value that is missing, unparseable for its header, or holds CR/LF.
+ * Checks the group's manipulation rules and substitutes variables (`checkManipulation`, the same
+ * checks the config compiler reports on the IPGroup); every problem goes to `problems`, prefixed
+ * with the group and rule.
  */
 export function compileManipulations(
   g: GroupConfig,
@@ -121,63 +36,19 @@ export function compileManipulations(
   const vars = manipulationVariables(iface, nat)
   const out: CompiledManipulation[] = []
   for (const m of g.manipulations) {
-    const where = `IPGroup ${g.name}: manipulation ${m.name}`
-    const lower = m.header.toLowerCase()
-    const key = lower === 'request-uri' || lower === 'r-uri' ? 'request-uri' : headerKey(m.header)
-    if (key === undefined) {
-      problems.push(`${where}: ${JSON.stringify(m.header)} is not a header name`)
+    const checked = checkManipulation(m, vars)
+    if ('problems' in checked) {
+      for (const why of checked.problems) problems.push(`IPGroup ${g.name}: manipulation ${m.name}: ${why}`)
       continue
-    }
-    if (FORBIDDEN.has(key)) {
-      problems.push(`${where}: ${m.header} is owned by the SIP layers and cannot be manipulated`)
-      continue
-    }
-    if (HOST_ONLY.has(key) && m.action !== 'ReplaceHost') {
-      problems.push(`${where}: only ReplaceHost may change ${m.header}`)
-      continue
-    }
-    if (m.action === 'ReplaceHost' && !URI_HEADERS.has(key)) {
-      problems.push(`${where}: ReplaceHost needs a URI-bearing header, not ${m.header}`)
-      continue
-    }
-    let value: string | null = null
-    if (m.action !== 'Remove') {
-      if (m.value === null || m.value === '') {
-        problems.push(`${where}: ${m.action} needs a value`)
-        continue
-      }
-      value = substitute(m.value, vars, where, problems)
-      if (value === null) continue
-      if (hasControl(value)) {
-        problems.push(`${where}: value holds control characters`)
-        continue
-      }
-      if (m.action === 'ReplaceHost') {
-        const host = uriHost(value)
-        if (host === undefined) {
-          problems.push(`${where}: ${JSON.stringify(value)} is not a host name or IP address`)
-          continue
-        }
-        value = host
-      } else if (isKnownHeader(key)) {
-        try {
-          HEADER_TABLE[key].parse(value)
-        } catch (e) {
-          problems.push(
-            `${where}: ${JSON.stringify(value)} is not a valid ${m.header} (${(e as Error).message})`,
-          )
-          continue
-        }
-      }
     }
     out.push({
       name: m.name,
       direction: m.direction,
       methods: m.methods.length === 0 ? null : new Set(m.methods.map((x) => x.toUpperCase())),
-      header: key,
+      header: checked.header,
       headerName: m.header,
       action: m.action,
-      value,
+      value: checked.value,
     })
   }
   return out
