@@ -18,10 +18,17 @@ import {
   PortAllocatorErrorCode,
 } from '../../lib/media/relay/port-allocator.ts'
 import { Interner } from '../../lib/media/session/interner.ts'
+import { SrtpKeyError } from '../../lib/media/srtp/errors.ts'
 import { formatSdesKeyParams, generateSdesKey, parseSdesKeyParams } from '../../lib/media/srtp/sdes.ts'
 import { isSrtpSuiteName, type SrtpSuiteName, srtpSuite } from '../../lib/media/srtp/suites.ts'
 import { type Logger, nullLogger } from '../../lib/observability/logger.ts'
-import { cryptos, type RtpMap, rtcp as rtcpAttribute, rtpMaps } from '../../lib/sdp/attributes.ts'
+import {
+  type Crypto,
+  cryptos,
+  type RtpMap,
+  rtcp as rtcpAttribute,
+  rtpMaps,
+} from '../../lib/sdp/attributes.ts'
 import { assignPayloadTypes, type PayloadTypeWish, renumberFormats } from '../../lib/sdp/payload-types.ts'
 import {
   removeIce,
@@ -487,10 +494,22 @@ export class MediaNgHandler implements NgRequestHandler {
         this.learnParty(sdp, m, xp, req, ctx)
         xp.mux = xMux || xp.rtcpPort === undefined
         const offered = cryptos(m)
+        const usable = offered.filter((c) => {
+          const problem = cryptoProblem(c)
+          if (problem) warnings.push(`media ${i}: a=crypto:${c.tag} passed over: ${problem}`)
+          return problem === undefined
+        })
+        // An SRTP party whose keys we cannot use cannot be answered: refuse now, before the other
+        // party is offered (and rings) only for its answer to fail.
+        if (isSrtpProto(xp.proto) && offered.length > 0 && usable.length === 0)
+          throw new MediaPodError(
+            MediaPodErrorCode.unsupported,
+            `media ${i}: no usable a=crypto offered (${offered.map((c) => `${c.tag}: ${cryptoProblem(c)}`).join('; ')})`,
+          )
         xp.offeredIn =
-          offered.length === 0
+          usable.length === 0
             ? NO_CRYPTOS
-            : offered.map((c) => ({ tag: c.tag, suite: c.suite, keyParams: c.keyParams }))
+            : usable.map((c) => ({ tag: c.tag, suite: c.suite, keyParams: c.keyParams }))
         if (isSrtpProto(xp.proto) && xp.offeredIn.length === 0 && !hasFlag(req.SDES, 'off'))
           warnings.push(`media ${i}: ${xp.proto} without a=crypto`)
         // What Y gets.
@@ -646,6 +665,12 @@ export class MediaNgHandler implements NgRequestHandler {
           throw new MediaPodError(
             MediaPodErrorCode.unsupported,
             `media ${i}: the answer has no a=crypto matching our offer`,
+          )
+        const problem = cryptoProblem(picked)
+        if (problem)
+          throw new MediaPodError(
+            MediaPodErrorCode.unsupported,
+            `media ${i}: the answer's a=crypto:${picked.tag} is unusable: ${problem}`,
           )
         yp.cryptoIn = keyingOf(picked.suite, picked.keyParams)
         yp.cryptoOut = { ...ours, tag: picked.tag }
@@ -1212,6 +1237,37 @@ function withWarnings(r: NgResponse, warnings: readonly string[]): NgResponse {
 
 const fmtKey = (k: SrtpKeying) =>
   formatSdesKeyParams({ masterKey: Buffer.from(k.masterKey), masterSalt: Buffer.from(k.masterSalt) })
+
+/**
+ * Session parameters (RFC 4568 §6.3) that change what the party's packets look like in ways the
+ * relays do not implement: its payload left in clear, or no authentication tag.
+ */
+const UNHONOURED_SESSION_PARAMS: ReadonlySet<string> = new Set([
+  'UNENCRYPTED_SRTP',
+  'UNENCRYPTED_SRTCP',
+  'UNAUTHENTICATED_SRTP',
+])
+
+/**
+ * Why an a=crypto line cannot key a relay leg, or undefined when it can: a suite we do not
+ * implement, a key that does not decode to the suite's length, an MKI (RFC 3711 §3.1: the party's
+ * every packet then carries one, which the relays do not strip, so all of them would fail
+ * authentication), or a session parameter the relays do not honour. RFC 4568 §7.1.2 has the answerer
+ * pick among the lines it can use; the lifetime is accepted (calls end long before 2^31 packets).
+ */
+function cryptoProblem(c: Crypto): string | undefined {
+  if (!isSrtpSuiteName(c.suite)) return `suite ${c.suite} is not supported`
+  try {
+    const suite = srtpSuite(c.suite)
+    if (c.keyParams.split(';').some((k) => parseSdesKeyParams(k, suite).mki !== undefined))
+      return 'an MKI is not supported'
+  } catch (e) {
+    if (e instanceof SrtpKeyError) return e.message
+    throw e
+  }
+  const p = c.sessionParams.find((x) => UNHONOURED_SESSION_PARAMS.has(x.toUpperCase()))
+  return p === undefined ? undefined : `session parameter ${p} is not supported`
+}
 
 function keyingOf(suite: SrtpSuiteName, keyParams: string): SrtpKeying {
   const k = parseSdesKeyParams(keyParams.split(';')[0] ?? '', srtpSuite(suite))
