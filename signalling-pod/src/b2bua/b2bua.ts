@@ -163,6 +163,15 @@ interface PendingInvite {
 /** 64·T1 with the default T1 of 500 ms: how long the owner of a 2xx waits for its ACK. */
 const ACK_WAIT_MS = 32_000
 
+/**
+ * A re-INVITE this process relays from leg X to leg Y: its CSeq number on Y, and once X's ACK of
+ * the 2xx was relayed, that ACK as sent, for each 2xx Y sends again (RFC 3261 §13.2.2.4).
+ */
+interface RelayedReinvite {
+  ySeq: number
+  ack?: Buffer
+}
+
 const other = (leg: LegName): LegName => (leg === 'a' ? 'b' : 'a')
 const lower = (t: 'UDP' | 'TCP' | 'TLS') => t.toLowerCase() as 'udp' | 'tcp' | 'tls'
 
@@ -272,6 +281,13 @@ export class B2bua {
    * leg's target, route set and tags are fixed by the 2xx; docs/benchmarks/signalling.md).
    */
   readonly #awaitingAck = new Map<string, PendingInvite>()
+  /**
+   * Re-INVITEs relayed by this process, by call id, sender's leg and the sender's CSeq number, from
+   * the request until 64·T1 after its 2xx: the ACK of the 2xx is relayed with the CSeq of that
+   * re-INVITE on the other leg, and re-sent for every 2xx retransmission (Timer M keeps the client
+   * transaction that long, RFC 6026 §7.2).
+   */
+  readonly #reinvites = new Map<string, RelayedReinvite>()
   /** CANCELs to and from other processes (shared store only; docs/b2bua.md, "Multi-process"). */
   readonly #relay: CancelRelay | undefined
   /** `security.rateLimit`: buckets per source address, bans shared through Redis when there is one. */
@@ -1663,8 +1679,14 @@ export class B2bua {
     const iface = this.#o.interfaces().get(leg.peer.localInterface ?? '')
     if (!iface) return
     const p = this.#pending.get(found.call.id)
+    // A re-INVITE this process relayed (another process knows it from leg.inviteCSeq).
+    const relayed = this.#reinvites.get(`${found.call.id}\u0000${found.leg}\u0000${ack.cseq?.seq}`)
     // RFC 3261 §13.2.2.4: the ACK has the CSeq number of the INVITE (PRACKs may have come between).
-    const seq = (p && found.leg === 'a' ? p.bInvite?.cseq?.seq : undefined) ?? leg.inviteCSeq ?? leg.localCSeq
+    const seq =
+      (p && found.leg === 'a' ? p.bInvite?.cseq?.seq : undefined) ??
+      relayed?.ySeq ??
+      leg.inviteCSeq ??
+      leg.localCSeq
     const out = buildInDialogRequest('ACK', leg, seq, iface, 70, 'sbc')
     const fields = { callId, dialogId: found.call.id }
     this.#manipulate('Inbound', found.call[found.leg].ipGroup, ack, this.#o.logger, fields)
@@ -1696,6 +1718,7 @@ export class B2bua {
     }
     this.#manipulate('Outbound', leg.ipGroup, out, this.#o.logger, fields)
     const dest = legDestination(leg, this.#o.podName)
+    if (relayed) relayed.ack = serialize(out)
     if (p && found.leg === 'a') {
       p.bAck = out
       this.#pending.delete(p.id)
@@ -1989,6 +2012,10 @@ export class B2bua {
     }
     const xLeg = sent[x]
     const xContact = iface.contact(xLeg.peer.transport, this.#contactUser(xLeg.ipGroup))
+    const yDest = legDestination(leg, this.#o.podName)
+    const reKey = req.method === 'INVITE' ? `${sent.id}\u0000${x}\u0000${seq}` : undefined
+    const relayed: RelayedReinvite = { ySeq }
+    if (reKey) this.#reinvites.set(reKey, relayed)
     this.#inflight++
     let done = false
     // `received`: a response from Y, whose Inbound rules apply (not a timeout we stand in for).
@@ -2002,9 +2029,22 @@ export class B2bua {
         }
         return
       }
-      if (done) return
+      if (done) {
+        // Y sent the 2xx of the re-INVITE again: the ACK relayed for it was lost (RFC 3261
+        // §13.2.2.4). Before X's ACK came there is nothing to re-send; X's ACK will go out.
+        if (relayed.ack && res.status < 300)
+          yIface.endpoint.transmitBytes(relayed.ack, yDest, ignoreSendError)
+        return
+      }
       done = true
       this.#inflight--
+      if (reKey) {
+        const forget = () => {
+          if (this.#reinvites.get(reKey) === relayed) this.#reinvites.delete(reKey)
+        }
+        if (received && res.status < 300) setTimeout(forget, ACK_WAIT_MS).unref()
+        else forget()
+      }
       // The 2xx of a target refresh request: its Contact, as received, is Y's new remote target.
       const refreshed =
         received && res.status < 300 && (req.method === 'INVITE' || req.method === 'UPDATE')
@@ -2074,7 +2114,7 @@ export class B2bua {
         )
       }
     }
-    this.#sendRequest(yIface, out, legDestination(leg, this.#o.podName), {
+    this.#sendRequest(yIface, out, yDest, {
       onResponse: (res) => this.#guard(complete(res), req),
       onTimeout: () => this.#guard(complete(createResponse(out, 408), false), req),
       onTransportError: () => this.#guard(complete(createResponse(out, 503), false), req),
