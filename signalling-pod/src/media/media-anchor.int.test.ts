@@ -218,6 +218,29 @@ describe('MediaAnchor → NG → media pod handler', () => {
     await anchor.release(d)
   })
 
+  it('an offer the media pod cannot relay is a 488 whatever its error says ("not supported", "transport")', async () => {
+    // The pod's reasons: "DTLS-SRTP (UDP/TLS/RTP/SAVPF) is not supported", "no usable a=crypto
+    // offered (1: an MKI is not supported)". Refusing the SDP is 488 (RFC 3261 §21.4.26); a 503 would
+    // send the caller to another server for the same refusal.
+    const mki = `a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${Buffer.alloc(30, 2).toString('base64')}|2^31|1:1`
+    for (const [i, offer] of [
+      sdp(5000, ['a=fingerprint:sha-256 00:11', 'a=setup:actpass'], 'UDP/TLS/RTP/SAVPF'),
+      sdp(5000, [mki], 'RTP/SAVP'),
+    ].entries()) {
+      await assert.rejects(
+        anchor.offer(call(`c-refused-${i}`, 'pbx', 'legacy'), 'a', offer),
+        (e: unknown) => {
+          assert.ok(e instanceof MediaAnchorError, String(e))
+          assert.match(e.message, /not supported/)
+          assert.equal(e.sipStatus, 488, e.message)
+          assert.equal(e.code, 'SBC_ERR_MEDIA_SDP_REJECTED')
+          return true
+        },
+      )
+    }
+    assert.equal(handler.sessionCount, 0)
+  })
+
   it('no common codec is a 488; late offer via answer(); no pod for the realm is a 503', async () => {
     const c = call('c5', 'pbx', 'legacy')
     const g729 = Buffer.from(

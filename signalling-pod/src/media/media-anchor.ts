@@ -376,8 +376,7 @@ export class MediaAnchor {
       return await fn()
     } catch (e) {
       if (e instanceof NgRemoteError) {
-        // Capacity, not the SDP: no free port, a port that cannot be bound, limits, draining → 503.
-        const full = /port|load limit|draining|limit of|bind|EADDRINUSE/i.test(e.reason)
+        const full = CAPACITY_REASON.test(e.reason)
         throw new MediaAnchorError(
           full ? MediaAnchorErrorCode.unavailable : MediaAnchorErrorCode.sdpRejected,
           `media pod ${pod.id}: ${e.reason}`,
@@ -398,6 +397,15 @@ export class MediaAnchor {
     }
   }
 }
+
+/**
+ * NG error reasons that mean capacity, not the SDP (→ 503): the media pod's port allocator ("no free
+ * RTP/RTCP port pair in …", "no free port in …"), its session limit ("… at its limit of N sessions"),
+ * draining, a port it cannot bind; rtpengine's "Ran out of ports" and load limit. Named phrases, not
+ * the bare word "port": that is also in "not supported" and "transport", which refuse the SDP (488).
+ */
+const CAPACITY_REASON =
+  /no free (?:RTP\/RTCP )?port|out of ports|load limit|draining|limit of|cannot bind|EADDRINUSE/i
 
 /**
  * Sends an offer, again (at most twice more) when the media pod could not bind the port it picked
