@@ -16,6 +16,9 @@
  * kube-sbc target allocates on its JS heap per call over the fixed-rate load, what drives its
  * young-generation GC (`bench/harness/heap-allocation-probe.ts`, preloaded into the process).
  *
+ * `--latency` adds a pass at the fixed rate that measures each server's added INVITE→100 and
+ * INVITE→180 latency from a packet capture (µs, kernel timestamps) instead of SIPp's whole-ms clock.
+ *
  * `node-forward[#parse|#redis]` is the floor of a Node.js server in the same harness (the calls'
  * datagrams forwarded by Node's dgram; see bench/signalling/node-forward.ts).
  *
@@ -33,6 +36,7 @@ import { startKubeSbc } from './harness/kube-sbc.ts'
 import { groupCpuSeconds, groupPids, groupRssBytes, pidCpuSeconds } from './harness/process-cpu.ts'
 import { startGroup } from './harness/process-group.ts'
 import { signalAndRead } from './harness/signal-and-read.ts'
+import { addedLatency, startCapture, udpDatagramsOf } from './harness/sip-latency-capture.ts'
 import { percentile, runSippLoad } from './harness/sipp-load.ts'
 import { startSyscallCount } from './harness/syscall-count.ts'
 import { udpPortBound, waitFor } from './harness/wait-for.ts'
@@ -41,7 +45,10 @@ const here = dirname(fileURLToPath(import.meta.url))
 const scenario = join(here, 'signalling', 'uac-invite-bye.xml')
 
 interface Running {
-  pgid: number
+  /** The server's process group; undefined for `direct`, which has no server. */
+  pgid: number | undefined
+  /** Where SIPp's UAC sends (the server's port unless set: `direct` sends to the UAS itself). */
+  sendTo?: number
   /** The process that counts its heap allocation between two SIGUSR2 (`--heap`), if any. */
   heapProbePid?: number
   /** A state server outside the group whose CPU belongs to the target too (kube-sbc's Redis). */
@@ -179,7 +186,20 @@ function nodeForwardTarget(spec: string): Target {
   }
 }
 
-const targets: Record<string, Target> = { kamailio, 'kube-sbc': kubeSbc }
+/**
+ * `direct`: SIPp's UAC talks to the UAS with no server between them, so its p99 INVITE→180 is what
+ * the harness itself takes (SIPp's timers and scheduling on a loaded core); a server's *added*
+ * latency is its p99 minus this one (`addedP99Ms` in the output), as the media benchmark subtracts
+ * its direct path. The UAS sends no 100, so INVITE→100 is set against the same INVITE→180 baseline.
+ */
+const direct: Target = {
+  name: 'direct',
+  async start(_port, uasPort) {
+    return { pgid: undefined, sendTo: uasPort, async stop() {} }
+  },
+}
+
+const targets: Record<string, Target> = { kamailio, 'kube-sbc': kubeSbc, direct }
 
 /** `kube-sbc@DIR`, `kube-sbc#FLAGS` or `kube-sbc@DIR#FLAGS` (see the file comment). */
 function kubeSbcTarget(spec: string): Target {
@@ -206,13 +226,20 @@ interface Measurement {
   rtd2p50: number
 }
 
-async function measure(running: Running, port: number, rate: number, calls: number): Promise<Measurement> {
-  const cpu0 = groupCpuSeconds(running.pgid)
+async function measure(
+  running: Running,
+  port: number,
+  rate: number,
+  calls: number,
+  localPort?: number,
+): Promise<Measurement> {
+  const pgid = running.pgid
+  const cpu0 = pgid === undefined ? 0 : groupCpuSeconds(pgid)
   const redis0 = running.redisPid === undefined ? 0 : pidCpuSeconds(running.redisPid)
   const r = await runSippLoad({
     scenario,
-    target: `127.0.0.1:${port}`,
-    localPort: await freePort(),
+    target: `127.0.0.1:${running.sendTo ?? port}`,
+    localPort: localPort ?? (await freePort()),
     rate,
     calls,
     callDurationMs: 1000,
@@ -221,7 +248,7 @@ async function measure(running: Running, port: number, rate: number, calls: numb
   })
   // Let the last BYE transactions finish before reading the counters.
   await new Promise((res) => setTimeout(res, 500))
-  const cpuSeconds = groupCpuSeconds(running.pgid) - cpu0
+  const cpuSeconds = pgid === undefined ? 0 : groupCpuSeconds(pgid) - cpu0
   const redisCpuSeconds = running.redisPid === undefined ? 0 : pidCpuSeconds(running.redisPid) - redis0
   return {
     rate,
@@ -236,6 +263,31 @@ async function measure(running: Running, port: number, rate: number, calls: numb
     rtd1p99: percentile(r.rtd['1'] ?? [], 99),
     rtd2p99: percentile(r.rtd['2'] ?? [], 99),
     rtd2p50: percentile(r.rtd['2'] ?? [], 50),
+  }
+}
+
+/**
+ * `--latency`: one more pass at the fixed rate with dumpcap capturing the caller's and the callee's
+ * ports (bench/harness/sip-latency-capture.ts). A pass of its own because the capture tap costs the
+ * sending process CPU, which must not count in the fixed-rate figure.
+ */
+async function latencyPass(running: Running, port: number, uasPort: number, rate: number, calls: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'sbc-bench-capture-'))
+  try {
+    const localPort = await freePort()
+    const file = join(dir, 'calls.pcap')
+    const capture = await startCapture([localPort, uasPort], file)
+    let m: Measurement
+    try {
+      m = await measure(running, port, rate, calls, localPort)
+    } finally {
+      await capture.stop()
+    }
+    const added = addedLatency(udpDatagramsOf(file), localPort, uasPort)
+    // SIPp's own view of the same pass, for comparison (whole ms, coarse clock).
+    return { ...added, failed: m.failed, sippP99Ms: { inviteTo100: m.rtd1p99, inviteTo180: m.rtd2p99 } }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
   }
 }
 
@@ -277,6 +329,7 @@ async function main() {
       profile: { type: 'string' },
       syscalls: { type: 'boolean', default: false },
       heap: { type: 'boolean', default: false },
+      latency: { type: 'boolean', default: false },
     },
   })
   profileDir = values.profile
@@ -304,13 +357,15 @@ async function main() {
       // would otherwise be charged to the fixed-rate figure (Kamailio has nothing to warm up).
       const warmup = Number(values.warmup)
       if (warmup > 0) await measure(running, port, Number(values.rate), warmup)
-      const rssBefore = groupRssBytes(running.pgid)
-      const counts = values.syscalls
-        ? {
-            server: startSyscallCount(groupPids(running.pgid)),
-            redis: running.redisPid === undefined ? undefined : startSyscallCount([running.redisPid]),
-          }
-        : undefined
+      const pgid = running.pgid
+      const rssBefore = pgid === undefined ? 0 : groupRssBytes(pgid)
+      const counts =
+        values.syscalls && pgid !== undefined
+          ? {
+              server: startSyscallCount(groupPids(pgid)),
+              redis: running.redisPid === undefined ? undefined : startSyscallCount([running.redisPid]),
+            }
+          : undefined
       const probe = running.heapProbePid
       if (probe !== undefined) await heapMark(probe, false)
       const fixed = await measure(running, port, Number(values.rate), Number(values.calls))
@@ -319,7 +374,10 @@ async function main() {
         server: await counts.server.stop(),
         ...(counts.redis ? { redis: await counts.redis.stop() } : {}),
       }
-      const rssAfter = groupRssBytes(running.pgid)
+      const rssAfter = pgid === undefined ? 0 : groupRssBytes(pgid)
+      const latency = values.latency
+        ? await latencyPass(running, port, uasPort, Number(values.rate), Number(values.calls))
+        : undefined
       const ramp: Measurement[] = []
       for (const rate of values.ramp.split(',').filter(Boolean).map(Number)) {
         const m = await measure(running, port, rate, rate * Number(values['ramp-seconds']))
@@ -350,6 +408,7 @@ async function main() {
           p99InviteTo180Ms: fixed.rtd2p99,
           p50InviteTo180Ms: fixed.rtd2p50,
           rssBytes: { before: rssBefore, after: rssAfter },
+          ...(latency ? { capturedAddedLatencyUs: latency } : {}),
           ...(heap
             ? {
                 heapAllocatedBytesPerCall: Math.round(heap.allocatedBytes / Math.max(1, fixed.successful)),
@@ -396,7 +455,27 @@ async function main() {
       await uas.stop()
     }
   }
+  sippAddedLatency(results)
   console.log(JSON.stringify(results, null, 2))
+}
+
+/** With `direct` in the run: each server's p99s minus the harness's own (see `direct`). */
+function sippAddedLatency(results: Record<string, unknown>): void {
+  type Fixed = { fixedRate: { p99InviteTo100Ms: number | null; p99InviteTo180Ms: number | null } }
+  const base = (results.direct as Fixed | undefined)?.fixedRate.p99InviteTo180Ms
+  if (base === undefined || base === null) return
+  for (const [name, r] of Object.entries(results)) {
+    if (name === 'direct') continue
+    const f = (r as Fixed).fixedRate
+    const minus = (v: number | null) => (v === null ? null : round(v - base))
+    Object.assign(r as object, {
+      addedP99Ms: {
+        inviteTo100: minus(f.p99InviteTo100Ms),
+        inviteTo180: minus(f.p99InviteTo180Ms),
+        directP99Ms: base,
+      },
+    })
+  }
 }
 
 main().catch((err: unknown) => {
