@@ -42,6 +42,7 @@ import {
   needsResolution,
   type Resolve,
   type RouteTarget,
+  releaseAdmission,
   resolveRouteTargets,
 } from '../pipeline/pipeline.ts'
 import { type AckNotice, type CancelNotice, CancelRelay, type EarlyByeNotice } from './cancel-relay.ts'
@@ -1114,7 +1115,15 @@ export class B2bua {
       failure === 'timeout'
         ? p.failover.onTimeout
         : failure === 'transport' || p.failover.onStatusCodes.includes(status)
-    if (retry && (await this.#nextTarget(p))) return
+    if (retry) {
+      try {
+        if (await this.#nextTarget(p)) return
+      } catch (err) {
+        // The store could not move the call to the alternative (Redis down or stalled): the caller
+        // gets this target's failure below instead of an INVITE left unanswered.
+        p.log.warn({ err: (err as Error).message }, 'Could not fail over to the next target')
+      }
+    }
     this.counters.callsFailed++
     if (p.state.a.ipGroup !== '') this.#o.metrics?.recordFinal(p.state.a.ipGroup, 'inbound', status)
     // A real response from B (not a timeout or transport failure we stand in for).
@@ -1152,40 +1161,51 @@ export class B2bua {
       if (!t || !px) return false
       if (!iface) continue
       let counters = p.state.admission.counters
-      if (t.group !== p.state.admission.destGroup) {
-        // A new target group: its own limits apply (admission per failover target), and the group
-        // given up no longer holds a slot for this call. The source group was admitted already.
-        if (t.group !== p.state.admission.sourceGroup) {
-          const a = await admit(this.#o.store, this.#o.pipeline(), t.group, p.id, {
-            holdMs: defaultTtlPolicy.maxCallMs,
-          })
-          if (!a.ok) {
-            this.#o.metrics?.admissionRejections.inc({ ip_group: t.group, cause: a.cause })
-            p.log.info({ group: t.group, cause: a.cause }, 'Skipped failover target: admission')
-            continue
+      // A slot taken here that the stored call does not list yet: given back if the move fails.
+      let taken: string | undefined
+      try {
+        if (t.group !== p.state.admission.destGroup) {
+          // A new target group: its own limits apply (admission per failover target), and the group
+          // given up no longer holds a slot for this call. The source group was admitted already.
+          if (t.group !== p.state.admission.sourceGroup) {
+            const a = await admit(this.#o.store, this.#o.pipeline(), t.group, p.id, {
+              holdMs: defaultTtlPolicy.maxCallMs,
+            })
+            if (!a.ok) {
+              this.#o.metrics?.admissionRejections.inc({ ip_group: t.group, cause: a.cause })
+              p.log.info({ group: t.group, cause: a.cause }, 'Skipped failover target: admission')
+              continue
+            }
+            if (a.held) {
+              counters = [...counters, t.group]
+              taken = t.group
+            }
           }
-          if (a.held) counters = [...counters, t.group]
+          const old = p.state.admission.destGroup
+          if (old !== p.state.admission.sourceGroup && counters.includes(old)) {
+            await this.#o.store.releaseCall(old, p.id)
+            counters = counters.filter((g) => g !== old)
+          }
         }
-        const old = p.state.admission.destGroup
-        if (old !== p.state.admission.sourceGroup && counters.includes(old)) {
-          await this.#o.store.releaseCall(old, p.id)
-          counters = counters.filter((g) => g !== old)
+        const b = this.#bLeg(p.aInvite, t, px, iface)
+        const next: DialogState = {
+          ...p.state,
+          b: {
+            ...b,
+            callId: p.state.b.callId,
+            localTag: p.state.b.localTag,
+            localCSeq: p.state.b.localCSeq + 1,
+          },
+          admission: { ...p.state.admission, destGroup: t.group, counters },
         }
+        p.state = await this.#o.store.updateCall(next)
+      } catch (err) {
+        // The call keeps its stored state, whose holds its end releases; not the slot taken here.
+        if (taken !== undefined) void releaseAdmission(this.#o.store, taken, p.id)
+        throw err
       }
       p.target = target
       p.proxy = proxy
-      const b = this.#bLeg(p.aInvite, t, px, iface)
-      const next: DialogState = {
-        ...p.state,
-        b: {
-          ...b,
-          callId: p.state.b.callId,
-          localTag: p.state.b.localTag,
-          localCSeq: p.state.b.localCSeq + 1,
-        },
-        admission: { ...p.state.admission, destGroup: t.group, counters },
-      }
-      p.state = await this.#o.store.updateCall(next)
       p.bIface = iface
       p.log.info({ group: t.group, proxy: `${px.address}:${px.port}` }, 'Failed over to the next target')
       await this.#sendBInvite(p)
