@@ -103,6 +103,13 @@ export interface NgHandlerOptions {
   fallback: RelayBackend
   /** No packets from a party for this long reports a media timeout. Default 60,000; 0 disables. */
   mediaTimeoutMs?: number
+  /**
+   * A call never answered is deleted this long after its last signal (offer), ports back to the
+   * pool: signalling that would have sent `delete` may have died while it rang, or never learnt of
+   * the session (the offer's reply lost). Default 3,600,000 (an hour: far beyond any ringing time);
+   * 0 disables.
+   */
+  offerTimeoutMs?: number
   /** Suites offered toward an SRTP party when the offerer had none to copy. */
   defaultSuites?: readonly SrtpSuiteName[]
   /** Per stream: fires once for each party and media section that went silent. */
@@ -967,8 +974,18 @@ export class MediaNgHandler implements NgRequestHandler {
 
   private tick(): void {
     const limit = this.o.mediaTimeoutMs ?? 60_000
+    const offerLimit = this.o.offerTimeoutMs ?? 3_600_000
     const t = this.now()
-    for (const call of this.calls.values()) {
+    for (const call of [...this.calls.values()]) {
+      if (!call.answered && offerLimit > 0 && t - this.wall(call.lastSignal) >= offerLimit) {
+        // Nobody will delete it: the media timeout watches answered calls only.
+        this.logger.warn(
+          { callId: call.callId, fromTag: call.fromTag, idleMs: t - this.wall(call.lastSignal) },
+          'Deleting a call offered but never answered nor deleted',
+        )
+        this.destroy(call)
+        continue
+      }
       this.forEachPair(call, (p) => p.tick())
       if (limit <= 0 || !call.answered) continue
       for (const m of call.monologues) {
