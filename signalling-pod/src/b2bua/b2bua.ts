@@ -289,6 +289,8 @@ export class B2bua {
    * transaction that long, RFC 6026 §7.2).
    */
   readonly #reinvites = new Map<string, RelayedReinvite>()
+  /** What a CANCEL of a re-INVITE does (RFC 3261 §9.1), by the re-INVITE's server transaction. */
+  readonly #reinviteCancels = new WeakMap<InviteServerTransaction, () => void>()
   /** CANCELs to and from other processes (shared store only; docs/b2bua.md, "Multi-process"). */
   readonly #relay: CancelRelay | undefined
   /** `security.rateLimit`: buckets per source address, bans shared through Redis when there is one. */
@@ -1412,6 +1414,7 @@ export class B2bua {
     const toTag = p?.state.a.localTag ?? invite.lastToTag
     tx.respond(createResponse(cancel, 200, toTag ? { toTag } : {}))
     if (p) this.#cancelPending(p)
+    else this.#reinviteCancels.get(invite)?.()
   }
 
   /**
@@ -1479,6 +1482,14 @@ export class B2bua {
     const remoteTag = cancel.fromTag
     if (!relay || !callId || !remoteTag || !invite) {
       tx.respond(createResponse(cancel, 481))
+      return
+    }
+    if (cancel.toTag !== undefined) {
+      // The CANCEL of a re-INVITE (its To, with the tag, is the re-INVITE's, §9.1; an INVITE not
+      // stored yet has none), whose transaction only the process relaying it holds: not handed over
+      // and nothing recorded. Received, without effect, as for an answered INVITE (§9.2).
+      const found = await this.#o.store.findByLeg({ callId, localTag: cancel.toTag, remoteTag })
+      tx.respond(createResponse(cancel, found ? 200 : 481))
       return
     }
     // Atomically: the early call, or — not stored yet, its INVITE still being routed by the process
@@ -1898,6 +1909,14 @@ export class B2bua {
     const key = { callId, localTag: req.toTag, remoteTag: req.fromTag }
     const seq = req.cseq?.seq ?? 0
     const bye = req.method === 'BYE'
+    // A CANCEL of a re-INVITE (RFC 3261 §9.1) may come while it is looked up and written: noted
+    // here, acted on once the re-INVITE is relayed (or instead of relaying it).
+    const cancel: { wanted: boolean; send?: () => void } = { wanted: false }
+    if (tx.kind === 'invite-server')
+      this.#reinviteCancels.set(tx, () => {
+        cancel.wanted = true
+        cancel.send?.()
+      })
     let found: FoundCall | undefined
     let stale: boolean
     if (bye) {
@@ -2038,9 +2057,13 @@ export class B2bua {
     if (reKey) this.#reinvites.set(reKey, relayed)
     this.#inflight++
     let done = false
+    let provisional = false
     // `received`: a response from Y, whose Inbound rules apply (not a timeout we stand in for).
     const complete = async (res: SipResponse, received = true) => {
       if (res.status < 200) {
+        // From the first provisional response on, a CANCEL may go to Y (RFC 3261 §9.1).
+        provisional = true
+        if (cancel.wanted) cancel.send?.()
         if (req.method === 'INVITE' && res.status > 100) {
           this.#manipulate('Inbound', leg.ipGroup, res, log)
           const r = mirrorResponse(req, res, undefined, xContact)
@@ -2134,11 +2157,36 @@ export class B2bua {
         )
       }
     }
-    this.#sendRequest(yIface, out, yDest, {
+    if (cancel.wanted) {
+      // X cancelled the re-INVITE before it could be relayed: it never reaches Y (§9.2: 487).
+      done = true
+      this.#inflight--
+      if (reKey) this.#reinvites.delete(reKey)
+      tx.respond(createResponse(req, 487))
+      if (offer) await this.#uncountOffer(sent, y, yVersionBefore)
+      return
+    }
+    const yTx = this.#sendRequest(yIface, out, yDest, {
       onResponse: (res) => this.#guard(complete(res), req),
       onTimeout: () => this.#guard(complete(createResponse(out, 408), false), req),
       onTransportError: () => this.#guard(complete(createResponse(out, 503), false), req),
     })
+    // X's CANCEL goes on to Y once Y sent a provisional response; Y's final response — 487, or a
+    // 2xx that crossed the CANCEL — is relayed to X like any. Without a final response 64·T1 after
+    // the CANCEL the re-INVITE is given up (§9.1) and X gets 487.
+    let cancelSent = false
+    cancel.send = () => {
+      if (!provisional || cancelSent || done) return
+      cancelSent = true
+      const c = buildCancel(out)
+      this.#manipulate('Outbound', leg.ipGroup, c, log)
+      this.#sendRequest(yIface, c, yDest, { onResponse: () => {}, onTimeout: () => {} })
+      setTimeout(() => {
+        if (done) return
+        yTx.dispose()
+        this.#guard(complete(createResponse(out, 487), false), req)
+      }, ACK_WAIT_MS).unref()
+    }
     log.debug({ method: req.method }, 'Relayed in-dialog request')
   }
 
