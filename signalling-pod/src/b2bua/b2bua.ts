@@ -44,6 +44,7 @@ import {
   type RouteTarget,
   releaseAdmission,
   resolveRouteTargets,
+  scanner,
 } from '../pipeline/pipeline.ts'
 import { type AckNotice, type CancelNotice, CancelRelay, type EarlyByeNotice } from './cancel-relay.ts'
 import { inviteCSeqOfTag, inviteTag, isTagOfInvite } from './invite-tag.ts'
@@ -453,8 +454,12 @@ export class B2bua {
   readonly delegate: InterfaceDelegate = {
     layerDelegate: (iface): TransactionLayerDelegate => ({
       onRequest: (req, tx) => this.#onRequest(iface, req, tx),
-      onAck: (ack) => this.#guard(this.#onAck(iface, ack), ack),
-      onCancel: (c, tx, inv) => this.#onCancel(iface, c, tx, inv),
+      onAck: (ack) => {
+        if (!this.#scanned(ack)) this.#guard(this.#onAck(iface, ack), ack)
+      },
+      onCancel: (c, tx, inv) => {
+        if (!this.#scanned(c, tx)) this.#onCancel(iface, c, tx, inv)
+      },
     }),
   }
 
@@ -464,8 +469,28 @@ export class B2bua {
     )
   }
 
+  /**
+   * Pipeline step 1 on every request, in dialog or not, ACK and CANCEL included: a malicious
+   * signature is dropped silently (or answered 403 when its action is Reject) before any other work
+   * — no rate-limit or Redis look-up, no 483/481/503 that would tell a scanner a SIP server is here
+   * (issue 4, Deliver 2). True when the request was handled so.
+   */
+  #scanned(req: SipRequest, tx?: ServerTransaction): boolean {
+    const s = scanner(this.#o.pipeline().signatures, req)
+    if (s.kind === 'pass') return false
+    const d = s.decision
+    this.#o.metrics?.recordDecision(d)
+    if (d.type === 'reply' && tx) tx.respond(createResponse(req, d.code, { reason: d.reason }))
+    else {
+      this.counters.scannersDropped++
+      tx?.dispose()
+    }
+    return true
+  }
+
   #onRequest(iface: SipInterfaceRuntime, req: SipRequest, tx: ServerTransaction, gated = false): void {
     if (!gated) {
+      if (this.#scanned(req, tx)) return
       // Per-source rate limit and bans first, before anything that costs (docs/b2bua.md).
       const gate = this.#sourceGate(iface, req, tx)
       if (gate === false) return

@@ -38,6 +38,7 @@ export {
   resolveTarget,
   srvName,
 } from './resolver.ts'
+export { scanner } from './scanner.ts'
 export type {
   Decision,
   InboundContext,
