@@ -187,6 +187,26 @@ class Monologue {
     if (i === 0) this.media0 = pm
     else this.more = withAt(this.more ?? [], i - 1, pm)
   }
+
+  /**
+   * This party's negotiated state (label, latching, ICE credentials and each section's
+   * {@link PartyMedia.saved}), and a function that puts it back: a refused re-offer changes nothing
+   * (RFC 3264 §8). Sections added since are the offer's own cleanup.
+   */
+  saved(): () => void {
+    const { label, flags, ice } = this
+    const sections: (() => void)[] = []
+    for (let i = 0; i < this.mediaCount; i++) {
+      const pm = this.media(i)
+      if (pm) sections.push(pm.saved())
+    }
+    return () => {
+      this.label = label
+      this.flags = flags
+      this.ice = ice
+      for (const restore of sections) restore()
+    }
+  }
 }
 
 /** Call.flags bits. */
@@ -465,6 +485,8 @@ export class MediaNgHandler implements NgRequestHandler {
     }
     const xm = x as Monologue
     const ym = y as Monologue
+    // A re-offer: what it would change is put back if it fails (the B2BUA answers 488, the session stays).
+    const restore = isNew || !call.monologue(xm.tag) ? [] : [xm.saved(), ym.saved()]
     xm.label = req.label ?? xm.label
     this.latchFlags(xm, req.flags)
     const created: StreamPair[] = []
@@ -545,6 +567,7 @@ export class MediaNgHandler implements NgRequestHandler {
       this.rewriteSession(sdp, ym, req, 'forward')
       if (hasFlag(req.flags, 'loop-protect')) sdp.setAttribute('rtpengine', this.instanceId())
     } catch (e) {
+      for (const put of restore) put()
       if (isNew || created.length > 0) {
         for (const p of created) p.close()
         for (const [alloc, a] of allocated) alloc.release(a)

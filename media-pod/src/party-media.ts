@@ -127,6 +127,27 @@ export class PartyMedia {
     if (v.length > 0 || this.srtp) this.srtpState().offeredIn = v.length > 0 ? v : NO_CRYPTOS
   }
 
+  /**
+   * What an offer or answer negotiates for this party (addresses, protocol, codecs, mux, SDES
+   * state), and a function that puts it back: a refused re-offer leaves the session as it was (RFC
+   * 3264 §8). The relay pair, the side and the media timeout mark are not negotiated and stay.
+   */
+  saved(): () => void {
+    const { peerAddress, peerPort, peerRtcpAddress, peerRtcpPort, proto, codecs } = this
+    const mux = this.flags & MUX
+    const srtp = this.srtp ? { ...this.srtp } : null
+    return () => {
+      this.peerAddress = peerAddress
+      this.peerPort = peerPort
+      this.peerRtcpAddress = peerRtcpAddress
+      this.peerRtcpPort = peerRtcpPort
+      this.proto = proto
+      this.codecs = codecs
+      this.flags = (this.flags & ~MUX) | mux
+      this.srtp = srtp
+    }
+  }
+
   private srtpState(): PartySrtp {
     this.srtp ??= { cryptoIn: null, cryptoOut: null, offeredOut: null, offeredIn: NO_CRYPTOS }
     return this.srtp

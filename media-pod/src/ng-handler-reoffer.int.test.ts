@@ -1,0 +1,105 @@
+import { strict as assert } from 'node:assert'
+import { audioSdp, endpointOf, Peer, portBase, rtpPacket } from '../../e2e/media/helpers.ts'
+import type { NgRequest, NgResponse } from '../../lib/media/control/ng-message.ts'
+import { PortAllocator } from '../../lib/media/relay/port-allocator.ts'
+import { MediaNgHandler, type RealmRuntime } from './ng-handler.ts'
+import { DgramRelayBackend } from './relay/dgram-relay.ts'
+import { NativeRelayBackend } from './relay/native-backend.ts'
+
+/**
+ * A re-offer the handler refuses leaves the session as it was (RFC 3264 §8: the old description
+ * stays in force when an offer is rejected; the B2BUA answers it 488 and keeps the call, docs/b2bua.md).
+ * What the refused offer said — a new address, codecs — must not reach the relay later, when the
+ * other party's re-offer programs the pair again. Real handler, allocator and relays (native when
+ * built, and dgram), loopback only.
+ */
+
+const ctx = { cookie: 'c', remote: { address: '127.0.0.1', port: 9 }, warnings: [] }
+
+for (const backend of ['native', 'dgram'] as const) {
+  describe(`media pod NG handler: a refused re-offer changes nothing (${backend})`, function () {
+    this.timeout(20_000)
+    const base = portBase(100)
+    const allocator = new PortAllocator({ min: base, max: base + 99 }, { quarantineMs: 0 })
+    const realms = new Map<string, RealmRuntime>([
+      [
+        'lan',
+        { name: 'lan', bindAddress: '127.0.0.1', advertisedAddress: '127.0.0.1', allocator, maxSessions: 50 },
+      ],
+    ])
+    const fallback = new DgramRelayBackend()
+    const native = backend === 'native' ? NativeRelayBackend.create(1) : null
+    const handler = new MediaNgHandler({ realms, defaultRealm: 'lan', native, fallback, mediaTimeoutMs: 0 })
+    const req = (r: Record<string, unknown>) =>
+      handler.handle(r as unknown as NgRequest, ctx) as Promise<NgResponse & { sdp: string }>
+
+    after(async () => {
+      handler.close()
+      await native?.close()
+      await fallback.close()
+    })
+
+    it("keeps relaying to A's address after A's refused re-offer named another, through B's re-offer", async function () {
+      if (backend === 'native' && !native) this.skip()
+      const a = await Peer.open()
+      const aMoved = await Peer.open()
+      const b = await Peer.open()
+      try {
+        const offer = await req({
+          command: 'offer',
+          'call-id': 'refused',
+          'from-tag': 'a',
+          'to-tag': 'b',
+          sdp: audioSdp(a.port, { codecs: '0 101' }),
+        })
+        await req({
+          command: 'answer',
+          'call-id': 'refused',
+          'from-tag': 'a',
+          'to-tag': 'b',
+          sdp: audioSdp(b.port, { codecs: '0 101' }),
+        })
+        // A re-offers a new port with nothing but a codec the codec filter strips: refused.
+        await assert.rejects(
+          req({
+            command: 'offer',
+            'call-id': 'refused',
+            'from-tag': 'a',
+            'to-tag': 'b',
+            sdp: audioSdp(aMoved.port, { codecs: '8' }),
+            codec: { strip: ['PCMA'] },
+          }),
+          /no offered codec/,
+        )
+        // B re-offers (a session refresh): the pair is programmed again, A still as it was.
+        const re = await req({
+          command: 'offer',
+          'call-id': 'refused',
+          'from-tag': 'b',
+          'to-tag': 'a',
+          sdp: audioSdp(b.port, { codecs: '0 101' }),
+        })
+        assert.equal(re.result, 'ok')
+        const toB = endpointOf(offer.sdp).port // B sends to our B-side port
+        for (let i = 0; i < 3; i++) await b.send(rtpPacket(i, 0, 0xbbbb), toB)
+        await a.waitFor(3)
+        assert.deepEqual(
+          a.received.map((r) => r.msg),
+          [0, 1, 2].map((i) => rtpPacket(i, 0, 0xbbbb)),
+        )
+        assert.equal(aMoved.received.length, 0, 'nothing to the address of the refused offer')
+        const q = await req({ command: 'query', 'call-id': 'refused' })
+        const aStream = (
+          q.tags as Record<string, { medias: { streams: { 'advertised endpoint': { port: number } }[] }[] }>
+        ).a?.medias[0]?.streams[0]
+        assert.equal(aStream?.['advertised endpoint'].port, a.port)
+      } finally {
+        await req({ command: 'delete', 'call-id': 'refused' }).catch(() => {})
+        a.close()
+        aMoved.close()
+        b.close()
+      }
+      assert.equal(allocator.counts().inUse, 0)
+    })
+  })
+}
