@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis'
 import type { SipRequest, SipResponse } from '../../lib/sip/message/message.ts'
 import { scripts } from '../../lib/state/redis-scripts.ts'
 import { RedisStore } from '../../lib/state/redis-store.ts'
-import { cdrLines, type Sbc } from './harness.ts'
+import { cdrLines, type Sbc, sample, scrape } from './harness.ts'
 import { until, useTwoProcesses } from './two-processes.ts'
 import { newBranch, request, response, sipRequest, sipResponse } from './udp-peer.ts'
 
@@ -153,6 +153,41 @@ describe('B2BUA: a BYE in one Redis round trip', function () {
       )
     })
   }
+
+  it('a challenged BYE the caller does not send again: the SBC ends the call (BYE to the callee again, one CDR, gauges, no keys)', async () => {
+    const { callId, req, byesAtCallee } = await answeredCall(t.a)
+    const active = async () =>
+      sample(await scrape(t.a.ports.http), 'sbc_calls_active{ip_group="carrier"}') +
+      sample(await scrape(t.b.ports.http), 'sbc_calls_active{ip_group="carrier"}')
+    const before = await active()
+    await t.caller.send(req('BYE', 2), t.b.ports.pbx)
+    await until('the BYE at the callee', async () => byesAtCallee().length === 1)
+    const first = byesAtCallee()[0]!
+    await t.callee.send(
+      sipResponse(first.msg as SipRequest, 401, 'Unauthorized', 'callee1', t.uasPort).replace(
+        'Content-Length: 0',
+        'WWW-Authenticate: Digest realm="callee", nonce="n1"\r\nContent-Length: 0',
+      ),
+      first.port,
+    )
+    await t.caller.waitFor(response(401, callId, 'BYE'), '401 at the caller')
+    // The caller has no credentials and never sends the BYE again. The process that put the call
+    // back ends it once the BYE had its time to come again (16 s; the record lives 32 s).
+    await t.callee.waitFor(
+      (m) =>
+        request('BYE')(m) && m.callId === first.msg.callId && m.cseq?.seq === (first.msg.cseq?.seq ?? 0) + 1,
+      "the SBC's own BYE at the callee",
+      25_000,
+    )
+    await until('the CDR', async () => cdrsOf(callId).length === 1)
+    const [cdr] = cdrsOf(callId)
+    assert.equal((cdr?.hangup as { by?: string }).by, 'caller')
+    assert.equal((cdr?.hangup as { reason?: string }).reason, 'bye')
+    await until('no keys left', async () => (await callKeys()).length === 0)
+    assert.equal(await active(), before - 1, 'the call is no longer counted active')
+    await new Promise((r) => setTimeout(r, 300))
+    assert.equal(cdrsOf(callId).length, 1, 'one CDR')
+  })
 
   it("a BYE crossing the SBC's own hang-up (call claimed terminated) is answered 200, not relayed, no second CDR", async () => {
     const { callId, fromTag, req, byesAtCallee } = await answeredCall(t.a)

@@ -166,6 +166,13 @@ interface PendingInvite {
 const ACK_WAIT_MS = 32_000
 
 /**
+ * How long a call whose BYE was challenged (401/407) waits for that BYE again, with credentials,
+ * before the SBC ends it (#endChallenged): far beyond the round trip a UA that has credentials takes
+ * to send it again (RFC 3261 §22.2), and well inside the 64·T1 the put-back record lives.
+ */
+const CHALLENGED_BYE_WAIT_MS = 16_000
+
+/**
  * A re-INVITE this process relays from leg X to leg Y: its CSeq number on Y, and once X's ACK of
  * the 2xx was relayed, that ACK as sent, for each 2xx Y sends again (RFC 3261 §13.2.2.4).
  */
@@ -2167,6 +2174,13 @@ export class B2bua {
         bye && (res.status === 401 || res.status === 407) && (await this.#restoreChallenged(sent!, log))
       this.#manipulate('Outbound', xLeg.ipGroup, answer, log)
       tx.respond(answer)
+      if (challenged) {
+        const status = res.status
+        setTimeout(
+          () => this.#guard(this.#endChallenged(challenged, x, status, log), req),
+          CHALLENGED_BYE_WAIT_MS,
+        ).unref()
+      }
       if (bye && !challenged) {
         log.info({ endedBy: x, status: res.status }, 'Ended call')
         const reason = req.header('reason')
@@ -2218,16 +2232,64 @@ export class B2bua {
   /**
    * Puts back a call whose BYE did not end it after all (its callee challenged it, or it could not
    * be relayed) — one write, rare. Without admission holds: the session ended with the BYE (RFC 3261
-   * §15), so the holds stay released and the call's end releases none. False when it could not be
-   * stored (the store is down, or the legs were taken): the call then ends as with any other answer.
+   * §15), so the holds stay released and the call's end releases none. Returns the call as stored;
+   * undefined when it could not be stored (the store is down, or the legs were taken): the call then
+   * ends as with any other answer.
    */
-  async #restoreChallenged(state: DialogState, log: Logger): Promise<boolean> {
+  async #restoreChallenged(state: DialogState, log: Logger): Promise<DialogState | undefined> {
     try {
-      await this.#o.store.restoreCall({ ...state, admission: { ...state.admission, counters: [] } })
-      return true
+      return await this.#o.store.restoreCall({ ...state, admission: { ...state.admission, counters: [] } })
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'Could not put back the call of a BYE not answered 2xx')
-      return false
+      return undefined
+    }
+  }
+
+  /**
+   * The call put back for a BYE leg Y challenged (`restored`, see #restoreChallenged) whose sender X
+   * did not send that BYE again: X ended the session when it sent it (RFC 3261 §15.1.1), so the SBC
+   * ends the call as its hang-up does on Y alone — claimed with a compare-and-set ('terminated': a
+   * BYE crossing it is answered, not relayed), BYE to Y with the next CSeq, then the CDR, the
+   * active-call gauges, the media and the record (#end). Nothing when the call is gone (the BYE came
+   * again and ended it) or X's CSeq moved on (it came again and was challenged again: that one's
+   * wait ends it); Y's own requests meanwhile do not matter.
+   */
+  async #endChallenged(restored: DialogState, x: LegName, status: number, log: Logger): Promise<void> {
+    const y = other(x)
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const s = await this.#o.store.getCall(restored.id)
+      if (s?.state !== 'confirmed' || s[x].remoteCSeq !== restored[x].remoteCSeq) return
+      let claimed: DialogState
+      try {
+        claimed = await this.#o.store.updateCall({
+          ...s,
+          state: 'terminated',
+          [x]: { ...s[x], state: 'terminated' },
+          [y]: { ...s[y], localCSeq: s[y].localCSeq + 1, state: 'terminated' },
+        })
+      } catch (err) {
+        if (err instanceof VersionConflictError) continue
+        if (err instanceof CallNotFoundError) return
+        throw err
+      }
+      const leg = claimed[y]
+      const iface = this.#o.interfaces().get(leg.peer.localInterface ?? '')
+      if (iface) {
+        const bye = buildInDialogRequest('BYE', leg, leg.localCSeq, iface, 70, this.#contactUser(leg.ipGroup))
+        this.#manipulate('Outbound', leg.ipGroup, bye, log)
+        this.#sendRequest(iface, bye, legDestination(leg, this.#o.podName), {
+          onResponse: () => {},
+          onTimeout: () => {},
+          onTransportError: () => {},
+        })
+      }
+      const detail = `BYE answered ${status} and not sent again`
+      log.info({ endedBy: x, status }, 'Ended call: challenged BYE not sent again')
+      await this.#end(
+        { ...claimed, state: s.state },
+        { by: x === 'a' ? 'caller' : 'callee', reason: 'bye', code: 200, detail },
+      )
+      return
     }
   }
 
