@@ -687,7 +687,12 @@ export class B2bua {
         const admitted = admit(this.#o.store, pipeline, g, id, { holdMs: defaultTtlPolicy.maxCallMs })
         const a = admitted instanceof Promise ? await admitted : admitted
         if (!a.ok) {
-          await this.#release(counters, id)
+          // The store did not answer in time (Redis down or stalled): every further round trip
+          // before the 503 would add its own deadline to it (issue 4, Deliver 5: 503 within
+          // 100 ms), so the release is not waited for and no look-up is made — it could only fail.
+          const storeDown = a.cause === 'store-unavailable'
+          if (storeDown) void this.#release(counters, id).catch(() => {})
+          else await this.#release(counters, id)
           if (cancelledEarly()) {
             // The caller's CANCEL came while the store answered.
             await endCancelled(dlog, target.group, 'Cancelled call while it was admitted', {
@@ -699,7 +704,8 @@ export class B2bua {
           // A copy of an INVITE another process made a call of holds a slot itself: at a group's
           // limit it is refused here, before createCall would have found it (shared store only).
           // The same look-up deletes a CANCEL mark another process recorded for this INVITE.
-          const held = this.#relay ? await this.#callOfLegA(req, true).catch(() => undefined) : undefined
+          const held =
+            this.#relay && !storeDown ? await this.#callOfLegA(req, true).catch(() => undefined) : undefined
           if (held) {
             this.#answerCollision(req, tx, held, false, dlog)
             return

@@ -106,6 +106,24 @@ describe('SourceRateLimiter (token bucket per source address)', () => {
     assert.equal(shared.lookups, 1, 'one lookup for the three')
   })
 
+  it('decides a new source without its lookup when the shared list does not answer (Redis stalled), and applies the answer once it comes', async () => {
+    // A lookup that has not answered: with Redis stalled it takes the store's whole deadline, and
+    // the INVITE waiting on it needs the store once more before its 503.
+    let answer: (ms: number) => void = () => {}
+    const stalled: SharedBans = {
+      ban: async () => {},
+      remaining: () => new Promise<number>((resolve) => (answer = resolve)),
+    }
+    const l = new SourceRateLimiter({ now, shared: stalled, firstLookupWaitMs: 1 })
+    const s = { requestsPerSecond: 100, burst: 100, banSeconds: 10 }
+    assert.equal(await l.check('192.0.2.1', s, false), 'pass')
+    assert.equal(sync(l.check('192.0.2.1', s, false)), 'pass', 'the next requests do not wait either')
+    // Another pod had banned it: its later requests are dropped.
+    answer(60_000)
+    await new Promise((r) => setImmediate(r))
+    assert.equal(sync(l.check('192.0.2.1', s, false)), 'banned')
+  })
+
   it('goes on with its local view when the shared list fails', async () => {
     const shared = new MapBans(now)
     shared.fail = true

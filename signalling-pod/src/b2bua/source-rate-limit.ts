@@ -39,6 +39,14 @@ export interface SourceRateLimiterOptions {
   recheckMs?: number
   /** Most shared-ban lookups in flight; a new source beyond it is not waited for. Default 256. */
   maxLookups?: number
+  /**
+   * How long a new source's first request waits for its shared-ban lookup (default 10 ms; a
+   * reachable Redis answers in about 1 ms). Past it the request is decided with what this process
+   * knows, and the lookup's answer still counts for the next requests: with Redis stalled the
+   * lookup takes the store's whole deadline, and the INVITE behind it needs the store again, so
+   * waiting for both would push its 503 past the 100 ms of issue 4, Deliver 5.
+   */
+  firstLookupWaitMs?: number
   /** A shared-ban write or lookup failed (Redis trouble): the limiter goes on with what it knows. */
   onError?: (err: unknown) => void
 }
@@ -75,6 +83,7 @@ export class SourceRateLimiter {
   readonly #shared: SharedBans | undefined
   readonly #recheckMs: number
   readonly #maxLookups: number
+  readonly #firstWaitMs: number
   readonly #onError: (err: unknown) => void
   readonly #sources = new Map<string, Source>()
   #lookups = 0
@@ -86,6 +95,7 @@ export class SourceRateLimiter {
     this.#shared = o.shared
     this.#recheckMs = o.recheckMs ?? 1000
     this.#maxLookups = o.maxLookups ?? 256
+    this.#firstWaitMs = o.firstLookupWaitMs ?? 10
     this.#onError = o.onError ?? (() => {})
   }
 
@@ -124,7 +134,13 @@ export class SourceRateLimiter {
         this.#lookups++
         const lookup = this.#lookUp(shared, address, src)
         if (!seen) {
-          src.first = lookup.then(() => {
+          src.first = new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, this.#firstWaitMs)
+            lookup.then(() => {
+              clearTimeout(timer)
+              resolve()
+            })
+          }).then(() => {
             known.first = undefined
           })
           return src.first.then(() => this.#decide(address, known, s, inDialog))
