@@ -496,10 +496,27 @@ describe('kube-sbc signalling: re-INVITEs both legs when the media pod dies', fu
         Number(origin(call.final.body.toString())[1]) + 1,
         'o= session version + 1 toward the caller',
       )
-      await carrier.waitFor(
+      const ackB = await carrier.waitFor<SipRequest>(
         (m) => carrier.request('ACK')(m) && carrier.received.indexOf(m) > carrierSeen,
         'ACK',
       )
+      // Each peer sends its 2xx again, as if the ACK had been lost: the same ACK comes again
+      // (RFC 3261 §13.2.2.4), the caller's with the answer.
+      const acksLike = (ua: SipUa, ack: SipRequest) =>
+        ua.received.filter(
+          (m) => ua.request('ACK')(m) && m.callId === ack.callId && m.header('cseq') === ack.header('cseq'),
+        ) as SipRequest[]
+      for (const [ua, re, ack] of [
+        [pbx, reA, ackA],
+        [carrier, reB, ackB],
+      ] as const) {
+        await ua.answerAgain(re)
+        await eventually(
+          async () => acksLike(ua, ack).length === 2,
+          'the ACK sent again for the 2xx sent again',
+        )
+        assert.equal(acksLike(ua, ack)[1]?.body.toString(), ack.body.toString(), 'the same ACK')
+      }
       // RTP both ways through media b.
       const [pbxBefore, carrierBefore] = [pbxRtp.received.length, carrierRtp.received.length]
       for (let i = 0; i < 3; i++) await pbxRtp.send(rtpPacket(10 + i, 8, 0xa), newA)

@@ -26,6 +26,8 @@ export class SipUa {
   private readonly waiters: (() => void)[] = []
   /** Responses already sent, by request key, to answer retransmissions. */
   private readonly answered = new Map<string, Buffer>()
+  /** The response sent to each request received, and where: {@link answerAgain}. */
+  private readonly answers = new WeakMap<SipRequest, { out: Buffer; port: number }>()
   private autoAnswer: ((req: SipRequest) => Answer | undefined) | undefined
 
   private constructor(socket: Socket) {
@@ -49,6 +51,7 @@ export class SipUa {
         if (a) {
           const out = this.response(msg, a.status, a.sdp, a.contact)
           this.answered.set(key, out)
+          this.answers.set(msg, { out, port: rinfo.port })
           socket.send(out, rinfo.port, rinfo.address)
         }
       }
@@ -71,6 +74,16 @@ export class SipUa {
   /** How requests are answered: BYE 200 by default; INVITE as `answer` says (undefined: ignored). */
   answerWith(answer: (req: SipRequest) => Answer | undefined): void {
     this.autoAnswer = (req) => (req.method === 'BYE' ? { status: 200 } : answer(req))
+  }
+
+  /**
+   * Sends the response given to `req` once more, as a UA does with a 2xx whose ACK it has not seen
+   * (RFC 3261 §13.3.1.4): the test decides when, e.g. after the ACK came, as if it had been lost.
+   */
+  async answerAgain(req: SipRequest): Promise<void> {
+    const a = this.answers.get(req)
+    if (!a) throw new Error(`no response was sent to ${req.method} ${req.header('cseq')}`)
+    await this.send(a.out, a.port)
   }
 
   /** Waits for the first message received matching `pred` (bounded). */

@@ -1889,11 +1889,15 @@ export class B2bua {
       sdp,
     )
     manipulateOutbound(this.#o.pipeline(), l.ipGroup, invite)
+    // The ACK as sent, for each 2xx the peer sends again: its ACK was lost (RFC 3261 §13.2.2.4).
+    let ackBytes: Buffer | undefined
     this.#inflight++
     const response = await new Promise<SipResponse>((resolve) => {
       this.#sendRequest(iface, invite, dest, {
         onResponse: (res) => {
-          if (res.status >= 200) resolve(res)
+          if (ackBytes && res.status >= 200 && res.status < 300)
+            iface.endpoint.transmitBytes(ackBytes, dest, ignoreSendError)
+          else if (res.status >= 200) resolve(res)
         },
         onTimeout: () => resolve(createResponse(invite, 408)),
         onTransportError: () => resolve(createResponse(invite, 503)),
@@ -1911,7 +1915,8 @@ export class B2bua {
         buildInDialogRequest('ACK', acked, seq, iface, 70, this.#contactUser(acked.ipGroup)),
         answer,
       )
-      await iface.endpoint.send(out, dest)
+      ackBytes = serialize(out)
+      await iface.endpoint.sendBytes(ackBytes, dest)
     }
     return { state: sent, response, ack }
   }
