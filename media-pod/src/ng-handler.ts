@@ -25,6 +25,7 @@ import { type Logger, nullLogger } from '../../lib/observability/logger.ts'
 import {
   type Crypto,
   cryptos,
+  effectiveDirection,
   type RtpMap,
   rtcp as rtcpAttribute,
   rtpMaps,
@@ -789,6 +790,8 @@ export class MediaNgHandler implements NgRequestHandler {
     p.peerRtcpPort = unspecified ? 0 : (rc?.port ?? m.port + 1)
     p.proto = intern(m.proto)
     p.codecs = orderedCodecs(m)
+    const dir = effectiveDirection(sdp, m)
+    p.silent = dir === 'recvonly' || dir === 'inactive'
   }
 
   /** rtpengine's `codec` strip/offer/mask/except (no transcoding: mask = strip). */
@@ -1014,12 +1017,16 @@ export class MediaNgHandler implements NgRequestHandler {
       for (const m of call.monologues) {
         for (let i = 0; i < m.mediaCount; i++) {
           const pm = m.media(i)
-          if (!pm || pm.timedOut) continue
+          // A party on hold that said it sends nothing (recvonly, inactive) is not expected to.
+          if (!pm || pm.timedOut || pm.silent) continue
           // Only the idle time: a whole stats snapshot per endpoint every second cost ~15 µs of the
           // event loop per endpoint on the native relay (docs/benchmarks/media.md, Session 4).
           const idleMs = pm.pair?.idleMs(pm.side)
           if (idleMs === undefined) continue
-          const idle = idleMs >= 0 ? idleMs : t - this.wall(call.lastSignal)
+          // From the later of the last packet and the last signal: the silence of a hold does not
+          // count once a re-INVITE resumed the call.
+          const sinceSignal = t - this.wall(call.lastSignal)
+          const idle = idleMs >= 0 ? Math.min(idleMs, sinceSignal) : sinceSignal
           if (idle < limit) continue
           pm.timedOut = true
           this.totals.mediaTimeouts++

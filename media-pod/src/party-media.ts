@@ -23,6 +23,7 @@ export const NO_CRYPTOS: readonly OfferedCrypto[] = Object.freeze([])
 const MUX = 1
 const TIMED_OUT = 2
 const SIDE_1 = 4
+const SILENT = 8
 
 /**
  * One party's view of one media section of a call, held by the NG handler for the whole call.
@@ -87,6 +88,17 @@ export class PartyMedia {
     this.flags = v ? this.flags | MUX : this.flags & ~MUX
   }
 
+  /**
+   * The party declared it sends no media (`recvonly` or `inactive` in its last SDP, RFC 3264 §5.1:
+   * hold): its silence is no media timeout.
+   */
+  get silent(): boolean {
+    return (this.flags & SILENT) !== 0
+  }
+  set silent(v: boolean) {
+    this.flags = v ? this.flags | SILENT : this.flags & ~SILENT
+  }
+
   /** The party went silent and was reported (media timeout). */
   get timedOut(): boolean {
     return (this.flags & TIMED_OUT) !== 0
@@ -134,7 +146,7 @@ export class PartyMedia {
    */
   saved(): () => void {
     const { peerAddress, peerPort, peerRtcpAddress, peerRtcpPort, proto, codecs } = this
-    const mux = this.flags & MUX
+    const negotiated = this.flags & (MUX | SILENT)
     const srtp = this.srtp ? { ...this.srtp } : null
     return () => {
       this.peerAddress = peerAddress
@@ -143,7 +155,7 @@ export class PartyMedia {
       this.peerRtcpPort = peerRtcpPort
       this.proto = proto
       this.codecs = codecs
-      this.flags = (this.flags & ~MUX) | mux
+      this.flags = (this.flags & ~(MUX | SILENT)) | negotiated
       this.srtp = srtp
     }
   }
