@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import { freePort } from '../../test/harness/free-port.ts'
 import { type Sbc, sbcPorts, startSbc } from './harness.ts'
 import { startStore, type TestStore, until } from './two-processes.ts'
@@ -28,7 +28,7 @@ describe('B2BUA: a new INVITE while Redis is stalled', function () {
     uacPort = await freePort()
     caller = await UdpPeer.open(uacPort)
     sbc = await startSbc(await sbcPorts(), uacPort, await freePort(), { redis: store.redis.url })
-    monitor = await new Redis(store.redis.url).monitor()
+    monitor = await store.client.monitor()
     monitor.on('monitor', (_time: string, args: string[]) => commands.push(args.join(' ')))
   })
   after(async () => {

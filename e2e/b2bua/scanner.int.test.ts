@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import { SipResponse } from '../../lib/sip/message/message.ts'
 import { freePort } from '../../test/harness/free-port.ts'
 import { type Sbc, sample, sbcPorts, scrape, startSbc } from './harness.ts'
@@ -29,7 +29,7 @@ describe('B2BUA: scanner requests of every shape dropped before any other work',
     port = await freePort()
     peer = await UdpPeer.open(port)
     sbc = await startSbc(await sbcPorts(), port, await freePort(), { redis: store.redis.url })
-    monitor = await new Redis(store.redis.url).monitor()
+    monitor = await store.client.monitor()
     monitor.on('monitor', (_time: string, args: string[]) => commands.push(args.join(' ')))
   })
   after(async () => {
