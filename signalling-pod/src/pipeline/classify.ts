@@ -62,7 +62,8 @@ export function compileClassification(
         r.host === null
           ? null
           : {
-              header: r.host.header.toLowerCase(),
+              // The CRD spells it RequestURI (HostHeaders); headerHosts knows it as request-uri.
+              header: r.host.header.toLowerCase().replace(/^requesturi$/, 'request-uri'),
               values: new Set(
                 [...r.host.values, ...(g.sipGroupName === null ? [] : [g.sipGroupName])].map((v) =>
                   v.toLowerCase(),
@@ -123,9 +124,21 @@ export function certificateNameMatches(
   return undefined
 }
 
-/** The host a header names: the URI host of a name-addr header, else the trimmed raw value; lower-case. */
+/**
+ * The host a header names, lower-case: the Request-URI's host, the sent-by host of the top Via (the
+ * hop that sent the request), else the URI host of each line of a name-addr header (the trimmed raw
+ * value when a line is not one).
+ */
 export function headerHosts(req: SipRequest, header: string): string[] {
   if (header === 'request-uri') return req.uri.kind === 'sip' ? [req.uri.host.toLowerCase()] : []
+  if (header === 'via') {
+    try {
+      const top = req.topVia
+      return top === undefined ? [] : [top.host.toLowerCase()]
+    } catch {
+      return []
+    }
+  }
   const out: string[] = []
   for (const raw of req.headerValues(header)) {
     try {

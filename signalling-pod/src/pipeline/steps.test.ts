@@ -122,6 +122,19 @@ describe('classification step', () => {
       want: 'zz-lab',
     },
     {
+      // IPGroup spec.classification.rules[].host.header is one of From, To, RequestURI, Via, Contact.
+      name: 'classifies by the Request-URI host (header RequestURI)',
+      rules: [rule('lab-ruri', { host: { header: 'RequestURI', values: ['sbc1.uclab.dev'] } })],
+      ctx: { transport: 'UDP', address: '198.51.100.1', interfaceName: 'si-trunk' },
+      want: 'zz-lab',
+    },
+    {
+      name: 'classifies by the sent-by host of the Via (header Via)',
+      rules: [rule('lab-via', { host: { header: 'Via', values: ['192.0.2.10'] } })],
+      ctx: { transport: 'UDP', address: '198.51.100.1', interfaceName: 'si-trunk' },
+      want: 'zz-lab',
+    },
+    {
       name: 'ignores rules without any condition',
       rules: [rule('lab-empty', {})],
       ctx: { transport: 'UDP', address: '198.51.100.1', interfaceName: 'si-trunk' },
