@@ -1055,6 +1055,13 @@ export class MediaNgHandler implements NgRequestHandler {
             } catch (err) {
               this.logger.warn({ err }, 'Media timeout notification failed')
             }
+            // Signalling ends the call and deletes it. When no delete comes — the call was already
+            // hung up but its delete never reached us, it moved to another pod, or nobody got the
+            // notice — the session would hold its ports for good: the pod deletes it itself.
+            if (call.deleteTimer === undefined) {
+              call.deleteTimer = setTimeout(() => this.destroy(call), orphanDelayMs(limit))
+              call.deleteTimer.unref()
+            }
           }
         }
       }
@@ -1245,6 +1252,12 @@ export class MediaNgHandler implements NgRequestHandler {
 }
 
 // ------------------------------------------------------------------ helpers
+
+/**
+ * How long a timed-out call waits for signalling's `delete` before the pod deletes it: one more
+ * media-timeout period, at least 10 s (signalling needs milliseconds; the rest is for `query`).
+ */
+const orphanDelayMs = (mediaTimeoutMs: number): number => Math.max(mediaTimeoutMs, 10_000)
 
 function monologueOf(call: Call, tag: string): Monologue | undefined {
   return call.monologue(tag)

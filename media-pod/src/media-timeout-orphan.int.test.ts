@@ -1,0 +1,83 @@
+import { strict as assert } from 'node:assert'
+import { audioSdp, endpointOf, Peer, portBase, rtpPacket } from '../../e2e/media/helpers.ts'
+import type { MediaTimeoutNotice } from '../../lib/media/control/media-timeout.ts'
+import type { NgRequest, NgResponse } from '../../lib/media/control/ng-message.ts'
+import { PortAllocator } from '../../lib/media/relay/port-allocator.ts'
+import { MediaNgHandler, type RealmRuntime } from './ng-handler.ts'
+import { DgramRelayBackend } from './relay/dgram-relay.ts'
+import { NativeRelayBackend } from './relay/native-backend.ts'
+
+/**
+ * A media timeout that no `delete` follows. Signalling ends the call it names and deletes the
+ * session, but it may have nothing to end: the call was hung up while its `delete` could not reach
+ * the pod (MediaAnchor.onTerminate never throws, counting on the pod to clean up), or it moved to
+ * another pod (re-anchoring) and the notice from the old one is ignored (media-timeouts.ts). The
+ * pod deletes such a session itself a while after its notice. Real handler and relay on loopback.
+ */
+
+const ctx = { cookie: 'c', remote: { address: '127.0.0.1', port: 9 }, warnings: [] }
+
+describe('media pod NG handler: a timed-out call nobody deletes', function () {
+  this.timeout(40_000)
+  const base = portBase(100)
+  const allocator = new PortAllocator({ min: base, max: base + 99 }, { quarantineMs: 0 })
+  const realms = new Map<string, RealmRuntime>([
+    [
+      'lan',
+      { name: 'lan', bindAddress: '127.0.0.1', advertisedAddress: '127.0.0.1', allocator, maxSessions: 50 },
+    ],
+  ])
+  const fallback = new DgramRelayBackend()
+  const native = NativeRelayBackend.create(1)
+  const notices: MediaTimeoutNotice[] = []
+  const handler = new MediaNgHandler({
+    realms,
+    defaultRealm: 'lan',
+    native,
+    fallback,
+    mediaTimeoutMs: 1_000,
+    onTimeout: (n) => notices.push(n),
+  })
+  const req = (r: Record<string, unknown>) =>
+    handler.handle(r as unknown as NgRequest, ctx) as Promise<NgResponse & { sdp: string }>
+  const until = async (cond: () => boolean | Promise<boolean>, what: string, ms: number) => {
+    const end = Date.now() + ms
+    while (!(await cond())) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+
+  after(async () => {
+    handler.close()
+    await native?.close()
+    await fallback.close()
+  })
+
+  it('is deleted by the pod after its notice, its ports back', async () => {
+    const a = await Peer.open()
+    const b = await Peer.open()
+    try {
+      await req({ command: 'offer', 'call-id': 'orphan', 'from-tag': 'a', sdp: audioSdp(a.port) })
+      const r = await req({
+        command: 'answer',
+        'call-id': 'orphan',
+        'from-tag': 'a',
+        'to-tag': 'b',
+        sdp: audioSdp(b.port),
+      })
+      await a.send(rtpPacket(1), endpointOf(r.sdp).port)
+      await b.waitFor(1)
+      await until(() => notices.length > 0, 'the media timeout notice', 10_000)
+      assert.equal(notices[0]?.callId, 'orphan')
+      // Nobody sends `delete`.
+      assert.equal(handler.sessionCount, 1)
+      await until(() => handler.sessionCount === 0, 'the pod to delete the session', 20_000)
+      assert.equal(allocator.counts().inUse, 0)
+      assert.equal(notices.length, 1)
+    } finally {
+      a.close()
+      b.close()
+    }
+  })
+})
