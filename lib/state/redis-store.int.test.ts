@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
+import { freePort } from '../../test/harness/free-port.ts'
 import { startRedis, startSentinel, type TestRedis } from '../../test/harness/redis.ts'
 import { decodeDialogState } from './compact-codec.ts'
 import { dialogStoreContract } from './dialog-store.contract.ts'
@@ -420,6 +421,25 @@ describe('RedisStore (real redis-server)', () => {
       process.kill(redis.pid(), 'SIGCONT')
     }
     await s.connected(10_000)
+  })
+
+  it('reports a read-only replica (a master demoted by a Sentinel failover) as unavailable, not as corrupt state', async () => {
+    const s = await open()
+    await s.createCall(testCall('ro1'))
+    // A replica of a master that is not there: it still serves reads, and refuses every write.
+    await admin.replicaof('127.0.0.1', String(await freePort()))
+    try {
+      // The B2BUA answers StateUnavailableError with 503 and Retry-After; CorruptStateError with 500.
+      await assert.rejects(s.createCall(testCall('ro2')), {
+        code: 'SBC_ERR_STATE_UNAVAILABLE',
+        message: /READONLY/,
+      })
+      await assert.rejects(s.tryAcquireCall('g', 'ro2', 10, 60_000), { code: 'SBC_ERR_STATE_UNAVAILABLE' })
+      assert.equal((await s.getCall('ro1'))?.id, 'ro1', 'reads still work')
+    } finally {
+      await admin.replicaof('NO', 'ONE')
+    }
+    assert.equal((await s.createCall(testCall('ro2'))).id, 'ro2')
   })
 
   it('connects through Sentinel with a redis-sentinel:// URL', async () => {

@@ -49,6 +49,14 @@ export function cancelMark(invite: InviteKey): string {
   return `${invite.cseq} ${invite.branch}`
 }
 
+/**
+ * Error replies that say Redis cannot serve now, not that the data is bad: a replica refusing writes
+ * (a master demoted by a Sentinel failover), a dataset still loading, a script running too long, no
+ * master or replicas. They are `StateUnavailableError` (503 with Retry-After), like a refused
+ * connection, rather than `CorruptStateError` (500).
+ */
+const UNAVAILABLE_REPLY = /^(READONLY|LOADING|BUSY|MASTERDOWN|NOREPLICAS|TRYAGAIN|CLUSTERDOWN)\b/
+
 /** Options of {@link RedisStore}. Give `url` or `redis` (ioredis options: host/port or sentinels/name). */
 export interface RedisStoreOptions {
   /** `redis://`, `rediss://` or `redis-sentinel://` URL (see `redisOptionsFromUrl`). */
@@ -321,7 +329,7 @@ export class RedisStore implements DialogStore {
   /** A failed round trip as the store's typed error, reported to the observer. */
   #failed(command: string, start: number, err: unknown): Error {
     const typed =
-      err instanceof ReplyError
+      err instanceof ReplyError && !UNAVAILABLE_REPLY.test((err as Error).message)
         ? new CorruptStateError(`Redis refused ${command}: ${(err as Error).message}`)
         : err instanceof StateUnavailableError
           ? err
