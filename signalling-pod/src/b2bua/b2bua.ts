@@ -53,6 +53,7 @@ import {
   buildInDialogRequest,
   CONTACT_METHODS,
   copyEndToEnd,
+  copyRecordRoute,
   legDestination,
   mirrorResponse,
   newCallId,
@@ -1116,6 +1117,8 @@ export class B2bua {
       // what is carried on to A.
       this.#manipulate('Inbound', p.state.b.ipGroup, res, p.log)
       const out = mirrorResponse(p.aInvite, res, p.state.a.localTag, this.#aContact(p))
+      // It creates the caller's early dialog (RFC 3261 §12.1.1).
+      copyRecordRoute(p.aInvite, out)
       if (out.body.length > 0 && this.#anchorsMedia) {
         try {
           out.body = await this.#media.answer(p.state, 'b', out.body)
@@ -1312,6 +1315,7 @@ export class B2bua {
       cdr: { ...s.cdr, sipCode: res.status },
     })
     const out = mirrorResponse(p.aInvite, res, p.state.a.localTag, this.#aContact(p))
+    copyRecordRoute(p.aInvite, out)
     if (out.body.length > 0 && this.#anchorsMedia) {
       // Anchored before the state write, so the media reference (DialogState.media) is stored with
       // the answered call and any process can serve its BYE or re-INVITE.

@@ -134,6 +134,18 @@ export function buildInDialogRequest(
   return req
 }
 
+/**
+ * RFC 3261 §12.1.1: "When a UAS responds to a request with a response that establishes a dialog
+ * (such as a 2xx to INVITE), the UAS MUST copy all Record-Route header field values from the
+ * request into the response ... and MUST maintain the order of those values." The caller's route set
+ * (§12.1.2) then goes through the proxies that record-routed, as ours toward it does.
+ */
+export function copyRecordRoute(request: SipRequest, response: SipResponse): void {
+  const fields = request.headerFields
+  for (let i = 0; i < fields.length; i++)
+    if (fields[i]!.key === 'record-route') response.addFieldOf(fields[i]!)
+}
+
 /** The response to `request` mirroring `peer` (status, reason, end-to-end headers, body). */
 export function mirrorResponse(
   request: SipRequest,
