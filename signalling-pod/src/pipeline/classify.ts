@@ -1,4 +1,5 @@
 import type { GroupConfig, SecurityConfig } from '../../../lib/config/model.ts'
+import { headerKey } from '../../../lib/sip/message/headers/header-names.ts'
 import { parseNameAddr } from '../../../lib/sip/message/headers/name-addr.ts'
 import type { SipRequest } from '../../../lib/sip/message/message.ts'
 import { type Cidr, inCidr, ipKey, parseCidr, parseIp } from './address.ts'
@@ -58,12 +59,17 @@ export function compileClassification(
         if (lower.startsWith('*.')) certWildcards.push(lower.slice(1))
         else certExact.add(lower)
       }
+      // The CRD spells it RequestURI (HostHeaders); headerHosts knows it as request-uri.
+      const hostHeader = r.host?.header.toLowerCase().replace(/^requesturi$/, 'request-uri')
+      if (hostHeader !== undefined && hostHeader !== 'request-uri' && headerKey(hostHeader) === undefined)
+        problems.push(
+          `IPGroup ${g.name}: classification rule ${r.name}: ${JSON.stringify(r.host?.header)} is not a header name`,
+        )
       const host =
         r.host === null
           ? null
           : {
-              // The CRD spells it RequestURI (HostHeaders); headerHosts knows it as request-uri.
-              header: r.host.header.toLowerCase().replace(/^requesturi$/, 'request-uri'),
+              header: hostHeader!,
               values: new Set(
                 [...r.host.values, ...(g.sipGroupName === null ? [] : [g.sipGroupName])].map((v) =>
                   v.toLowerCase(),

@@ -51,7 +51,7 @@ export class CompiledPipeline {
       })
     }
     this.groups = groups
-    this.signatures = compileSignatures(config.security.maliciousSignatures)
+    this.signatures = compileSignatures(config.security.maliciousSignatures, problems)
     this.classification = compileClassification(config.groups, config.security.unclassified, problems)
     this.routes = compileRoutes(config.routes, groupConfigs, this.interfaces, problems)
   }

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict'
 import type { SbcConfig } from '../../../lib/config/model.ts'
 import { inbound, request, uclabConfig } from './fixtures.ts'
-import { CompiledPipeline, type Decision, decide, decideWithTrace, type InboundContext } from './pipeline.ts'
+import {
+  CompiledPipeline,
+  type Decision,
+  decide,
+  decideWithTrace,
+  type InboundContext,
+  PipelineConfigError,
+} from './pipeline.ts'
 
 const WEBEX_PEER = 'peering2.eun.sipconnect.bcld.webex.com'
 const TWILIO_FROM = '<sip:+15551112222@uclabdev.pstn.twilio.com>'
@@ -195,6 +202,35 @@ describe('pipeline decide (uclab)', () => {
       ],
     )
     assert.match(trace[1]!.why, /unclassified on si-webex .*policy Reject/)
+  })
+
+  it('refuses header names that are not tokens in a hand-written snapshot, rather than throw on every request', () => {
+    // The CRDs only let tokens through; `kube-sbc signalling --config FILE` takes any string.
+    const bad = uclabConfig((c) => {
+      c.security.maliciousSignatures.push({
+        name: 'spaced',
+        header: 'User Agent',
+        match: { kind: 'prefix', value: 'x' },
+        action: 'Drop',
+      })
+      c.routes[0]!.match.headers.push({ name: 'X:Y', present: true, value: null })
+      c.groups
+        .find((g) => g.name === 'twilio')!
+        .classification.rules.push({
+          name: 'bad-host',
+          sourceCIDRs: [],
+          sourcePorts: [],
+          peerCertificateNames: [],
+          host: { header: 'Via Header', values: ['x.example'] },
+        })
+    })
+    assert.throws(
+      () => CompiledPipeline.from(bad),
+      (e: unknown) =>
+        e instanceof PipelineConfigError &&
+        e.problems.length === 3 &&
+        e.problems.every((p) => /is not a header name/.test(p)),
+    )
   })
 })
 

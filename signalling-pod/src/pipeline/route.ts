@@ -1,4 +1,5 @@
 import type { GroupConfig, InterfaceConfig, RouteConfig } from '../../../lib/config/model.ts'
+import { headerKey } from '../../../lib/sip/message/headers/header-names.ts'
 import type { SipRequest } from '../../../lib/sip/message/message.ts'
 import type { Uri } from '../../../lib/sip/uri/uri.ts'
 import { compileMatcher, describePattern, type Matcher } from './patterns.ts'
@@ -83,7 +84,7 @@ export function compileRoutes(
       sourceNumber: pat(r.match.sourceNumber),
       destinationNumber: pat(r.match.destinationNumber),
       headers: r.match.headers.map((h) => ({
-        name: h.name.toLowerCase(),
+        name: headerName(h.name, `RoutingRule ${r.name}: header condition`, problems),
         present: h.present,
         value:
           h.value === null ? null : { test: compileMatcher(h.value, false), text: describePattern(h.value) },
@@ -91,6 +92,13 @@ export function compileRoutes(
       action,
     }
   })
+}
+
+/** A header name's lookup key; one that is not a token goes to `problems` (looking it up would throw). */
+function headerName(name: string, where: string, problems: string[]): string {
+  const key = headerKey(name)
+  if (key === undefined) problems.push(`${where}: ${JSON.stringify(name)} is not a header name`)
+  return key ?? name.toLowerCase()
 }
 
 /** The number a URI carries: the user part of a SIP URI (without `;` parameters) or a tel number. */

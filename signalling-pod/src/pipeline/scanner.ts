@@ -1,4 +1,5 @@
 import type { SecurityConfig } from '../../../lib/config/model.ts'
+import { headerKey } from '../../../lib/sip/message/headers/header-names.ts'
 import type { SipRequest } from '../../../lib/sip/message/message.ts'
 import { compileMatcher, type Matcher } from './patterns.ts'
 import type { StepResult } from './types.ts'
@@ -12,14 +13,25 @@ export interface CompiledSignature {
   action: 'Drop' | 'Reject'
 }
 
-/** Compiles `security.maliciousSignatures`; matching is case-insensitive (the seed's UA prefixes). */
-export function compileSignatures(sigs: SecurityConfig['maliciousSignatures']): CompiledSignature[] {
-  return sigs.map((s) => ({
-    name: s.name,
-    header: s.header.toLowerCase(),
-    test: compileMatcher(s.match, true),
-    action: s.action,
-  }))
+/**
+ * Compiles `security.maliciousSignatures`; matching is case-insensitive (the seed's UA prefixes). A
+ * header name that is not a token goes to `problems`: the step runs on every request, and looking
+ * such a name up would throw there.
+ */
+export function compileSignatures(
+  sigs: SecurityConfig['maliciousSignatures'],
+  problems: string[],
+): CompiledSignature[] {
+  const out: CompiledSignature[] = []
+  for (const s of sigs) {
+    const header = headerKey(s.header)
+    if (header === undefined) {
+      problems.push(`malicious signature ${s.name}: ${JSON.stringify(s.header)} is not a header name`)
+      continue
+    }
+    out.push({ name: s.name, header, test: compileMatcher(s.match, true), action: s.action })
+  }
+  return out
 }
 
 /**
