@@ -199,6 +199,33 @@ describe('MediaAnchor → NG → media pod handler', () => {
     assert.equal(handler.sessionCount, 0)
   })
 
+  it('a Mandatory leg offering a=crypto on RTP/AVP (RFC 8643 best-effort SRTP) is a typed 488, not plain RTP', async () => {
+    // The media pod keys SRTP on RTP/SAVP only: taken, this offer would be answered RTP/AVP without
+    // a=crypto, and the leg the profile says must be SRTP would carry plain RTP.
+    const key = `a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${Buffer.alloc(30, 3).toString('base64')}`
+    const c = call('c-osrtp', 'carrier', 'pbx')
+    await assert.rejects(anchor.onOffer(c, 'a', sdp(5000, [key], 'RTP/AVP')), (e: unknown) => {
+      assert.ok(e instanceof MediaSrtpRequiredError, String(e))
+      assert.equal(e.sipStatus, 488)
+      return true
+    })
+    assert.equal(handler.sessionCount, 0)
+    // Its answer likewise: an SRTP-mandatory callee answering RTP/AVP gets no plain leg either.
+    const d = call('c-osrtp-answer', 'pbx', 'carrier')
+    const toCarrier = (await anchor.onOffer(d, 'a', sdp(5000))).toString()
+    const tag = /a=crypto:(\d+) (\S+)/.exec(toCarrier)
+    await assert.rejects(
+      anchor.onAnswer(
+        d,
+        'b',
+        sdp(6000, [`a=crypto:${tag?.[1]} ${tag?.[2]} ${key.split(' ')[2]}`], 'RTP/AVP'),
+      ),
+      (e: unknown) => e instanceof MediaSrtpRequiredError && e.sipStatus === 488,
+    )
+    await anchor.release(d)
+    assert.equal(handler.sessionCount, 0)
+  })
+
   it('Optional passes SRTP through when offered, Off forces RTP/AVP; rtcp-mux where the profile asks', async () => {
     const key = `a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${Buffer.alloc(30, 1).toString('base64')}`
     const c = call('c3', 'carrier', 'pbx')

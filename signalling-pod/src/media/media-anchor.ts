@@ -32,7 +32,7 @@ import { pickByFreeCapacity } from '../../../lib/state/memory-store.ts'
 
 /** Error codes of the media step. */
 export const MediaAnchorErrorCode = {
-  /** The leg's profile requires SRTP and the offer has no a=crypto (SIP 488). */
+  /** The leg's profile requires SRTP and its SDP has no SDES-keyed RTP/SAVP(F) audio (SIP 488). */
   srtpRequired: 'SBC_ERR_MEDIA_SRTP_REQUIRED',
   /** The media pod refused the SDP (no common codec, bad SDP, unsupported transport): SIP 488. */
   sdpRejected: 'SBC_ERR_MEDIA_SDP_REJECTED',
@@ -55,7 +55,7 @@ export class MediaSrtpRequiredError extends MediaAnchorError {
   constructor(leg: LegName, group: string) {
     super(
       MediaAnchorErrorCode.srtpRequired,
-      `leg ${leg} (${group}) requires SRTP and the offer has no a=crypto`,
+      `leg ${leg} (${group}) requires SRTP and the SDP has no a=crypto on RTP/SAVP`,
       488,
     )
   }
@@ -130,7 +130,7 @@ export class MediaAnchor {
     const x = this.policy(call, from)
     const y = this.policy(call, other(from))
     const text = sdp.toString('utf8')
-    if (x.profile?.srtp.mode === 'Mandatory' && !allAudioHasCrypto(text))
+    if (x.profile?.srtp.mode === 'Mandatory' && !allAudioIsSrtp(text))
       throw new MediaSrtpRequiredError(from, x.group)
     if (call.media) {
       // A re-offer (re-INVITE, UPDATE, hold): same media pod. If that pod is gone (SIGKILL, node
@@ -244,7 +244,7 @@ export class MediaAnchor {
     const x = this.policy(call, offerer)
     const y = this.policy(call, from)
     const text = sdp.toString('utf8')
-    if (y.profile?.srtp.mode === 'Mandatory' && !allAudioHasCrypto(text))
+    if (y.profile?.srtp.mode === 'Mandatory' && !allAudioIsSrtp(text))
       throw new MediaSrtpRequiredError(from, y.group)
     const pod = await this.podFor(call, x.realm ?? y.realm)
     const ptime = x.profile?.codecs[0]?.ptime
@@ -457,9 +457,13 @@ function towardFlags(x: ProfileConfig | undefined, y: ProfileConfig | undefined)
 
 const sameName = (a: string, b: string) => a.toLowerCase() === b.toLowerCase()
 
-/** Whether every active audio section offers SDES keys. */
-function allAudioHasCrypto(sdp: string): boolean {
+/**
+ * Whether every active audio section is SDES-keyed SRTP: an RTP/SAVP(F) profile with a=crypto. The
+ * media pod keys SRTP by the profile, so a=crypto on RTP/AVP (RFC 8643's best-effort SRTP) would be
+ * answered as plain RTP on a leg that must be SRTP.
+ */
+function allAudioIsSrtp(sdp: string): boolean {
   const parsed = SessionDescription.parse(sdp)
   const audio = parsed.media.filter((m) => m.media === 'audio' && m.port !== 0)
-  return audio.length > 0 && audio.every((m) => m.hasAttribute('crypto'))
+  return audio.length > 0 && audio.every((m) => /^RTP\/SAVPF?$/i.test(m.proto) && m.hasAttribute('crypto'))
 }
