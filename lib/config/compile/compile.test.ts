@@ -305,6 +305,23 @@ const cases: Case[] = [
     reason: 'Invalid',
     message: 'spec.manipulations[0]: mf: Add would write a second Max-Forwards',
   },
+  {
+    name: 'rejects Remove of a header its messages must carry',
+    objects: () => [
+      ...base(),
+      ipGroup(
+        'g',
+        withField('manipulations', [
+          { name: 'no-event', header: 'Event', action: 'Remove', methods: ['NOTIFY', 'INFO'] },
+        ]),
+      ),
+    ],
+    kind: 'IPGroup',
+    object: 'g',
+    type: 'Accepted',
+    reason: 'Invalid',
+    message: 'spec.manipulations[0]: no-event: Remove would send NOTIFY without Event',
+  },
 ]
 
 describe('compile', () => {

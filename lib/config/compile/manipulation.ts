@@ -40,6 +40,19 @@ const URI_HEADERS = new Set([
 ])
 const HOST_ONLY = new Set(['request-uri', 'from', 'to', 'contact'])
 
+/**
+ * Headers a message must carry, with the methods whose requests (or, for RSeq, reliable provisional
+ * responses) need them; null for every request. Remove would send a malformed message.
+ */
+const MANDATORY: Record<string, { methods: readonly string[] | null; rfc: string }> = {
+  'max-forwards': { methods: null, rfc: 'RFC 3261 §8.1.1' },
+  event: { methods: ['SUBSCRIBE', 'NOTIFY', 'PUBLISH'], rfc: 'RFC 6665 §8.2.1, RFC 3903' },
+  'subscription-state': { methods: ['NOTIFY'], rfc: 'RFC 6665 §4.1.3' },
+  rack: { methods: ['PRACK'], rfc: 'RFC 3262 §7.2' },
+  rseq: { methods: ['INVITE'], rfc: 'RFC 3262 §7.1' },
+  'refer-to': { methods: ['REFER'], rfc: 'RFC 3515 §2.4.1' },
+}
+
 /** The variables a value may use, per group (its interface, and the SBC's NAT settings). */
 export function manipulationVariables(
   iface: InterfaceConfig,
@@ -94,7 +107,8 @@ export function uriHost(host: string): string | undefined {
  * Content-Type, Route and Record-Route are owned by the SIP layers; From/To/Contact/Request-URI
  * take only ReplaceHost; ReplaceHost needs a URI-bearing header and a host; Add on a header that may
  * appear once (Max-Forwards, Expires, ...) would write a second line the next hop refuses (RFC 3261
- * §7.3); a value must be present (except for Remove), known variables only, free of control
+ * §7.3); Remove may not take a header its messages must carry (Max-Forwards; Event, RAck, RSeq,
+ * Refer-To, Subscription-State for their methods); a value must be present (except for Remove), known variables only, free of control
  * characters and valid for a known header. Returns the rule's header key and value, or the problems
  * (without the rule's name). The config compiler reports them on the IPGroup (Accepted=False);
  * signalling pods check again when they build their pipeline.
@@ -116,7 +130,24 @@ export function checkManipulation(
     return {
       problems: [`Add would write a second ${m.header}, which may appear only once; use Set or SetIfAbsent`],
     }
-  if (m.action === 'Remove') return { header: key, value: null }
+  if (m.action === 'Remove') {
+    const need = MANDATORY[key]
+    const hit =
+      need === undefined
+        ? []
+        : need.methods === null
+          ? ['every request']
+          : m.methods.length === 0
+            ? need.methods
+            : need.methods.filter((x) => m.methods.includes(x))
+    if (hit.length > 0)
+      return {
+        problems: [
+          `Remove would send ${hit.join('/')} without ${m.header}, which it must carry (${need!.rfc})`,
+        ],
+      }
+    return { header: key, value: null }
+  }
   if (m.value === null || m.value === '') return { problems: [`${m.action} needs a value`] }
   const value = substitute(m.value, vars)
   if (typeof value !== 'string') return { problems: value }

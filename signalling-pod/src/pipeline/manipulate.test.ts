@@ -243,6 +243,11 @@ describe('manipulation rules checked at compile time', () => {
       { header: 'Max-Forwards', action: 'Add', value: '10' },
       /Add would write a second Max-Forwards/,
     ],
+    [
+      'refuses Remove of Max-Forwards, which every request must carry (RFC 3261 §8.1.1)',
+      { header: 'Max-Forwards', action: 'Remove', value: null },
+      /Remove would send every request without Max-Forwards/,
+    ],
     ['refuses an unknown variable', { value: v('pod.name') }, /unknown variable/],
     ['refuses a header name that is not a token', { header: 'X Bad' }, /not a header name/],
     ['refuses a value with a line break', { value: 'a\r\nVia: x' }, /control characters/],
