@@ -1231,17 +1231,22 @@ export class B2bua {
           }
         }
         const b = this.#bLeg(p.aInvite, t, px, iface)
-        const next: DialogState = {
-          ...p.state,
-          b: {
-            ...b,
-            callId: p.state.b.callId,
-            localTag: p.state.b.localTag,
-            localCSeq: p.state.b.localCSeq + 1,
-          },
-          admission: { ...p.state.admission, destGroup: t.group, counters },
+        const moved = (s: DialogState): DialogState => ({
+          ...s,
+          b: { ...b, callId: s.b.callId, localTag: s.b.localTag, localCSeq: s.b.localCSeq + 1 },
+          admission: { ...s.admission, destGroup: t.group, counters },
+        })
+        try {
+          p.state = await this.#o.store.updateCall(moved(p.state))
+        } catch (err) {
+          // A PRACK relayed meanwhile (maybe by another process) moved the version and B's CSeq on:
+          // the next INVITE goes above it, on the current state.
+          if (!(err instanceof VersionConflictError)) throw err
+          const current = await this.#o.store.getCall(p.id)
+          if (!current) throw err
+          const media = p.state.media
+          p.state = await this.#o.store.updateCall(moved({ ...current, ...(media ? { media } : {}) }))
         }
-        p.state = await this.#o.store.updateCall(next)
       } catch (err) {
         // The call keeps its stored state, whose holds its end releases; not the slot taken here.
         if (taken !== undefined) void releaseAdmission(this.#o.store, taken, p.id)
@@ -1387,8 +1392,12 @@ export class B2bua {
   }
 
   async #ackAndByeB(p: PendingInvite, answer: BAnswer, hangup: Hangup): Promise<void> {
+    // PRACKs relayed in the early dialog (by any process) moved leg B's CSeq on in the store: the
+    // BYE goes above them, or the callee refuses it (RFC 3261 §12.2.2) and keeps the call.
+    const stored = p.removed ? undefined : await this.#o.store.getCall(p.id).catch(() => undefined)
     const b: DialogLeg = {
       ...p.state.b,
+      localCSeq: Math.max(p.state.b.localCSeq, stored?.b.localCSeq ?? 0),
       remoteTag: answer.remoteTag,
       remoteTarget: answer.remoteTarget ?? p.state.b.remoteTarget,
     }
@@ -1467,6 +1476,11 @@ export class B2bua {
     const p = this.#pending.get(call.id)
     if (p) {
       p.removed = true
+      // The state as endByLeg removed it: leg B's CSeq as PRACKs moved it, for a BYE after a 2xx.
+      p.state = {
+        ...p.state,
+        b: { ...p.state.b, localCSeq: Math.max(p.state.b.localCSeq, call.b.localCSeq) },
+      }
       this.#cancelPending(p)
       return
     }
