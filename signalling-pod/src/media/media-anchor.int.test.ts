@@ -245,6 +245,29 @@ describe('MediaAnchor → NG → media pod handler', () => {
     await anchor.release(d)
   })
 
+  it('a call ending while its media pod drains (out of the registry, still serving) has its session deleted', async () => {
+    // SIGTERM: the pod leaves the registry and relays its calls until they are deleted or its grace
+    // runs out (docs/media-pod.md). Their deletes must still reach it, or it holds every session
+    // (and waits its whole grace) although the calls ended.
+    const c = call('c-drain', 'pbx', 'legacy')
+    await anchor.offer(c, 'a', sdp(5000))
+    await anchor.answer(c, 'b', sdp(6000))
+    assert.equal(handler.sessionCount, 1)
+    const info = (await store.listMediaPods()).find((p) => p.id === 'media-1')
+    assert.ok(info)
+    await store.unregisterMediaPod('media-1')
+    anchor.podLeft('media-1') // what MediaPodWatch does once it sees the pod leave
+    try {
+      await anchor.release(c)
+      const end = Date.now() + 5_000
+      while (handler.sessionCount > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20))
+      assert.equal(handler.sessionCount, 0)
+    } finally {
+      await store.registerMediaPod(info, 60_000)
+      anchor.podLeft('media-1') // drops the cached registry list, which lacks the pod now
+    }
+  })
+
   it('an offer the media pod cannot relay is a 488 whatever its error says ("not supported", "transport")', async () => {
     // The pod's reasons: "DTLS-SRTP (UDP/TLS/RTP/SAVPF) is not supported", "no usable a=crypto
     // offered (1: an MKI is not supported)". Refusing the SDP is 488 (RFC 3261 §21.4.26); a 503 would

@@ -104,6 +104,11 @@ export class MediaAnchor {
   private readonly logger: Logger
   private readonly clients = new Map<string, Promise<NgClient>>()
   private pods: { at: number; list: Promise<MediaPodInfo[]> } | undefined
+  /**
+   * NG address of each pod picked lately (id → host:port, the oldest dropped past 1,024): a draining
+   * pod has left the registry but still serves its calls, and their deletes must reach it.
+   */
+  private readonly addresses = new Map<string, string>()
 
   constructor(options: MediaAnchorOptions) {
     this.o = options
@@ -267,10 +272,33 @@ export class MediaAnchor {
 
   /** Deletes the call's media session; never throws (the media pod's timeout cleans up otherwise). */
   async onTerminate(call: DialogState): Promise<void> {
-    if (!call.media) return
+    const media = call.media
+    if (!media) return
+    let pod: { id: string; client: NgClient }
     try {
-      const pod = await this.podFor(call, undefined)
-      await pod.client.delete({ 'call-id': call.media.ngCallId })
+      pod = await this.podFor(call, undefined)
+    } catch (err) {
+      // Out of the registry: draining (SIGTERM: it relays its calls until they are deleted) or
+      // dead. The delete goes to its last address without waiting: a dead pod would hold this up
+      // for the NG client's whole retransmission budget.
+      const address = this.addresses.get(media.pod)
+      if (!(err instanceof MediaAnchorError) || address === undefined) {
+        this.logger.warn({ err, dialogId: call.id }, 'Could not delete the media session')
+        return
+      }
+      const i = address.lastIndexOf(':')
+      void this.client(address.slice(0, i), Number(address.slice(i + 1)))
+        .then((c) => c.delete({ 'call-id': media.ngCallId }))
+        .catch((e: unknown) =>
+          this.logger.warn(
+            { err: e, dialogId: call.id, pod: media.pod },
+            'Could not delete the media session',
+          ),
+        )
+      return
+    }
+    try {
+      await pod.client.delete({ 'call-id': media.ngCallId })
     } catch (err) {
       this.logger.warn({ err, dialogId: call.id }, 'Could not delete the media session')
     }
@@ -320,6 +348,9 @@ export class MediaAnchor {
         call.media ? `media pod ${call.media.pod} is gone` : `no media pod serves realm ${realm ?? '(none)'}`,
         503,
       )
+    this.addresses.delete(info.id)
+    this.addresses.set(info.id, info.address)
+    if (this.addresses.size > 1024) this.addresses.delete(this.addresses.keys().next().value as string)
     const i = info.address.lastIndexOf(':')
     return {
       id: info.id,
