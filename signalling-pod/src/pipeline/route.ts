@@ -1,5 +1,6 @@
 import type { GroupConfig, InterfaceConfig, RouteConfig } from '../../../lib/config/model.ts'
 import { headerKey } from '../../../lib/sip/message/headers/header-names.ts'
+import { getParam } from '../../../lib/sip/message/headers/params.ts'
 import type { SipRequest } from '../../../lib/sip/message/message.ts'
 import type { Uri } from '../../../lib/sip/uri/uri.ts'
 import { compileMatcher, describePattern, type Matcher } from './patterns.ts'
@@ -101,13 +102,23 @@ function headerName(name: string, where: string, problems: string[]): string {
   return key ?? name.toLowerCase()
 }
 
-/** The number a URI carries: the user part of a SIP URI (without `;` parameters) or a tel number. */
+/** RFC 3966 §5.1.1 visual separators: no meaning in a telephone number, ignored when comparing (§4). */
+const VISUAL_SEPARATORS = /[-.()]/g
+
+/**
+ * The number a URI carries: a tel number, or the user part of a SIP URI (without `;` parameters).
+ * A telephone number — tel, or a SIP URI with `user=phone` (RFC 3261 §19.1.1) — loses its visual
+ * separators, so `tel:+1-212-555-0100` matches the pattern `+1212`; any other user part is a name
+ * and stays as written.
+ */
 export function numberOf(u: Uri | undefined): string | undefined {
   if (u === undefined) return undefined
-  if (u.kind === 'tel') return u.number
+  if (u.kind === 'tel') return u.number.replace(VISUAL_SEPARATORS, '')
   if (u.kind !== 'sip' || u.user === undefined) return undefined
   const semi = u.user.indexOf(';')
-  return semi < 0 ? u.user : u.user.slice(0, semi)
+  const user = semi < 0 ? u.user : u.user.slice(0, semi)
+  const phone = String(getParam(u.params, 'user') ?? '').toLowerCase() === 'phone'
+  return phone ? user.replace(VISUAL_SEPARATORS, '') : user
 }
 
 function fromNumber(req: SipRequest): string | undefined {

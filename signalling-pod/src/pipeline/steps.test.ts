@@ -222,6 +222,25 @@ describe('routing step', () => {
       },
       want: 'emergency',
     },
+    {
+      // RFC 3966 §4: telephone numbers compare with their visual separators removed.
+      name: 'reads tel and user=phone numbers without visual separators',
+      spec: {
+        uri: 'tel:9-9-9',
+        from: '<sip:+44-(20)-7123.4567@pbx;user=phone>',
+        headers: { Priority: 'emergency' },
+      },
+      want: 'emergency',
+    },
+    {
+      name: 'keeps the dots of a user name that is not a telephone number',
+      spec: {
+        uri: 'sip:999@sbc1.uclab.dev',
+        from: '<sip:+44.20@pbx>',
+        headers: { Priority: 'emergency' },
+      },
+      want: 404,
+    },
   ]
   for (const c of cases) {
     it(c.name, () => {
