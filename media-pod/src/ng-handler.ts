@@ -496,7 +496,7 @@ export class MediaNgHandler implements NgRequestHandler {
       for (const [i, m] of sdp.media.entries()) {
         if (m.port === 0 || !m.isRtp) {
           if (m.port !== 0) warnings.push(`media ${i} (${m.proto}) is not RTP: rejected`)
-          m.port = 0
+          disableSection(m, ym.realm.advertisedAddress)
           continue
         }
         if (m.proto.startsWith('UDP/TLS'))
@@ -681,7 +681,7 @@ export class MediaNgHandler implements NgRequestHandler {
       const xp = x.media(i)
       const yp = y.media(i)
       if (!xp || !yp || m.port === 0) {
-        m.port = 0
+        disableSection(m, x.realm.advertisedAddress)
         continue
       }
       this.learnParty(sdp, m, yp, req, ctx)
@@ -1428,6 +1428,29 @@ function payloadTypeWishes(
     out.push({ name, clockRate, channels: ch, payloadType })
   }
   return out
+}
+
+/**
+ * A section we do not relay (disabled with port 0, or not RTP): port 0 (RFC 3264 §6, §8.2), and none
+ * of the sender's own data goes on to the other party — a media-level c= becomes our `address`
+ * (topology hiding), its a=rtcp, ICE and DTLS attributes and its SDES keys are dropped (a re-INVITE
+ * that disables video often leaves the section's attributes as they were).
+ */
+function disableSection(m: MediaSection, address: string): void {
+  if (m.connection) setMediaEndpoint(m, address, 0)
+  else m.port = 0
+  for (const a of [
+    'rtcp',
+    'crypto',
+    'candidate',
+    'remote-candidates',
+    'ice-ufrag',
+    'ice-pwd',
+    'fingerprint',
+    'setup',
+    'tls-id',
+  ])
+    m.removeAttributes(a)
 }
 
 function keepFirstCodec(m: MediaSection): void {
