@@ -406,6 +406,27 @@ export function dialogStoreContract(h: ContractHarness): void {
       assert.deepEqual(await store.tryAcquireCall('webex', 'c3', 2, 60_000), { granted: true, active: 2 })
     })
 
+    it("keeps a call's admission holds as long as the call: its TTL when stored, then each write's", async () => {
+      const s = await make(shortTtl)
+      // The B2BUA acquires for the maximum call duration, before the call is stored.
+      await s.tryAcquireCall('webex', 'h1', 5, 3_600_000)
+      await s.createCall(testCall('h1'))
+      await h.advance(400)
+      assert.equal(await s.getCall('h1'), undefined, 'the early call expired (its pod died while it rang)')
+      assert.equal(await s.activeCalls('webex'), 0, 'and its slot with it, not hours later')
+      // A hold shorter than the call: answered calls (and in-dialog writes) carry it on.
+      await s.tryAcquireCall('webex', 'h2', 5, 300)
+      await s.tryAcquireCall('pbx', 'h2', 5, 300)
+      await s.updateCall(answered(await s.createCall(testCall('h2'))))
+      await h.advance(400)
+      assert.equal(await s.activeCalls('webex'), 1, 'the answered call keeps its slot')
+      // A hold released (or expired) is not taken back by a write.
+      await s.releaseCall('pbx', 'h2')
+      const c = await s.getCall('h2')
+      await s.updateCall(c!)
+      assert.equal(await s.activeCalls('pbx'), 0)
+    })
+
     it('frees the slots of a holder that stopped refreshing', async () => {
       await store.tryAcquireCall('webex', 'c1', 1, 300)
       assert.equal((await store.tryAcquireCall('webex', 'c2', 1, 300)).granted, false)

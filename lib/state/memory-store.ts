@@ -92,7 +92,22 @@ export class MemoryStore implements DialogStore {
     }
     const stored = { ...state, version: 1 }
     this.#write(stored)
+    this.#holdToTtl(stored)
     return structuredClone(stored)
+  }
+
+  /**
+   * The live admission holds `state` lists expire with it (the call's TTL from now), as Redis's
+   * HOLD_TO_TTL does: an expired or released hold is not taken back.
+   */
+  #holdToTtl(state: DialogState): void {
+    const now = this.#now()
+    const until = now + callTtlMs(state, this.#ttl)
+    for (const g of state.admission.counters) {
+      const holds = this.#holds.get(g)
+      const held = holds?.get(state.id)
+      if (holds && held !== undefined && held > now) holds.set(state.id, until)
+    }
   }
 
   /**
@@ -245,6 +260,7 @@ export class MemoryStore implements DialogStore {
     checkSameIdentity(current, state)
     const stored = { ...state, version: state.version + 1 }
     this.#write(stored)
+    this.#holdToTtl(stored)
     return structuredClone(stored)
   }
 

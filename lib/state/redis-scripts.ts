@@ -24,6 +24,28 @@ const AT = {
 /** `now` in ms from the Redis clock. */
 const NOW = `local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`
 
+/**
+ * HOLD_TO_TTL: the admission holds a call lists (holds keys in ARGV from position `first`) expire
+ * with the call, whose TTL is ARGV[`ttl`] and id ARGV[`id`]: a hold still live is moved to now + TTL
+ * (and its set's expiry to its latest hold). So a pod that dies while its calls ring frees their
+ * slots with the early TTL, not the maximum call duration the B2BUA acquired them for, and a call
+ * kept alive by in-dialog writes keeps its slot. An expired or released hold is not taken back.
+ */
+function holdToTtl(first: number, ttl: number, id: number): string {
+  return `if #ARGV >= ${first} then
+  ${NOW}
+  local exp = now + tonumber(ARGV[${ttl}])
+  for i = ${first}, #ARGV do
+    local held = redis.call('ZSCORE', ARGV[i], ARGV[${id}])
+    if held and tonumber(held) > now then
+      redis.call('ZADD', ARGV[i], exp, ARGV[${id}])
+      local last = redis.call('ZRANGE', ARGV[i], -1, -1, 'WITHSCORES')
+      redis.call('PEXPIREAT', ARGV[i], last[2])
+    end
+  end
+end`
+}
+
 /** A script with its key count, as `defineCommand` takes it. */
 export interface ScriptDef {
   numberOfKeys: number
@@ -33,8 +55,10 @@ export interface ScriptDef {
 export const scripts = {
   /**
    * KEYS call, idxA, idxB, cancel mark of leg A; ARGV json, ttlMs, id, mark (`''`: not checked),
-   * version (1 for a new call; `restoreCall` puts a call back with its next version) →
+   * version (1 for a new call; `restoreCall` puts a call back with its next version), then the holds
+   * keys of the groups the call lists (`admission.counters`) →
    * 1 created, 0 id exists, -1 leg indexed, -2 a CANCEL of this INVITE was recorded (consumed).
+   * The call's live holds are set to expire with it (HOLD_TO_TTL).
    */
   sbcCreateCall: {
     numberOfKeys: 4,
@@ -49,12 +73,15 @@ redis.call('HSET', KEYS[1], 'v', ARGV[5], 's', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2])
 redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[2])
+${holdToTtl(6, 2, 3)}
 return 1`,
   },
   /**
-   * KEYS call, idxA, idxB; ARGV expectedVersion, json, ttlMs, id →
+   * KEYS call, idxA, idxB; ARGV expectedVersion, json, ttlMs, id, then the holds keys of the groups
+   * the call lists →
    * {1, v} written; {0, v} version conflict; {-1} not found; {-2} leg identity changed.
    * The identity check works because the indexes always point at their call (same script, same TTL).
+   * The call's live holds are set to expire with it (HOLD_TO_TTL).
    */
   sbcUpdateCall: {
     numberOfKeys: 3,
@@ -68,6 +95,7 @@ redis.call('HSET', KEYS[1], 'v', nv, 's', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 redis.call('PEXPIRE', KEYS[3], ARGV[3])
+${holdToTtl(5, 3, 4)}
 return {1, nv}`,
   },
   /**

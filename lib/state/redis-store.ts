@@ -399,6 +399,7 @@ export class RedisStore implements DialogStore {
       stored.id,
       invite ? cancelMark(invite) : '',
       1,
+      ...stored.admission.counters.map((g) => this.keys.holds(g)),
     )
     if (r === 0) throw new CallExistsError(`call ${state.id} exists`)
     if (r === -1) throw new CallExistsError(`call ${state.id}: leg already indexed`)
@@ -563,6 +564,7 @@ export class RedisStore implements DialogStore {
       encodeDialogState(stored),
       callTtlMs(stored, this.#ttl),
       state.id,
+      ...stored.admission.counters.map((g) => this.keys.holds(g)),
     )) as number[]
     switch (r[0]) {
       case 1:

@@ -12,8 +12,8 @@ export interface TtlPolicy {
   earlyMs: number
   /**
    * Confirmed calls without a session timer: the maximum call duration. Default 4 h. A call that
-   * runs longer must be refreshed (`DialogStore.refreshCall`), which the B2BUA does on each
-   * in-dialog transaction and on a timer.
+   * runs longer must be written again (each in-dialog `updateCall` restarts it) or refreshed
+   * (`DialogStore.refreshCall`); the B2BUA has no refresh timer.
    */
   maxCallMs: number
   /**
