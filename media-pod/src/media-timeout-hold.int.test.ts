@@ -53,13 +53,13 @@ for (const backend of ['native', 'dgram'] as const) {
         await sleep(20)
       }
     }
-    const exchange = async (aDir: string, bDir: string, a: Peer, b: Peer) => {
+    const exchange = async (aDir: string, bDir: string, a: Peer, b: Peer, aAddress = '127.0.0.1') => {
       const o = await req({
         command: 'offer',
         'call-id': 'hold',
         'from-tag': 'a',
         'to-tag': 'b',
-        sdp: audioSdp(a.port, { codecs: '0' }).replace('a=sendrecv', `a=${aDir}`),
+        sdp: audioSdp(a.port, { codecs: '0', address: aAddress }).replace('a=sendrecv', `a=${aDir}`),
       })
       const r = await req({
         command: 'answer',
@@ -102,6 +102,29 @@ for (const backend of ['native', 'dgram'] as const) {
         // Now B is silent for longer than the limit since the resume too: reported.
         clock += 10_000
         await until(() => reported('b'), "B's media timeout after the resume")
+      } finally {
+        await req({ command: 'delete', 'call-id': 'hold' })
+        a.close()
+        b.close()
+      }
+    })
+
+    it('does not time out the party that holds the call with c=0.0.0.0 (RFC 2543 hold)', async function () {
+      if (backend === 'native' && !native) this.skip()
+      events.length = 0
+      const a = await Peer.open()
+      const b = await Peer.open()
+      try {
+        const { toB, toA } = await exchange('sendrecv', 'sendrecv', a, b)
+        await a.send(rtpPacket(1, 0, 0xaaaa), toA)
+        await b.send(rtpPacket(1, 0, 0xbbbb), toB)
+        await a.waitFor(1)
+        await b.waitFor(1)
+        await exchange('sendrecv', 'sendrecv', a, b, '0.0.0.0')
+        clock += 10_000
+        // B, still to send, is reported; A, which asked for no media, is passed in the same check.
+        await until(() => reported('b'), "B's media timeout")
+        assert.equal(reported('a'), false, 'the c=0.0.0.0 party is not timed out')
       } finally {
         await req({ command: 'delete', 'call-id': 'hold' })
         a.close()

@@ -791,7 +791,9 @@ export class MediaNgHandler implements NgRequestHandler {
     p.proto = intern(m.proto)
     p.codecs = orderedCodecs(m)
     const dir = effectiveDirection(sdp, m)
-    p.silent = dir === 'recvonly' || dir === 'inactive'
+    const held = sdp.effectiveConnection(m)?.address
+    // RFC 3264 §8.4 hold (recvonly, inactive), and the older c=0.0.0.0 hold (RFC 2543).
+    p.silent = dir === 'recvonly' || dir === 'inactive' || held === '0.0.0.0' || held === '::'
   }
 
   /** rtpengine's `codec` strip/offer/mask/except (no transcoding: mask = strip). */
