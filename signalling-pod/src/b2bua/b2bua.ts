@@ -153,6 +153,8 @@ interface PendingInvite {
   failover: { onStatusCodes: number[]; onTimeout: boolean }
   provisional: boolean
   answered: boolean
+  /** The To tag of B's 2xx that answered the call: a 2xx with another one is another dialog. */
+  answeredTag?: string
   finished: boolean
   cancelled: boolean
   /** The store no longer holds the call nor its admission holds (a BYE's endByLeg removed them). */
@@ -198,11 +200,16 @@ function isReliable(res: SipResponse): boolean {
 interface BAnswer {
   remoteTag: string
   remoteTarget: string | undefined
+  routeSet: string[]
 }
 
 function answerOf(res: SipResponse): BAnswer {
   const contact = res.contacts[0]
-  return { remoteTag: res.toTag ?? '', remoteTarget: contact ? stringifyUri(contact.uri) : undefined }
+  return {
+    remoteTag: res.toTag ?? '',
+    remoteTarget: contact ? stringifyUri(contact.uri) : undefined,
+    routeSet: routeSetOf(res),
+  }
 }
 
 /** `{ sdpVersion }` when `v` is known, else nothing (the leg keeps what it has). */
@@ -873,9 +880,15 @@ export class B2bua {
   #settle(p: PendingInvite, bytes: Buffer, dest: Destination, iface: SipInterfaceRuntime): void {
     clearTimeout(p.ackWait)
     this.#pendingByTx.delete(p.aTx)
+    const { answeredTag, log } = p
+    const leg = p.state.b
+    const inviteSeq = p.bInvite?.cseq?.seq ?? leg.localCSeq
     p.bTx?.retarget({
       onResponse: (res) => {
-        if (res.status >= 200 && res.status < 300) iface.endpoint.transmitBytes(bytes, dest, ignoreSendError)
+        if (res.status < 200 || res.status >= 300) return
+        // The answer again: its ACK was lost. Another dialog (a forking proxy's other branch): ACK, BYE.
+        if ((res.toTag ?? '') === answeredTag) iface.endpoint.transmitBytes(bytes, dest, ignoreSendError)
+        else this.#ackAndBye(iface, leg, inviteSeq, answerOf(res), log)
       },
     })
   }
@@ -1134,6 +1147,13 @@ export class B2bua {
       return
     }
     if (status < 300) {
+      const tag = res.toTag ?? ''
+      if (p.answered && tag !== p.answeredTag) {
+        // Another branch of a forking proxy answered too: that dialog is not the call's.
+        p.log.info({ tag }, 'Hung up a second dialog answering the INVITE')
+        this.#ackAndBye(p.bIface, p.state.b, inv.cseq?.seq ?? p.state.b.localCSeq, answerOf(res), p.log)
+        return
+      }
       if (p.bAck) {
         // A retransmitted 2xx: the ACK was lost (RFC 3261 §13.2.2.4).
         p.bIface.endpoint.transmit(p.bAck, legDestination(p.state.b, this.#o.podName), ignoreSendError)
@@ -1141,6 +1161,7 @@ export class B2bua {
       }
       if (p.answered) return
       p.answered = true
+      p.answeredTag = tag
       if (p.cancelled || p.finished) {
         // The CANCEL/200 race (RFC 3261 §9.1): B answered anyway. Confirm and hang up its leg.
         await this.#ackAndByeB(p, answerOf(res), { by: 'caller', reason: 'cancel', code: 487 })
@@ -1395,21 +1416,38 @@ export class B2bua {
     // PRACKs relayed in the early dialog (by any process) moved leg B's CSeq on in the store: the
     // BYE goes above them, or the callee refuses it (RFC 3261 §12.2.2) and keeps the call.
     const stored = p.removed ? undefined : await this.#o.store.getCall(p.id).catch(() => undefined)
-    const b: DialogLeg = {
-      ...p.state.b,
-      localCSeq: Math.max(p.state.b.localCSeq, stored?.b.localCSeq ?? 0),
-      remoteTag: answer.remoteTag,
-      remoteTarget: answer.remoteTarget ?? p.state.b.remoteTarget,
-    }
-    const dest = legDestination(b, this.#o.podName)
-    const ack = buildInDialogRequest('ACK', b, p.bInvite?.cseq?.seq ?? b.localCSeq, p.bIface, 70, 'sbc')
-    this.#manipulate('Outbound', b.ipGroup, ack, p.log)
-    p.bIface.endpoint.transmit(ack, dest, ignoreSendError)
-    const bye = buildInDialogRequest('BYE', b, b.localCSeq + 1, p.bIface, 70, 'sbc')
-    this.#manipulate('Outbound', b.ipGroup, bye, p.log)
-    this.#sendRequest(p.bIface, bye, dest, { onResponse: () => {}, onTimeout: () => {} })
+    const b = { ...p.state.b, localCSeq: Math.max(p.state.b.localCSeq, stored?.b.localCSeq ?? 0) }
+    this.#ackAndBye(p.bIface, b, p.bInvite?.cseq?.seq ?? b.localCSeq, answer, p.log)
     p.log.info({}, 'Hung up the B leg answered after CANCEL')
     await this.#finish(p, hangup)
+  }
+
+  /**
+   * RFC 3261 §13.2.2.4: a 2xx to the INVITE sent on `leg` whose dialog the call does not use (the
+   * CANCEL/200 race; another branch of a forking proxy answering too) is acknowledged, and the
+   * dialog it created ended with a BYE. That dialog is the response's (`answer`): its To tag,
+   * Contact and Record-Route (§12.1.2); the ACK carries the INVITE's CSeq number.
+   */
+  #ackAndBye(
+    iface: SipInterfaceRuntime,
+    leg: DialogLeg,
+    inviteSeq: number,
+    answer: BAnswer,
+    log: Logger,
+  ): void {
+    const b: DialogLeg = {
+      ...leg,
+      remoteTag: answer.remoteTag,
+      remoteTarget: answer.remoteTarget ?? leg.remoteTarget,
+      routeSet: answer.routeSet,
+    }
+    const dest = legDestination(b, this.#o.podName)
+    const ack = buildInDialogRequest('ACK', b, inviteSeq, iface, 70, 'sbc')
+    this.#manipulate('Outbound', b.ipGroup, ack, log)
+    iface.endpoint.transmit(ack, dest, ignoreSendError)
+    const bye = buildInDialogRequest('BYE', b, b.localCSeq + 1, iface, 70, 'sbc')
+    this.#manipulate('Outbound', b.ipGroup, bye, log)
+    this.#sendRequest(iface, bye, dest, { onResponse: () => {}, onTimeout: () => {} })
   }
 
   #sendBCancel(p: PendingInvite): void {
