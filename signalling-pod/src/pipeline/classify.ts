@@ -189,7 +189,8 @@ function hasConditions(rule: CompiledClassRule): boolean {
  * candidates. Precedence (first tier that matches wins):
  *  1. a rule with peer certificate names matching a verified TLS peer name (and its other conditions);
  *  2. the source address equals a proxy address of a group with `fromProxySet` (static IPs, and
- *     addresses learned from DNS); among several, one whose port and transport also match;
+ *     addresses learned from DNS); among several, one whose port and transport also match, else
+ *     one whose transport matches;
  *  3. a rule with source CIDRs and/or ports (and host), the longest matching prefix first;
  *  4. a rule with only a host condition (header URI host in its values or the group's SIP group name).
  * Ties go to the group, then rule, earliest in name order. A rule without conditions never matches.
@@ -218,8 +219,12 @@ export function classify(t: ClassificationTable, ctx: InboundContext): StepResul
     (s) => s.interfaceName === ctx.interfaceName,
   )
   if (sources.length > 0) {
-    const exact = sources.find((s) => s.port === ctx.source.port && s.transport === ctx.source.transport)
-    const s = exact ?? sources[0]!
+    // Port and transport; else transport alone, as a TCP/TLS request comes from a connection's
+    // ephemeral port, never from the proxy's listening port; else the first group.
+    const s =
+      sources.find((x) => x.port === ctx.source.port && x.transport === ctx.source.transport) ??
+      sources.find((x) => x.transport === ctx.source.transport) ??
+      sources[0]!
     return {
       kind: 'pass',
       value: s.group,

@@ -154,6 +154,29 @@ describe('classification step', () => {
     })
   }
 
+  it('tells two groups on one proxy address apart by transport when the source port is a connection port', () => {
+    // The PBX at 10.0.40.248 is siptrunk over UDP and, say, a second group over TCP: a TCP request
+    // comes from an ephemeral port, never from the proxy's 5060, yet its transport names the group.
+    const p = CompiledPipeline.from(
+      uclabConfig((c) => {
+        const trunk = c.groups.find((g) => g.name === 'siptrunk')!
+        const tcp: GroupConfig = structuredClone(trunk)
+        tcp.name = 'zz-trunk-tcp'
+        tcp.proxies = [{ ...trunk.proxies[0]!, transport: 'TCP' }]
+        c.groups.push(tcp)
+      }),
+    )
+    const from = (transport: 'UDP' | 'TCP', port: number) =>
+      classify(
+        p.classification,
+        inbound(request('INVITE'), { transport, address: '10.0.40.248', port, interfaceName: 'si-trunk' }),
+      )
+    const tcp = from('TCP', 40123)
+    assert.deepEqual(tcp.kind === 'pass' && tcp.value, 'zz-trunk-tcp', tcp.why)
+    const udp = from('UDP', 5060)
+    assert.deepEqual(udp.kind === 'pass' && udp.value, 'siptrunk', udp.why)
+  })
+
   it('classifies Twilio by its SIP group name in the From host', () => {
     const p = CompiledPipeline.from(
       uclabConfig((c) => {
