@@ -79,6 +79,29 @@ describe('media pod NG handler: parties and media sections of a call', () => {
     assert.equal(allocator.counts().inUse, 0)
   })
 
+  it('takes the requests of one call in turn: concurrent offers share one session, a delete sent during an offer deletes it', async () => {
+    // Two offers for a new call at once (a client that does not wait for the first reply): both
+    // must end in the one session, not two whose first nobody can delete any more.
+    const [o1, o2] = await Promise.all([
+      req({ command: 'offer', 'call-id': 'twice', 'from-tag': 'a', sdp: sdp(5000) }),
+      req({ command: 'offer', 'call-id': 'twice', 'from-tag': 'a', sdp: sdp(5000) }),
+    ])
+    assert.equal(o1.result, 'ok')
+    assert.equal(o2.result, 'ok')
+    assert.equal(/m=audio (\d+)/.exec(o1.sdp as string)?.[1], /m=audio (\d+)/.exec(o2.sdp as string)?.[1])
+    await req({ command: 'delete', 'call-id': 'twice' })
+    assert.equal(allocator.counts().inUse, 0)
+    // A delete that arrives while the offer binds its ports: the session must not outlive it.
+    const [offer, del] = await Promise.all([
+      req({ command: 'offer', 'call-id': 'gone', 'from-tag': 'a', sdp: sdp(5000) }),
+      req({ command: 'delete', 'call-id': 'gone' }),
+    ])
+    assert.equal(offer.result, 'ok')
+    assert.equal(del.result, 'ok')
+    assert.equal(handler.sessionCount, 0)
+    assert.equal(allocator.counts().inUse, 0)
+  })
+
   it("lets a later fork's answer take over the pending party, and another tag offer in the same call", async () => {
     await req({ command: 'offer', 'call-id': 'fork', 'from-tag': 'a', sdp: sdp(5000) })
     await req({ command: 'answer', 'call-id': 'fork', 'from-tag': 'a', 'to-tag': 'b1', sdp: sdp(6000) })

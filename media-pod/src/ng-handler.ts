@@ -328,6 +328,8 @@ export class MediaNgHandler implements NgRequestHandler {
   private readonly epoch: number
   private readonly timer: NodeJS.Timeout
   private affinity = 0
+  /** Per call-id, the end of its last request still running ({@link MediaNgHandler.inTurn}). */
+  private readonly turns = new Map<string, Promise<void>>()
   /** Counters of deleted calls per realm, so metric totals survive the sessions. */
   readonly closedTotals = new Map<string, RealmTotals>()
   readonly totals: NgHandlerTotals = {
@@ -420,12 +422,12 @@ export class MediaNgHandler implements NgRequestHandler {
         return { result: 'pong' }
       case 'offer':
         this.totals.offers++
-        return this.guard(() => this.offer(request, context), request)
+        return this.inTurn(request['call-id'], () => this.guard(() => this.offer(request, context), request))
       case 'answer':
         this.totals.answers++
-        return this.guard(() => this.answer(request, context), request)
+        return this.inTurn(request['call-id'], () => this.guard(() => this.answer(request, context), request))
       case 'delete':
-        return this.delete(request)
+        return this.inTurn(request['call-id'], async () => this.delete(request))
       case 'query':
         return this.query(request)
       case 'list':
@@ -433,6 +435,26 @@ export class MediaNgHandler implements NgRequestHandler {
       case 'statistics':
         return this.statistics()
     }
+  }
+
+  /**
+   * Runs the requests of one call one after the other. An offer waits for its binds, and the NG
+   * transport serves datagrams as they come: two offers of a new call at once each made a session
+   * (the first, replaced in the table, kept its ports for good), and a delete sent during an offer
+   * found nothing and left the session the offer then made.
+   */
+  private inTurn<T>(callId: string, fn: () => Promise<T>): Promise<T> {
+    const before = this.turns.get(callId)
+    const run = before ? before.then(fn) : fn()
+    const done: Promise<void> = run.then(
+      () => {},
+      () => {},
+    )
+    this.turns.set(callId, done)
+    void done.then(() => {
+      if (this.turns.get(callId) === done) this.turns.delete(callId)
+    })
+    return run
   }
 
   /** Maps port exhaustion to `load limit` when the client `supports` it. */
