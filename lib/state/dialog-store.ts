@@ -1,4 +1,5 @@
 import type { DialogState, LegName } from '../sip/dialog/dialog-state.ts'
+import type { TtlPolicy } from './ttl-policy.ts'
 
 /**
  * How an incoming message names its dialog. For a received request the remote tag is the From tag
@@ -99,6 +100,11 @@ export type StoreHealth = 'ready' | 'unavailable'
  * backend cannot be reached; never hangs.
  */
 export interface DialogStore {
+  /**
+   * How long this store keeps a call after each write (`callTtlMs`): what a holder of an early call
+   * reads to keep it stored while it rings.
+   */
+  readonly ttl: TtlPolicy
   /**
    * Stores a new call and indexes both legs, atomically. `state.version` must be 0; the stored (and
    * returned) state has version 1. Rejects with `CallExistsError` if the id or a leg index exists.

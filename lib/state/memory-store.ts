@@ -51,6 +51,10 @@ interface Expiring<T> {
 export class MemoryStore implements DialogStore {
   readonly #now: () => number
   readonly #ttl: TtlPolicy
+
+  get ttl(): TtlPolicy {
+    return this.#ttl
+  }
   readonly #calls = new Map<string, Expiring<string>>()
   readonly #index = new Map<string, Expiring<string>>()
   /** Leg A index id → the INVITE a CANCEL named before the call was stored (`cancelUnstored`). */

@@ -119,6 +119,10 @@ export class RedisStore implements DialogStore {
   /** The store's command deadline ({@link RedisStoreOptions.commandTimeoutMs}). */
   readonly commandTimeoutMs: number
   readonly #ttl: TtlPolicy
+
+  get ttl(): TtlPolicy {
+    return this.#ttl
+  }
   readonly #observer: ((o: CommandObservation) => void) | undefined
   readonly #onHealth: ((h: StoreHealth) => void) | undefined
   readonly #log: Logger

@@ -7,7 +7,8 @@ import type { DialogState } from '../sip/dialog/dialog-state.ts'
 export interface TtlPolicy {
   /**
    * Early calls (INVITE sent, no final answer). Default 200 s: a little over Timer C (> 3 min,
-   * RFC 3261 §16.6 step 11), after which an unanswered INVITE is given up anyway.
+   * RFC 3261 §16.6 step 11). A callee may ring longer: the process forwarding the INVITE writes the
+   * call again at half this TTL until the final response, so only a dead owner's calls expire.
    */
   earlyMs: number
   /**

@@ -162,6 +162,8 @@ interface PendingInvite {
   bAck?: SipRequest
   /** Drops the INVITE from this process 64·T1 after the 2xx if A's ACK never comes. */
   ackWait?: NodeJS.Timeout
+  /** Keeps the early call stored while it rings (#keepEarly). */
+  keepEarly?: NodeJS.Timeout
   log: Logger
 }
 
@@ -862,6 +864,7 @@ export class B2bua {
       return
     }
     dlog.info({ from: sourceGroup, to: target.group, rule: decision.rule }, 'Accepted call')
+    this.#keepEarly(pending)
     if (pending.cancelled) {
       await this.#finish(pending, { by: 'caller', reason: 'cancel', code: 487 })
       return
@@ -976,6 +979,30 @@ export class B2bua {
     r.addHeader('Retry-After', String(Math.floor(Math.random() * 11)))
     tx.respond(r)
     log.info({ heldId: held?.id }, 'Refused INVITE: its Call-ID and From tag name another call')
+  }
+
+  /**
+   * The early call's record lives `store.ttl.earlyMs` (200 s) after its last write, but nothing
+   * bounds how long a callee rings or plays early media (a queue, an announcement): without a write
+   * the record would expire under a ringing call, and its answer then find no call (503 to the
+   * caller, ACK and BYE to the callee), a CANCEL or PRACK through another process nothing. So the
+   * process forwarding the INVITE writes the stored state again at half that TTL until the final
+   * response: the write re-derives the TTL of the record, its leg indexes and its admission holds.
+   * A write that fails or meets another one is left to the next turn (the other one refreshed it).
+   */
+  #keepEarly(p: PendingInvite): void {
+    p.keepEarly = setInterval(() => {
+      if (p.answered || p.finished || p.cancelled) {
+        clearInterval(p.keepEarly)
+        return
+      }
+      void (async () => {
+        const s = await this.#o.store.getCall(p.id)
+        if (s?.state === 'early') await this.#o.store.updateCall(s)
+      })().catch((err: unknown) =>
+        p.log.debug({ err: (err as Error).message }, 'Early call not written again; next turn'),
+      )
+    }, this.#o.store.ttl.earlyMs / 2).unref()
   }
 
   /** See {@link NO_RESPONSE_FAILOVER_MS}. */
@@ -1162,6 +1189,7 @@ export class B2bua {
       if (p.answered) return
       p.answered = true
       p.answeredTag = tag
+      clearInterval(p.keepEarly)
       if (p.cancelled || p.finished) {
         // The CANCEL/200 race (RFC 3261 §9.1): B answered anyway. Confirm and hang up its leg.
         await this.#ackAndByeB(p, answerOf(res), { by: 'caller', reason: 'cancel', code: 487 })
@@ -1669,6 +1697,7 @@ export class B2bua {
 
   /** Ends an early call owned by this process: releases admission, deletes the state. */
   async #finish(p: PendingInvite, hangup: Hangup): Promise<void> {
+    clearInterval(p.keepEarly)
     if (p.finished && !this.#pending.has(p.id)) return
     p.finished = true
     this.#pending.delete(p.id)
