@@ -10,7 +10,7 @@ export const SECRETS_DIR = '/etc/kube-sbc/secrets'
 export function redisFromConfig(
   config: SbcConfig,
   secretsDir: string,
-): { url: string; password?: string } | undefined {
+): { url: string; password?: string; sentinelPassword?: string } | undefined {
   const r = config.redis
   let url: string | undefined
   if (r.mode === 'url' && r.url) url = r.url
@@ -18,5 +18,7 @@ export function redisFromConfig(
     url = `redis-sentinel://${r.sentinel.addresses.join(',')}/${encodeURIComponent(r.sentinel.masterName)}`
   if (url === undefined) return undefined
   if (r.password === null) return { url }
-  return { url, password: readFileSync(join(secretsDir, r.password.secret, r.password.key), 'utf8').trim() }
+  const password = readFileSync(join(secretsDir, r.password.secret, r.password.key), 'utf8').trim()
+  // Sentinels commonly require the master's password too (signalling-pod/src/main.ts).
+  return { url, password, ...(r.mode === 'sentinel' ? { sentinelPassword: password } : {}) }
 }

@@ -158,7 +158,16 @@ async function createStore(o: MediaProcessOptions, config: SbcConfig, logger: Lo
   const redis = new RedisStore({
     url,
     logger,
-    ...(fromConfig?.password !== undefined ? { redis: { password: fromConfig.password } } : {}),
+    ...(fromConfig?.password !== undefined
+      ? {
+          redis: {
+            password: fromConfig.password,
+            ...(fromConfig.sentinelPassword !== undefined
+              ? { sentinelPassword: fromConfig.sentinelPassword }
+              : {}),
+          },
+        }
+      : {}),
   })
   try {
     await redis.connected(10_000)

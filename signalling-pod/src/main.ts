@@ -51,11 +51,16 @@ export interface SignallingProcessOptions {
   media?: MediaMode
 }
 
-/** The Redis URL and password a config asks for; undefined for the in-process store. */
+/**
+ * The Redis URL and password a config asks for; undefined for the in-process store. With Sentinel
+ * the password is also the sentinels' (`sentinelPassword`): sentinels commonly require the master's
+ * password (Bitnami's chart: `auth.sentinel`, on by default), and ioredis carries on when one does
+ * not ask for it.
+ */
 export function redisFromConfig(
   config: SbcConfig,
   secretsDir: string,
-): { url: string; password?: string } | undefined {
+): { url: string; password?: string; sentinelPassword?: string } | undefined {
   const r = config.redis
   let url: string | undefined
   if (r.mode === 'url' && r.url) url = r.url
@@ -64,7 +69,8 @@ export function redisFromConfig(
   if (url === undefined) return undefined
   if (r.password === null) return { url }
   const file = join(secretsDir, r.password.secret, r.password.key)
-  return { url, password: readFileSync(file, 'utf8').trim() }
+  const password = readFileSync(file, 'utf8').trim()
+  return { url, password, ...(r.mode === 'sentinel' ? { sentinelPassword: password } : {}) }
 }
 
 async function createStore(
@@ -73,15 +79,25 @@ async function createStore(
   logger: Logger,
   metrics: SignallingMetrics,
 ): Promise<{ store: DialogStore; shared: boolean }> {
+  // The same directory as the TLS Secrets (KUBE_SBC_SECRETS_DIR): the operator mounts both there.
   const fromConfig =
     o.redisUrl === undefined && o.redisFromConfig
-      ? redisFromConfig(config, o.secretsDir ?? SECRETS_DIR)
+      ? redisFromConfig(config, o.secretsDir ?? process.env.KUBE_SBC_SECRETS_DIR ?? SECRETS_DIR)
       : undefined
   const url = o.redisUrl ?? fromConfig?.url
   if (url === undefined) return { store: new MemoryStore(), shared: false }
   const redis = new RedisStore({
     url,
-    ...(fromConfig?.password !== undefined ? { redis: { password: fromConfig.password } } : {}),
+    ...(fromConfig?.password !== undefined
+      ? {
+          redis: {
+            password: fromConfig.password,
+            ...(fromConfig.sentinelPassword !== undefined
+              ? { sentinelPassword: fromConfig.sentinelPassword }
+              : {}),
+          },
+        }
+      : {}),
     logger,
     observer: metrics.redisObserver,
     onHealth: (h) => logger.warn({ health: h }, 'State store health changed'),

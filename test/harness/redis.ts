@@ -31,8 +31,8 @@ async function spawnRedis(args: string[]): Promise<StartedProcess> {
   return p
 }
 
-/** Starts `redis-server` on a free loopback port. */
-export async function startRedis(): Promise<TestRedis> {
+/** Starts `redis-server` on a free loopback port; with `password`, clients must AUTH (`requirepass`). */
+export async function startRedis(options: { password?: string } = {}): Promise<TestRedis> {
   const port = await freePort()
   const dir = await mkdtemp(join(tmpdir(), 'sbc-redis-'))
   const args = [
@@ -48,6 +48,7 @@ export async function startRedis(): Promise<TestRedis> {
     dir,
   ]
   args.push('--protected-mode', 'no', '--loglevel', 'notice')
+  if (options.password !== undefined) args.push('--requirepass', options.password)
   let proc: StartedProcess | undefined = await spawnRedis(args)
   return {
     port,
@@ -77,7 +78,12 @@ export interface TestSentinel {
 }
 
 /** Starts `redis-server --sentinel` on a free loopback port, monitoring `127.0.0.1:masterPort`. */
-export async function startSentinel(masterPort: number, name = 'sbc'): Promise<TestSentinel> {
+export async function startSentinel(
+  masterPort: number,
+  name = 'sbc',
+  /** Clients of the sentinel must AUTH with it, and it AUTHs with the master (as Bitnami's chart does). */
+  options: { password?: string } = {},
+): Promise<TestSentinel> {
   const port = await freePort()
   const dir = await mkdtemp(join(tmpdir(), 'sbc-sentinel-'))
   const conf = join(dir, 'sentinel.conf')
@@ -90,6 +96,9 @@ export async function startSentinel(masterPort: number, name = 'sbc'): Promise<T
       `dir ${dir}`,
       `sentinel monitor ${name} 127.0.0.1 ${masterPort} 1`,
       `sentinel down-after-milliseconds ${name} 5000`,
+      ...(options.password !== undefined
+        ? [`requirepass ${options.password}`, `sentinel auth-pass ${name} ${options.password}`]
+        : []),
       '',
     ].join('\n'),
   )
