@@ -398,3 +398,80 @@ describe('MediaAnchor → NG → media pod handler', () => {
     await anchor.release(c)
   })
 })
+
+describe('MediaAnchor: a media pod that refuses a new call because it drains', () => {
+  it('the call goes to another pod of the realm instead of failing 503', async () => {
+    // SIGTERM: the pod refuses new calls at once but leaves the registry lists signalling read a
+    // moment ago (cached up to 1 s, the watch polls every second): in that window every new call
+    // picked for it failed 503, many per rolling update under load.
+    const fallback = new DgramRelayBackend()
+    const pod = (min: number, draining: boolean) => {
+      const realms = new Map<string, RealmRuntime>([
+        [
+          'lan',
+          {
+            name: 'lan',
+            bindAddress: '127.0.0.1',
+            advertisedAddress: '127.0.0.1',
+            allocator: new PortAllocator({ min, max: min + 99 }, { quarantineMs: 0 }),
+            maxSessions: 100,
+          },
+        ],
+      ])
+      return new MediaNgHandler({
+        realms,
+        defaultRealm: 'lan',
+        native: null,
+        fallback,
+        accepting: () => !draining,
+      })
+    }
+    const drainingHandler = pod(45000, true)
+    const liveHandler = pod(46000, false)
+    const drainingNg = await NgServerTransport.listen({
+      host: '127.0.0.1',
+      port: 0,
+      handler: drainingHandler,
+    })
+    const liveNg = await NgServerTransport.listen({ host: '127.0.0.1', port: 0, handler: liveHandler })
+    const store = new MemoryStore()
+    // The draining pod has more free capacity: it is the registry's pick.
+    await store.registerMediaPod(
+      {
+        id: 'draining',
+        address: `127.0.0.1:${drainingNg.address().port}`,
+        realms: ['lan'],
+        capacity: 200,
+        active: 0,
+      },
+      60_000,
+    )
+    await store.registerMediaPod(
+      {
+        id: 'live',
+        address: `127.0.0.1:${liveNg.address().port}`,
+        realms: ['lan'],
+        capacity: 100,
+        active: 0,
+      },
+      60_000,
+    )
+    const anchor = new MediaAnchor({ config: () => config, store, retransmitMs: 100 })
+    try {
+      const c = call('c-drain-pick', 'pbx', 'legacy')
+      const out = (await anchor.offer(c, 'a', sdp(5000))).toString()
+      assert.match(out, /m=audio 460\d\d /, 'ports of the live pod')
+      assert.equal(c.media?.pod, 'live')
+      assert.equal(drainingHandler.sessionCount, 0)
+      await anchor.release(c)
+      assert.equal(liveHandler.sessionCount, 0)
+    } finally {
+      await anchor.close()
+      await drainingNg.close()
+      await liveNg.close()
+      drainingHandler.close()
+      liveHandler.close()
+      await store.close()
+    }
+  })
+})

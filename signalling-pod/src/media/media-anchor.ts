@@ -158,7 +158,18 @@ export class MediaAnchor {
         }
       }
     }
-    return this.offerOn(await this.podFor(call, x.realm ?? y.realm), call, from, text, x, y)
+    const realm = x.realm ?? y.realm
+    const pod = await this.podFor(call, realm)
+    try {
+      return await this.offerOn(pod, call, from, text, x, y)
+    } catch (e) {
+      // SIGTERM: a media pod refuses new calls at once, while the registry lists read a moment ago
+      // (cached up to a second, the watch polls every second) still name it. The call goes to the
+      // next pick instead of failing 503.
+      if (!(e instanceof MediaAnchorError) || !/draining/i.test(e.message) || this.o.fixed) throw e
+      this.podLeft(pod.id)
+      return this.offerOn(await this.podFor(call, realm, pod.id), call, from, text, x, y)
+    }
   }
 
   /**
