@@ -87,6 +87,8 @@ export class MediaPod {
   private readonly handlerOptions: NgHandlerOptions
   private config: SbcConfig
   private draining = false
+  /** Settles when every registry write started so far has its verdict (they never reject). */
+  private registering: Promise<void> = Promise.resolve()
 
   private constructor(
     o: MediaPodOptions,
@@ -241,8 +243,14 @@ export class MediaPod {
   }
 
   /** The registry record: the NG address signalling sends to, realms and free capacity. */
-  private async register(): Promise<void> {
-    if (this.draining) return
+  private register(): Promise<void> {
+    if (this.draining) return this.registering
+    const write = this.writeEntry()
+    this.registering = this.registering.then(() => write)
+    return write
+  }
+
+  private async writeEntry(): Promise<void> {
     const capacity = [...this.realms.values()].reduce((n, r) => n + r.maxSessions, 0)
     const ng = this.ng.address()
     try {
@@ -267,6 +275,10 @@ export class MediaPod {
    */
   async drain(graceMs: number): Promise<void> {
     this.draining = true
+    // A write already sent may still land after a delete sent now: Redis without the script (a
+    // restart, a failover) answers its EVALSHA NOSCRIPT and the store sends it again as EVAL. The
+    // pod would then be listed, and picked for new calls it refuses, for three heartbeats.
+    await this.registering
     try {
       await this.o.store.unregisterMediaPod(this.o.podId)
     } catch (err) {

@@ -1,0 +1,92 @@
+import { strict as assert } from 'node:assert'
+import { Redis } from 'ioredis'
+import type { SbcConfig } from '../../lib/config/model.ts'
+import { nullLogger } from '../../lib/observability/logger.ts'
+import { createMetricsRegistry } from '../../lib/observability/metrics-registry.ts'
+import { RedisStore } from '../../lib/state/redis-store.ts'
+import { freePort } from '../../test/harness/free-port.ts'
+import { startRedis, type TestRedis } from '../../test/harness/redis.ts'
+import { MediaPod } from './media-pod.ts'
+
+/**
+ * Deregistration wins over a heartbeat already in flight when the drain starts, on a real
+ * redis-server. The heartbeat's write is the same script call every time, but it is not always one
+ * command: a Redis that restarted or failed over has no scripts loaded, and the write's EVALSHA is
+ * answered NOSCRIPT and sent again as EVAL, after a drain's delete that Redis already knew.
+ */
+
+const base = 20_000 + 2 * Math.floor(Math.random() * 14_000)
+const config: SbcConfig = {
+  schemaVersion: 1,
+  generation: 1,
+  namespace: 'lab',
+  controller: null,
+  redis: { mode: 'memory', url: null, sentinel: null, password: null },
+  nat: null,
+  security: { maliciousSignatures: [], rateLimit: null, unclassified: 'Allow' },
+  realms: [
+    {
+      name: 'lan',
+      network: 'LAN',
+      bindAddress: '127.0.0.1',
+      portRange: { min: base, max: base + 19 },
+      advertisedAddress: null,
+      maxSessions: 10,
+    },
+  ],
+  interfaces: [],
+  profiles: [],
+  groups: [],
+  routes: [],
+}
+
+describe('media pod drain: the registry entry goes and stays gone', function () {
+  this.timeout(30_000)
+  let redis: TestRedis
+  let store: RedisStore
+  let admin: Redis
+  let pod: MediaPod | undefined
+
+  before(async () => {
+    redis = await startRedis()
+    store = new RedisStore({ url: redis.url, logger: nullLogger })
+    await store.connected(5_000)
+    admin = new Redis(redis.url)
+  })
+  after(async () => {
+    await pod?.close()
+    admin?.disconnect()
+    await store?.close()
+    await redis?.close()
+  })
+
+  it('a heartbeat whose write is in flight when SIGTERM drains does not register the pod again', async () => {
+    pod = await MediaPod.start({
+      config,
+      store,
+      logger: nullLogger,
+      registry: createMetricsRegistry({ component: 'media' }),
+      podId: 'media-drain-test',
+      nodeAddress: '127.0.0.1',
+      ngHost: '127.0.0.1',
+      ngPort: await freePort(),
+      httpPort: await freePort(),
+      workers: 0,
+      quarantineMs: 0,
+    })
+    assert.deepEqual(
+      (await store.listMediaPods()).map((p) => p.id),
+      ['media-drain-test'],
+    )
+    // As after a failover: no script loaded, then another pod's drain loads the delete.
+    await admin.script('FLUSH')
+    await store.unregisterMediaPod('another-pod')
+    // A heartbeat write (applyConfig writes the entry at once, as the heartbeat timer does) and the
+    // drain, in the same turn.
+    pod.applyConfig({ ...config, generation: 2 })
+    await pod.drain(0)
+    // The write's EVAL, if it was sent again, has had its reply by now: ping on the same connection.
+    await store.bounded('ping', store.client.ping())
+    assert.deepEqual(await store.listMediaPods(), [], 'the draining pod is not in the registry')
+  })
+})
