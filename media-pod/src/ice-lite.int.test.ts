@@ -233,5 +233,54 @@ for (const workers of [1, 0]) {
       assert.equal(stream?.stats['ICE failures'], 1)
       await ng.delete({ 'call-id': callId, 'from-tag': 'ta' })
     })
+
+    it('a re-offer and answer that remove ICE end it: no STUN answered, RTP to the SDP address', async () => {
+      const a = await open()
+      const b = await open()
+      const callId = `ice-off-${workers}-${Date.now()}`
+      const ice = { ICE: 'force', 'ICE-lite': 'both' }
+      const offer = await ng.offer({ 'call-id': callId, 'from-tag': 'ta', sdp: sdp(a.port), ...ice })
+      const answer = await ng.answer({
+        'call-id': callId,
+        'from-tag': 'ta',
+        'to-tag': 'tb',
+        sdp: sdp(b.port),
+        ...ice,
+      })
+      const toA = Number(/m=audio (\d+)/.exec(answer.sdp)?.[1])
+      const toB = Number(/m=audio (\d+)/.exec(offer.sdp)?.[1])
+      const ufrag = /a=ice-ufrag:(\S+)/.exec(answer.sdp)?.[1] as string
+      const pwd = /a=ice-pwd:(\S+)/.exec(answer.sdp)?.[1] as string
+      const selected = await open()
+      await selected.send(check(randomBytes(12), `${ufrag}:peer`, pwd, true), toA)
+      await until(() => selected.received.length === 1, 'the success response')
+      await b.send(rtp(0), toB)
+      await until(() => selected.received.length === 2, 'RTP at the nominated address')
+
+      // A re-INVITE without ICE toward either party (rtpengine's ICE=remove, the default).
+      const noIce = { ICE: 'remove' }
+      // First with A's first SDP address again (the relay had it all along, under the nominated
+      // pair), then with a new one.
+      for (const port of [a, await open()]) {
+        const reOffer = await ng.offer({ 'call-id': callId, 'from-tag': 'ta', sdp: sdp(port.port), ...noIce })
+        const reAnswer = await ng.answer({
+          'call-id': callId,
+          'from-tag': 'ta',
+          'to-tag': 'tb',
+          sdp: sdp(b.port),
+          ...noIce,
+        })
+        assert.doesNotMatch(reOffer.sdp + reAnswer.sdp, /a=ice-|a=candidate|a=ice-lite/)
+        const before = selected.received.length
+        // The old credentials no longer get a success (RFC 8445 §7.3: there is no ICE agent).
+        await selected.send(check(randomBytes(12), `${ufrag}:peer`, pwd, true), toA)
+        for (let i = 1; i < 4; i++) await b.send(rtp(i), toB)
+        await until(() => port.received.length >= 3, `RTP at A's SDP address (port ${port.port})`)
+        assert.equal(selected.received.length, before, 'nothing to the formerly nominated address')
+        for (const m of port.received) assert.ok((m[0] as number) >> 6 === 2, 'RTP only')
+        port.received.length = 0
+      }
+      await ng.delete({ 'call-id': callId, 'from-tag': 'ta' })
+    })
   })
 }

@@ -952,6 +952,9 @@ export class MediaNgHandler implements NgRequestHandler {
       }
     } else {
       removeIce(sdp)
+      // No ICE toward the party any more: its relay ports stop answering checks with the old
+      // credentials and its nominated pair gives way to its SDP address (endpointConfig).
+      party.ice = undefined
     }
     const lite = req['ICE-lite']
     const wantLite =

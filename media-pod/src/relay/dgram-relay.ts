@@ -139,12 +139,14 @@ class DgramEndpoint implements RelayEndpoint {
     const prev = this.config
     if (!sameKey(prev.srtpIn, c.srtpIn)) this.srtpIn = contextOf(c.srtpIn)
     if (!sameKey(prev.srtpOut, c.srtpOut)) this.srtpOut = contextOf(c.srtpOut)
-    // A re-offer with the same address keeps what was learnt (NAT); a new address starts over.
-    if (!this.learnt.rtp || c.latch === 'off' || !samePeer(prev.rtpPeer, c.rtpPeer)) {
+    // A re-offer with the same address keeps what was learnt (NAT); a new address starts over, and so
+    // does the end of ICE (what was learnt may be the nominated pair, which no longer stands).
+    const iceEnded = prev.ice !== null && c.ice === null
+    if (!this.learnt.rtp || c.latch === 'off' || iceEnded || !samePeer(prev.rtpPeer, c.rtpPeer)) {
       this.rtpPeer = c.rtpPeer
       this.learnt.rtp = false
     }
-    if (!this.learnt.rtcp || c.latch === 'off' || !samePeer(prev.rtcpPeer, c.rtcpPeer)) {
+    if (!this.learnt.rtcp || c.latch === 'off' || iceEnded || !samePeer(prev.rtcpPeer, c.rtcpPeer)) {
       this.rtcpPeer = c.rtcpPeer
       this.learnt.rtcp = false
     }

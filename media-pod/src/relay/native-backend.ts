@@ -204,6 +204,8 @@ class NativeEndpoint implements RelayEndpoint {
 
   configure(c: EndpointConfig): void {
     const x = this.extras
+    // The end of ICE: the nominated pair no longer stands, the SDP address is the peer again.
+    const iceEnded = (x?.ice ?? null) !== null && c.ice === null
     if (!sameKey(x?.srtpIn ?? null, c.srtpIn) || !sameKey(x?.srtpOut ?? null, c.srtpOut)) {
       this.relay.setSrtp(this.rtp, c.srtpIn, c.srtpOut)
       if (this.rtcp !== undefined) this.relay.setSrtp(this.rtcp, c.srtpIn, c.srtpOut)
@@ -224,7 +226,7 @@ class NativeEndpoint implements RelayEndpoint {
     const latchChanged = first || this.latch !== c.latch
     // With ICE the nominated pair is where media goes (RFC 8445 §12), whatever a re-offer's SDP says.
     if (
-      (latchChanged || !samePeer(this.peerAddress, this.peerPort, c.rtpPeer)) &&
+      (latchChanged || iceEnded || !samePeer(this.peerAddress, this.peerPort, c.rtpPeer)) &&
       !this.nominated(this.rtp)
     ) {
       this.setPeer('rtp', c.rtpPeer, c.latch)
@@ -233,7 +235,7 @@ class NativeEndpoint implements RelayEndpoint {
     }
     if (
       this.rtcp !== undefined &&
-      (latchChanged || !samePeer(this.rtcpPeerAddress, this.rtcpPeerPort, c.rtcpPeer)) &&
+      (latchChanged || iceEnded || !samePeer(this.rtcpPeerAddress, this.rtcpPeerPort, c.rtcpPeer)) &&
       !this.nominated(this.rtcp)
     ) {
       this.setPeer('rtcp', c.rtcpPeer, c.latch)
