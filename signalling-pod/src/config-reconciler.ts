@@ -108,6 +108,11 @@ export interface ConfigReconcilerOptions {
   drainMs?: number
   /** Opens an interface; default `SipInterfaceRuntime.start` (tests inject failures here). */
   openInterface?: (ic: InterfaceConfig) => Promise<SipInterfaceRuntime>
+  /**
+   * Called with the new pipeline in the swap, just before it takes effect (the proxy addresses
+   * learned from DNS are carried over to it there, so no request sees it without them).
+   */
+  beforeSwap?: (pipeline: CompiledPipeline) => void
 }
 
 /** The result of {@link ConfigReconciler.apply}. */
@@ -222,6 +227,7 @@ export class ConfigReconciler {
     for (const ic of next.interfaces)
       interfaces.set(ic.name, opened.get(ic.name) ?? (this.#interfaces.get(ic.name) as SipInterfaceRuntime))
     this.#interfaces = interfaces
+    this.#o.beforeSwap?.(pipeline)
     this.#pipeline = pipeline
     this.#config = next
     this.#applied = true

@@ -176,6 +176,7 @@ export class SignallingMetrics {
   readonly redisErrors: Counter<'command' | 'code'>
   readonly redisUp: Gauge
   readonly proxyUp: Gauge<'ip_group' | 'proxy'>
+  readonly proxyLookups: Counter<'ip_group' | 'result'>
   readonly configGeneration: Gauge
   readonly draining: Gauge
   readonly tlsReloads: Counter<'sip_interface' | 'result'>
@@ -305,6 +306,12 @@ export class SignallingMetrics {
       name: 'sbc_sip_proxy_up',
       help: '1 while the proxy answers OPTIONS keep-alives, 0 when marked down.',
       labelNames: ['ip_group', 'proxy'],
+      registers,
+    })
+    this.proxyLookups = new Counter({
+      name: 'sbc_proxy_set_lookups_total',
+      help: 'DNS lookups of A/SRV proxies for classification by proxy set, by result (ok, failed: the last known addresses stay).',
+      labelNames: ['ip_group', 'result'],
       registers,
     })
     this.configGeneration = new Gauge({

@@ -8,6 +8,8 @@ import { SipInterfaceRuntime } from './b2bua/sip-interface-runtime.ts'
 import { CdrWriter } from './cdr.ts'
 import { type ApplyResult, ConfigReconciler } from './config-reconciler.ts'
 import { SignallingMetrics } from './metrics.ts'
+import { ProxyAddressWatcher } from './pipeline/proxy-address-watcher.ts'
+import { createDnsResolver, dnsOptionsFromEnv, type Resolve } from './pipeline/resolver.ts'
 import { interfaceTlsSettings } from './secrets/interface-tls.ts'
 import {
   fileSecretResolver,
@@ -43,6 +45,11 @@ export interface SignallingServerOptions {
    * mounted files under `KUBE_SBC_SECRETS_DIR` (default /etc/kube-sbc/secrets).
    */
   secrets?: SecretResolver
+  /**
+   * DNS for A/SRV proxies, at call time and for classification by proxy set; `node:dns` on
+   * `KUBE_SBC_DNS_SERVERS` when absent.
+   */
+  resolve?: Resolve
 }
 
 /**
@@ -58,13 +65,22 @@ export class SignallingServer {
   readonly #reconciler: ConfigReconciler
   readonly #o: SignallingServerOptions
   readonly #secrets: SecretResolver
+  readonly #proxyAddresses: ProxyAddressWatcher
 
   private constructor(o: SignallingServerOptions) {
     this.#o = o
     this.metrics = o.metrics ?? new SignallingMetrics(o.registry)
+    const resolve = o.resolve ?? createDnsResolver(dnsOptionsFromEnv())
+    const lookups = this.metrics.proxyLookups
+    this.#proxyAddresses = new ProxyAddressWatcher({
+      resolve,
+      logger: o.logger,
+      onLookup: (group, _proxy, result) => lookups.inc({ ip_group: group, result }),
+    })
     let reconciler: ConfigReconciler | undefined
     this.b2bua = new B2bua({
       store: o.store,
+      resolve,
       pipeline: () => (reconciler as ConfigReconciler).pipeline,
       interfaces: () => (reconciler as ConfigReconciler).interfaces,
       logger: o.logger,
@@ -102,6 +118,7 @@ export class SignallingServer {
         return rt
       },
       ...(o.interfaceDrainMs !== undefined ? { drainMs: o.interfaceDrainMs } : {}),
+      beforeSwap: (pipeline) => this.#proxyAddresses.watch(pipeline),
     })
     this.#reconciler = reconciler
   }
@@ -231,6 +248,7 @@ export class SignallingServer {
   }
 
   async close(): Promise<void> {
+    this.#proxyAddresses.close()
     await this.#reconciler.close()
   }
 }

@@ -25,6 +25,19 @@ export interface ProxySource {
   interfaceName: string
   port: number | null
   transport: Transport
+  /**
+   * The A/SRV proxy (its {@link proxyKey}) whose background resolution found this address: the next
+   * answer replaces these. Absent for Static proxies and addresses learned at call time.
+   */
+  learnedFrom?: string
+}
+
+/** Names an A/SRV proxy of a group across generations: group, name, resolution, transport, port. */
+export function proxyKey(
+  group: string,
+  p: { address: string; port: number | null; transport: Transport; resolution: string },
+): string {
+  return `${group} ${p.resolution} ${p.transport} ${p.address.toLowerCase()} ${p.port ?? ''}`
 }
 
 /** Everything classification needs, built once per config generation. */
@@ -108,6 +121,16 @@ export function addProxySource(map: Map<string, ProxySource[]>, key: string, src
   if (list === undefined) map.set(key, [src])
   else if (!list.some((s) => s.group === src.group && s.port === src.port && s.transport === src.transport))
     list.push(src)
+}
+
+/** Removes the addresses the background resolution of proxy `learnedFrom` had found. */
+export function removeLearnedSources(map: Map<string, ProxySource[]>, learnedFrom: string): void {
+  for (const [key, list] of map) {
+    const kept = list.filter((s) => s.learnedFrom !== learnedFrom)
+    if (kept.length === list.length) continue
+    if (kept.length === 0) map.delete(key)
+    else map.set(key, kept)
+  }
 }
 
 /** Whether a certificate name matches: exact, or `*.suffix` covering exactly one more label. */

@@ -1,6 +1,11 @@
 import type { GroupConfig, InterfaceConfig, ProfileConfig, SbcConfig } from '../../../lib/config/model.ts'
 import { ipKey } from './address.ts'
-import { addProxySource, type ClassificationTable, compileClassification } from './classify.ts'
+import {
+  addProxySource,
+  type ClassificationTable,
+  compileClassification,
+  removeLearnedSources,
+} from './classify.ts'
 import { PipelineConfigError } from './errors.ts'
 import { type CompiledManipulation, compileManipulations } from './manipulate.ts'
 import { type CompiledRoute, compileRoutes } from './route.ts'
@@ -18,7 +23,7 @@ export interface CompiledGroup {
  * The pipeline of one config generation: regexes, CIDRs, header names and manipulation values are
  * compiled and checked once in {@link CompiledPipeline.from}, which throws `PipelineConfigError`
  * listing every problem (the pod keeps its previous pipeline). Immutable except for proxy addresses
- * learned from DNS ({@link CompiledPipeline.learnProxyAddresses}).
+ * learned from DNS ({@link CompiledPipeline.learnProxyAddresses}, {@link CompiledPipeline.setProxyAddresses}).
  */
 export class CompiledPipeline {
   readonly config: SbcConfig
@@ -95,6 +100,31 @@ export class CompiledPipeline {
         interfaceName: g.config.sipInterface,
         port: a.port,
         transport: a.transport,
+      })
+    }
+  }
+
+  /**
+   * Replaces the addresses the background resolution of one A/SRV proxy of `group` found
+   * (`proxy`: its `proxyKey()`) with `addresses`, for classification by proxy set.
+   */
+  setProxyAddresses(
+    group: string,
+    proxy: string,
+    addresses: readonly { address: string; port: number | null; transport: 'UDP' | 'TCP' | 'TLS' }[],
+  ): void {
+    const g = this.group(group)
+    if (!g.config.classification.fromProxySet) return
+    removeLearnedSources(this.classification.proxies, proxy)
+    for (const a of addresses) {
+      const key = ipKey(a.address)
+      if (key === undefined) continue
+      addProxySource(this.classification.proxies, key, {
+        group,
+        interfaceName: g.config.sipInterface,
+        port: a.port,
+        transport: a.transport,
+        learnedFrom: proxy,
       })
     }
   }

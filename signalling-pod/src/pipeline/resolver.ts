@@ -1,4 +1,5 @@
 import { Resolver as DnsResolver } from 'node:dns/promises'
+import { defaultPort } from './route.ts'
 import type { RouteTarget, Transport } from './types.ts'
 
 /** One address to try, in order. */
@@ -13,6 +14,11 @@ export interface ResolvedAddress {
   domain?: string
   /** How it was found: the proxy's resolution (A or SRV); absent for a Static proxy. */
   resolution?: 'A' | 'SRV'
+  /**
+   * How long the answer it came from stays valid, seconds (its TTL, less the time it has been
+   * cached); absent when unknown. Refreshing proxy addresses for classification waits this long.
+   */
+  ttlSeconds?: number
 }
 
 /** An SRV record as `node:dns` returns it. */
@@ -108,12 +114,18 @@ export function createDnsResolver(options: DnsResolverOptions = {}): Resolve {
   const now = options.now ?? Date.now
   const maxTtl = (options.maxTtlSeconds ?? 300) * 1000
   const cache = new Map<string, { until: number; value: unknown }>()
-  const cached = async <T>(key: string, load: () => Promise<{ value: T; ttlMs: number }>): Promise<T> => {
+  // The value and until when it may be reused (0: not cached, a failure or an answer without TTL).
+  const cached = async <T>(
+    key: string,
+    load: () => Promise<{ value: T; ttlMs: number }>,
+  ): Promise<{ value: T; until: number }> => {
     const hit = cache.get(key)
-    if (hit && hit.until > now()) return hit.value as T
+    if (hit && hit.until > now()) return { value: hit.value as T, until: hit.until }
     const { value, ttlMs } = await load()
-    if (ttlMs > 0) cache.set(key, { until: now() + Math.min(ttlMs, maxTtl), value })
-    return value
+    if (ttlMs <= 0) return { value, until: 0 }
+    const until = now() + Math.min(ttlMs, maxTtl)
+    cache.set(key, { until, value })
+    return { value, until }
   }
   const addressesOf = (host: string) =>
     cached(`A ${host}`, async () => {
@@ -122,7 +134,7 @@ export function createDnsResolver(options: DnsResolverOptions = {}): Resolve {
       const ttlMs = recs.length === 0 ? 0 : Math.min(...recs.map((r) => r.ttl * 1000))
       return { value: recs.map((r) => r.address), ttlMs }
     })
-  const ttlOf = (host: string) => cache.get(`A ${host}`)?.until ?? 0
+  const ttlSeconds = (until: number) => (until > 0 ? { ttlSeconds: Math.max(0, (until - now()) / 1000) } : {})
   // RFC 3263 §4.1: NAPTR first; a record whose service is the proxy's transport ("s" flag) names
   // the SRV owner. None (or no DNS answer) → the constructed `_sip._udp.` / `_sips._tcp.` name.
   const srvOwner = async (host: string, transport: Transport): Promise<string> => {
@@ -133,20 +145,47 @@ export function createDnsResolver(options: DnsResolverOptions = {}): Resolve {
     return pick && pick.replacement !== '' ? pick.replacement : srvName(host, transport)
   }
   return async (host, kind, transport) => {
-    if (kind === 'A') return (await addressesOf(host)).map((address) => ({ address, port: 0, transport }))
+    if (kind === 'A') {
+      const a = await addressesOf(host)
+      return a.value.map((address) => ({ address, port: 0, transport, ...ttlSeconds(a.until) }))
+    }
     const records = await cached(`SRV ${transport} ${host}`, async () => {
       const value = await dns.resolveSrv(await srvOwner(host, transport))
-      for (const r of value) await addressesOf(r.name)
-      const until = Math.min(...value.map((r) => ttlOf(r.name)))
+      let until = Number.POSITIVE_INFINITY
+      for (const r of value) until = Math.min(until, (await addressesOf(r.name)).until)
       return { value, ttlMs: Number.isFinite(until) ? until - now() : 0 }
     })
     // The weighted draw is made per call (RFC 2782: load spread over the targets), not per answer.
     const out: ResolvedAddress[] = []
-    for (const r of orderSrv(records, options.random)) {
-      for (const address of await addressesOf(r.name)) out.push({ address, port: r.port, transport })
+    for (const r of orderSrv(records.value, options.random)) {
+      const a = await addressesOf(r.name)
+      const until = records.until > 0 && a.until > 0 ? Math.min(records.until, a.until) : 0
+      for (const address of a.value) out.push({ address, port: r.port, transport, ...ttlSeconds(until) })
     }
     return out
   }
+}
+
+/** An A/SRV proxy to resolve (a {@link RouteProxy}, or a config proxy, whose SRV port is null). */
+export interface DnsProxy {
+  address: string
+  port: number | null
+  transport: Transport
+  resolution: 'A' | 'SRV'
+}
+
+/**
+ * The addresses of one A/SRV proxy, in order: A with the configured (or default) port, SRV as its
+ * records say. Throws when the lookup fails.
+ */
+export async function resolveProxy(p: DnsProxy, resolve: Resolve): Promise<ResolvedAddress[]> {
+  const found = await resolve(p.address, p.resolution, p.transport)
+  return found.map((a) => ({
+    ...a,
+    port: p.resolution === 'A' || a.port === 0 ? (p.port ?? defaultPort(p.transport)) : a.port,
+    domain: p.address,
+    resolution: p.resolution,
+  }))
 }
 
 /**
@@ -162,14 +201,7 @@ export async function resolveTarget(target: RouteTarget, resolve: Resolve): Prom
       continue
     }
     try {
-      const found = await resolve(p.address, p.resolution, p.transport)
-      for (const a of found)
-        out.push({
-          ...a,
-          port: p.resolution === 'A' || a.port === 0 ? p.port : a.port,
-          domain: p.address,
-          resolution: p.resolution,
-        })
+      out.push(...(await resolveProxy({ ...p, resolution: p.resolution }, resolve)))
     } catch {
       // Unresolvable: skip to the next proxy.
     }
