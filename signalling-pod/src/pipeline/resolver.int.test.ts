@@ -39,6 +39,10 @@ describe('DNS resolver against dnsmasq (RFC 3263 SRV/A, TTL cache)', function ()
       '--srv-host=_sips._tcp.edge.test,peering3.webex.test,5063,10,10',
       '--srv-host=_sips._tcp.naptr.test,peering1.webex.test,5062,10,10',
       '--host-record=peering3.webex.test,127.0.0.13',
+      // A domain with addresses and no SRV (nor NAPTR) records: dnsmasq is authoritative for
+      // plain.test, so it answers NXDOMAIN/no data rather than REFUSED.
+      '--local=/plain.test/',
+      '--host-record=plain.test,127.0.0.31',
     ])
     await dns.waitForOutput(/started, version/, 10_000)
   })
@@ -52,6 +56,20 @@ describe('DNS resolver against dnsmasq (RFC 3263 SRV/A, TTL cache)', function ()
       (await resolve('naptr.test', 'SRV', 'TLS')).map((a) => `${a.address}:${a.port}`),
       ['127.0.0.13:5063'],
     )
+  })
+
+  it('falls back to the A records of a domain without SRV records, at the default port (RFC 3263 §4.2)', async () => {
+    const resolve = createDnsResolver({ servers: [`127.0.0.1:${port}`], timeoutMs: 300 })
+    assert.deepEqual(
+      (await resolve('plain.test', 'SRV', 'TLS')).map((a) => `${a.address}:${a.port}`),
+      ['127.0.0.31:5061'],
+    )
+    assert.deepEqual(
+      (await resolve('plain.test', 'SRV', 'UDP')).map((a) => `${a.address}:${a.port}`),
+      ['127.0.0.31:5060'],
+    )
+    // No answer at all (dnsmasq refuses a name it does not serve) is a failure, not "no records".
+    await assert.rejects(resolve('elsewhere.example', 'SRV', 'UDP'), { code: 'EREFUSED' })
   })
 
   it('orders SRV targets by priority, resolves A records, and serves both from cache until the TTL ends', async () => {

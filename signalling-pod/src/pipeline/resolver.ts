@@ -104,7 +104,8 @@ export function dnsOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): DnsReso
 /**
  * A {@link Resolve} on `node:dns`: A then AAAA (RFC 3263 §4.2); for SRV, NAPTR first (§4.1, the
  * record for the proxy's transport names the SRV owner), then SRV ordered by {@link orderSrv} with
- * each target resolved. Answers are cached by their TTL (RFC 1035 §3.2.1), capped at
+ * each target resolved; a domain without SRV records (NXDOMAIN or no data) is looked up A/AAAA
+ * itself, at the transport's default port (§4.2). Answers are cached by their TTL (RFC 1035 §3.2.1), capped at
  * `maxTtlSeconds`. node:dns gives no TTL for SRV answers, so an SRV answer lives as long as the
  * shortest TTL of the addresses it led to. Failures are not cached: the next call asks again.
  */
@@ -150,7 +151,14 @@ export function createDnsResolver(options: DnsResolverOptions = {}): Resolve {
       return a.value.map((address) => ({ address, port: 0, transport, ...ttlSeconds(a.until) }))
     }
     const records = await cached(`SRV ${transport} ${host}`, async () => {
-      const value = await dns.resolveSrv(await srvOwner(host, transport))
+      const value = await dns.resolveSrv(await srvOwner(host, transport)).catch((err: unknown) => {
+        // RFC 3263 §4.2: no SRV records (NXDOMAIN or no data, not a failure to get an answer) → the
+        // domain's own A/AAAA addresses at the transport's default port, as one target.
+        const code = (err as { code?: unknown } | null)?.code
+        if (code === 'ENOTFOUND' || code === 'ENODATA')
+          return [{ name: host, port: defaultPort(transport), priority: 0, weight: 0 }]
+        throw err
+      })
       let until = Number.POSITIVE_INFINITY
       for (const r of value) until = Math.min(until, (await addressesOf(r.name)).until)
       return { value, ttlMs: Number.isFinite(until) ? until - now() : 0 }
