@@ -37,8 +37,8 @@ export type RtcpAdvertisement =
   | { mux: false; port: number }
 
 /**
- * Points one media section at the relay: media-level `c=` to `address`, the m= port to `port`, and
- * RTCP as given (when given). The media-level c= always takes precedence over a session c=
+ * Points one media section at the relay: media-level `c=` to `address`, the m= port to `port` (with
+ * no port count), and RTCP as given (when given). The media-level c= always takes precedence over a session c=
  * (RFC 8866 §5.7), so the session line may stay as it was.
  */
 export function setMediaEndpoint(
@@ -50,6 +50,8 @@ export function setMediaEndpoint(
   checkPort(port)
   media.setConnection(address, addrType(address))
   media.port = port
+  // One port (and its RTCP): a port count of the section's author (RFC 8866 §5.14) does not apply.
+  media.portCount = undefined
   if (rtcp === undefined) return
   if (rtcp.mux) {
     setRtcpMux(media, true)

@@ -523,6 +523,7 @@ export class MediaNgHandler implements NgRequestHandler {
         }
         if (m.proto.startsWith('UDP/TLS'))
           throw new MediaPodError(MediaPodErrorCode.unsupported, `DTLS-SRTP (${m.proto}) is not supported`)
+        dropFastClocks(m, i, warnings)
         const xMux = m.hasAttribute('rtcp-mux') && !hasFlag(req['rtcp-mux'], 'reject')
         const yMuxOnly = hasFlag(req['rtcp-mux'], 'require')
         const yOfferMux =
@@ -808,8 +809,11 @@ export class MediaNgHandler implements NgRequestHandler {
     const rc = rtcpAttribute(m)
     p.peerAddress = unspecified ? null : (address as string)
     p.peerPort = unspecified ? 0 : m.port
-    p.peerRtcpAddress = unspecified ? null : (rc?.address ?? (address as string))
-    p.peerRtcpPort = unspecified ? 0 : (rc?.port ?? m.port + 1)
+    // RTCP on the next port (RFC 3550 §11) unless a=rtcp says otherwise; after an RTP port of 65535
+    // there is none, and RTCP goes where the party sends its own from (latching), if it does.
+    const noRtcp = unspecified || (rc === undefined && m.port === 65_535)
+    p.peerRtcpAddress = noRtcp ? null : (rc?.address ?? (address as string))
+    p.peerRtcpPort = noRtcp ? 0 : (rc?.port ?? m.port + 1)
     p.proto = intern(m.proto)
     p.codecs = orderedCodecs(m)
     const dir = effectiveDirection(sdp, m)
@@ -1371,6 +1375,30 @@ function codecMatches(r: RtpMap, name: string): boolean {
   )
 }
 
+/** The highest RTP clock rate the relays take (the unit of a stream's jitter: relaySetClockRate). */
+const MAX_CLOCK_RATE = 192_000
+
+/**
+ * Takes the offered codecs with an RTP clock above {@link MAX_CLOCK_RATE} out of the section (the
+ * relay could not carry a stream the answer picked among them: the answer would fail after the
+ * callee rang); an offer with no other codec is refused, before the callee is offered.
+ */
+function dropFastClocks(m: MediaSection, i: number, warnings: string[]): void {
+  const maps = rtpMaps(m, m.formats)
+  const fast = m.formats.map(Number).filter((pt) => (maps.get(pt)?.clockRate ?? 0) > MAX_CLOCK_RATE)
+  if (fast.length === 0) return
+  const names = fast.map((pt) => `${pt} ${maps.get(pt)?.encoding}/${maps.get(pt)?.clockRate}`).join(', ')
+  if (fast.length === m.formats.length)
+    throw new MediaPodError(
+      MediaPodErrorCode.unsupported,
+      `media ${i}: no codec with an RTP clock rate of at most ${MAX_CLOCK_RATE} Hz (${names})`,
+    )
+  warnings.push(`media ${i}: codecs with an RTP clock rate above ${MAX_CLOCK_RATE} Hz removed (${names})`)
+  const ptOf = (v: string) => Number(/^(\d{1,3})\b/.exec(v)?.[1] ?? Number.NaN)
+  for (const a of ['rtpmap', 'fmtp', 'rtcp-fb']) m.removeAttributes(a, (v) => fast.includes(ptOf(v)))
+  m.formats = m.formats.filter((f) => !fast.includes(Number(f)))
+}
+
 /** The section's codecs in its order: a shared frozen list (kept per party for the whole call). */
 function orderedCodecs(m: MediaSection): readonly RtpMap[] {
   const maps = rtpMaps(m, m.formats)
@@ -1465,7 +1493,10 @@ function payloadTypeWishes(
  */
 function disableSection(m: MediaSection, address: string): void {
   if (m.connection) setMediaEndpoint(m, address, 0)
-  else m.port = 0
+  else {
+    m.port = 0
+    m.portCount = undefined
+  }
   for (const a of [
     'rtcp',
     'crypto',
