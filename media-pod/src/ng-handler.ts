@@ -10,6 +10,7 @@ import type {
   NgRequest,
   NgResponse,
 } from '../../lib/media/control/ng-message.ts'
+import { encodeNgDatagram, MAX_NG_REPLY } from '../../lib/media/control/ng-message.ts'
 import type { NgRequestContext, NgRequestHandler } from '../../lib/media/control/ng-server-transport.ts'
 import {
   type PortAllocation,
@@ -431,7 +432,7 @@ export class MediaNgHandler implements NgRequestHandler {
       case 'query':
         return this.query(request)
       case 'list':
-        return this.list(request)
+        return this.list(request, context)
       case 'statistics':
         return this.statistics()
     }
@@ -1252,8 +1253,25 @@ export class MediaNgHandler implements NgRequestHandler {
     }
   }
 
-  private list(req: NgListRequest): NgResponse {
-    return { result: 'ok', calls: [...this.calls.keys()].slice(0, req.limit ?? 32) }
+  /**
+   * Up to `limit` (default 32) call-ids in the table's order, and no more than fit in the reply
+   * datagram with the request's cookie and warnings ({@link MAX_NG_REPLY}): a call-id may be 1,024
+   * octets, and the client of a reply too long for UDP would hear nothing.
+   */
+  private list(req: NgListRequest, ctx: NgRequestContext): NgResponse {
+    const limit = req.limit ?? 32
+    let room =
+      MAX_NG_REPLY -
+      encodeNgDatagram(ctx.cookie, withWarnings({ result: 'ok', calls: [] }, ctx.warnings)).length
+    const calls: string[] = []
+    for (const id of this.calls.keys()) {
+      const n = Buffer.byteLength(id)
+      const size = String(n).length + 1 + n // bencoded: <length>:<octets>
+      if (calls.length >= limit || size > room) break
+      room -= size
+      calls.push(id)
+    }
+    return { result: 'ok', calls }
   }
 
   private statistics(): NgResponse {

@@ -12,6 +12,12 @@ import { BencodeError, NgError, NgErrorCode } from './errors.ts'
 /** Longest cookie we accept; rtpengine's and Kamailio's are short tokens like `5323_1`. */
 const MAX_COOKIE = 128
 
+/**
+ * Longest reply datagram: the largest UDP payload over IPv4 (65,535 − 20 − 8). A longer reply cannot
+ * be sent at all, and the client would hear nothing.
+ */
+export const MAX_NG_REPLY = 65_507
+
 /** Commands this implementation knows. */
 export const NgCommands = ['ping', 'offer', 'answer', 'delete', 'query', 'list', 'statistics'] as const
 export type NgCommand = (typeof NgCommands)[number]

@@ -15,7 +15,8 @@ class RecordingHandler implements NgRequestHandler {
       if (request['call-id'] === 'boom') throw new Error('secret internals')
       return { result: 'ok', sdp: `${request.sdp}a=executed:${this.seen.length}\r\n` }
     }
-    if (request.command === 'list') return { result: 'ok', calls: ['c1'] }
+    if (request.command === 'list')
+      return { result: 'ok', calls: request.limit === 999 ? ['x'.repeat(70_000)] : ['c1'] }
     throw new NgError(NgErrorCode.ngInvalid, `Unsupported ${request.command}`)
   }
 }
@@ -60,6 +61,16 @@ describe('NgServerTransport with NgClient', () => {
     assert.match(r.sdp, /a=executed:2/)
     assert.deepEqual((await client.list()).calls, ['c1'])
     assert.equal(handler.seen[1]?.context.remote.address, '127.0.0.1')
+  })
+
+  it('answers a reply too long for one datagram with an error reply, not with silence', async () => {
+    await assert.rejects(client.list(999), (e: unknown) => {
+      assert.ok(e instanceof NgRemoteError)
+      assert.match(e.message, /the reply \(700\d\d octets\) does not fit in one datagram/)
+      return true
+    })
+    assert.equal(server.counters.errors, 1)
+    assert.deepEqual((await client.list()).calls, ['c1'], 'still serving')
   })
 
   it('answers a retransmission from the cache without executing again', async () => {

@@ -8,6 +8,7 @@ import { NgError, NgErrorCode } from './errors.ts'
 import {
   decodeNgDatagram,
   encodeNgDatagram,
+  MAX_NG_REPLY,
   type NgRequest,
   type NgResponse,
   ngErrorResponse,
@@ -155,7 +156,15 @@ export class NgServerTransport {
     }
     this.counters.requests++
     this.remember(key, { state: 'pending', expires: t + this.ttlMs })
-    const reply = encodeNgDatagram(cookie, await this.execute(cookie, dict, rinfo))
+    let reply = encodeNgDatagram(cookie, await this.execute(cookie, dict, rinfo))
+    if (reply.length > MAX_NG_REPLY) {
+      // Sent as it is, it would be lost (EMSGSIZE) and the client would time out: say why instead.
+      this.counters.errors++
+      reply = encodeNgDatagram(
+        cookie,
+        ngErrorResponse(`the reply (${reply.length} octets) does not fit in one datagram`),
+      )
+    }
     this.remember(key, { state: 'done', reply, expires: this.now() + this.ttlMs })
     await this.send(reply, rinfo)
   }
