@@ -452,6 +452,89 @@ describe('B2BUA over TLS SipInterfaces (kube-sbc run, Secrets from the input YAM
   })
 })
 
+/**
+ * Which names of a client certificate classify (RFC 5922 §7.1): the host of a `sip:` URI SAN, else
+ * the DNS SANs, and the CN only when there is no SAN. Groups on `tls-side`, each classified by one
+ * peer certificate name; each answers OPTIONS with its own reason phrase (rules before
+ * options-here). `by-cn` sorts before `by-san`, so a CN taken as a name would win the tie.
+ */
+const classifiedBy = `---
+apiVersion: sbc.kubesbc.io/v1alpha1
+kind: IPGroup
+metadata: { name: by-cn, namespace: default }
+spec:
+  sipInterfaceRef: { name: tls-side }
+  ipProfileRef: { name: default }
+  proxySet: { proxies: [{ address: 127.0.0.3, port: 5061, transport: TLS }] }
+  classification: { fromProxySet: false, rules: [{ name: cn, peerCertificateNames: [b.example, d.example] }] }
+---
+apiVersion: sbc.kubesbc.io/v1alpha1
+kind: IPGroup
+metadata: { name: by-san, namespace: default }
+spec:
+  sipInterfaceRef: { name: tls-side }
+  ipProfileRef: { name: default }
+  proxySet: { proxies: [{ address: 127.0.0.3, port: 5061, transport: TLS }] }
+  classification: { fromProxySet: false, rules: [{ name: san, peerCertificateNames: [a.example, e.example] }] }
+---
+apiVersion: sbc.kubesbc.io/v1alpha1
+kind: IPGroup
+metadata: { name: by-uri, namespace: default }
+spec:
+  sipInterfaceRef: { name: tls-side }
+  ipProfileRef: { name: default }
+  proxySet: { proxies: [{ address: 127.0.0.3, port: 5061, transport: TLS }] }
+  classification: { fromProxySet: false, rules: [{ name: uri, peerCertificateNames: [c.example] }] }
+${['by-cn', 'by-san', 'by-uri']
+  .map(
+    (g, i) => `---
+apiVersion: sbc.kubesbc.io/v1alpha1
+kind: RoutingRule
+metadata: { name: options-${g}, namespace: default }
+spec:
+  order: ${i + 1}
+  match: { sourceIPGroups: [${g}], methods: [OPTIONS] }
+  action: { reply: { code: 200, reason: Classified ${g} } }
+`,
+  )
+  .join('')}`
+
+describe('TLS peer names for classification: SIP URI SANs, DNS SANs, then CN (RFC 5922 §7.1)', function () {
+  this.timeout(60_000)
+  let ca: TestCa
+  let sbc: Sbc
+  let ports: TlsPorts
+
+  before(async () => {
+    ca = await createTestCa()
+    ports = await tlsPorts()
+    const [uacPort, uasPort, calleePort] = [await freePort(), await freePort(), await freePort()]
+    sbc = await startSbc(ports, uacPort, uasPort, {
+      extra: NO_MEDIA,
+      yaml: configYaml(ports, uacPort, uasPort, calleePort, await secretsYaml(ca)) + classifiedBy,
+    })
+  })
+  after(async () => {
+    await sbc?.close()
+    await ca?.cleanup()
+  })
+
+  const statusWith = async (c: TestCertificate) =>
+    (await tlsProbe(ports.tlsIn, { cert: c.cert, key: c.key, ca: ca.caCert })).received.split('\r\n')[0]
+
+  it('takes the DNS SAN, not the CN, of a certificate that has both', async () => {
+    assert.equal(await statusWith(ca.sanOverCnClient), 'SIP/2.0 200 Classified by-san')
+  })
+
+  it('takes the host of a sip: URI SAN, and then neither the DNS SANs nor the CN', async () => {
+    assert.equal(await statusWith(ca.sipUriClient), 'SIP/2.0 200 Classified by-uri')
+  })
+
+  it('still takes the CN of a certificate whose SANs repeat it (client.test)', async () => {
+    assert.equal(await statusWith(ca.client), 'SIP/2.0 200 OK')
+  })
+})
+
 describe('A TLS SipInterface with unusable Secret material', function () {
   this.timeout(40_000)
 

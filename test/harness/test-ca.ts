@@ -25,6 +25,10 @@ export interface TestCa {
   readonly renewedServer: TestCertificate
   /** CN client.test, SANs DNS:client.test, DNS:trunk.client.test (the Webex-style trunk certificate). */
   readonly client: TestCertificate
+  /** CN b.example, SAN DNS:a.example: its SIP identity is a.example, not the CN (RFC 5922 §7.1). */
+  readonly sanOverCnClient: TestCertificate
+  /** CN d.example, SANs URI:sip:c.example, DNS:e.example: its SIP identity is c.example only. */
+  readonly sipUriClient: TestCertificate
   /** CN rogue.test, issued by another CA the server does not trust. */
   readonly unknownCaClient: TestCertificate
   /** CN expired.test, issued by the CA but already expired. */
@@ -102,13 +106,24 @@ export async function createTestCa(): Promise<TestCa> {
     const ca = await makeCa(dir, 'test-ca')
     const other = await makeCa(dir, 'other-ca')
     const serverNames = ['DNS:sbc.test', 'IP:127.0.0.1', 'IP:::1']
-    const [server, renewedServer, client, unknownCaClient, expiredClient] = await Promise.all([
-      issue(dir, ca, 'server', 'sbc.test', serverNames, 2, 'serverAuth'),
-      issue(dir, ca, 'server-renewed', 'sbc.test', serverNames, 2, 'serverAuth'),
-      issue(dir, ca, 'client', 'client.test', ['DNS:client.test', 'DNS:trunk.client.test'], 2, 'clientAuth'),
-      issue(dir, other, 'rogue', 'rogue.test', ['DNS:rogue.test'], 2, 'clientAuth'),
-      issue(dir, ca, 'expired', 'expired.test', ['DNS:expired.test'], -1, 'clientAuth'),
-    ])
+    const [server, renewedServer, client, unknownCaClient, expiredClient, sanOverCnClient, sipUriClient] =
+      await Promise.all([
+        issue(dir, ca, 'server', 'sbc.test', serverNames, 2, 'serverAuth'),
+        issue(dir, ca, 'server-renewed', 'sbc.test', serverNames, 2, 'serverAuth'),
+        issue(
+          dir,
+          ca,
+          'client',
+          'client.test',
+          ['DNS:client.test', 'DNS:trunk.client.test'],
+          2,
+          'clientAuth',
+        ),
+        issue(dir, other, 'rogue', 'rogue.test', ['DNS:rogue.test'], 2, 'clientAuth'),
+        issue(dir, ca, 'expired', 'expired.test', ['DNS:expired.test'], -1, 'clientAuth'),
+        issue(dir, ca, 'san-over-cn', 'b.example', ['DNS:a.example'], 2, 'clientAuth'),
+        issue(dir, ca, 'sip-uri', 'd.example', ['URI:sip:c.example', 'DNS:e.example'], 2, 'clientAuth'),
+      ])
     return {
       dir,
       caCert: ca.cert,
@@ -117,6 +132,8 @@ export async function createTestCa(): Promise<TestCa> {
       client,
       unknownCaClient,
       expiredClient,
+      sanOverCnClient,
+      sipUriClient,
       cleanup: () => rm(dir, { recursive: true, force: true }),
     }
   } catch (error) {

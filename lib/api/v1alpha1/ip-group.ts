@@ -169,7 +169,8 @@ export const ClassificationRule = Type.Object(
     peerCertificateNames: Type.Optional(
       Type.Array(Hostname('A DNS name in the peer certificate.'), {
         maxItems: 16,
-        description: 'Names of which one must appear in the verified TLS peer certificate (SAN or CN).',
+        description:
+          'Names of which one must be a SIP identity of the verified TLS peer certificate (RFC 5922 §7.1: the hosts of its sip: URI SANs, else its DNS SANs, else its CN when it has no SAN).',
       }),
     ),
     host: Type.Optional(

@@ -9,7 +9,7 @@ export interface InboundContext {
   source: { transport: Transport; address: string; port: number }
   /** The SIP interface (config name) the request arrived on. */
   interfaceName: string
-  /** Verified TLS peer certificate names (subject CN and DNS SANs), when mutual TLS was used. */
+  /** Verified TLS peer certificate names (`peerCertificateNames()`, RFC 5922 §7.1), when mutual TLS was used. */
   peerCertificateNames?: string[]
 }
 
