@@ -230,6 +230,12 @@ class Call {
   /** Times as `stamp()`s: ms since the handler started (a small integer, where ms since 1970 is a 16 B heap number). */
   readonly created: number
   lastSignal: number
+  /**
+   * Since when the parties are expected to send what they send now: the call's first answer, or a
+   * later offer or answer that set up a stream or took a party off hold. The media timeout counts
+   * no silence from before it; a signal that changes nothing (a session refresh, RFC 4028) leaves it.
+   */
+  watchFrom: number
   readonly affinity: number
   deleteTimer: NodeJS.Timeout | undefined = undefined
   private flags = 0
@@ -243,6 +249,7 @@ class Call {
     this.fromTag = fromTag
     this.created = created
     this.lastSignal = created
+    this.watchFrom = created
     this.affinity = affinity
   }
 
@@ -515,11 +522,15 @@ export class MediaNgHandler implements NgRequestHandler {
     this.latchFlags(xm, req.flags)
     const created: StreamPair[] = []
     const allocated: [PortAllocator, PortAllocation][] = []
+    let resumed = false
     try {
       for (const [i, m] of sdp.media.entries()) {
         if (m.port === 0 || !m.isRtp) {
           if (m.port !== 0) warnings.push(`media ${i} (${m.proto}) is not RTP: rejected`)
           disableSection(m, ym.realm.advertisedAddress)
+          // A stream the offer disables (port 0: a re-INVITE dropping video) carries nothing either
+          // way from now on (RFC 3264 §8.2): its silence is no media timeout.
+          silence(xm, ym, i)
           continue
         }
         if (m.proto.startsWith('UDP/TLS'))
@@ -545,7 +556,9 @@ export class MediaNgHandler implements NgRequestHandler {
           ym.setMedia(i, yp)
         }
         // What X told us.
+        const wasSilent = xp.silent
         this.learnParty(sdp, m, xp, req, ctx)
+        if (wasSilent && !xp.silent) resumed = true
         xp.mux = xMux || xp.rtcpPort === undefined
         const offered = cryptos(m)
         const usable = offered.filter((c) => {
@@ -613,6 +626,7 @@ export class MediaNgHandler implements NgRequestHandler {
     call.setMonologue(xm)
     if (ym.tag !== '') call.setMonologue(ym)
     call.lastSignal = this.stamp()
+    if (resumed || created.length > 0) call.watchFrom = call.lastSignal
     // A re-offer after the answer: the relay follows the offerer's new addresses/keys now.
     if (call.answered) await this.program(xm)
     return withWarnings({ result: 'ok', sdp: sdp.toString() }, warnings)
@@ -701,14 +715,19 @@ export class MediaNgHandler implements NgRequestHandler {
     this.latchFlags(y, req.flags)
     const sdp = SessionDescription.parse(req.sdp)
     const warnings: string[] = []
+    let resumed = !call.answered
     for (const [i, m] of sdp.media.entries()) {
       const xp = x.media(i)
       const yp = y.media(i)
       if (!xp || !yp || m.port === 0) {
         disableSection(m, x.realm.advertisedAddress)
+        // Y refused or disabled the stream (RFC 3264 §6): nothing flows on it.
+        silence(x, y, i)
         continue
       }
+      const wasSilent = yp.silent
       this.learnParty(sdp, m, yp, req, ctx)
+      if (wasSilent && !yp.silent) resumed = true
       yp.mux = yp.rtcpPort === undefined || m.hasAttribute('rtcp-mux')
       // Y's key and the one of ours it picked.
       yp.cryptoIn = null
@@ -767,6 +786,7 @@ export class MediaNgHandler implements NgRequestHandler {
     this.rewriteSession(sdp, x, req, 'backward')
     call.answered = true
     call.lastSignal = this.stamp()
+    if (resumed) call.watchFrom = call.lastSignal
     await this.program(x)
     return withWarnings({ result: 'ok', sdp: sdp.toString() }, warnings)
   }
@@ -1055,10 +1075,11 @@ export class MediaNgHandler implements NgRequestHandler {
           // event loop per endpoint on the native relay (docs/benchmarks/media.md, Session 4).
           const idleMs = pm.pair?.idleMs(pm.side)
           if (idleMs === undefined) continue
-          // From the later of the last packet and the last signal: the silence of a hold does not
-          // count once a re-INVITE resumed the call.
-          const sinceSignal = t - this.wall(call.lastSignal)
-          const idle = idleMs >= 0 ? Math.min(idleMs, sinceSignal) : sinceSignal
+          // From the later of the last packet and the last signal that set up or resumed media
+          // (Call.watchFrom): the silence of a hold does not count once a re-INVITE resumed the
+          // call, and a session refresh, which changes nothing, does not hide dead media.
+          const sinceWatch = t - this.wall(call.watchFrom)
+          const idle = idleMs >= 0 ? Math.min(idleMs, sinceWatch) : sinceWatch
           if (idle < limit) continue
           pm.timedOut = true
           this.totals.mediaTimeouts++
@@ -1307,6 +1328,11 @@ export class MediaNgHandler implements NgRequestHandler {
  * media-timeout period, at least 10 s (signalling needs milliseconds; the rest is for `query`).
  */
 const orphanDelayMs = (mediaTimeoutMs: number): number => Math.max(mediaTimeoutMs, 10_000)
+
+/** Media section `i` of both parties, when they have it, is expected to carry nothing (port 0). */
+function silence(x: Monologue, y: Monologue, i: number): void {
+  for (const p of [x.media(i), y.media(i)]) if (p) p.silent = true
+}
 
 function monologueOf(call: Call, tag: string): Monologue | undefined {
   return call.monologue(tag)

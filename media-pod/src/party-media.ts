@@ -90,7 +90,7 @@ export class PartyMedia {
 
   /**
    * The party declared it sends no media (`recvonly` or `inactive` in its last SDP, RFC 3264 §5.1:
-   * hold): its silence is no media timeout.
+   * hold; c=0.0.0.0), or the section was disabled (port 0): its silence is no media timeout.
    */
   get silent(): boolean {
     return (this.flags & SILENT) !== 0
