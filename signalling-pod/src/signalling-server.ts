@@ -50,6 +50,8 @@ export interface SignallingServerOptions {
    * `KUBE_SBC_DNS_SERVERS` when absent.
    */
   resolve?: Resolve
+  /** The B2BUA's Timer C (`B2buaOptions.ringingLimitMs`, default 180 s); tests shorten it. */
+  ringingLimitMs?: number
 }
 
 /**
@@ -88,6 +90,7 @@ export class SignallingServer {
       metrics: this.metrics,
       cdr: o.cdr ?? new CdrWriter(process.stdout, { pod: o.podName }),
       ...(o.media ? { media: o.media } : {}),
+      ...(o.ringingLimitMs !== undefined ? { ringingLimitMs: o.ringingLimitMs } : {}),
     })
     const secrets = o.secrets ?? fileSecretResolver()
     this.#secrets = secrets

@@ -112,6 +112,11 @@ export interface B2buaOptions {
    * another one is left (default {@link NO_RESPONSE_FAILOVER_MS}).
    */
   noResponseFailoverMs?: number
+  /**
+   * Give up an INVITE the callee leaves without a final response this long after it was sent or
+   * after its last provisional response (Timer C; default {@link RINGING_LIMIT_MS}).
+   */
+  ringingLimitMs?: number
 }
 
 /**
@@ -121,6 +126,15 @@ export interface B2buaOptions {
  * proves the target alive and the INVITE then runs its course.
  */
 export const NO_RESPONSE_FAILOVER_MS = 4000
+
+/**
+ * Timer C (RFC 3261 §16.6 step 11, §16.7 step 2, §16.8): a callee that rang (or sent 100 Trying)
+ * and then neither answers nor refuses would otherwise hold the INVITE, its stored call (written
+ * again while it rings, #keepEarly), its admission slots and its media for good. Three minutes,
+ * the RFC's lower bound, counted from the INVITE and again from each provisional response above
+ * 100; then B's INVITE is CANCELled and the caller gets 408 (#ringingExpired).
+ */
+export const RINGING_LIMIT_MS = 180_000
 
 /**
  * How long a CANCEL received before its call was stored is remembered in the store (64·T1, the
@@ -164,6 +178,13 @@ interface PendingInvite {
   ackWait?: NodeJS.Timeout
   /** Keeps the early call stored while it rings (#keepEarly). */
   keepEarly?: NodeJS.Timeout
+  /** Timer C of B's INVITE (#armRinging). */
+  ringing?: NodeJS.Timeout
+  /**
+   * How the call ends when the SBC gave up the INVITE (#ringingExpired); unset, `cancelled` means
+   * the caller's CANCEL (or early BYE).
+   */
+  giveUp?: Hangup
   log: Logger
 }
 
@@ -187,6 +208,9 @@ interface RelayedReinvite {
 }
 
 const other = (leg: LegName): LegName => (leg === 'a' ? 'b' : 'a')
+
+/** How an early call with `cancelled` set ends: the caller's CANCEL, or the SBC giving up the INVITE. */
+const cancelHangup = (p: PendingInvite): Hangup => p.giveUp ?? { by: 'caller', reason: 'cancel', code: 487 }
 const lower = (t: 'UDP' | 'TCP' | 'TLS') => t.toLowerCase() as 'udp' | 'tcp' | 'tls'
 
 /** RFC 3262 §3: a provisional response sent reliably carries Require: 100rel and an RSeq. */
@@ -982,8 +1006,9 @@ export class B2bua {
   }
 
   /**
-   * The early call's record lives `store.ttl.earlyMs` (200 s) after its last write, but nothing
-   * bounds how long a callee rings or plays early media (a queue, an announcement): without a write
+   * The early call's record lives `store.ttl.earlyMs` (200 s) after its last write, but a callee may
+   * ring or play early media longer (a queue, an announcement: each provisional starts the ringing
+   * limit again, {@link RINGING_LIMIT_MS}): without a write
    * the record would expire under a ringing call, and its answer then find no call (503 to the
    * caller, ACK and BYE to the callee), a CANCEL or PRACK through another process nothing. So the
    * process forwarding the INVITE writes the stored state again at half that TTL until the final
@@ -1082,7 +1107,7 @@ export class B2bua {
     }
     if (p.cancelled) {
       // CANCELled while the media step ran (#cancelPending answered A 487): no B leg at all.
-      await this.#finish(p, { by: 'caller', reason: 'cancel', code: 487 })
+      await this.#finish(p, cancelHangup(p))
       return
     }
     // RFC 3325 §9.1 per the target's profile (uclab: Webex "Dual Identity", SBCAssertIdentity = 1),
@@ -1115,6 +1140,43 @@ export class B2bua {
       onTimeout: (e) => this.#guard(this.#onBInviteFailure(p, inv, 408, e), inv),
       onTransportError: (e) => this.#guard(this.#onBInviteFailure(p, inv, 503, e), inv),
     }) as InviteClientTransaction
+    this.#armRinging(p, inv)
+  }
+
+  /** Starts Timer C of `inv` again (see {@link RINGING_LIMIT_MS}): at its sending and at each provisional above 100. */
+  #armRinging(p: PendingInvite, inv: SipRequest): void {
+    clearTimeout(p.ringing)
+    p.ringing = setTimeout(
+      () => this.#guard(this.#ringingExpired(p, inv), inv),
+      this.#o.ringingLimitMs ?? RINGING_LIMIT_MS,
+    ).unref()
+  }
+
+  /**
+   * Timer C fired (RFC 3261 §16.8). With a provisional response from B, B's INVITE is CANCELled and
+   * the call ends as a caller's CANCEL does (#cancelPending: B's 487, or its 2xx ACKed and BYEd),
+   * but A gets 408 and the CDR says the SBC gave up (`no-answer`). Without one no CANCEL may be sent
+   * (§9.1): the INVITE counts as answered 408, as with Timer B (failover included).
+   */
+  async #ringingExpired(p: PendingInvite, inv: SipRequest): Promise<void> {
+    if (p.bInvite !== inv || p.answered || p.finished || p.cancelled) return
+    if (!p.provisional) {
+      p.log.info({}, 'B leg INVITE had no response within the ringing limit')
+      p.bTx?.dispose()
+      await this.#onBInviteResponse(p, inv, createResponse(inv, 408), 'timeout')
+      return
+    }
+    p.giveUp = { by: 'sbc', reason: 'no-answer', code: 408 }
+    p.cancelled = true
+    p.log.info({}, 'Gave up the call: no final response within the ringing limit')
+    this.counters.callsFailed++
+    if (p.state.a.ipGroup !== '') this.#o.metrics?.recordFinal(p.state.a.ipGroup, 'inbound', 408)
+    const r = createResponse(p.aInvite, 408, { toTag: p.state.a.localTag })
+    this.#manipulate('Outbound', p.state.a.ipGroup, r, p.log)
+    p.aTx.respond(r)
+    this.#sendBCancel(p)
+    // B should answer the INVITE with 487; if it never does, clean up anyway.
+    setTimeout(() => void this.#finish(p, cancelHangup(p)), 32_000).unref()
   }
 
   /**
@@ -1152,6 +1214,7 @@ export class B2bua {
     if (status < 200) {
       if (this.#onBProvisional(p)) return
       if (p.answered || p.finished) return
+      this.#armRinging(p, inv)
       if (isReliable(res)) await this.#storeEarlyDialog(p, res)
       // The early dialog's data was taken from the response as received; B's Inbound rules shape
       // what is carried on to A.
@@ -1190,9 +1253,10 @@ export class B2bua {
       p.answered = true
       p.answeredTag = tag
       clearInterval(p.keepEarly)
+      clearTimeout(p.ringing)
       if (p.cancelled || p.finished) {
         // The CANCEL/200 race (RFC 3261 §9.1): B answered anyway. Confirm and hang up its leg.
-        await this.#ackAndByeB(p, answerOf(res), { by: 'caller', reason: 'cancel', code: 487 })
+        await this.#ackAndByeB(p, answerOf(res), cancelHangup(p))
         return
       }
       await this.#onBAnswered(p, res)
@@ -1200,7 +1264,7 @@ export class B2bua {
     }
     this.#o.metrics?.recordFinal(p.state.b.ipGroup, 'outbound', status)
     if (p.cancelled || p.finished) {
-      await this.#finish(p, { by: 'caller', reason: 'cancel', code: 487 })
+      await this.#finish(p, cancelHangup(p))
       return
     }
     const retry =
@@ -1488,7 +1552,7 @@ export class B2bua {
     this.#sendRequest(p.bIface, cancel, legDestination(p.state.b, this.#o.podName), {
       onResponse: () => {},
       onTimeout: () => {
-        void this.#finish(p, { by: 'caller', reason: 'cancel', code: 487 })
+        void this.#finish(p, cancelHangup(p))
       },
     })
   }
@@ -1698,11 +1762,12 @@ export class B2bua {
   /** Ends an early call owned by this process: releases admission, deletes the state. */
   async #finish(p: PendingInvite, hangup: Hangup): Promise<void> {
     clearInterval(p.keepEarly)
+    clearTimeout(p.ringing)
     if (p.finished && !this.#pending.has(p.id)) return
     p.finished = true
     this.#pending.delete(p.id)
     p.log.info({ reason: hangup.reason, endedBy: hangup.by, code: hangup.code }, 'Ended call')
-    if (p.cancelled && p.state.a.ipGroup !== '')
+    if (p.cancelled && !p.giveUp && p.state.a.ipGroup !== '')
       this.#o.metrics?.recordFinal(p.state.a.ipGroup, 'inbound', 487)
     await this.#end(p.state, hangup, p.removed === true)
   }
