@@ -42,6 +42,10 @@ const pod = await MediaPod.start({
   ngPort: 0,
   httpPort: 0,
   workers,
+  // The sessions here are idle (no RTP), so a media timeout would end them mid-measurement and the
+  // figure would count what a timed-out session holds until its delete (a timer since 5c94821), not
+  // what a live call holds. Live calls send media; their timeout never fires.
+  mediaTimeoutMs: 0,
 })
 const ng = await NgClient.connect({ host: '127.0.0.1', port: pod.ngAddress.port })
 const sdp = (port: number) =>
