@@ -3,10 +3,10 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { SbcConfig } from '../../lib/config/model.ts'
 
-/** Where the kubelet mounts the Secrets a snapshot names (runtime contract). */
-export const SECRETS_DIR = '/etc/kube-sbc/secrets'
-
-/** The Redis URL and password a config asks for; undefined for the in-process store (`memory`). */
+/**
+ * The Redis URL and password a config asks for; undefined for the in-process store (`memory`). The
+ * password is read from `<secretsDir>/<secret>/<key>` (`defaultSecretsDir()`: KUBE_SBC_SECRETS_DIR).
+ */
 export function redisFromConfig(
   config: SbcConfig,
   secretsDir: string,

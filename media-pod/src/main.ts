@@ -16,7 +16,8 @@ import type { DialogStore } from '../../lib/state/dialog-store.ts'
 import { MemoryStore } from '../../lib/state/memory-store.ts'
 import { RedisStore } from '../../lib/state/redis-store.ts'
 import { redact } from '../../lib/state/redis-url.ts'
-import { redisFromConfig, SECRETS_DIR } from './config-redis.ts'
+import { defaultSecretsDir } from '../../signalling-pod/src/secrets/secret-resolver.ts'
+import { redisFromConfig } from './config-redis.ts'
 import { MediaPod } from './media-pod.ts'
 
 /** Where the snapshot comes from in a cluster: ConfigMap `<sbc>-config` in `namespace`. */
@@ -152,7 +153,9 @@ export async function runMediaProcess(o: MediaProcessOptions): Promise<number> {
 
 /** `--redis` wins; else the snapshot's `redis` section; else the in-process store (one pod). */
 async function createStore(o: MediaProcessOptions, config: SbcConfig, logger: Logger): Promise<DialogStore> {
-  const fromConfig = o.redisUrl === undefined ? redisFromConfig(config, SECRETS_DIR) : undefined
+  // The signalling pods' directory (KUBE_SBC_SECRETS_DIR, else the mount point): the operator mounts
+  // the password Secret there for both.
+  const fromConfig = o.redisUrl === undefined ? redisFromConfig(config, defaultSecretsDir()) : undefined
   const url = o.redisUrl ?? fromConfig?.url
   if (url === undefined) return new MemoryStore()
   const redis = new RedisStore({

@@ -21,7 +21,7 @@ import { CallReanchor } from './media/call-reanchor.ts'
 import { type MediaMode, MediaRuntime } from './media/media-runtime.ts'
 import { endTimedOutCall } from './media/media-timeouts.ts'
 import { SignallingMetrics } from './metrics.ts'
-import { fileSecretResolver, type SecretResolver } from './secrets/secret-resolver.ts'
+import { defaultSecretsDir, fileSecretResolver, type SecretResolver } from './secrets/secret-resolver.ts'
 import { SecretWatcher, tlsSecretNames } from './secrets/secret-watcher.ts'
 import { SignallingServer } from './signalling-server.ts'
 
@@ -82,7 +82,7 @@ async function createStore(
   // The same directory as the TLS Secrets (KUBE_SBC_SECRETS_DIR): the operator mounts both there.
   const fromConfig =
     o.redisUrl === undefined && o.redisFromConfig
-      ? redisFromConfig(config, o.secretsDir ?? process.env.KUBE_SBC_SECRETS_DIR ?? SECRETS_DIR)
+      ? redisFromConfig(config, o.secretsDir ?? defaultSecretsDir())
       : undefined
   const url = o.redisUrl ?? fromConfig?.url
   if (url === undefined) return { store: new MemoryStore(), shared: false }
@@ -133,7 +133,7 @@ export async function runSignallingProcess(o: SignallingProcessOptions): Promise
   logger.info({ httpPort: http.port, source: o.source.description }, 'Waiting for the first SbcConfig')
   // Mounted Secrets change in place when a certificate is renewed: read them again on change.
   // `kube-sbc run` passes its YAML Secrets instead, which change through a new generation.
-  const secretsDir = o.secretsDir ?? process.env.KUBE_SBC_SECRETS_DIR ?? SECRETS_DIR
+  const secretsDir = o.secretsDir ?? defaultSecretsDir()
   const reloadTls = () => {
     server?.reloadTls().catch((err) => logger.error({ err }, 'TLS reload failed'))
   }
