@@ -115,11 +115,23 @@ export function compileClassification(
   return { rules, proxies, policy }
 }
 
-/** Adds one proxy address (also used for addresses learned from DNS). */
+/**
+ * Adds one proxy address (also used for addresses learned from DNS). An address the background
+ * resolution of a proxy found is kept under that proxy even when another source has it too, so
+ * that the other's next answer dropping it does not unclassify it.
+ */
 export function addProxySource(map: Map<string, ProxySource[]>, key: string, src: ProxySource): void {
   const list = map.get(key)
   if (list === undefined) map.set(key, [src])
-  else if (!list.some((s) => s.group === src.group && s.port === src.port && s.transport === src.transport))
+  else if (
+    !list.some(
+      (s) =>
+        s.group === src.group &&
+        s.port === src.port &&
+        s.transport === src.transport &&
+        (src.learnedFrom === undefined || s.learnedFrom === src.learnedFrom),
+    )
+  )
     list.push(src)
 }
 

@@ -130,6 +130,38 @@ describe('ProxyAddressWatcher (classification by A/SRV proxy sets)', () => {
     assert.equal(sourceGroup(p, '198.51.100.7'), null, 'the address the proxy no longer resolves to')
   })
 
+  it('keeps an address two proxies of a group resolve to while one of them still does', async () => {
+    const answers: Record<string, ResolvedAddress[][]> = {
+      'a.webex.test': [[addr('198.51.100.7', 0)], [addr('198.51.100.9', 0)]],
+      'b.webex.test': [[addr('198.51.100.7', 0)]],
+    }
+    const resolve: Resolve = async (host, kind) => {
+      const next = kind === 'SRV' ? answers[host]?.shift() : undefined
+      if (next === undefined) throw new Error('NXDOMAIN')
+      return next
+    }
+    const w = new ProxyAddressWatcher({ resolve, logger: recorder().logger, minRefreshSeconds: 0.01 })
+    const p = CompiledPipeline.from(
+      uclabConfig((c) => {
+        const webex = c.groups.find((g) => g.name === 'webex')!
+        const srv = webex.proxies[0]!
+        webex.proxies = [
+          { ...srv, address: 'a.webex.test' },
+          { ...srv, address: 'b.webex.test' },
+        ]
+      }),
+    )
+    w.watch(p)
+    await w.settled()
+    assert.equal(sourceGroup(p, '198.51.100.7'), 'webex')
+    // a.webex.test's next answer no longer has it; b.webex.test's lookups fail from now on.
+    while (answers['a.webex.test']!.length > 0) await new Promise((r) => setTimeout(r, 5))
+    await w.settled()
+    w.close()
+    assert.equal(sourceGroup(p, '198.51.100.9'), 'webex')
+    assert.equal(sourceGroup(p, '198.51.100.7'), 'webex', 'b.webex.test still has it')
+  })
+
   it("refreshes when the answer's TTL runs out, within the floor and the ceiling", async () => {
     for (const [ttl, refresh] of [
       [5, 30],
