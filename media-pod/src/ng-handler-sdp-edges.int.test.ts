@@ -175,6 +175,42 @@ for (const workers of [1, 0]) {
       )
     })
 
+    it('refuses at the offer a host name or a multicast group where an IP address goes; an answer too', async () => {
+      const a = await open()
+      for (const [what, lines] of [
+        ['c= host name', ['c=IN IP4 pbx.example', 'a=rtpmap:0 PCMU/8000']],
+        ['a=rtcp host name', ['a=rtpmap:0 PCMU/8000', `a=rtcp:${a.port + 1} IN IP4 pbx.example`]],
+        ['c= multicast', ['c=IN IP4 224.2.1.1/127', 'a=rtpmap:0 PCMU/8000']],
+      ] as const) {
+        await assert.rejects(
+          ng.offer({
+            'call-id': `name-${workers}`,
+            'from-tag': 'ta',
+            sdp: sdp(`m=audio ${a.port} RTP/AVP 0`, [...lines]),
+          }),
+          /is not a unicast IP address/,
+          what,
+        )
+        assert.equal(pod.handler.sessionCount, 0, `${what}: nothing kept of the refused offer`)
+      }
+      // An answerer's host name: an error reply to the answer (not the relay's).
+      await ng.offer({
+        'call-id': `name-${workers}`,
+        'from-tag': 'ta',
+        sdp: sdp(`m=audio ${a.port} RTP/AVP 0`),
+      })
+      await assert.rejects(
+        ng.answer({
+          'call-id': `name-${workers}`,
+          'from-tag': 'ta',
+          'to-tag': 'tb',
+          sdp: sdp('m=audio 5000 RTP/AVP 0', ['c=IN IP4 pbx.example', 'a=rtpmap:0 PCMU/8000']),
+        }),
+        /is not a unicast IP address/,
+      )
+      await ng.delete({ 'call-id': `name-${workers}`, 'from-tag': 'ta' })
+    })
+
     it('leaves out codecs clocked above 192 kHz, and refuses an offer of nothing else at once', async () => {
       const a = await open()
       const b = await open()

@@ -828,6 +828,15 @@ export class MediaNgHandler implements NgRequestHandler {
     }
     const unspecified = !address || address === '0.0.0.0' || address === '::'
     const rc = rtcpAttribute(m)
+    // The relays send to IP addresses: a host name (RFC 8866 §5.7 allows one) or a multicast group
+    // with its TTL is refused here, in the offer, rather than by the relay when the answer programs it
+    // after the callee rang.
+    for (const a of [unspecified ? undefined : address, rc?.address])
+      if (a !== undefined && isIP(a) === 0)
+        throw new MediaPodError(
+          MediaPodErrorCode.unsupported,
+          `${m.media}: the address '${a.slice(0, 64)}' is not a unicast IP address (host names and multicast groups are not relayed)`,
+        )
     p.peerAddress = unspecified ? null : (address as string)
     p.peerPort = unspecified ? 0 : m.port
     // RTCP on the next port (RFC 3550 §11) unless a=rtcp says otherwise; after an RTP port of 65535
