@@ -56,7 +56,9 @@ export function compileClassification(
 ): ClassificationTable {
   const rules: CompiledClassRule[] = []
   const proxies = new Map<string, ProxySource[]>()
-  for (const g of groups) {
+  // Name order makes the ties; the compiler sorts groups, a hand-written snapshot may not.
+  const byName = [...groups].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  for (const g of byName) {
     for (const r of g.classification.rules) {
       const cidrs: Cidr[] = []
       for (const c of r.sourceCIDRs) {

@@ -177,6 +177,29 @@ describe('classification step', () => {
     assert.deepEqual(udp.kind === 'pass' && udp.value, 'siptrunk', udp.why)
   })
 
+  it('breaks a tie by group name also when a hand-written snapshot lists the groups out of order', () => {
+    const ctx = {
+      transport: 'TLS' as const,
+      address: '198.51.100.1',
+      interfaceName: 'si-trunk',
+      certs: ['pbx.example'],
+    }
+    const twoCertGroups = withTrunkRules(
+      rule('cert', { peerCertificateNames: ['pbx.example'] }),
+      rule('lab-cert', { peerCertificateNames: ['pbx.example'] }),
+    )
+    for (const reversed of [false, true]) {
+      const p = CompiledPipeline.from(
+        uclabConfig((c) => {
+          twoCertGroups(c)
+          if (reversed) c.groups.reverse()
+        }),
+      )
+      const r = classify(p.classification, inbound(request('INVITE'), ctx))
+      assert.deepEqual(r.kind === 'pass' && r.value, 'siptrunk', `groups reversed: ${reversed}; ${r.why}`)
+    }
+  })
+
   it('classifies Twilio by its SIP group name in the From host', () => {
     const p = CompiledPipeline.from(
       uclabConfig((c) => {
