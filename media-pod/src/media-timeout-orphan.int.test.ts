@@ -80,4 +80,35 @@ describe('media pod NG handler: a timed-out call nobody deletes', function () {
       b.close()
     }
   })
+
+  it('keeps a call signalling went on with after the notice: rung silent past the limit, then answered', async () => {
+    // A 183 with SDP is an NG answer (early media), but the callee sends nothing while it rings: the
+    // notice comes, and signalling, which ends only confirmed calls (B2bua.hangUp), leaves it. The
+    // callee then answers and both parties talk: the call is alive and must keep its session.
+    const a = await Peer.open()
+    const b = await Peer.open()
+    notices.length = 0
+    try {
+      const o = await req({ command: 'offer', 'call-id': 'rang', 'from-tag': 'a', sdp: audioSdp(a.port) })
+      const answer = () =>
+        req({ command: 'answer', 'call-id': 'rang', 'from-tag': 'a', 'to-tag': 'b', sdp: audioSdp(b.port) })
+      await answer() // the 183
+      await until(() => notices.some((n) => n.callId === 'rang'), 'the media timeout notice', 10_000)
+      const r = await answer() // the 200
+      // Both talk for longer than the pod waits for a delete after its notice (10 s at least).
+      for (let seq = 1; seq <= 120; seq++) {
+        await a.send(rtpPacket(seq, 0, 0xaaaa), endpointOf(r.sdp).port)
+        await b.send(rtpPacket(seq, 0, 0xbbbb), endpointOf(o.sdp).port)
+        await new Promise((res) => setTimeout(res, 100))
+      }
+      assert.equal(handler.sessionCount, 1, 'the answered call keeps its session')
+      const before = b.received.length
+      await a.send(rtpPacket(121, 0, 0xaaaa), endpointOf(r.sdp).port)
+      await b.waitFor(before + 1)
+    } finally {
+      await req({ command: 'delete', 'call-id': 'rang' })
+      a.close()
+      b.close()
+    }
+  })
 })

@@ -1121,7 +1121,8 @@ export class MediaNgHandler implements NgRequestHandler {
             // hung up but its delete never reached us, it moved to another pod, or nobody got the
             // notice — the session would hold its ports for good: the pod deletes it itself.
             if (call.deleteTimer === undefined) {
-              call.deleteTimer = setTimeout(() => this.destroy(call), orphanDelayMs(limit))
+              const noticed = this.stamp()
+              call.deleteTimer = setTimeout(() => this.deleteOrphan(call, noticed), orphanDelayMs(limit))
               call.deleteTimer.unref()
             }
           }
@@ -1151,6 +1152,28 @@ export class MediaNgHandler implements NgRequestHandler {
       call.deleteTimer.unref()
     } else this.destroy(call)
     return reply
+  }
+
+  /**
+   * The wait for a `delete` after the media timeout notice (stamp `noticed`) ran out. A call signalling
+   * went on with since — an answer or re-offer: it was ringing (a 183's SDP is an NG answer, but
+   * signalling ends only confirmed calls), or it was re-anchored here — is alive: it is watched again
+   * from now (a later silence is reported anew). Any other is deleted.
+   */
+  private deleteOrphan(call: Call, noticed: number): void {
+    call.deleteTimer = undefined
+    if (this.calls.get(call.callId) !== call) return
+    if (call.lastSignal <= noticed) {
+      this.destroy(call)
+      return
+    }
+    call.timeoutReported = false
+    call.watchFrom = this.stamp()
+    for (const m of call.monologues)
+      for (let i = 0; i < m.mediaCount; i++) {
+        const pm = m.media(i)
+        if (pm) pm.timedOut = false
+      }
   }
 
   /** Closes every endpoint and returns every port; idempotent. */
