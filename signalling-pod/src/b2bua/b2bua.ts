@@ -2208,9 +2208,18 @@ export class B2bua {
     const leg = sent[y]
     const yIface = this.#o.interfaces().get(leg.peer.localInterface ?? '')
     if (!yIface) {
-      // Not relayed: a BYE's call goes back as it was (the config lost Y's interface; rare).
-      if (bye) await this.#restoreChallenged(removed, log)
+      // Not relayed: a BYE's call goes back as it was (the config lost Y's interface; rare). X
+      // ended its session with the BYE (RFC 3261 §15.1.1) and may never send it again: ended after
+      // the same wait as a challenged BYE's call, or now when it could not be put back.
+      const restored = bye ? await this.#restoreChallenged(removed, log) : undefined
       tx.respond(createResponse(req, 500))
+      if (!bye) return
+      if (restored)
+        setTimeout(
+          () => this.#guard(this.#endChallenged(restored, x, 500, log), req),
+          CHALLENGED_BYE_WAIT_MS,
+        ).unref()
+      else await this.#end(removed, { by: x === 'a' ? 'caller' : 'callee', reason: 'bye', code: 200 }, true)
       return
     }
     const mf = Math.min((req.maxForwards ?? 70) - 1, 70)
@@ -2407,8 +2416,8 @@ export class B2bua {
   }
 
   /**
-   * The call put back for a BYE leg Y challenged (`restored`, see #restoreChallenged) whose sender X
-   * did not send that BYE again: X ended the session when it sent it (RFC 3261 §15.1.1), so the SBC
+   * The call put back for a BYE leg Y challenged, or that could not be relayed to Y (`restored`, see
+   * #restoreChallenged), whose sender X did not send that BYE again: X ended the session when it sent it (RFC 3261 §15.1.1), so the SBC
    * ends the call as its hang-up does on Y alone — claimed with a compare-and-set ('terminated': a
    * BYE crossing it is answered, not relayed), BYE to Y with the next CSeq, then the CDR, the
    * active-call gauges, the media and the record (#end). Nothing when the call is gone (the BYE came
