@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { isIP } from 'node:net'
+import { bencode } from '../../lib/media/control/bencode.ts'
 import type { MediaTimeoutNotice } from '../../lib/media/control/media-timeout.ts'
 import type {
   NgAnswerRequest,
@@ -10,7 +11,7 @@ import type {
   NgRequest,
   NgResponse,
 } from '../../lib/media/control/ng-message.ts'
-import { encodeNgDatagram, MAX_NG_REPLY } from '../../lib/media/control/ng-message.ts'
+import { MAX_NG_REPLY } from '../../lib/media/control/ng-message.ts'
 import type { NgRequestContext, NgRequestHandler } from '../../lib/media/control/ng-server-transport.ts'
 import {
   type PortAllocation,
@@ -1315,7 +1316,9 @@ export class MediaNgHandler implements NgRequestHandler {
     const limit = req.limit ?? 32
     let room =
       MAX_NG_REPLY -
-      encodeNgDatagram(ctx.cookie, withWarnings({ result: 'ok', calls: [] }, ctx.warnings)).length
+      Buffer.byteLength(ctx.cookie) -
+      1 -
+      bencode(withWarnings({ result: 'ok', calls: [] }, ctx.warnings)).length
     const calls: string[] = []
     for (const id of this.calls.keys()) {
       const n = Buffer.byteLength(id)
