@@ -1087,9 +1087,11 @@ export class MediaNgHandler implements NgRequestHandler {
           if (idleMs === undefined) continue
           // From the later of the last packet and the last signal that set up or resumed media
           // (Call.watchFrom): the silence of a hold does not count once a re-INVITE resumed the
-          // call, and a session refresh, which changes nothing, does not hide dead media.
-          const sinceWatch = t - this.wall(call.watchFrom)
-          const idle = idleMs >= 0 ? Math.min(idleMs, sinceWatch) : sinceWatch
+          // call, and a session refresh, which changes nothing, does not hide dead media. A party
+          // that never sent is counted from the last signal, as before: the pod cannot tell a 183's
+          // answer from the 200's, and a caller may send only once the call is answered.
+          const idle =
+            idleMs >= 0 ? Math.min(idleMs, t - this.wall(call.watchFrom)) : t - this.wall(call.lastSignal)
           if (idle < limit) continue
           pm.timedOut = true
           this.totals.mediaTimeouts++
