@@ -11,10 +11,11 @@ import { freePort } from '../../test/harness/free-port.ts'
 /** A minimal SbcConfig with media realms only (what a media pod reads). */
 export function mediaConfig(
   realms: { name: string; min: number; max: number; maxSessions?: number; advertised?: string }[],
+  generation = 1,
 ): SbcConfig {
   return {
     schemaVersion: 1,
-    generation: 1,
+    generation,
     namespace: 'lab',
     controller: null,
     redis: { mode: 'memory', url: null, sentinel: null, password: null },
@@ -35,10 +36,7 @@ export function mediaConfig(
   }
 }
 
-/** A port range of `size` ports that no test of this run has used (random base, even). */
-export function portBase(size: number): number {
-  return 20_000 + 2 * Math.floor(Math.random() * ((30_000 - size) / 2))
-}
+export { portBase } from '../../test/harness/port-base.ts'
 
 export interface MediaProcess {
   proc: StartedProcess

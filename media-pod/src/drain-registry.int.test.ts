@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert'
 import { Redis } from 'ioredis'
-import type { SbcConfig } from '../../lib/config/model.ts'
+import { mediaConfig, portBase } from '../../e2e/media/helpers.ts'
 import { nullLogger } from '../../lib/observability/logger.ts'
 import { createMetricsRegistry } from '../../lib/observability/metrics-registry.ts'
 import { RedisStore } from '../../lib/state/redis-store.ts'
@@ -15,30 +15,8 @@ import { MediaPod } from './media-pod.ts'
  * answered NOSCRIPT and sent again as EVAL, after a drain's delete that Redis already knew.
  */
 
-const base = 20_000 + 2 * Math.floor(Math.random() * 14_000)
-const config: SbcConfig = {
-  schemaVersion: 1,
-  generation: 1,
-  namespace: 'lab',
-  controller: null,
-  redis: { mode: 'memory', url: null, sentinel: null, password: null },
-  nat: null,
-  security: { maliciousSignatures: [], rateLimit: null, unclassified: 'Allow' },
-  realms: [
-    {
-      name: 'lan',
-      network: 'LAN',
-      bindAddress: '127.0.0.1',
-      portRange: { min: base, max: base + 19 },
-      advertisedAddress: null,
-      maxSessions: 10,
-    },
-  ],
-  interfaces: [],
-  profiles: [],
-  groups: [],
-  routes: [],
-}
+const base = portBase(20)
+const config = mediaConfig([{ name: 'lan', min: base, max: base + 19, maxSessions: 10 }])
 
 describe('media pod drain: the registry entry goes and stays gone', function () {
   this.timeout(30_000)

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert'
 import { randomBytes } from 'node:crypto'
 import { createSocket, type Socket } from 'node:dgram'
-import type { SbcConfig } from '../../lib/config/model.ts'
+import { mediaConfig, portBase } from '../../e2e/media/helpers.ts'
 import { NgClient } from '../../lib/media/control/ng-client.ts'
 import {
   attribute,
@@ -29,31 +29,7 @@ import { MediaPod } from './media-pod.ts'
  * without it (the dgram relay).
  */
 
-const config = (min: number, max: number): SbcConfig => ({
-  schemaVersion: 1,
-  generation: 1,
-  namespace: 'lab',
-  controller: null,
-  redis: { mode: 'memory', url: null, sentinel: null, password: null },
-  nat: null,
-  security: { maliciousSignatures: [], rateLimit: null, unclassified: 'Allow' },
-  realms: [
-    {
-      name: 'lan',
-      network: 'LAN' as const,
-      bindAddress: '127.0.0.1',
-      portRange: { min, max },
-      advertisedAddress: null,
-      maxSessions: 100,
-    },
-  ],
-  interfaces: [],
-  profiles: [],
-  groups: [],
-  routes: [],
-})
-
-const portBase = (size: number) => 20_000 + 2 * Math.floor(Math.random() * ((30_000 - size) / 2))
+const config = (min: number, max: number) => mediaConfig([{ name: 'lan', min, max, maxSessions: 100 }])
 
 const sdp = (port: number) =>
   [

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert'
 import { createSocket, type Socket } from 'node:dgram'
 import { Redis } from 'ioredis'
-import type { SbcConfig } from '../../lib/config/model.ts'
+import { mediaConfig, portBase } from '../../e2e/media/helpers.ts'
 import { MEDIA_TIMEOUT_CHANNEL, type MediaTimeoutNotice } from '../../lib/media/control/media-timeout.ts'
 import { NgClient } from '../../lib/media/control/ng-client.ts'
 import { nullLogger } from '../../lib/observability/logger.ts'
@@ -19,30 +19,11 @@ import type { MediaTimeoutEvent } from './ng-handler.ts'
  * in-process callback, once per call; realms added by a later config generation get /metrics series.
  */
 
-const config = (generation: number, realms: { name: string; min: number; max: number }[]): SbcConfig => ({
-  schemaVersion: 1,
-  generation,
-  namespace: 'lab',
-  controller: null,
-  redis: { mode: 'memory', url: null, sentinel: null, password: null },
-  nat: null,
-  security: { maliciousSignatures: [], rateLimit: null, unclassified: 'Allow' },
-  realms: realms.map((r) => ({
-    name: r.name,
-    network: 'LAN' as const,
-    bindAddress: '127.0.0.1',
-    portRange: { min: r.min, max: r.max },
-    advertisedAddress: null,
-    maxSessions: 100,
-  })),
-  interfaces: [],
-  profiles: [],
-  groups: [],
-  routes: [],
-})
-
-/** A random even base of `size` ports in 20,000–50,000, so parallel runs rarely collide. */
-const portBase = (size: number) => 20_000 + 2 * Math.floor(Math.random() * ((30_000 - size) / 2))
+const config = (generation: number, realms: { name: string; min: number; max: number }[]) =>
+  mediaConfig(
+    realms.map((r) => ({ ...r, maxSessions: 100 })),
+    generation,
+  )
 
 const sdp = (port: number) =>
   [

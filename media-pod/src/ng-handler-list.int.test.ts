@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert'
 import { createSocket } from 'node:dgram'
-import type { SbcConfig } from '../../lib/config/model.ts'
+import { mediaConfig, portBase } from '../../e2e/media/helpers.ts'
 import { NgClient } from '../../lib/media/control/ng-client.ts'
 import { decodeNgDatagram, encodeNgDatagram, MAX_NG_REPLY } from '../../lib/media/control/ng-message.ts'
 import { nullLogger } from '../../lib/observability/logger.ts'
@@ -14,30 +14,8 @@ import { MediaPod } from './media-pod.ts'
  * order. A media pod in this process (dgram relay: the test opens many ports), a real NG client.
  */
 
-const base = 20_000 + 2 * Math.floor(Math.random() * 14_000)
-const config: SbcConfig = {
-  schemaVersion: 1,
-  generation: 1,
-  namespace: 'lab',
-  controller: null,
-  redis: { mode: 'memory', url: null, sentinel: null, password: null },
-  nat: null,
-  security: { maliciousSignatures: [], rateLimit: null, unclassified: 'Allow' },
-  realms: [
-    {
-      name: 'lan',
-      network: 'LAN',
-      bindAddress: '127.0.0.1',
-      portRange: { min: base, max: base + 299 },
-      advertisedAddress: null,
-      maxSessions: 100,
-    },
-  ],
-  interfaces: [],
-  profiles: [],
-  groups: [],
-  routes: [],
-}
+const base = portBase(300)
+const config = mediaConfig([{ name: 'lan', min: base, max: base + 299, maxSessions: 100 }])
 
 const sdp = [
   'v=0',

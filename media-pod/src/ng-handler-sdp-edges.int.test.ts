@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert'
 import { createSocket, type Socket } from 'node:dgram'
-import type { SbcConfig } from '../../lib/config/model.ts'
+import { mediaConfig, portBase } from '../../e2e/media/helpers.ts'
 import { NgClient } from '../../lib/media/control/ng-client.ts'
 import { nullLogger } from '../../lib/observability/logger.ts'
 import { createMetricsRegistry } from '../../lib/observability/metrics-registry.ts'
@@ -15,31 +15,7 @@ import { MediaPod } from './media-pod.ts'
  * loopback, a real NG client over UDP, RTP between bare UDP sockets; both relays.
  */
 
-const config = (min: number, max: number): SbcConfig => ({
-  schemaVersion: 1,
-  generation: 1,
-  namespace: 'lab',
-  controller: null,
-  redis: { mode: 'memory', url: null, sentinel: null, password: null },
-  nat: null,
-  security: { maliciousSignatures: [], rateLimit: null, unclassified: 'Allow' },
-  realms: [
-    {
-      name: 'lan',
-      network: 'LAN' as const,
-      bindAddress: '127.0.0.1',
-      portRange: { min, max },
-      advertisedAddress: null,
-      maxSessions: 100,
-    },
-  ],
-  interfaces: [],
-  profiles: [],
-  groups: [],
-  routes: [],
-})
-
-const portBase = (size: number) => 20_000 + 2 * Math.floor(Math.random() * ((30_000 - size) / 2))
+const config = (min: number, max: number) => mediaConfig([{ name: 'lan', min, max, maxSessions: 100 }])
 
 const sdp = (mLine: string, rtpmaps: string[] = ['a=rtpmap:0 PCMU/8000']) =>
   ['v=0', 'o=peer 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', mLine, ...rtpmaps, ''].join(

@@ -1,0 +1,70 @@
+import { readFileSync } from 'node:fs'
+
+/**
+ * Port ranges for relays a test binds on loopback. A range the kernel may hand out as an ephemeral
+ * port (any socket bound to port 0: freePort, NG clients, peers) could already be taken when the
+ * relay binds it (EADDRINUSE), so ranges are taken from 20,000 up to the start of the kernel's
+ * ephemeral range, and above its end. Within this process the ranges are handed out one after the
+ * other from a random start, wrapping round, so two tests of the run never share a range until all
+ * of them were used; the random start keeps parallel runs apart most of the time.
+ */
+
+const LOW = 20_000
+const HIGH = 65_535
+
+/** The kernel's ephemeral range (Linux; its usual default elsewhere). */
+function ephemeralRange(): { min: number; max: number } {
+  try {
+    const [min = Number.NaN, max = Number.NaN] = readFileSync(
+      '/proc/sys/net/ipv4/ip_local_port_range',
+      'utf8',
+    )
+      .trim()
+      .split(/\s+/)
+      .map(Number)
+    if (Number.isInteger(min) && Number.isInteger(max) && min <= max) return { min, max }
+  } catch {
+    // no procfs: the Linux default
+  }
+  return { min: 32_768, max: 60_999 }
+}
+
+/** The windows outside the ephemeral range, each [min, max] inclusive. */
+function windows(): [number, number][] {
+  const eph = ephemeralRange()
+  const out: [number, number][] = []
+  if (eph.min > LOW) out.push([LOW, Math.min(eph.min - 1, HIGH)])
+  if (eph.max < HIGH) out.push([Math.max(eph.max + 1, LOW), HIGH])
+  return out
+}
+
+let cursor: number | null = null
+
+/**
+ * The even first port of `size` consecutive ports outside the kernel's ephemeral range that no
+ * earlier call of this process was given (until the ranges wrap round).
+ */
+export function portBase(size: number): number {
+  if (!Number.isInteger(size) || size < 1)
+    throw new Error(`portBase: size must be a positive integer, got ${size}`)
+  const wins = windows().filter(([min, max]) => max - min + 1 >= size)
+  const first = wins[0]
+  if (first === undefined) throw new Error(`portBase: no room for ${size} ports outside the ephemeral range`)
+  const span = size + (size % 2)
+  if (cursor === null) {
+    const total = wins.reduce((n, [min, max]) => n + (max - min + 1), 0)
+    cursor = first[0] + Math.floor(Math.random() * total)
+  }
+  for (let round = 0; round < 2; round++) {
+    for (const [min, max] of wins) {
+      let base = Math.max(cursor, min)
+      base += base % 2
+      if (base + size - 1 <= max) {
+        cursor = base + span
+        return base
+      }
+    }
+    cursor = first[0]
+  }
+  throw new Error(`portBase: no range of ${size} ports found`)
+}
