@@ -1,8 +1,8 @@
 import { strict as assert } from 'node:assert'
-import { audioSdp, endpointOf, Peer, portBase, rtpPacket } from '../../e2e/media/helpers.ts'
+import { audioSdp, endpointOf, Peer, rtpPacket } from '../../e2e/media/helpers.ts'
+import { loopbackRealm } from '../../e2e/media/loopback-realm.ts'
 import type { NgRequest, NgResponse } from '../../lib/media/control/ng-message.ts'
-import { PortAllocator } from '../../lib/media/relay/port-allocator.ts'
-import { MediaNgHandler, type MediaTimeoutEvent, type RealmRuntime } from './ng-handler.ts'
+import { MediaNgHandler, type MediaTimeoutEvent } from './ng-handler.ts'
 import { DgramRelayBackend } from './relay/dgram-relay.ts'
 import { NativeRelayBackend } from './relay/native-backend.ts'
 
@@ -21,14 +21,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 for (const backend of ['native', 'dgram'] as const) {
   describe(`media pod NG handler: media timeout through hold and resume (${backend})`, function () {
     this.timeout(30_000)
-    const base = portBase(100)
-    const allocator = new PortAllocator({ min: base, max: base + 99 }, { quarantineMs: 0 })
-    const realms = new Map<string, RealmRuntime>([
-      [
-        'lan',
-        { name: 'lan', bindAddress: '127.0.0.1', advertisedAddress: '127.0.0.1', allocator, maxSessions: 50 },
-      ],
-    ])
+    const { realms } = loopbackRealm(100)
     const fallback = new DgramRelayBackend()
     const native = backend === 'native' ? NativeRelayBackend.create(1) : null
     let clock = Date.now()

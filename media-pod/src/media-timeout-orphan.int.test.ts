@@ -1,9 +1,9 @@
 import { strict as assert } from 'node:assert'
-import { audioSdp, endpointOf, Peer, portBase, rtpPacket } from '../../e2e/media/helpers.ts'
+import { audioSdp, endpointOf, Peer, rtpPacket } from '../../e2e/media/helpers.ts'
+import { loopbackRealm } from '../../e2e/media/loopback-realm.ts'
 import type { MediaTimeoutNotice } from '../../lib/media/control/media-timeout.ts'
 import type { NgRequest, NgResponse } from '../../lib/media/control/ng-message.ts'
-import { PortAllocator } from '../../lib/media/relay/port-allocator.ts'
-import { MediaNgHandler, type RealmRuntime } from './ng-handler.ts'
+import { MediaNgHandler } from './ng-handler.ts'
 import { DgramRelayBackend } from './relay/dgram-relay.ts'
 import { NativeRelayBackend } from './relay/native-backend.ts'
 
@@ -19,14 +19,7 @@ const ctx = { cookie: 'c', remote: { address: '127.0.0.1', port: 9 }, warnings: 
 
 describe('media pod NG handler: a timed-out call nobody deletes', function () {
   this.timeout(40_000)
-  const base = portBase(100)
-  const allocator = new PortAllocator({ min: base, max: base + 99 }, { quarantineMs: 0 })
-  const realms = new Map<string, RealmRuntime>([
-    [
-      'lan',
-      { name: 'lan', bindAddress: '127.0.0.1', advertisedAddress: '127.0.0.1', allocator, maxSessions: 50 },
-    ],
-  ])
+  const { allocator, realms } = loopbackRealm(100)
   const fallback = new DgramRelayBackend()
   const native = NativeRelayBackend.create(1)
   const notices: MediaTimeoutNotice[] = []

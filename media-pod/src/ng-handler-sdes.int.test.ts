@@ -1,13 +1,13 @@
 import { strict as assert } from 'node:assert'
-import { audioSdp, endpointOf, Peer, portBase, rtpPacket } from '../../e2e/media/helpers.ts'
+import { audioSdp, endpointOf, Peer, rtpPacket } from '../../e2e/media/helpers.ts'
+import { loopbackRealm } from '../../e2e/media/loopback-realm.ts'
 import { NgRemoteError } from '../../lib/media/control/errors.ts'
 import { NgClient } from '../../lib/media/control/ng-client.ts'
 import type { NgResponse } from '../../lib/media/control/ng-message.ts'
 import { NgServerTransport } from '../../lib/media/control/ng-server-transport.ts'
-import { PortAllocator } from '../../lib/media/relay/port-allocator.ts'
 import { SrtpContext } from '../../lib/media/srtp/context.ts'
 import { formatSdesKeyParams, generateSdesKey, parseSdesKeyParams } from '../../lib/media/srtp/sdes.ts'
-import { MediaNgHandler, type RealmRuntime } from './ng-handler.ts'
+import { MediaNgHandler } from './ng-handler.ts'
 import { DgramRelayBackend } from './relay/dgram-relay.ts'
 import { NativeRelayBackend } from './relay/native-backend.ts'
 
@@ -26,14 +26,7 @@ const key = () => formatSdesKeyParams(generateSdesKey(SUITE))
 
 describe('media pod NG handler: usable a=crypto lines (SDES)', function () {
   this.timeout(20_000)
-  const base = portBase(100)
-  const allocator = new PortAllocator({ min: base, max: base + 99 }, { quarantineMs: 0 })
-  const realms = new Map<string, RealmRuntime>([
-    [
-      'lan',
-      { name: 'lan', bindAddress: '127.0.0.1', advertisedAddress: '127.0.0.1', allocator, maxSessions: 50 },
-    ],
-  ])
+  const { allocator, realms } = loopbackRealm(100)
   const fallback = new DgramRelayBackend()
   const native = NativeRelayBackend.create(1)
   const handler = new MediaNgHandler({ realms, defaultRealm: 'lan', native, fallback, mediaTimeoutMs: 0 })

@@ -1,8 +1,7 @@
 import { strict as assert } from 'node:assert'
-import { portBase } from '../../e2e/media/helpers.ts'
+import { loopbackRealm } from '../../e2e/media/loopback-realm.ts'
 import type { NgRequest, NgResponse } from '../../lib/media/control/ng-message.ts'
-import { PortAllocator } from '../../lib/media/relay/port-allocator.ts'
-import { MediaNgHandler, type RealmRuntime } from './ng-handler.ts'
+import { MediaNgHandler } from './ng-handler.ts'
 import { DgramRelayBackend } from './relay/dgram-relay.ts'
 import { NativeRelayBackend } from './relay/native-backend.ts'
 
@@ -31,14 +30,7 @@ const ctx = { cookie: 'c', remote: { address: '127.0.0.1', port: 9 }, warnings: 
 type Tags = Record<string, { 'in dialogue with': string; medias: { type: string }[] }>
 
 describe('media pod NG handler: parties and media sections of a call', () => {
-  const base = portBase(200)
-  const allocator = new PortAllocator({ min: base, max: base + 199 }, { quarantineMs: 0 })
-  const realms = new Map<string, RealmRuntime>([
-    [
-      'lan',
-      { name: 'lan', bindAddress: '127.0.0.1', advertisedAddress: '127.0.0.1', allocator, maxSessions: 50 },
-    ],
-  ])
+  const { allocator, realms } = loopbackRealm(200)
   const fallback = new DgramRelayBackend()
   const native = NativeRelayBackend.create(1)
   const handler = new MediaNgHandler({ realms, defaultRealm: 'lan', native, fallback, mediaTimeoutMs: 0 })

@@ -1,9 +1,8 @@
 import { strict as assert } from 'node:assert'
-import { portBase } from '../../e2e/media/helpers.ts'
+import { loopbackRealm } from '../../e2e/media/loopback-realm.ts'
 import type { NgRequest, NgResponse } from '../../lib/media/control/ng-message.ts'
-import { PortAllocator } from '../../lib/media/relay/port-allocator.ts'
 import { formatSdesKeyParams, generateSdesKey } from '../../lib/media/srtp/sdes.ts'
-import { MediaNgHandler, type RealmRuntime } from './ng-handler.ts'
+import { MediaNgHandler } from './ng-handler.ts'
 import { DgramRelayBackend } from './relay/dgram-relay.ts'
 import { NativeRelayBackend } from './relay/native-backend.ts'
 
@@ -44,14 +43,7 @@ function partySdp(net: string, audioPort: number, key: string): string {
 }
 
 describe('media pod NG handler: sections it does not relay carry nothing of the other party', () => {
-  const base = portBase(100)
-  const allocator = new PortAllocator({ min: base, max: base + 99 }, { quarantineMs: 0 })
-  const realms = new Map<string, RealmRuntime>([
-    [
-      'lan',
-      { name: 'lan', bindAddress: '127.0.0.1', advertisedAddress: '203.0.113.9', allocator, maxSessions: 50 },
-    ],
-  ])
+  const { allocator, realms } = loopbackRealm(100, '203.0.113.9')
   const fallback = new DgramRelayBackend()
   const native = NativeRelayBackend.create(1)
   const handler = new MediaNgHandler({ realms, defaultRealm: 'lan', native, fallback, mediaTimeoutMs: 0 })
