@@ -199,6 +199,27 @@ describe('kube-sbc run: media anchored, SRTP-optional leg (SIPp pcap) ↔ SRTP-m
     }
   })
 
+  it('a malformed SDP from the SRTP-mandatory side gets 488 and ends the call (a CDR), no B leg', async () => {
+    // The SRTP check parses the SDP in signalling; a parse error was no media refusal: 500, and the
+    // accepted call stayed pending in the process (its record and slots written again while it
+    // "rang", no CDR).
+    const pbx = await SipUa.open(pbxPeerPort)
+    try {
+      const sdp = audioSdp(40_020, { codecs: '8', proto: 'RTP/SAVP' }).replace('m=audio 40020', 'm=audio x')
+      const { final } = await carrier.invite(sbc.carrier, sdp)
+      assert.equal(final.status, 488)
+      assert.match(final.header('warning') ?? '', /SBC_ERR_MEDIA/)
+      type Cdr = { finalCode: number; hangup: { by: string; reason: string } }
+      await eventually(
+        async () => (cdrLines(sbc.proc.output()).at(-1) as Cdr | undefined)?.finalCode === 488,
+        'the CDR of the refused call',
+      )
+      assert.equal(pbx.received.length, 0, 'no B leg')
+    } finally {
+      pbx.close()
+    }
+  })
+
   it('an answer without a=crypto from the SRTP-mandatory side: 488 to the caller, ACK and BYE to the callee', async () => {
     const pbx = await SipUa.open(pbxPeerPort)
     carrier.received.length = 0

@@ -505,7 +505,21 @@ const sameName = (a: string, b: string) => a.toLowerCase() === b.toLowerCase()
  * answered as plain RTP on a leg that must be SRTP.
  */
 function allAudioIsSrtp(sdp: string): boolean {
-  const parsed = SessionDescription.parse(sdp)
+  let parsed: SessionDescription
+  try {
+    parsed = SessionDescription.parse(sdp)
+  } catch (e) {
+    // A refusal of the SDP (488), as the media pod answers one it cannot parse, not an exception
+    // that leaves the accepted call pending.
+    throw new MediaAnchorError(
+      MediaAnchorErrorCode.sdpRejected,
+      `malformed SDP: ${(e as Error).message}`,
+      488,
+      {
+        cause: e,
+      },
+    )
+  }
   const audio = parsed.media.filter((m) => m.media === 'audio' && m.port !== 0)
   return audio.length > 0 && audio.every((m) => /^RTP\/SAVPF?$/i.test(m.proto) && m.hasAttribute('crypto'))
 }
