@@ -1,21 +1,11 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { Writable } from 'node:stream'
 import type { Registry } from 'prom-client'
-import { listYamlFiles, loadObjects } from '../../cli/load-objects.ts'
-import { compile } from '../../lib/config/compile/compile.ts'
-import { validateConfig } from '../../lib/config/validate.ts'
-import { nullLogger } from '../../lib/observability/logger.ts'
-import { createMetricsRegistry } from '../../lib/observability/metrics-registry.ts'
 import type { SipRequest, SipResponse } from '../../lib/sip/message/message.ts'
-import { RedisStore } from '../../lib/state/redis-store.ts'
-import { CdrWriter } from '../../signalling-pod/src/cdr.ts'
-import { SignallingServer } from '../../signalling-pod/src/signalling-server.ts'
-import { configYaml, sample, sbcPorts } from './harness.ts'
-import { openPeers, type Peers, startStore, type TestStore, until } from './two-processes.ts'
+import type { SignallingServer } from '../../signalling-pod/src/signalling-server.ts'
+import { configYaml, sample } from './harness.ts'
+import { type InProcessB2bua, startInProcessB2bua } from './in-process-b2bua.ts'
+import { type Peers, type TestStore, until } from './two-processes.ts'
 import { newBranch, request, response, sipRequest, sipResponse } from './udp-peer.ts'
 
 /**
@@ -28,59 +18,21 @@ import { newBranch, request, response, sipRequest, sipResponse } from './udp-pee
  */
 describe('B2BUA: a BYE whose other leg lost its SIP interface', function () {
   this.timeout(40_000)
+  let b2bua: InProcessB2bua | undefined
   let store: TestStore | undefined
   let peers: Peers | undefined
-  let rs: RedisStore | undefined
   let server: SignallingServer | undefined
-  let dir: string | undefined
   let registry: Registry | undefined
   const cdrs: string[] = []
   const ports = { pbx: 0, carrier: 0, http: 0 }
-
-  const configOf = async (yaml: string, generation: number) => {
-    await writeFile(join(dir!, 'sbc.yaml'), yaml)
-    const { objects } = loadObjects(listYamlFiles([dir!]))
-    return validateConfig(
-      compile(
-        objects.map((o) => o.object),
-        { generation },
-      ).config,
-    )
-  }
+  const configOf = (yaml: string, generation: number) => b2bua!.configOf(yaml, generation)
 
   before(async () => {
-    store = await startStore()
-    peers = await openPeers()
-    Object.assign(ports, await sbcPorts())
-    dir = await mkdtemp(join(tmpdir(), 'sbc-byeiface-'))
-    rs = new RedisStore({ url: store.redis.url })
-    await rs.connected()
-    registry = createMetricsRegistry()
-    server = await SignallingServer.start({
-      config: await configOf(configYaml(ports, peers.uacPort, peers.uasPort, 'UDP'), 1),
-      store: rs,
-      logger: nullLogger,
-      registry,
-      podName: 'byeiface-test',
-      podAddress: '127.0.0.1',
-      interfaceDrainMs: 100,
-      cdr: new CdrWriter(
-        new Writable({
-          write(chunk, _e, done) {
-            cdrs.push(String(chunk))
-            done()
-          },
-        }),
-      ),
-    })
+    b2bua = await startInProcessB2bua({ name: 'byeiface', cdrs, server: { interfaceDrainMs: 100 } })
+    ;({ store, peers, server, registry } = b2bua)
+    Object.assign(ports, b2bua.ports)
   })
-  after(async () => {
-    await server?.close()
-    await rs?.close()
-    peers?.close()
-    await store?.close()
-    if (dir) await rm(dir, { recursive: true, force: true })
-  })
+  after(() => b2bua?.close())
 
   it('500 to the BYE, then the SBC ends the call: one CDR, gauges down, no keys', async () => {
     const { caller, callee, uacPort, uasPort } = peers!

@@ -1,20 +1,9 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { Writable } from 'node:stream'
-import { listYamlFiles, loadObjects } from '../../cli/load-objects.ts'
-import { compile } from '../../lib/config/compile/compile.ts'
-import { validateConfig } from '../../lib/config/validate.ts'
-import { nullLogger } from '../../lib/observability/logger.ts'
 import { createMetricsRegistry } from '../../lib/observability/metrics-registry.ts'
 import type { SipRequest } from '../../lib/sip/message/message.ts'
-import { RedisStore } from '../../lib/state/redis-store.ts'
-import { CdrWriter } from '../../signalling-pod/src/cdr.ts'
-import { SignallingServer } from '../../signalling-pod/src/signalling-server.ts'
-import { configYaml, sbcPorts } from './harness.ts'
-import { openPeers, type Peers, startStore, type TestStore, until } from './two-processes.ts'
+import { type InProcessB2bua, startInProcessB2bua } from './in-process-b2bua.ts'
+import { type Peers, type TestStore, until } from './two-processes.ts'
 import { newBranch, request, response, sipRequest, sipResponse } from './udp-peer.ts'
 
 /**
@@ -29,11 +18,9 @@ import { newBranch, request, response, sipRequest, sipResponse } from './udp-pee
 describe('B2BUA: a callee that never answers (ringing limit, Timer C)', function () {
   this.timeout(30_000)
   const LIMIT_MS = 2000
+  let b2bua: InProcessB2bua | undefined
   let store: TestStore | undefined
   let peers: Peers | undefined
-  let rs: RedisStore | undefined
-  let server: SignallingServer | undefined
-  let dir: string | undefined
   const cdrs: string[] = []
   const ports = { pbx: 0, carrier: 0 }
   const registry = createMetricsRegistry()
@@ -51,46 +38,16 @@ describe('B2BUA: a callee that never answers (ringing limit, Timer C)', function
   }
 
   before(async () => {
-    store = await startStore()
-    peers = await openPeers()
-    const p = await sbcPorts()
-    Object.assign(ports, p)
-    dir = await mkdtemp(join(tmpdir(), 'sbc-timerc-'))
-    await writeFile(join(dir, 'sbc.yaml'), configYaml(p, peers.uacPort, peers.uasPort, 'UDP'))
-    const { objects } = loadObjects(listYamlFiles([dir]))
-    const config = validateConfig(
-      compile(
-        objects.map((o) => o.object),
-        { generation: 1 },
-      ).config,
-    )
-    rs = new RedisStore({ url: store.redis.url })
-    await rs.connected()
-    server = await SignallingServer.start({
-      config,
-      store: rs,
-      logger: nullLogger,
+    b2bua = await startInProcessB2bua({
+      name: 'timerc',
+      cdrs,
       registry,
-      podName: 'timerc-test',
-      podAddress: '127.0.0.1',
-      ringingLimitMs: LIMIT_MS,
-      cdr: new CdrWriter(
-        new Writable({
-          write(chunk, _e, done) {
-            cdrs.push(String(chunk))
-            done()
-          },
-        }),
-      ),
+      server: { ringingLimitMs: LIMIT_MS },
     })
+    ;({ store, peers } = b2bua)
+    Object.assign(ports, b2bua.ports)
   })
-  after(async () => {
-    await server?.close()
-    await rs?.close()
-    peers?.close()
-    await store?.close()
-    if (dir) await rm(dir, { recursive: true, force: true })
-  })
+  after(() => b2bua?.close())
 
   const cdrsOf = (callId: string) =>
     cdrs
