@@ -1,12 +1,11 @@
 import { strict as assert } from 'node:assert'
 import { Redis } from 'ioredis'
 import { mediaConfig, portBase } from '../../e2e/media/helpers.ts'
+import { startLoopbackMediaPod } from '../../e2e/media/start-loopback-media-pod.ts'
 import { nullLogger } from '../../lib/observability/logger.ts'
-import { createMetricsRegistry } from '../../lib/observability/metrics-registry.ts'
 import { RedisStore } from '../../lib/state/redis-store.ts'
-import { freePort } from '../../test/harness/free-port.ts'
 import { startRedis, type TestRedis } from '../../test/harness/redis.ts'
-import { MediaPod } from './media-pod.ts'
+import type { MediaPod } from './media-pod.ts'
 
 /**
  * Deregistration wins over a heartbeat already in flight when the drain starts, on a real
@@ -39,18 +38,11 @@ describe('media pod drain: the registry entry goes and stays gone', function () 
   })
 
   it('a heartbeat whose write is in flight when SIGTERM drains does not register the pod again', async () => {
-    pod = await MediaPod.start({
+    pod = await startLoopbackMediaPod({
       config,
       store,
-      logger: nullLogger,
-      registry: createMetricsRegistry({ component: 'media' }),
       podId: 'media-drain-test',
-      nodeAddress: '127.0.0.1',
-      ngHost: '127.0.0.1',
-      ngPort: await freePort(),
-      httpPort: await freePort(),
       workers: 0,
-      quarantineMs: 0,
     })
     assert.deepEqual(
       (await store.listMediaPods()).map((p) => p.id),

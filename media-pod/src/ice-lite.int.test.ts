@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert'
 import { randomBytes } from 'node:crypto'
 import { createSocket, type Socket } from 'node:dgram'
 import { mediaConfig, portBase } from '../../e2e/media/helpers.ts'
+import { startLoopbackMediaPod } from '../../e2e/media/start-loopback-media-pod.ts'
 import { NgClient } from '../../lib/media/control/ng-client.ts'
 import {
   attribute,
@@ -13,11 +14,7 @@ import {
   verifyFingerprint,
   verifyIntegrity,
 } from '../../lib/media/stun/stun.ts'
-import { nullLogger } from '../../lib/observability/logger.ts'
-import { createMetricsRegistry } from '../../lib/observability/metrics-registry.ts'
-import { MemoryStore } from '../../lib/state/memory-store.ts'
-import { freePort } from '../../test/harness/free-port.ts'
-import { MediaPod } from './media-pod.ts'
+import type { MediaPod } from './media-pod.ts'
 
 /**
  * ICE-lite on a relay port (RFC 8445 §2.5, §7.3): a media pod in this process on loopback, driven
@@ -113,18 +110,10 @@ for (const workers of [1, 0]) {
 
     before(async () => {
       const base = portBase(100)
-      pod = await MediaPod.start({
+      pod = await startLoopbackMediaPod({
         config: config(base, base + 99),
-        store: new MemoryStore(),
-        logger: nullLogger,
-        registry: createMetricsRegistry({ component: 'media' }),
         podId: `ice-test-${workers}`,
-        nodeAddress: '127.0.0.1',
-        ngHost: '127.0.0.1',
-        ngPort: await freePort(),
-        httpPort: await freePort(),
         workers,
-        quarantineMs: 0,
       })
       ng = await NgClient.connect({ host: '127.0.0.1', port: pod.ngAddress.port, retransmitMs: 200 })
     })

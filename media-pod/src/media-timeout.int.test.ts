@@ -2,15 +2,13 @@ import { strict as assert } from 'node:assert'
 import { createSocket, type Socket } from 'node:dgram'
 import { Redis } from 'ioredis'
 import { mediaConfig, portBase } from '../../e2e/media/helpers.ts'
+import { startLoopbackMediaPod } from '../../e2e/media/start-loopback-media-pod.ts'
 import { MEDIA_TIMEOUT_CHANNEL, type MediaTimeoutNotice } from '../../lib/media/control/media-timeout.ts'
 import { NgClient } from '../../lib/media/control/ng-client.ts'
 import { nullLogger } from '../../lib/observability/logger.ts'
-import { createMetricsRegistry } from '../../lib/observability/metrics-registry.ts'
-import { MemoryStore } from '../../lib/state/memory-store.ts'
 import { RedisStore } from '../../lib/state/redis-store.ts'
-import { freePort } from '../../test/harness/free-port.ts'
 import { startRedis, type TestRedis } from '../../test/harness/redis.ts'
-import { MediaPod } from './media-pod.ts'
+import type { MediaPod } from './media-pod.ts'
 import type { MediaTimeoutEvent } from './ng-handler.ts'
 
 /**
@@ -124,19 +122,12 @@ for (const workers of [1, 0]) {
       })
       await sub.subscribe(MEDIA_TIMEOUT_CHANNEL)
       const base = portBase(100)
-      pod = await MediaPod.start({
+      pod = await startLoopbackMediaPod({
         config: config(1, [{ name: 'lan', min: base, max: base + 99 }]),
         store,
-        logger: nullLogger,
-        registry: createMetricsRegistry({ component: 'media' }),
         podId: `media-test-${workers}`,
-        nodeAddress: '127.0.0.1',
-        ngHost: '127.0.0.1',
-        ngPort: await freePort(),
-        httpPort: await freePort(),
         workers,
         mediaTimeoutMs: 1_000,
-        quarantineMs: 0,
         onTimeout: (n) => notices.push(n),
         onMediaTimeout: (e) => streams.push(e),
       })
@@ -189,18 +180,10 @@ describe('media pod metrics follow realms added by a later config generation', f
 
   before(async () => {
     const base = portBase(200)
-    pod = await MediaPod.start({
+    pod = await startLoopbackMediaPod({
       config: config(1, [{ name: 'first', min: base, max: base + 99 }]),
-      store: new MemoryStore(),
-      logger: nullLogger,
-      registry: createMetricsRegistry({ component: 'media' }),
       podId: 'media-metrics-test',
-      nodeAddress: '127.0.0.1',
-      ngHost: '127.0.0.1',
-      ngPort: await freePort(),
-      httpPort: await freePort(),
       workers: 1,
-      quarantineMs: 0,
     })
     pod.applyConfig(
       config(2, [

@@ -1,13 +1,10 @@
 import { strict as assert } from 'node:assert'
 import { createSocket } from 'node:dgram'
 import { mediaConfig, portBase } from '../../e2e/media/helpers.ts'
+import { startLoopbackMediaPod } from '../../e2e/media/start-loopback-media-pod.ts'
 import { NgClient } from '../../lib/media/control/ng-client.ts'
 import { decodeNgDatagram, encodeNgDatagram, MAX_NG_REPLY } from '../../lib/media/control/ng-message.ts'
-import { nullLogger } from '../../lib/observability/logger.ts'
-import { createMetricsRegistry } from '../../lib/observability/metrics-registry.ts'
-import { MemoryStore } from '../../lib/state/memory-store.ts'
-import { freePort } from '../../test/harness/free-port.ts'
-import { MediaPod } from './media-pod.ts'
+import type { MediaPod } from './media-pod.ts'
 
 /**
  * `list` answers in one datagram whatever `limit` asks for: the call-ids that fit, in the table's
@@ -34,18 +31,10 @@ describe('media pod NG list: the reply fits in one datagram', function () {
   let ng: NgClient
 
   before(async () => {
-    pod = await MediaPod.start({
+    pod = await startLoopbackMediaPod({
       config,
-      store: new MemoryStore(),
-      logger: nullLogger,
-      registry: createMetricsRegistry({ component: 'media' }),
       podId: 'list-test',
-      nodeAddress: '127.0.0.1',
-      ngHost: '127.0.0.1',
-      ngPort: await freePort(),
-      httpPort: await freePort(),
       workers: 0,
-      quarantineMs: 0,
     })
     ng = await NgClient.connect({
       host: '127.0.0.1',

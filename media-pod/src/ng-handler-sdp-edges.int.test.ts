@@ -1,12 +1,9 @@
 import { strict as assert } from 'node:assert'
 import { createSocket, type Socket } from 'node:dgram'
 import { mediaConfig, portBase } from '../../e2e/media/helpers.ts'
+import { startLoopbackMediaPod } from '../../e2e/media/start-loopback-media-pod.ts'
 import { NgClient } from '../../lib/media/control/ng-client.ts'
-import { nullLogger } from '../../lib/observability/logger.ts'
-import { createMetricsRegistry } from '../../lib/observability/metrics-registry.ts'
-import { MemoryStore } from '../../lib/state/memory-store.ts'
-import { freePort } from '../../test/harness/free-port.ts'
-import { MediaPod } from './media-pod.ts'
+import type { MediaPod } from './media-pod.ts'
 
 /**
  * SDP a peer may legally send that the relay carries only in part: each is either answered with
@@ -96,18 +93,10 @@ for (const workers of [1, 0]) {
 
     before(async () => {
       const base = portBase(100)
-      pod = await MediaPod.start({
+      pod = await startLoopbackMediaPod({
         config: config(base, base + 99),
-        store: new MemoryStore(),
-        logger: nullLogger,
-        registry: createMetricsRegistry({ component: 'media' }),
         podId: `sdp-edges-${workers}`,
-        nodeAddress: '127.0.0.1',
-        ngHost: '127.0.0.1',
-        ngPort: await freePort(),
-        httpPort: await freePort(),
         workers,
-        quarantineMs: 0,
       })
       ng = await NgClient.connect({ host: '127.0.0.1', port: pod.ngAddress.port, retransmitMs: 200 })
     })
