@@ -6,6 +6,7 @@ import type { StartedProcess } from '../../test/harness/child-process.ts'
 import { freePort } from '../../test/harness/free-port.ts'
 import { startSipp } from '../../test/harness/sipp.ts'
 import {
+  carrier2Yaml,
   cdrLines,
   configYaml,
   ok,
@@ -42,15 +43,7 @@ describe('B2BUA: CANCEL before the call is stored (two processes, DNS held)', fu
   /** Two callee groups with their own DNS names, so neither test finds the other's answer cached. */
   const yaml = (p: SbcPorts, uasPort: number) =>
     configYaml(p, uacPort, uasPort, 'UDP', {
-      append: `---
-apiVersion: sbc.kubesbc.io/v1alpha1
-kind: IPGroup
-metadata: { name: carrier2, namespace: default }
-spec:
-  sipInterfaceRef: { name: carrier-side }
-  ipProfileRef: { name: default }
-  proxySet: { proxies: [{ address: slow2.test, port: ${uasPort}, transport: UDP, resolution: A }] }
----
+      append: `${carrier2Yaml(uasPort, { address: 'slow2.test', resolution: 'A' })}---
 apiVersion: sbc.kubesbc.io/v1alpha1
 kind: RoutingRule
 metadata: { name: second-to-carrier2, namespace: default }

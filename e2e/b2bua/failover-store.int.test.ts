@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import type { SipRequest } from '../../lib/sip/message/message.ts'
 import { freePort } from '../../test/harness/free-port.ts'
-import { type Sbc, sbcPorts, startSbc } from './harness.ts'
+import { carrier2Yaml, type Sbc, sbcPorts, startSbc } from './harness.ts'
 import { startStore, type TestStore, until } from './two-processes.ts'
 import { newBranch, request, response, sipRequest, sipResponse, UdpPeer } from './udp-peer.ts'
 
@@ -33,15 +33,7 @@ describe('B2BUA: failover while Redis is stalled', function () {
     callee = await UdpPeer.open(uasPort)
     alternative = await UdpPeer.open(altPort)
     // carrier (maxConcurrentCalls 20, so the call holds a slot there) first, carrier2 on 503.
-    const append = `---
-apiVersion: sbc.kubesbc.io/v1alpha1
-kind: IPGroup
-metadata: { name: carrier2, namespace: default }
-spec:
-  sipInterfaceRef: { name: carrier-side }
-  ipProfileRef: { name: default }
-  proxySet: { proxies: [{ address: 127.0.0.1, port: ${altPort}, transport: UDP }] }
----
+    const append = `${carrier2Yaml(altPort)}---
 apiVersion: sbc.kubesbc.io/v1alpha1
 kind: RoutingRule
 metadata: { name: pbx-failover, namespace: default }

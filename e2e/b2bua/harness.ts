@@ -32,6 +32,26 @@ export interface ConfigOptions {
   append?: string
 }
 
+/**
+ * A second callee group `carrier2` on `carrier-side` (a YAML document for `ConfigOptions.append`),
+ * its one proxy at `address` (127.0.0.1 by default; a host name with `resolution: 'A'`) over UDP.
+ */
+export function carrier2Yaml(
+  port: number,
+  o: { address?: string; resolution?: 'A'; maxConcurrentCalls?: number } = {},
+): string {
+  const proxy = `address: ${o.address ?? '127.0.0.1'}, port: ${port}, transport: UDP${o.resolution ? `, resolution: ${o.resolution}` : ''}`
+  return `---
+apiVersion: sbc.kubesbc.io/v1alpha1
+kind: IPGroup
+metadata: { name: carrier2, namespace: default }
+spec:
+  sipInterfaceRef: { name: carrier-side }
+  ipProfileRef: { name: default }
+  proxySet: { proxies: [{ ${proxy} }] }
+${o.maxConcurrentCalls === undefined ? '' : `  maxConcurrentCalls: ${o.maxConcurrentCalls}\n`}`
+}
+
 export function configYaml(
   p: SbcPorts,
   uacPort: number,

@@ -5,6 +5,7 @@ import { startSipp } from '../../test/harness/sipp.ts'
 import {
   both,
   call,
+  carrier2Yaml,
   cdrLines,
   ok,
   type Sbc,
@@ -186,16 +187,7 @@ describe('kube-sbc run: failover to the next target', function () {
     uas2Port = await freePort()
     sbc = await startSbc(await sbcPorts(), uacPort, uasPort, {
       config: {
-        append: `---
-apiVersion: sbc.kubesbc.io/v1alpha1
-kind: IPGroup
-metadata: { name: carrier2, namespace: default }
-spec:
-  sipInterfaceRef: { name: carrier-side }
-  ipProfileRef: { name: default }
-  proxySet: { proxies: [{ address: 127.0.0.1, port: ${uas2Port}, transport: UDP }] }
-  maxConcurrentCalls: 5
----
+        append: `${carrier2Yaml(uas2Port, { maxConcurrentCalls: 5 })}---
 apiVersion: sbc.kubesbc.io/v1alpha1
 kind: RoutingRule
 metadata: { name: failover, namespace: default }

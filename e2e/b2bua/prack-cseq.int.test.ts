@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import type { SipRequest, SipResponse } from '../../lib/sip/message/message.ts'
 import { freePort } from '../../test/harness/free-port.ts'
-import { cdrLines } from './harness.ts'
+import { carrier2Yaml, cdrLines } from './harness.ts'
 import { until, useTwoProcesses } from './two-processes.ts'
 import { newBranch, request, response, sipRequest, sipResponse, UdpPeer } from './udp-peer.ts'
 
@@ -27,15 +27,7 @@ describe('B2BUA: leg B requests after a PRACK go above its CSeq', function () {
   const t = useTwoProcesses({
     sbc: () => ({
       config: {
-        append: `---
-apiVersion: sbc.kubesbc.io/v1alpha1
-kind: IPGroup
-metadata: { name: carrier2, namespace: default }
-spec:
-  sipInterfaceRef: { name: carrier-side }
-  ipProfileRef: { name: default }
-  proxySet: { proxies: [{ address: 127.0.0.1, port: ${secondPort}, transport: UDP }] }
----
+        append: `${carrier2Yaml(secondPort)}---
 apiVersion: sbc.kubesbc.io/v1alpha1
 kind: RoutingRule
 metadata: { name: failover, namespace: default }
