@@ -383,6 +383,57 @@ describe('kube-sbc run: re-INVITE and late offer through the media relay', funct
     pbxRtp.close()
   })
 
+  it('a re-INVITE the callee refuses (488) leaves the media as agreed before: old addresses, old payload type', async () => {
+    carrier.received.length = 0
+    const carrierRtp = await Peer.open()
+    const pbxRtp = await Peer.open()
+    const movedRtp = await Peer.open()
+    let invites = 0
+    carrier.answerWith((req) => {
+      if (req.method !== 'INVITE') return undefined
+      // RFC 3264 §8: a refused re-offer leaves the session as the last offer/answer made it.
+      return ++invites === 1
+        ? { status: 200, sdp: audioSdp(carrierRtp.port, { codecs: '8' }) }
+        : { status: 488 }
+    })
+    const c = await pbx.invite(sbc.pbx, audioSdp(pbxRtp.port, { codecs: '8' }))
+    assert.equal(c.final.status, 200)
+    const first = await carrier.waitFor(carrier.request('INVITE'), 'INVITE')
+    const pbxSide = endpointOf(bodyOf(c.final)).port
+    const carrierSide = endpointOf(bodyOf(first)).port
+    await rtpBothWays(pbxRtp, pbxSide, carrierRtp, carrierSide)
+    // The caller moves its media to another port and changes codec (PCMA → PCMU); the callee refuses.
+    const moved = await c.reinvite(audioSdp(movedRtp.port, { codecs: '0' }))
+    assert.equal(moved.status, 488)
+    assert.equal(
+      carrier.received.filter(carrier.request('INVITE')).length,
+      2,
+      'the re-offer reached the callee',
+    )
+    // The callee sends first (nothing from the caller since the refusal): its RTP must reach the
+    // caller's old address, as PCMA (8), and none the refused one.
+    for (let i = 0; i < 3; i++) await carrierRtp.send(rtpPacket(30 + i, 8, 0xd), carrierSide)
+    await pbxRtp.waitFor(6)
+    assert.deepEqual(
+      pbxRtp.received.slice(3).map((p) => p.msg[1]! & 0x7f),
+      [8, 8, 8],
+      'the old payload type toward the caller',
+    )
+    for (let i = 0; i < 3; i++) await pbxRtp.send(rtpPacket(40 + i, 8, 0xe), pbxSide)
+    await carrierRtp.waitFor(6)
+    assert.deepEqual(
+      carrierRtp.received.slice(3).map((p) => p.msg[1]! & 0x7f),
+      [8, 8, 8],
+      'the old payload type toward the callee',
+    )
+    assert.equal(movedRtp.received.length, 0, 'nothing to the address of the refused offer')
+    assert.equal(carrier.received.filter(carrier.request('BYE')).length, 0, 'no hang-up')
+    assert.equal((await c.bye()).status, 200)
+    carrierRtp.close()
+    pbxRtp.close()
+    movedRtp.close()
+  })
+
   it('a 2xx with SDP to an in-dialog INFO or OPTIONS is no answer: relayed unchanged, media untouched', async () => {
     carrier.received.length = 0
     const carrierRtp = await Peer.open()

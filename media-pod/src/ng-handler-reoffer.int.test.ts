@@ -94,5 +94,78 @@ for (const backend of ['native', 'dgram'] as const) {
       }
       assert.equal(allocator.counts().inUse, 0)
     })
+
+    it('withdraw offer (kube-sbc extension): both re-offers of a glare refused, in either order, the relay is back on the old addresses', async function () {
+      if (backend === 'native' && !native) this.skip()
+      for (const order of [
+        ['a', 'b'],
+        ['b', 'a'],
+      ]) {
+        const callId = `glare-${order.join('')}`
+        const a = await Peer.open()
+        const b = await Peer.open()
+        const moved = await Peer.open()
+        const call = { 'call-id': callId }
+        try {
+          const offer = await req({
+            command: 'offer',
+            ...call,
+            'from-tag': 'a',
+            'to-tag': 'b',
+            sdp: audioSdp(a.port, { codecs: '0 8' }),
+          })
+          const answer = await req({
+            command: 'answer',
+            ...call,
+            'from-tag': 'a',
+            'to-tag': 'b',
+            sdp: audioSdp(b.port, { codecs: '0 8' }),
+          })
+          // Glare (RFC 3261 §14.1): both re-offer a new port and another codec; both get 491.
+          for (const [from, to] of [
+            ['a', 'b'],
+            ['b', 'a'],
+          ])
+            await req({
+              command: 'offer',
+              ...call,
+              'from-tag': from,
+              'to-tag': to,
+              sdp: audioSdp(moved.port, { codecs: '8' }),
+            })
+          const replies = []
+          for (const from of order)
+            replies.push(await req({ command: 'withdraw offer', ...call, 'from-tag': from }))
+          assert.equal(replies[0]?.result, 'ok')
+          assert.equal(replies[0]?.warning, undefined)
+          // The second was made on top of the first (b's) or went with it (a's): nothing left.
+          if (order[0] === 'a') assert.equal(replies[1]?.warning, 'No offer pending from this party')
+          else assert.equal(replies[1]?.warning, undefined)
+          const toB = endpointOf(offer.sdp).port
+          const toA = endpointOf(answer.sdp).port
+          for (let i = 0; i < 3; i++) await b.send(rtpPacket(i, 0, 0xbbbb), toB)
+          await a.waitFor(3)
+          for (let i = 0; i < 3; i++) await a.send(rtpPacket(i, 0, 0xaaaa), toA)
+          await b.waitFor(3)
+          assert.deepEqual(
+            a.received.map((r) => r.msg),
+            [0, 1, 2].map((i) => rtpPacket(i, 0, 0xbbbb)),
+          )
+          assert.deepEqual(
+            b.received.map((r) => r.msg),
+            [0, 1, 2].map((i) => rtpPacket(i, 0, 0xaaaa)),
+          )
+          assert.equal(moved.received.length, 0, 'nothing to the address of the refused offers')
+        } finally {
+          await req({ command: 'delete', ...call }).catch(() => {})
+          a.close()
+          b.close()
+          moved.close()
+        }
+      }
+      const unknown = await req({ command: 'withdraw offer', 'call-id': 'none', 'from-tag': 'a' })
+      assert.equal(unknown.warning, "Call-ID not found or tags didn't match")
+      assert.equal(allocator.counts().inUse, 0)
+    })
   })
 }

@@ -10,6 +10,7 @@ import type {
   NgQueryRequest,
   NgRequest,
   NgResponse,
+  NgWithdrawOfferRequest,
 } from '../../lib/media/control/ng-message.ts'
 import { MAX_NG_REPLY } from '../../lib/media/control/ng-message.ts'
 import type { NgRequestContext, NgRequestHandler } from '../../lib/media/control/ng-server-transport.ts'
@@ -239,6 +240,12 @@ class Call {
   watchFrom: number
   readonly affinity: number
   deleteTimer: NodeJS.Timeout | undefined = undefined
+  /**
+   * Re-offers not answered yet, oldest first, at most one per offerer: its tag and what puts the
+   * session back as it was before it, for a `withdraw offer` (the answerer refused it, RFC 3264 §8).
+   * Two at once is glare (both parties re-offered; each gets 491).
+   */
+  pending: { tag: string; restore: (() => void)[] }[] | undefined = undefined
   private flags = 0
   /** The parties in the order they were added (a removal closes the gap). */
   private m0: Monologue | undefined = undefined
@@ -443,6 +450,8 @@ export class MediaNgHandler implements NgRequestHandler {
         return this.list(request, context)
       case 'statistics':
         return this.statistics()
+      case 'withdraw offer':
+        return this.inTurn(request['call-id'], () => this.withdrawOffer(request))
     }
   }
 
@@ -628,6 +637,10 @@ export class MediaNgHandler implements NgRequestHandler {
     if (ym.tag !== '') call.setMonologue(ym)
     call.lastSignal = this.stamp()
     if (resumed || created.length > 0) call.watchFrom = call.lastSignal
+    // RFC 3264 §4: a party offers again only once its last offer was answered or refused, so an
+    // entry of its own still there is one whose answer or withdrawal never came: replaced.
+    const others = call.pending?.filter((p) => p.tag !== xm.tag) ?? []
+    call.pending = restore.length > 0 ? [...others, { tag: xm.tag, restore }] : undefined
     // A re-offer after the answer: the relay follows the offerer's new addresses/keys now.
     if (call.answered) await this.program(xm)
     return withWarnings({ result: 'ok', sdp: sdp.toString() }, warnings)
@@ -786,6 +799,8 @@ export class MediaNgHandler implements NgRequestHandler {
     }
     this.rewriteSession(sdp, x, req, 'backward')
     call.answered = true
+    const open = call.pending?.filter((p) => p.tag !== x.tag)
+    call.pending = open && open.length > 0 ? open : undefined
     call.lastSignal = this.stamp()
     if (resumed) call.watchFrom = call.lastSignal
     await this.program(x)
@@ -1135,6 +1150,30 @@ export class MediaNgHandler implements NgRequestHandler {
   }
 
   // ------------------------------------------------- delete, query, list
+
+  /**
+   * kube-sbc extension: the answerer refused the last re-offer of `from-tag` (a non-2xx final
+   * response: 488, 491, a CANCELled re-INVITE's 487). RFC 3264 §8: the session stays as it was, so
+   * what that offer changed (peer addresses, codecs and payload types, SDES, mux, latching, ICE) is put
+   * back and the relay programmed again. Nothing pending for that party (answered since, withdrawn
+   * with an earlier offer in glare, a new call) is a warning and changes nothing. Streams the offer
+   * added keep their ports until the call ends.
+   */
+  private async withdrawOffer(req: NgWithdrawOfferRequest): Promise<NgResponse> {
+    const call = this.calls.get(req['call-id'])
+    const x = call && monologueOf(call, req['from-tag'])
+    if (!call || !x) return { result: 'ok', warning: "Call-ID not found or tags didn't match" }
+    const pending = call.pending ?? []
+    const i = pending.findIndex((p) => p.tag === x.tag)
+    if (i < 0) return { result: 'ok', warning: 'No offer pending from this party' }
+    // Back to before this offer: a later pending offer (glare) was made on top of it and goes too;
+    // its own withdrawal then finds nothing to do.
+    for (let k = pending.length - 1; k >= i; k--) for (const put of pending[k]!.restore) put()
+    call.pending = i > 0 ? pending.slice(0, i) : undefined
+    call.lastSignal = this.stamp()
+    if (call.answered) await this.program(x)
+    return { result: 'ok' }
+  }
 
   private delete(req: NgDeleteRequest): NgResponse {
     const call = this.calls.get(req['call-id'])

@@ -13,6 +13,7 @@ import {
   type NgQueryRequest,
   type NgResponse,
   type NgSdpResponse,
+  type NgWithdrawOfferRequest,
   parseNgResponse,
 } from './ng-message.ts'
 
@@ -188,6 +189,11 @@ export class NgClient {
       throw new NgError(NgErrorCode.ngInvalid, 'list reply has no calls list')
     }
     return r as NgListResponse
+  }
+
+  /** `withdraw offer` (kube-sbc extension): the last re-offer from `from-tag` was refused. */
+  withdrawOffer(body: Body<NgWithdrawOfferRequest>): Promise<NgResponse> {
+    return this.request({ ...body, command: 'withdraw offer' })
   }
 
   /** `statistics`: daemon-wide counters. */

@@ -105,6 +105,7 @@ describe('NG messages', () => {
     invalid(() => parse({ command: 'delete' }))
     invalid(() => parse({ command: 'query', 'call-id': '' }))
     invalid(() => parse({ command: 'list', limit: 0 }))
+    invalid(() => parse({ command: 'withdraw offer', 'call-id': 'a' }))
   })
 
   it('rejects wrong types and unknown commands', () => {
@@ -129,6 +130,7 @@ describe('NG messages', () => {
       { command: 'query', 'call-id': 'a' },
       { command: 'list' },
       { command: 'statistics' },
+      { command: 'withdraw offer', 'call-id': 'a', 'from-tag': 'b' },
     ]) {
       assert.equal(parse(dict).request.command, dict.command)
     }

@@ -19,7 +19,16 @@ const MAX_COOKIE = 128
 export const MAX_NG_REPLY = 65_507
 
 /** Commands this implementation knows. */
-export const NgCommands = ['ping', 'offer', 'answer', 'delete', 'query', 'list', 'statistics'] as const
+export const NgCommands = [
+  'ping',
+  'offer',
+  'answer',
+  'delete',
+  'query',
+  'list',
+  'statistics',
+  'withdraw offer',
+] as const
 export type NgCommand = (typeof NgCommands)[number]
 
 const Str = Type.String()
@@ -123,6 +132,15 @@ export const NgStatisticsRequest = Type.Object(
   { command: Type.Literal('statistics') },
   { additionalProperties: true },
 )
+/**
+ * kube-sbc extension: the re-offer `from-tag` sent last was refused by the answerer (a non-2xx final
+ * response, RFC 3264 §8): the session goes back to what it was before that offer.
+ * docs/media-control-protocol.md, "kube-sbc extensions".
+ */
+export const NgWithdrawOfferRequest = Type.Object(
+  { command: Type.Literal('withdraw offer'), 'call-id': NonEmpty, 'from-tag': NonEmpty },
+  { additionalProperties: true },
+)
 
 export type NgPingRequest = Static<typeof NgPingRequest>
 export type NgOfferRequest = Static<typeof NgOfferRequest>
@@ -131,6 +149,7 @@ export type NgDeleteRequest = Static<typeof NgDeleteRequest>
 export type NgQueryRequest = Static<typeof NgQueryRequest>
 export type NgListRequest = Static<typeof NgListRequest>
 export type NgStatisticsRequest = Static<typeof NgStatisticsRequest>
+export type NgWithdrawOfferRequest = Static<typeof NgWithdrawOfferRequest>
 /** Any request this implementation understands. */
 export type NgRequest =
   | NgPingRequest
@@ -140,6 +159,7 @@ export type NgRequest =
   | NgQueryRequest
   | NgListRequest
   | NgStatisticsRequest
+  | NgWithdrawOfferRequest
 
 const REQUEST_SCHEMAS = {
   ping: NgPingRequest,
@@ -149,6 +169,7 @@ const REQUEST_SCHEMAS = {
   query: NgQueryRequest,
   list: NgListRequest,
   statistics: NgStatisticsRequest,
+  'withdraw offer': NgWithdrawOfferRequest,
 } as const
 
 /** The reply dictionary. Command-specific keys (`sdp`, `calls`, `tags`, `totals`, ...) ride along. */

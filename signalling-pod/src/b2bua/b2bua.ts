@@ -72,6 +72,11 @@ export interface MediaHook {
   offer(call: DialogState, from: LegName, sdp: Buffer): Promise<Buffer>
   answer(call: DialogState, from: LegName, sdp: Buffer): Promise<Buffer>
   release(call: DialogState): Promise<void>
+  /**
+   * The other leg refused the offer `from` sent (a non-2xx final response to its re-INVITE or
+   * UPDATE): the media session goes back to the last agreed offer/answer (RFC 3264 §8). Never throws.
+   */
+  withdrawOffer?(call: DialogState, from: LegName): Promise<void>
 }
 
 /** For sends whose failure changes nothing (a repeated ACK): the peer retransmits, or the call times out. */
@@ -2296,6 +2301,9 @@ export class B2bua {
           ? answerOf(res).remoteTarget
           : undefined
       if (received) this.#manipulate('Inbound', leg.ipGroup, res, log)
+      // A refused offer (488, 491, the 487 of a CANCELled re-INVITE, a timeout) changes nothing
+      // (RFC 3264 §8): the media session drops it before X hears the refusal and offers again.
+      if (offer && res.status >= 300) await this.#media.withdrawOffer?.(sent!, x)
       const answer = mirrorResponse(
         req,
         res,
@@ -2371,6 +2379,7 @@ export class B2bua {
       done = true
       this.#inflight--
       if (reKey) this.#reinvites.delete(reKey)
+      if (offer) await this.#media.withdrawOffer?.(sent, x)
       tx.respond(createResponse(req, 487))
       if (offer) await this.#uncountOffer(sent, y, yVersionBefore)
       return

@@ -130,6 +130,28 @@ export class MediaAnchor {
     return this.onTerminate(call)
   }
 
+  /**
+   * The answerer refused the re-offer `from` sent last (a non-2xx final response): the media session
+   * goes back to the last agreed offer/answer (RFC 3264 §8) with the NG extension `withdraw offer`.
+   * Never throws: a pod that does not know the command (plain rtpengine) or cannot be reached keeps
+   * the refused offer, as before, and that is logged.
+   */
+  async withdrawOffer(call: DialogState, from: LegName): Promise<void> {
+    const media = call.media
+    if (!media) return
+    try {
+      const pod = await this.podFor(call, undefined)
+      const r = await pod.client.withdrawOffer({ 'call-id': media.ngCallId, 'from-tag': from })
+      if (r.warning)
+        this.logger.debug({ dialogId: call.id, warning: r.warning }, 'Offer withdrawn: nothing pending')
+    } catch (err) {
+      this.logger.warn(
+        { err, dialogId: call.id },
+        'Could not withdraw the refused re-offer from the media session',
+      )
+    }
+  }
+
   /** An offer on `from`: returns the SDP for the other leg. */
   async onOffer(call: DialogState, from: LegName, sdp: Buffer): Promise<Buffer> {
     const x = this.policy(call, from)
