@@ -1,10 +1,8 @@
 import { strict as assert } from 'node:assert'
 import { audioSdp, endpointOf, Peer, rtpPacket } from '../../e2e/media/helpers.ts'
-import { loopbackRealm } from '../../e2e/media/loopback-realm.ts'
+import { loopbackNgHandler } from '../../e2e/media/loopback-ng-handler.ts'
 import type { NgRequest, NgResponse } from '../../lib/media/control/ng-message.ts'
-import { MediaNgHandler, type MediaTimeoutEvent } from './ng-handler.ts'
-import { DgramRelayBackend } from './relay/dgram-relay.ts'
-import { NativeRelayBackend } from './relay/native-backend.ts'
+import type { MediaTimeoutEvent } from './ng-handler.ts'
 
 /**
  * The media timeout on a call put on hold and taken off it. A party that declared `recvonly` or
@@ -21,16 +19,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 for (const backend of ['native', 'dgram'] as const) {
   describe(`media pod NG handler: media timeout through hold and resume (${backend})`, function () {
     this.timeout(30_000)
-    const { realms } = loopbackRealm(100)
-    const fallback = new DgramRelayBackend()
-    const native = backend === 'native' ? NativeRelayBackend.create(1) : null
     let clock = Date.now()
     const events: MediaTimeoutEvent[] = []
-    const handler = new MediaNgHandler({
-      realms,
-      defaultRealm: 'lan',
-      native,
-      fallback,
+    const { handler, native, close } = loopbackNgHandler({
+      ports: 100,
+      backend,
       mediaTimeoutMs: 1_000,
       now: () => clock,
       onMediaTimeout: (e) => events.push(e),
@@ -65,9 +58,7 @@ for (const backend of ['native', 'dgram'] as const) {
     }
 
     after(async () => {
-      handler.close()
-      await native?.close()
-      await fallback.close()
+      await close()
     })
 
     it('does not time out the party that holds the call silent, nor a resumed one for the hold; still times out real silence', async function () {

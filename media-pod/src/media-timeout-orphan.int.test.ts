@@ -1,11 +1,8 @@
 import { strict as assert } from 'node:assert'
 import { audioSdp, endpointOf, Peer, rtpPacket } from '../../e2e/media/helpers.ts'
-import { loopbackRealm } from '../../e2e/media/loopback-realm.ts'
+import { loopbackNgHandler } from '../../e2e/media/loopback-ng-handler.ts'
 import type { MediaTimeoutNotice } from '../../lib/media/control/media-timeout.ts'
 import type { NgRequest, NgResponse } from '../../lib/media/control/ng-message.ts'
-import { MediaNgHandler } from './ng-handler.ts'
-import { DgramRelayBackend } from './relay/dgram-relay.ts'
-import { NativeRelayBackend } from './relay/native-backend.ts'
 
 /**
  * A media timeout that no `delete` follows. Signalling ends the call it names and deletes the
@@ -19,15 +16,9 @@ const ctx = { cookie: 'c', remote: { address: '127.0.0.1', port: 9 }, warnings: 
 
 describe('media pod NG handler: a timed-out call nobody deletes', function () {
   this.timeout(40_000)
-  const { allocator, realms } = loopbackRealm(100)
-  const fallback = new DgramRelayBackend()
-  const native = NativeRelayBackend.create(1)
   const notices: MediaTimeoutNotice[] = []
-  const handler = new MediaNgHandler({
-    realms,
-    defaultRealm: 'lan',
-    native,
-    fallback,
+  const { allocator, handler, close } = loopbackNgHandler({
+    ports: 100,
     mediaTimeoutMs: 1_000,
     onTimeout: (n) => notices.push(n),
   })
@@ -42,9 +33,7 @@ describe('media pod NG handler: a timed-out call nobody deletes', function () {
   }
 
   after(async () => {
-    handler.close()
-    await native?.close()
-    await fallback.close()
+    await close()
   })
 
   it('is deleted by the pod after its notice, its ports back', async () => {

@@ -1,10 +1,8 @@
 import { strict as assert } from 'node:assert'
 import { audioSdp, endpointOf, Peer, rtpPacket } from '../../e2e/media/helpers.ts'
-import { loopbackRealm } from '../../e2e/media/loopback-realm.ts'
+import { loopbackNgHandler } from '../../e2e/media/loopback-ng-handler.ts'
 import type { NgRequest, NgResponse } from '../../lib/media/control/ng-message.ts'
-import { MediaNgHandler, type MediaTimeoutEvent } from './ng-handler.ts'
-import { DgramRelayBackend } from './relay/dgram-relay.ts'
-import { NativeRelayBackend } from './relay/native-backend.ts'
+import type { MediaTimeoutEvent } from './ng-handler.ts'
 
 /**
  * The media timeout against signals that change nothing a party sends. A session refresh (RFC 4028:
@@ -32,15 +30,10 @@ function avSdp(audioPort: number, videoPort: number): string {
 for (const backend of ['native', 'dgram'] as const) {
   describe(`media pod NG handler: media timeout through refreshes and dropped sections (${backend})`, function () {
     this.timeout(30_000)
-    const { realms } = loopbackRealm(100)
-    const fallback = new DgramRelayBackend()
-    const native = backend === 'native' ? NativeRelayBackend.create(1) : null
     const events: MediaTimeoutEvent[] = []
-    const handler = new MediaNgHandler({
-      realms,
-      defaultRealm: 'lan',
-      native,
-      fallback,
+    const { handler, native, close } = loopbackNgHandler({
+      ports: 100,
+      backend,
       mediaTimeoutMs: 1_000,
       onMediaTimeout: (e) => events.push(e),
     })
@@ -54,9 +47,7 @@ for (const backend of ['native', 'dgram'] as const) {
     }
 
     after(async () => {
-      handler.close()
-      await native?.close()
-      await fallback.close()
+      await close()
     })
 
     it('reports dead media although session refreshes offer the same SDP more often than the limit', async function () {

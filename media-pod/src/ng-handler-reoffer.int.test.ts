@@ -1,10 +1,7 @@
 import { strict as assert } from 'node:assert'
 import { audioSdp, endpointOf, Peer, rtpPacket } from '../../e2e/media/helpers.ts'
-import { loopbackRealm } from '../../e2e/media/loopback-realm.ts'
+import { loopbackNgHandler } from '../../e2e/media/loopback-ng-handler.ts'
 import type { NgRequest, NgResponse } from '../../lib/media/control/ng-message.ts'
-import { MediaNgHandler } from './ng-handler.ts'
-import { DgramRelayBackend } from './relay/dgram-relay.ts'
-import { NativeRelayBackend } from './relay/native-backend.ts'
 
 /**
  * A re-offer the handler refuses leaves the session as it was (RFC 3264 §8: the old description
@@ -19,17 +16,16 @@ const ctx = { cookie: 'c', remote: { address: '127.0.0.1', port: 9 }, warnings: 
 for (const backend of ['native', 'dgram'] as const) {
   describe(`media pod NG handler: a refused re-offer changes nothing (${backend})`, function () {
     this.timeout(20_000)
-    const { allocator, realms } = loopbackRealm(100)
-    const fallback = new DgramRelayBackend()
-    const native = backend === 'native' ? NativeRelayBackend.create(1) : null
-    const handler = new MediaNgHandler({ realms, defaultRealm: 'lan', native, fallback, mediaTimeoutMs: 0 })
+    const { allocator, handler, native, close } = loopbackNgHandler({
+      ports: 100,
+      backend,
+      mediaTimeoutMs: 0,
+    })
     const req = (r: Record<string, unknown>) =>
       handler.handle(r as unknown as NgRequest, ctx) as Promise<NgResponse & { sdp: string }>
 
     after(async () => {
-      handler.close()
-      await native?.close()
-      await fallback.close()
+      await close()
     })
 
     it("keeps relaying to A's address after A's refused re-offer named another, through B's re-offer", async function () {

@@ -1,15 +1,12 @@
 import { strict as assert } from 'node:assert'
 import { audioSdp, endpointOf, Peer, rtpPacket } from '../../e2e/media/helpers.ts'
-import { loopbackRealm } from '../../e2e/media/loopback-realm.ts'
+import { loopbackNgHandler } from '../../e2e/media/loopback-ng-handler.ts'
 import { NgRemoteError } from '../../lib/media/control/errors.ts'
 import { NgClient } from '../../lib/media/control/ng-client.ts'
 import type { NgResponse } from '../../lib/media/control/ng-message.ts'
 import { NgServerTransport } from '../../lib/media/control/ng-server-transport.ts'
 import { SrtpContext } from '../../lib/media/srtp/context.ts'
 import { formatSdesKeyParams, generateSdesKey, parseSdesKeyParams } from '../../lib/media/srtp/sdes.ts'
-import { MediaNgHandler } from './ng-handler.ts'
-import { DgramRelayBackend } from './relay/dgram-relay.ts'
-import { NativeRelayBackend } from './relay/native-backend.ts'
 
 /**
  * Which a=crypto line of a party the handler keys with (RFC 4568 §7.1: the answerer picks one it can
@@ -26,10 +23,7 @@ const key = () => formatSdesKeyParams(generateSdesKey(SUITE))
 
 describe('media pod NG handler: usable a=crypto lines (SDES)', function () {
   this.timeout(20_000)
-  const { allocator, realms } = loopbackRealm(100)
-  const fallback = new DgramRelayBackend()
-  const native = NativeRelayBackend.create(1)
-  const handler = new MediaNgHandler({ realms, defaultRealm: 'lan', native, fallback, mediaTimeoutMs: 0 })
+  const { allocator, handler, close } = loopbackNgHandler({ ports: 100, mediaTimeoutMs: 0 })
   let ng: NgServerTransport
   let client: NgClient
   /** The reply dictionary, error replies included (the client throws those). */
@@ -55,9 +49,7 @@ describe('media pod NG handler: usable a=crypto lines (SDES)', function () {
   after(async () => {
     await client?.close()
     await ng?.close()
-    handler.close()
-    await native?.close()
-    await fallback.close()
+    await close()
   })
 
   it('passes over lines with an MKI or UNENCRYPTED_SRTP and keys with the first usable one, both ways', async () => {

@@ -1,9 +1,6 @@
 import { strict as assert } from 'node:assert'
-import { loopbackRealm } from '../../e2e/media/loopback-realm.ts'
+import { loopbackNgHandler } from '../../e2e/media/loopback-ng-handler.ts'
 import type { NgRequest, NgResponse } from '../../lib/media/control/ng-message.ts'
-import { MediaNgHandler } from './ng-handler.ts'
-import { DgramRelayBackend } from './relay/dgram-relay.ts'
-import { NativeRelayBackend } from './relay/native-backend.ts'
 
 /**
  * The session table's bookkeeping of parties and media sections (kept in fields rather than arrays
@@ -30,18 +27,13 @@ const ctx = { cookie: 'c', remote: { address: '127.0.0.1', port: 9 }, warnings: 
 type Tags = Record<string, { 'in dialogue with': string; medias: { type: string }[] }>
 
 describe('media pod NG handler: parties and media sections of a call', () => {
-  const { allocator, realms } = loopbackRealm(200)
-  const fallback = new DgramRelayBackend()
-  const native = NativeRelayBackend.create(1)
-  const handler = new MediaNgHandler({ realms, defaultRealm: 'lan', native, fallback, mediaTimeoutMs: 0 })
+  const { allocator, handler, close } = loopbackNgHandler({ ports: 200, mediaTimeoutMs: 0 })
   const req = (r: Record<string, unknown>) => handler.handle(r as unknown as NgRequest, ctx)
   const tags = async (callId: string) =>
     ((await req({ command: 'query', 'call-id': callId })) as NgResponse & { tags: Tags }).tags
 
   after(async () => {
-    handler.close()
-    await native?.close()
-    await fallback.close()
+    await close()
   })
 
   it('keeps every media section of each party and frees all their ports on delete', async () => {

@@ -1,10 +1,7 @@
 import { strict as assert } from 'node:assert'
-import { loopbackRealm } from '../../e2e/media/loopback-realm.ts'
+import { loopbackNgHandler } from '../../e2e/media/loopback-ng-handler.ts'
 import type { NgRequest, NgResponse } from '../../lib/media/control/ng-message.ts'
 import { formatSdesKeyParams, generateSdesKey } from '../../lib/media/srtp/sdes.ts'
-import { MediaNgHandler } from './ng-handler.ts'
-import { DgramRelayBackend } from './relay/dgram-relay.ts'
-import { NativeRelayBackend } from './relay/native-backend.ts'
 
 /**
  * Topology hiding and keys in the media sections the handler does not relay: a section disabled
@@ -43,17 +40,16 @@ function partySdp(net: string, audioPort: number, key: string): string {
 }
 
 describe('media pod NG handler: sections it does not relay carry nothing of the other party', () => {
-  const { allocator, realms } = loopbackRealm(100, '203.0.113.9')
-  const fallback = new DgramRelayBackend()
-  const native = NativeRelayBackend.create(1)
-  const handler = new MediaNgHandler({ realms, defaultRealm: 'lan', native, fallback, mediaTimeoutMs: 0 })
+  const { allocator, handler, close } = loopbackNgHandler({
+    ports: 100,
+    advertisedAddress: '203.0.113.9',
+    mediaTimeoutMs: 0,
+  })
   const req = (r: Record<string, unknown>) =>
     handler.handle(r as unknown as NgRequest, ctx) as Promise<NgResponse & { sdp: string }>
 
   after(async () => {
-    handler.close()
-    await native?.close()
-    await fallback.close()
+    await close()
   })
 
   it('no address, a=rtcp, candidate or a=crypto of the sender in disabled or rejected sections, both ways', async () => {

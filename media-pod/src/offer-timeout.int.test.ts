@@ -1,10 +1,7 @@
 import { strict as assert } from 'node:assert'
 import { audioSdp } from '../../e2e/media/helpers.ts'
-import { loopbackRealm } from '../../e2e/media/loopback-realm.ts'
+import { loopbackNgHandler } from '../../e2e/media/loopback-ng-handler.ts'
 import type { NgRequest } from '../../lib/media/control/ng-message.ts'
-import { MediaNgHandler } from './ng-handler.ts'
-import { DgramRelayBackend } from './relay/dgram-relay.ts'
-import { NativeRelayBackend } from './relay/native-backend.ts'
 
 /**
  * A call that was offered but never answered nor deleted holds its ports for good unless the pod
@@ -19,15 +16,9 @@ const ctx = { cookie: 'c', remote: { address: '127.0.0.1', port: 9 }, warnings: 
 
 describe('media pod NG handler: calls never answered nor deleted', function () {
   this.timeout(20_000)
-  const { allocator, realms } = loopbackRealm(100)
-  const fallback = new DgramRelayBackend()
-  const native = NativeRelayBackend.create(1)
   let clock = Date.now()
-  const handler = new MediaNgHandler({
-    realms,
-    defaultRealm: 'lan',
-    native,
-    fallback,
+  const { allocator, handler, close } = loopbackNgHandler({
+    ports: 100,
     mediaTimeoutMs: 0,
     offerTimeoutMs: 600_000,
     now: () => clock,
@@ -41,9 +32,7 @@ describe('media pod NG handler: calls never answered nor deleted', function () {
   }
 
   after(async () => {
-    handler.close()
-    await native?.close()
-    await fallback.close()
+    await close()
   })
 
   it('deletes a call offered and then forgotten, its ports back; answered calls and recent offers stay', async () => {
