@@ -26,7 +26,7 @@ export interface InProcessB2buaOptions {
   /** The process's metrics registry; a new one when absent. */
   registry?: Registry
   /** Options of the server the test shortens. */
-  server?: Pick<SignallingServerOptions, 'interfaceDrainMs' | 'ringingLimitMs'>
+  server?: Pick<SignallingServerOptions, 'interfaceDrainMs' | 'ringingLimitMs' | 'media'>
 }
 
 export interface InProcessB2bua {

@@ -894,12 +894,43 @@ export class B2bua {
     }
     dlog.info({ from: sourceGroup, to: target.group, rule: decision.rule }, 'Accepted call')
     this.#keepEarly(pending)
-    if (pending.cancelled) {
-      await this.#finish(pending, { by: 'caller', reason: 'cancel', code: 487 })
+    try {
+      if (pending.cancelled) {
+        await this.#finish(pending, { by: 'caller', reason: 'cancel', code: 487 })
+        return
+      }
+      await this.#sendBInvite(pending)
+      this.#armNoResponse(pending)
+    } catch (err) {
+      await this.#failAccepted(pending, err)
+    }
+  }
+
+  /**
+   * An unexpected error once the call was stored (a bug: every expected refusal is handled where it
+   * happens). The 500 #onRequest would send left the call pending in this process for good, its
+   * record and admission slots written again every 100 s (#keepEarly) with no Timer C and no CDR.
+   * It is ended here instead: 500 to the caller unless a final response went out, one CDR (by sbc,
+   * error), holds, keys and media released; a B INVITE already sent is CANCELled as Timer C does.
+   */
+  async #failAccepted(p: PendingInvite, err: unknown): Promise<void> {
+    p.log.error({ err }, 'Failed to handle the accepted call; ending it')
+    if (p.finished) return
+    const hangup: Hangup = { by: 'sbc', reason: 'error', code: 500, detail: 'internal' }
+    if (p.aTx.state === 'Proceeding') {
+      this.counters.callsFailed++
+      if (p.state.a.ipGroup !== '') this.#o.metrics?.recordFinal(p.state.a.ipGroup, 'inbound', 500)
+      p.aTx.respond(createResponse(p.aInvite, 500, { toTag: p.state.a.localTag }))
+    }
+    if (p.bTx && !p.answered) {
+      // B rings or may: its 487 (or a crossing 2xx, ACKed and BYEd) ends the call, as for Timer C.
+      p.giveUp = hangup
+      p.cancelled = true
+      this.#sendBCancel(p)
+      setTimeout(() => void this.#finish(p, cancelHangup(p)), 32_000).unref()
       return
     }
-    await this.#sendBInvite(pending)
-    this.#armNoResponse(pending)
+    await this.#finish(p, hangup)
   }
 
   /**
