@@ -917,17 +917,13 @@ export class B2bua {
     p.log.error({ err }, 'Failed to handle the accepted call; ending it')
     if (p.finished) return
     const hangup: Hangup = { by: 'sbc', reason: 'error', code: 500, detail: 'internal' }
-    if (p.aTx.state === 'Proceeding') {
-      this.counters.callsFailed++
-      if (p.state.a.ipGroup !== '') this.#o.metrics?.recordFinal(p.state.a.ipGroup, 'inbound', 500)
-      p.aTx.respond(createResponse(p.aInvite, 500, { toTag: p.state.a.localTag }))
-    }
+    if (p.aTx.state === 'Proceeding')
+      this.#refuseA(p, createResponse(p.aInvite, 500, { toTag: p.state.a.localTag }))
     if (p.bTx && !p.answered) {
       // B rings or may: its 487 (or a crossing 2xx, ACKed and BYEd) ends the call, as for Timer C.
       p.giveUp = hangup
       p.cancelled = true
-      this.#sendBCancel(p)
-      setTimeout(() => void this.#finish(p, cancelHangup(p)), 32_000).unref()
+      this.#cancelB(p)
       return
     }
     await this.#finish(p, hangup)
@@ -1156,10 +1152,7 @@ export class B2bua {
       const r = notManipulable(p.aInvite, err, p.state.a.localTag)
       const code = (err as ManipulationError).code
       p.log.info({ code, err: (err as Error).message }, 'Refused call: outbound manipulation')
-      this.counters.callsFailed++
-      if (p.state.a.ipGroup !== '') this.#o.metrics?.recordFinal(p.state.a.ipGroup, 'inbound', 400)
-      this.#manipulate('Outbound', p.state.a.ipGroup, r, p.log)
-      p.aTx.respond(r)
+      this.#refuseA(p, r)
       await this.#finish(p, { by: 'sbc', reason: 'error', code: 400, detail: code })
       return
     }
@@ -1205,13 +1198,25 @@ export class B2bua {
     p.giveUp = { by: 'sbc', reason: 'no-answer', code: 408 }
     p.cancelled = true
     p.log.info({}, 'Gave up the call: no final response within the ringing limit')
+    this.#refuseA(p, createResponse(p.aInvite, 408, { toTag: p.state.a.localTag }))
+    this.#cancelB(p)
+  }
+
+  /** A final failure response to the caller's INVITE: counted, A's Outbound rules applied, sent. */
+  #refuseA(p: PendingInvite, r: SipResponse): void {
     this.counters.callsFailed++
-    if (p.state.a.ipGroup !== '') this.#o.metrics?.recordFinal(p.state.a.ipGroup, 'inbound', 408)
-    const r = createResponse(p.aInvite, 408, { toTag: p.state.a.localTag })
+    if (p.state.a.ipGroup !== '') this.#o.metrics?.recordFinal(p.state.a.ipGroup, 'inbound', r.status)
     this.#manipulate('Outbound', p.state.a.ipGroup, r, p.log)
     p.aTx.respond(r)
+  }
+
+  /**
+   * CANCELs B's INVITE (at once, or at its first provisional response: #onBProvisional) for a call
+   * already marked cancelled: B's 487, or its 2xx ACKed and BYEd, ends the call with
+   * `cancelHangup(p)`; if B never answers, the call ends after 64·T1 anyway.
+   */
+  #cancelB(p: PendingInvite): void {
     this.#sendBCancel(p)
-    // B should answer the INVITE with 487; if it never does, clean up anyway.
     setTimeout(() => void this.#finish(p, cancelHangup(p)), 32_000).unref()
   }
 
@@ -1527,10 +1532,7 @@ export class B2bua {
     if (!r) throw err
     const what = answered ? 'Answer refused by the media step' : 'Call refused by the media step'
     p.log.info({ status: r.status, err: (err as Error).message }, what)
-    this.counters.callsFailed++
-    if (p.state.a.ipGroup !== '') this.#o.metrics?.recordFinal(p.state.a.ipGroup, 'inbound', r.status)
-    this.#manipulate('Outbound', p.state.a.ipGroup, r, p.log)
-    p.aTx.respond(r)
+    this.#refuseA(p, r)
     const hangup: Hangup = {
       by: 'sbc',
       reason: 'media',
@@ -1681,9 +1683,7 @@ export class B2bua {
     const r = createResponse(p.aInvite, 487, { toTag: p.state.a.localTag })
     this.#manipulate('Outbound', p.state.a.ipGroup, r, p.log)
     p.aTx.respond(r)
-    this.#sendBCancel(p)
-    // B should answer the INVITE with 487; if it never does, clean up anyway.
-    setTimeout(() => void this.#finish(p, { by: 'caller', reason: 'cancel', code: 487 }), 32_000).unref()
+    this.#cancelB(p)
   }
 
   /**
