@@ -42,6 +42,13 @@ const sdp = (port: number) =>
     '',
   ].join('\r\n')
 
+/** A full ICE agent's SDP: its own credentials (RFC 8839 §5.4) and a host candidate. */
+const iceSdp = (port: number, ufrag: string, pwd: string) =>
+  sdp(port).replace(
+    'a=sendrecv\r\n',
+    `a=sendrecv\r\na=ice-ufrag:${ufrag}\r\na=ice-pwd:${pwd}\r\na=candidate:1 1 UDP 2130706431 127.0.0.1 ${port} typ host\r\n`,
+  )
+
 const rtp = (seq: number) => {
   const p = Buffer.alloc(172)
   p[0] = 0x80
@@ -196,6 +203,104 @@ for (const workers of [1, 0]) {
       assert.equal(stream?.relay, workers > 0 ? 'native' : 'dgram')
       assert.equal(stream?.stats['ICE checks'], 1)
       assert.equal(stream?.stats['ICE failures'], 1)
+      await ng.delete({ 'call-id': callId, 'from-tag': 'ta' })
+    })
+
+    it('an ICE restart (new ufrag/pwd in a re-offer) gets new credentials and a new nomination', async () => {
+      const a = await open()
+      const b = await open()
+      const callId = `ice-restart-${workers}-${Date.now()}`
+      const ice = { ICE: 'force', 'ICE-lite': 'both' }
+      const offer = await ng.offer({
+        'call-id': callId,
+        'from-tag': 'ta',
+        sdp: iceSdp(a.port, 'aaaa', 'a-password-of-22-chars'),
+        ...ice,
+      })
+      const answer = await ng.answer({
+        'call-id': callId,
+        'from-tag': 'ta',
+        'to-tag': 'tb',
+        sdp: iceSdp(b.port, 'bbbb', 'b-password-of-22-chars'),
+        ...ice,
+      })
+      const toA = Number(/m=audio (\d+)/.exec(answer.sdp)?.[1])
+      const toB = Number(/m=audio (\d+)/.exec(offer.sdp)?.[1])
+      const creds = (s: string) => ({
+        ufrag: /a=ice-ufrag:(\S+)/.exec(s)?.[1] as string,
+        pwd: /a=ice-pwd:(\S+)/.exec(s)?.[1] as string,
+      })
+      const old = creds(answer.sdp)
+      const towardB = creds(offer.sdp)
+      const selected = await open()
+      await selected.send(check(randomBytes(12), `${old.ufrag}:aaaa`, old.pwd, true), toA)
+      await until(() => selected.received.length === 1, 'the success response')
+      await b.send(rtp(0), toB)
+      await until(() => selected.received.length === 2, 'RTP at the nominated address')
+
+      // A restarts ICE (RFC 8445 §9: new ufrag and pwd) from a new default address.
+      const moved = await open()
+      const reOffer = await ng.offer({
+        'call-id': callId,
+        'from-tag': 'ta',
+        sdp: iceSdp(moved.port, 'cccc', 'c-password-of-22-chars'),
+        ...ice,
+      })
+      const reAnswer = await ng.answer({
+        'call-id': callId,
+        'from-tag': 'ta',
+        'to-tag': 'tb',
+        sdp: iceSdp(b.port, 'bbbb', 'b-password-of-22-chars'),
+        ...ice,
+      })
+      // Our side toward A restarts too (RFC 8839 §4.4.3.1.2); B did not restart: its side stays.
+      const fresh = creds(reAnswer.sdp)
+      assert.notEqual(fresh.ufrag, old.ufrag)
+      assert.notEqual(fresh.pwd, old.pwd)
+      assert.deepEqual(creds(reOffer.sdp), towardB)
+
+      // The nomination of the old session is gone: B's RTP goes to A's new SDP address.
+      await b.send(rtp(1), toB)
+      await until(() => moved.received.length === 1, "RTP at A's new SDP address")
+      assert.equal(selected.received.length, 2, 'nothing more to the formerly nominated address')
+
+      // The old credentials are refused (401: unknown ufrag), the new ones answered.
+      const stale = await open()
+      await stale.send(check(randomBytes(12), `${old.ufrag}:cccc`, old.pwd, true), toA)
+      await until(() => stale.received.length === 1, 'the answer to the stale check')
+      const refused = parseStun(stale.received[0] as Buffer)
+      assert.equal(refused?.type, StunType.bindingError)
+      const code = attribute(refused as NonNullable<typeof refused>, StunAttr.errorCode) as Buffer
+      assert.equal((code[2] as number) * 100 + (code[3] as number), 401)
+      const renominated = await open()
+      const tid = randomBytes(12)
+      await renominated.send(check(tid, `${fresh.ufrag}:cccc`, fresh.pwd, true), toA)
+      await until(() => renominated.received.length === 1, 'the success response with the new credentials')
+      const ok = parseStun(renominated.received[0] as Buffer)
+      assert.equal(ok?.type, StunType.bindingSuccess)
+      assert.ok(verifyIntegrity(ok as NonNullable<typeof ok>, fresh.pwd))
+      await b.send(rtp(2), toB)
+      await until(() => renominated.received.length === 2, 'RTP at the newly nominated address')
+      assert.equal(moved.received.length + stale.received.length + selected.received.length, 1 + 1 + 2)
+
+      // The same credentials again (a session refresh) are no restart: ours stay.
+      const refresh = await ng.offer({
+        'call-id': callId,
+        'from-tag': 'ta',
+        sdp: iceSdp(moved.port, 'cccc', 'c-password-of-22-chars'),
+        ...ice,
+      })
+      const refreshed = await ng.answer({
+        'call-id': callId,
+        'from-tag': 'ta',
+        'to-tag': 'tb',
+        sdp: iceSdp(b.port, 'bbbb', 'b-password-of-22-chars'),
+        ...ice,
+      })
+      assert.deepEqual(creds(refreshed.sdp), fresh)
+      assert.deepEqual(creds(refresh.sdp), towardB)
+      await b.send(rtp(3), toB)
+      await until(() => renominated.received.length === 3, 'RTP still at the nominated address')
       await ng.delete({ 'call-id': callId, 'from-tag': 'ta' })
     })
 

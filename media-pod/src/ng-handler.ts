@@ -149,7 +149,13 @@ class Monologue {
   readonly created: number
   readonly realm: RealmRuntime
   partner: Monologue | undefined = undefined
+  /** Our ICE-lite credentials toward the party, while ICE is forced toward it (rewriteSession). */
   ice: { ufrag: string; pwd: string } | undefined = undefined
+  /**
+   * The party's own ice-ufrag/ice-pwd from its last SDP ({@link iceCredentialsOf}), undefined when it
+   * had none: a change is the party's ICE restart (RFC 8445 §9).
+   */
+  peerIce: string | undefined = undefined
   /** The latch mode (index in LATCH_MODES) and STRICT: one integer rather than two fields. */
   private flags = 1
   private media0: PartyMedia | undefined = undefined
@@ -198,7 +204,7 @@ class Monologue {
    * (RFC 3264 §8). Sections added since are the offer's own cleanup.
    */
   saved(): () => void {
-    const { label, flags, ice } = this
+    const { label, flags, ice, peerIce } = this
     const sections: (() => void)[] = []
     for (let i = 0; i < this.mediaCount; i++) {
       const pm = this.media(i)
@@ -208,6 +214,7 @@ class Monologue {
       this.label = label
       this.flags = flags
       this.ice = ice
+      this.peerIce = peerIce
       for (const restore of sections) restore()
     }
   }
@@ -530,6 +537,8 @@ export class MediaNgHandler implements NgRequestHandler {
     const restore = isNew || !call.monologue(xm.tag) ? [] : [xm.saved(), ym.saved()]
     xm.label = req.label ?? xm.label
     this.latchFlags(xm, req.flags)
+    // X's own credentials, read before the rewrite below replaces them with ours toward Y.
+    const xRestarted = this.learnIce(xm, sdp, true)
     const created: StreamPair[] = []
     const allocated: [PortAllocator, PortAllocation][] = []
     let resumed = false
@@ -642,7 +651,7 @@ export class MediaNgHandler implements NgRequestHandler {
     const others = call.pending?.filter((p) => p.tag !== xm.tag) ?? []
     call.pending = restore.length > 0 ? [...others, { tag: xm.tag, restore }] : undefined
     // A re-offer after the answer: the relay follows the offerer's new addresses/keys now.
-    if (call.answered) await this.program(xm)
+    if (call.answered) await this.program(xm, xRestarted ? xm : undefined)
     return withWarnings({ result: 'ok', sdp: sdp.toString() }, warnings)
   }
 
@@ -728,6 +737,7 @@ export class MediaNgHandler implements NgRequestHandler {
     y.label = req.label ?? y.label
     this.latchFlags(y, req.flags)
     const sdp = SessionDescription.parse(req.sdp)
+    const yRestarted = this.learnIce(y, sdp, false)
     const warnings: string[] = []
     let resumed = !call.answered
     for (const [i, m] of sdp.media.entries()) {
@@ -803,7 +813,7 @@ export class MediaNgHandler implements NgRequestHandler {
     call.pending = open && open.length > 0 ? open : undefined
     call.lastSignal = this.stamp()
     if (resumed) call.watchFrom = call.lastSignal
-    await this.program(x)
+    await this.program(x, yRestarted ? y : undefined)
     return withWarnings({ result: 'ok', sdp: sdp.toString() }, warnings)
   }
 
@@ -819,6 +829,24 @@ export class MediaNgHandler implements NgRequestHandler {
     if (d && d.length > 0) return [get(d[0]), get(d[1] ?? d[0])]
     const r = get(req.interface)
     return [r, r]
+  }
+
+  /**
+   * Records the party's ice-ufrag/ice-pwd from its SDP and tells whether they changed while we are its
+   * ICE-lite peer: the party restarted ICE (RFC 8445 §9; RFC 8839 §4.4.1.1.2, §4.4.3.1.2). A new ICE
+   * session begins, as in rtpengine's ICE agent reset: the nominated pair no longer stands
+   * ({@link MediaNgHandler.program}), and an offer draws our new credentials toward the party, which
+   * our answer carries to it (RFC 8839: the answerer of a restart changes its own), so checks with the
+   * old ones are refused from now on. An answer cannot carry ours to the party (they were in the
+   * offer it answers), so after an answer's restart our credentials stay and only the nomination goes.
+   */
+  private learnIce(party: Monologue, sdp: SessionDescription, offer: boolean): boolean {
+    const now = iceCredentialsOf(sdp)
+    const restarted =
+      party.ice !== undefined && party.peerIce !== undefined && now !== undefined && now !== party.peerIce
+    party.peerIce = now
+    if (restarted && offer) party.ice = newIceCredentials()
+    return restarted
   }
 
   private latchFlags(m: Monologue, flags: readonly string[] | undefined): void {
@@ -980,7 +1008,7 @@ export class MediaNgHandler implements NgRequestHandler {
       sdp.bumpVersion()
     const ice = hasFlag(req.flags, 'reject-ICE') && way === 'backward' ? 'remove' : (req.ICE ?? 'remove')
     if (ice === 'force' || ice === 'force-relay') {
-      party.ice ??= { ufrag: randomBytes(6).toString('hex'), pwd: randomBytes(16).toString('hex') }
+      party.ice ??= newIceCredentials()
       for (const [i, m] of sdp.media.entries()) {
         const p = party.media(i)
         if (!p || m.port === 0) continue
@@ -1025,8 +1053,14 @@ export class MediaNgHandler implements NgRequestHandler {
 
   // ------------------------------------------------------------------ relay
 
-  /** Programs every media pair between `x` and its partner. */
-  private async program(x: Monologue): Promise<void> {
+  /**
+   * Programs every media pair between `x` and its partner. `restarted`, one of the two, restarted ICE
+   * (learnIce): its endpoints are first programmed without ICE, which in both relays ends the old ICE
+   * session (the nominated pair gives way to the party's SDP address, the credentials are dropped),
+   * then with our credentials toward it, so the party's checks of the new session nominate anew. The
+   * ICE-less moment lasts two synchronous calls; a check caught in it is dropped, and retransmitted.
+   */
+  private async program(x: Monologue, restarted?: Monologue): Promise<void> {
     const y = x.partner
     if (!y) return
     for (let i = 0; i < x.mediaCount; i++) {
@@ -1035,7 +1069,14 @@ export class MediaNgHandler implements NgRequestHandler {
       const pair = xp?.pair
       if (!xp || !yp || !pair || yp.pair !== pair) continue
       const [first, a, second, b] = xp.side === 0 ? [x, xp, y, yp] : [y, yp, x, xp]
-      await pair.program(this.endpointConfig(first, a, b), this.endpointConfig(second, b, a))
+      const ca = this.endpointConfig(first, a, b)
+      const cb = this.endpointConfig(second, b, a)
+      if (restarted !== undefined && pair.programmed)
+        await pair.program(
+          first === restarted ? { ...ca, ice: null } : ca,
+          second === restarted ? { ...cb, ice: null } : cb,
+        )
+      await pair.program(ca, cb)
     }
   }
 
@@ -1398,6 +1439,28 @@ export class MediaNgHandler implements NgRequestHandler {
 }
 
 // ------------------------------------------------------------------ helpers
+
+/** Fresh ICE credentials for our side (RFC 8445 §5.3: ufrag ≥ 24 bits, pwd ≥ 128 bits of randomness). */
+const newIceCredentials = () => ({
+  ufrag: randomBytes(6).toString('hex'),
+  pwd: randomBytes(16).toString('hex'),
+})
+
+/**
+ * A party's ICE credentials as one string: per relayed section its ice-ufrag and ice-pwd (media
+ * level, else session level, RFC 8839 §5.4), undefined when it has none. A restart of any one
+ * section changes it: our credentials are per party, not per section.
+ */
+function iceCredentialsOf(sdp: SessionDescription): string | undefined {
+  let out = ''
+  for (const m of sdp.media) {
+    if (m.port === 0) continue
+    const ufrag = m.attribute('ice-ufrag') ?? sdp.attribute('ice-ufrag')
+    const pwd = m.attribute('ice-pwd') ?? sdp.attribute('ice-pwd')
+    if (ufrag !== undefined || pwd !== undefined) out += `${ufrag ?? ''}\n${pwd ?? ''}\n`
+  }
+  return out === '' ? undefined : out
+}
 
 /**
  * How long a timed-out call waits for signalling's `delete` before the pod deletes it: one more
