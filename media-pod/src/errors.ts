@@ -12,6 +12,11 @@ export const MediaPodErrorCode = {
   unsupported: 'SBC_ERR_MEDIA_UNSUPPORTED',
   /** The pod is draining and takes no new calls. */
   draining: 'SBC_ERR_MEDIA_DRAINING',
+  /**
+   * The reply to an offer would not fit in one NG datagram (65,507 octets over IPv4): the offer is
+   * undone (a new call's session released, a re-offer's changes put back) and refused instead.
+   */
+  replyTooLarge: 'SBC_ERR_MEDIA_REPLY_TOO_LARGE',
   /** A bug or a failed system call. */
   internal: 'SBC_ERR_MEDIA_INTERNAL',
 } as const

@@ -542,6 +542,7 @@ export class MediaNgHandler implements NgRequestHandler {
     const created: StreamPair[] = []
     const allocated: [PortAllocator, PortAllocation][] = []
     let resumed = false
+    let reply: NgResponse
     try {
       for (const [i, m] of sdp.media.entries()) {
         if (m.port === 0 || !m.isRtp) {
@@ -623,6 +624,11 @@ export class MediaNgHandler implements NgRequestHandler {
       }
       this.rewriteSession(sdp, ym, req, 'forward')
       if (hasFlag(req.flags, 'loop-protect')) sdp.setAttribute('rtpengine', this.instanceId())
+      reply = withWarnings({ result: 'ok', sdp: sdp.toString() }, warnings)
+      // A reply the transport cannot send leaves the client without the session's SDP (it gets an
+      // error reply instead): undone here, like any failed offer, so it holds no ports for the hour
+      // of the offer timeout, and a re-offer leaves the call as it was (RFC 3264 §8).
+      this.checkReplyFits(reply, ctx, req)
     } catch (e) {
       for (const put of restore) put()
       if (isNew || created.length > 0) {
@@ -652,7 +658,37 @@ export class MediaNgHandler implements NgRequestHandler {
     call.pending = restore.length > 0 ? [...others, { tag: xm.tag, restore }] : undefined
     // A re-offer after the answer: the relay follows the offerer's new addresses/keys now.
     if (call.answered) await this.program(xm, xRestarted ? xm : undefined)
-    return withWarnings({ result: 'ok', sdp: sdp.toString() }, warnings)
+    return reply
+  }
+
+  /**
+   * Refuses an offer whose reply would not fit in one NG datagram with the request's cookie and the
+   * transport's warnings ({@link MAX_NG_REPLY}; the transport merges `ctx.warnings` into `warning`).
+   * An offer of up to 64 sections may grow past it (our a=crypto keys and ICE candidates per section).
+   * Exact only when a cheap bound (3 octets per UTF-16 unit) says it might not fit: nearly every
+   * reply is a few kB, and bencoding each twice would cost every call.
+   */
+  private checkReplyFits(reply: NgResponse, ctx: NgRequestContext, req: NgOfferRequest): void {
+    const chars =
+      (reply.sdp?.length ?? 0) +
+      (reply.warning?.length ?? 0) +
+      ctx.warnings.reduce((n, w) => n + w.length + 2, 0) +
+      ctx.cookie.length
+    if (chars * 3 + 64 <= MAX_NG_REPLY) return
+    const size =
+      Buffer.byteLength(ctx.cookie) +
+      1 +
+      bencode(withWarnings(reply, [...(reply.warning !== undefined ? [reply.warning] : []), ...ctx.warnings]))
+        .length
+    if (size <= MAX_NG_REPLY) return
+    this.logger.warn(
+      { callId: req['call-id'], fromTag: req['from-tag'], octets: size },
+      'Offer refused: its reply does not fit in one NG datagram',
+    )
+    throw new MediaPodError(
+      MediaPodErrorCode.replyTooLarge,
+      `the reply (${size} octets) does not fit in one datagram`,
+    )
   }
 
   /**
