@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert'
+import { createSocket } from 'node:dgram'
 import { audioSdp, endpointOf, Peer, rtpPacket } from '../../e2e/media/helpers.ts'
 import { loopbackNgHandler } from '../../e2e/media/loopback-ng-handler.ts'
 import type { NgRequest, NgResponse } from '../../lib/media/control/ng-message.ts'
@@ -161,6 +162,70 @@ for (const backend of ['native', 'dgram'] as const) {
       }
       const unknown = await req({ command: 'withdraw offer', 'call-id': 'none', 'from-tag': 'a' })
       assert.equal(unknown.warning, "Call-ID not found or tags didn't match")
+      assert.equal(allocator.counts().inUse, 0)
+    })
+    it('withdraw offer releases the streams the withdrawn re-offer added: gone from query, ports free to bind', async () => {
+      const call = { 'call-id': 'added-video' }
+      const video = (port: number) => [`m=video ${port} RTP/AVP 97`, 'a=rtpmap:97 H264/90000']
+      const tags = async () =>
+        (
+          (await req({ command: 'query', ...call })) as unknown as {
+            tags: Record<string, { medias: { type: string; streams: { 'local port': number }[] }[] }>
+          }
+        ).tags
+      await req({ command: 'offer', ...call, 'from-tag': 'a', 'to-tag': 'b', sdp: audioSdp(5000) })
+      await req({ command: 'answer', ...call, 'from-tag': 'a', 'to-tag': 'b', sdp: audioSdp(6000) })
+      const inUse = allocator.counts().inUse
+      // A re-offer adding video (RFC 3264 §8.1), refused by B: withdrawn.
+      const re = await req({
+        command: 'offer',
+        ...call,
+        'from-tag': 'a',
+        'to-tag': 'b',
+        sdp: audioSdp(5000, { extra: video(5002) }),
+      })
+      const towardB = Number(/m=video (\d+)/.exec(re.sdp)?.[1])
+      const added = await tags()
+      const towardA = added.a?.medias[1]?.streams[0]?.['local port'] as number
+      assert.deepEqual(
+        added.a?.medias.map((m) => m.type),
+        ['audio', 'video'],
+      )
+      assert.ok(towardA > 0 && towardB > 0)
+      assert.ok(allocator.counts().inUse > inUse)
+      const w = await req({ command: 'withdraw offer', ...call, 'from-tag': 'a' })
+      assert.equal(w.result, 'ok')
+      assert.equal(w.warning, undefined)
+      const after = await tags()
+      for (const tag of ['a', 'b'])
+        assert.deepEqual(
+          after[tag]?.medias.map((m) => m.type),
+          ['audio'],
+          `${tag}: the video section is gone`,
+        )
+      assert.equal(allocator.counts().inUse, inUse, 'the video ports are back in the pool')
+      // The relay's sockets on them are closed: another socket binds them.
+      for (const port of [towardA, towardB, towardA + 1, towardB + 1]) {
+        const s = createSocket('udp4')
+        try {
+          await new Promise<void>((ok, fail) => {
+            s.once('error', fail)
+            s.bind(port, '127.0.0.1', () => ok())
+          })
+        } finally {
+          s.close()
+        }
+      }
+      // A later re-offer adding video gets it anew; the audio call goes on.
+      const again = await req({
+        command: 'offer',
+        ...call,
+        'from-tag': 'a',
+        'to-tag': 'b',
+        sdp: audioSdp(5000, { extra: video(5002) }),
+      })
+      assert.match(again.sdp, /m=video [1-9]\d* RTP\/AVP 97/)
+      await req({ command: 'delete', ...call })
       assert.equal(allocator.counts().inUse, 0)
     })
   })

@@ -655,6 +655,9 @@ export class MediaNgHandler implements NgRequestHandler {
     // RFC 3264 §4: a party offers again only once its last offer was answered or refused, so an
     // entry of its own still there is one whose answer or withdrawal never came: replaced.
     const others = call.pending?.filter((p) => p.tag !== xm.tag) ?? []
+    // Sections the re-offer added (video on an audio call) go with it when it is withdrawn.
+    if (restore.length > 0 && created.length > 0)
+      restore.push(() => this.releaseSections([xm, ym], created, allocated))
     call.pending = restore.length > 0 ? [...others, { tag: xm.tag, restore }] : undefined
     // A re-offer after the answer: the relay follows the offerer's new addresses/keys now.
     if (call.answered) await this.program(xm, xRestarted ? xm : undefined)
@@ -1234,7 +1237,7 @@ export class MediaNgHandler implements NgRequestHandler {
    * what that offer changed (peer addresses, codecs and payload types, SDES, mux, latching, ICE) is put
    * back and the relay programmed again. Nothing pending for that party (answered since, withdrawn
    * with an earlier offer in glare, a new call) is a warning and changes nothing. Streams the offer
-   * added keep their ports until the call ends.
+   * added are closed and their ports given back (releaseSections).
    */
   private async withdrawOffer(req: NgWithdrawOfferRequest): Promise<NgResponse> {
     const call = this.calls.get(req['call-id'])
@@ -1250,6 +1253,54 @@ export class MediaNgHandler implements NgRequestHandler {
     call.lastSignal = this.stamp()
     if (call.answered) await this.program(x)
     return { result: 'ok' }
+  }
+
+  /**
+   * Takes the sections relayed by `pairs` out of `parties` and gives their ports back (through the
+   * allocator's quarantine, as `delete`): what a withdrawn re-offer added. Their counters join the
+   * realm's closed totals, so the metrics' counters do not go down.
+   */
+  private releaseSections(
+    parties: readonly Monologue[],
+    pairs: readonly StreamPair[],
+    allocations: readonly [PortAllocator, PortAllocation][],
+  ): void {
+    for (const party of parties)
+      for (let k = 0; k < party.mediaCount; k++) {
+        const pm = party.media(k)
+        if (!pm?.pair || !pairs.includes(pm.pair)) continue
+        this.keepTotals(party.realm, pm)
+        party.setMedia(k, undefined)
+      }
+    for (const p of pairs) p.close()
+    for (const [alloc, a] of allocations) if (alloc.isAllocated(a.rtp)) alloc.release(a)
+  }
+
+  /** Adds a closing section's counters to its realm's totals of closed sessions. */
+  private keepTotals(realm: RealmRuntime, pm: PartyMedia): void {
+    const s = this.endpointStats(pm)
+    if (!s) return
+    const t = this.closedTotals.get(realm.name) ?? {
+      packetsIn: 0,
+      bytesIn: 0,
+      packetsOut: 0,
+      bytesOut: 0,
+      authFailures: 0,
+      replayDrops: 0,
+      lost: 0,
+      iceFailures: 0,
+      timedOut: 0,
+    }
+    t.packetsIn += s.packetsIn
+    t.bytesIn += s.bytesIn
+    t.packetsOut += s.packetsOut
+    t.bytesOut += s.bytesOut
+    t.authFailures += s.authFailures
+    t.replayDrops += s.replayDrops
+    t.lost += s.lost
+    t.iceFailures += s.iceFailures
+    if (pm.timedOut) t.timedOut++
+    this.closedTotals.set(realm.name, t)
   }
 
   private delete(req: NgDeleteRequest): NgResponse {
@@ -1304,29 +1355,7 @@ export class MediaNgHandler implements NgRequestHandler {
     for (const m of new Set(call.monologues.flatMap((x) => (x.partner ? [x, x.partner] : [x])))) {
       for (let i = 0; i < m.mediaCount; i++) {
         const pm = m.media(i)
-        const s = pm && this.endpointStats(pm)
-        if (!s || !pm) continue
-        const t = this.closedTotals.get(m.realm.name) ?? {
-          packetsIn: 0,
-          bytesIn: 0,
-          packetsOut: 0,
-          bytesOut: 0,
-          authFailures: 0,
-          replayDrops: 0,
-          lost: 0,
-          iceFailures: 0,
-          timedOut: 0,
-        }
-        t.packetsIn += s.packetsIn
-        t.bytesIn += s.bytesIn
-        t.packetsOut += s.packetsOut
-        t.bytesOut += s.bytesOut
-        t.authFailures += s.authFailures
-        t.replayDrops += s.replayDrops
-        t.lost += s.lost
-        t.iceFailures += s.iceFailures
-        if (pm.timedOut) t.timedOut++
-        this.closedTotals.set(m.realm.name, t)
+        if (pm) this.keepTotals(m.realm, pm)
       }
     }
     this.forEachPair(call, (p) => p.close())
