@@ -34,6 +34,16 @@ export interface NgClientOptions {
 
 type Body<T> = Omit<T, 'command'>
 
+/** Per-request options of {@link NgClient.request}. */
+export interface NgRequestOptions {
+  /**
+   * Called as each retransmission is handed to the socket (`attempt`: 1 for the first). A caller that
+   * must not wait out a silent server for the whole budget learns here that the first send went
+   * unanswered, while the request goes on (the B2BUA's `withdraw offer`, media-anchor.ts).
+   */
+  onRetransmit?(attempt: number): void
+}
+
 interface Pending {
   resolve(r: NgResponse): void
   reject(e: Error): void
@@ -110,7 +120,10 @@ export class NgClient {
    * Sends a request dictionary and resolves with the response. Rejects with `SBC_ERR_NG_TIMEOUT`
    * after the retransmission budget, with {@link NgRemoteError} on `result: error`.
    */
-  async request(dict: BencodeDict | Record<string, unknown>): Promise<NgResponse> {
+  async request(
+    dict: BencodeDict | Record<string, unknown>,
+    options: NgRequestOptions = {},
+  ): Promise<NgResponse> {
     if (this.closed) throw new NgError(NgErrorCode.ngClosed, 'NG client is closed')
     const cookie = `${this.prefix}_${++this.counter}`
     const body =
@@ -147,6 +160,7 @@ export class NgClient {
           this.logger.warn({ err, cookie }, 'Failed to send an NG request')
         })
         timer = setTimeout(send, wait)
+        if (attempt > 1) options.onRetransmit?.(attempt - 1)
       }
       send()
     })
@@ -192,8 +206,8 @@ export class NgClient {
   }
 
   /** `withdraw offer` (kube-sbc extension): the last re-offer from `from-tag` was refused. */
-  withdrawOffer(body: Body<NgWithdrawOfferRequest>): Promise<NgResponse> {
-    return this.request({ ...body, command: 'withdraw offer' })
+  withdrawOffer(body: Body<NgWithdrawOfferRequest>, options?: NgRequestOptions): Promise<NgResponse> {
+    return this.request({ ...body, command: 'withdraw offer' }, options)
   }
 
   /** `statistics`: daemon-wide counters. */

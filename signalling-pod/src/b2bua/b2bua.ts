@@ -74,7 +74,10 @@ export interface MediaHook {
   release(call: DialogState): Promise<void>
   /**
    * The other leg refused the offer `from` sent (a non-2xx final response to its re-INVITE or
-   * UPDATE): the media session goes back to the last agreed offer/answer (RFC 3264 §8). Never throws.
+   * UPDATE): the media session goes back to the last agreed offer/answer (RFC 3264 §8). Resolves
+   * when the refusal may be relayed: MediaAnchor's once the pod answered or the request was sent
+   * again (a pod that does not answer holds the offerer up for one NG retransmission interval, not
+   * the NG client's whole budget). Never throws.
    */
   withdrawOffer?(call: DialogState, from: LegName): Promise<void>
 }
@@ -2333,7 +2336,8 @@ export class B2bua {
           : undefined
       if (received) this.#manipulate('Inbound', leg.ipGroup, res, log)
       // A refused offer (488, 491, the 487 of a CANCELled re-INVITE, a timeout) changes nothing
-      // (RFC 3264 §8): the media session drops it before X hears the refusal and offers again.
+      // (RFC 3264 §8): the media session drops it before X hears the refusal and offers again —
+      // or, when the media pod does not answer, once the withdraw was sent twice (MediaAnchor).
       if (offer && res.status >= 300) await this.#media.withdrawOffer?.(sent!, x)
       const answer = mirrorResponse(
         req,

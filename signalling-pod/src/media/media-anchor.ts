@@ -133,23 +133,45 @@ export class MediaAnchor {
   /**
    * The answerer refused the re-offer `from` sent last (a non-2xx final response): the media session
    * goes back to the last agreed offer/answer (RFC 3264 §8) with the NG extension `withdraw offer`.
+   *
+   * Resolves once the pod has answered, or once the NG client has sent the request a second time
+   * (its first retransmission, 500 ms by default), whichever comes first; the B2BUA relays the
+   * refusal then. A pod that answers is back on the agreed session before the offerer hears the
+   * refusal and offers again, as before; a first datagram lost on the way is sent again before the
+   * refusal goes out, so the withdraw still reaches the pod ahead of the offerer's next offer. A pod
+   * that does not answer (SIGKILLed, its node lost, still in the registry for up to three heartbeats)
+   * no longer holds the refusal for the NG client's whole budget (7.5 s): the offerer's INVITE or
+   * UPDATE transaction would sit that long, and an offerer with a shorter timer would give up or send
+   * again. The request goes on in the background until its budget ends; the lost-media-pod path
+   * (media-pod-watch.ts, call-reanchor.ts) re-anchors the call on another pod.
+   *
    * Never throws: a pod that does not know the command (plain rtpengine) or cannot be reached keeps
    * the refused offer, as before, and that is logged.
    */
   async withdrawOffer(call: DialogState, from: LegName): Promise<void> {
     const media = call.media
     if (!media) return
-    try {
-      const pod = await this.podFor(call, undefined)
-      const r = await pod.client.withdrawOffer({ 'call-id': media.ngCallId, 'from-tag': from })
-      if (r.warning)
-        this.logger.debug({ dialogId: call.id, warning: r.warning }, 'Offer withdrawn: nothing pending')
-    } catch (err) {
+    const failed = (err: unknown) =>
       this.logger.warn(
         { err, dialogId: call.id },
         'Could not withdraw the refused re-offer from the media session',
       )
+    let pod: { id: string; client: NgClient }
+    try {
+      pod = await this.podFor(call, undefined)
+    } catch (err) {
+      failed(err)
+      return
     }
+    await new Promise<void>((sent) => {
+      pod.client
+        .withdrawOffer({ 'call-id': media.ngCallId, 'from-tag': from }, { onRetransmit: () => sent() })
+        .then((r) => {
+          if (r.warning)
+            this.logger.debug({ dialogId: call.id, warning: r.warning }, 'Offer withdrawn: nothing pending')
+        }, failed)
+        .finally(sent)
+    })
   }
 
   /** An offer on `from`: returns the SDP for the other leg. */

@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict'
+import DgramAsPromised from 'dgram-as-promised'
+import { NgError, NgErrorCode } from './errors.ts'
+import { NgClient } from './ng-client.ts'
+import { decodeNgDatagram, encodeNgDatagram } from './ng-message.ts'
+
+/**
+ * `onRetransmit` (NgRequestOptions): how a caller learns that a request went unanswered once while
+ * it goes on (the B2BUA relays a refusal then instead of waiting out a dead media pod). Against bare
+ * UDP sockets on loopback: one that never answers, one that answers.
+ */
+describe('NgClient: onRetransmit', () => {
+  it('is called once per retransmission; the request still runs its whole budget', async () => {
+    const server = DgramAsPromised.createSocket('udp4')
+    await server.bind(0, '127.0.0.1')
+    const port = server.address().port
+    const client = await NgClient.connect({ host: '127.0.0.1', port, retransmitMs: 20, retransmissions: 2 })
+    try {
+      const cookies: string[] = []
+      const events: string[] = []
+      const received = (async () => {
+        for (let i = 0; i < 3; i++) {
+          const p = await server.recv()
+          if (!p) return
+          cookies.push(decodeNgDatagram(p.msg).cookie)
+        }
+      })()
+      await assert.rejects(
+        client.request(
+          { command: 'withdraw offer', 'call-id': 'c', 'from-tag': 'a' },
+          { onRetransmit: (n) => events.push(`retransmit ${n}`) },
+        ),
+        (e: unknown) => e instanceof NgError && e.code === NgErrorCode.ngTimeout,
+      )
+      await received
+      assert.deepEqual(events, ['retransmit 1', 'retransmit 2'])
+      assert.equal(cookies.length, 3, 'the first send and two retransmissions')
+      assert.equal(new Set(cookies).size, 1, 'the same request each time')
+    } finally {
+      await client.close()
+      await server.close()
+    }
+  })
+
+  it('is not called when the first send is answered', async () => {
+    const server = DgramAsPromised.createSocket('udp4')
+    await server.bind(0, '127.0.0.1')
+    const port = server.address().port
+    const client = await NgClient.connect({ host: '127.0.0.1', port, retransmitMs: 1000 })
+    try {
+      const answered = (async () => {
+        const p = await server.recv()
+        if (!p) return
+        const { cookie } = decodeNgDatagram(p.msg)
+        await server.send(encodeNgDatagram(cookie, { result: 'ok' }), p.rinfo.port, '127.0.0.1')
+      })()
+      let retransmits = 0
+      const r = await client.request(
+        { command: 'withdraw offer', 'call-id': 'c', 'from-tag': 'a' },
+        { onRetransmit: () => retransmits++ },
+      )
+      await answered
+      assert.equal(r.result, 'ok')
+      assert.equal(retransmits, 0)
+    } finally {
+      await client.close()
+      await server.close()
+    }
+  })
+})
