@@ -7,7 +7,7 @@ export const MEDIA_ADDON_PATH = fileURLToPath(new URL('./build/Release/kube_sbc_
 
 /** An opaque libsrtp session (one direction), freed when garbage-collected. */
 export type NativeSrtpHandle = { readonly __brand: 'NativeSrtpHandle' }
-/** An opaque relay worker: one thread owning the sockets of a slice of the port range. */
+/** An opaque relay: a table of legs and its packet threads (workers), each owning some of the legs. */
 export type NativeRelayHandle = { readonly __brand: 'NativeRelayHandle' }
 /** An opaque load generator with its sink socket (benchmarks and tests only). */
 export type NativeLoadgenHandle = { readonly __brand: 'NativeLoadgenHandle' }
@@ -83,8 +83,14 @@ export interface MediaAddon {
   srtpUnprotect(s: NativeSrtpHandle, buf: Buffer, len: number): number
   srtpProtectRtcp(s: NativeSrtpHandle, buf: Buffer, len: number): number
   srtpUnprotectRtcp(s: NativeSrtpHandle, buf: Buffer, len: number): number
-  relayCreate(): NativeRelayHandle
-  relayBind(r: NativeRelayHandle, address: string, port: number): { leg: number; port: number }
+  /** A relay with `workers` (1–64, default 1) packet threads, each owning the legs bound to it. */
+  relayCreate(workers?: number): NativeRelayHandle
+  relayBind(
+    r: NativeRelayHandle,
+    address: string,
+    port: number,
+    worker?: number,
+  ): { leg: number; port: number }
   relayConnect(r: NativeRelayHandle, fromLeg: number, toLeg: number): void
   relaySetPeer(r: NativeRelayHandle, leg: number, address: string | null, port: number, latch: Latch): void
   relaySetSrtp(
@@ -120,6 +126,17 @@ export interface MediaAddon {
    */
   relayStart(r: NativeRelayHandle, coalesceUs?: number, rtPriority?: number): boolean
   relayStop(r: NativeRelayHandle): void
+  /**
+   * Moves up to `max` connected pairs of legs (an unconnected leg alone) from worker `from` to worker
+   * `to`, counters and SRTP state with them (leg numbers stay); with `activeOnly`, only pairs that
+   * received media in the last second. Returns how many moved.
+   */
+  relayMove(r: NativeRelayHandle, from: number, to: number, max: number, activeOnly?: boolean): number
+  /**
+   * Per worker, four numbers into `out` (a Float64Array of 4 × workers): datagrams received, wake-ups
+   * that found work, CPU time of its thread in ns, legs owned. Returns the number of workers.
+   */
+  relayWorkerStats(r: NativeRelayHandle, out: Float64Array): number
   /** The worker's ICE-lite responder as a pure function (tests hold it against lib/media/stun). */
   stunAnswer(
     packet: Buffer,

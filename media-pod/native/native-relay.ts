@@ -34,39 +34,62 @@ export type LegRef = RelayLeg | number
 
 const legIndex = (l: LegRef): number => (typeof l === 'number' ? l : l.leg)
 
+/** What one worker has done so far (cumulative) and holds now: NativeRelay.workerStats. */
+export interface NativeWorkerStats {
+  /** Datagrams received. */
+  readonly packets: number
+  /** Wake-ups that found datagrams: packets ÷ wake-ups is the batching the worker got. */
+  readonly wakeups: number
+  /** CPU time of the worker thread, ns (0 before start). */
+  readonly cpuNs: number
+  /** Legs it owns. */
+  readonly legs: number
+}
+
 /**
- * One native relay worker (one thread) and the legs it owns (ADR 0040). The control side of a media
- * pod creates one per core, binds each call's legs on the same relay, connects them both ways, and
- * sets peers, latching and SRTP per leg; the worker moves the packets.
+ * One native relay (ADR 0040): a table of legs and `workers` packet threads. The control side of a
+ * media pod binds each call's legs on one worker, connects them both ways, and sets peers, latching
+ * and SRTP per leg; the worker moves the packets. Pairs can move between workers while they run
+ * ({@link NativeRelay.move}): the media pod's load-following placement (docs/media-pod.md, "Workers").
  *
  * @remarks
  * Each leg's SRTP is terminated with that leg's keys (RFC 3711 per direction): `inbound` unprotects
  * what the peer sends to this leg, `outbound` protects what the relay sends to the peer. Keys are
- * never shared between legs. Control calls are cheap and thread-safe against the worker (one mutex).
+ * never shared between legs. Control calls are cheap and thread-safe against the workers (a mutex per
+ * worker).
  */
 export class NativeRelay {
   private readonly addon: MediaAddon
   private readonly handle: NativeRelayHandle
   /** What relayStatsInto writes (one per relay: JavaScript is single-threaded). */
   private readonly scratch = new Float64Array(16)
+  /** Packet threads (fixed at creation). */
+  readonly workers: number
 
-  /** @throws MediaNativeError `SBC_ERR_MEDIA_NATIVE_MISSING` when the addon is not built */
-  constructor(addon: MediaAddon | null = loadMediaAddon()) {
+  /**
+   * @throws MediaNativeError `SBC_ERR_MEDIA_NATIVE_MISSING` when the addon is not built, and for
+   *   `workers` outside 1–64
+   */
+  constructor(addon: MediaAddon | null = loadMediaAddon(), workers = 1) {
     if (!addon)
       throw new MediaNativeError(
         MediaNativeErrorCode.missing,
         'media addon not built (node media-pod/native/build.ts)',
       )
     this.addon = addon
-    this.handle = addon.relayCreate()
+    this.workers = workers
+    this.handle = this.call(() => addon.relayCreate(workers))
   }
 
-  /** Binds a UDP socket for a leg. @throws MediaNativeError `SBC_ERR_MEDIA_PORT_IN_USE` */
-  bind(address: string, port = 0): RelayLeg {
-    return this.call(() => this.addon.relayBind(this.handle, address, port))
+  /**
+   * Binds a UDP socket for a leg, owned by `worker`.
+   * @throws MediaNativeError `SBC_ERR_MEDIA_PORT_IN_USE`
+   */
+  bind(address: string, port = 0, worker = 0): RelayLeg {
+    return this.call(() => this.addon.relayBind(this.handle, address, port, worker))
   }
 
-  /** What arrives on `from` leaves through `to`'s socket toward `to`'s peer. */
+  /** What arrives on `from` leaves through `to`'s socket toward `to`'s peer (both on one worker). */
   connect(from: LegRef, to: LegRef): void {
     this.call(() => this.addon.relayConnect(this.handle, legIndex(from), legIndex(to)))
   }
@@ -177,7 +200,7 @@ export class NativeRelay {
   }
 
   /**
-   * Starts the worker thread; with `rtPriority` 1–99 as a SCHED_FIFO thread of that priority, so that a
+   * Starts the worker threads; with `rtPriority` 1–99 as SCHED_FIFO threads of that priority, so that a
    * packet arriving while other processes' threads hold the CPUs is handled at once instead of waiting
    * for their time slices (docs/benchmarks/media.md, Session 4). Returns whether the worker runs at
    * `rtPriority`: false for 0, or when the process may not use real-time scheduling (no CAP_SYS_NICE),
@@ -188,9 +211,29 @@ export class NativeRelay {
     return this.call(() => this.addon.relayStart(this.handle, coalesceUs, rtPriority))
   }
 
-  /** Stops and joins the worker thread; legs stay bound. */
+  /** Stops and joins the worker threads; legs stay bound. */
   stop(): void {
     this.call(() => this.addon.relayStop(this.handle))
+  }
+
+  /**
+   * Moves up to `max` connected pairs from worker `from` to worker `to` (with `activeOnly`, only pairs
+   * that received media in the last second); returns how many moved.
+   */
+  move(from: number, to: number, max: number, activeOnly = false): number {
+    return this.call(() => this.addon.relayMove(this.handle, from, to, Math.min(max, 0xffffffff), activeOnly))
+  }
+
+  /** Per worker: what it has received and spent so far, and the legs it owns. */
+  workerStats(): NativeWorkerStats[] {
+    const f = new Float64Array(4 * this.workers)
+    this.call(() => this.addon.relayWorkerStats(this.handle, f))
+    return Array.from({ length: this.workers }, (_, i) => ({
+      packets: f[4 * i] as number,
+      wakeups: f[4 * i + 1] as number,
+      cpuNs: f[4 * i + 2] as number,
+      legs: f[4 * i + 3] as number,
+    }))
   }
 
   private call<T>(fn: () => T): T {

@@ -1,11 +1,15 @@
-/* The native relay worker (ADR 0040): one thread owns the UDP sockets of a slice of the port range and
- * moves packets with epoll + recvmmsg/sendmmsg, optionally (de)crypting with libsrtp. TypeScript keeps
- * sessions, control, SDP, policy and metrics and drives this through a handful of calls.
+/* The native relay (ADR 0040): one table of legs (UDP sockets) and one or more packet threads
+ * ("workers"), each owning some of the legs (`leg.owner`) in its own epoll set, moving packets with
+ * recvmmsg/sendmmsg and (de)crypting SRTP. Both legs of a connected pair always have the same owner,
+ * so a packet never crosses threads. TypeScript keeps sessions, control, SDP, policy and metrics and
+ * drives this through a handful of calls; it may move pairs between workers while they run
+ * (relayMove: the load-following placement of docs/media-pod.md, "Workers").
  *
- * Threading: every field of `relay` and `leg` marked "owned by: control" is written only by JS calls
- * on the main thread, under `lock`; fields marked "owned by: worker" are written only by the worker
- * thread, under `lock` too (it holds the lock while handling one ready socket), so JS reads a
- * consistent snapshot when it takes the lock for stats. The lock is uncontended in steady state. */
+ * Threading: every field of `relay`, `worker` and `leg` marked "owned by: control" is written only by
+ * JS calls on the main thread: a leg's fields under its owner's `lock`, the table (slots, links,
+ * owners) under every worker's lock. Fields marked "owned by: worker" are written only by the owning
+ * worker thread, under its `lock` (held while it handles one ready socket), so JS reads a consistent
+ * snapshot when it takes that lock for stats. The locks are uncontended in steady state. */
 #include "common.h"
 
 #include <arpa/inet.h>
@@ -29,6 +33,8 @@
  * MAX_LEGS: 4 legs per call (RTP + RTCP per party), so 262,144 calls per worker. */
 #define LEGS_INITIAL 256
 #define MAX_LEGS (1 << 20)
+/* Packet threads per relay (leg.owner is an octet). */
+#define MAX_WORKERS 64
 
 enum { LATCH_OFF = 0, LATCH_ONCE = 1, LATCH_ALWAYS = 2 };
 
@@ -112,7 +118,7 @@ static uint64_t now_us(void) {
   return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-/* Fields ordered so the struct has no holes but 3 octets after `nominated` (208 octets): it is per leg, up to 2^20 per worker. */
+/* Fields ordered so the struct has no holes but 2 octets after `owner` (208 octets): it is per leg, up to 2^20 per relay. */
 typedef struct leg {
   int fd;                    /* owned by: control (bind/close); -1 when the slot is free */
   int target;                /* owned by: control; leg whose socket sends what this leg receives, -1 none;
@@ -124,6 +130,8 @@ typedef struct leg {
   uint8_t latch;             /* owned by: control; LATCH_* */
   uint8_t has_peer;          /* owned by: control and worker, as `peer` */
   uint8_t nominated;         /* owned by: worker; a check with USE-CANDIDATE set `peer` (RFC 8445 §7.3.1.5) */
+  uint8_t owner;             /* owned by: control (under every worker's lock); the worker whose epoll set
+                                holds the socket: the only thread that reads it */
   ksbc_sockaddr peer;        /* owned by: control (set) and worker (latching); either family */
   ksbc_srtp *srtp_in;        /* owned by: control; unprotects what arrives on this leg, NULL = plain RTP */
   ksbc_srtp *srtp_out;       /* owned by: control; protects what leaves through this leg, NULL = plain */
@@ -139,23 +147,51 @@ typedef struct leg {
 } leg;
 _Static_assert(sizeof(leg) == 208, "leg struct grew: it is per leg, up to 2^20 per worker");
 
-typedef struct relay {
-  pthread_mutex_t lock;
+typedef struct relay relay;
+
+/* One packet thread and the epoll set of the legs it owns. */
+typedef struct worker {
+  pthread_mutex_t lock; /* held by the thread while it handles one ready socket (see the top) */
   pthread_t thread;
-  int running;     /* owned by: control */
-  int coalesce_us; /* owned by: control; pause after each busy epoll round so more datagrams queue up */
-  int epfd, evfd;  /* owned by: control */
-  int nlegs;       /* owned by: control: high-water mark of used slots */
-  int free_head;   /* owned by: control: first free slot below nlegs (linked through `target`), -1 none */
-  int cap;         /* owned by: control: slots allocated in `legs` */
-  leg *legs;       /* owned by: control (grown only by JS, under `lock`, so the worker never sees a
-                      moved table; a JS call's leg pointers stay valid because only JS grows it) */
-  /* worker scratch, owned by: worker */
+  relay *r;
+  int index;
+  int epfd, evfd;   /* owned by: control */
+  int started;      /* owned by: control; the thread runs and is joined at stop */
+  int legs;         /* owned by: control; legs it owns */
+  /* counters, owned by: worker; read by control with relaxed atomic loads (one writer) */
+  uint64_t packets; /* datagrams received */
+  uint64_t rounds;  /* epoll wake-ups that found work */
+  /* scratch, owned by: worker */
   unsigned char slots[BATCH][SLOT];
   struct mmsghdr rx[BATCH], tx[BATCH];
   struct iovec rxiov[BATCH], txiov[BATCH];
   ksbc_sockaddr src[BATCH];
-} relay;
+} worker;
+
+struct relay {
+  int running;     /* owned by: control, written under every worker's lock */
+  int coalesce_us; /* owned by: control; pause after each busy epoll round so more datagrams queue up */
+  int nworkers;    /* fixed at relayCreate */
+  int nlegs;       /* owned by: control: high-water mark of used slots */
+  int free_head;   /* owned by: control: first free slot below nlegs (linked through `target`), -1 none */
+  int cap;         /* owned by: control: slots allocated in `legs` */
+  leg *legs;       /* owned by: control (grown only by JS, under every lock, so no worker sees a moved
+                      table; a JS call's leg pointers stay valid because only JS grows it) */
+  worker *w[MAX_WORKERS];
+};
+
+static void lock_all(relay *r) {
+  for (int i = 0; i < r->nworkers; i++) pthread_mutex_lock(&r->w[i]->lock);
+}
+
+static void unlock_all(relay *r) {
+  for (int i = r->nworkers - 1; i >= 0; i--) pthread_mutex_unlock(&r->w[i]->lock);
+}
+
+/* The lock that guards a leg's fields: its owner's. */
+static pthread_mutex_t *leg_lock(relay *r, const leg *L) {
+  return &r->w[L->owner]->lock;
+}
 
 static uint64_t now_ms(void) {
   struct timespec ts;
@@ -196,34 +232,39 @@ static void answer_stun(leg *L, const unsigned char *p, int len, const ksbc_sock
   }
 }
 
-/* Handles every datagram waiting on leg `li`. Called by the worker with `lock` held. */
-static void drain(relay *r, int li) {
+/* Handles every datagram waiting on leg `li`. Called by its owner `w` with `w->lock` held. */
+static void drain(worker *w, int li) {
+  relay *r = w->r;
   leg *L = &r->legs[li];
   for (;;) {
     for (int i = 0; i < BATCH; i++) {
-      r->rxiov[i].iov_base = r->slots[i];
-      r->rxiov[i].iov_len = SLOT - SRTP_MAX_TRAILER_LEN;
-      memset(&r->rx[i].msg_hdr, 0, sizeof r->rx[i].msg_hdr);
-      r->rx[i].msg_hdr.msg_iov = &r->rxiov[i];
-      r->rx[i].msg_hdr.msg_iovlen = 1;
-      r->rx[i].msg_hdr.msg_name = &r->src[i];
-      r->rx[i].msg_hdr.msg_namelen = sizeof r->src[i];
+      w->rxiov[i].iov_base = w->slots[i];
+      w->rxiov[i].iov_len = SLOT - SRTP_MAX_TRAILER_LEN;
+      memset(&w->rx[i].msg_hdr, 0, sizeof w->rx[i].msg_hdr);
+      w->rx[i].msg_hdr.msg_iov = &w->rxiov[i];
+      w->rx[i].msg_hdr.msg_iovlen = 1;
+      w->rx[i].msg_hdr.msg_name = &w->src[i];
+      w->rx[i].msg_hdr.msg_namelen = sizeof w->src[i];
     }
-    int n = recvmmsg(L->fd, r->rx, BATCH, MSG_DONTWAIT, NULL);
+    int n = recvmmsg(L->fd, w->rx, BATCH, MSG_DONTWAIT, NULL);
     if (n <= 0) return;
+    __atomic_store_n(&w->packets, w->packets + (uint64_t)n, __ATOMIC_RELAXED);
     leg *T = L->target >= 0 ? &r->legs[L->target] : NULL;
+    /* Pairs move between workers together (relayMove), so this holds; if it did not, another thread
+     * would be using T's socket and SRTP state: drop rather than race. */
+    if (T && T->owner != L->owner) T = NULL;
     int ntx = 0;
     uint64_t rx_ms = 0; /* read once per batch, and only when it holds more than STUN */
     /* One arrival time per batch (what recvmmsg returned together arrived within one wake-up). */
     uint32_t arrival = (uint32_t)(now_us() * (L->clock_hz ? L->clock_hz : 8000) / 1000000);
     for (int i = 0; i < n; i++) {
-      unsigned char *p = r->slots[i];
-      int len = (int)r->rx[i].msg_len;
+      unsigned char *p = w->slots[i];
+      int len = (int)w->rx[i].msg_len;
       L->pkts_in++;
       L->bytes_in += len;
       /* RFC 7983 §7: a first octet of 0–3 is STUN; on an ICE-lite leg it is a connectivity check. */
       if (L->ice && len > 0 && p[0] <= 3) {
-        answer_stun(L, p, len, &r->src[i]);
+        answer_stun(L, p, len, &w->src[i]);
         continue;
       }
       /* The media timeout's idle clock: connectivity checks (above) do not count as media. */
@@ -245,7 +286,7 @@ static void drain(relay *r, int li) {
       if (!rtcp) rs_update(&L->rs, p, arrival);
       /* Latching (symmetric RTP): only a packet that parsed and authenticated may move the peer. */
       if (L->latch == LATCH_ALWAYS || (L->latch == LATCH_ONCE && !L->has_peer)) {
-        L->peer = r->src[i];
+        L->peer = w->src[i];
         L->has_peer = 1;
       }
       if (!T || !T->has_peer || T->fd < 0) {
@@ -262,25 +303,25 @@ static void drain(relay *r, int li) {
           continue;
         }
       }
-      r->txiov[ntx].iov_base = p;
-      r->txiov[ntx].iov_len = len;
-      memset(&r->tx[ntx].msg_hdr, 0, sizeof r->tx[ntx].msg_hdr);
-      r->tx[ntx].msg_hdr.msg_iov = &r->txiov[ntx];
-      r->tx[ntx].msg_hdr.msg_iovlen = 1;
-      r->tx[ntx].msg_hdr.msg_name = &T->peer;
-      r->tx[ntx].msg_hdr.msg_namelen = sizeof T->peer;
+      w->txiov[ntx].iov_base = p;
+      w->txiov[ntx].iov_len = len;
+      memset(&w->tx[ntx].msg_hdr, 0, sizeof w->tx[ntx].msg_hdr);
+      w->tx[ntx].msg_hdr.msg_iov = &w->txiov[ntx];
+      w->tx[ntx].msg_hdr.msg_iovlen = 1;
+      w->tx[ntx].msg_hdr.msg_name = &T->peer;
+      w->tx[ntx].msg_hdr.msg_namelen = sizeof T->peer;
       ntx++;
     }
     int sent = 0;
     while (sent < ntx) {
-      int m = sendmmsg(T->fd, r->tx + sent, ntx - sent, MSG_DONTWAIT);
+      int m = sendmmsg(T->fd, w->tx + sent, ntx - sent, MSG_DONTWAIT);
       if (m <= 0) {
         if (m < 0 && errno == EINTR) continue;
         /* A full socket buffer or an ICMP error: drop the rest rather than stall every stream. */
         L->dropped += ntx - sent;
         break;
       }
-      for (int k = sent; k < sent + m; k++) T->bytes_out += r->txiov[k].iov_len;
+      for (int k = sent; k < sent + m; k++) T->bytes_out += w->txiov[k].iov_len;
       T->pkts_out += m;
       sent += m;
     }
@@ -316,32 +357,36 @@ static void request_slice(void) {
   if (syscall(SYS_sched_setattr, 0, &a, 0) != 0) { /* a hint: the worker runs the same without it */ }
 }
 
-static void *worker(void *arg) {
-  relay *r = arg;
+static void *worker_main(void *arg) {
+  worker *w = arg;
+  relay *r = w->r;
   struct epoll_event ev[64];
   request_slice();
   for (;;) {
-    int n = epoll_wait(r->epfd, ev, 64, 1000);
+    int n = epoll_wait(w->epfd, ev, 64, 1000);
+    if (n > 0) __atomic_store_n(&w->rounds, w->rounds + 1, __ATOMIC_RELAXED);
     for (int i = 0; i < n; i++) {
       if (ev[i].data.u32 == UINT32_MAX) {
         uint64_t v;
-        if (read(r->evfd, &v, sizeof v) < 0) { /* nothing to do: the flag below decides */ }
-        pthread_mutex_lock(&r->lock);
+        if (read(w->evfd, &v, sizeof v) < 0) { /* nothing to do: the flag below decides */ }
+        pthread_mutex_lock(&w->lock);
         int running = r->running;
-        pthread_mutex_unlock(&r->lock);
+        pthread_mutex_unlock(&w->lock);
         if (!running) return NULL;
         continue;
       }
-      pthread_mutex_lock(&r->lock);
+      pthread_mutex_lock(&w->lock);
       int li = (int)ev[i].data.u32;
-      if (li < r->nlegs && r->legs[li].fd >= 0) drain(r, li);
-      pthread_mutex_unlock(&r->lock);
+      /* A leg moved to another worker after this epoll_wait returned is that worker's now. */
+      if (li < r->nlegs && r->legs[li].fd >= 0 && r->legs[li].owner == w->index) drain(w, li);
+      pthread_mutex_unlock(&w->lock);
     }
     /* Interrupt coalescing in userspace: a wake-up costs several µs on a VM, so after a round with
      * packets, wait a little and take the next round's packets in one go (adds at most coalesce_us of
      * latency; 0 = wake per datagram). */
-    if (n > 0 && r->coalesce_us > 0) {
-      struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)r->coalesce_us * 1000};
+    int coalesce = __atomic_load_n(&r->coalesce_us, __ATOMIC_RELAXED);
+    if (n > 0 && coalesce > 0) {
+      struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)coalesce * 1000};
       nanosleep(&ts, NULL);
     }
   }
@@ -358,15 +403,18 @@ static relay *relay_from(napi_env env, napi_value v) {
   return data;
 }
 
-static void stop_thread(relay *r) {
-  pthread_mutex_lock(&r->lock);
-  int was = r->running;
+static void stop_threads(relay *r) {
+  lock_all(r);
   r->running = 0;
-  pthread_mutex_unlock(&r->lock);
-  if (!was) return;
-  uint64_t one = 1;
-  if (write(r->evfd, &one, sizeof one) < 0) { /* the 1 s epoll timeout still ends the loop */ }
-  pthread_join(r->thread, NULL);
+  unlock_all(r);
+  for (int i = 0; i < r->nworkers; i++) {
+    worker *w = r->w[i];
+    if (!w->started) continue;
+    uint64_t one = 1;
+    if (write(w->evfd, &one, sizeof one) < 0) { /* the 1 s epoll timeout still ends the loop */ }
+    pthread_join(w->thread, NULL);
+    w->started = 0;
+  }
 }
 
 /* Frees what a leg holds on the heap besides SRTP: ICE credentials and the payload type map. */
@@ -386,15 +434,18 @@ static void release_srtp(napi_env env, leg *L) {
 
 static void finalize(napi_env env, void *data, void *hint) {
   relay *r = data;
-  stop_thread(r);
+  stop_threads(r);
   for (int i = 0; i < r->nlegs; i++) {
     if (r->legs[i].fd >= 0) close(r->legs[i].fd);
     release_srtp(env, &r->legs[i]);
     release_heap(&r->legs[i]);
   }
-  close(r->epfd);
-  close(r->evfd);
-  pthread_mutex_destroy(&r->lock);
+  for (int i = 0; i < r->nworkers; i++) {
+    close(r->w[i]->epfd);
+    close(r->w[i]->evfd);
+    pthread_mutex_destroy(&r->w[i]->lock);
+    free(r->w[i]);
+  }
   free(r->legs);
   free(r);
 }
@@ -446,24 +497,48 @@ static uint16_t addr_port(const ksbc_sockaddr *a) {
   return ntohs(a->sa.sa_family == AF_INET6 ? a->v6.sin6_port : a->v4.sin_port);
 }
 
-/* relayCreate() -> External */
+/* relayCreate(workers = 1) -> External: a relay with `workers` packet threads (started by relayStart). */
 static napi_value create(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  KSBC_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uint32_t n = 1;
+  if (argc > 0 && !is_absent(env, argv[0]) && ksbc_get_u32(env, argv[0], &n)) return NULL;
+  if (n < 1 || n > MAX_WORKERS) KSBC_THROW(env, "workers must be 1-64");
   relay *r = calloc(1, sizeof *r);
   if (!r) KSBC_THROW(env, "out of memory");
   r->free_head = -1;
-  pthread_mutex_init(&r->lock, NULL);
-  r->epfd = epoll_create1(EPOLL_CLOEXEC);
-  r->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  struct epoll_event ev = {.events = EPOLLIN, .data.u32 = UINT32_MAX};
-  epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->evfd, &ev);
+  for (uint32_t i = 0; i < n; i++) {
+    worker *w = calloc(1, sizeof *w);
+    if (!w) break;
+    pthread_mutex_init(&w->lock, NULL);
+    w->r = r;
+    w->index = (int)i;
+    w->epfd = epoll_create1(EPOLL_CLOEXEC);
+    w->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = UINT32_MAX};
+    epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &ev);
+    r->w[r->nworkers++] = w;
+  }
   napi_value ext;
-  KSBC_CHECK(env, napi_create_external(env, r, finalize, NULL, &ext));
+  if (r->nworkers < (int)n || napi_create_external(env, r, finalize, NULL, &ext) != napi_ok) {
+    finalize(env, r, NULL);
+    KSBC_THROW(env, "cannot create the relay (out of memory)");
+  }
   return ext;
 }
 
-/* relayBind(relay, address, port) -> { leg, port }: a UDP socket owned by the worker. */
+/* relayBind(relay, address, port, worker = 0) -> { leg, port }: a UDP socket owned by that worker. */
 static napi_value bind_leg(napi_env env, napi_callback_info info) {
-  ARGS(3)
+  size_t argc = 4;
+  napi_value argv[4];
+  KSBC_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) KSBC_THROW(env, "missing arguments");
+  relay *r = relay_from(env, argv[0]);
+  if (!r) return NULL;
+  uint32_t owner = 0;
+  if (argc > 3 && !is_absent(env, argv[3]) && ksbc_get_u32(env, argv[3], &owner)) return NULL;
+  if ((int)owner >= r->nworkers) KSBC_THROW(env, "no such relay worker");
   ksbc_sockaddr sa;
   if (ksbc_parse_addr(env, argv[1], argv[2], &sa)) return NULL;
   /* An IPv6 socket keeps the kernel's dual-stack default (as Node's udp6): bound to :: it also relays
@@ -485,7 +560,7 @@ static napi_value bind_leg(napi_env env, napi_callback_info info) {
   }
   sl = sizeof sa;
   getsockname(fd, &sa.sa, &sl);
-  pthread_mutex_lock(&r->lock);
+  lock_all(r);
   /* A freed slot first (the free list: O(1) at any table size), else the next never-used one. */
   int li = r->free_head;
   if (li >= 0) r->free_head = r->legs[li].target;
@@ -506,14 +581,16 @@ static napi_value bind_leg(napi_env env, napi_callback_info info) {
     L->target = -1;
     L->source = -1;
     L->latch = LATCH_ONCE;
+    L->owner = (uint8_t)owner;
+    r->w[owner]->legs++;
   }
-  pthread_mutex_unlock(&r->lock);
+  unlock_all(r);
   if (li < 0) {
     close(fd);
     KSBC_THROW(env, "relay leg table full");
   }
   struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)li};
-  epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &ev);
+  epoll_ctl(r->w[owner]->epfd, EPOLL_CTL_ADD, fd, &ev);
   napi_value obj;
   KSBC_CHECK(env, napi_create_object(env, &obj));
   ksbc_set_number(env, obj, "leg", li);
@@ -529,18 +606,19 @@ static void unlink_target(relay *r, leg *from) {
 
 /* relayConnect(relay, fromLeg, toLeg): what arrives on `from` leaves through `to` toward its peer. A
  * leg receives from one leg at most (a call's legs are connected in pairs): a leg that sent to `to`
- * before stops. */
+ * before stops. Both legs must be on one worker (bind them with the same worker). */
 static napi_value connect_legs(napi_env env, napi_callback_info info) {
   ARGS(3)
   leg *from = leg_arg(env, r, argv[1]);
   leg *to = from ? leg_arg(env, r, argv[2]) : NULL;
   if (!to) return NULL;
-  pthread_mutex_lock(&r->lock);
+  if (from->owner != to->owner) KSBC_THROW(env, "legs on different relay workers cannot be connected");
+  lock_all(r);
   unlink_target(r, from);
   if (to->source >= 0) unlink_target(r, &r->legs[to->source]);
   from->target = (int)(to - r->legs);
   to->source = (int)(from - r->legs);
-  pthread_mutex_unlock(&r->lock);
+  unlock_all(r);
   return NULL;
 }
 
@@ -559,12 +637,12 @@ static napi_value set_peer(napi_env env, napi_callback_info info) {
     if (ksbc_parse_addr(env, argv[2], argv[3], &sa)) return NULL;
     has = 1;
   }
-  pthread_mutex_lock(&r->lock);
+  pthread_mutex_lock(leg_lock(r, L));
   if (has) L->peer = sa;
   L->has_peer = has;
   L->nominated = 0; /* control's peer supersedes an ICE nomination */
   L->latch = latch > 2 ? LATCH_ONCE : (int)latch;
-  pthread_mutex_unlock(&r->lock);
+  pthread_mutex_unlock(leg_lock(r, L));
   return NULL;
 }
 
@@ -577,13 +655,13 @@ static napi_value set_srtp(napi_env env, napi_callback_info info) {
   if (!is_absent(env, argv[2]) && !(in = ksbc_srtp_from(env, argv[2]))) return NULL;
   if (!is_absent(env, argv[3]) && !(out = ksbc_srtp_from(env, argv[3]))) return NULL;
   if ((in && in->outbound) || (out && !out->outbound)) KSBC_THROW(env, "SRTP session direction does not fit");
-  pthread_mutex_lock(&r->lock);
+  pthread_mutex_lock(leg_lock(r, L));
   release_srtp(env, L);
   L->srtp_in = in;
   L->srtp_out = out;
   if (in) napi_create_reference(env, argv[2], 1, &L->ref_in);
   if (out) napi_create_reference(env, argv[3], 1, &L->ref_out);
-  pthread_mutex_unlock(&r->lock);
+  pthread_mutex_unlock(leg_lock(r, L));
   return NULL;
 }
 
@@ -596,10 +674,10 @@ static napi_value set_ice(napi_env env, napi_callback_info info) {
   if (!L) return NULL;
   ksbc_ice *ice = NULL;
   if (!is_absent(env, argv[2]) && !(ice = ksbc_ice_from(env, argv[2], argv[3]))) return NULL;
-  pthread_mutex_lock(&r->lock);
+  pthread_mutex_lock(leg_lock(r, L));
   ksbc_ice *old = L->ice;
   L->ice = ice;
-  pthread_mutex_unlock(&r->lock);
+  pthread_mutex_unlock(leg_lock(r, L));
   free(old); /* the worker reads `ice` only under the lock, so no one uses the old one now */
   return NULL;
 }
@@ -633,10 +711,10 @@ static napi_value set_pt_map(napi_env env, napi_callback_info info) {
       for (size_t i = 0; i < n; i += 2) map[pairs[i]] = pairs[i + 1];
     }
   }
-  pthread_mutex_lock(&r->lock);
+  pthread_mutex_lock(leg_lock(r, L));
   uint8_t *old = L->pt_map;
   L->pt_map = map;
-  pthread_mutex_unlock(&r->lock);
+  pthread_mutex_unlock(leg_lock(r, L));
   free(old); /* the worker reads `pt_map` only under the lock */
   return NULL;
 }
@@ -646,8 +724,9 @@ static napi_value close_leg(napi_env env, napi_callback_info info) {
   ARGS(2)
   leg *L = leg_arg(env, r, argv[1]);
   if (!L) return NULL;
-  pthread_mutex_lock(&r->lock);
-  epoll_ctl(r->epfd, EPOLL_CTL_DEL, L->fd, NULL);
+  lock_all(r);
+  epoll_ctl(r->w[L->owner]->epfd, EPOLL_CTL_DEL, L->fd, NULL);
+  r->w[L->owner]->legs--;
   close(L->fd);
   L->fd = -1;
   release_srtp(env, L);
@@ -658,7 +737,7 @@ static napi_value close_leg(napi_env env, napi_callback_info info) {
   if (L->source >= 0) unlink_target(r, &r->legs[L->source]);
   L->target = r->free_head;
   r->free_head = li;
-  pthread_mutex_unlock(&r->lock);
+  unlock_all(r);
   return NULL;
 }
 
@@ -667,9 +746,9 @@ static napi_value stats(napi_env env, napi_callback_info info) {
   ARGS(2)
   leg *L = leg_arg(env, r, argv[1]);
   if (!L) return NULL;
-  pthread_mutex_lock(&r->lock);
+  pthread_mutex_lock(leg_lock(r, L));
   leg c = *L;
-  pthread_mutex_unlock(&r->lock);
+  pthread_mutex_unlock(leg_lock(r, L));
   napi_value o;
   KSBC_CHECK(env, napi_create_object(env, &o));
   ksbc_set_number(env, o, "packetsIn", (double)c.pkts_in);
@@ -718,9 +797,9 @@ static napi_value stats_into(napi_env env, napi_callback_info info) {
       napi_get_typedarray_info(env, argv[2], &tt, &n, &data, NULL, NULL) != napi_ok || tt != napi_float64_array ||
       n < 16)
     KSBC_THROW(env, "expected a Float64Array of at least 16 numbers");
-  pthread_mutex_lock(&r->lock);
+  pthread_mutex_lock(leg_lock(r, L));
   leg c = *L;
-  pthread_mutex_unlock(&r->lock);
+  pthread_mutex_unlock(leg_lock(r, L));
   double *o = data;
   int64_t expected = c.rs.received ? (int64_t)c.rs.cycles + c.rs.max_seq - c.rs.base_seq + 1 : 0;
   o[0] = (double)c.pkts_in;
@@ -750,9 +829,9 @@ static napi_value idle_ms(napi_env env, napi_callback_info info) {
   ARGS(2)
   leg *L = leg_arg(env, r, argv[1]);
   if (!L) return NULL;
-  pthread_mutex_lock(&r->lock);
+  pthread_mutex_lock(leg_lock(r, L));
   uint64_t last = L->last_rx_ms;
-  pthread_mutex_unlock(&r->lock);
+  pthread_mutex_unlock(leg_lock(r, L));
   napi_value v;
   KSBC_CHECK(env, napi_create_double(env, last ? (double)(now_ms() - last) : -1, &v));
   return v;
@@ -766,16 +845,16 @@ static napi_value set_clock(napi_env env, napi_callback_info info) {
   uint32_t hz = 0;
   if (ksbc_get_u32(env, argv[2], &hz)) return NULL;
   if (hz == 0 || hz > 192000) KSBC_THROW(env, "clock rate must be 1-192000 Hz");
-  pthread_mutex_lock(&r->lock);
+  pthread_mutex_lock(leg_lock(r, L));
   L->clock_hz = hz;
-  pthread_mutex_unlock(&r->lock);
+  pthread_mutex_unlock(leg_lock(r, L));
   return NULL;
 }
 
-/* Starts the worker: with `rt_priority` > 0 as a SCHED_FIFO thread of that priority (set at creation, so
+/* Starts worker `w`: with `rt_priority` > 0 as a SCHED_FIFO thread of that priority (set at creation, so
  * the first packet already runs at it). Returns 0, or the pthread_create error (EPERM: the process may
  * not use real-time scheduling — no CAP_SYS_NICE or RLIMIT_RTPRIO). */
-static int spawn_worker(relay *r, int rt_priority) {
+static int spawn_worker(worker *w, int rt_priority) {
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   if (rt_priority > 0) {
@@ -784,14 +863,15 @@ static int spawn_worker(relay *r, int rt_priority) {
     pthread_attr_setschedpolicy(&attr, SCHED_FIFO);
     pthread_attr_setschedparam(&attr, &sp);
   }
-  int err = pthread_create(&r->thread, &attr, worker, r);
+  int err = pthread_create(&w->thread, &attr, worker_main, w);
   pthread_attr_destroy(&attr);
+  if (err == 0) w->started = 1;
   return err;
 }
 
-/* relayStart(relay, coalesceUs = 0, rtPriority = 0) -> whether the worker runs at rtPriority: false when
- * rtPriority is 0, or when the process may not use real-time scheduling (the worker then runs with normal
- * scheduling). A worker that is already running keeps its scheduling. */
+/* relayStart(relay, coalesceUs = 0, rtPriority = 0) -> whether every worker runs at rtPriority: false
+ * when rtPriority is 0, or when the process may not use real-time scheduling (the workers then run with
+ * normal scheduling). Workers already running keep their scheduling. */
 static napi_value start(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
@@ -814,18 +894,21 @@ static napi_value start(napi_env env, napi_callback_info info) {
   }
   if (prio > 0 && ((int)prio < sched_get_priority_min(SCHED_FIFO) || (int)prio > sched_get_priority_max(SCHED_FIFO)))
     KSBC_THROW(env, "rtPriority must be 0 (normal scheduling) or a SCHED_FIFO priority 1-99");
-  pthread_mutex_lock(&r->lock);
-  r->coalesce_us = (int)coalesce;
+  lock_all(r);
+  __atomic_store_n(&r->coalesce_us, (int)coalesce, __ATOMIC_RELAXED);
   int was = r->running;
   r->running = 1;
-  pthread_mutex_unlock(&r->lock);
+  unlock_all(r);
   int realtime = 0;
   if (!was) {
-    int err = prio > 0 ? spawn_worker(r, (int)prio) : -1;
-    if (err == 0) realtime = 1;
-    else if (spawn_worker(r, 0) != 0) {
-      r->running = 0;
-      KSBC_THROW(env, "pthread_create failed");
+    realtime = prio > 0;
+    for (int i = 0; i < r->nworkers; i++) {
+      if (prio > 0 && spawn_worker(r->w[i], (int)prio) == 0) continue;
+      realtime = 0;
+      if (spawn_worker(r->w[i], 0) != 0) {
+        stop_threads(r);
+        KSBC_THROW(env, "pthread_create failed");
+      }
     }
   }
   napi_value rt;
@@ -835,8 +918,105 @@ static napi_value start(napi_env env, napi_callback_info info) {
 
 static napi_value stop(napi_env env, napi_callback_info info) {
   ARGS(1)
-  stop_thread(r);
+  stop_threads(r);
   return NULL;
+}
+
+/* Moves leg `li` to worker `to`: out of its owner's epoll set, into `to`'s. Under every lock. */
+static void move_leg(relay *r, int li, int to) {
+  leg *L = &r->legs[li];
+  epoll_ctl(r->w[L->owner]->epfd, EPOLL_CTL_DEL, L->fd, NULL);
+  r->w[L->owner]->legs--;
+  struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)li};
+  epoll_ctl(r->w[to]->epfd, EPOLL_CTL_ADD, L->fd, &ev);
+  r->w[to]->legs++;
+  L->owner = (uint8_t)to;
+}
+
+/* Whether the component of leg `li` (it and its partners) received media in the last second. */
+static int recently_active(relay *r, int li, uint64_t now) {
+  leg *L = &r->legs[li];
+  int ids[3] = {li, L->target, L->source};
+  pthread_mutex_lock(leg_lock(r, L));
+  int active = 0;
+  for (int k = 0; k < 3 && !active; k++)
+    if (ids[k] >= 0 && r->legs[ids[k]].fd >= 0 && r->legs[ids[k]].last_rx_ms + 1000 >= now) active = 1;
+  pthread_mutex_unlock(leg_lock(r, L));
+  return active;
+}
+
+/* relayMove(relay, from, to, max, activeOnly = false) -> moved: moves up to `max` connected pairs (a
+ * leg with the leg it sends to and the one it receives from; an unconnected leg alone) from worker
+ * `from` to worker `to`; with `activeOnly`, only pairs that received media in the last second (what
+ * moves load, not idle calls). What the load-following placement asks for. Counters, SRTP state and
+ * peers move with the legs (the slots stay: JS keeps its leg numbers). Datagrams queued on a socket
+ * are read by the new owner (its epoll set reports them on EPOLL_CTL_ADD); an event the old owner
+ * already took is skipped there (`owner` is checked under its lock). Each pair moves under every
+ * lock, taken per pair so that no worker waits for a whole batch of moves. */
+static napi_value move_pairs(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  KSBC_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 4) KSBC_THROW(env, "missing arguments");
+  relay *r = relay_from(env, argv[0]);
+  if (!r) return NULL;
+  uint32_t from, to, max;
+  if (ksbc_get_u32(env, argv[1], &from) || ksbc_get_u32(env, argv[2], &to) || ksbc_get_u32(env, argv[3], &max))
+    return NULL;
+  bool active_only = false;
+  if (argc > 4 && !is_absent(env, argv[4]) && napi_get_value_bool(env, argv[4], &active_only) != napi_ok)
+    KSBC_THROW(env, "activeOnly must be a boolean");
+  if ((int)from >= r->nworkers || (int)to >= r->nworkers) KSBC_THROW(env, "no such relay worker");
+  uint64_t now = now_ms();
+  uint32_t moved = 0;
+  for (int li = 0; from != to && li < r->nlegs && moved < max; li++) {
+    leg *L = &r->legs[li];
+    if (L->fd < 0 || L->owner != from) continue;
+    if (active_only && !recently_active(r, li, now)) continue;
+    lock_all(r);
+    int partner[2] = {L->target, L->source};
+    move_leg(r, li, (int)to);
+    for (int k = 0; k < 2; k++) {
+      int pi = partner[k];
+      if (pi >= 0 && r->legs[pi].fd >= 0 && r->legs[pi].owner == from) move_leg(r, pi, (int)to);
+    }
+    unlock_all(r);
+    moved++;
+  }
+  napi_value v;
+  KSBC_CHECK(env, napi_create_uint32(env, moved, &v));
+  return v;
+}
+
+/* relayWorkerStats(relay, out: Float64Array(4 × workers)) -> workers: per worker, datagrams received,
+ * wake-ups that found work, CPU time of its thread in ns (0 when not running), legs owned. What the
+ * load-following placement measures; the counters only grow. */
+static napi_value worker_stats(napi_env env, napi_callback_info info) {
+  ARGS(2)
+  bool is_ta = false;
+  napi_typedarray_type tt;
+  size_t n = 0;
+  void *data = NULL;
+  if (napi_is_typedarray(env, argv[1], &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, argv[1], &tt, &n, &data, NULL, NULL) != napi_ok || tt != napi_float64_array ||
+      n < (size_t)r->nworkers * 4)
+    KSBC_THROW(env, "expected a Float64Array of 4 numbers per worker");
+  double *o = data;
+  for (int i = 0; i < r->nworkers; i++) {
+    worker *w = r->w[i];
+    o[4 * i] = (double)__atomic_load_n(&w->packets, __ATOMIC_RELAXED);
+    o[4 * i + 1] = (double)__atomic_load_n(&w->rounds, __ATOMIC_RELAXED);
+    double cpu = 0;
+    clockid_t cid;
+    struct timespec ts;
+    if (w->started && pthread_getcpuclockid(w->thread, &cid) == 0 && clock_gettime(cid, &ts) == 0)
+      cpu = (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+    o[4 * i + 2] = cpu;
+    o[4 * i + 3] = w->legs;
+  }
+  napi_value v;
+  KSBC_CHECK(env, napi_create_uint32(env, (uint32_t)r->nworkers, &v));
+  return v;
 }
 
 napi_value ksbc_relay_init(napi_env env, napi_value exports) {
@@ -855,6 +1035,8 @@ napi_value ksbc_relay_init(napi_env env, napi_value exports) {
       {"relaySetClockRate", NULL, set_clock, NULL, NULL, NULL, napi_default, NULL},
       {"relayStart", NULL, start, NULL, NULL, NULL, napi_default, NULL},
       {"relayStop", NULL, stop, NULL, NULL, NULL, napi_default, NULL},
+      {"relayMove", NULL, move_pairs, NULL, NULL, NULL, napi_default, NULL},
+      {"relayWorkerStats", NULL, worker_stats, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict'
+import { createSocket, type Socket } from 'node:dgram'
+import { once } from 'node:events'
+import { SrtpContext } from '../../lib/media/srtp/context.ts'
+import { generateSdesKey } from '../../lib/media/srtp/sdes.ts'
+import type { SrtpSuiteName } from '../../lib/media/srtp/suites.ts'
+import { buildMediaAddon } from './build.ts'
+import { Latch, loadMediaAddon, type MediaAddon } from './media-addon.ts'
+import { NativeRelay } from './native-relay.ts'
+import { rtp } from './test-packets.ts'
+
+/* A relay with several packet threads: legs bound on a worker stay there, pairs move between workers
+ * while packets flow (SRTP state, counters and peers with them), and each worker's counters say what it
+ * carried. Loopback (127.0.0.1) only. */
+
+describe('native relay with several workers', function () {
+  this.timeout(60_000)
+  let addon: MediaAddon
+  const sockets: Socket[] = []
+  const udp = async (): Promise<Socket> => {
+    const s = createSocket('udp4')
+    sockets.push(s)
+    s.bind(0, '127.0.0.1')
+    await once(s, 'listening')
+    return s
+  }
+  const next = async (s: Socket): Promise<Buffer> =>
+    ((await once(s, 'message', { signal: AbortSignal.timeout(5000) })) as [Buffer])[0]
+  before(() => {
+    buildMediaAddon()
+    const a = loadMediaAddon()
+    assert.ok(a, 'the addon did not load after building')
+    addon = a
+  })
+  after(() => {
+    for (const s of sockets) s.close()
+  })
+
+  it('moves an SRTP pair to another worker mid-stream: every packet arrives, keys and counters go along', async () => {
+    const suite: SrtpSuiteName = 'AES_CM_128_HMAC_SHA1_80'
+    const relay = new NativeRelay(addon, 2)
+    const a = relay.bind('127.0.0.1', 0, 1)
+    const b = relay.bind('127.0.0.1', 0, 1)
+    relay.connect(a, b)
+    relay.connect(b, a)
+    const [peerA, peerB] = [await udp(), await udp()]
+    const kToB = { suite, ...generateSdesKey(suite) }
+    relay.setSrtp(b, null, kToB)
+    relay.setPeer(a, { address: '127.0.0.1', port: peerA.address().port }, Latch.off)
+    relay.setPeer(b, { address: '127.0.0.1', port: peerB.address().port }, Latch.off)
+    relay.start()
+    try {
+      const bRx = SrtpContext.fromMasterKey(suite, kToB.masterKey, kToB.masterSalt)
+      const send = async (seq: number) => {
+        peerA.send(rtp(seq, 0xa), a.port, '127.0.0.1')
+        assert.deepEqual(bRx.unprotect(await next(peerB)), rtp(seq, 0xa))
+      }
+      for (const seq of [1, 2, 3]) await send(seq)
+      let w = relay.workerStats()
+      assert.deepEqual(
+        w.map((x) => [x.packets, x.legs]),
+        [
+          [0, 0],
+          [3, 2],
+        ],
+      )
+      assert.equal(relay.move(1, 0, 10), 1, 'one connected pair')
+      // The receiver's replay window and rollover state continue: the sender's SRTP context moved too.
+      for (const seq of [4, 5, 6]) await send(seq)
+      w = relay.workerStats()
+      assert.deepEqual(
+        w.map((x) => [x.packets, x.legs]),
+        [
+          [3, 2],
+          [3, 0],
+        ],
+      )
+      assert.ok(w[0] && w[0].wakeups >= 1 && w[0].cpuNs > 0, 'worker 0 woke and ran')
+      const s = relay.stats(a)
+      assert.equal(s.packetsIn, 6, 'the leg counters moved with the leg')
+      assert.equal(relay.stats(b).packetsOut, 6)
+      // Back again, and the other direction too.
+      assert.equal(relay.move(0, 1, 10), 1)
+      peerB.send(rtp(7, 0xb), b.port, '127.0.0.1')
+      // b has no inbound SRTP: plain RTP from B is relayed plain to A.
+      assert.deepEqual(await next(peerA), rtp(7, 0xb))
+      await send(8)
+      assert.deepEqual(
+        relay.workerStats().map((x) => x.legs),
+        [0, 2],
+      )
+    } finally {
+      relay.stop()
+      relay.close(a)
+      relay.close(b)
+    }
+    assert.deepEqual(
+      relay.workerStats().map((x) => x.legs),
+      [0, 0],
+      'closed legs leave their worker',
+    )
+  })
+
+  it('moves only pairs with recent media when asked, and everything when not', async () => {
+    const relay = new NativeRelay(addon, 2)
+    const legs = Array.from({ length: 4 }, () => relay.bind('127.0.0.1', 0, 0))
+    const [a1, b1, a2, b2] = legs as [(typeof legs)[0], (typeof legs)[0], (typeof legs)[0], (typeof legs)[0]]
+    relay.connect(a1, b1)
+    relay.connect(b1, a1)
+    relay.connect(a2, b2)
+    relay.connect(b2, a2)
+    const sink = await udp()
+    for (const l of legs) relay.setPeer(l, { address: '127.0.0.1', port: sink.address().port }, Latch.off)
+    relay.start()
+    try {
+      const src = await udp()
+      src.send(rtp(1, 1), a2.port, '127.0.0.1')
+      await next(sink)
+      assert.equal(relay.move(0, 1, 10, true), 1, 'only the pair that carried media')
+      assert.deepEqual(
+        relay.workerStats().map((x) => x.legs),
+        [2, 2],
+      )
+      src.send(rtp(2, 1), a2.port, '127.0.0.1')
+      await next(sink)
+      assert.deepEqual(
+        relay.workerStats().map((x) => x.packets),
+        [1, 1],
+        'the moved pair is carried by worker 1',
+      )
+      assert.equal(relay.move(0, 1, 10), 1, 'the idle pair')
+      assert.equal(relay.move(0, 1, 10), 0, 'nothing left')
+      assert.equal(relay.move(1, 1, 10), 0, 'a move onto itself moves nothing')
+    } finally {
+      relay.stop()
+      for (const l of legs) relay.close(l)
+    }
+  })
+
+  it('refuses what would split a pair or name a worker it does not have', () => {
+    const relay = new NativeRelay(addon, 2)
+    const a = relay.bind('127.0.0.1', 0, 0)
+    const b = relay.bind('127.0.0.1', 0, 1)
+    try {
+      assert.throws(() => relay.connect(a, b), /different relay workers/)
+      assert.throws(() => relay.bind('127.0.0.1', 0, 2), /no such relay worker/)
+      assert.throws(() => relay.move(0, 2, 1), /no such relay worker/)
+      assert.throws(() => new NativeRelay(addon, 0), /workers must be 1-64/)
+      assert.throws(() => new NativeRelay(addon, 65), /workers must be 1-64/)
+      assert.equal(relay.workerStats().length, 2)
+    } finally {
+      relay.close(a)
+      relay.close(b)
+    }
+  })
+})
