@@ -2,6 +2,7 @@ import { isIP } from 'node:net'
 import { availableParallelism } from 'node:os'
 import { parseConfig } from '../../lib/config/validate.ts'
 import { type MediaProcessOptions, runMediaProcess } from '../../media-pod/src/main.ts'
+import { DEFAULT_SPILL_PPS } from '../../media-pod/src/relay/native-backend.ts'
 import type { Command } from '../command.ts'
 import { UsageError } from '../errors.ts'
 import { readInputFile } from '../load-objects.ts'
@@ -23,6 +24,8 @@ the config's media realms (docs/media-pod.md).
   --workers N           native relay threads, 0 = TypeScript relay only (default: one per core)
   --worker-priority N   run the native relay threads SCHED_FIFO at priority N (1-99; needs CAP_SYS_NICE,
                         else a warning and normal scheduling); 0 = normal scheduling (default)
+  --worker-spill-pps N  packets/s one relay thread carries before calls spill onto the next and move
+                        back when the load falls (default 15000); 0 = every thread takes calls in turn
   --media-timeout N     seconds without packets before a stream is reported timed out (default 60, 0 = off)
   --port-quarantine-ms N  how long a released port stays out of circulation (default 5000)
   --heartbeat-ms N      registry heartbeat period; the pod counts as lost 3 periods after its last
@@ -46,6 +49,7 @@ export const mediaCommand: Command = {
       'node-address': { type: 'string' },
       workers: { type: 'string' },
       'worker-priority': { type: 'string' },
+      'worker-spill-pps': { type: 'string' },
       'media-timeout': { type: 'string' },
       'ng-secret-file': { type: 'string' },
       'port-quarantine-ms': { type: 'string' },
@@ -95,9 +99,10 @@ export const mediaCommand: Command = {
       httpPort: flags.httpPort,
       nodeAddress,
       // A media pod owns its node's packet path (host network, dedicated nodes): one relay thread per
-      // core, each owning its own sockets (docs/media-pod.md).
+      // core, each owning its own sockets; calls use as many as the load needs (docs/media-pod.md).
       workers: int('workers', Math.min(64, availableParallelism()), 0, 64),
       workerPriority: int('worker-priority', 0, 0, 99),
+      workerSpillPps: int('worker-spill-pps', DEFAULT_SPILL_PPS, 0, 10_000_000),
       mediaTimeoutSeconds: int('media-timeout', 60, 0, 86400),
       drainSeconds: flags.drainSeconds,
       portQuarantineMs: int('port-quarantine-ms', 5000, 0, 600_000),

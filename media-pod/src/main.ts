@@ -47,6 +47,8 @@ export interface MediaProcessOptions {
   workers: number
   /** SCHED_FIFO priority of the native relay workers, 0 = normal scheduling (MediaPodOptions). */
   workerPriority?: number
+  /** Load-following placement's packets per second per worker, 0 = spread evenly (MediaPodOptions). */
+  workerSpillPps?: number
   mediaTimeoutSeconds: number
   drainSeconds: number
   portQuarantineMs?: number
@@ -92,6 +94,7 @@ export async function runMediaProcess(o: MediaProcessOptions): Promise<number> {
       httpPort: o.httpPort,
       workers: o.workers,
       ...(o.workerPriority !== undefined ? { workerPriority: o.workerPriority } : {}),
+      ...(o.workerSpillPps !== undefined ? { workerSpillPps: o.workerSpillPps } : {}),
       mediaTimeoutMs: o.mediaTimeoutSeconds * 1000,
       ...(o.portQuarantineMs !== undefined ? { quarantineMs: o.portQuarantineMs } : {}),
       ...(o.heartbeatMs !== undefined ? { heartbeatMs: o.heartbeatMs } : {}),

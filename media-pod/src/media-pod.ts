@@ -44,6 +44,12 @@ export interface MediaPodOptions {
    * CAP_SYS_NICE; without it the workers run normally and a warning is logged.
    */
   workerPriority?: number
+  /**
+   * Packets per second one native worker carries before new calls spill onto the next and pairs move
+   * (load-following placement, docs/media-pod.md "Workers"); 0 = every worker takes calls in turn.
+   * Default DEFAULT_SPILL_PPS (15,000).
+   */
+  workerSpillPps?: number
   mediaTimeoutMs?: number
   /** Port quarantine after release (PortAllocator), default 5,000 ms. */
   quarantineMs?: number
@@ -126,7 +132,8 @@ export class MediaPod {
       throw new MediaPodError(MediaPodErrorCode.unknownRealm, 'the config has no media realm')
     const workers = o.workers ?? 1
     const priority = o.workerPriority ?? 0
-    const native = workers > 0 ? NativeRelayBackend.create(workers, undefined, priority) : null
+    const native =
+      workers > 0 ? NativeRelayBackend.create(workers, undefined, priority, o.workerSpillPps) : null
     if (native && priority > 0 && !native.realtime)
       o.logger.warn(
         { workerPriority: priority },
@@ -157,7 +164,7 @@ export class MediaPod {
       logger: o.logger,
       ...(o.ngSecret !== undefined ? { secret: o.ngSecret } : {}),
     })
-    registerMediaMetrics(o.registry, realms, handler, () => ng.counters)
+    registerMediaMetrics(o.registry, realms, handler, () => ng.counters, native)
     const http = await startObservabilityServer({
       port: o.httpPort,
       registry: o.registry,

@@ -1,5 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client'
 import type { NgServerCounters } from '../../lib/media/control/ng-server-transport.ts'
+import type { NativeWorkerStats } from '../native/native-relay.ts'
 import type { MediaNgHandler, RealmRuntime } from './ng-handler.ts'
 import type { EndpointStats } from './relay/relay.ts'
 
@@ -26,6 +27,7 @@ export function registerMediaMetrics(
   realms: ReadonlyMap<string, RealmRuntime>,
   handler: MediaNgHandler,
   ng: () => NgServerCounters | undefined,
+  workers?: { stats(): NativeWorkerStats[]; readonly activeWorkers: number } | null,
 ): void {
   /**
    * Realms are read at scrape time: `realms` is the pod's live map, which a later config generation
@@ -124,6 +126,7 @@ export function registerMediaMetrics(
       for (const r of realmNames(live)) this.inc({ realm: r, kind: 'srtp' }, total(r, live, 'authFailures'))
     },
   })
+  if (workers) registerWorkerMetrics(registry, workers)
   for (const [name, key, help] of [
     ['sbc_media_ng_requests_total', 'requests', 'NG requests executed'],
     ['sbc_media_ng_retransmissions_total', 'retransmissions', 'NG requests answered from the cookie cache'],
@@ -139,4 +142,62 @@ export function registerMediaMetrics(
       },
     })
   }
+}
+
+/**
+ * The native relay's packet threads: what each carried and spent, the legs it owns, and how many take
+ * new calls (the load-following placement, docs/media-pod.md "Workers"). Read at scrape time.
+ */
+function registerWorkerMetrics(
+  registry: Registry,
+  workers: { stats(): NativeWorkerStats[]; readonly activeWorkers: number },
+): void {
+  const per = (
+    name: string,
+    help: string,
+    value: (w: NativeWorkerStats) => number,
+    kind: 'gauge' | 'counter',
+  ) => {
+    const Ctor = kind === 'gauge' ? Gauge : Counter
+    new Ctor({
+      name,
+      help,
+      labelNames: ['worker'],
+      registers: [registry],
+      collect(this: Gauge | Counter) {
+        this.reset()
+        for (const [i, w] of workers.stats().entries()) {
+          if (this instanceof Gauge) this.set({ worker: String(i) }, value(w))
+          else this.inc({ worker: String(i) }, value(w))
+        }
+      },
+    })
+  }
+  per(
+    'sbc_media_worker_packets_total',
+    'Datagrams received by each native relay thread',
+    (w) => w.packets,
+    'counter',
+  )
+  per(
+    'sbc_media_worker_wakeups_total',
+    'Wake-ups of each native relay thread that found datagrams (packets per wake-up is its batching)',
+    (w) => w.wakeups,
+    'counter',
+  )
+  per(
+    'sbc_media_worker_cpu_seconds_total',
+    'CPU time of each native relay thread',
+    (w) => w.cpuNs / 1e9,
+    'counter',
+  )
+  per('sbc_media_worker_legs', 'Relay legs (sockets) each native relay thread owns', (w) => w.legs, 'gauge')
+  new Gauge({
+    name: 'sbc_media_workers_active',
+    help: 'Native relay threads taking new calls (as many as the measured packet rate needs)',
+    registers: [registry],
+    collect() {
+      this.set(workers.activeWorkers)
+    },
+  })
 }

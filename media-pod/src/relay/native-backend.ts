@@ -1,7 +1,8 @@
+import { WorkerBalancer } from '../../../lib/media/relay/worker-balancer.ts'
 import { srtpSuite } from '../../../lib/media/srtp/suites.ts'
 import type { IceCredentials } from '../../../lib/media/stun/ice-lite.ts'
 import { Latch, loadMediaAddon, type MediaAddon } from '../../native/media-addon.ts'
-import { NativeRelay, nativePt, type RelayLeg } from '../../native/native-relay.ts'
+import { NativeRelay, type NativeWorkerStats, nativePt, type RelayLeg } from '../../native/native-relay.ts'
 import { MediaPodError, MediaPodErrorCode, PortInUseError } from '../errors.ts'
 import type {
   EndpointConfig,
@@ -13,10 +14,19 @@ import type {
   SrtpKeying,
 } from './relay.ts'
 
+/** Packets per second a worker carries before calls spill onto the next (docs/media-pod.md, "Workers"). */
+export const DEFAULT_SPILL_PPS = 15_000
+/** How often the load-following placement measures the workers and moves pairs. */
+const BALANCE_MS = 500
+/** Placements kept while a pair's second endpoint is opened (a bound: failed opens leave theirs). */
+const MAX_PLACING = 1024
+
 /**
- * The fast path: endpoints on the native relay workers (media-pod/native, ADR 0040). One worker
- * thread per `workers`; both endpoints of a call go to the same worker (`EndpointSpec.affinity`), so a
- * packet never crosses threads.
+ * The fast path: endpoints on the native relay (media-pod/native, ADR 0040) and its worker threads.
+ * Both endpoints of a media section go to the same worker, so a packet never crosses threads; which
+ * worker follows the load ({@link WorkerBalancer}): as few workers as carry the measured packet rate at
+ * `spillPps` each take new calls, and pairs move between workers as the load changes (`spillPps` 0:
+ * every worker takes calls in turn and nothing moves).
  *
  * @remarks
  * The worker latches "once" only when it has no peer; to send to the SDP address *and* learn the real
@@ -32,59 +42,108 @@ import type {
  */
 export class NativeRelayBackend implements RelayBackend {
   readonly name = 'native' as const
-  private readonly relays: NativeRelay[]
+  private readonly relay: NativeRelay
   /** Every worker runs with the real-time priority asked for. */
   readonly realtime: boolean
+  private readonly balancer: WorkerBalancer | null
+  private readonly timer: NodeJS.Timeout | null
+  /** Worker chosen for a section whose second endpoint is not opened yet, by affinity. */
+  private readonly placing = new Map<number, number>()
+  /** Round-robin position when nothing balances (spillPps 0, or one worker). */
+  private turn = 0
 
-  private constructor(relays: NativeRelay[], realtime: boolean) {
-    this.relays = relays
+  private constructor(relay: NativeRelay, realtime: boolean, spillPps: number) {
+    this.relay = relay
     this.realtime = realtime
+    this.balancer = relay.workers > 1 && spillPps > 0 ? new WorkerBalancer(relay.workers, { spillPps }) : null
+    this.timer = this.balancer ? setInterval(() => this.rebalance(), BALANCE_MS) : null
+    this.timer?.unref()
   }
 
   /**
-   * Starts `workers` native relays, or returns null when the addon is not built. `rtPriority` > 0 asks
-   * for SCHED_FIFO workers of that priority (NativeRelay.start); `realtime` then tells whether they got it.
+   * Starts a native relay with `workers` threads, or returns null when the addon is not built.
+   * `rtPriority` > 0 asks for SCHED_FIFO workers of that priority (NativeRelay.start); `realtime` then
+   * tells whether they got it. `spillPps`: see the class.
    */
   static create(
     workers = 1,
     addon: MediaAddon | null = loadMediaAddon(),
     rtPriority = 0,
+    spillPps = DEFAULT_SPILL_PPS,
   ): NativeRelayBackend | null {
     if (!addon) return null
-    const relays: NativeRelay[] = []
-    let realtime = rtPriority > 0
-    for (let i = 0; i < Math.max(1, workers); i++) {
-      const r = new NativeRelay(addon)
-      realtime = r.start(0, rtPriority) && realtime
-      relays.push(r)
-    }
-    return new NativeRelayBackend(relays, realtime)
+    const relay = new NativeRelay(addon, Math.max(1, workers))
+    const realtime = relay.start(0, rtPriority) && rtPriority > 0
+    return new NativeRelayBackend(relay, realtime, spillPps)
+  }
+
+  /** Worker threads. */
+  get workers(): number {
+    return this.relay.workers
+  }
+
+  /** Per worker: what it carried and spent so far, and the legs it owns. */
+  stats(): NativeWorkerStats[] {
+    return this.relay.workerStats()
+  }
+
+  /** Workers taking new calls now (all of them without load-following placement). */
+  get activeWorkers(): number {
+    return this.balancer?.active ?? this.relay.workers
   }
 
   async open(spec: EndpointSpec): Promise<RelayEndpoint> {
-    const relay = this.relays[(spec.affinity ?? 0) % this.relays.length] as NativeRelay
-    const rtp = bind(relay, spec.bindAddress, spec.rtpPort)
+    const worker = this.workerFor(spec.affinity)
+    const rtp = bind(this.relay, spec.bindAddress, spec.rtpPort, worker)
     let rtcp: RelayLeg | undefined
     if (spec.rtcpPort !== undefined) {
       try {
-        rtcp = bind(relay, spec.bindAddress, spec.rtcpPort)
+        rtcp = bind(this.relay, spec.bindAddress, spec.rtcpPort, worker)
       } catch (e) {
-        relay.close(rtp)
+        this.relay.close(rtp)
         throw e
       }
     }
-    return new NativeEndpoint(relay, rtp.leg, rtcp?.leg, spec)
+    return new NativeEndpoint(this.relay, rtp.leg, rtcp?.leg, spec)
   }
 
   pair(a: RelayEndpoint, b: RelayEndpoint): void {
     if (!(a instanceof NativeEndpoint) || !(b instanceof NativeEndpoint) || a.relay !== b.relay)
       throw new MediaPodError(MediaPodErrorCode.internal, 'native endpoints of a call must share a relay')
+    this.placing.delete(a.affinity)
     a.relay.connect(a.rtp, b.rtp)
     a.relay.connect(b.rtp, a.rtp)
     if (a.rtcp !== undefined && b.rtcp !== undefined) {
       a.relay.connect(a.rtcp, b.rtcp)
       a.relay.connect(b.rtcp, a.rtcp)
     }
+  }
+
+  /**
+   * The worker of a new endpoint: the one its section's first endpoint got (the two are opened one
+   * after the other, maybe with other calls' opens in between), else a new placement.
+   */
+  private workerFor(affinity: number | undefined): number {
+    const key = affinity ?? -1
+    const placed = this.placing.get(key)
+    if (placed !== undefined) return placed
+    const w = this.balancer
+      ? this.balancer.place(performance.now())
+      : (affinity ?? this.turn++) % this.relay.workers
+    if (this.placing.size >= MAX_PLACING) this.placing.delete(this.placing.keys().next().value as number)
+    this.placing.set(key, w)
+    return w
+  }
+
+  /** Measures the workers and moves pairs where the balancer says (every BALANCE_MS). */
+  private rebalance(): void {
+    if (!this.balancer) return
+    const stats = this.relay.workerStats()
+    const moves = this.balancer.sample(
+      performance.now(),
+      stats.map((s) => s.packets),
+    )
+    for (const m of moves) this.relay.move(m.from, m.to, m.pairs, m.activeOnly)
   }
 
   supports(a: EndpointConfig, b: EndpointConfig): boolean {
@@ -100,7 +159,8 @@ export class NativeRelayBackend implements RelayBackend {
   }
 
   async close(): Promise<void> {
-    for (const r of this.relays) r.stop()
+    if (this.timer) clearInterval(this.timer)
+    this.relay.stop()
   }
 }
 
@@ -112,9 +172,9 @@ const ptMapOk = (m: ReadonlyMap<number, number>): boolean =>
 const sameMap = (a: ReadonlyMap<number, number> | null, b: ReadonlyMap<number, number>): boolean =>
   a === b || ((a?.size ?? 0) === b.size && (a === null || [...a].every(([from, to]) => b.get(from) === to)))
 
-function bind(relay: NativeRelay, address: string, port: number): RelayLeg {
+function bind(relay: NativeRelay, address: string, port: number, worker: number): RelayLeg {
   try {
-    return relay.bind(address, port)
+    return relay.bind(address, port, worker)
   } catch (e) {
     if ((e as { code?: string }).code === MediaPodErrorCode.portInUse)
       throw new PortInUseError(address, port, { cause: e })
@@ -175,6 +235,8 @@ class NativeEndpoint implements RelayEndpoint {
   readonly rtcp: number | undefined
   readonly rtpPort: number
   readonly rtcpPort: number | undefined
+  /** The section's affinity (-1 none): which placement the endpoint took. */
+  readonly affinity: number
   /** CONFIGURED, LOCK_*, CLOSED and the latch mode (LATCH_SHIFT). */
   private flags = 1 << LATCH_SHIFT
   private clockRate = 0
@@ -191,6 +253,7 @@ class NativeEndpoint implements RelayEndpoint {
     this.rtcp = rtcp
     this.rtpPort = spec.rtpPort
     this.rtcpPort = spec.rtcpPort
+    this.affinity = spec.affinity ?? -1
   }
 
   /** The latch mode last configured. */
