@@ -19,7 +19,7 @@
  *
  * Bounded: each run sends rate × SECONDS packets (≤ 200,000); every process started here is stopped
  * by its PID. Usage:
- *   node bench/media-relay.bench.ts [seconds=5] [rounds=3] [rates=10000,20000] [idle-sessions=1000, 0 = skip] [relays=ncores,rtpengine,ts | native,native4,nslice,nrt,rtprt]
+ *   node bench/media-relay.bench.ts [seconds=5] [rounds=3] [rates=10000,20000] [idle-sessions=1000, 0 = skip] [relays=ncores,rtpengine,ts | native,native4,nslice,nrt,rtprt,nspread,rtpppt]
  * Environment: MEDIA_BENCH_PORT_BASE (default 10000): first port of the relays' ranges (7,000 each);
  * MEDIA_BENCH_PT_MAP=1: every call negotiates telephone-event on different types (a payload type map);
  * MEDIA_BENCH_MODES=RTP→RTP,SRTP→SRTP: only these cases; MEDIA_BENCH_SINK_POLL_US=N: the sink thread
@@ -41,13 +41,28 @@ import { freePort } from '../test/harness/free-port.ts'
 // `ncores`: the native relay with one worker per core, what `kube-sbc media` runs by default: the
 // summary reports it as kube-sbc's figure.
 // `nrt`: ncores with `--worker-priority 10` (SCHED_FIFO workers; the bench runs as root).
+// `nspread`: ncores with `--worker-spill-pps 0`: every worker takes calls in turn and nothing moves
+// (the default until session 7's load-following placement).
+// `rtpppt`: rtpengine with `--poller-per-thread` (one epoll set per thread, as our workers have,
+// instead of one shared by all its threads).
 // `nslice`: the native relay (1 worker) with KSBC_RELAY_SLICE_US=100 (media-pod/native/README.md).
 // `native4`: the native relay with 4 worker threads, as many packet threads as rtpengine runs here
 // (4 "poller" threads): under CPU contention the scheduler shares CPU per thread, so the tail latency
 // of a 1-thread relay against a 4-thread one compares thread counts, not relays. Not in the default set.
 // `rtprt`: rtpengine with `--scheduling=fifo --priority=10`, its own real-time option: the like-for-like
 // anchor for `nrt` (ratios in the summary stay against plain `rtpengine`).
-const RELAYS = ['native', 'rtpengine', 'ts', 'native4', 'nslice', 'ncores', 'nrt', 'rtprt'] as const
+const RELAYS = [
+  'native',
+  'rtpengine',
+  'ts',
+  'native4',
+  'nslice',
+  'ncores',
+  'nrt',
+  'rtprt',
+  'nspread',
+  'rtpppt',
+] as const
 type RelayName = (typeof RELAYS)[number]
 const MODES = ['RTP→RTP', 'RTP→SRTP', 'SRTP→SRTP'] as const
 type Mode = (typeof MODES)[number]
@@ -79,7 +94,7 @@ async function startRelay(name: RelayName, base: number): Promise<Relay> {
   const ngPort = await freePort()
   let proc: ChildProcess
   let cleanup = () => {}
-  if (name === 'rtpengine' || name === 'rtprt') {
+  if (name === 'rtpengine' || name === 'rtprt' || name === 'rtpppt') {
     proc = spawn(
       '/usr/bin/rtpengine',
       [
@@ -98,6 +113,7 @@ async function startRelay(name: RelayName, base: number): Promise<Relay> {
         '-M',
         String(base + PORT_SPAN - 1),
         ...(name === 'rtprt' ? ['--scheduling=fifo', '--priority=10'] : []),
+        ...(name === 'rtpppt' ? ['--poller-per-thread'] : []),
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     )
@@ -144,7 +160,7 @@ async function startRelay(name: RelayName, base: number): Promise<Relay> {
           ? '0'
           : name === 'native4'
             ? '4'
-            : name === 'ncores' || name === 'nrt'
+            : name === 'ncores' || name === 'nrt' || name === 'nspread'
               ? String(availableParallelism())
               : '1',
         '--port-quarantine-ms',
@@ -156,6 +172,7 @@ async function startRelay(name: RelayName, base: number): Promise<Relay> {
         '--log-level',
         'warn',
         ...(name === 'nrt' ? ['--worker-priority', '10'] : []),
+        ...(name === 'nspread' ? ['--worker-spill-pps', '0'] : []),
       ],
       {
         stdio: ['ignore', 'ignore', 'pipe'],
