@@ -40,6 +40,40 @@ describe('WorkerBalancer (load-following placement of calls on relay workers)', 
     assert.equal(b.active, 2)
   })
 
+  it('does not swing pairs back and forth when a pair carries more than it assumes', () => {
+    // Pairs of 200 packets/s (RTP both ways every 10 ms) against the assumed 75: moving "the excess"
+    // overshoots. A model of the relay applies each move to whole pairs, as relayMove does.
+    const b = new WorkerBalancer(2, { spillPps: 1000, graceMs: 0 })
+    const pairs = [8, 0]
+    const total = [0, 0]
+    const moves: string[] = []
+    for (let t = 0; t <= 10_000; t += 500) {
+      for (const m of b.sample(t, total)) {
+        const n = Math.min(m.pairs, pairs[m.from] as number)
+        pairs[m.from] = (pairs[m.from] as number) - n
+        pairs[m.to] = (pairs[m.to] as number) + n
+        moves.push(`${t}: ${n} ${m.from}->${m.to}`)
+      }
+      for (const w of [0, 1]) total[w] = (total[w] as number) + (pairs[w] as number) * 200 * 0.5
+    }
+    // Before: all 8 pairs from worker 0 to 1 and back every 500 ms, 20 moves.
+    assert.ok(moves.length <= 3, `moves: ${moves.join(', ')}`)
+    assert.ok((pairs[0] as number) > 0 && (pairs[1] as number) > 0, `pairs per worker: ${pairs}`)
+  })
+
+  it('hands back calls without media too: a worker beyond the load holds no calls', () => {
+    const b = new WorkerBalancer(2, { spillPps: 1000, callPps: 100, graceMs: 500 })
+    for (let i = 0; i < 11; i++) b.place(0)
+    assert.equal(b.active, 2)
+    b.sample(0, [0, 0], [40, 4])
+    // 300 packets/s, all on worker 0: one worker. Worker 1's call is on hold (no packets), still 4 legs.
+    assert.deepEqual(b.sample(1000, [300, 0], [40, 4]), [
+      { from: 1, to: 0, pairs: Number.MAX_SAFE_INTEGER, activeOnly: false },
+    ])
+    // Once it holds nothing, nothing more moves.
+    assert.deepEqual(b.sample(2000, [600, 0], [44, 0]), [])
+  })
+
   it('refuses a configuration it cannot work with', () => {
     assert.throws(() => new WorkerBalancer(0, { spillPps: 1000 }), RangeError)
     assert.throws(() => new WorkerBalancer(2, { spillPps: 0 }), RangeError)

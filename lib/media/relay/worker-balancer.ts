@@ -50,6 +50,12 @@ export class WorkerBalancer {
   #lastAt = 0
   /** Per worker, when each call placed in the last `graceMs` was placed. */
   #recent: number[][]
+  /**
+   * The last evening-out move and how many pairs it moved ({@link WorkerBalancer.applied}), until the
+   * workers are even: a move back the other way is taken as an overshoot (the pairs carried more than
+   * `pairPps`) and moves at most half as many, so the pairs cannot swing back and forth every sample.
+   */
+  #lastEven: { from: number; to: number; pairs: number } | null = null
 
   constructor(workers: number, options: WorkerBalancerOptions) {
     if (!Number.isInteger(workers) || workers < 1) throw new RangeError('workers must be a positive integer')
@@ -82,11 +88,13 @@ export class WorkerBalancer {
   }
 
   /**
-   * A measurement at `nowMs`: cumulative datagrams received per worker. Returns the moves that fit the
-   * load: first every worker beyond the active set hands its pairs over, then the busiest active worker
-   * gives pairs to the least loaded when it is a quarter above their average.
+   * A measurement at `nowMs`: cumulative datagrams received per worker and, when known, the legs each
+   * owns now. Returns the moves that fit the load: first every worker beyond the active set hands its
+   * pairs over (also pairs without media: calls on hold would otherwise stay on a thread that takes no
+   * calls for as long as they are silent), then the busiest active worker gives pairs to the least
+   * loaded when it is a quarter above their average.
    */
-  sample(nowMs: number, packets: readonly number[]): WorkerMove[] {
+  sample(nowMs: number, packets: readonly number[], legs?: readonly number[]): WorkerMove[] {
     const last = this.#lastPackets
     const dt = (nowMs - this.#lastAt) / 1000
     this.#lastPackets = [...packets]
@@ -102,12 +110,10 @@ export class WorkerBalancer {
     const moves: WorkerMove[] = []
     // Hand back everything beyond the active set: each to the least loaded active worker.
     for (let i = this.#active; i < this.workers; i++) {
-      if (
-        (load[i] as number) === 0 &&
-        (this.#recent[i]?.length ?? 0) === 0 &&
-        (this.#rates[i] as number) === 0
-      )
-        continue
+      const idle =
+        (load[i] as number) === 0 && (this.#recent[i]?.length ?? 0) === 0 && (this.#rates[i] as number) === 0
+      // Without leg counts, a worker with no load and no recent placement is taken to hold nothing.
+      if (legs ? (legs[i] ?? 0) === 0 && idle : idle) continue
       const to = this.#leastLoaded(load)
       moves.push({ from: i, to, pairs: Number.MAX_SAFE_INTEGER, activeOnly: false })
       load[to] = (load[to] as number) + (load[i] as number)
@@ -124,11 +130,26 @@ export class WorkerBalancer {
       const lo = this.#leastLoaded(load)
       const excess = (load[hi] as number) - avg
       if (hi !== lo && excess > avg / 4) {
-        const pairs = Math.max(1, Math.round(excess / this.#pairPps))
-        moves.push({ from: hi, to: lo, pairs, activeOnly: true })
-      }
+        let pairs = Math.max(1, Math.round(excess / this.#pairPps))
+        const last = this.#lastEven
+        // Back the way the last move went: it overshot, so at most half as many (none after one).
+        if (last && last.from === lo && last.to === hi) pairs = Math.min(pairs, Math.floor(last.pairs / 2))
+        if (pairs > 0) {
+          moves.push({ from: hi, to: lo, pairs, activeOnly: true })
+          this.#lastEven = { from: hi, to: lo, pairs }
+        }
+      } else this.#lastEven = null
     }
     return moves
+  }
+
+  /**
+   * What a move from {@link WorkerBalancer.sample} did: `moved` pairs (the relay moves fewer than asked
+   * when fewer carry media). Lets a move back be bounded by what actually went.
+   */
+  applied(move: WorkerMove, moved: number): void {
+    const last = this.#lastEven
+    if (move.activeOnly && last && last.from === move.from && last.to === move.to) last.pairs = moved
   }
 
   /** A worker's load: its measured rate plus the calls placed on it within the grace period. */

@@ -142,8 +142,9 @@ export class NativeRelayBackend implements RelayBackend {
     const moves = this.balancer.sample(
       performance.now(),
       stats.map((s) => s.packets),
+      stats.map((s) => s.legs),
     )
-    for (const m of moves) this.relay.move(m.from, m.to, m.pairs, m.activeOnly)
+    for (const m of moves) this.balancer.applied(m, this.relay.move(m.from, m.to, m.pairs, m.activeOnly))
   }
 
   supports(a: EndpointConfig, b: EndpointConfig): boolean {
