@@ -6,7 +6,7 @@ import { generateSdesKey } from '../../lib/media/srtp/sdes.ts'
 import type { SrtpSuiteName } from '../../lib/media/srtp/suites.ts'
 import { buildMediaAddon } from './build.ts'
 import { Latch, loadMediaAddon, type MediaAddon } from './media-addon.ts'
-import { NativeRelay } from './native-relay.ts'
+import { NativeRelay, type RelayLeg } from './native-relay.ts'
 import { rtp } from './test-packets.ts'
 
 /* A relay with several packet threads: legs bound on a worker stay there, pairs move between workers
@@ -134,6 +134,46 @@ describe('native relay with several workers', function () {
     } finally {
       relay.stop()
       for (const l of legs) relay.close(l)
+    }
+  })
+
+  it('moves a chain of legs whole: a leg whose target sends on to a third leg keeps relaying', async () => {
+    // a -> b -> c: what arrives on a leaves through b, what arrives on b leaves through c (b does not
+    // send back to a). relayConnect allows it; a move must not leave b -> c across two workers.
+    const relay = new NativeRelay(addon, 2)
+    const [a, b, c] = [0, 1, 2].map(() => relay.bind('127.0.0.1', 0, 0)) as [RelayLeg, RelayLeg, RelayLeg]
+    relay.connect(a, b)
+    relay.connect(b, c)
+    const [peerB, peerC, src] = [await udp(), await udp(), await udp()]
+    relay.setPeer(b, { address: '127.0.0.1', port: peerB.address().port }, Latch.off)
+    relay.setPeer(c, { address: '127.0.0.1', port: peerC.address().port }, Latch.off)
+    relay.start()
+    try {
+      src.send(rtp(1, 1), b.port, '127.0.0.1')
+      assert.deepEqual(await next(peerC), rtp(1, 1))
+      assert.equal(relay.move(0, 1, 1), 1, 'one connected group')
+      assert.deepEqual(
+        relay.workerStats().map((x) => x.legs),
+        [0, 3],
+        'all three legs on worker 1',
+      )
+      src.send(rtp(2, 1), b.port, '127.0.0.1')
+      assert.deepEqual(await next(peerC), rtp(2, 1), 'b -> c still relays')
+      src.send(rtp(3, 1), a.port, '127.0.0.1')
+      assert.deepEqual(await next(peerB), rtp(3, 1), 'a -> b still relays')
+      // Back with activeOnly, a gone: b -> c is still one group, active through b.
+      relay.close(a)
+      assert.equal(relay.move(1, 0, 1, true), 1, 'b carried media in the last second')
+      assert.deepEqual(
+        relay.workerStats().map((x) => x.legs),
+        [2, 0],
+      )
+      src.send(rtp(4, 1), b.port, '127.0.0.1')
+      assert.deepEqual(await next(peerC), rtp(4, 1))
+    } finally {
+      relay.stop()
+      relay.close(b)
+      relay.close(c)
     }
   })
 

@@ -933,20 +933,46 @@ static void move_leg(relay *r, int li, int to) {
   L->owner = (uint8_t)to;
 }
 
-/* Whether the component of leg `li` (it and its partners) received media in the last second. */
+/* The legs connected with leg `li` on worker `from`: a leg sends to one leg and receives from one, so
+ * they form a chain or a ring, walked forward along `target` and back along `source` (each walk at most
+ * nlegs steps). A call's legs are connected in mutual pairs, but relayConnect allows any chain
+ * (a -> b -> c), and all of it must move together: a link left across two workers drops every packet
+ * (drain's owner check). Calls `visit` for each leg but `li`, stopping when it returns nonzero. */
+static int each_connected(relay *r, int li, int from, int (*visit)(relay *, int, void *), void *arg) {
+  for (int dir = 0; dir < 2; dir++) {
+    int k = dir == 0 ? r->legs[li].target : r->legs[li].source;
+    for (int n = 0; k >= 0 && k != li && n < r->nlegs; n++) {
+      leg *K = &r->legs[k];
+      if (K->fd < 0 || K->owner != from) break;
+      if (visit(r, k, arg)) return 1;
+      k = dir == 0 ? K->target : K->source;
+    }
+  }
+  return 0;
+}
+
+static int visit_active(relay *r, int k, void *arg) {
+  return r->legs[k].last_rx_ms + 1000 >= *(uint64_t *)arg;
+}
+
+static int visit_move(relay *r, int k, void *arg) {
+  move_leg(r, k, *(int *)arg);
+  return 0;
+}
+
+/* Whether leg `li` or a leg connected with it received media in the last second. Its worker's lock
+ * covers them all: connected legs share one owner. */
 static int recently_active(relay *r, int li, uint64_t now) {
   leg *L = &r->legs[li];
-  int ids[3] = {li, L->target, L->source};
   pthread_mutex_lock(leg_lock(r, L));
-  int active = 0;
-  for (int k = 0; k < 3 && !active; k++)
-    if (ids[k] >= 0 && r->legs[ids[k]].fd >= 0 && r->legs[ids[k]].last_rx_ms + 1000 >= now) active = 1;
+  int active = L->last_rx_ms + 1000 >= now || each_connected(r, li, L->owner, visit_active, &now);
   pthread_mutex_unlock(leg_lock(r, L));
   return active;
 }
 
 /* relayMove(relay, from, to, max, activeOnly = false) -> moved: moves up to `max` connected pairs (a
- * leg with the leg it sends to and the one it receives from; an unconnected leg alone) from worker
+ * leg with every leg connected with it, each_connected: a call's pair, a longer chain whole; an
+ * unconnected leg alone) from worker
  * `from` to worker `to`; with `activeOnly`, only pairs that received media in the last second (what
  * moves load, not idle calls). What the load-following placement asks for. Counters, SRTP state and
  * peers move with the legs (the slots stay: JS keeps its leg numbers). Datagrams queued on a socket
@@ -974,12 +1000,10 @@ static napi_value move_pairs(napi_env env, napi_callback_info info) {
     if (L->fd < 0 || L->owner != from) continue;
     if (active_only && !recently_active(r, li, now)) continue;
     lock_all(r);
-    int partner[2] = {L->target, L->source};
-    move_leg(r, li, (int)to);
-    for (int k = 0; k < 2; k++) {
-      int pi = partner[k];
-      if (pi >= 0 && r->legs[pi].fd >= 0 && r->legs[pi].owner == from) move_leg(r, pi, (int)to);
-    }
+    int dest = (int)to;
+    /* The connected legs first, while `li` is still on `from` (the walk stops at legs already moved). */
+    each_connected(r, li, (int)from, visit_move, &dest);
+    move_leg(r, li, dest);
     unlock_all(r);
     moved++;
   }
