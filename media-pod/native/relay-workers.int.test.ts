@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import { createSocket, type Socket } from 'node:dgram'
 import { once } from 'node:events'
 import { SrtpContext } from '../../lib/media/srtp/context.ts'
 import { generateSdesKey } from '../../lib/media/srtp/sdes.ts'
 import type { SrtpSuiteName } from '../../lib/media/srtp/suites.ts'
 import { buildMediaAddon } from './build.ts'
-import { Latch, loadMediaAddon, type MediaAddon } from './media-addon.ts'
+import { Latch, loadMediaAddon, MEDIA_ADDON_PATH, type MediaAddon } from './media-addon.ts'
 import { NativeRelay, type RelayLeg } from './native-relay.ts'
 import { rtp } from './test-packets.ts'
 
@@ -175,6 +176,35 @@ describe('native relay with several workers', function () {
       relay.close(b)
       relay.close(c)
     }
+  })
+
+  it('refuses to create a relay when a worker cannot get its epoll set and eventfd', () => {
+    // A child process with at most 64 descriptors uses them all, then frees 3: worker 0's epoll set and
+    // eventfd and worker 1's epoll set fit, worker 1's eventfd does not (EMFILE).
+    const child = `
+      const fs = require('node:fs')
+      const addon = require(process.argv[1])
+      process.stdout
+      const held = []
+      for (let i = 0; i < 100; i++) {
+        try { held.push(fs.openSync('/dev/null', 'r')) } catch { break }
+      }
+      for (const fd of held.splice(0, 3)) fs.closeSync(fd)
+      let out
+      try { addon.relayCreate(2); out = 'created' } catch (e) { out = 'refused: ' + e.message }
+      for (const fd of held) fs.closeSync(fd)
+      process.stdout.write(out)`
+    const r = spawnSync(
+      'sh',
+      ['-c', 'ulimit -n 64 && exec "$0" -e "$1" "$2"', process.execPath, child, MEDIA_ADDON_PATH],
+      {
+        encoding: 'utf8',
+      },
+    )
+    assert.equal(r.status, 0, r.stderr)
+    // Before: 'created', a relay whose worker 1 had no eventfd (and, one descriptor fewer, no epoll set:
+    // legs bound on it were never read).
+    assert.match(r.stdout, /^refused: cannot create the relay/)
   })
 
   it('refuses what would split a pair or name a worker it does not have', () => {

@@ -511,19 +511,26 @@ static napi_value create(napi_env env, napi_callback_info info) {
   for (uint32_t i = 0; i < n; i++) {
     worker *w = calloc(1, sizeof *w);
     if (!w) break;
-    pthread_mutex_init(&w->lock, NULL);
     w->r = r;
     w->index = (int)i;
     w->epfd = epoll_create1(EPOLL_CLOEXEC);
     w->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     struct epoll_event ev = {.events = EPOLLIN, .data.u32 = UINT32_MAX};
-    epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &ev);
+    /* Out of descriptors (EMFILE) is an error here: a worker without its epoll set or eventfd would
+     * take legs and never read them, or never see relayStop. */
+    if (w->epfd < 0 || w->evfd < 0 || epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &ev) != 0) {
+      if (w->epfd >= 0) close(w->epfd);
+      if (w->evfd >= 0) close(w->evfd);
+      free(w);
+      break;
+    }
+    pthread_mutex_init(&w->lock, NULL);
     r->w[r->nworkers++] = w;
   }
   napi_value ext;
   if (r->nworkers < (int)n || napi_create_external(env, r, finalize, NULL, &ext) != napi_ok) {
     finalize(env, r, NULL);
-    KSBC_THROW(env, "cannot create the relay (out of memory)");
+    KSBC_THROW(env, "cannot create the relay (out of memory or file descriptors)");
   }
   return ext;
 }
