@@ -30,7 +30,7 @@
 #define BATCH 32
 #define SLOT 2048 /* > 1500-octet MTU + SRTP_MAX_TRAILER_LEN */
 /* The leg table grows by doubling from LEGS_INITIAL (memory follows the calls actually held) up to
- * MAX_LEGS: 4 legs per call (RTP + RTCP per party), so 262,144 calls per worker. */
+ * MAX_LEGS: 4 legs per call (RTP + RTCP per party), so 262,144 calls per relay (all its workers). */
 #define LEGS_INITIAL 256
 #define MAX_LEGS (1 << 20)
 /* Packet threads per relay (leg.owner is an octet). */
@@ -145,7 +145,7 @@ typedef struct leg {
   uint32_t ice_checks, ice_failures; /* answered with success / failed (400, 401, malformed) */
   rtp_stats rs;              /* owned by: worker; RFC 3550 A.1/A.8 of the RTP (not RTCP) received */
 } leg;
-_Static_assert(sizeof(leg) == 208, "leg struct grew: it is per leg, up to 2^20 per worker");
+_Static_assert(sizeof(leg) == 208, "leg struct grew: it is per leg, up to 2^20 per relay");
 
 typedef struct relay relay;
 
