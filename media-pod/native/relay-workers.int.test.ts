@@ -207,6 +207,36 @@ describe('native relay with several workers', function () {
     assert.match(r.stdout, /^refused: cannot create the relay/)
   })
 
+  it('takes a flooded socket in rounds, so the other sockets of its worker are not held up', async () => {
+    const relay = new NativeRelay(addon, 1)
+    const [a1, b1, a2, b2] = [0, 1, 2, 3].map(() => relay.bind('127.0.0.1'))
+    relay.connect(a1 as RelayLeg, b1 as RelayLeg)
+    relay.connect(a2 as RelayLeg, b2 as RelayLeg)
+    const sink = await udp()
+    const got: number[] = []
+    sink.on('message', (m: Buffer) => got.push(m.readUInt32BE(8)))
+    for (const l of [b1, b2])
+      relay.setPeer(l as RelayLeg, { address: '127.0.0.1', port: sink.address().port }, Latch.off)
+    const src = await udp()
+    const small = (seq: number, ssrc: number) => rtp(seq, ssrc).subarray(0, 16) // small: the sink's buffer holds all
+    const sent = (b: Buffer, port: number) =>
+      new Promise<void>((ok, fail) => src.send(b, port, '127.0.0.1', (e) => (e ? fail(e) : ok())))
+    // 200 datagrams wait on a1, then one on a2, before the worker runs.
+    for (let i = 0; i < 200; i++) await sent(small(i, 1), (a1 as RelayLeg).port)
+    await sent(small(0, 2), (a2 as RelayLeg).port)
+    relay.start()
+    try {
+      const end = Date.now() + 5000
+      while (got.length < 201 && Date.now() < end) await new Promise((r) => setTimeout(r, 20))
+      assert.equal(got.length, 201)
+      // a1 first (it became readable first), 4 batches of 32 at the most, then a2's datagram.
+      assert.equal(got.indexOf(2), 128)
+    } finally {
+      relay.stop()
+      for (const l of [a1, b1, a2, b2]) relay.close(l as RelayLeg)
+    }
+  })
+
   it('refuses what would split a pair or name a worker it does not have', () => {
     const relay = new NativeRelay(addon, 2)
     const a = relay.bind('127.0.0.1', 0, 0)

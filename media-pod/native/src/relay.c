@@ -28,6 +28,10 @@
 #include <unistd.h>
 
 #define BATCH 32
+/* Batches one drain takes from a socket before the worker moves on: a flooded socket waits for the next
+ * epoll round (level-triggered, it is reported again), so the other sockets of its worker get their
+ * turn and the worker's lock is released in between (control calls, moves). */
+#define DRAIN_BATCHES 4
 #define SLOT 2048 /* > 1500-octet MTU + SRTP_MAX_TRAILER_LEN */
 /* The leg table grows by doubling from LEGS_INITIAL (memory follows the calls actually held) up to
  * MAX_LEGS: 4 legs per call (RTP + RTCP per party), so 262,144 calls per relay (all its workers). */
@@ -236,7 +240,7 @@ static void answer_stun(leg *L, const unsigned char *p, int len, const ksbc_sock
 static void drain(worker *w, int li) {
   relay *r = w->r;
   leg *L = &r->legs[li];
-  for (;;) {
+  for (int batches = 1;; batches++) {
     for (int i = 0; i < BATCH; i++) {
       w->rxiov[i].iov_base = w->slots[i];
       w->rxiov[i].iov_len = SLOT - SRTP_MAX_TRAILER_LEN;
@@ -325,7 +329,7 @@ static void drain(worker *w, int li) {
       T->pkts_out += m;
       sent += m;
     }
-    if (n < BATCH) return;
+    if (n < BATCH || batches == DRAIN_BATCHES) return;
   }
 }
 
@@ -450,18 +454,27 @@ static void finalize(napi_env env, void *data, void *hint) {
   free(r);
 }
 
-#define ARGS(n)                                                            \
-  size_t argc = n;                                                         \
-  napi_value argv[n];                                                      \
+/* The relay (argv[0]) and up to `max` arguments, of which the first `min` are required; `argc` tells
+ * how many were passed. */
+#define ARGS_UP_TO(max, min)                                               \
+  size_t argc = max;                                                       \
+  napi_value argv[max];                                                    \
   KSBC_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));   \
-  if (argc < n) KSBC_THROW(env, "missing arguments");                      \
+  if (argc < min) KSBC_THROW(env, "missing arguments");                    \
   relay *r = relay_from(env, argv[0]);                                     \
   if (!r) return NULL;
+#define ARGS(n) ARGS_UP_TO(n, n)
 
 /* An optional argument left out: JavaScript null or undefined. */
 static bool is_absent(napi_env env, napi_value v) {
   napi_valuetype t;
   return napi_typeof(env, v, &t) != napi_ok || t == napi_null || t == napi_undefined;
+}
+
+/* Optional argument `i` as an unsigned number: `out` keeps its default when it was not passed or is
+ * null/undefined. 0, or -1 with a pending exception. */
+static int opt_u32(napi_env env, size_t argc, napi_value *argv, size_t i, uint32_t *out) {
+  return i < argc && !is_absent(env, argv[i]) ? ksbc_get_u32(env, argv[i], out) : 0;
 }
 
 static leg *leg_arg(napi_env env, relay *r, napi_value v) {
@@ -503,7 +516,7 @@ static napi_value create(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   KSBC_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   uint32_t n = 1;
-  if (argc > 0 && !is_absent(env, argv[0]) && ksbc_get_u32(env, argv[0], &n)) return NULL;
+  if (opt_u32(env, argc, argv, 0, &n)) return NULL;
   if (n < 1 || n > MAX_WORKERS) KSBC_THROW(env, "workers must be 1-64");
   relay *r = calloc(1, sizeof *r);
   if (!r) KSBC_THROW(env, "out of memory");
@@ -537,14 +550,9 @@ static napi_value create(napi_env env, napi_callback_info info) {
 
 /* relayBind(relay, address, port, worker = 0) -> { leg, port }: a UDP socket owned by that worker. */
 static napi_value bind_leg(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  KSBC_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 3) KSBC_THROW(env, "missing arguments");
-  relay *r = relay_from(env, argv[0]);
-  if (!r) return NULL;
+  ARGS_UP_TO(4, 3)
   uint32_t owner = 0;
-  if (argc > 3 && !is_absent(env, argv[3]) && ksbc_get_u32(env, argv[3], &owner)) return NULL;
+  if (opt_u32(env, argc, argv, 3, &owner)) return NULL;
   if ((int)owner >= r->nworkers) KSBC_THROW(env, "no such relay worker");
   ksbc_sockaddr sa;
   if (ksbc_parse_addr(env, argv[1], argv[2], &sa)) return NULL;
@@ -880,25 +888,10 @@ static int spawn_worker(worker *w, int rt_priority) {
  * when rtPriority is 0, or when the process may not use real-time scheduling (the workers then run with
  * normal scheduling). Workers already running keep their scheduling. */
 static napi_value start(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  KSBC_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1) KSBC_THROW(env, "missing arguments");
-  relay *r = relay_from(env, argv[0]);
-  if (!r) return NULL;
-  uint32_t coalesce = 0;
-  if (argc > 1) {
-    napi_valuetype t;
-    napi_typeof(env, argv[1], &t);
-    if (t != napi_undefined && ksbc_get_u32(env, argv[1], &coalesce)) return NULL;
-  }
+  ARGS_UP_TO(3, 1)
+  uint32_t coalesce = 0, prio = 0;
+  if (opt_u32(env, argc, argv, 1, &coalesce) || opt_u32(env, argc, argv, 2, &prio)) return NULL;
   if (coalesce > 5000) KSBC_THROW(env, "coalesceUs must be at most 5000");
-  uint32_t prio = 0;
-  if (argc > 2) {
-    napi_valuetype t;
-    napi_typeof(env, argv[2], &t);
-    if (t != napi_undefined && ksbc_get_u32(env, argv[2], &prio)) return NULL;
-  }
   if (prio > 0 && ((int)prio < sched_get_priority_min(SCHED_FIFO) || (int)prio > sched_get_priority_max(SCHED_FIFO)))
     KSBC_THROW(env, "rtPriority must be 0 (normal scheduling) or a SCHED_FIFO priority 1-99");
   lock_all(r);
@@ -987,12 +980,7 @@ static int recently_active(relay *r, int li, uint64_t now) {
  * already took is skipped there (`owner` is checked under its lock). Each pair moves under every
  * lock, taken per pair so that no worker waits for a whole batch of moves. */
 static napi_value move_pairs(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  KSBC_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 4) KSBC_THROW(env, "missing arguments");
-  relay *r = relay_from(env, argv[0]);
-  if (!r) return NULL;
+  ARGS_UP_TO(5, 4)
   uint32_t from, to, max;
   if (ksbc_get_u32(env, argv[1], &from) || ksbc_get_u32(env, argv[2], &to) || ksbc_get_u32(env, argv[3], &max))
     return NULL;
