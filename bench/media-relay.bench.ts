@@ -43,6 +43,8 @@ import { freePort } from '../test/harness/free-port.ts'
 // `nrt`: ncores with `--worker-priority 10` (SCHED_FIFO workers; the bench runs as root).
 // `nspread`: ncores with `--worker-spill-pps 0`: every worker takes calls in turn and nothing moves
 // (the default until session 7's load-following placement).
+// `ncslice`: ncores with KSBC_RELAY_SLICE_US=100 (an EEVDF time slice of 100 µs for the workers,
+// unprivileged: media-pod/native/README.md).
 // `rtpppt`: rtpengine with `--poller-per-thread` (one epoll set per thread, as our workers have,
 // instead of one shared by all its threads).
 // `nslice`: the native relay (1 worker) with KSBC_RELAY_SLICE_US=100 (media-pod/native/README.md).
@@ -62,6 +64,7 @@ const RELAYS = [
   'rtprt',
   'nspread',
   'rtpppt',
+  'ncslice',
 ] as const
 type RelayName = (typeof RELAYS)[number]
 const MODES = ['RTP→RTP', 'RTP→SRTP', 'SRTP→SRTP'] as const
@@ -160,7 +163,7 @@ async function startRelay(name: RelayName, base: number): Promise<Relay> {
           ? '0'
           : name === 'native4'
             ? '4'
-            : name === 'ncores' || name === 'nrt' || name === 'nspread'
+            : name === 'ncores' || name === 'nrt' || name === 'nspread' || name === 'ncslice'
               ? String(availableParallelism())
               : '1',
         '--port-quarantine-ms',
@@ -176,7 +179,10 @@ async function startRelay(name: RelayName, base: number): Promise<Relay> {
       ],
       {
         stdio: ['ignore', 'ignore', 'pipe'],
-        env: name === 'nslice' ? { ...process.env, KSBC_RELAY_SLICE_US: '100' } : process.env,
+        env:
+          name === 'nslice' || name === 'ncslice'
+            ? { ...process.env, KSBC_RELAY_SLICE_US: '100' }
+            : process.env,
       },
     )
   }
