@@ -65,6 +65,7 @@ const RELAYS = [
   'nspread',
   'rtpppt',
   'ncslice',
+  'nnotick',
 ] as const
 type RelayName = (typeof RELAYS)[number]
 const MODES = ['RTP→RTP', 'RTP→SRTP', 'SRTP→SRTP'] as const
@@ -163,7 +164,7 @@ async function startRelay(name: RelayName, base: number): Promise<Relay> {
           ? '0'
           : name === 'native4'
             ? '4'
-            : name === 'ncores' || name === 'nrt' || name === 'nspread' || name === 'ncslice'
+            : ['ncores', 'nrt', 'nspread', 'ncslice', 'nnotick'].includes(name)
               ? String(availableParallelism())
               : '1',
         '--port-quarantine-ms',
@@ -176,6 +177,7 @@ async function startRelay(name: RelayName, base: number): Promise<Relay> {
         'warn',
         ...(name === 'nrt' ? ['--worker-priority', '10'] : []),
         ...(name === 'nspread' ? ['--worker-spill-pps', '0'] : []),
+        ...(name === 'nnotick' ? ['--media-timeout', '0'] : []),
       ],
       {
         stdio: ['ignore', 'ignore', 'pipe'],
