@@ -119,4 +119,18 @@ describe('kube-sbc media --worker-priority', function () {
     assert.notEqual(r.status, 0)
     assert.match(r.stderr, /--worker-priority must be an integer 0-99/)
   })
+
+  it('refuses a --worker-spill-pps that is not a number with a usage error', () => {
+    const r = spawnSync(
+      process.execPath,
+      ['cli/main.ts', 'media', '--config', file, '--worker-spill-pps', 'lots'],
+      {
+        encoding: 'utf8',
+        timeout: 30_000,
+      },
+    )
+    assert.notEqual(r.status, 0)
+    assert.match(r.stderr, /--worker-spill-pps must be an integer 0-10000000/)
+    assert.doesNotMatch(r.stderr, /at .*\.ts:\d+/, 'a usage message, not a stack trace')
+  })
 })

@@ -203,7 +203,18 @@ export const SessionBorderControllerSpec = Type.Object(
     ),
     media: Type.Optional(
       Type.Object(
-        { resources: Type.Optional(Resources), nodeSelector: Type.Optional(NodeSelector) },
+        {
+          resources: Type.Optional(Resources),
+          nodeSelector: Type.Optional(NodeSelector),
+          workerSpillPps: Type.Optional(
+            Type.Integer({
+              minimum: 0,
+              maximum: 10_000_000,
+              description:
+                'Packets per second one relay thread carries before calls spill onto the next thread and move back when the load falls (kube-sbc media --worker-spill-pps; default 15000). 0: every thread takes calls in turn.',
+            }),
+          ),
+        },
         {
           additionalProperties: false,
           description: 'Media relay pods (one per selected node, host network).',

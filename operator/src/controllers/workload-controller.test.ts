@@ -103,4 +103,15 @@ describe('WorkloadController (pure)', () => {
     assert.equal(svc.spec.externalTrafficPolicy, 'Local')
     assert.equal(get(store, 'Service', 'sbc1-si-webex').spec.type, 'ClusterIP')
   })
+
+  it('passes spec.media.workerSpillPps to the media pods, and nothing when it is not set', async () => {
+    const { store, controller } = await setup()
+    const args = () => get(store, 'DaemonSet', 'sbc1-media').spec.template.spec.containers[0].args as string[]
+    await controller.reconcile('uclab/sbc1')
+    assert.ok(!args().some((a) => a.startsWith('--worker-spill-pps')))
+    const sbc = get(store, 'SessionBorderController', 'sbc1')
+    store.put({ ...sbc, spec: { ...sbc.spec, media: { ...sbc.spec.media, workerSpillPps: 0 } } })
+    await controller.reconcile('uclab/sbc1')
+    assert.ok(args().includes('--worker-spill-pps=0'))
+  })
 })

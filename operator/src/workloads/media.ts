@@ -34,7 +34,7 @@ export function portRangesEnv(input: WorkloadInput): string {
  * Fields owned: labels, ownerReferences, spec.selector (immutable), spec.updateStrategy, the pod
  * template: hostNetwork, dnsPolicy ClusterFirstWithHostNet, nodeSelector (spec.media.nodeSelector),
  * serviceAccountName, securityContext, terminationGracePeriodSeconds, and the container (image,
- * args `media --sbc --http-port --ng-port`, env incl. HOST_IP and SBC_MEDIA_PORT_RANGES, ports,
+ * args `media --sbc --http-port --ng-port` (and `--worker-spill-pps` from spec.media.workerSpillPps), env incl. HOST_IP and SBC_MEDIA_PORT_RANGES, ports,
  * probes, resources, securityContext, the Redis password Secret's volume and mount). No capabilities: realm ports are >= 1024 (schema minimum),
  * NG is 22222 and HTTP 8080, so nothing privileged is bound. The realm port ranges travel in the
  * snapshot; the env only documents them on the pod. hostNetwork means the restricted Pod Security
@@ -68,7 +68,13 @@ export function mediaDaemonSet(input: WorkloadInput): KubernetesObject {
             {
               name: 'media',
               image: input.image,
-              args: ['media', `--sbc=${sbc}`, `--http-port=${HTTP_PORT}`, `--ng-port=${NG_PORT}`],
+              args: [
+                'media',
+                `--sbc=${sbc}`,
+                `--http-port=${HTTP_PORT}`,
+                `--ng-port=${NG_PORT}`,
+                ...(spec.workerSpillPps !== undefined ? [`--worker-spill-pps=${spec.workerSpillPps}`] : []),
+              ],
               env: [...downwardEnv(true), { name: 'SBC_MEDIA_PORT_RANGES', value: portRangesEnv(input) }],
               ports: [
                 { name: 'http', containerPort: HTTP_PORT, protocol: 'TCP' },
