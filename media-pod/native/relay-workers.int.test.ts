@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { createSocket, type Socket } from 'node:dgram'
 import { once } from 'node:events'
+import { readdirSync, readFileSync } from 'node:fs'
 import { SrtpContext } from '../../lib/media/srtp/context.ts'
 import { generateSdesKey } from '../../lib/media/srtp/sdes.ts'
 import type { SrtpSuiteName } from '../../lib/media/srtp/suites.ts'
@@ -51,6 +52,15 @@ describe('native relay with several workers', function () {
     relay.setPeer(b, { address: '127.0.0.1', port: peerB.address().port }, Latch.off)
     relay.start()
     try {
+      // Each packet thread carries its name (top -H, perf sched).
+      const names = readdirSync('/proc/self/task').map((t) => {
+        try {
+          return readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim()
+        } catch {
+          return '' // the thread ended between readdir and read
+        }
+      })
+      assert.ok(names.includes('ksbc-relay-0') && names.includes('ksbc-relay-1'), names.join(','))
       const bRx = SrtpContext.fromMasterKey(suite, kToB.masterKey, kToB.masterSalt)
       const send = async (seq: number) => {
         peerA.send(rtp(seq, 0xa), a.port, '127.0.0.1')

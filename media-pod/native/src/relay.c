@@ -880,7 +880,14 @@ static int spawn_worker(worker *w, int rt_priority) {
   }
   int err = pthread_create(&w->thread, &attr, worker_main, w);
   pthread_attr_destroy(&attr);
-  if (err == 0) w->started = 1;
+  if (err == 0) {
+    w->started = 1;
+    /* A name per thread (top -H, /proc/<pid>/task/<tid>/comm, perf sched), set here so that it is
+     * there when relayStart returns. */
+    char name[16];
+    snprintf(name, sizeof name, "ksbc-relay-%d", w->index);
+    pthread_setname_np(w->thread, name);
+  }
   return err;
 }
 
