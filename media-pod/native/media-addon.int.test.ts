@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict'
-import { createSocket, type Socket } from 'node:dgram'
-import { once } from 'node:events'
 import { readdirSync, readFileSync } from 'node:fs'
 import { SrtpContext } from '../../lib/media/srtp/context.ts'
 import { generateSdesKey } from '../../lib/media/srtp/sdes.ts'
@@ -18,6 +16,7 @@ import {
 } from './media-addon.ts'
 import { NativeRelay } from './native-relay.ts'
 import { rtp } from './test-packets.ts'
+import { testSockets } from './test-sockets.ts'
 
 /* The native packet path against the TypeScript reference: libsrtp through the addon interoperates with
  * SrtpContext both ways, and the recvmmsg/sendmmsg relay moves, latches, re-keys and drops as told.
@@ -147,24 +146,8 @@ describe('media addon (libsrtp + native relay)', function () {
   })
 
   describe('relay worker', () => {
-    const sockets: Socket[] = []
-    const udp = async (): Promise<Socket> => {
-      const s = createSocket('udp4')
-      sockets.push(s)
-      s.bind(0, '127.0.0.1')
-      await once(s, 'listening')
-      return s
-    }
-    const next = async (s: Socket): Promise<[Buffer, number]> => {
-      const [msg, rinfo] = (await once(s, 'message', { signal: AbortSignal.timeout(5000) })) as [
-        Buffer,
-        { port: number },
-      ]
-      return [msg, rinfo.port]
-    }
-    after(() => {
-      for (const s of sockets) s.close()
-    })
+    const { udp, next, close } = testSockets()
+    after(close)
 
     it('relays RTP → SRTP and SRTP → RTP with its own keys per leg, latching the RTP side', async () => {
       const suite: SrtpSuiteName = 'AES_CM_128_HMAC_SHA1_80'
@@ -198,13 +181,13 @@ describe('media addon (libsrtp + native relay)', function () {
         const bTx = SrtpContext.fromMasterKey(suite, kFromB.masterKey, kFromB.masterSalt)
         for (const seq of [65535, 0, 1]) {
           peerA.send(rtp(seq, 0xa), a.port, '127.0.0.1')
-          const [srtp, from] = await next(peerB)
+          const [srtp, { port: from }] = await next(peerB)
           assert.equal(from, b.port)
           assert.deepEqual(bRx.unprotect(srtp), rtp(seq, 0xa))
         }
         // A learnt peer A from its first packet, so B's answer reaches it, decrypted.
         peerB.send(bTx.protect(rtp(100, 0xb)), b.port, '127.0.0.1')
-        const [plain, from] = await next(peerA)
+        const [plain, { port: from }] = await next(peerA)
         assert.equal(from, a.port)
         assert.deepEqual(plain, rtp(100, 0xb))
         // A packet under the wrong key is dropped and counted; a replay too.

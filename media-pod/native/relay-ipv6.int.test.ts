@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict'
-import { createSocket, type Socket } from 'node:dgram'
-import { once } from 'node:events'
 import { SrtpContext } from '../../lib/media/srtp/context.ts'
 import { generateSdesKey } from '../../lib/media/srtp/sdes.ts'
 import type { SrtpSuiteName } from '../../lib/media/srtp/suites.ts'
@@ -18,6 +16,7 @@ import { buildMediaAddon } from './build.ts'
 import { Latch, loadMediaAddon, type MediaAddon, StunVerdict } from './media-addon.ts'
 import { NativeRelay } from './native-relay.ts'
 import { check, rtp } from './test-packets.ts'
+import { testSockets } from './test-sockets.ts'
 
 /* The native worker on IPv6 (legs bound on ::1): relaying both ways with latching and SRTP, the stats'
  * peer address, and STUN answers whose XOR-MAPPED-ADDRESS is family 0x02 XORed with the cookie and
@@ -31,30 +30,14 @@ const RFC5769_XMA6 = hex('0002 a147 0113a9fa a5d3f179 bc25f4b5 bed2b9d9')
 describe('native relay on IPv6 (::1)', function () {
   this.timeout(120_000)
   let addon: MediaAddon
-  const sockets: Socket[] = []
-  const udp6 = async (): Promise<Socket> => {
-    const s = createSocket('udp6')
-    sockets.push(s)
-    s.bind(0, '::1')
-    await once(s, 'listening')
-    return s
-  }
-  const next = async (s: Socket): Promise<[Buffer, { address: string; port: number }]> => {
-    const [msg, rinfo] = (await once(s, 'message', { signal: AbortSignal.timeout(5000) })) as [
-      Buffer,
-      { address: string; port: number },
-    ]
-    return [msg, { address: rinfo.address, port: rinfo.port }]
-  }
+  const { udp: udp6, next, close } = testSockets('::1')
   before(() => {
     buildMediaAddon()
     const a = loadMediaAddon()
     assert.ok(a, 'the addon did not load after building')
     addon = a
   })
-  after(() => {
-    for (const s of sockets) s.close()
-  })
+  after(close)
 
   it('relays RTP → SRTP and SRTP → RTP on ::1, latching on the real source, and reports the IPv6 peer', async () => {
     const suite: SrtpSuiteName = 'AES_CM_128_HMAC_SHA1_80'

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { createSocket, type Socket } from 'node:dgram'
-import { once } from 'node:events'
 import { readdirSync, readFileSync } from 'node:fs'
 import { SrtpContext } from '../../lib/media/srtp/context.ts'
 import { generateSdesKey } from '../../lib/media/srtp/sdes.ts'
@@ -10,6 +8,7 @@ import { buildMediaAddon } from './build.ts'
 import { Latch, loadMediaAddon, MEDIA_ADDON_PATH, type MediaAddon } from './media-addon.ts'
 import { NativeRelay, type RelayLeg } from './native-relay.ts'
 import { rtp } from './test-packets.ts'
+import { testSockets } from './test-sockets.ts'
 
 /* A relay with several packet threads: legs bound on a worker stay there, pairs move between workers
  * while packets flow (SRTP state, counters and peers with them), and each worker's counters say what it
@@ -18,25 +17,14 @@ import { rtp } from './test-packets.ts'
 describe('native relay with several workers', function () {
   this.timeout(60_000)
   let addon: MediaAddon
-  const sockets: Socket[] = []
-  const udp = async (): Promise<Socket> => {
-    const s = createSocket('udp4')
-    sockets.push(s)
-    s.bind(0, '127.0.0.1')
-    await once(s, 'listening')
-    return s
-  }
-  const next = async (s: Socket): Promise<Buffer> =>
-    ((await once(s, 'message', { signal: AbortSignal.timeout(5000) })) as [Buffer])[0]
+  const { udp, next, close } = testSockets()
   before(() => {
     buildMediaAddon()
     const a = loadMediaAddon()
     assert.ok(a, 'the addon did not load after building')
     addon = a
   })
-  after(() => {
-    for (const s of sockets) s.close()
-  })
+  after(close)
 
   it('moves an SRTP pair to another worker mid-stream: every packet arrives, keys and counters go along', async () => {
     const suite: SrtpSuiteName = 'AES_CM_128_HMAC_SHA1_80'
@@ -64,7 +52,7 @@ describe('native relay with several workers', function () {
       const bRx = SrtpContext.fromMasterKey(suite, kToB.masterKey, kToB.masterSalt)
       const send = async (seq: number) => {
         peerA.send(rtp(seq, 0xa), a.port, '127.0.0.1')
-        assert.deepEqual(bRx.unprotect(await next(peerB)), rtp(seq, 0xa))
+        assert.deepEqual(bRx.unprotect((await next(peerB))[0]), rtp(seq, 0xa))
       }
       for (const seq of [1, 2, 3]) await send(seq)
       let w = relay.workerStats()
@@ -94,7 +82,7 @@ describe('native relay with several workers', function () {
       assert.equal(relay.move(0, 1, 10), 1)
       peerB.send(rtp(7, 0xb), b.port, '127.0.0.1')
       // b has no inbound SRTP: plain RTP from B is relayed plain to A.
-      assert.deepEqual(await next(peerA), rtp(7, 0xb))
+      assert.deepEqual((await next(peerA))[0], rtp(7, 0xb))
       await send(8)
       assert.deepEqual(
         relay.workerStats().map((x) => x.legs),
@@ -161,7 +149,7 @@ describe('native relay with several workers', function () {
     relay.start()
     try {
       src.send(rtp(1, 1), b.port, '127.0.0.1')
-      assert.deepEqual(await next(peerC), rtp(1, 1))
+      assert.deepEqual((await next(peerC))[0], rtp(1, 1))
       assert.equal(relay.move(0, 1, 1), 1, 'one connected group')
       assert.deepEqual(
         relay.workerStats().map((x) => x.legs),
@@ -169,9 +157,9 @@ describe('native relay with several workers', function () {
         'all three legs on worker 1',
       )
       src.send(rtp(2, 1), b.port, '127.0.0.1')
-      assert.deepEqual(await next(peerC), rtp(2, 1), 'b -> c still relays')
+      assert.deepEqual((await next(peerC))[0], rtp(2, 1), 'b -> c still relays')
       src.send(rtp(3, 1), a.port, '127.0.0.1')
-      assert.deepEqual(await next(peerB), rtp(3, 1), 'a -> b still relays')
+      assert.deepEqual((await next(peerB))[0], rtp(3, 1), 'a -> b still relays')
       // Back with activeOnly, a gone: b -> c is still one group, active through b.
       relay.close(a)
       assert.equal(relay.move(1, 0, 1, true), 1, 'b carried media in the last second')
@@ -180,7 +168,7 @@ describe('native relay with several workers', function () {
         [2, 0],
       )
       src.send(rtp(4, 1), b.port, '127.0.0.1')
-      assert.deepEqual(await next(peerC), rtp(4, 1))
+      assert.deepEqual((await next(peerC))[0], rtp(4, 1))
     } finally {
       relay.stop()
       relay.close(b)

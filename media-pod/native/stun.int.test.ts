@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict'
-import { createSocket, type Socket } from 'node:dgram'
-import { once } from 'node:events'
 import { answerIceCheck, type IceLiteVerdict } from '../../lib/media/stun/ice-lite.ts'
 import {
   buildStun,
@@ -16,6 +14,7 @@ import { buildMediaAddon } from './build.ts'
 import { Latch, loadMediaAddon, type MediaAddon, StunVerdict } from './media-addon.ts'
 import { NativeRelay } from './native-relay.ts'
 import { check } from './test-packets.ts'
+import { testSockets } from './test-sockets.ts'
 
 /* The relay worker's ICE-lite responder (src/stun.c) against the RFC 5769 vectors and against the
  * TypeScript responder (lib/media/stun/ice-lite.ts, the reference): same verdicts and the same answers,
@@ -125,24 +124,8 @@ describe('native ICE-lite responder (src/stun.c)', function () {
   })
 
   describe('on the wire', () => {
-    const sockets: Socket[] = []
-    const udp = async (): Promise<Socket> => {
-      const s = createSocket('udp4')
-      sockets.push(s)
-      s.bind(0, '127.0.0.1')
-      await once(s, 'listening')
-      return s
-    }
-    const next = async (s: Socket): Promise<[Buffer, number]> => {
-      const [msg, rinfo] = (await once(s, 'message', { signal: AbortSignal.timeout(5000) })) as [
-        Buffer,
-        { port: number },
-      ]
-      return [msg, rinfo.port]
-    }
-    after(() => {
-      for (const s of sockets) s.close()
-    })
+    const { udp, next, close } = testSockets()
+    after(close)
 
     it('answers a Binding request on an ICE-lite leg while it relays RTP, and USE-CANDIDATE moves the peer', async () => {
       const relay = new NativeRelay(addon)
@@ -170,7 +153,7 @@ describe('native ICE-lite responder (src/stun.c)', function () {
         assert.deepEqual((await next(peerB))[0], rtp(1))
         // A check from B's other candidate: answered from leg B's port, to its source, verified.
         peerB2.send(check(ours), b.port, '127.0.0.1')
-        const [answer, from] = await next(peerB2)
+        const [answer, { port: from }] = await next(peerB2)
         assert.equal(from, b.port)
         const m = parseStun(answer)
         assert.ok(m && verifyIntegrity(m, ours.pwd) && verifyFingerprint(m))
