@@ -304,6 +304,65 @@ for (const workers of [1, 0]) {
       await ng.delete({ 'call-id': callId, 'from-tag': 'ta' })
     })
 
+    it('a re-offer adding a stream, then disabling it, is no ICE restart: credentials and nomination stay', async () => {
+      const a = await open()
+      const b = await open()
+      const callId = `ice-add-stream-${workers}-${Date.now()}`
+      const ice = { ICE: 'force', 'ICE-lite': 'both' }
+      // The party's credentials at session level (RFC 8839 §5.4): every section shares them.
+      const withVideo = (port: number, ufrag: string, pwd: string, videoPort: number) =>
+        iceSdp(port, ufrag, pwd)
+          .replace('t=0 0\r\n', `t=0 0\r\na=ice-ufrag:${ufrag}\r\na=ice-pwd:${pwd}\r\n`)
+          .concat(`m=video ${videoPort} RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\na=rtcp-mux\r\na=sendrecv\r\n`)
+      const offer = await ng.offer({
+        'call-id': callId,
+        'from-tag': 'ta',
+        sdp: iceSdp(a.port, 'aaaa', 'a-password-of-22-chars'),
+        ...ice,
+      })
+      const answer = await ng.answer({
+        'call-id': callId,
+        'from-tag': 'ta',
+        'to-tag': 'tb',
+        sdp: iceSdp(b.port, 'bbbb', 'b-password-of-22-chars'),
+        ...ice,
+      })
+      const toA = Number(/m=audio (\d+)/.exec(answer.sdp)?.[1])
+      const toB = Number(/m=audio (\d+)/.exec(offer.sdp)?.[1])
+      // The audio section's own (media level).
+      const ufrag = (s: string) => /a=ice-ufrag:(\S+)/.exec(s.slice(s.indexOf('m=audio')))?.[1]
+      const old = {
+        ufrag: ufrag(answer.sdp) as string,
+        pwd: /a=ice-pwd:(\S+)/.exec(answer.sdp)?.[1] as string,
+      }
+      const selected = await open()
+      await selected.send(check(randomBytes(12), `${old.ufrag}:aaaa`, old.pwd, true), toA)
+      await until(() => selected.received.length === 1, 'the success response')
+
+      // A adds video with the same credentials, then disables it (port 0): no restart either time.
+      for (const videoPort of [a.port + 2, 0]) {
+        await ng.offer({
+          'call-id': callId,
+          'from-tag': 'ta',
+          sdp: withVideo(a.port, 'aaaa', 'a-password-of-22-chars', videoPort),
+          ...ice,
+        })
+        const reAnswer = await ng.answer({
+          'call-id': callId,
+          'from-tag': 'ta',
+          'to-tag': 'tb',
+          sdp: withVideo(b.port, 'bbbb', 'b-password-of-22-chars', videoPort === 0 ? 0 : b.port + 2),
+          ...ice,
+        })
+        assert.equal(ufrag(reAnswer.sdp), old.ufrag, `our credentials toward A (video port ${videoPort})`)
+      }
+      // The nomination stands: B's RTP still goes to the nominated address, not A's SDP address.
+      await b.send(rtp(0), toB)
+      await until(() => selected.received.length === 2, 'RTP at the nominated address')
+      assert.equal(a.received.length, 0)
+      await ng.delete({ 'call-id': callId, 'from-tag': 'ta' })
+    })
+
     it('a re-offer and answer that remove ICE end it: no STUN answered, RTP to the SDP address', async () => {
       const a = await open()
       const b = await open()
