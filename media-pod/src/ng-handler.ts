@@ -638,7 +638,9 @@ export class MediaNgHandler implements NgRequestHandler {
           for (const party of [xm, ym])
             for (let k = 0; k < party.mediaCount; k++) {
               const pm = party.media(k)
-              if (pm && allocated.some(([, a]) => a.rtp === pm.rtpPort)) party.setMedia(k, undefined)
+              // A section this offer added (its pair is one of `created`): not one that merely has
+              // the same port number in another realm (realms on different addresses may share them).
+              if (pm?.pair && created.includes(pm.pair)) party.setMedia(k, undefined)
             }
         }
       }
