@@ -105,6 +105,16 @@ export function removeIce(sdp: SessionDescription): void {
 }
 
 /**
+ * Strips the session-level ICE attributes (credentials, `ice-options`, ...; `ice-lite` is
+ * setIceLite's): with `ICE: force` the relay's own credentials go in each media section, and a
+ * party's session-level ones, which apply to every section without its own (RFC 8839 §5.4), must
+ * not reach the other party.
+ */
+export function removeSessionIce(sdp: SessionDescription): void {
+  for (const a of ICE_ATTRIBUTES) if (a !== 'ice-lite') sdp.removeAttributes(a)
+}
+
+/**
  * Sets or clears the session-level `a=ice-lite` (RFC 8839 §5.3: "ice-lite ... is a session-level
  * attribute only").
  */

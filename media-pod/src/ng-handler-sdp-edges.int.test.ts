@@ -120,6 +120,40 @@ for (const workers of [1, 0]) {
       assert.match(mLine(answer.sdp), /^m=audio \d+ RTP\/AVP 0$/, 'toward A: our one port')
     })
 
+    it("with ICE forced, passes on none of a party's session-level ICE attributes (credentials, options)", async () => {
+      const a = await open()
+      const b = await open()
+      const withIce = (port: number, ufrag: string) =>
+        sdp(`m=audio ${port} RTP/AVP 0`).replace(
+          't=0 0\r\n',
+          `t=0 0\r\na=ice-ufrag:${ufrag}\r\na=ice-pwd:${ufrag}-password-of-the-party\r\na=ice-options:trickle\r\n`,
+        )
+      const offer = await ng.offer({
+        'call-id': `ice-session-${workers}`,
+        'from-tag': 'ta',
+        sdp: withIce(a.port, 'aaaa'),
+        ICE: 'force',
+      })
+      const answer = await ng.answer({
+        'call-id': `ice-session-${workers}`,
+        'from-tag': 'ta',
+        'to-tag': 'tb',
+        sdp: withIce(b.port, 'bbbb'),
+        ICE: 'force',
+      })
+      for (const [text, theirs] of [
+        [offer.sdp, 'aaaa'],
+        [answer.sdp, 'bbbb'],
+      ] as const) {
+        assert.doesNotMatch(text, new RegExp(theirs), "the other party's credentials do not pass")
+        assert.doesNotMatch(text, /a=ice-options/, 'nor its ICE options')
+        const session = text.slice(0, text.indexOf('m='))
+        assert.doesNotMatch(session, /a=ice-(ufrag|pwd)/, 'ours are in the media section')
+        assert.match(text.slice(text.indexOf('m=')), /a=ice-ufrag:\S+\r\na=ice-pwd:\S+/)
+      }
+      await ng.delete({ 'call-id': `ice-session-${workers}`, 'from-tag': 'ta' })
+    })
+
     it('takes an RTP port of 65535 without a=rtcp (no RTCP port after it), offered or answered', async () => {
       const top = await open(65_535)
       const other = await open()

@@ -36,6 +36,7 @@ import {
 import { assignPayloadTypes, type PayloadTypeWish, renumberFormats } from '../../lib/sdp/payload-types.ts'
 import {
   removeIce,
+  removeSessionIce,
   replaceOrigin,
   replaceSessionConnection,
   setCryptos,
@@ -1053,6 +1054,8 @@ export class MediaNgHandler implements NgRequestHandler {
     const ice = hasFlag(req.flags, 'reject-ICE') && way === 'backward' ? 'remove' : (req.ICE ?? 'remove')
     if (ice === 'force' || ice === 'force-relay') {
       party.ice ??= newIceCredentials()
+      // The other party's session-level credentials and options would apply to our sections too.
+      removeSessionIce(sdp)
       for (const [i, m] of sdp.media.entries()) {
         const p = party.media(i)
         if (!p || m.port === 0) continue
