@@ -42,6 +42,32 @@ describe('NgClient: onRetransmit', () => {
     }
   })
 
+  it('a hook that throws is logged; the request goes on and ends as it would', async () => {
+    const server = DgramAsPromised.createSocket('udp4')
+    await server.bind(0, '127.0.0.1')
+    const port = server.address().port
+    const client = await NgClient.connect({ host: '127.0.0.1', port, retransmitMs: 20, retransmissions: 2 })
+    try {
+      let calls = 0
+      await assert.rejects(
+        client.request(
+          { command: 'withdraw offer', 'call-id': 'c', 'from-tag': 'a' },
+          {
+            onRetransmit: () => {
+              calls++
+              throw new Error('hook failed')
+            },
+          },
+        ),
+        (e: unknown) => e instanceof NgError && e.code === NgErrorCode.ngTimeout,
+      )
+      assert.equal(calls, 2, 'each retransmission still went out and called the hook')
+    } finally {
+      await client.close()
+      await server.close()
+    }
+  })
+
   it('is not called when the first send is answered', async () => {
     const server = DgramAsPromised.createSocket('udp4')
     await server.bind(0, '127.0.0.1')

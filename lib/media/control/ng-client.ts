@@ -160,7 +160,14 @@ export class NgClient {
           this.logger.warn({ err, cookie }, 'Failed to send an NG request')
         })
         timer = setTimeout(send, wait)
-        if (attempt > 1) options.onRetransmit?.(attempt - 1)
+        if (attempt > 1) {
+          // The caller's hook runs in this timer: its exception would end the process, so it is logged.
+          try {
+            options.onRetransmit?.(attempt - 1)
+          } catch (err) {
+            this.logger.warn({ err, cookie }, 'An NG retransmission hook threw')
+          }
+        }
       }
       send()
     })
