@@ -206,10 +206,8 @@ for (const workers of [1, 0]) {
       await ng.delete({ 'call-id': callId, 'from-tag': 'ta' })
     })
 
-    it('an ICE restart (new ufrag/pwd in a re-offer) gets new credentials and a new nomination', async () => {
-      const a = await open()
-      const b = await open()
-      const callId = `ice-restart-${workers}-${Date.now()}`
+    /** A call with ICE forced and lite toward both parties; the relay ports A and B send to. */
+    const iceCall = async (callId: string, a: { port: number }, b: { port: number }) => {
       const ice = { ICE: 'force', 'ICE-lite': 'both' }
       const offer = await ng.offer({
         'call-id': callId,
@@ -226,6 +224,14 @@ for (const workers of [1, 0]) {
       })
       const toA = Number(/m=audio (\d+)/.exec(answer.sdp)?.[1])
       const toB = Number(/m=audio (\d+)/.exec(offer.sdp)?.[1])
+      return { ice, offer, answer, toA, toB }
+    }
+
+    it('an ICE restart (new ufrag/pwd in a re-offer) gets new credentials and a new nomination', async () => {
+      const a = await open()
+      const b = await open()
+      const callId = `ice-restart-${workers}-${Date.now()}`
+      const { ice, offer, answer, toA, toB } = await iceCall(callId, a, b)
       const creds = (s: string) => ({
         ufrag: /a=ice-ufrag:(\S+)/.exec(s)?.[1] as string,
         pwd: /a=ice-pwd:(\S+)/.exec(s)?.[1] as string,
@@ -314,21 +320,7 @@ for (const workers of [1, 0]) {
         iceSdp(port, ufrag, pwd)
           .replace('t=0 0\r\n', `t=0 0\r\na=ice-ufrag:${ufrag}\r\na=ice-pwd:${pwd}\r\n`)
           .concat(`m=video ${videoPort} RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\na=rtcp-mux\r\na=sendrecv\r\n`)
-      const offer = await ng.offer({
-        'call-id': callId,
-        'from-tag': 'ta',
-        sdp: iceSdp(a.port, 'aaaa', 'a-password-of-22-chars'),
-        ...ice,
-      })
-      const answer = await ng.answer({
-        'call-id': callId,
-        'from-tag': 'ta',
-        'to-tag': 'tb',
-        sdp: iceSdp(b.port, 'bbbb', 'b-password-of-22-chars'),
-        ...ice,
-      })
-      const toA = Number(/m=audio (\d+)/.exec(answer.sdp)?.[1])
-      const toB = Number(/m=audio (\d+)/.exec(offer.sdp)?.[1])
+      const { answer, toA, toB } = await iceCall(callId, a, b)
       // The audio section's own (media level).
       const ufrag = (s: string) => /a=ice-ufrag:(\S+)/.exec(s.slice(s.indexOf('m=audio')))?.[1]
       const old = {
