@@ -4,7 +4,7 @@ import { createMetricsRegistry } from '../../lib/observability/metrics-registry.
 import type { MediaHook } from '../../signalling-pod/src/b2bua/b2bua.ts'
 import { type InProcessB2bua, startInProcessB2bua } from './in-process-b2bua.ts'
 import { until } from './two-processes.ts'
-import { newBranch, request, response, sipRequest } from './udp-peer.ts'
+import { newInvite, request, response } from './udp-peer.ts'
 
 /**
  * An unexpected error once the INVITE was accepted and its call stored: the caller gets one 500 and
@@ -39,16 +39,7 @@ describe('B2BUA: an unexpected error after the call was accepted', function () {
     const callId = `${randomBytes(6).toString('hex')}@accepterr.test`
     const sdp =
       'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n'
-    const invite = sipRequest({
-      method: 'INVITE',
-      ruri,
-      port: uacPort,
-      branch: newBranch(),
-      fromTag: randomBytes(4).toString('hex'),
-      to: `<${ruri}>`,
-      callId,
-      cseq: 1,
-    }).replace(
+    const invite = newInvite({ ruri, port: uacPort, callId }).replace(
       'Content-Length: 0\r\n\r\n',
       `Content-Type: application/sdp\r\nContent-Length: ${sdp.length}\r\n\r\n${sdp}`,
     )

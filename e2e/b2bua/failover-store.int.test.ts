@@ -4,7 +4,7 @@ import type { SipRequest } from '../../lib/sip/message/message.ts'
 import { freePort } from '../../test/harness/free-port.ts'
 import { carrier2Yaml, type Sbc, sbcPorts, startSbc } from './harness.ts'
 import { startStore, type TestStore, until } from './two-processes.ts'
-import { newBranch, request, response, sipRequest, sipResponse, UdpPeer } from './udp-peer.ts'
+import { newInvite, request, response, sipResponse, UdpPeer } from './udp-peer.ts'
 
 /**
  * Failover to the next target (docs/pipeline.md §3) while Redis is stalled: moving the call to the
@@ -55,16 +55,7 @@ spec:
   it('answers the caller with the failure of the first target, and leaves no key behind', async () => {
     const ruri = 'sip:callee@127.0.0.1'
     const callId = `${randomBytes(6).toString('hex')}@failover-store.test`
-    const invite = sipRequest({
-      method: 'INVITE',
-      ruri,
-      port: uacPort,
-      branch: newBranch(),
-      fromTag: randomBytes(4).toString('hex'),
-      to: `<${ruri}>`,
-      callId,
-      cseq: 1,
-    })
+    const invite = newInvite({ ruri, port: uacPort, callId })
     await caller.send(invite, sbc.ports.pbx)
     const inv = (await callee.waitFor(request('INVITE'), 'the B leg INVITE')) as {
       msg: SipRequest

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis'
 import { freePort } from '../../test/harness/free-port.ts'
 import { type Sbc, sbcPorts, startSbc } from './harness.ts'
 import { startStore, type TestStore, until } from './two-processes.ts'
-import { newBranch, response, sipRequest, UdpPeer } from './udp-peer.ts'
+import { newInvite, response, UdpPeer } from './udp-peer.ts'
 
 /**
  * Issue 4, Deliver 5: with Redis stalled (SIGSTOP: the connection stays up, nothing answers) a new
@@ -44,19 +44,7 @@ describe('B2BUA: a new INVITE while Redis is stalled', function () {
     const pid = store.redis.pid()
     process.kill(pid, 'SIGSTOP')
     try {
-      await caller.send(
-        sipRequest({
-          method: 'INVITE',
-          ruri,
-          port: uacPort,
-          branch: newBranch(),
-          fromTag: randomBytes(4).toString('hex'),
-          to: `<${ruri}>`,
-          callId,
-          cseq: 1,
-        }),
-        sbc.ports.pbx,
-      )
+      await caller.send(newInvite({ ruri, port: uacPort, callId }), sbc.ports.pbx)
       const r = await caller.waitFor(response(503, callId), '503 to the INVITE')
       assert.ok(r.msg.header('retry-after') !== undefined, 'with Retry-After')
     } finally {

@@ -4,7 +4,7 @@ import { createMetricsRegistry } from '../../lib/observability/metrics-registry.
 import type { SipRequest } from '../../lib/sip/message/message.ts'
 import { type InProcessB2bua, startInProcessB2bua } from './in-process-b2bua.ts'
 import { type Peers, type TestStore, until } from './two-processes.ts'
-import { newBranch, request, response, sipRequest, sipResponse } from './udp-peer.ts'
+import { newInvite, request, response, sipResponse } from './udp-peer.ts'
 
 /**
  * Timer C (RFC 3261 §16.6 step 11, §16.8): a callee that rings, or only sends 100 Trying, and then
@@ -64,19 +64,7 @@ describe('B2BUA: a callee that never answers (ringing limit, Timer C)', function
     const { caller, callee, uacPort } = peers!
     const ruri = 'sip:callee@127.0.0.1'
     const callId = `${randomBytes(6).toString('hex')}@timerc.test`
-    await caller.send(
-      sipRequest({
-        method: 'INVITE',
-        ruri,
-        port: uacPort,
-        branch: newBranch(),
-        fromTag: randomBytes(4).toString('hex'),
-        to: `<${ruri}>`,
-        callId,
-        cseq: 1,
-      }),
-      ports.pbx,
-    )
+    await caller.send(newInvite({ ruri, port: uacPort, callId }), ports.pbx)
     const inv = (await callee.waitFor(request('INVITE'), 'the INVITE at the callee')) as {
       msg: SipRequest
       port: number

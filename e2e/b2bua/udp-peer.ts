@@ -122,6 +122,20 @@ export function sipRequest(o: {
   ].join('\r\n')
 }
 
+/** A new call's INVITE from a caller at `port` (fresh branch and From tag, To without a tag, CSeq 1). */
+export function newInvite(o: { ruri: string; port: number; callId: string }): string {
+  return sipRequest({
+    method: 'INVITE',
+    ruri: o.ruri,
+    port: o.port,
+    branch: newBranch(),
+    fromTag: randomBytes(4).toString('hex'),
+    to: `<${o.ruri}>`,
+    callId: o.callId,
+    cseq: 1,
+  })
+}
+
 /** A callee's response to `req` (its Vias, From, To with `toTag`, Call-ID, CSeq). */
 export function sipResponse(
   req: SipRequest,
