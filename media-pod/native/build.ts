@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { MEDIA_ADDON_PATH } from './media-addon.ts'
+import { loadMediaAddon, MEDIA_ADDON_PATH, type MediaAddon } from './media-addon.ts'
 
 /** Whether the built addon is older than a source (a checkout that changed the C keeps working). */
 function stale(here: string): boolean {
@@ -31,6 +31,14 @@ export function buildMediaAddon(force = false): string {
     stdio: ['ignore', 'inherit', 'inherit'],
   })
   return MEDIA_ADDON_PATH
+}
+
+/** Builds the addon when needed and loads it (what the native tests start from); throws when it does not load. */
+export function buildAndLoadMediaAddon(): MediaAddon {
+  buildMediaAddon()
+  const addon = loadMediaAddon()
+  if (!addon) throw new Error('the addon did not load after building')
+  return addon
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -3,11 +3,10 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { SrtpContext } from '../../lib/media/srtp/context.ts'
 import { generateSdesKey } from '../../lib/media/srtp/sdes.ts'
 import { SRTP_SUITES, type SrtpSuiteName } from '../../lib/media/srtp/suites.ts'
-import { buildMediaAddon } from './build.ts'
+import { buildAndLoadMediaAddon } from './build.ts'
 import { MediaNativeError } from './errors.ts'
 import {
   Latch,
-  loadMediaAddon,
   type MediaAddon,
   type NativeRelayHandle,
   NativeSrtpStatus,
@@ -49,10 +48,7 @@ describe('media addon (libsrtp + native relay)', function () {
   this.timeout(120_000)
   let addon: MediaAddon
   before(() => {
-    buildMediaAddon()
-    const a = loadMediaAddon()
-    assert.ok(a, 'the addon did not load after building')
-    addon = a
+    addon = buildAndLoadMediaAddon()
   })
 
   for (const suite of SUITES) {

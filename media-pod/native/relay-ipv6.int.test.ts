@@ -12,8 +12,8 @@ import {
   verifyIntegrity,
 } from '../../lib/media/stun/stun.ts'
 import { hex, RFC5769, RFC5769_REQUEST } from '../../test/harness/rfc5769.ts'
-import { buildMediaAddon } from './build.ts'
-import { Latch, loadMediaAddon, type MediaAddon, StunVerdict } from './media-addon.ts'
+import { buildAndLoadMediaAddon } from './build.ts'
+import { Latch, type MediaAddon, StunVerdict } from './media-addon.ts'
 import { NativeRelay } from './native-relay.ts'
 import { check, rtp } from './test-packets.ts'
 import { testSockets } from './test-sockets.ts'
@@ -32,10 +32,7 @@ describe('native relay on IPv6 (::1)', function () {
   let addon: MediaAddon
   const { udp: udp6, next, close } = testSockets('::1')
   before(() => {
-    buildMediaAddon()
-    const a = loadMediaAddon()
-    assert.ok(a, 'the addon did not load after building')
-    addon = a
+    addon = buildAndLoadMediaAddon()
   })
   after(close)
 

@@ -4,8 +4,8 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { SrtpContext } from '../../lib/media/srtp/context.ts'
 import { generateSdesKey } from '../../lib/media/srtp/sdes.ts'
 import type { SrtpSuiteName } from '../../lib/media/srtp/suites.ts'
-import { buildMediaAddon } from './build.ts'
-import { Latch, loadMediaAddon, MEDIA_ADDON_PATH, type MediaAddon } from './media-addon.ts'
+import { buildAndLoadMediaAddon } from './build.ts'
+import { Latch, MEDIA_ADDON_PATH, type MediaAddon } from './media-addon.ts'
 import { NativeRelay, type RelayLeg } from './native-relay.ts'
 import { rtp } from './test-packets.ts'
 import { testSockets } from './test-sockets.ts'
@@ -19,10 +19,7 @@ describe('native relay with several workers', function () {
   let addon: MediaAddon
   const { udp, next, close } = testSockets()
   before(() => {
-    buildMediaAddon()
-    const a = loadMediaAddon()
-    assert.ok(a, 'the addon did not load after building')
-    addon = a
+    addon = buildAndLoadMediaAddon()
   })
   after(close)
 

@@ -10,8 +10,8 @@ import {
   verifyIntegrity,
 } from '../../lib/media/stun/stun.ts'
 import { hex, RFC5769, RFC5769_REQUEST } from '../../test/harness/rfc5769.ts'
-import { buildMediaAddon } from './build.ts'
-import { Latch, loadMediaAddon, type MediaAddon, StunVerdict } from './media-addon.ts'
+import { buildAndLoadMediaAddon } from './build.ts'
+import { Latch, type MediaAddon, StunVerdict } from './media-addon.ts'
 import { NativeRelay } from './native-relay.ts'
 import { check } from './test-packets.ts'
 import { testSockets } from './test-sockets.ts'
@@ -33,10 +33,7 @@ describe('native ICE-lite responder (src/stun.c)', function () {
   this.timeout(120_000)
   let addon: MediaAddon
   before(() => {
-    buildMediaAddon()
-    const a = loadMediaAddon()
-    assert.ok(a, 'the addon did not load after building')
-    addon = a
+    addon = buildAndLoadMediaAddon()
   })
 
   /** Asserts the native answer equals the TypeScript one for `packet`. */
