@@ -107,28 +107,21 @@ describe('kube-sbc media --worker-priority', function () {
     )
   })
 
+  /** `kube-sbc media --config <file> ...flags`, run to its exit. */
+  const mediaWith = (...flags: string[]) =>
+    spawnSync(process.execPath, ['cli/main.ts', 'media', '--config', file, ...flags], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    })
+
   it('refuses a priority outside 0-99 with a usage error', () => {
-    const r = spawnSync(
-      process.execPath,
-      ['cli/main.ts', 'media', '--config', file, '--worker-priority', '100'],
-      {
-        encoding: 'utf8',
-        timeout: 30_000,
-      },
-    )
+    const r = mediaWith('--worker-priority', '100')
     assert.notEqual(r.status, 0)
     assert.match(r.stderr, /--worker-priority must be an integer 0-99/)
   })
 
   it('refuses a --worker-spill-pps that is not a number with a usage error', () => {
-    const r = spawnSync(
-      process.execPath,
-      ['cli/main.ts', 'media', '--config', file, '--worker-spill-pps', 'lots'],
-      {
-        encoding: 'utf8',
-        timeout: 30_000,
-      },
-    )
+    const r = mediaWith('--worker-spill-pps', 'lots')
     assert.notEqual(r.status, 0)
     assert.match(r.stderr, /--worker-spill-pps must be an integer 0-10000000/)
     assert.doesNotMatch(r.stderr, /at .*\.ts:\d+/, 'a usage message, not a stack trace')
