@@ -4,6 +4,22 @@ import { NgError, NgErrorCode } from './errors.ts'
 import { NgClient } from './ng-client.ts'
 import { decodeNgDatagram, encodeNgDatagram } from './ng-message.ts'
 
+/** An NG client toward a bare UDP socket on loopback that answers only what `fn` answers; both closed after. */
+async function withServer(
+  retransmit: { retransmitMs: number; retransmissions?: number },
+  fn: (server: ReturnType<typeof DgramAsPromised.createSocket>, client: NgClient) => Promise<void>,
+): Promise<void> {
+  const server = DgramAsPromised.createSocket('udp4')
+  await server.bind(0, '127.0.0.1')
+  const client = await NgClient.connect({ host: '127.0.0.1', port: server.address().port, ...retransmit })
+  try {
+    await fn(server, client)
+  } finally {
+    await client.close()
+    await server.close()
+  }
+}
+
 /**
  * `onRetransmit` (NgRequestOptions): how a caller learns that a request went unanswered once while
  * it goes on (the B2BUA relays a refusal then instead of waiting out a dead media pod). Against bare
@@ -11,11 +27,7 @@ import { decodeNgDatagram, encodeNgDatagram } from './ng-message.ts'
  */
 describe('NgClient: onRetransmit', () => {
   it('is called once per retransmission; the request still runs its whole budget', async () => {
-    const server = DgramAsPromised.createSocket('udp4')
-    await server.bind(0, '127.0.0.1')
-    const port = server.address().port
-    const client = await NgClient.connect({ host: '127.0.0.1', port, retransmitMs: 20, retransmissions: 2 })
-    try {
+    await withServer({ retransmitMs: 20, retransmissions: 2 }, async (server, client) => {
       const cookies: string[] = []
       const events: string[] = []
       const received = (async () => {
@@ -36,18 +48,11 @@ describe('NgClient: onRetransmit', () => {
       assert.deepEqual(events, ['retransmit 1', 'retransmit 2'])
       assert.equal(cookies.length, 3, 'the first send and two retransmissions')
       assert.equal(new Set(cookies).size, 1, 'the same request each time')
-    } finally {
-      await client.close()
-      await server.close()
-    }
+    })
   })
 
   it('a hook that throws is logged; the request goes on and ends as it would', async () => {
-    const server = DgramAsPromised.createSocket('udp4')
-    await server.bind(0, '127.0.0.1')
-    const port = server.address().port
-    const client = await NgClient.connect({ host: '127.0.0.1', port, retransmitMs: 20, retransmissions: 2 })
-    try {
+    await withServer({ retransmitMs: 20, retransmissions: 2 }, async (_server, client) => {
       let calls = 0
       await assert.rejects(
         client.request(
@@ -62,18 +67,11 @@ describe('NgClient: onRetransmit', () => {
         (e: unknown) => e instanceof NgError && e.code === NgErrorCode.ngTimeout,
       )
       assert.equal(calls, 2, 'each retransmission still went out and called the hook')
-    } finally {
-      await client.close()
-      await server.close()
-    }
+    })
   })
 
   it('is not called when the first send is answered', async () => {
-    const server = DgramAsPromised.createSocket('udp4')
-    await server.bind(0, '127.0.0.1')
-    const port = server.address().port
-    const client = await NgClient.connect({ host: '127.0.0.1', port, retransmitMs: 1000 })
-    try {
+    await withServer({ retransmitMs: 1000 }, async (server, client) => {
       const answered = (async () => {
         const p = await server.recv()
         if (!p) return
@@ -88,9 +86,6 @@ describe('NgClient: onRetransmit', () => {
       await answered
       assert.equal(r.result, 'ok')
       assert.equal(retransmits, 0)
-    } finally {
-      await client.close()
-      await server.close()
-    }
+    })
   })
 })
