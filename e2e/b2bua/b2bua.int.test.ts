@@ -3,6 +3,7 @@ import { Redis } from 'ioredis'
 import { startProcess } from '../../test/harness/child-process.ts'
 import { freePort } from '../../test/harness/free-port.ts'
 import { startRedis, type TestRedis } from '../../test/harness/redis.ts'
+import { monitorRedis } from '../../test/harness/redis-monitor.ts'
 import { startSipp } from '../../test/harness/sipp.ts'
 import {
   both,
@@ -186,9 +187,8 @@ describe('B2BUA across two processes sharing Redis', function () {
     // MONITOR lists every command, those the Lua scripts run included: a release of a slot never
     // taken would show as a ZREM/ZREMRANGEBYSCORE on the pbx group's holds. (A BYE's sbcEndByLeg
     // gets the holds key's prefix, `sbc:{g:`, without a group: not a group key.)
-    const monitor = await client.monitor()
     const groupKeys: string[] = []
-    monitor.on('monitor', (_time: string, args: string[]) => {
+    const monitor = await monitorRedis(redis.url, (args) => {
       for (const arg of args) if (/:\{g:[^}]+\}/.test(arg)) groupKeys.push(`${args[0]?.toLowerCase()} ${arg}`)
     })
     try {
@@ -200,7 +200,7 @@ describe('B2BUA across two processes sharing Redis', function () {
       await both(c, 2)
       assert.deepEqual(await keys(), [])
     } finally {
-      monitor.disconnect()
+      monitor.close()
     }
     assert.deepEqual(
       groupKeys.filter((k) => !k.includes('{g:carrier}')),

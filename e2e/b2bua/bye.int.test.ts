@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
-import type { Redis } from 'ioredis'
 import type { SipRequest, SipResponse } from '../../lib/sip/message/message.ts'
 import { scripts } from '../../lib/state/redis-scripts.ts'
 import { RedisStore } from '../../lib/state/redis-store.ts'
+import { monitorRedis } from '../../test/harness/redis-monitor.ts'
 import { cdrLines, type Sbc, sample, scrape } from './harness.ts'
 import { until, useTwoProcesses } from './two-processes.ts'
 import { newBranch, request, response, sipRequest, sipResponse } from './udp-peer.ts'
@@ -62,9 +62,8 @@ describe('B2BUA: a BYE in one Redis round trip', function () {
     // Redis learns a script at its first use on the server (EVALSHA answered NOSCRIPT, then EVAL):
     // once per server, not per call. Loaded here, so what follows is every BYE after the first.
     await t.store.client.script('LOAD', scripts.sbcEndByLeg.lua)
-    const monitor: Redis = await t.store.client.monitor()
     const seen: string[] = []
-    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    const monitor = await monitorRedis(t.store.redis.url, (args, source) => {
       // Commands a script runs show with source `lua`; they are part of that script's round trip.
       if (source !== 'lua') seen.push(args.join(' '))
     })
@@ -83,7 +82,7 @@ describe('B2BUA: a BYE in one Redis round trip', function () {
       await t.store.client.echo('bye-end')
       await until('MONITOR to see the end marker', async () => seen.includes('echo bye-end'))
     } finally {
-      monitor.disconnect()
+      monitor.close()
     }
     const during = seen.slice(seen.indexOf('echo bye-start') + 1, seen.indexOf('echo bye-end'))
     assert.equal(during.length, 1, `commands for the BYE:\n${during.join('\n')}`)

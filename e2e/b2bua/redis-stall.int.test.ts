@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import type { Redis } from 'ioredis'
 import { freePort } from '../../test/harness/free-port.ts'
+import { monitorRedis, type RedisMonitor } from '../../test/harness/redis-monitor.ts'
 import { type Sbc, sbcPorts, startSbc } from './harness.ts'
 import { startStore, type TestStore, until } from './two-processes.ts'
 import { newInvite, response, UdpPeer } from './udp-peer.ts'
@@ -20,7 +20,7 @@ describe('B2BUA: a new INVITE while Redis is stalled', function () {
   let sbc: Sbc
   let caller: UdpPeer
   let uacPort: number
-  let monitor: Redis
+  let monitor: RedisMonitor
   const commands: string[] = []
 
   before(async () => {
@@ -28,11 +28,10 @@ describe('B2BUA: a new INVITE while Redis is stalled', function () {
     uacPort = await freePort()
     caller = await UdpPeer.open(uacPort)
     sbc = await startSbc(await sbcPorts(), uacPort, await freePort(), { redis: store.redis.url })
-    monitor = await store.client.monitor()
-    monitor.on('monitor', (_time: string, args: string[]) => commands.push(args.join(' ')))
+    monitor = await monitorRedis(store.redis.url, (args) => commands.push(args.join(' ')))
   })
   after(async () => {
-    monitor?.disconnect()
+    monitor?.close()
     await sbc?.close()
     caller?.close()
     await store?.close()

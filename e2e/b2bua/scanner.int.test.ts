@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import type { Redis } from 'ioredis'
 import { SipResponse } from '../../lib/sip/message/message.ts'
 import { freePort } from '../../test/harness/free-port.ts'
+import { monitorRedis, type RedisMonitor } from '../../test/harness/redis-monitor.ts'
 import { type Sbc, sample, sbcPorts, scrape, startSbc } from './harness.ts'
 import { startStore, type TestStore } from './two-processes.ts'
 import { newBranch, response, sipRequest, UdpPeer } from './udp-peer.ts'
@@ -20,7 +20,7 @@ describe('B2BUA: scanner requests of every shape dropped before any other work',
   let store: TestStore
   let sbc: Sbc
   let peer: UdpPeer
-  let monitor: Redis
+  let monitor: RedisMonitor
   const commands: string[] = []
   let port: number
 
@@ -29,11 +29,10 @@ describe('B2BUA: scanner requests of every shape dropped before any other work',
     port = await freePort()
     peer = await UdpPeer.open(port)
     sbc = await startSbc(await sbcPorts(), port, await freePort(), { redis: store.redis.url })
-    monitor = await store.client.monitor()
-    monitor.on('monitor', (_time: string, args: string[]) => commands.push(args.join(' ')))
+    monitor = await monitorRedis(store.redis.url, (args) => commands.push(args.join(' ')))
   })
   after(async () => {
-    monitor?.disconnect()
+    monitor?.close()
     await sbc?.close()
     peer?.close()
     await store?.close()
