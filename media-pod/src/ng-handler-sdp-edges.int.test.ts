@@ -123,6 +123,7 @@ for (const workers of [1, 0]) {
     it("with ICE forced, passes on none of a party's session-level ICE attributes (credentials, options)", async () => {
       const a = await open()
       const b = await open()
+      // The parties' ufrags are not hex, as ours are (randomBytes): ours can never contain them.
       const withIce = (port: number, ufrag: string) =>
         sdp(`m=audio ${port} RTP/AVP 0`).replace(
           't=0 0\r\n',
@@ -131,19 +132,19 @@ for (const workers of [1, 0]) {
       const offer = await ng.offer({
         'call-id': `ice-session-${workers}`,
         'from-tag': 'ta',
-        sdp: withIce(a.port, 'aaaa'),
+        sdp: withIce(a.port, 'zqpartya'),
         ICE: 'force',
       })
       const answer = await ng.answer({
         'call-id': `ice-session-${workers}`,
         'from-tag': 'ta',
         'to-tag': 'tb',
-        sdp: withIce(b.port, 'bbbb'),
+        sdp: withIce(b.port, 'zqpartyb'),
         ICE: 'force',
       })
       for (const [text, theirs] of [
-        [offer.sdp, 'aaaa'],
-        [answer.sdp, 'bbbb'],
+        [offer.sdp, 'zqpartya'],
+        [answer.sdp, 'zqpartyb'],
       ] as const) {
         assert.doesNotMatch(text, new RegExp(theirs), "the other party's credentials do not pass")
         assert.doesNotMatch(text, /a=ice-options/, 'nor its ICE options')
