@@ -152,6 +152,19 @@ function registerWorkerMetrics(
   registry: Registry,
   workers: { stats(): NativeWorkerStats[]; readonly activeWorkers: number },
 ): void {
+  // One reading per scrape for all four series (the addon locks every thread's table to read them):
+  // prom-client runs the collect() of a scrape in one turn of the event loop, so the snapshot is
+  // dropped at the next turn.
+  let snapshot: NativeWorkerStats[] | undefined
+  const read = (): NativeWorkerStats[] => {
+    if (!snapshot) {
+      snapshot = workers.stats()
+      setImmediate(() => {
+        snapshot = undefined
+      })
+    }
+    return snapshot
+  }
   const per = (
     name: string,
     help: string,
@@ -166,7 +179,7 @@ function registerWorkerMetrics(
       registers: [registry],
       collect(this: Gauge | Counter) {
         this.reset()
-        for (const [i, w] of workers.stats().entries()) {
+        for (const [i, w] of read().entries()) {
           if (this instanceof Gauge) this.set({ worker: String(i) }, value(w))
           else this.inc({ worker: String(i) }, value(w))
         }
