@@ -588,24 +588,39 @@ static napi_value bind_leg(napi_env env, napi_callback_info info) {
     }
   }
   if (li < 0 && r->nlegs < r->cap) li = r->nlegs++;
+  int epoll_err = 0;
   if (li >= 0) {
-    leg *L = &r->legs[li];
-    memset(L, 0, sizeof *L);
-    L->fd = fd;
-    L->port = addr_port(&sa);
-    L->target = -1;
-    L->source = -1;
-    L->latch = LATCH_ONCE;
-    L->owner = (uint8_t)owner;
-    r->w[owner]->legs++;
+    /* Into the worker's epoll set before the slot is in use: a socket the kernel would not watch
+     * (ENOMEM, or ENOSPC past fs.epoll.max_user_watches) would be a leg that never relays. */
+    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)li};
+    if (epoll_ctl(r->w[owner]->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      epoll_err = errno;
+      r->legs[li].fd = -1;
+      r->legs[li].target = r->free_head;
+      r->free_head = li;
+    } else {
+      leg *L = &r->legs[li];
+      memset(L, 0, sizeof *L);
+      L->fd = fd;
+      L->port = addr_port(&sa);
+      L->target = -1;
+      L->source = -1;
+      L->latch = LATCH_ONCE;
+      L->owner = (uint8_t)owner;
+      r->w[owner]->legs++;
+    }
   }
   unlock_all(r);
   if (li < 0) {
     close(fd);
     KSBC_THROW(env, "relay leg table full");
   }
-  struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)li};
-  epoll_ctl(r->w[owner]->epfd, EPOLL_CTL_ADD, fd, &ev);
+  if (epoll_err) {
+    close(fd);
+    char msg[96];
+    snprintf(msg, sizeof msg, "epoll_ctl() failed: %s", strerror(epoll_err));
+    KSBC_THROW(env, msg);
+  }
   napi_value obj;
   KSBC_CHECK(env, napi_create_object(env, &obj));
   ksbc_set_number(env, obj, "leg", li);
@@ -929,15 +944,52 @@ static napi_value stop(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* Moves leg `li` to worker `to`: out of its owner's epoll set, into `to`'s. Under every lock. */
-static void move_leg(relay *r, int li, int to) {
-  leg *L = &r->legs[li];
-  epoll_ctl(r->w[L->owner]->epfd, EPOLL_CTL_DEL, L->fd, NULL);
-  r->w[L->owner]->legs--;
-  struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)li};
-  epoll_ctl(r->w[to]->epfd, EPOLL_CTL_ADD, L->fd, &ev);
-  r->w[to]->legs++;
-  L->owner = (uint8_t)to;
+/* A group of connected legs being moved (each_connected): a call's pair, or a longer chain. */
+typedef struct {
+  int *v;
+  int n, cap;
+  int inline_v[8];
+} leg_group;
+
+static int visit_collect(relay *r, int k, void *arg) {
+  (void)r;
+  leg_group *g = arg;
+  /* A ring (a pair: a -> b -> a) is met again walking back along `source`. */
+  for (int i = 0; i < g->n; i++)
+    if (g->v[i] == k) return 0;
+  if (g->n == g->cap) {
+    int cap = g->cap * 2;
+    int *grown = g->v == g->inline_v ? malloc((size_t)cap * sizeof *grown) : realloc(g->v, (size_t)cap * sizeof *grown);
+    if (!grown) return 1;
+    if (g->v == g->inline_v) memcpy(grown, g->inline_v, sizeof g->inline_v);
+    g->v = grown;
+    g->cap = cap;
+  }
+  g->v[g->n++] = k;
+  return 0;
+}
+
+/* Moves every leg of `g` to worker `to`, all or none (a link left across two workers drops every
+ * packet): each goes into `to`'s epoll set first, and if the kernel refuses one (ENOMEM, ENOSPC past
+ * fs.epoll.max_user_watches) those added are taken out again and the group stays where it was, still
+ * relaying. Only then do they leave their owner's set. A socket is briefly in both sets; an event the
+ * old owner takes is skipped by its owner check. Under every lock. Returns 0 when moved. */
+static int move_group(relay *r, const leg_group *g, int to) {
+  for (int i = 0; i < g->n; i++) {
+    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)g->v[i]};
+    if (epoll_ctl(r->w[to]->epfd, EPOLL_CTL_ADD, r->legs[g->v[i]].fd, &ev) != 0) {
+      while (i-- > 0) epoll_ctl(r->w[to]->epfd, EPOLL_CTL_DEL, r->legs[g->v[i]].fd, NULL);
+      return -1;
+    }
+  }
+  for (int i = 0; i < g->n; i++) {
+    leg *L = &r->legs[g->v[i]];
+    epoll_ctl(r->w[L->owner]->epfd, EPOLL_CTL_DEL, L->fd, NULL);
+    r->w[L->owner]->legs--;
+    r->w[to]->legs++;
+    L->owner = (uint8_t)to;
+  }
+  return 0;
 }
 
 /* The legs connected with leg `li` on worker `from`: a leg sends to one leg and receives from one, so
@@ -962,11 +1014,6 @@ static int visit_active(relay *r, int k, void *arg) {
   return r->legs[k].last_rx_ms + 1000 >= *(uint64_t *)arg;
 }
 
-static int visit_move(relay *r, int k, void *arg) {
-  move_leg(r, k, *(int *)arg);
-  return 0;
-}
-
 /* Whether leg `li` or a leg connected with it received media in the last second. Its worker's lock
  * covers them all: connected legs share one owner. */
 static int recently_active(relay *r, int li, uint64_t now) {
@@ -985,7 +1032,9 @@ static int recently_active(relay *r, int li, uint64_t now) {
  * peers move with the legs (the slots stay: JS keeps its leg numbers). Datagrams queued on a socket
  * are read by the new owner (its epoll set reports them on EPOLL_CTL_ADD); an event the old owner
  * already took is skipped there (`owner` is checked under its lock). Each pair moves under every
- * lock, taken per pair so that no worker waits for a whole batch of moves. */
+ * lock, taken per pair so that no worker waits for a whole batch of moves, and whole or not at all
+ * (move_group): if the kernel refuses to watch a socket on `to`, the moving stops there and the
+ * count says how many pairs moved. */
 static napi_value move_pairs(napi_env env, napi_callback_info info) {
   ARGS_UP_TO(5, 4)
   uint32_t from, to, max;
@@ -1002,11 +1051,14 @@ static napi_value move_pairs(napi_env env, napi_callback_info info) {
     if (L->fd < 0 || L->owner != from) continue;
     if (active_only && !recently_active(r, li, now)) continue;
     lock_all(r);
-    int dest = (int)to;
-    /* The connected legs first, while `li` is still on `from` (the walk stops at legs already moved). */
-    each_connected(r, li, (int)from, visit_move, &dest);
-    move_leg(r, li, dest);
+    leg_group g = {.n = 1, .cap = 8};
+    g.v = g.inline_v;
+    g.v[0] = li;
+    int refused = each_connected(r, li, (int)from, visit_collect, &g) || move_group(r, &g, (int)to) != 0;
     unlock_all(r);
+    if (g.v != g.inline_v) free(g.v);
+    /* Out of memory, or the kernel watches no more sockets: what did not move relays where it was. */
+    if (refused) break;
     moved++;
   }
   napi_value v;
