@@ -89,13 +89,18 @@ export interface RealmRuntime {
  */
 const BIND_ATTEMPTS = 16
 
-/** Reported when no packet arrived from a party for `mediaTimeoutMs` (rtpengine's `timeout`). */
+/**
+ * Reported when no packet arrived from a party for `mediaTimeoutMs` (rtpengine's `timeout`), or, on
+ * a call wholly on hold, for `holdTimeoutMs` (rtpengine's `silent-timeout`).
+ */
 export interface MediaTimeoutEvent {
   callId: string
   tag: string
   partnerTag: string
   mediaIndex: number
   idleMs: number
+  /** The party was on hold (it declared it sends nothing) and `holdTimeoutMs` ran out. */
+  hold: boolean
 }
 
 export interface NgHandlerOptions {
@@ -108,6 +113,13 @@ export interface NgHandlerOptions {
   fallback: RelayBackend
   /** No packets from a party for this long reports a media timeout. Default 60,000; 0 disables. */
   mediaTimeoutMs?: number
+  /**
+   * The same for the parties of a call wholly on hold (every stream `recvonly`, `inactive`,
+   * `c=0.0.0.0` or disabled), counted from the later of the party's last packet and the call's last
+   * signal (rtpengine's `silent-timeout`): a call whose BYE was lost while on hold would otherwise
+   * hold its ports for good. Independent of `mediaTimeoutMs`. Default 3,600,000; 0 disables.
+   */
+  holdTimeoutMs?: number
   /**
    * A call never answered is deleted this long after its last signal (offer), ports back to the
    * pool: signalling that would have sent `delete` may have died while it rang, or never learnt of
@@ -1165,6 +1177,7 @@ export class MediaNgHandler implements NgRequestHandler {
 
   private tick(): void {
     const limit = this.o.mediaTimeoutMs ?? 60_000
+    const holdLimit = this.o.holdTimeoutMs ?? 3_600_000
     const offerLimit = this.o.offerTimeoutMs ?? 3_600_000
     const t = this.now()
     for (const call of [...this.calls.values()]) {
@@ -1178,12 +1191,23 @@ export class MediaNgHandler implements NgRequestHandler {
         continue
       }
       this.forEachPair(call, (p) => p.tick())
-      if (limit <= 0 || !call.answered) continue
+      if (!call.answered || (limit <= 0 && holdLimit <= 0)) continue
+      // Whether every stream of the call is silent, worked out at its first silent stream.
+      let held: boolean | undefined
       for (const m of call.monologues) {
         for (let i = 0; i < m.mediaCount; i++) {
           const pm = m.media(i)
-          // A party on hold that said it sends nothing (recvonly, inactive) is not expected to.
-          if (!pm || pm.timedOut || pm.silent) continue
+          if (!pm || pm.timedOut) continue
+          // A party that said it sends nothing (recvonly, inactive, c=0.0.0.0; a disabled section)
+          // is not expected to: its silence counts only against the hold timeout, and only when the
+          // whole call is on hold. While another stream is to carry media (music on hold from the
+          // party that holds, audio beside a video the call dropped), that stream's own media
+          // timeout watches the call, and a long hold with music is no dead call.
+          if (pm.silent) {
+            if (holdLimit <= 0) continue
+            held ??= whollySilent(call)
+            if (!held) continue
+          } else if (limit <= 0) continue
           // Only the idle time: a whole stats snapshot per endpoint every second cost ~15 µs of the
           // event loop per endpoint on the native relay (docs/benchmarks/media.md, Session 4).
           const idleMs = pm.pair?.idleMs(pm.side)
@@ -1192,10 +1216,13 @@ export class MediaNgHandler implements NgRequestHandler {
           // (Call.watchFrom): the silence of a hold does not count once a re-INVITE resumed the
           // call, and a session refresh, which changes nothing, does not hide dead media. A party
           // that never sent is counted from the last signal, as before: the pod cannot tell a 183's
-          // answer from the 200's, and a caller may send only once the call is answered.
-          const idle =
-            idleMs >= 0 ? Math.min(idleMs, t - this.wall(call.watchFrom)) : t - this.wall(call.lastSignal)
-          if (idle < limit) continue
+          // answer from the 200's, and a caller may send only once the call is answered. A party on
+          // hold is counted from the last signal of any kind: the hold itself is one, and a session
+          // refresh shows that signalling still knows the call (what a lost BYE leaves is a call
+          // nobody signals for any more).
+          const since = pm.silent ? call.lastSignal : call.watchFrom
+          const idle = idleMs >= 0 ? Math.min(idleMs, t - this.wall(since)) : t - this.wall(call.lastSignal)
+          if (idle < (pm.silent ? holdLimit : limit)) continue
           pm.timedOut = true
           this.totals.mediaTimeouts++
           const event = {
@@ -1204,8 +1231,9 @@ export class MediaNgHandler implements NgRequestHandler {
             partnerTag: m.partner?.tag ?? '',
             mediaIndex: pm.index,
             idleMs: idle,
+            hold: pm.silent,
           }
-          this.logger.info(event, 'Media timeout')
+          this.logger.info(event, pm.silent ? 'Media timeout on hold' : 'Media timeout')
           try {
             this.o.onMediaTimeout?.(event)
           } catch (err) {
@@ -1225,7 +1253,9 @@ export class MediaNgHandler implements NgRequestHandler {
             }
             // Signalling ends the call and deletes it. When no delete comes — the call was already
             // hung up but its delete never reached us, it moved to another pod, or nobody got the
-            // notice — the session would hold its ports for good: the pod deletes it itself.
+            // notice — the session would hold its ports for good: the pod deletes it itself. After
+            // a hold timeout too the wait is one media timeout period, not one more hour: signalling
+            // needs milliseconds to act.
             if (call.deleteTimer === undefined) {
               const noticed = this.stamp()
               call.deleteTimer = setTimeout(() => this.deleteOrphan(call, noticed), orphanDelayMs(limit))
@@ -1565,6 +1595,16 @@ function iceRestarted(before: string, now: string): boolean {
  * media-timeout period, at least 10 s (signalling needs milliseconds; the rest is for `query`).
  */
 const orphanDelayMs = (mediaTimeoutMs: number): number => Math.max(mediaTimeoutMs, 10_000)
+
+/**
+ * Every stream of every party of `call` is silent (on hold or disabled): nobody is to send media, so
+ * only the hold timeout applies to it.
+ */
+function whollySilent(call: Call): boolean {
+  for (const m of call.monologues)
+    for (let i = 0; i < m.mediaCount; i++) if (m.media(i)?.silent === false) return false
+  return true
+}
 
 /** Media section `i` of both parties, when they have it, is expected to carry nothing (port 0). */
 function silence(x: Monologue, y: Monologue, i: number): void {
