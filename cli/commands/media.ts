@@ -27,6 +27,8 @@ the config's media realms (docs/media-pod.md).
   --worker-spill-pps N  packets/s one relay thread carries before calls spill onto the next and move
                         back when the load falls (default 15000); 0 = every thread takes calls in turn
   --media-timeout N     seconds without packets before a stream is reported timed out (default 60, 0 = off)
+  --hold-timeout N      the same for a call wholly on hold (recvonly/inactive/c=0.0.0.0), counted from
+                        its last packet or signal (default 3600, 0 = off; rtpengine's --silent-timeout)
   --port-quarantine-ms N  how long a released port stays out of circulation (default 5000)
   --heartbeat-ms N      registry heartbeat period; the pod counts as lost 3 periods after its last
                         heartbeat, and signalling then re-anchors its calls (default 5000)
@@ -51,6 +53,7 @@ export const mediaCommand: Command = {
       'worker-priority': { type: 'string' },
       'worker-spill-pps': { type: 'string' },
       'media-timeout': { type: 'string' },
+      'hold-timeout': { type: 'string' },
       'ng-secret-file': { type: 'string' },
       'port-quarantine-ms': { type: 'string' },
       'heartbeat-ms': { type: 'string' },
@@ -104,6 +107,7 @@ export const mediaCommand: Command = {
       workerPriority: int('worker-priority', 0, 0, 99),
       workerSpillPps: int('worker-spill-pps', DEFAULT_SPILL_PPS, 0, 10_000_000),
       mediaTimeoutSeconds: int('media-timeout', 60, 0, 86400),
+      holdTimeoutSeconds: int('hold-timeout', 3600, 0, 86400),
       drainSeconds: flags.drainSeconds,
       portQuarantineMs: int('port-quarantine-ms', 5000, 0, 600_000),
       heartbeatMs: int('heartbeat-ms', 5000, 100, 60_000),

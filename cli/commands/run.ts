@@ -21,6 +21,8 @@ anchoring"; docs/media-pod.md, "In kube-sbc run".
                         change is logged and the running config stays
   --no-media            no media anchoring: SDP passes through unchanged
   --media-timeout N     seconds without RTP before an answered call is ended (default 60, 0 = never)
+  --hold-timeout N      the same for a call wholly on hold (recvonly/inactive/c=0.0.0.0), counted from
+                        its last packet or signal (default 3600, 0 = never)
   --media-workers N     native relay threads, 0 = TypeScript relay only (default 1)
 ${COMMON_FLAGS_USAGE}`
 
@@ -70,6 +72,7 @@ export const runCommand: Command = {
       watch: { type: 'boolean' },
       'no-media': { type: 'boolean' },
       'media-timeout': { type: 'string' },
+      'hold-timeout': { type: 'string' },
       'media-workers': { type: 'string' },
     })
     if (flags.help) {
@@ -82,6 +85,7 @@ export const runCommand: Command = {
     const media = {
       kind: 'in-process' as const,
       mediaTimeoutSeconds: int('media-timeout', 60, 86_400),
+      holdTimeoutSeconds: int('hold-timeout', 3600, 86_400),
       workers: int('media-workers', 1, 64),
     }
     const first = compileFiles(paths, 1)

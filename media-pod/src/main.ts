@@ -50,6 +50,8 @@ export interface MediaProcessOptions {
   /** Load-following placement's packets per second per worker, 0 = spread evenly (MediaPodOptions). */
   workerSpillPps?: number
   mediaTimeoutSeconds: number
+  /** Seconds a call wholly on hold may stay silent (MediaPodOptions.holdTimeoutMs), 0 = never. */
+  holdTimeoutSeconds: number
   drainSeconds: number
   portQuarantineMs?: number
   /** Registry heartbeat period (ms); the registry entry lives 3 periods. Default 5000. */
@@ -96,6 +98,7 @@ export async function runMediaProcess(o: MediaProcessOptions): Promise<number> {
       ...(o.workerPriority !== undefined ? { workerPriority: o.workerPriority } : {}),
       ...(o.workerSpillPps !== undefined ? { workerSpillPps: o.workerSpillPps } : {}),
       mediaTimeoutMs: o.mediaTimeoutSeconds * 1000,
+      holdTimeoutMs: o.holdTimeoutSeconds * 1000,
       ...(o.portQuarantineMs !== undefined ? { quarantineMs: o.portQuarantineMs } : {}),
       ...(o.heartbeatMs !== undefined ? { heartbeatMs: o.heartbeatMs } : {}),
       ...(o.ngSecret !== undefined ? { ngSecret: o.ngSecret } : {}),

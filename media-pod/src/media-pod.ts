@@ -51,6 +51,8 @@ export interface MediaPodOptions {
    */
   workerSpillPps?: number
   mediaTimeoutMs?: number
+  /** The media timeout of calls wholly on hold (NgHandlerOptions.holdTimeoutMs), default 3,600,000; 0 = never. */
+  holdTimeoutMs?: number
   /** Port quarantine after release (PortAllocator), default 5,000 ms. */
   quarantineMs?: number
   heartbeatMs?: number
@@ -147,6 +149,7 @@ export class MediaPod {
       native,
       fallback,
       ...(o.mediaTimeoutMs !== undefined ? { mediaTimeoutMs: o.mediaTimeoutMs } : {}),
+      ...(o.holdTimeoutMs !== undefined ? { holdTimeoutMs: o.holdTimeoutMs } : {}),
       logger: o.logger,
       accepting: () => !pod?.draining,
       instanceId: o.podId,

@@ -33,6 +33,8 @@ export type MediaMode =
       kind: 'in-process'
       /** Seconds without packets before a call is reported silent (0 = never). */
       mediaTimeoutSeconds: number
+      /** Seconds a call wholly on hold may stay silent before it is reported (0 = never). */
+      holdTimeoutSeconds: number
       /** Native relay worker threads (0 = the TypeScript relay only). */
       workers: number
       /** How long a released port stays out of circulation (ms). */
@@ -144,6 +146,7 @@ export class MediaRuntime {
       httpPort: 0,
       workers: mode.workers,
       mediaTimeoutMs: mode.mediaTimeoutSeconds * 1000,
+      holdTimeoutMs: mode.holdTimeoutSeconds * 1000,
       ...(mode.portQuarantineMs !== undefined ? { quarantineMs: mode.portQuarantineMs } : {}),
       // With Redis the pod publishes its notices and the subscription above gets them.
       ...(shared ? {} : { onTimeout: this.#o.onTimeout }),
