@@ -1,0 +1,265 @@
+import { strict as assert } from 'node:assert'
+import {
+  audioSdp,
+  endpointOf,
+  mediaConfig,
+  metric,
+  Peer,
+  portBase,
+  rtpPacket,
+} from '../../e2e/media/helpers.ts'
+import { startLoopbackMediaPod } from '../../e2e/media/start-loopback-media-pod.ts'
+import type { MediaTimeoutNotice } from '../../lib/media/control/media-timeout.ts'
+import { NgClient } from '../../lib/media/control/ng-client.ts'
+import type { MediaPod, MediaPodOptions } from './media-pod.ts'
+import type { MediaTimeoutEvent } from './ng-handler.ts'
+
+/**
+ * The hold timeout (rtpengine's `--silent-timeout`): a call both parties put on hold sends nothing
+ * by agreement, so the media timeout passes it; when its BYE is lost it would hold its ports and its
+ * place in maxSessions for good. Its parties are timed out after `holdTimeoutMs` from their last
+ * packet or the call's last signal, independently of `mediaTimeoutMs`; a session refresh keeps it,
+ * and a call on which some party is still to send (music on hold, audio beside a dropped video) is
+ * left to the media timeout. Media pods in this process (native relay when built, and the dgram
+ * relay), our NG client over UDP, bare UDP sockets as the parties, loopback only.
+ */
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** Polls `cond` every 20 ms; fails with `what` after `ms` (the pod checks once a second). */
+async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await sleep(20)
+  }
+}
+
+/** `sdp` with its direction `dir` and, when given, its connection address `address`. */
+const withDir = (sdp: string, dir: string, address?: string) => {
+  const s = sdp.replace('a=sendrecv', `a=${dir}`)
+  return address ? s.replaceAll('IN IP4 127.0.0.1', `IN IP4 ${address}`) : s
+}
+
+/** An audio and a video section; the video's port 0 when `videoPort` is 0; audio direction `dir`. */
+const avSdp = (audioPort: number, videoPort: number, dir = 'sendrecv') =>
+  withDir(audioSdp(audioPort, { codecs: '0' }), dir).replace(
+    /(a=\w+)\r\n$/,
+    ['$1', `m=video ${videoPort} RTP/AVP 96`, 'a=rtpmap:96 H264/90000', 'a=sendrecv', ''].join('\r\n'),
+  )
+
+/** A media pod under test with what its hooks reported. */
+interface TestPod {
+  pod: MediaPod
+  ng: NgClient
+  streams: MediaTimeoutEvent[]
+  notices: MediaTimeoutNotice[]
+}
+
+for (const workers of [1, 0]) {
+  describe(`media pod: hold timeout (workers ${workers})`, function () {
+    this.timeout(60_000)
+    const pods: TestPod[] = []
+    const peers: Peer[] = []
+    /** hold 1 s; the media timeout at its default (60 s), far beyond these tests. */
+    let short: TestPod
+    /** Everything at its default: hold 3,600 s. */
+    let dflt: TestPod
+    /** `--media-timeout 0 --hold-timeout 1`. */
+    let noMedia: TestPod
+    /** `--hold-timeout 0` (and the default media timeout). */
+    let noHold: TestPod
+
+    const start = async (name: string, o: Partial<MediaPodOptions>): Promise<TestPod> => {
+      const base = portBase(40)
+      const streams: MediaTimeoutEvent[] = []
+      const notices: MediaTimeoutNotice[] = []
+      const pod = await startLoopbackMediaPod({
+        config: mediaConfig([{ name: 'lan', min: base, max: base + 39, maxSessions: 100 }]),
+        podId: `hold-${name}-${workers}`,
+        workers,
+        onMediaTimeout: (e) => streams.push(e),
+        onTimeout: (n) => notices.push(n),
+        ...o,
+      })
+      const ng = await NgClient.connect({ host: '127.0.0.1', port: pod.ngAddress.port, retransmitMs: 200 })
+      const t = { pod, ng, streams, notices }
+      pods.push(t)
+      return t
+    }
+    const peer = async () => {
+      const p = await Peer.open()
+      peers.push(p)
+      return p
+    }
+    const reported = (t: TestPod, callId: string) => t.streams.filter((e) => e.callId === callId)
+
+    /** Offer from A (tag ta), answer from B (tag tb); returns the relay ports toward A and B. */
+    const exchange = async (t: TestPod, callId: string, aSdp: string, bSdp: string) => {
+      const o = await t.ng.offer({ 'call-id': callId, 'from-tag': 'ta', 'to-tag': 'tb', sdp: aSdp })
+      const r = await t.ng.answer({ 'call-id': callId, 'from-tag': 'ta', 'to-tag': 'tb', sdp: bSdp })
+      return { toB: endpointOf(o.sdp).port, toA: endpointOf(r.sdp).port }
+    }
+
+    /**
+     * A call answered with media both ways, then put on hold by both parties: `a=inactive` both ways,
+     * or `c=0.0.0.0` (RFC 2543) from A and `a=recvonly` from B. Nothing is sent after the hold.
+     */
+    const heldCall = async (t: TestPod, callId: string, how: 'inactive' | '0.0.0.0' = 'inactive') => {
+      const a = await peer()
+      const b = await peer()
+      const { toA, toB } = await exchange(
+        t,
+        callId,
+        audioSdp(a.port, { codecs: '0' }),
+        audioSdp(b.port, { codecs: '0' }),
+      )
+      await a.send(rtpPacket(1, 0, 0xaaaa), toA)
+      await b.send(rtpPacket(1, 0, 0xbbbb), toB)
+      await a.waitFor(1)
+      await b.waitFor(1)
+      if (how === 'inactive')
+        await exchange(
+          t,
+          callId,
+          withDir(audioSdp(a.port, { codecs: '0' }), 'inactive'),
+          withDir(audioSdp(b.port, { codecs: '0' }), 'inactive'),
+        )
+      else
+        await exchange(
+          t,
+          callId,
+          withDir(audioSdp(a.port, { codecs: '0' }), 'sendrecv', '0.0.0.0'),
+          withDir(audioSdp(b.port, { codecs: '0' }), 'recvonly'),
+        )
+      return { a, b }
+    }
+
+    before(async () => {
+      short = await start('short', { holdTimeoutMs: 1_000 })
+      dflt = await start('default', {})
+      noMedia = await start('nomedia', { mediaTimeoutMs: 0, holdTimeoutMs: 1_000 })
+      noHold = await start('nohold', { holdTimeoutMs: 0 })
+    })
+    after(async () => {
+      for (const p of peers) p.close()
+      for (const t of pods) {
+        await t.ng.close()
+        await t.pod.close()
+      }
+    })
+
+    for (const how of ['inactive', '0.0.0.0'] as const) {
+      it(`reports a call both parties hold (${how}) after a 1-s hold timeout, and not with the default of an hour`, async () => {
+        const callId = `held-${how}-${workers}`
+        // The default pod's call is held first: it is never held for less time than the other.
+        await heldCall(dflt, callId, how)
+        const before = await metric(short.pod.httpPort, 'sbc_media_timeouts_total')
+        await heldCall(short, callId, how)
+        await until(() => reported(short, callId).length === 2, 'both held parties timed out')
+        assert.deepEqual(
+          reported(short, callId)
+            .map((e) => `${e.tag} ${e.hold}`)
+            .sort(),
+          ['ta true', 'tb true'],
+          'each party once, as a hold timeout',
+        )
+        assert.equal((await short.ng.query({ 'call-id': callId }))['media timeout'], 1)
+        assert.equal(short.notices.filter((n) => n.callId === callId).length, 1, 'signalling told once')
+        assert.equal(await metric(short.pod.httpPort, 'sbc_media_timeouts_total'), before + 2)
+        // Two more checks of the default pod, whose call is held longer: nothing.
+        await sleep(2_500)
+        assert.deepEqual(reported(dflt, callId), [], 'the default hold timeout is an hour')
+        assert.equal((await dflt.ng.query({ 'call-id': callId }))['media timeout'], 0)
+        await short.ng.delete({ 'call-id': callId, 'from-tag': 'ta' })
+        await dflt.ng.delete({ 'call-id': callId, 'from-tag': 'ta' })
+      })
+    }
+
+    it('with --media-timeout 0 still times out a held call; with --hold-timeout 0 leaves it alone', async () => {
+      const callId = `indep-${workers}`
+      await heldCall(noHold, callId)
+      await heldCall(noMedia, callId)
+      await until(
+        () => reported(noMedia, callId).length === 2,
+        'both held parties timed out (media timeout 0)',
+      )
+      assert.equal((await noMedia.ng.query({ 'call-id': callId }))['media timeout'], 1)
+      assert.equal(noMedia.notices.filter((n) => n.callId === callId).length, 1)
+      await sleep(2_500)
+      assert.deepEqual(reported(noHold, callId), [], 'hold timeout 0: a held call is never timed out')
+      assert.equal((await noHold.ng.query({ 'call-id': callId }))['media timeout'], 0)
+      await noMedia.ng.delete({ 'call-id': callId, 'from-tag': 'ta' })
+      await noHold.ng.delete({ 'call-id': callId, 'from-tag': 'ta' })
+    })
+
+    it('does not time out a held call whose signalling refreshes it (the same SDP), and does once that stops', async () => {
+      const callId = `refresh-${workers}`
+      const { a, b } = await heldCall(short, callId)
+      // The same held offer and answer every 300 ms for three hold timeouts (RFC 4028 refreshes).
+      const end = Date.now() + 3_000
+      while (Date.now() < end) {
+        await exchange(
+          short,
+          callId,
+          withDir(audioSdp(a.port, { codecs: '0' }), 'inactive'),
+          withDir(audioSdp(b.port, { codecs: '0' }), 'inactive'),
+        )
+        await sleep(300)
+      }
+      assert.deepEqual(reported(short, callId), [], 'refreshed: signalling still knows the call')
+      // The refreshes stop (the BYE was lost): reported.
+      await until(() => reported(short, callId).length === 2, 'the held call timed out once unrefreshed')
+      await short.ng.delete({ 'call-id': callId, 'from-tag': 'ta' })
+    })
+
+    it('leaves a hold with music (sendonly party sending) to the media timeout: the recvonly party is not timed out', async () => {
+      const callId = `moh-${workers}`
+      const a = await peer()
+      const b = await peer()
+      await exchange(short, callId, audioSdp(a.port, { codecs: '0' }), audioSdp(b.port, { codecs: '0' }))
+      const { toA } = await exchange(
+        short,
+        callId,
+        withDir(audioSdp(a.port, { codecs: '0' }), 'sendonly'),
+        withDir(audioSdp(b.port, { codecs: '0' }), 'recvonly'),
+      )
+      // A plays music on hold for three hold timeouts; B, on hold, sends nothing.
+      for (let seq = 1; seq <= 30; seq++) {
+        await a.send(rtpPacket(seq, 0, 0xaaaa), toA)
+        await sleep(100)
+      }
+      assert.ok(b.received.length > 0, 'the music reaches B')
+      assert.deepEqual(
+        reported(short, callId),
+        [],
+        'a call with media flowing is not on hold for the hold timeout',
+      )
+      await short.ng.delete({ 'call-id': callId, 'from-tag': 'ta' })
+    })
+
+    it('does not time out a video section the call dropped while audio flows; does once the audio is held too', async () => {
+      const callId = `novideo-${workers}`
+      const a = await peer()
+      const b = await peer()
+      await exchange(short, callId, avSdp(a.port, a.port + 2), avSdp(b.port, b.port + 2))
+      // The call drops video (port 0 both ways, RFC 3264 §8.2); audio flows for three hold timeouts.
+      const { toA, toB } = await exchange(short, callId, avSdp(a.port, 0), avSdp(b.port, 0))
+      for (let seq = 1; seq <= 30; seq++) {
+        await a.send(rtpPacket(seq, 0, 0xaaaa), toA)
+        await b.send(rtpPacket(seq, 0, 0xbbbb), toB)
+        await sleep(100)
+      }
+      assert.ok(a.received.length > 0 && b.received.length > 0, 'audio is relayed')
+      assert.deepEqual(reported(short, callId), [], 'the disabled video carries nothing by agreement')
+      // Both parties hold the audio: nothing is to flow on the call any more.
+      await exchange(short, callId, avSdp(a.port, 0, 'inactive'), avSdp(b.port, 0, 'inactive'))
+      await until(
+        () => reported(short, callId).some((e) => e.mediaIndex === 0 && e.hold),
+        'the held audio timed out',
+      )
+      assert.equal((await short.ng.query({ 'call-id': callId }))['media timeout'], 1)
+      await short.ng.delete({ 'call-id': callId, 'from-tag': 'ta' })
+    })
+  })
+}
