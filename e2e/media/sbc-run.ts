@@ -166,8 +166,9 @@ export async function eventually(f: () => Promise<boolean>, what: string, timeou
 
 /**
  * The base of a media port range of `size` ports (even) that nothing on this machine holds right now:
- * below the kernel's ephemeral range (32768+, client sockets of SIPp, NG clients, other tests), and
- * probed by binding every port of the range once (long-running neighbours, e.g. an rtpengine of a
+ * between 10,000 and 20,000, below the kernel's ephemeral range (32768+, client sockets of SIPp, NG
+ * clients, other tests) and below the ports freePort and portBase hand out (20,000+: a port handed
+ * out there is bound a moment later, which probing here cannot see), and probed by binding every port of the range once (long-running neighbours, e.g. an rtpengine of a
  * benchmark, hold blocks of ports; a port taken by another process makes the media pod refuse offers).
  * `apart`: bases of ranges of the same size chosen before but not bound yet (several media pods of one
  * test), which the new range must not overlap: probing cannot see them, and two pods with overlapping
@@ -175,12 +176,12 @@ export async function eventually(f: () => Promise<boolean>, what: string, timeou
  */
 export async function mediaPortBase(size: number, apart: readonly number[] = []): Promise<number> {
   for (let attempt = 0; attempt < 30; attempt++) {
-    const base = 10_000 + 2 * Math.floor(Math.random() * ((22_000 - size) / 2))
+    const base = 10_000 + 2 * Math.floor(Math.random() * ((10_000 - size) / 2))
     if (apart.some((b) => base < b + size && b < base + size)) continue
     if (await allFree(base, size)) return base
     await new Promise((r) => setTimeout(r, 100))
   }
-  throw new Error(`no free range of ${size} UDP ports on 127.0.0.1 below 32768`)
+  throw new Error(`no free range of ${size} UDP ports on 127.0.0.1 below 20000`)
 }
 
 async function allFree(base: number, size: number): Promise<boolean> {

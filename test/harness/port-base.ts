@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs'
 
 /**
- * Port ranges for relays a test binds on loopback. A range the kernel may hand out as an ephemeral
- * port (any socket bound to port 0: freePort, NG clients, peers) could already be taken when the
- * relay binds it (EADDRINUSE), so ranges are taken from 20,000 up to the start of the kernel's
- * ephemeral range, and above its end. Within this process the ranges are handed out one after the
- * other from a random start, wrapping round, so two tests of the run never share a range until all
- * of them were used; the random start keeps parallel runs apart most of the time.
+ * Ports a test binds on loopback: relay ranges (portBase) and single ports (freePort). A port the
+ * kernel may hand out as an ephemeral port (any socket bound to port 0 or connecting: NG clients,
+ * peers, DNS lookups, SIPp, Redis clients, of this run or another on the machine) could already be
+ * taken when the test binds it (EADDRINUSE), so ports are taken from 20,000 up to the start of the
+ * kernel's ephemeral range, and above its end. Within this process ports and ranges are handed out
+ * one after the other from a random start, wrapping round, so two tests of the run never share a
+ * port until all of them were used; the random start keeps parallel runs apart most of the time.
  */
 
 const LOW = 20_000
@@ -41,16 +42,14 @@ function windows(): [number, number][] {
 let cursor: number | null = null
 
 /**
- * The even first port of `size` consecutive ports outside the kernel's ephemeral range that no
- * earlier call of this process was given (until the ranges wrap round).
+ * The first port of `size` consecutive ports outside the kernel's ephemeral range (even when
+ * `even`) that no earlier call of this process was given (until the ranges wrap round).
  */
-export function portBase(size: number): number {
-  if (!Number.isInteger(size) || size < 1)
-    throw new Error(`portBase: size must be a positive integer, got ${size}`)
+function take(size: number, even: boolean): number {
   const wins = windows().filter(([min, max]) => max - min + 1 >= size)
   const first = wins[0]
   if (first === undefined) throw new Error(`portBase: no room for ${size} ports outside the ephemeral range`)
-  const span = size + (size % 2)
+  const span = even ? size + (size % 2) : size
   if (cursor === null) {
     const total = wins.reduce((n, [min, max]) => n + (max - min + 1), 0)
     cursor = first[0] + Math.floor(Math.random() * total)
@@ -58,7 +57,7 @@ export function portBase(size: number): number {
   for (let round = 0; round < 2; round++) {
     for (const [min, max] of wins) {
       let base = Math.max(cursor, min)
-      base += base % 2
+      if (even) base += base % 2
       if (base + size - 1 <= max) {
         cursor = base + span
         return base
@@ -67,4 +66,22 @@ export function portBase(size: number): number {
     cursor = first[0]
   }
   throw new Error(`portBase: no range of ${size} ports found`)
+}
+
+/**
+ * The even first port of `size` consecutive ports outside the kernel's ephemeral range that no
+ * earlier call of this process was given (until the ranges wrap round).
+ */
+export function portBase(size: number): number {
+  if (!Number.isInteger(size) || size < 1)
+    throw new Error(`portBase: size must be a positive integer, got ${size}`)
+  return take(size, true)
+}
+
+/**
+ * One port outside the kernel's ephemeral range, from the same sequence as {@link portBase}: never
+ * in a range it gave (until the ranges wrap round). For freePort, which probes it.
+ */
+export function nextPort(): number {
+  return take(1, false)
 }
