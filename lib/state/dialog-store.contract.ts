@@ -15,6 +15,12 @@ export interface ContractHarness {
 
 /** Short TTLs for the expiry cases, long enough that no other step races them. */
 const shortTtl: TtlPolicy = { earlyMs: 300, maxCallMs: 60_000, terminatedMs: 300 }
+/**
+ * For the cases that also find a record still there part way through its TTL: on Redis the time is
+ * real, and 200 ms into 300 left 100 ms for the round trips, less than a GC pause or a descheduled
+ * process on a loaded machine takes; here the record is read at least 400 ms before it expires.
+ */
+const roomyTtl: TtlPolicy = { earlyMs: 1000, maxCallMs: 60_000, terminatedMs: 1000 }
 
 async function rejectsWithCode(p: Promise<unknown>, code: string): Promise<void> {
   await assert.rejects(p, (err: { code?: string }) => {
@@ -285,15 +291,15 @@ export function dialogStoreContract(h: ContractHarness): void {
     })
 
     it('keeps a restored call only for the terminated TTL: a BYE never sent again leaves nothing for long', async () => {
-      const s = await make(shortTtl)
+      const s = await make(roomyTtl)
       const c = testCall('c1')
       const v2 = await s.updateCall(answered(await s.createCall(c)))
       const fromA = { callId: c.a.callId, remoteTag: c.a.remoteTag }
       assert.equal((await s.endByLeg(fromA, 102))?.ended, true)
       await s.restoreCall(v2)
-      await h.advance(200)
+      await h.advance(500)
       assert.equal((await s.findByLeg(fromA))?.call.id, 'c1', 'there for the BYE with credentials')
-      await h.advance(200)
+      await h.advance(600)
       // An answered call's own TTL (maxCallMs, or its Session-Expires) is far longer.
       assert.equal(await s.getCall('c1'), undefined)
       assert.equal(await s.findByLeg(fromA), undefined)
@@ -373,7 +379,7 @@ export function dialogStoreContract(h: ContractHarness): void {
     })
 
     it('expires early and terminated calls after their TTL; refresh and confirmation extend it', async () => {
-      const s = await make(shortTtl)
+      const s = await make(roomyTtl)
       const c = testCall('early1')
       await s.createCall(c)
       const t = await s.createCall(testCall('term1'))
@@ -381,9 +387,9 @@ export function dialogStoreContract(h: ContractHarness): void {
       const conf = await s.createCall(testCall('conf1'))
       await s.updateCall(answered(conf))
       await s.createCall(testCall('refr1'))
-      await h.advance(200)
+      await h.advance(500)
       assert.equal(await s.refreshCall('refr1'), true)
-      await h.advance(200)
+      await h.advance(600)
       assert.equal(await s.getCall('early1'), undefined, 'early call outlived earlyMs')
       assert.equal(await s.findByLeg({ callId: c.a.callId, remoteTag: c.a.remoteTag }), undefined)
       assert.equal(await s.getCall('term1'), undefined, 'terminated call outlived terminatedMs')
