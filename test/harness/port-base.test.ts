@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert'
 import { readFileSync } from 'node:fs'
-import { portBase } from './port-base.ts'
+import { portAt, portBase } from './port-base.ts'
 
 /**
  * The relay port ranges tests bind: never where the kernel hands out ports to sockets bound to 0
@@ -30,6 +30,21 @@ describe('test harness: portBase', () => {
       const cur = first[i] as [number, number]
       assert.ok(cur[0] > prev[1], `${prev.join('-')} and ${cur.join('-')} overlap`)
     }
+  })
+
+  it('starts each process at a point spread evenly over the windows, not bunched at a window start', () => {
+    const wins: [number, number][] = [
+      [20_000, 32_767],
+      [61_000, 65_534],
+    ]
+    const starts = Array.from({ length: 1000 }, (_, i) => portAt(i / 1000, wins))
+    assert.equal(starts[0], 20_000)
+    assert.ok(starts.every((p) => (p >= 20_000 && p <= 32_767) || (p >= 61_000 && p <= 65_534)))
+    // 4,535 of 17,303 ports are in the second window: about 262 of 1,000 evenly spaced starts.
+    const second = starts.filter((p) => p >= 61_000).length
+    assert.ok(second > 250 && second < 275, `${second} starts in the second window`)
+    assert.ok(starts.filter((p) => p === 61_000).length <= 1, 'not bunched on its first port')
+    assert.throws(() => portAt(1, wins), /not in \[0, 1\)/)
   })
 
   it('refuses a size that is not a positive integer', () => {

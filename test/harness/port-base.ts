@@ -42,6 +42,17 @@ function windows(): [number, number][] {
 
 let cursor: number | null = null
 
+/** The port `fraction` (0 ≤ fraction < 1) of the way through `wins` laid end to end. */
+export function portAt(fraction: number, wins: readonly [number, number][]): number {
+  const total = wins.reduce((n, [min, max]) => n + (max - min + 1), 0)
+  let offset = Math.floor(fraction * total)
+  for (const [min, max] of wins) {
+    if (offset <= max - min) return min + offset
+    offset -= max - min + 1
+  }
+  throw new Error(`portAt: ${fraction} is not in [0, 1)`)
+}
+
 /**
  * The first port of `size` consecutive ports outside the kernel's ephemeral range (even when
  * `even`) that no earlier call of this process was given (until the ranges wrap round).
@@ -51,10 +62,10 @@ function take(size: number, even: boolean): number {
   const first = wins[0]
   if (first === undefined) throw new Error(`portBase: no room for ${size} ports outside the ephemeral range`)
   const span = even ? size + (size % 2) : size
-  if (cursor === null) {
-    const total = wins.reduce((n, [min, max]) => n + (max - min + 1), 0)
-    cursor = first[0] + Math.floor(Math.random() * total)
-  }
+  // A random start spread evenly over the windows (it used to be spread over one span from the first
+  // window's start, so a start past that window's end landed on the second's first port, 61000: a
+  // quarter of all processes began there, together).
+  if (cursor === null) cursor = portAt(Math.random(), wins)
   for (let round = 0; round < 2; round++) {
     for (const [min, max] of wins) {
       let base = Math.max(cursor, min)
