@@ -310,6 +310,16 @@ interface RunResult {
   slices?: number
   p50?: number
   p99?: number
+  /** Hypervisor steal during the run, % of all CPU time of the machine (/proc/stat). */
+  stealPct?: number
+}
+
+/** The machine's CPU time so far, in ticks: all of it, and what the hypervisor stole (/proc/stat `cpu`). */
+function cpuStat(): { total: number; steal: number } {
+  const f = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number)
+  // user nice system idle iowait irq softirq steal (guest time is already in user)
+  const total = f.slice(0, 8).reduce((a, b) => a + (b || 0), 0)
+  return { total, steal: f[7] ?? 0 }
 }
 
 async function runCase(r: Relay, tag: string, mode: Mode, rate: number): Promise<RunResult> {
@@ -363,6 +373,7 @@ async function runLoad(
   rate: number,
   genSrtp: Parameters<typeof addon.loadgenRun>[5],
 ): Promise<RunResult> {
+  const c0 = cpuStat()
   const res = await addon.loadgenRun(
     gen.handle,
     ports,
@@ -372,8 +383,10 @@ async function runLoad(
     genSrtp,
     SINK_POLL_US,
   )
+  const c1 = cpuStat()
   return {
     us: 0,
+    stealPct: (100 * (c1.steal - c0.steal)) / Math.max(1, c1.total - c0.total),
     loss: res.sent - res.received,
     sent: res.sent,
     achieved: Math.round(res.sent / (res.elapsedMs / 1000)),
@@ -463,7 +476,8 @@ for (let round = 0; round < rounds; round++) {
             `round ${round + 1} ${name.padEnd(9)} ${mode.padEnd(9)} ${String(rate).padStart(5)} pps ` +
               `(${res.achieved} achieved): ${res.us.toFixed(1).padStart(5)} µs CPU/packet, loss ${res.loss}/${res.sent}, ` +
               `latency p50 ${res.p50 ?? '-'} µs p99 ${res.p99 ?? '-'} µs, ` +
-              `run-queue wait ${res.waitUs?.toFixed(1) ?? '-'} µs × ${res.slices ?? '-'} slices, load ${loadavg()[0]?.toFixed(2)}`,
+              `run-queue wait ${res.waitUs?.toFixed(1) ?? '-'} µs × ${res.slices ?? '-'} slices, ` +
+              `steal ${res.stealPct?.toFixed(1) ?? '-'} %, load ${loadavg()[0]?.toFixed(2)}`,
           )
         }
       }
@@ -474,7 +488,11 @@ for (let round = 0; round < rounds; round++) {
 }
 
 out('')
-out(`summary (median over ${rounds} rounds; load average 1 min median ${median(loads).toFixed(2)})`)
+const steals = [...results.values()].flat().map((r) => r.stealPct ?? 0)
+out(
+  `summary (median over ${rounds} rounds; load average 1 min median ${median(loads).toFixed(2)}; ` +
+    `hypervisor steal per run median ${median(steals).toFixed(1)} %, max ${Math.max(...steals).toFixed(1)} %)`,
+)
 out(
   '| path | rate | relay | µs CPU/packet | loss (per run) | latency p50 / p99 µs | p99 per run µs | relay-added p50 / p99 µs (− direct, same round) | ratio to rtpengine |',
 )
