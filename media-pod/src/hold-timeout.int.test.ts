@@ -15,13 +15,15 @@ import type { MediaPod, MediaPodOptions } from './media-pod.ts'
 import type { MediaTimeoutEvent } from './ng-handler.ts'
 
 /**
- * The hold timeout (rtpengine's `--silent-timeout`): a call both parties put on hold sends nothing
- * by agreement, so the media timeout passes it; when its BYE is lost it would hold its ports and its
- * place in maxSessions for good. Its parties are timed out after `holdTimeoutMs` from their last
- * packet or the call's last signal, independently of `mediaTimeoutMs`; a session refresh keeps it,
- * and a call on which some party is still to send (music on hold, audio beside a dropped video) is
- * left to the media timeout. Media pods in this process (native relay when built, and the dgram
- * relay), our NG client over UDP, bare UDP sockets as the parties, loopback only.
+ * The hold timeout (rtpengine's `--silent-timeout`, Asterisk's `rtp_timeout_hold`): a call on hold —
+ * some stream of some party last declared `sendonly`, `recvonly` or `inactive`, or `c=0.0.0.0` — may
+ * carry nothing for as long as users hold calls (the holder may send music or nothing at all), so the
+ * media timeout does not apply to it; when its BYE is lost it would hold its ports and its place in
+ * maxSessions for good. Every party of it is timed out after `holdTimeoutMs` from its last packet or
+ * the call's last signal, independently of `mediaTimeoutMs`; a session refresh keeps it, a resume
+ * hands it back to the media timeout, and a disabled section (a dropped video) is no hold. Media pods
+ * in this process (native relay when built, and the dgram relay), our NG client over UDP, bare UDP
+ * sockets as the parties, loopback only.
  */
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -41,11 +43,14 @@ const withDir = (sdp: string, dir: string, address?: string) => {
   return address ? s.replaceAll('IN IP4 127.0.0.1', `IN IP4 ${address}`) : s
 }
 
-/** An audio and a video section; the video's port 0 when `videoPort` is 0; audio direction `dir`. */
-const avSdp = (audioPort: number, videoPort: number, dir = 'sendrecv') =>
+/**
+ * An audio and a video section; the video's port 0 when `videoPort` is 0; audio direction `dir`,
+ * video direction `videoDir`.
+ */
+const avSdp = (audioPort: number, videoPort: number, dir = 'sendrecv', videoDir = 'sendrecv') =>
   withDir(audioSdp(audioPort, { codecs: '0' }), dir).replace(
     /(a=\w+)\r\n$/,
-    ['$1', `m=video ${videoPort} RTP/AVP 96`, 'a=rtpmap:96 H264/90000', 'a=sendrecv', ''].join('\r\n'),
+    ['$1', `m=video ${videoPort} RTP/AVP 96`, 'a=rtpmap:96 H264/90000', `a=${videoDir}`, ''].join('\r\n'),
   )
 
 /** A media pod under test with what its hooks reported. */
@@ -65,6 +70,8 @@ for (const workers of [1, 0]) {
     let short: TestPod
     /** Everything at its default: hold 3,600 s. */
     let dflt: TestPod
+    /** media timeout 1 s; the hold timeout at its default (3,600 s), far beyond these tests. */
+    let quick: TestPod
     /** `--media-timeout 0 --hold-timeout 1`. */
     let noMedia: TestPod
     /** `--hold-timeout 0` (and the default media timeout). */
@@ -102,10 +109,15 @@ for (const workers of [1, 0]) {
     }
 
     /**
-     * A call answered with media both ways, then put on hold by both parties: `a=inactive` both ways,
-     * or `c=0.0.0.0` (RFC 2543) from A and `a=recvonly` from B. Nothing is sent after the hold.
+     * A call answered with media both ways, then put on hold: `a=inactive` both ways, `c=0.0.0.0`
+     * (RFC 2543) from A and `a=recvonly` from B, or `a=sendonly` from A (a hold without music) and
+     * `a=recvonly` from B. Nothing is sent after the hold.
      */
-    const heldCall = async (t: TestPod, callId: string, how: 'inactive' | '0.0.0.0' = 'inactive') => {
+    const heldCall = async (
+      t: TestPod,
+      callId: string,
+      how: 'inactive' | '0.0.0.0' | 'sendonly' = 'inactive',
+    ) => {
       const a = await peer()
       const b = await peer()
       const { toA, toB } = await exchange(
@@ -129,7 +141,9 @@ for (const workers of [1, 0]) {
         await exchange(
           t,
           callId,
-          withDir(audioSdp(a.port, { codecs: '0' }), 'sendrecv', '0.0.0.0'),
+          how === 'sendonly'
+            ? withDir(audioSdp(a.port, { codecs: '0' }), 'sendonly')
+            : withDir(audioSdp(a.port, { codecs: '0' }), 'sendrecv', '0.0.0.0'),
           withDir(audioSdp(b.port, { codecs: '0' }), 'recvonly'),
         )
       return { a, b }
@@ -138,6 +152,7 @@ for (const workers of [1, 0]) {
     before(async () => {
       short = await start('short', { holdTimeoutMs: 1_000 })
       dflt = await start('default', {})
+      quick = await start('quick', { mediaTimeoutMs: 1_000 })
       noMedia = await start('nomedia', { mediaTimeoutMs: 0, holdTimeoutMs: 1_000 })
       noHold = await start('nohold', { holdTimeoutMs: 0 })
     })
@@ -213,37 +228,138 @@ for (const workers of [1, 0]) {
       await short.ng.delete({ 'call-id': callId, 'from-tag': 'ta' })
     })
 
-    it('leaves a hold with music (sendonly party sending) to the media timeout: the recvonly party is not timed out', async () => {
-      const callId = `moh-${workers}`
+    it('times a party that holds with sendonly and sends nothing (answered recvonly) by the hold timeout, not the media timeout; resumed, by the media timeout again', async () => {
+      const callId = `sendonly-${workers}`
+      // The quick pod's call is held first: it is never held for less time than the other.
+      const { a, b } = await heldCall(quick, callId, 'sendonly')
+      await heldCall(short, callId, 'sendonly')
+      await until(() => reported(short, callId).length === 2, 'both parties timed out on hold')
+      assert.deepEqual(
+        reported(short, callId)
+          .map((e) => `${e.tag} ${e.hold}`)
+          .sort(),
+        ['ta true', 'tb true'],
+        'the silent holder and the held party, each once, as a hold timeout',
+      )
+      assert.equal(short.notices.filter((n) => n.callId === callId).length, 1, 'signalling told once')
+      // Three more checks of the quick pod: held for over four of its media timeouts, nothing.
+      await sleep(3_000)
+      assert.deepEqual(reported(quick, callId), [], 'a held call is not ended by the media timeout')
+      assert.equal((await quick.ng.query({ 'call-id': callId }))['media timeout'], 0)
+      // Resumed both ways, and still nobody sends: the media timeout's again.
+      await exchange(quick, callId, audioSdp(a.port, { codecs: '0' }), audioSdp(b.port, { codecs: '0' }))
+      await until(() => reported(quick, callId).length === 2, 'both parties timed out after the resume')
+      assert.deepEqual(
+        reported(quick, callId)
+          .map((e) => `${e.tag} ${e.hold}`)
+          .sort(),
+        ['ta false', 'tb false'],
+        'a media timeout, not a hold timeout',
+      )
+      assert.equal((await quick.ng.query({ 'call-id': callId }))['media timeout'], 1)
+      await short.ng.delete({ 'call-id': callId, 'from-tag': 'ta' })
+      await quick.ng.delete({ 'call-id': callId, 'from-tag': 'ta' })
+    })
+
+    it('a hold the other party refused (re-offer withdrawn, RFC 3264 §8) leaves the call to the media timeout', async () => {
+      const callId = `refused-hold-${workers}`
       const a = await peer()
       const b = await peer()
-      await exchange(short, callId, audioSdp(a.port, { codecs: '0' }), audioSdp(b.port, { codecs: '0' }))
-      const { toA } = await exchange(
-        short,
-        callId,
-        withDir(audioSdp(a.port, { codecs: '0' }), 'sendonly'),
-        withDir(audioSdp(b.port, { codecs: '0' }), 'recvonly'),
+      await exchange(quick, callId, audioSdp(a.port, { codecs: '0' }), audioSdp(b.port, { codecs: '0' }))
+      // A offers to hold; B refuses it (488): the session is as it was, sendrecv both ways.
+      await quick.ng.offer({
+        'call-id': callId,
+        'from-tag': 'ta',
+        'to-tag': 'tb',
+        sdp: withDir(audioSdp(a.port, { codecs: '0' }), 'sendonly'),
+      })
+      await quick.ng.withdrawOffer({ 'call-id': callId, 'from-tag': 'ta' })
+      // Nobody sends: a call off hold, so the media timeout reports it.
+      await until(() => reported(quick, callId).length === 2, 'both parties timed out')
+      assert.deepEqual(
+        reported(quick, callId)
+          .map((e) => `${e.tag} ${e.hold}`)
+          .sort(),
+        ['ta false', 'tb false'],
+        'media timeouts: the refused offer did not put the call on hold',
       )
-      // A plays music on hold for three hold timeouts; B, on hold, sends nothing.
-      for (let seq = 1; seq <= 30; seq++) {
-        await a.send(rtpPacket(seq, 0, 0xaaaa), toA)
+      await quick.ng.delete({ 'call-id': callId, 'from-tag': 'ta' })
+    })
+
+    it('times a hold with music (sendonly party sending) by the hold timeout: not the media timeout, and the recvonly party once the hold timeout runs out', async () => {
+      const callId = `moh-${workers}`
+      const calls = []
+      for (const t of [quick, short]) {
+        const a = await peer()
+        const b = await peer()
+        await exchange(t, callId, audioSdp(a.port, { codecs: '0' }), audioSdp(b.port, { codecs: '0' }))
+        const { toA } = await exchange(
+          t,
+          callId,
+          withDir(audioSdp(a.port, { codecs: '0' }), 'sendonly'),
+          withDir(audioSdp(b.port, { codecs: '0' }), 'recvonly'),
+        )
+        calls.push({ a, b, toA })
+      }
+      // A plays music on hold for three media timeouts of the quick pod, and on until the short
+      // pod's hold timeout ran out for B; B, on hold, sends nothing.
+      const end = Date.now() + 10_000
+      for (let seq = 1; seq <= 30 || reported(short, callId).length === 0; seq++) {
+        if (Date.now() > end) throw new Error("timed out waiting for B's hold timeout")
+        for (const { a, toA } of calls) await a.send(rtpPacket(seq, 0, 0xaaaa), toA)
         await sleep(100)
       }
-      assert.ok(b.received.length > 0, 'the music reaches B')
+      for (const { b } of calls) assert.ok(b.received.length > 0, 'the music reaches B')
+      assert.deepEqual(reported(quick, callId), [], 'on hold: the media timeout does not apply')
       assert.deepEqual(
-        reported(short, callId),
-        [],
-        'a call with media flowing is not on hold for the hold timeout',
+        reported(short, callId).map((e) => `${e.tag} ${e.hold}`),
+        ['tb true'],
+        'the held party, silent for the hold timeout; not the music',
       )
+      await quick.ng.delete({ 'call-id': callId, 'from-tag': 'ta' })
       await short.ng.delete({ 'call-id': callId, 'from-tag': 'ta' })
     })
 
-    it('does not time out a video section the call dropped while audio flows; does once the audio is held too', async () => {
-      const callId = `novideo-${workers}`
+    it('holds a call of audio and video whose audio alone is held: the hold timeout for every stream', async () => {
+      const callId = `audio-held-${workers}`
+      for (const t of [quick, short]) {
+        const a = await peer()
+        const b = await peer()
+        await exchange(t, callId, avSdp(a.port, a.port + 2), avSdp(b.port, b.port + 2))
+        // A holds the audio; the video stays sendrecv both ways. Nobody sends anything.
+        await exchange(
+          t,
+          callId,
+          avSdp(a.port, a.port + 2, 'sendonly'),
+          avSdp(b.port, b.port + 2, 'recvonly'),
+        )
+      }
+      await until(() => reported(short, callId).length === 4, 'every stream timed out on hold')
+      assert.deepEqual(
+        reported(short, callId)
+          .map((e) => `${e.tag} ${e.mediaIndex} ${e.hold}`)
+          .sort(),
+        ['ta 0 true', 'ta 1 true', 'tb 0 true', 'tb 1 true'],
+        'the sendrecv video as well: the call is on hold',
+      )
+      await sleep(3_000)
+      assert.deepEqual(reported(quick, callId), [], 'not the media timeout, for the video either')
+      await quick.ng.delete({ 'call-id': callId, 'from-tag': 'ta' })
+      await short.ng.delete({ 'call-id': callId, 'from-tag': 'ta' })
+    })
+
+    it('does not hold a call whose held video was then dropped (port 0): audio flows, nothing reported', async () => {
+      const callId = `video-held-dropped-${workers}`
       const a = await peer()
       const b = await peer()
       await exchange(short, callId, avSdp(a.port, a.port + 2), avSdp(b.port, b.port + 2))
-      // The call drops video (port 0 both ways, RFC 3264 §8.2); audio flows for three hold timeouts.
+      // A holds the video, then the call drops it; the audio, sendrecv throughout, flows.
+      await exchange(
+        short,
+        callId,
+        avSdp(a.port, a.port + 2, 'sendrecv', 'sendonly'),
+        avSdp(b.port, b.port + 2, 'sendrecv', 'recvonly'),
+      )
       const { toA, toB } = await exchange(short, callId, avSdp(a.port, 0), avSdp(b.port, 0))
       for (let seq = 1; seq <= 30; seq++) {
         await a.send(rtpPacket(seq, 0, 0xaaaa), toA)
@@ -251,14 +367,42 @@ for (const workers of [1, 0]) {
         await sleep(100)
       }
       assert.ok(a.received.length > 0 && b.received.length > 0, 'audio is relayed')
-      assert.deepEqual(reported(short, callId), [], 'the disabled video carries nothing by agreement')
+      assert.deepEqual(reported(short, callId), [], 'a disabled section is no hold, whatever it said before')
+      await short.ng.delete({ 'call-id': callId, 'from-tag': 'ta' })
+    })
+
+    it('does not time out a video section the call dropped while audio flows; does once the audio is held too', async () => {
+      const callId = `novideo-${workers}`
+      const calls = []
+      for (const t of [quick, short]) {
+        const a = await peer()
+        const b = await peer()
+        await exchange(t, callId, avSdp(a.port, a.port + 2), avSdp(b.port, b.port + 2))
+        // The call drops video (port 0 both ways, RFC 3264 §8.2).
+        const { toA, toB } = await exchange(t, callId, avSdp(a.port, 0), avSdp(b.port, 0))
+        calls.push({ a, b, toA, toB })
+      }
+      // Audio flows for three media timeouts of the quick pod, three hold timeouts of the short one.
+      for (let seq = 1; seq <= 30; seq++) {
+        for (const { a, b, toA, toB } of calls) {
+          await a.send(rtpPacket(seq, 0, 0xaaaa), toA)
+          await b.send(rtpPacket(seq, 0, 0xbbbb), toB)
+        }
+        await sleep(100)
+      }
+      for (const { a, b } of calls)
+        assert.ok(a.received.length > 0 && b.received.length > 0, 'audio is relayed')
+      assert.deepEqual(reported(quick, callId), [], 'the disabled video is no media timeout')
+      assert.deepEqual(reported(short, callId), [], 'nor a hold: it carries nothing by agreement')
       // Both parties hold the audio: nothing is to flow on the call any more.
+      const { a, b } = calls[1]!
       await exchange(short, callId, avSdp(a.port, 0, 'inactive'), avSdp(b.port, 0, 'inactive'))
       await until(
         () => reported(short, callId).some((e) => e.mediaIndex === 0 && e.hold),
         'the held audio timed out',
       )
       assert.equal((await short.ng.query({ 'call-id': callId }))['media timeout'], 1)
+      await quick.ng.delete({ 'call-id': callId, 'from-tag': 'ta' })
       await short.ng.delete({ 'call-id': callId, 'from-tag': 'ta' })
     })
   })

@@ -50,7 +50,7 @@ export interface MediaProcessOptions {
   /** Load-following placement's packets per second per worker, 0 = spread evenly (MediaPodOptions). */
   workerSpillPps?: number
   mediaTimeoutSeconds: number
-  /** Seconds a call wholly on hold may stay silent (MediaPodOptions.holdTimeoutMs), 0 = never. */
+  /** Seconds a call on hold may stay silent (MediaPodOptions.holdTimeoutMs), 0 = never. */
   holdTimeoutSeconds: number
   drainSeconds: number
   portQuarantineMs?: number

@@ -51,7 +51,7 @@ export interface MediaPodOptions {
    */
   workerSpillPps?: number
   mediaTimeoutMs?: number
-  /** The media timeout of calls wholly on hold (NgHandlerOptions.holdTimeoutMs), default 3,600,000; 0 = never. */
+  /** The media timeout of calls on hold (NgHandlerOptions.holdTimeoutMs), default 3,600,000; 0 = never. */
   holdTimeoutMs?: number
   /** Port quarantine after release (PortAllocator), default 5,000 ms. */
   quarantineMs?: number

@@ -91,7 +91,7 @@ const BIND_ATTEMPTS = 16
 
 /**
  * Reported when no packet arrived from a party for `mediaTimeoutMs` (rtpengine's `timeout`), or, on
- * a call wholly on hold, for `holdTimeoutMs` (rtpengine's `silent-timeout`).
+ * a call on hold, for `holdTimeoutMs` (rtpengine's `silent-timeout`, Asterisk's `rtp_timeout_hold`).
  */
 export interface MediaTimeoutEvent {
   callId: string
@@ -99,7 +99,10 @@ export interface MediaTimeoutEvent {
   partnerTag: string
   mediaIndex: number
   idleMs: number
-  /** The party was on hold (it declared it sends nothing) and `holdTimeoutMs` ran out. */
+  /**
+   * The call was on hold (some stream `sendonly`, `recvonly`, `inactive` or `c=0.0.0.0`) and
+   * `holdTimeoutMs` ran out.
+   */
   hold: boolean
 }
 
@@ -114,10 +117,11 @@ export interface NgHandlerOptions {
   /** No packets from a party for this long reports a media timeout. Default 60,000; 0 disables. */
   mediaTimeoutMs?: number
   /**
-   * The same for the parties of a call wholly on hold (every stream `recvonly`, `inactive`,
-   * `c=0.0.0.0` or disabled), counted from the later of the party's last packet and the call's last
-   * signal (rtpengine's `silent-timeout`): a call whose BYE was lost while on hold would otherwise
-   * hold its ports for good. Independent of `mediaTimeoutMs`. Default 3,600,000; 0 disables.
+   * Instead of `mediaTimeoutMs`, for every party of a call on hold (some stream of some party last
+   * declared `sendonly`, `recvonly` or `inactive`, or `c=0.0.0.0`; a disabled section is no hold),
+   * counted from the later of the party's last packet and the call's last signal (rtpengine's
+   * `silent-timeout`, Asterisk's `rtp_timeout_hold`): a call whose BYE was lost while on hold would
+   * otherwise hold its ports for good. Independent of `mediaTimeoutMs`. Default 3,600,000; 0 disables.
    */
   holdTimeoutMs?: number
   /**
@@ -589,9 +593,9 @@ export class MediaNgHandler implements NgRequestHandler {
           ym.setMedia(i, yp)
         }
         // What X told us.
-        const wasSilent = xp.silent
+        const wasQuiet = quiet(xp)
         this.learnParty(sdp, m, xp, req, ctx)
-        if (wasSilent && !xp.silent) resumed = true
+        if (wasQuiet && !quiet(xp)) resumed = true
         xp.mux = xMux || xp.rtcpPort === undefined
         const offered = cryptos(m)
         const usable = offered.filter((c) => {
@@ -803,9 +807,9 @@ export class MediaNgHandler implements NgRequestHandler {
         silence(x, y, i)
         continue
       }
-      const wasSilent = yp.silent
+      const wasQuiet = quiet(yp)
       this.learnParty(sdp, m, yp, req, ctx)
-      if (wasSilent && !yp.silent) resumed = true
+      if (wasQuiet && !quiet(yp)) resumed = true
       yp.mux = yp.rtcpPort === undefined || m.hasAttribute('rtcp-mux')
       // Y's key and the one of ours it picked.
       yp.cryptoIn = null
@@ -949,8 +953,10 @@ export class MediaNgHandler implements NgRequestHandler {
     p.codecs = orderedCodecs(m)
     const dir = effectiveDirection(sdp, m)
     const held = sdp.effectiveConnection(m)?.address
-    // RFC 3264 §8.4 hold (recvonly, inactive), and the older c=0.0.0.0 hold (RFC 2543).
+    // RFC 3264 §8.4 hold (recvonly, inactive), and the older c=0.0.0.0 hold (RFC 2543): the party
+    // sends nothing. A `sendonly` party holds the call too (it may send music, or nothing at all).
     p.silent = dir === 'recvonly' || dir === 'inactive' || held === '0.0.0.0' || held === '::'
+    p.held = p.silent || dir === 'sendonly'
   }
 
   /** rtpengine's `codec` strip/offer/mask/except (no transcoding: mask = strip). */
@@ -1191,23 +1197,23 @@ export class MediaNgHandler implements NgRequestHandler {
         continue
       }
       this.forEachPair(call, (p) => p.tick())
-      if (!call.answered || (limit <= 0 && holdLimit <= 0)) continue
-      // Whether every stream of the call is silent, worked out at its first silent stream.
-      let held: boolean | undefined
-      for (const m of call.monologues) {
+      if (!call.answered) continue
+      // A call on hold (some stream sendonly, recvonly, inactive or c=0.0.0.0) is timed by the hold
+      // timeout alone, every stream of it: the party that holds may send music or nothing at all
+      // (many phones hold without music, and the held party, recvonly, sends nothing either), and
+      // users hold calls for minutes, so the media timeout would end live calls. The hold timeout
+      // is there for the held call that is really dead (its BYE lost).
+      const parties = call.monologues
+      const held = onHold(parties)
+      const callLimit = held ? holdLimit : limit
+      if (callLimit <= 0) continue
+      for (const m of parties) {
         for (let i = 0; i < m.mediaCount; i++) {
           const pm = m.media(i)
           if (!pm || pm.timedOut) continue
-          // A party that said it sends nothing (recvonly, inactive, c=0.0.0.0; a disabled section)
-          // is not expected to: its silence counts only against the hold timeout, and only when the
-          // whole call is on hold. While another stream is to carry media (music on hold from the
-          // party that holds, audio beside a video the call dropped), that stream's own media
-          // timeout watches the call, and a long hold with music is no dead call.
-          if (pm.silent) {
-            if (holdLimit <= 0) continue
-            held ??= whollySilent(call)
-            if (!held) continue
-          } else if (limit <= 0) continue
+          // Off hold, a party that said it sends nothing (a disabled section: a call that dropped
+          // its video) is not expected to: its silence is no media timeout.
+          if (!held && pm.silent) continue
           // Only the idle time: a whole stats snapshot per endpoint every second cost ~15 µs of the
           // event loop per endpoint on the native relay (docs/benchmarks/media.md, Session 4).
           const idleMs = pm.pair?.idleMs(pm.side)
@@ -1216,13 +1222,13 @@ export class MediaNgHandler implements NgRequestHandler {
           // (Call.watchFrom): the silence of a hold does not count once a re-INVITE resumed the
           // call, and a session refresh, which changes nothing, does not hide dead media. A party
           // that never sent is counted from the last signal, as before: the pod cannot tell a 183's
-          // answer from the 200's, and a caller may send only once the call is answered. A party on
+          // answer from the 200's, and a caller may send only once the call is answered. A call on
           // hold is counted from the last signal of any kind: the hold itself is one, and a session
           // refresh shows that signalling still knows the call (what a lost BYE leaves is a call
           // nobody signals for any more).
-          const since = pm.silent ? call.lastSignal : call.watchFrom
+          const since = held ? call.lastSignal : call.watchFrom
           const idle = idleMs >= 0 ? Math.min(idleMs, t - this.wall(since)) : t - this.wall(call.lastSignal)
-          if (idle < (pm.silent ? holdLimit : limit)) continue
+          if (idle < callLimit) continue
           pm.timedOut = true
           this.totals.mediaTimeouts++
           const event = {
@@ -1231,9 +1237,9 @@ export class MediaNgHandler implements NgRequestHandler {
             partnerTag: m.partner?.tag ?? '',
             mediaIndex: pm.index,
             idleMs: idle,
-            hold: pm.silent,
+            hold: held,
           }
-          this.logger.info(event, pm.silent ? 'Media timeout on hold' : 'Media timeout')
+          this.logger.info(event, held ? 'Media timeout on hold' : 'Media timeout')
           try {
             this.o.onMediaTimeout?.(event)
           } catch (err) {
@@ -1597,18 +1603,30 @@ function iceRestarted(before: string, now: string): boolean {
 const orphanDelayMs = (mediaTimeoutMs: number): number => Math.max(mediaTimeoutMs, 10_000)
 
 /**
- * Every stream of every party of `call` is silent (on hold or disabled): nobody is to send media, so
- * only the hold timeout applies to it.
+ * Some stream of one of a call's `parties` is on hold (PartyMedia.held): the whole call is timed by
+ * the hold timeout, not the media timeout.
  */
-function whollySilent(call: Call): boolean {
-  for (const m of call.monologues)
-    for (let i = 0; i < m.mediaCount; i++) if (m.media(i)?.silent === false) return false
-  return true
+function onHold(parties: readonly Monologue[]): boolean {
+  for (const m of parties) for (let i = 0; i < m.mediaCount; i++) if (m.media(i)?.held) return true
+  return false
 }
 
-/** Media section `i` of both parties, when they have it, is expected to carry nothing (port 0). */
+/**
+ * The party's stream is on hold or carries nothing: when it stops being so, the party is to send
+ * again (a resume), and the media timeout counts no silence from before.
+ */
+const quiet = (p: PartyMedia): boolean => p.silent || p.held
+
+/**
+ * Media section `i` of both parties, when they have it, is expected to carry nothing (port 0). A
+ * disabled section is no hold (a call that dropped its video is not on hold), whatever it said before.
+ */
 function silence(x: Monologue, y: Monologue, i: number): void {
-  for (const p of [x.media(i), y.media(i)]) if (p) p.silent = true
+  for (const p of [x.media(i), y.media(i)])
+    if (p) {
+      p.silent = true
+      p.held = false
+    }
 }
 
 function monologueOf(call: Call, tag: string): Monologue | undefined {

@@ -24,6 +24,7 @@ const MUX = 1
 const TIMED_OUT = 2
 const SIDE_1 = 4
 const SILENT = 8
+const HELD = 16
 
 /**
  * One party's view of one media section of a call, held by the NG handler for the whole call.
@@ -99,6 +100,18 @@ export class PartyMedia {
     this.flags = v ? this.flags | SILENT : this.flags & ~SILENT
   }
 
+  /**
+   * The party's last SDP put this stream on hold: `sendonly`, `recvonly` or `inactive` (RFC 3264
+   * §5.1, §8.4), or `c=0.0.0.0`/`::` (RFC 2543). Not set for a disabled section (port 0): a call that
+   * dropped its video is not on hold. Any held stream puts the whole call under the hold timeout.
+   */
+  get held(): boolean {
+    return (this.flags & HELD) !== 0
+  }
+  set held(v: boolean) {
+    this.flags = v ? this.flags | HELD : this.flags & ~HELD
+  }
+
   /** The party went silent and was reported (media timeout). */
   get timedOut(): boolean {
     return (this.flags & TIMED_OUT) !== 0
@@ -140,13 +153,14 @@ export class PartyMedia {
   }
 
   /**
-   * What an offer or answer negotiates for this party (addresses, protocol, codecs, mux, SDES
+   * What an offer or answer negotiates for this party (addresses, protocol, codecs, mux, hold, SDES
    * state), and a function that puts it back: a refused re-offer leaves the session as it was (RFC
-   * 3264 §8). The relay pair, the side and the media timeout mark are not negotiated and stay.
+   * 3264 §8: a refused hold leaves the call off hold). The relay pair, the side and the media
+   * timeout mark are not negotiated and stay.
    */
   saved(): () => void {
     const { peerAddress, peerPort, peerRtcpAddress, peerRtcpPort, proto, codecs } = this
-    const negotiated = this.flags & (MUX | SILENT)
+    const negotiated = this.flags & (MUX | SILENT | HELD)
     const srtp = this.srtp ? { ...this.srtp } : null
     return () => {
       this.peerAddress = peerAddress
@@ -155,7 +169,7 @@ export class PartyMedia {
       this.peerRtcpPort = peerRtcpPort
       this.proto = proto
       this.codecs = codecs
-      this.flags = (this.flags & ~(MUX | SILENT)) | negotiated
+      this.flags = (this.flags & ~(MUX | SILENT | HELD)) | negotiated
       this.srtp = srtp
     }
   }

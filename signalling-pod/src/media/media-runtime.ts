@@ -33,7 +33,7 @@ export type MediaMode =
       kind: 'in-process'
       /** Seconds without packets before a call is reported silent (0 = never). */
       mediaTimeoutSeconds: number
-      /** Seconds a call wholly on hold may stay silent before it is reported (0 = never). */
+      /** Seconds a call on hold may stay silent before it is reported (0 = never). */
       holdTimeoutSeconds: number
       /** Native relay worker threads (0 = the TypeScript relay only). */
       workers: number
