@@ -119,7 +119,7 @@ export interface NgHandlerOptions {
   /**
    * Instead of `mediaTimeoutMs`, for every party of a call on hold (some stream of some party last
    * declared `sendonly`, `recvonly` or `inactive`, or `c=0.0.0.0`; a disabled section is no hold),
-   * counted from the later of the party's last packet and the call's last signal (rtpengine's
+   * once no stream of the call received media and nothing was signalled for that long (rtpengine's
    * `silent-timeout`, Asterisk's `rtp_timeout_hold`): a call whose BYE was lost while on hold would
    * otherwise hold its ports for good. Independent of `mediaTimeoutMs`. Default 3,600,000; 0 disables.
    */
@@ -1181,6 +1181,23 @@ export class MediaNgHandler implements NgRequestHandler {
     }
   }
 
+  /** Whether some stream of a held call received media, or the call was signalled, within `holdLimit`. */
+  private heldCallAlive(
+    parties: readonly Monologue[],
+    t: number,
+    lastSignal: number,
+    holdLimit: number,
+  ): boolean {
+    if (t - this.wall(lastSignal) < holdLimit) return true
+    for (const m of parties)
+      for (let i = 0; i < m.mediaCount; i++) {
+        const pm = m.media(i)
+        const idleMs = pm?.pair?.idleMs(pm.side)
+        if (idleMs !== undefined && idleMs >= 0 && idleMs < holdLimit) return true
+      }
+    return false
+  }
+
   private tick(): void {
     const limit = this.o.mediaTimeoutMs ?? 60_000
     const holdLimit = this.o.holdTimeoutMs ?? 3_600_000
@@ -1207,6 +1224,10 @@ export class MediaNgHandler implements NgRequestHandler {
       const held = onHold(parties)
       const callLimit = held ? holdLimit : limit
       if (callLimit <= 0) continue
+      // A held call is dead only when nothing of it is alive: music on hold still flowing from the
+      // party that holds keeps the call (as rtpengine's silent-timeout keeps a call while a stream
+      // is active), though the held party sends nothing.
+      if (held && this.heldCallAlive(parties, t, call.lastSignal, holdLimit)) continue
       for (const m of parties) {
         for (let i = 0; i < m.mediaCount; i++) {
           const pm = m.media(i)
