@@ -107,6 +107,29 @@ const udp = async () => {
 })
 `
 
+/*
+ * A refused bind on a slot never used before, then the relay's end (finalize releases every slot's
+ * SRTP references and heap buffers, free ones included): the slot must be as clean as one relayClose
+ * freed. MALLOC_PERTURB_ makes glibc fill new allocations with a non-zero byte, so a slot left as
+ * realloc handed it out holds pointers that are not NULL (without it, fresh heap is often zero and
+ * the fault would hide).
+ */
+const CHILD_REFUSED_THEN_EXIT = `
+const addon = require(process.argv[1])
+const r = addon.relayCreate(1)
+addon.relayStart(r)
+process.env.KSBC_TEST_EPOLL_REFUSE = '1'
+try {
+  addon.relayBind(r, '127.0.0.1', 0, 0)
+  process.stdout.write('bound')
+} catch (e) {
+  process.stdout.write(e.code)
+} finally {
+  delete process.env.KSBC_TEST_EPOLL_REFUSE
+}
+addon.relayStop(r)
+`
+
 describe('native relay: the kernel refuses to watch a socket (epoll_ctl ADD)', function () {
   this.timeout(60_000)
   let dir: string
@@ -137,5 +160,16 @@ describe('native relay: the kernel refuses to watch a socket (epoll_ctl ADD)', f
     assert.equal(out.moved, 1, 'and moves once the kernel takes the sockets')
     assert.deepEqual(out.legsAfterMove, [0, 2])
     assert.equal(out.relayedAfterMove, 'two')
+  })
+
+  it("leaves a never-used slot it refused clean: the relay's finalize at exit frees nothing it did not allocate", () => {
+    const r = spawnSync(process.execPath, ['-e', CHILD_REFUSED_THEN_EXIT, MEDIA_ADDON_PATH], {
+      encoding: 'utf8',
+      env: { ...process.env, LD_PRELOAD: join(dir, 'shim.so'), MALLOC_PERTURB_: '165' },
+      timeout: 30_000,
+    })
+    assert.equal(r.stdout, 'SBC_ERR_MEDIA_NATIVE')
+    // Was: SIGSEGV (free or napi_delete_reference of the slot's uninitialised pointers).
+    assert.deepEqual([r.status, r.signal], [0, null], r.stderr)
   })
 })

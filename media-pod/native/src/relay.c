@@ -590,17 +590,20 @@ static napi_value bind_leg(napi_env env, napi_callback_info info) {
   if (li < 0 && r->nlegs < r->cap) li = r->nlegs++;
   int epoll_err = 0;
   if (li >= 0) {
+    /* Cleared first, refused or not: a never-used slot holds whatever realloc left there, and a
+     * refused one goes back on the free list, whose slots finalize releases (SRTP references, heap
+     * buffers) as relayClose leaves them, NULL. */
+    leg *L = &r->legs[li];
+    memset(L, 0, sizeof *L);
     /* Into the worker's epoll set before the slot is in use: a socket the kernel would not watch
      * (ENOMEM, or ENOSPC past fs.epoll.max_user_watches) would be a leg that never relays. */
     struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)li};
     if (epoll_ctl(r->w[owner]->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
       epoll_err = errno;
-      r->legs[li].fd = -1;
-      r->legs[li].target = r->free_head;
+      L->fd = -1;
+      L->target = r->free_head;
       r->free_head = li;
     } else {
-      leg *L = &r->legs[li];
-      memset(L, 0, sizeof *L);
       L->fd = fd;
       L->port = addr_port(&sa);
       L->target = -1;
