@@ -12,7 +12,9 @@ export function intFlag(
 ): number {
   const s = values[name]
   if (s === undefined) return def
-  const n = Number(s)
+  // Decimal digits only: Number() reads '' and blanks as 0 (for these flags "off" or "any port"), and
+  // takes 1e3 and 0x10.
+  const n = typeof s === 'string' && /^\d+$/.test(s) ? Number(s) : Number.NaN
   if (!Number.isInteger(n) || n < min || n > max)
     throw new UsageError(`--${name} must be an integer ${min}-${max}`)
   return n
