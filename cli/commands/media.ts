@@ -27,7 +27,7 @@ the config's media realms (docs/media-pod.md).
   --worker-spill-pps N  packets/s one relay thread carries before calls spill onto the next and move
                         back when the load falls (default 15000); 0 = every thread takes calls in turn
   --media-timeout N     seconds without packets before a stream is reported timed out (default 60, 0 = off)
-  --hold-timeout N      instead, for a call on hold (a stream sendonly/recvonly/inactive/c=0.0.0.0),
+  --hold-timeout N      instead, for a media section on hold (sendonly/recvonly/inactive/c=0.0.0.0),
                         counted from its last packet or signal (default 3600, 0 = off; rtpengine's --silent-timeout)
   --port-quarantine-ms N  how long a released port stays out of circulation (default 5000)
   --heartbeat-ms N      registry heartbeat period; the pod counts as lost 3 periods after its last

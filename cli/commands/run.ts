@@ -21,7 +21,7 @@ anchoring"; docs/media-pod.md, "In kube-sbc run".
                         change is logged and the running config stays
   --no-media            no media anchoring: SDP passes through unchanged
   --media-timeout N     seconds without RTP before an answered call is ended (default 60, 0 = never)
-  --hold-timeout N      instead, for a call on hold (a stream sendonly/recvonly/inactive/c=0.0.0.0),
+  --hold-timeout N      instead, for a media section on hold (sendonly/recvonly/inactive/c=0.0.0.0),
                         counted from its last packet or signal (default 3600, 0 = never)
   --media-workers N     native relay threads, 0 = TypeScript relay only (default 1)
 ${COMMON_FLAGS_USAGE}`

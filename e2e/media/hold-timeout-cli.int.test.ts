@@ -57,7 +57,7 @@ describe('kube-sbc media / run --hold-timeout', function () {
     it(`kube-sbc ${command} --help lists --hold-timeout`, () => {
       const r = cli(command, '--help')
       assert.equal(r.status, 0)
-      assert.match(r.stdout, /--hold-timeout N +instead, for a call on hold \(a stream sendonly\/recvonly/)
+      assert.match(r.stdout, /--hold-timeout N +instead, for a media section on hold \(sendonly\/recvonly/)
     })
 
   it('kube-sbc media --media-timeout 0 --hold-timeout 1 reports a call both parties hold', async () => {

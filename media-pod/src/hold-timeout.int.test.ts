@@ -323,7 +323,7 @@ for (const workers of [1, 0]) {
       await short.ng.delete({ 'call-id': callId, 'from-tag': 'ta' })
     })
 
-    it('holds a call of audio and video whose audio alone is held: the hold timeout for every stream', async () => {
+    it('times each media section by its own state: held audio by the hold timeout, sendrecv video beside it by the media timeout', async () => {
       const callId = `audio-held-${workers}`
       for (const t of [quick, short]) {
         const a = await peer()
@@ -337,18 +337,48 @@ for (const workers of [1, 0]) {
           avSdp(b.port, b.port + 2, 'recvonly'),
         )
       }
-      await until(() => reported(short, callId).length === 4, 'every stream timed out on hold')
-      assert.deepEqual(
-        reported(short, callId)
+      const streams = (t: TestPod) =>
+        reported(t, callId)
           .map((e) => `${e.tag} ${e.mediaIndex} ${e.hold}`)
-          .sort(),
-        ['ta 0 true', 'ta 1 true', 'tb 0 true', 'tb 1 true'],
-        'the sendrecv video as well: the call is on hold',
+          .sort()
+      await until(() => reported(short, callId).length === 2, 'the held audio timed out on hold')
+      await until(() => reported(quick, callId).length === 2, 'the silent sendrecv video timed out')
+      await sleep(2_500)
+      assert.deepEqual(
+        streams(short),
+        ['ta 0 true', 'tb 0 true'],
+        'the held audio section, by the hold timeout',
       )
-      await sleep(3_000)
-      assert.deepEqual(reported(quick, callId), [], 'not the media timeout, for the video either')
+      assert.deepEqual(
+        streams(quick),
+        ['ta 1 false', 'tb 1 false'],
+        'the video, by the media timeout; not the audio',
+      )
       await quick.ng.delete({ 'call-id': callId, 'from-tag': 'ta' })
       await short.ng.delete({ 'call-id': callId, 'from-tag': 'ta' })
+    })
+
+    it('a video only received (recvonly: no camera) does not exempt the audio from the media timeout', async () => {
+      const callId = `no-camera-${workers}`
+      const a = await peer()
+      const b = await peer()
+      // A has no camera: its video is recvonly, B's answer sendonly. Then nothing is sent at all.
+      await exchange(
+        quick,
+        callId,
+        avSdp(a.port, a.port + 2, 'sendrecv', 'recvonly'),
+        avSdp(b.port, b.port + 2, 'sendrecv', 'sendonly'),
+      )
+      await until(() => reported(quick, callId).length === 2, 'the dead audio timed out')
+      await sleep(2_500)
+      assert.deepEqual(
+        reported(quick, callId)
+          .map((e) => `${e.tag} ${e.mediaIndex} ${e.hold}`)
+          .sort(),
+        ['ta 0 false', 'tb 0 false'],
+        'the audio by the media timeout; the one-way video, a held section, by the hold timeout (an hour)',
+      )
+      await quick.ng.delete({ 'call-id': callId, 'from-tag': 'ta' })
     })
 
     it('does not hold a call whose held video was then dropped (port 0): audio flows, nothing reported', async () => {

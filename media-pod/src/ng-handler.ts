@@ -91,7 +91,7 @@ const BIND_ATTEMPTS = 16
 
 /**
  * Reported when no packet arrived from a party for `mediaTimeoutMs` (rtpengine's `timeout`), or, on
- * a call on hold, for `holdTimeoutMs` (rtpengine's `silent-timeout`, Asterisk's `rtp_timeout_hold`).
+ * a media section on hold, for `holdTimeoutMs` (rtpengine's `silent-timeout`, Asterisk's `rtp_timeout_hold`).
  */
 export interface MediaTimeoutEvent {
   callId: string
@@ -117,9 +117,9 @@ export interface NgHandlerOptions {
   /** No packets from a party for this long reports a media timeout. Default 60,000; 0 disables. */
   mediaTimeoutMs?: number
   /**
-   * Instead of `mediaTimeoutMs`, for every party of a call on hold (some stream of some party last
-   * declared `sendonly`, `recvonly` or `inactive`, or `c=0.0.0.0`; a disabled section is no hold),
-   * once no stream of the call received media and nothing was signalled for that long (rtpengine's
+   * Instead of `mediaTimeoutMs`, for both streams of a media section on hold (either party's stream
+   * of it last declared `sendonly`, `recvonly` or `inactive`, or `c=0.0.0.0`; a disabled section is
+   * no hold), once neither received media and nothing was signalled for that long (rtpengine's
    * `silent-timeout`, Asterisk's `rtp_timeout_hold`): a call whose BYE was lost while on hold would
    * otherwise hold its ports for good. Independent of `mediaTimeoutMs`. Default 3,600,000; 0 disables.
    */
@@ -1181,20 +1181,20 @@ export class MediaNgHandler implements NgRequestHandler {
     }
   }
 
-  /** Whether some stream of a held call received media, or the call was signalled, within `holdLimit`. */
-  private heldCallAlive(
+  /** Whether either party's stream of held section `i` received media, or the call was signalled, within `holdLimit`. */
+  private heldSectionAlive(
     parties: readonly Monologue[],
+    i: number,
     t: number,
     lastSignal: number,
     holdLimit: number,
   ): boolean {
     if (t - this.wall(lastSignal) < holdLimit) return true
-    for (const m of parties)
-      for (let i = 0; i < m.mediaCount; i++) {
-        const pm = m.media(i)
-        const idleMs = pm?.pair?.idleMs(pm.side)
-        if (idleMs !== undefined && idleMs >= 0 && idleMs < holdLimit) return true
-      }
+    for (const m of parties) {
+      const pm = m.media(i)
+      const idleMs = pm?.pair?.idleMs(pm.side)
+      if (idleMs !== undefined && idleMs >= 0 && idleMs < holdLimit) return true
+    }
     return false
   }
 
@@ -1215,26 +1215,28 @@ export class MediaNgHandler implements NgRequestHandler {
       }
       this.forEachPair(call, (p) => p.tick())
       if (!call.answered) continue
-      // A call on hold (some stream sendonly, recvonly, inactive or c=0.0.0.0) is timed by the hold
-      // timeout alone, every stream of it: the party that holds may send music or nothing at all
-      // (many phones hold without music, and the held party, recvonly, sends nothing either), and
-      // users hold calls for minutes, so the media timeout would end live calls. The hold timeout
-      // is there for the held call that is really dead (its BYE lost).
+      // A media section on hold (either party's stream of it sendonly, recvonly, inactive or
+      // c=0.0.0.0) is timed by the hold timeout alone, both parties' streams of it: the party that
+      // holds may send music or nothing at all (many phones hold without music, and the held party,
+      // recvonly, sends nothing either), and users hold calls for minutes, so the media timeout would
+      // end live calls. The hold timeout is there for the held call that is really dead (its BYE
+      // lost). Per section, as rtpengine picks its timeout per stream: a video a party only receives
+      // (recvonly: no camera) does not exempt the call's audio from the media timeout.
       const parties = call.monologues
-      const held = onHold(parties)
-      const callLimit = held ? holdLimit : limit
-      if (callLimit <= 0) continue
-      // A held call is dead only when nothing of it is alive: music on hold still flowing from the
-      // party that holds keeps the call (as rtpengine's silent-timeout keeps a call while a stream
-      // is active), though the held party sends nothing.
-      if (held && this.heldCallAlive(parties, t, call.lastSignal, holdLimit)) continue
       for (const m of parties) {
         for (let i = 0; i < m.mediaCount; i++) {
           const pm = m.media(i)
           if (!pm || pm.timedOut) continue
+          const held = sectionHeld(parties, i)
+          const callLimit = held ? holdLimit : limit
+          if (callLimit <= 0) continue
           // Off hold, a party that said it sends nothing (a disabled section: a call that dropped
           // its video) is not expected to: its silence is no media timeout.
           if (!held && pm.silent) continue
+          // A held section is dead only when nothing of it is alive: music on hold still flowing
+          // from the party that holds keeps it (rtpengine keeps a call while a stream is active),
+          // though the held party sends nothing.
+          if (held && this.heldSectionAlive(parties, i, t, call.lastSignal, holdLimit)) continue
           // Only the idle time: a whole stats snapshot per endpoint every second cost ~15 µs of the
           // event loop per endpoint on the native relay (docs/benchmarks/media.md, Session 4).
           const idleMs = pm.pair?.idleMs(pm.side)
@@ -1243,10 +1245,10 @@ export class MediaNgHandler implements NgRequestHandler {
           // (Call.watchFrom): the silence of a hold does not count once a re-INVITE resumed the
           // call, and a session refresh, which changes nothing, does not hide dead media. A party
           // that never sent is counted from the last signal, as before: the pod cannot tell a 183's
-          // answer from the 200's, and a caller may send only once the call is answered. A call on
-          // hold is counted from the last signal of any kind: the hold itself is one, and a session
-          // refresh shows that signalling still knows the call (what a lost BYE leaves is a call
-          // nobody signals for any more).
+          // answer from the 200's, and a caller may send only once the call is answered. A held
+          // section is counted from the last signal of any kind: the hold itself is one, and a
+          // session refresh shows that signalling still knows the call (what a lost BYE leaves is a
+          // call nobody signals for any more).
           const since = held ? call.lastSignal : call.watchFrom
           const idle = idleMs >= 0 ? Math.min(idleMs, t - this.wall(since)) : t - this.wall(call.lastSignal)
           if (idle < callLimit) continue
@@ -1624,11 +1626,12 @@ function iceRestarted(before: string, now: string): boolean {
 const orphanDelayMs = (mediaTimeoutMs: number): number => Math.max(mediaTimeoutMs, 10_000)
 
 /**
- * Some stream of one of a call's `parties` is on hold (PartyMedia.held): the whole call is timed by
- * the hold timeout, not the media timeout.
+ * Media section `i` is on hold: either party's stream of it was last declared sendonly, recvonly,
+ * inactive or c=0.0.0.0 (PartyMedia.held); both streams of it are timed by the hold timeout, not the
+ * media timeout.
  */
-function onHold(parties: readonly Monologue[]): boolean {
-  for (const m of parties) for (let i = 0; i < m.mediaCount; i++) if (m.media(i)?.held) return true
+function sectionHeld(parties: readonly Monologue[], i: number): boolean {
+  for (const m of parties) if (m.media(i)?.held) return true
   return false
 }
 
