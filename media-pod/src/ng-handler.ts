@@ -100,8 +100,8 @@ export interface MediaTimeoutEvent {
   mediaIndex: number
   idleMs: number
   /**
-   * The call was on hold (some stream `sendonly`, `recvonly`, `inactive` or `c=0.0.0.0`) and
-   * `holdTimeoutMs` ran out.
+   * The stream's media section was on hold (either party's stream of it `sendonly`, `recvonly`,
+   * `inactive` or `c=0.0.0.0`) and `holdTimeoutMs` ran out.
    */
   hold: boolean
 }
@@ -1228,8 +1228,8 @@ export class MediaNgHandler implements NgRequestHandler {
           const pm = m.media(i)
           if (!pm || pm.timedOut) continue
           const held = sectionHeld(parties, i)
-          const callLimit = held ? holdLimit : limit
-          if (callLimit <= 0) continue
+          const streamLimit = held ? holdLimit : limit
+          if (streamLimit <= 0) continue
           // Off hold, a party that said it sends nothing (a disabled section: a call that dropped
           // its video) is not expected to: its silence is no media timeout.
           if (!held && pm.silent) continue
@@ -1251,7 +1251,7 @@ export class MediaNgHandler implements NgRequestHandler {
           // call nobody signals for any more).
           const since = held ? call.lastSignal : call.watchFrom
           const idle = idleMs >= 0 ? Math.min(idleMs, t - this.wall(since)) : t - this.wall(call.lastSignal)
-          if (idle < callLimit) continue
+          if (idle < streamLimit) continue
           pm.timedOut = true
           this.totals.mediaTimeouts++
           const event = {

@@ -103,7 +103,8 @@ export class PartyMedia {
   /**
    * The party's last SDP put this stream on hold: `sendonly`, `recvonly` or `inactive` (RFC 3264
    * §5.1, §8.4), or `c=0.0.0.0`/`::` (RFC 2543). Not set for a disabled section (port 0): a call that
-   * dropped its video is not on hold. Any held stream puts the whole call under the hold timeout.
+   * dropped its video is not on hold. A held stream puts its media section, both parties' streams of
+   * it, under the hold timeout.
    */
   get held(): boolean {
     return (this.flags & HELD) !== 0
