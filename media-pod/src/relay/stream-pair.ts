@@ -70,8 +70,27 @@ export class StreamPair {
       const specs = [this.spec(this.bind0, this.e0), this.spec(this.bind1, this.e1)] as const
       this.e0.close()
       this.e1.close()
-      ;[this.e0, this.e1] = await openBoth(want, specs)
-      this.backend = want
+      try {
+        ;[this.e0, this.e1] = await openBoth(want, specs)
+        this.backend = want
+      } catch (err) {
+        // The preferred backend refused the ports (a socket the kernel would not watch, one taken
+        // meanwhile): the fallback relays every configuration, so the call goes on there. Only when
+        // the fallback itself fails is the pair dead; it is then closed, and reads as silent (the
+        // media timeout ends the call), where it used to keep closed endpoints that the media
+        // timeout's tick read (a native leg slot freed, or reused by another call).
+        if (want === this.fallback) {
+          this.closed = true
+          throw err
+        }
+        try {
+          ;[this.e0, this.e1] = await openBoth(this.fallback, specs)
+          this.backend = this.fallback
+        } catch {
+          this.closed = true
+          throw err
+        }
+      }
     }
     this.e0.configure(a)
     this.e1.configure(b)
@@ -79,14 +98,15 @@ export class StreamPair {
   }
 
   stats(side: 0 | 1): EndpointStats {
-    return (side === 0 ? this.e0 : this.e1).stats()
+    return this.closed ? { ...CLOSED_STATS } : (side === 0 ? this.e0 : this.e1).stats()
   }
 
   idleMs(side: 0 | 1): number {
-    return (side === 0 ? this.e0 : this.e1).idleMs()
+    return this.closed ? -1 : (side === 0 ? this.e0 : this.e1).idleMs()
   }
 
   tick(): void {
+    if (this.closed) return
     this.e0.tick()
     this.e1.tick()
   }
@@ -102,6 +122,24 @@ export class StreamPair {
   private spec(bindAddress: string, e: RelayEndpoint): EndpointSpec {
     return { bindAddress, rtpPort: e.rtpPort, rtcpPort: e.rtcpPort, affinity: this.affinity }
   }
+}
+
+/** What a closed pair reports: nothing relayed any more. */
+const CLOSED_STATS: EndpointStats = {
+  packetsIn: 0,
+  bytesIn: 0,
+  packetsOut: 0,
+  bytesOut: 0,
+  rtcpPacketsIn: 0,
+  authFailures: 0,
+  replayDrops: 0,
+  dropped: 0,
+  idleMs: -1,
+  lost: 0,
+  jitter: 0,
+  iceChecks: 0,
+  iceFailures: 0,
+  peer: null,
 }
 
 async function openBoth(
