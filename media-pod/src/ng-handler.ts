@@ -51,13 +51,14 @@ import { type MediaSection, SessionDescription } from '../../lib/sdp/session-des
 import { MediaPodError, MediaPodErrorCode, PortInUseError } from './errors.ts'
 import type { RealmTotals } from './metrics.ts'
 import { NO_CRYPTOS, PartyMedia } from './party-media.ts'
-import type {
-  EndpointConfig,
-  EndpointStats,
-  LatchMode,
-  PeerAddress,
-  RelayBackend,
-  SrtpKeying,
+import {
+  type EndpointConfig,
+  type EndpointStats,
+  type LatchMode,
+  type PeerAddress,
+  type RelayBackend,
+  type SrtpKeying,
+  zeroStats,
 } from './relay/relay.ts'
 import { StreamPair } from './relay/stream-pair.ts'
 
@@ -1665,25 +1666,6 @@ const strings = new Interner<string>(256)
 const codecLists = new Interner<readonly RtpMap[]>(256)
 
 const intern = (s: string): string => strings.get(s, s)
-
-function zeroStats(): EndpointStats {
-  return {
-    packetsIn: 0,
-    bytesIn: 0,
-    packetsOut: 0,
-    bytesOut: 0,
-    rtcpPacketsIn: 0,
-    authFailures: 0,
-    replayDrops: 0,
-    dropped: 0,
-    idleMs: -1,
-    lost: 0,
-    jitter: 0,
-    iceChecks: 0,
-    iceFailures: 0,
-    peer: null,
-  }
-}
 
 function withWarnings(r: NgResponse, warnings: readonly string[]): NgResponse {
   return warnings.length > 0 ? { ...r, warning: warnings.join('; ') } : r

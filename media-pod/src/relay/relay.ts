@@ -79,6 +79,26 @@ export interface EndpointStats {
   peer: PeerAddress | null
 }
 
+/** The counters of an endpoint that relayed nothing (none yet, or a closed pair). */
+export function zeroStats(): EndpointStats {
+  return {
+    packetsIn: 0,
+    bytesIn: 0,
+    packetsOut: 0,
+    bytesOut: 0,
+    rtcpPacketsIn: 0,
+    authFailures: 0,
+    replayDrops: 0,
+    dropped: 0,
+    idleMs: -1,
+    lost: 0,
+    jitter: 0,
+    iceChecks: 0,
+    iceFailures: 0,
+    peer: null,
+  }
+}
+
 /** One party's sockets on the relay. */
 export interface RelayEndpoint {
   readonly rtpPort: number

@@ -1,4 +1,11 @@
-import type { EndpointConfig, EndpointSpec, EndpointStats, RelayBackend, RelayEndpoint } from './relay.ts'
+import {
+  type EndpointConfig,
+  type EndpointSpec,
+  type EndpointStats,
+  type RelayBackend,
+  type RelayEndpoint,
+  zeroStats,
+} from './relay.ts'
 
 /**
  * The two endpoints of one media section of a call (one per party), on one backend. The native
@@ -98,7 +105,7 @@ export class StreamPair {
   }
 
   stats(side: 0 | 1): EndpointStats {
-    return this.closed ? { ...CLOSED_STATS } : (side === 0 ? this.e0 : this.e1).stats()
+    return this.closed ? zeroStats() : (side === 0 ? this.e0 : this.e1).stats()
   }
 
   idleMs(side: 0 | 1): number {
@@ -122,24 +129,6 @@ export class StreamPair {
   private spec(bindAddress: string, e: RelayEndpoint): EndpointSpec {
     return { bindAddress, rtpPort: e.rtpPort, rtcpPort: e.rtcpPort, affinity: this.affinity }
   }
-}
-
-/** What a closed pair reports: nothing relayed any more. */
-const CLOSED_STATS: EndpointStats = {
-  packetsIn: 0,
-  bytesIn: 0,
-  packetsOut: 0,
-  bytesOut: 0,
-  rtcpPacketsIn: 0,
-  authFailures: 0,
-  replayDrops: 0,
-  dropped: 0,
-  idleMs: -1,
-  lost: 0,
-  jitter: 0,
-  iceChecks: 0,
-  iceFailures: 0,
-  peer: null,
 }
 
 async function openBoth(
