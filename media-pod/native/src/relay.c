@@ -192,6 +192,13 @@ static void unlock_all(relay *r) {
   for (int i = r->nworkers - 1; i >= 0; i--) pthread_mutex_unlock(&r->w[i]->lock);
 }
 
+/* Adds `fd` to the epoll set `epfd` for input, level-triggered; the event carries `tag` (a leg number,
+ * or UINT32_MAX for the worker's eventfd). 0, or -1 with errno. */
+static int watch(int epfd, int fd, uint32_t tag) {
+  struct epoll_event ev = {.events = EPOLLIN, .data.u32 = tag};
+  return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
 /* The lock that guards a leg's fields: its owner's. */
 static pthread_mutex_t *leg_lock(relay *r, const leg *L) {
   return &r->w[L->owner]->lock;
@@ -528,10 +535,9 @@ static napi_value create(napi_env env, napi_callback_info info) {
     w->index = (int)i;
     w->epfd = epoll_create1(EPOLL_CLOEXEC);
     w->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = UINT32_MAX};
     /* Out of descriptors (EMFILE) is an error here: a worker without its epoll set or eventfd would
      * take legs and never read them, or never see relayStop. */
-    if (w->epfd < 0 || w->evfd < 0 || epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &ev) != 0) {
+    if (w->epfd < 0 || w->evfd < 0 || watch(w->epfd, w->evfd, UINT32_MAX) != 0) {
       if (w->epfd >= 0) close(w->epfd);
       if (w->evfd >= 0) close(w->evfd);
       free(w);
@@ -597,8 +603,7 @@ static napi_value bind_leg(napi_env env, napi_callback_info info) {
     memset(L, 0, sizeof *L);
     /* Into the worker's epoll set before the slot is in use: a socket the kernel would not watch
      * (ENOMEM, or ENOSPC past fs.epoll.max_user_watches) would be a leg that never relays. */
-    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)li};
-    if (epoll_ctl(r->w[owner]->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    if (watch(r->w[owner]->epfd, fd, (uint32_t)li) != 0) {
       epoll_err = errno;
       L->fd = -1;
       L->target = r->free_head;
@@ -979,8 +984,7 @@ static int visit_collect(relay *r, int k, void *arg) {
  * old owner takes is skipped by its owner check. Under every lock. Returns 0 when moved. */
 static int move_group(relay *r, const leg_group *g, int to) {
   for (int i = 0; i < g->n; i++) {
-    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)g->v[i]};
-    if (epoll_ctl(r->w[to]->epfd, EPOLL_CTL_ADD, r->legs[g->v[i]].fd, &ev) != 0) {
+    if (watch(r->w[to]->epfd, r->legs[g->v[i]].fd, (uint32_t)g->v[i]) != 0) {
       while (i-- > 0) epoll_ctl(r->w[to]->epfd, EPOLL_CTL_DEL, r->legs[g->v[i]].fd, NULL);
       return -1;
     }
