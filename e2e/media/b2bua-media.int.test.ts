@@ -603,7 +603,7 @@ describe('kube-sbc run: 1,000 sequential calls', function () {
   })
 })
 
-describe('kube-sbc run --redis: no key behind, media timeout', function () {
+describe('kube-sbc run --redis: no key behind, media and hold timeouts', function () {
   this.timeout(240_000)
   let redis: TestRedis
   let client: Redis
@@ -624,7 +624,7 @@ describe('kube-sbc run --redis: no key behind, media timeout', function () {
       carrierRange: { min: base + 1000, max: base + 1999 },
       carrierSrtp: 'Optional',
       redis: redis.url,
-      extra: ['--media-timeout', '2'],
+      extra: ['--media-timeout', '2', '--hold-timeout', '3'],
     })
   })
   afterEach(function () {
@@ -685,6 +685,41 @@ describe('kube-sbc run --redis: no key behind, media timeout', function () {
         'CDR with media-timeout',
       )
       // The CDR is written first, then the state is deleted.
+      await eventually(
+        async () => (await client.keys('*')).filter((k) => !k.includes('{m}:pods')).length === 0,
+        'no call key in Redis',
+      )
+    } finally {
+      pbx.close()
+      carrier.close()
+    }
+  })
+  it('a call held without media is ended after --hold-timeout: BYE on both legs, CDR hangup hold-timeout', async () => {
+    const pbx = await SipUa.open(pbxPeerPort)
+    const carrier = await SipUa.open(carrierPeerPort)
+    try {
+      // A call that starts on hold (the caller sendonly, playing nothing; the callee recvonly) and
+      // nobody sends: not the 2-s media timeout's, the 3-s hold timeout's, told through Redis with
+      // `hold: true`.
+      carrier.answerWith((req) =>
+        req.method === 'INVITE'
+          ? { status: 200, sdp: audioSdp(40_002, { codecs: '8' }).replace('a=sendrecv', 'a=recvonly') }
+          : undefined,
+      )
+      pbx.answerWith(() => undefined)
+      const sdp = audioSdp(40_000, { codecs: '8' }).replace('a=sendrecv', 'a=sendonly')
+      const { final } = await pbx.invite(sbc.pbx, sdp)
+      assert.equal(final.status, 200)
+      await pbx.waitFor(pbx.request('BYE'), 'BYE toward the caller', 30_000)
+      await carrier.waitFor(carrier.request('BYE'), 'BYE toward the callee', 30_000)
+      const held = () =>
+        cdrLines(sbc.proc.output())
+          .map((c) => (c as { hangup: { by: string; reason: string; detail: string } }).hangup)
+          .find((h) => h.reason === 'hold-timeout')
+      await eventually(async () => held() !== undefined, 'CDR with hold-timeout')
+      const hangup = held()!
+      assert.equal(hangup.by, 'sbc')
+      assert.match(hangup.detail, /^no media for [3-9] s on hold \(media pod /)
       await eventually(
         async () => (await client.keys('*')).filter((k) => !k.includes('{m}:pods')).length === 0,
         'no call key in Redis',

@@ -180,7 +180,11 @@ for (const workers of [1, 0]) {
           'each party once, as a hold timeout',
         )
         assert.equal((await short.ng.query({ 'call-id': callId }))['media timeout'], 1)
-        assert.equal(short.notices.filter((n) => n.callId === callId).length, 1, 'signalling told once')
+        assert.deepEqual(
+          short.notices.filter((n) => n.callId === callId).map((n) => n.hold),
+          [true],
+          'signalling told once, of a hold timeout',
+        )
         assert.equal(await metric(short.pod.httpPort, 'sbc_media_timeouts_total'), before + 2)
         // Two more checks of the default pod, whose call is held longer: nothing.
         await sleep(2_500)
@@ -200,7 +204,10 @@ for (const workers of [1, 0]) {
         'both held parties timed out (media timeout 0)',
       )
       assert.equal((await noMedia.ng.query({ 'call-id': callId }))['media timeout'], 1)
-      assert.equal(noMedia.notices.filter((n) => n.callId === callId).length, 1)
+      assert.deepEqual(
+        noMedia.notices.filter((n) => n.callId === callId).map((n) => n.hold),
+        [true],
+      )
       await sleep(2_500)
       assert.deepEqual(reported(noHold, callId), [], 'hold timeout 0: a held call is never timed out')
       assert.equal((await noHold.ng.query({ 'call-id': callId }))['media timeout'], 0)
@@ -241,7 +248,11 @@ for (const workers of [1, 0]) {
         ['ta true', 'tb true'],
         'the silent holder and the held party, each once, as a hold timeout',
       )
-      assert.equal(short.notices.filter((n) => n.callId === callId).length, 1, 'signalling told once')
+      assert.deepEqual(
+        short.notices.filter((n) => n.callId === callId).map((n) => n.hold),
+        [true],
+        'signalling told once, of a hold timeout',
+      )
       // Three more checks of the quick pod: held for over four of its media timeouts, nothing.
       await sleep(3_000)
       assert.deepEqual(reported(quick, callId), [], 'a held call is not ended by the media timeout')
@@ -255,6 +266,11 @@ for (const workers of [1, 0]) {
           .sort(),
         ['ta false', 'tb false'],
         'a media timeout, not a hold timeout',
+      )
+      assert.deepEqual(
+        quick.notices.filter((n) => n.callId === callId).map((n) => n.hold),
+        [undefined],
+        'signalling told once, of a media timeout',
       )
       assert.equal((await quick.ng.query({ 'call-id': callId }))['media timeout'], 1)
       await short.ng.delete({ 'call-id': callId, 'from-tag': 'ta' })

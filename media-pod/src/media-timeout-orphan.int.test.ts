@@ -94,3 +94,60 @@ describe('media pod NG handler: a timed-out call nobody deletes', function () {
     }
   })
 })
+
+describe('media pod NG handler: a call timed out on hold that nobody deletes', function () {
+  this.timeout(40_000)
+  const notices: MediaTimeoutNotice[] = []
+  // A media timeout of a day: the pod must not wait one more of those (nor one more hold timeout)
+  // for a `delete` after it reported the held call.
+  const { allocator, handler, close } = loopbackNgHandler({
+    ports: 100,
+    mediaTimeoutMs: 86_400_000,
+    holdTimeoutMs: 1_000,
+    onTimeout: (n) => notices.push(n),
+  })
+  const req = (r: Record<string, unknown>) =>
+    handler.handle(r as unknown as NgRequest, ctx) as Promise<NgResponse & { sdp: string }>
+
+  after(async () => {
+    await close()
+  })
+
+  it('is deleted by the pod 10 s after its notice (the floor), not one more media timeout (a day) later', async () => {
+    const a = await Peer.open()
+    const b = await Peer.open()
+    try {
+      // Held from the answer on (sendonly without music, answered recvonly); nobody sends.
+      const held = (port: number, dir: string) => audioSdp(port).replace('a=sendrecv', `a=${dir}`)
+      await req({ command: 'offer', 'call-id': 'held', 'from-tag': 'a', sdp: held(a.port, 'sendonly') })
+      await req({
+        command: 'answer',
+        'call-id': 'held',
+        'from-tag': 'a',
+        'to-tag': 'b',
+        sdp: held(b.port, 'recvonly'),
+      })
+      const start = Date.now()
+      while (notices.length === 0) {
+        if (Date.now() - start > 10_000) throw new Error('no hold timeout notice within 10 s')
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      assert.deepEqual(
+        notices.map((n) => [n.callId, n.hold]),
+        [['held', true]],
+      )
+      assert.equal(handler.sessionCount, 1)
+      // Nobody sends `delete`: gone 10 s after the notice (one 1-s hold timeout, at least 10 s).
+      const noticed = Date.now()
+      while (handler.sessionCount > 0) {
+        if (Date.now() - noticed > 25_000)
+          throw new Error('the held call was not deleted within 25 s of its notice')
+        await new Promise((r) => setTimeout(r, 100))
+      }
+      assert.equal(allocator.counts().inUse, 0)
+    } finally {
+      a.close()
+      b.close()
+    }
+  })
+})

@@ -1277,18 +1277,21 @@ export class MediaNgHandler implements NgRequestHandler {
                 fromTag: call.fromTag,
                 pod: this.instanceId(),
                 idleSeconds: Math.floor(idle / 1000),
+                ...(held ? { hold: true } : {}),
               })
             } catch (err) {
               this.logger.warn({ err }, 'Media timeout notification failed')
             }
             // Signalling ends the call and deletes it. When no delete comes — the call was already
             // hung up but its delete never reached us, it moved to another pod, or nobody got the
-            // notice — the session would hold its ports for good: the pod deletes it itself. After
-            // a hold timeout too the wait is one media timeout period, not one more hour: signalling
-            // needs milliseconds to act.
+            // notice — the session would hold its ports for good: the pod deletes it itself, one
+            // period of the timeout that fired later, within 10-60 s (orphanDelayMs).
             if (call.deleteTimer === undefined) {
               const noticed = this.stamp()
-              call.deleteTimer = setTimeout(() => this.deleteOrphan(call, noticed), orphanDelayMs(limit))
+              call.deleteTimer = setTimeout(
+                () => this.deleteOrphan(call, noticed),
+                orphanDelayMs(streamLimit),
+              )
               call.deleteTimer.unref()
             }
           }
@@ -1622,9 +1625,13 @@ function iceRestarted(before: string, now: string): boolean {
 
 /**
  * How long a timed-out call waits for signalling's `delete` before the pod deletes it: one more
- * media-timeout period, at least 10 s (signalling needs milliseconds; the rest is for `query`).
+ * period of the timeout that fired, at least 10 s and at most 60 s. Signalling needs milliseconds;
+ * the rest is for `query`, and for a call rung with a 183's SDP and no early RTP, which signalling
+ * leaves alone (it ends confirmed calls only) and which an answer in time makes alive again
+ * (deleteOrphan). At most a minute: after a one-hour hold timeout, or a media timeout of a day, one
+ * more such period would keep a dead call's ports and `maxSessions` place as long again.
  */
-const orphanDelayMs = (mediaTimeoutMs: number): number => Math.max(mediaTimeoutMs, 10_000)
+const orphanDelayMs = (timeoutMs: number): number => Math.min(Math.max(timeoutMs, 10_000), 60_000)
 
 /**
  * Media section `i` is on hold: either party's stream of it was last declared sendonly, recvonly,

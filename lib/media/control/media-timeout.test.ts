@@ -10,6 +10,16 @@ describe('media timeout notice (kube-sbc:media-timeout)', () => {
     assert.deepEqual(parseMediaTimeoutNotice(JSON.stringify({ ...n, mediaIndex: 0 })), n)
   })
 
+  it('carries hold: true after a hold timeout, and reads a notice without it (or hold: false) as a media timeout', () => {
+    const n = { callId: 'c1', fromTag: 'a', pod: 'media-0', idleSeconds: 3600, hold: true }
+    const text = formatMediaTimeoutNotice(n)
+    assert.equal(text, '{"callId":"c1","fromTag":"a","pod":"media-0","idleSeconds":3600,"hold":true}')
+    assert.deepEqual(parseMediaTimeoutNotice(text), n)
+    const plain = { callId: 'c1', fromTag: 'a', pod: 'media-0', idleSeconds: 61 }
+    assert.equal(formatMediaTimeoutNotice({ ...plain, hold: false }), formatMediaTimeoutNotice(plain))
+    assert.deepEqual(parseMediaTimeoutNotice(JSON.stringify({ ...plain, hold: false })), plain)
+  })
+
   for (const [what, text] of [
     ['not JSON', 'timeout c1'],
     ['an array', '[]'],
@@ -20,6 +30,7 @@ describe('media timeout notice (kube-sbc:media-timeout)', () => {
     ['fractional idleSeconds', '{"callId":"c","fromTag":"a","pod":"p","idleSeconds":1.5}'],
     ['negative idleSeconds', '{"callId":"c","fromTag":"a","pod":"p","idleSeconds":-1}'],
     ['idleSeconds as a string', '{"callId":"c","fromTag":"a","pod":"p","idleSeconds":"1"}'],
+    ['hold as a string', '{"callId":"c","fromTag":"a","pod":"p","idleSeconds":1,"hold":"yes"}'],
   ] as const) {
     it(`rejects ${what} with SBC_ERR_MEDIA_TIMEOUT_NOTICE`, () => {
       assert.throws(() => parseMediaTimeoutNotice(text), { code: 'SBC_ERR_MEDIA_TIMEOUT_NOTICE' })

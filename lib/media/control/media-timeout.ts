@@ -22,17 +22,29 @@ export interface MediaTimeoutNotice {
   pod: string
   /** Whole seconds since the silent party's last packet (or the last signal before its first). */
   idleSeconds: number
+  /**
+   * True when the silent media section was on hold, so the pod's `--hold-timeout` ended it, not its
+   * `--media-timeout`: signalling says so in the CDR (`hold-timeout`), since an operator reads "no
+   * media for 3600 s" on a held call differently from dead media in a talking call.
+   */
+  hold?: boolean
 }
 
-/** The wire form (a JSON object with exactly the four keys). */
+/** The wire form: a JSON object with the four keys, and `"hold": true` after a hold timeout. */
 export function formatMediaTimeoutNotice(n: MediaTimeoutNotice): string {
-  return JSON.stringify({ callId: n.callId, fromTag: n.fromTag, pod: n.pod, idleSeconds: n.idleSeconds })
+  return JSON.stringify({
+    callId: n.callId,
+    fromTag: n.fromTag,
+    pod: n.pod,
+    idleSeconds: n.idleSeconds,
+    ...(n.hold ? { hold: true } : {}),
+  })
 }
 
 /**
  * Parses a message of {@link MEDIA_TIMEOUT_CHANNEL}; throws `SBC_ERR_MEDIA_TIMEOUT_NOTICE` when it is
  * not a notice (another writer on the channel must not crash a subscriber). Unknown keys are ignored,
- * so a later pod may add some.
+ * so a later pod may add some; a notice without `hold` (a pod from before it) is a media timeout.
  */
 export function parseMediaTimeoutNotice(text: string): MediaTimeoutNotice {
   let v: unknown
@@ -53,5 +65,13 @@ export function parseMediaTimeoutNotice(text: string): MediaTimeoutNotice {
       NgErrorCode.mediaTimeoutNotice,
       "media timeout notice: 'idleSeconds' must be a non-negative integer",
     )
-  return { callId: o.callId as string, fromTag: o.fromTag as string, pod: o.pod as string, idleSeconds: idle }
+  if (o.hold !== undefined && typeof o.hold !== 'boolean')
+    throw new NgError(NgErrorCode.mediaTimeoutNotice, "media timeout notice: 'hold' must be a boolean")
+  return {
+    callId: o.callId as string,
+    fromTag: o.fromTag as string,
+    pod: o.pod as string,
+    idleSeconds: idle,
+    ...(o.hold === true ? { hold: true } : {}),
+  }
 }

@@ -3,7 +3,8 @@
  * answered call for its `--media-timeout` sends a notice (lib/media/control/media-timeout.ts): on the
  * Redis channel `kube-sbc:media-timeout` in a cluster, through a callback in `kube-sbc run`. The
  * notice names the NG call-id, which is the call's `DialogState.id`; signalling ends that call with a
- * BYE on both legs and CDR hangup reason `media-timeout` (B2bua.hangUp). Every signalling process
+ * BYE on both legs and CDR hangup reason `media-timeout`, or `hold-timeout` when the silent section
+ * was on hold and the pod's `--hold-timeout` ended it (B2bua.hangUp). Every signalling process
  * subscribes, so every one gets each notice; the compare-and-set in `hangUp` lets exactly one of
  * them send the BYEs.
  */
@@ -38,13 +39,17 @@ export async function endTimedOutCall(
       )
       return
     }
+    const hold = n.hold === true
     const ended = await b2bua.hangUp(n.callId, {
       by: 'sbc',
-      reason: 'media-timeout',
+      reason: hold ? 'hold-timeout' : 'media-timeout',
       code: 200,
-      detail: `no media for ${n.idleSeconds} s (media pod ${n.pod})`,
+      detail: `no media for ${n.idleSeconds} s${hold ? ' on hold' : ''} (media pod ${n.pod})`,
     })
-    logger.info({ dialogId: n.callId, pod: n.pod, idleSeconds: n.idleSeconds, ended }, 'Media timeout')
+    logger.info(
+      { dialogId: n.callId, pod: n.pod, idleSeconds: n.idleSeconds, hold, ended },
+      hold ? 'Media timeout on hold' : 'Media timeout',
+    )
   } catch (err) {
     logger.warn({ err, dialogId: n.callId }, 'Could not end the call after a media timeout')
   }
