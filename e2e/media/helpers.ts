@@ -47,7 +47,11 @@ export interface MediaProcess {
 }
 
 /** Starts `kube-sbc media` as a child process and an NG client toward it. */
-export async function startMedia(config: SbcConfig, extra: string[] = []): Promise<MediaProcess> {
+export async function startMedia(
+  config: SbcConfig,
+  extra: string[] = [],
+  env: Record<string, string> = {},
+): Promise<MediaProcess> {
   // The child loads media-pod/native's build: rebuilt here when a checkout changed the C since (a
   // stale addon lacks the newer calls, e.g. relaySetPtMap); a no-op (a few stat calls) otherwise.
   buildMediaAddon()
@@ -55,19 +59,23 @@ export async function startMedia(config: SbcConfig, extra: string[] = []): Promi
   writeFileSync(file, JSON.stringify(config))
   const ngPort = await freePort()
   const httpPort = await freePort()
-  const proc = startProcess(process.execPath, [
-    'cli/main.ts',
-    'media',
-    '--config',
-    file,
-    '--ng-port',
-    String(ngPort),
-    '--http-port',
-    String(httpPort),
-    '--drain-seconds',
-    '1',
-    ...extra,
-  ])
+  const proc = startProcess(
+    process.execPath,
+    [
+      'cli/main.ts',
+      'media',
+      '--config',
+      file,
+      '--ng-port',
+      String(ngPort),
+      '--http-port',
+      String(httpPort),
+      '--drain-seconds',
+      '1',
+      ...extra,
+    ],
+    { env: { ...process.env, ...env } },
+  )
   await proc.waitForOutput(/Media pod started/, 15_000)
   const ng = await NgClient.connect({ host: '127.0.0.1', port: ngPort, retransmitMs: 200 })
   return {

@@ -24,6 +24,8 @@ export interface MediaSbcOptions {
   pbxSymmetric?: boolean
   redis?: string
   extra?: string[]
+  /** More environment for the process (e.g. an LD_PRELOAD stand-in). */
+  env?: Record<string, string>
 }
 
 export function mediaSbcYaml(sip: { pbx: number; carrier: number }, o: MediaSbcOptions): string {
@@ -140,7 +142,7 @@ export async function startMediaSbc(o: MediaSbcOptions): Promise<MediaSbc> {
       ...(o.redis ? ['--redis', o.redis] : []),
       ...(o.extra ?? []),
     ],
-    { env: { ...process.env, POD_NAME: `media-e2e-${sip.pbx}` } },
+    { env: { ...process.env, POD_NAME: `media-e2e-${sip.pbx}`, ...o.env } },
   )
   // Generous: six test suites may share the machine's cores.
   await proc.waitForOutput(/Started signalling/, 60_000)

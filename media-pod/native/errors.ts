@@ -8,6 +8,11 @@ export const MediaNativeErrorCode = {
   portInUse: 'SBC_ERR_MEDIA_PORT_IN_USE',
   /** A bad argument or a failed system call inside the addon. */
   native: 'SBC_ERR_MEDIA_NATIVE',
+  /**
+   * The node cannot take another relay socket: the kernel refused to watch it (epoll_ctl ENOSPC past
+   * fs.epoll.max_user_watches, or ENOMEM), or the leg table is full. Capacity, not the call's fault.
+   */
+  capacity: 'SBC_ERR_MEDIA_NATIVE_CAPACITY',
   /** The SRTP suite has no native implementation (AES_256_CM_*): relay it through the TypeScript path. */
   suite: 'SBC_ERR_MEDIA_NATIVE_SUITE',
 } as const
@@ -21,9 +26,6 @@ export function asMediaNativeError(e: unknown): MediaNativeError {
   if (e instanceof MediaNativeError) return e
   const code = (e as { code?: unknown })?.code
   const message = e instanceof Error ? e.message : String(e)
-  return new MediaNativeError(
-    code === MediaNativeErrorCode.portInUse ? MediaNativeErrorCode.portInUse : MediaNativeErrorCode.native,
-    message,
-    { cause: e },
-  )
+  const known = code === MediaNativeErrorCode.portInUse || code === MediaNativeErrorCode.capacity
+  return new MediaNativeError(known ? code : MediaNativeErrorCode.native, message, { cause: e })
 }

@@ -83,7 +83,7 @@ export class NativeRelay {
 
   /**
    * Binds a UDP socket for a leg, owned by `worker`.
-   * @throws MediaNativeError `SBC_ERR_MEDIA_PORT_IN_USE`
+   * @throws MediaNativeError `SBC_ERR_MEDIA_PORT_IN_USE`, `SBC_ERR_MEDIA_NATIVE_CAPACITY`
    */
   bind(address: string, port = 0, worker = 0): RelayLeg {
     return this.call(() => this.addon.relayBind(this.handle, address, port, worker))

@@ -1,37 +1,18 @@
 import assert from 'node:assert/strict'
-import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { spawnSync } from 'node:child_process'
 import { buildMediaAddon } from './build.ts'
 import { Latch, MEDIA_ADDON_PATH } from './media-addon.ts'
+import { buildEpollShim } from './test-epoll-shim.ts'
 
 /*
  * When the kernel refuses to watch a relay socket (epoll_ctl ADD: ENOMEM, or ENOSPC past
- * fs.epoll.max_user_watches), a bind fails with a clear error and frees its slot, and a move leaves
- * the pair where it was, still relaying — before, both went on with a socket no thread would ever
- * read. That refusal cannot be provoked here without starving every process of the user (the limit
- * is per user), so this is the one seam with a stand-in: a child process runs with an LD_PRELOAD
- * shim whose epoll_ctl fails ADD with ENOSPC while KSBC_TEST_EPOLL_REFUSE is set. The child sets it
- * only around synchronous addon calls, so libuv's own epoll_ctl never sees it. Everything else is the
- * real addon, real threads and real UDP on loopback.
+ * fs.epoll.max_user_watches), a bind fails with a clear capacity error and frees its slot, and a
+ * move leaves the pair where it was, still relaying — before, both went on with a socket no thread
+ * would ever read. The refusal is the one seam with a stand-in (test-epoll-shim.ts: an LD_PRELOAD
+ * epoll_ctl, in a child process, refusing while KSBC_TEST_EPOLL_REFUSE is set). Everything else is
+ * the real addon, real threads and real UDP on loopback. What the media pod answers an NG client
+ * then: e2e/media/relay-capacity.int.test.ts.
  */
-
-const SHIM = `#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <errno.h>
-#include <stdlib.h>
-#include <sys/epoll.h>
-int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev) {
-  static int (*real)(int, int, int, struct epoll_event *);
-  if (!real) real = (int (*)(int, int, int, struct epoll_event *))dlsym(RTLD_NEXT, "epoll_ctl");
-  if (op == EPOLL_CTL_ADD && getenv("KSBC_TEST_EPOLL_REFUSE")) {
-    errno = ENOSPC;
-    return -1;
-  }
-  return real(epfd, op, fd, ev);
-}
-`
 
 const CHILD = `
 const dgram = require('node:dgram')
@@ -132,26 +113,25 @@ addon.relayStop(r)
 
 describe('native relay: the kernel refuses to watch a socket (epoll_ctl ADD)', function () {
   this.timeout(60_000)
-  let dir: string
+  let shim: ReturnType<typeof buildEpollShim> | undefined
   before(() => {
     buildMediaAddon()
-    dir = mkdtempSync(join(tmpdir(), 'ksbc-epoll-shim-'))
-    writeFileSync(join(dir, 'shim.c'), SHIM)
-    execFileSync('cc', ['-shared', '-fPIC', '-o', join(dir, 'shim.so'), join(dir, 'shim.c'), '-ldl'])
+    shim = buildEpollShim()
   })
-  after(() => {
-    if (dir) rmSync(dir, { recursive: true, force: true })
-  })
+  after(() => shim?.remove())
 
   it('fails the bind with a clear error and frees the slot; a refused move leaves the pair relaying where it was', () => {
     const r = spawnSync(process.execPath, ['-e', CHILD, MEDIA_ADDON_PATH, String(Latch.off)], {
       encoding: 'utf8',
-      env: { ...process.env, LD_PRELOAD: join(dir, 'shim.so') },
+      env: { ...process.env, LD_PRELOAD: shim?.path },
       timeout: 30_000,
     })
     assert.equal(r.status, 0, r.stderr)
     const out = JSON.parse(r.stdout)
-    assert.equal(out.bind, 'SBC_ERR_MEDIA_NATIVE: epoll_ctl() failed: No space left on device')
+    assert.equal(
+      out.bind,
+      'SBC_ERR_MEDIA_NATIVE_CAPACITY: epoll_ctl() failed: No space left on device (fs.epoll.max_user_watches)',
+    )
     assert.deepEqual(out.legsAfterRefusedBind, [0, 0], 'no leg counted for the refused bind')
     assert.equal(out.firstLeg, 0, "the refused bind's slot is the next one used")
     assert.equal(out.movedWhileRefused, 0, 'nothing moved')
@@ -165,10 +145,10 @@ describe('native relay: the kernel refuses to watch a socket (epoll_ctl ADD)', f
   it("leaves a never-used slot it refused clean: the relay's finalize at exit frees nothing it did not allocate", () => {
     const r = spawnSync(process.execPath, ['-e', CHILD_REFUSED_THEN_EXIT, MEDIA_ADDON_PATH], {
       encoding: 'utf8',
-      env: { ...process.env, LD_PRELOAD: join(dir, 'shim.so'), MALLOC_PERTURB_: '165' },
+      env: { ...process.env, LD_PRELOAD: shim?.path, MALLOC_PERTURB_: '165' },
       timeout: 30_000,
     })
-    assert.equal(r.stdout, 'SBC_ERR_MEDIA_NATIVE')
+    assert.equal(r.stdout, 'SBC_ERR_MEDIA_NATIVE_CAPACITY')
     // Was: SIGSEGV (free or napi_delete_reference of the slot's uninitialised pointers).
     assert.deepEqual([r.status, r.signal], [0, null], r.stderr)
   })

@@ -13,6 +13,11 @@ export const MediaPodErrorCode = {
   /** The pod is draining and takes no new calls. */
   draining: 'SBC_ERR_MEDIA_DRAINING',
   /**
+   * The node cannot take another relay socket (the kernel's epoll watch limit, memory, the relay's
+   * leg table): answered as rtpengine's `load limit`, so signalling or an NG client tries another pod.
+   */
+  capacity: 'SBC_ERR_MEDIA_CAPACITY',
+  /**
    * The reply to an offer would not fit in one NG datagram (65,507 octets over IPv4): the offer is
    * undone (a new call's session released, a re-offer's changes put back) and refused instead.
    */

@@ -500,7 +500,11 @@ export class MediaNgHandler implements NgRequestHandler {
     return run
   }
 
-  /** Maps port exhaustion to `load limit` when the client `supports` it. */
+  /**
+   * Maps capacity — port exhaustion, a realm at its session limit, a node that cannot take another
+   * relay socket — to `load limit` when the client `supports` it (Kamailio's rtpengine module then
+   * tries another media pod).
+   */
   private async guard(
     fn: () => Promise<NgResponse>,
     req: NgOfferRequest | NgAnswerRequest,
@@ -509,11 +513,10 @@ export class MediaNgHandler implements NgRequestHandler {
       return await fn()
     } catch (e) {
       this.totals.errors++
-      if (
-        e instanceof PortAllocatorError &&
-        e.code === PortAllocatorErrorCode.exhausted &&
-        hasFlag(req.supports, 'load limit')
-      ) {
+      const capacity =
+        (e instanceof PortAllocatorError && e.code === PortAllocatorErrorCode.exhausted) ||
+        (e instanceof MediaPodError && e.code === MediaPodErrorCode.capacity)
+      if (capacity && hasFlag(req.supports, 'load limit')) {
         return { result: 'load limit', message: e.message }
       }
       throw e

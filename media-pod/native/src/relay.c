@@ -619,15 +619,23 @@ static napi_value bind_leg(napi_env env, napi_callback_info info) {
     }
   }
   unlock_all(r);
+  /* Both refusals are the node's capacity, not this call's fault: SBC_ERR_MEDIA_NATIVE_CAPACITY, which
+   * the media pod answers as rtpengine's "load limit" (an NG client may try another media pod). */
   if (li < 0) {
     close(fd);
-    KSBC_THROW(env, "relay leg table full");
+    napi_throw_error(env, "SBC_ERR_MEDIA_NATIVE_CAPACITY", "relay leg table full");
+    return NULL;
   }
   if (epoll_err) {
     close(fd);
-    char msg[96];
-    snprintf(msg, sizeof msg, "epoll_ctl() failed: %s", strerror(epoll_err));
-    KSBC_THROW(env, msg);
+    char msg[128];
+    snprintf(msg, sizeof msg, "epoll_ctl() failed: %s%s", strerror(epoll_err),
+             epoll_err == ENOSPC ? " (fs.epoll.max_user_watches)" : "");
+    napi_throw_error(env,
+                     epoll_err == ENOSPC || epoll_err == ENOMEM ? "SBC_ERR_MEDIA_NATIVE_CAPACITY"
+                                                                : "SBC_ERR_MEDIA_NATIVE",
+                     msg);
+    return NULL;
   }
   napi_value obj;
   KSBC_CHECK(env, napi_create_object(env, &obj));
