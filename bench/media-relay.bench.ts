@@ -8,11 +8,14 @@
  * native paced load generator and sink (media-pod/native/src/loadgen.c: 20 ms G.711-sized packets,
  * 50 packets/s per stream, 250 µs ticks; the RTP timestamp carries the send time so the sink measures
  * generator → relay → sink latency). Cases RTP→RTP, RTP→SRTP, SRTP→SRTP (AES_CM_128_HMAC_SHA1_80,
- * re-keyed), each at the given rates, interleaved: for every case the three relays run back to back
- * (order rotated per round) so they share the machine's state.
+ * re-keyed), each at the given rates, interleaved: for every case each relay's calls are set up, then
+ * the relays take turns in slices of one second (order rotated per round), so that they share the
+ * machine's state: on this VM the hypervisor steals 0-35 % of the CPU in bursts of seconds, which
+ * makes a relay's tail latency depend on when it ran (docs/benchmarks/media.md, Session 9).
  *
- * Per run: relay CPU per packet = (utime + stime of /proc/<pid>/stat, all threads) / packets sent;
- * loss; latency p50/p99. Each case also runs the generator straight into the sink ("direct", no
+ * Per run (a relay's slices of one case in one round): relay CPU per packet = (utime + stime of
+ * /proc/<pid>/stat, all threads, summed over its slices) / packets sent; loss; latency p50/p99 of all
+ * its packets pooled. Each case also runs the generator straight into the sink ("direct", no
  * relay, same streams and rate, in the rotation): its p50/p99 is what the generator, the sink and
  * the machine's scheduling add by themselves, so relay-added latency = relay pXX − direct pXX. Per relay and round: memory per session = VmRSS delta after N idle
  * sessions offered and answered (not deleted), divided by N.
@@ -24,7 +27,10 @@
  * MEDIA_BENCH_PT_MAP=1: every call negotiates telephone-event on different types (a payload type map);
  * MEDIA_BENCH_MODES=RTP→RTP,SRTP→SRTP: only these cases; MEDIA_BENCH_SINK_POLL_US=N: the sink thread
  * sleeps N µs whenever its queue is empty instead of waking for each datagram (latency is the kernel's
- * receive timestamp either way; fewer sink wake-ups competing with the relay for the CPUs).
+ * receive timestamp either way; fewer sink wake-ups competing with the relay for the CPUs);
+ * MEDIA_BENCH_SLICES=K: slices per run (default 5, i.e. 1 s each with 5-s runs; 1 = each relay's run
+ * in one go, the method before session 9); MEDIA_BENCH_STALLS=N (with MEDIA_BENCH_SLICES=1): every
+ * run also prints its stalls, packets at least N µs late grouped by send time.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
@@ -252,6 +258,37 @@ const sdp = (port: number, proto: string, extra = '', te?: number) =>
 const modes = (process.env.MEDIA_BENCH_MODES?.split(',') ?? [...MODES]) as Mode[]
 for (const m of modes) if (!MODES.includes(m)) throw new Error(`unknown mode '${m}' (${MODES.join(', ')})`)
 const SINK_POLL_US = Number(process.env.MEDIA_BENCH_SINK_POLL_US ?? 0)
+// MEDIA_BENCH_STALLS=N: every packet at least N µs late is kept, and each run prints its stalls.
+const STALL_US = Number(process.env.MEDIA_BENCH_STALLS ?? 0)
+// MEDIA_BENCH_SLICES=K: each run is K slices per relay, the relays taking turns (default 5).
+const SLICES = Math.max(1, Number(process.env.MEDIA_BENCH_SLICES ?? 5))
+
+/**
+ * Late packets grouped into stalls: packets sent less than 2 ms apart belong to one. Per stall its
+ * start (ms into the run, by send time), its span of send times and its worst latency; the count of
+ * late packets first. What a p99 is made of: a few long stalls, or many short ones, and when.
+ */
+function stallText(late: readonly number[]): string {
+  const pts: [number, number][] = []
+  for (let i = 0; i + 1 < late.length; i += 2) pts.push([late[i] as number, late[i + 1] as number])
+  pts.sort((a, b) => a[0] - b[0])
+  const stalls: { start: number; end: number; worst: number; n: number }[] = []
+  for (const [t, lat] of pts) {
+    const s = stalls.at(-1)
+    if (s && t - s.end < 2_000) {
+      s.end = t
+      s.worst = Math.max(s.worst, lat)
+      s.n++
+    } else stalls.push({ start: t, end: t, worst: lat, n: 1 })
+  }
+  const list = stalls
+    .map(
+      (s) =>
+        `${(s.start / 1000).toFixed(1)}ms+${((s.end - s.start) / 1000).toFixed(1)}:${(s.worst / 1000).toFixed(1)}ms×${s.n}`,
+    )
+    .join(' ')
+  return `${pts.length} late in ${stalls.length} stalls [start+span:worst×packets] ${list}`
+}
 const offerTe = PT_MAP ? 101 : undefined
 const answerTe = PT_MAP ? 96 : undefined
 
@@ -312,6 +349,8 @@ interface RunResult {
   p99?: number
   /** Hypervisor steal during the run, % of all CPU time of the machine (/proc/stat). */
   stealPct?: number
+  /** With MEDIA_BENCH_STALLS: the run's late packets grouped into stalls (stallText). */
+  stalls?: string
 }
 
 /** The machine's CPU time so far, in ticks: all of it, and what the hypervisor stole (/proc/stat `cpu`). */
@@ -322,7 +361,19 @@ function cpuStat(): { total: number; steal: number } {
   return { total, steal: f[7] ?? 0 }
 }
 
-async function runCase(r: Relay, tag: string, mode: Mode, rate: number): Promise<RunResult> {
+/**
+ * What one relay (or `direct`) needs for a case's load: its calls set up, a generator, the ports the
+ * generator sends to, the generator's SRTP session; `done()` deletes the calls.
+ */
+interface Prepared {
+  gen: ReturnType<typeof addon.loadgenCreate>
+  ports: number[]
+  genSrtp: Parameters<typeof addon.loadgenRun>[5]
+  pid?: number
+  done(): Promise<void>
+}
+
+async function prepareCase(r: Relay, tag: string, mode: Mode, rate: number): Promise<Prepared> {
   const offerKey = generateSdesKey(SUITE)
   const genSrtp =
     mode === 'SRTP→SRTP'
@@ -347,56 +398,28 @@ async function runCase(r: Relay, tag: string, mode: Mode, rate: number): Promise
     const tags = q.tags as Record<string, { medias: { streams: { relay: string }[] }[] }>
     console.error(`${r.name} ${mode}: mapped call on the ${tags.a?.medias[0]?.streams[0]?.relay} relay`)
   }
-  const pid = r.proc.pid as number
-  const t0 = cpuTicks(pid)
-  const s0 = schedstat(pid)
-  const load = await runLoad(gen, ports, rate, genSrtp)
-  const cpuUs = (cpuTicks(pid) - t0) * 10_000 // CLK_TCK = 100
-  const s1 = schedstat(pid)
-  // 'delete delay' 0: rtpengine otherwise holds a deleted call's ports for 30 s, and with two relays
-  // and short runs the next case ran out of ports in its range.
-  await parallel(streams, 16, async (i) => {
-    await r.ng.request({ command: 'delete', 'call-id': `${tag}-${i}`, 'from-tag': 'a', 'delete delay': 0 })
-  })
   return {
-    ...load,
-    us: cpuUs / load.sent,
-    waitUs: (s1.wait - s0.wait) / 1000 / Math.max(1, s1.slices - s0.slices),
-    slices: s1.slices - s0.slices,
-  }
-}
-
-/** One paced run of the generator toward `ports`: what the generator and the sink saw (CPU is the caller's). */
-async function runLoad(
-  gen: ReturnType<typeof addon.loadgenCreate>,
-  ports: number[],
-  rate: number,
-  genSrtp: Parameters<typeof addon.loadgenRun>[5],
-): Promise<RunResult> {
-  const c0 = cpuStat()
-  const res = await addon.loadgenRun(
-    gen.handle,
+    gen,
     ports,
-    rate,
-    Math.min(rate * seconds, 200_000),
-    160,
     genSrtp,
-    SINK_POLL_US,
-  )
-  const c1 = cpuStat()
-  return {
-    us: 0,
-    stealPct: (100 * (c1.steal - c0.steal)) / Math.max(1, c1.total - c0.total),
-    loss: res.sent - res.received,
-    sent: res.sent,
-    achieved: Math.round(res.sent / (res.elapsedMs / 1000)),
-    ...(res.p50Us !== undefined ? { p50: res.p50Us } : {}),
-    ...(res.p99Us !== undefined ? { p99: res.p99Us } : {}),
+    pid: r.proc.pid as number,
+    async done() {
+      // 'delete delay' 0: rtpengine otherwise holds a deleted call's ports for 30 s, and with two
+      // relays and short runs the next case ran out of ports in its range.
+      await parallel(streams, 16, async (i) => {
+        await r.ng.request({
+          command: 'delete',
+          'call-id': `${tag}-${i}`,
+          'from-tag': 'a',
+          'delete delay': 0,
+        })
+      })
+    },
   }
 }
 
 /** The generator straight into its own sink: the latency floor of the harness and the machine. */
-async function runDirect(mode: Mode, rate: number): Promise<RunResult> {
+function prepareDirect(mode: Mode, rate: number): Prepared {
   const key = generateSdesKey(SUITE)
   const genSrtp =
     mode === 'SRTP→SRTP'
@@ -404,7 +427,76 @@ async function runDirect(mode: Mode, rate: number): Promise<RunResult> {
       : null
   const gen = addon.loadgenCreate()
   const ports = new Array<number>(Math.round(rate / 50)).fill(gen.port)
-  return runLoad(gen, ports, rate, genSrtp)
+  return { gen, ports, genSrtp, done: async () => {} }
+}
+
+/** One slice of a run: `count` packets of the prepared load, the relay's CPU and scheduling around it. */
+interface Slice {
+  load: Awaited<ReturnType<typeof addon.loadgenRun>>
+  cpuUs: number
+  wait: number
+  slices: number
+  steal: number
+  total: number
+}
+
+async function runSlice(p: Prepared, rate: number, count: number): Promise<Slice> {
+  const t0 = p.pid ? cpuTicks(p.pid) : 0
+  const s0 = p.pid ? schedstat(p.pid) : { wait: 0, slices: 0 }
+  const c0 = cpuStat()
+  const load = await addon.loadgenRun(
+    p.gen.handle,
+    p.ports,
+    rate,
+    count,
+    160,
+    p.genSrtp,
+    SINK_POLL_US,
+    STALL_US,
+  )
+  const c1 = cpuStat()
+  const cpuUs = p.pid ? (cpuTicks(p.pid) - t0) * 10_000 : 0 // CLK_TCK = 100
+  const s1 = p.pid ? schedstat(p.pid) : { wait: 0, slices: 0 }
+  return {
+    load,
+    cpuUs,
+    wait: s1.wait - s0.wait,
+    slices: s1.slices - s0.slices,
+    steal: c1.steal - c0.steal,
+    total: c1.total - c0.total,
+  }
+}
+
+/** A relay's slices of one case in one round, as one run: CPU and loss summed, latency pooled. */
+function combine(slices: readonly Slice[]): RunResult {
+  const sent = slices.reduce((a, x) => a + x.load.sent, 0)
+  const received = slices.reduce((a, x) => a + x.load.received, 0)
+  const elapsedMs = slices.reduce((a, x) => a + x.load.elapsedMs, 0)
+  const cpuUs = slices.reduce((a, x) => a + x.cpuUs, 0)
+  const wait = slices.reduce((a, x) => a + x.wait, 0)
+  const nslices = slices.reduce((a, x) => a + x.slices, 0)
+  const steal = slices.reduce((a, x) => a + x.steal, 0)
+  const total = slices.reduce((a, x) => a + x.total, 0)
+  const lat = new Uint32Array(received)
+  let at = 0
+  for (const x of slices) {
+    const l = x.load.latencies as Uint32Array | undefined
+    if (l) lat.set(l, at)
+    at += l?.length ?? 0
+  }
+  const pooled = lat.subarray(0, at).sort()
+  const late = slices.flatMap((x) => x.load.late ?? [])
+  return {
+    us: cpuUs / Math.max(1, sent),
+    loss: sent - received,
+    sent,
+    achieved: Math.round(sent / (elapsedMs / 1000)),
+    waitUs: wait / 1000 / Math.max(1, nslices),
+    slices: nslices,
+    stealPct: (100 * steal) / Math.max(1, total),
+    ...(at > 0 ? { p50: pooled[at >> 1] as number, p99: pooled[Math.floor((at * 99) / 100)] as number } : {}),
+    ...(STALL_US > 0 && slices.length === 1 ? { stalls: stallText(late) } : {}),
+  }
 }
 
 /** RSS delta per idle session: N calls offered and answered (RTP→RTP), measured, then deleted. */
@@ -463,13 +555,33 @@ for (let round = 0; round < rounds; round++) {
     }
     for (const rate of rates) {
       for (const mode of modes) {
-        for (const name of runOrder) {
-          const r = relays.find((x) => x.name === name) as Relay
-          loads.push(loadavg()[0] as number)
-          const res =
+        // Every relay's calls first; then the load in SLICES slices per relay, the relays taking
+        // turns slice by slice, so that each sees the machine (the hypervisor's steal comes and goes
+        // within seconds) for the same stretches of time; a relay's slices make its run.
+        const prepared = new Map<string, Prepared>()
+        for (const name of runOrder)
+          prepared.set(
+            name,
             name === 'direct'
-              ? await runDirect(mode, rate)
-              : await runCase(r, `c${round}-${rate}-${mode}`, mode, rate)
+              ? prepareDirect(mode, rate)
+              : await prepareCase(
+                  relays.find((x) => x.name === name) as Relay,
+                  `c${round}-${rate}-${mode}`,
+                  mode,
+                  rate,
+                ),
+          )
+        const count = Math.floor(Math.min(rate * seconds, 200_000) / SLICES)
+        const sliced = new Map<string, Slice[]>()
+        for (let k = 0; k < SLICES; k++)
+          for (const name of runOrder) {
+            loads.push(loadavg()[0] as number)
+            const x = await runSlice(prepared.get(name) as Prepared, rate, count)
+            sliced.set(name, [...(sliced.get(name) ?? []), x])
+          }
+        for (const p of prepared.values()) await p.done()
+        for (const name of runOrder) {
+          const res = combine(sliced.get(name) ?? [])
           const key = `${name}|${mode}|${rate}`
           results.set(key, [...(results.get(key) ?? []), res])
           out(
@@ -479,6 +591,7 @@ for (let round = 0; round < rounds; round++) {
               `run-queue wait ${res.waitUs?.toFixed(1) ?? '-'} µs × ${res.slices ?? '-'} slices, ` +
               `steal ${res.stealPct?.toFixed(1) ?? '-'} %, load ${loadavg()[0]?.toFixed(2)}`,
           )
+          if (res.stalls) out(`  stalls (≥ ${STALL_US} µs): ${res.stalls}`)
         }
       }
     }

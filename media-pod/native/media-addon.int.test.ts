@@ -572,9 +572,23 @@ describe('media addon (libsrtp + native relay)', function () {
       }
       addon.relayStart(r)
       try {
-        const res = await addon.loadgenRun(g.handle, ports, 2000, 2000, 160, null)
+        // lateUs 1: every packet is at least 1 µs late, so `late` lists them all.
+        const res = await addon.loadgenRun(g.handle, ports, 2000, 2000, 160, null, 0, 1)
         assert.equal(res.sent, 2000)
         assert.equal(res.received, 2000)
+        // The latencies the benchmark pools across slices: all of them, sorted, behind p50/p99.
+        const lat = res.latencies as Uint32Array
+        assert.equal(lat.length, 2000)
+        assert.ok(lat.every((v, i) => i === 0 || (lat[i - 1] as number) <= v), 'sorted')
+        assert.equal(res.p99Us, lat[1980])
+        const late = res.late as number[]
+        assert.equal(late.length, 4000, '[send time, latency] per packet')
+        assert.deepEqual(
+          late.filter((_, i) => i % 2 === 1).sort((a, b) => a - b),
+          [...lat],
+          'the same latencies',
+        )
+        assert.ok(Math.max(...late.filter((_, i) => i % 2 === 0)) < 2_000_000, 'send times within the 1-s run')
       } finally {
         addon.relayStop(r)
       }

@@ -69,6 +69,10 @@ export interface LoadgenResult {
   p50Us?: number
   p99Us?: number
   maxUs?: number
+  /** Every packet's latency in µs, sorted (when any arrived). */
+  latencies?: Uint32Array
+  /** With `lateUs`: [send time µs since the run's first packet, latency µs] per late packet, flat. */
+  late?: number[]
 }
 
 /**
@@ -155,6 +159,8 @@ export interface MediaAddon {
     srtp: NativeSrtpHandle | null,
     /** 0 (default): the sink thread wakes for each datagram; N: it sleeps N µs whenever its queue is empty. */
     sinkPollUs?: number,
+    /** N > 0: the result's `late` lists every packet at least N µs late (stall analysis). */
+    lateUs?: number,
   ): Promise<LoadgenResult>
 }
 

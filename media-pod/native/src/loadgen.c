@@ -38,9 +38,13 @@ typedef struct job {
   int nports;
   uint32_t pps, count, payload;
   uint32_t sink_poll_us; /* 0: the sink waits for each datagram; else it sleeps this long when its queue is empty */
+  uint32_t late_us;      /* 0: off; else the send stamp of each packet at least this late is kept (stall analysis) */
   /* results */
   uint64_t sent, received, send_errors;
   uint32_t *lat; /* µs, one per received packet */
+  uint32_t *late_sent, nlate; /* send stamps (µs, CLOCK_REALTIME low 32 bits) of late packets; their latency */
+  uint32_t *late_lat;
+  uint32_t first_sent; /* send stamp of the first packet: the late stamps' origin */
   double elapsed_ms;
   volatile int stop_rx;
   const char *error;
@@ -101,6 +105,10 @@ static void *receiver(void *arg) {
       }
       uint32_t ts = ntohl(*(uint32_t *)(bufs[i] + 4));
       j->lat[j->received++] = at - ts;
+      if (j->late_us && at - ts >= j->late_us && j->nlate < j->count) {
+        j->late_sent[j->nlate] = ts;
+        j->late_lat[j->nlate++] = at - ts;
+      }
     }
   }
   return NULL;
@@ -109,7 +117,11 @@ static void *receiver(void *arg) {
 static void execute(napi_env env, void *data) {
   job *j = data;
   j->lat = calloc(j->count, sizeof *j->lat);
-  if (!j->lat) {
+  if (j->late_us) {
+    j->late_sent = calloc(j->count, sizeof *j->late_sent);
+    j->late_lat = calloc(j->count, sizeof *j->late_lat);
+  }
+  if (!j->lat || (j->late_us && (!j->late_sent || !j->late_lat))) {
     j->error = "out of memory";
     return;
   }
@@ -132,6 +144,7 @@ static void execute(napi_env env, void *data) {
   struct timespec next;
   clock_gettime(CLOCK_MONOTONIC, &next);
   uint64_t start = now_us();
+  j->first_sent = real_us32();
   double per_tick = (double)j->pps * TICK_NS / 1e9, due = 0;
   uint32_t stream = 0;
   while (j->sent < j->count) {
@@ -218,12 +231,35 @@ static void complete(napi_env env, napi_status status, void *data) {
       ksbc_set_number(env, o, "p50Us", j->lat[j->received / 2]);
       ksbc_set_number(env, o, "p99Us", j->lat[(j->received * 99) / 100]);
       ksbc_set_number(env, o, "maxUs", j->lat[j->received - 1]);
+      /* Every latency, sorted: runs of one case pooled (bench/media-relay.bench.ts MEDIA_BENCH_SLICES). */
+      void *data = NULL;
+      napi_value ab, ta;
+      if (napi_create_arraybuffer(env, j->received * sizeof *j->lat, &data, &ab) == napi_ok) {
+        memcpy(data, j->lat, j->received * sizeof *j->lat);
+        napi_create_typedarray(env, napi_uint32_array, j->received, ab, 0, &ta);
+        napi_set_named_property(env, o, "latencies", ta);
+      }
+    }
+    if (j->late_us) {
+      /* [send time µs since the run's first packet, latency µs] per late packet, in arrival order. */
+      napi_value arr;
+      napi_create_array_with_length(env, j->nlate * 2, &arr);
+      for (uint32_t i = 0; i < j->nlate; i++) {
+        napi_value a, b;
+        napi_create_uint32(env, j->late_sent[i] - j->first_sent, &a);
+        napi_create_uint32(env, j->late_lat[i], &b);
+        napi_set_element(env, arr, 2 * i, a);
+        napi_set_element(env, arr, 2 * i + 1, b);
+      }
+      napi_set_named_property(env, o, "late", arr);
     }
     napi_resolve_deferred(env, j->deferred, o);
   }
   if (j->srtp_ref) napi_delete_reference(env, j->srtp_ref);
   napi_delete_async_work(env, j->work);
   free(j->lat);
+  free(j->late_sent);
+  free(j->late_lat);
   free(j);
 }
 
@@ -256,10 +292,11 @@ static napi_value create(napi_env env, napi_callback_info info) {
   return o;
 }
 
-/* loadgenRun(handle, ports: number[], pps, count, payloadOctets, srtpOutbound | null) -> Promise */
+/* loadgenRun(handle, ports: number[], pps, count, payloadOctets, srtpOutbound | null, sinkPollUs?,
+ * lateUs?) -> Promise */
 static napi_value run(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
+  size_t argc = 8;
+  napi_value argv[8];
   KSBC_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 6) KSBC_THROW(env, "loadgenRun(handle, ports, pps, count, payload, srtp)");
   gen *g = NULL;
@@ -313,6 +350,13 @@ static napi_value run(napi_env env, napi_callback_info info) {
     if (j->sink_poll_us > 100000) {
       free(j);
       KSBC_THROW(env, "sinkPollUs 0..100000");
+    }
+  }
+  if (argc > 7) {
+    napi_typeof(env, argv[7], &t);
+    if (t != napi_undefined && ksbc_get_u32(env, argv[7], &j->late_us)) {
+      free(j);
+      return NULL;
     }
   }
   napi_value promise, name;
