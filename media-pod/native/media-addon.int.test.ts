@@ -579,7 +579,10 @@ describe('media addon (libsrtp + native relay)', function () {
         // The latencies the benchmark pools across slices: all of them, sorted, behind p50/p99.
         const lat = res.latencies as Uint32Array
         assert.equal(lat.length, 2000)
-        assert.ok(lat.every((v, i) => i === 0 || (lat[i - 1] as number) <= v), 'sorted')
+        assert.ok(
+          lat.every((v, i) => i === 0 || (lat[i - 1] as number) <= v),
+          'sorted',
+        )
         assert.equal(res.p99Us, lat[1980])
         const late = res.late as number[]
         assert.equal(late.length, 4000, '[send time, latency] per packet')
@@ -588,7 +591,10 @@ describe('media addon (libsrtp + native relay)', function () {
           [...lat],
           'the same latencies',
         )
-        assert.ok(Math.max(...late.filter((_, i) => i % 2 === 0)) < 2_000_000, 'send times within the 1-s run')
+        assert.ok(
+          Math.max(...late.filter((_, i) => i % 2 === 0)) < 2_000_000,
+          'send times within the 1-s run',
+        )
       } finally {
         addon.relayStop(r)
       }
