@@ -88,12 +88,19 @@ describe('media relay out of capacity (the kernel will not watch another socket)
       await sbc?.close()
     })
 
-    it('gets 503 with Retry-After (capacity), not 488; no B leg; no port kept', async () => {
+    it('gets 503 with Retry-After (capacity), not 488, after one offer; no B leg; no port kept', async () => {
       const { final } = await pbx.invite(sbc.pbx, audioSdp(40_000, { codecs: '8' }))
       assert.equal(final.status, 503)
       assert.equal(final.header('retry-after'), '5')
       assert.match(final.header('warning') ?? '', /SBC_ERR_MEDIA_UNAVAILABLE/)
       assert.equal(carrier.received.filter(carrier.request('INVITE')).length, 0)
+      // Offered once: a reason saying "bind" (as "cannot bind …: epoll_ctl() failed" did) is what
+      // signalling's busy-port retry offers again, twice more, to the same refused relay.
+      assert.equal(
+        await metric(sbc.http, 'sbc_media_ng_requests_total'),
+        1,
+        'one offer reached the media pod',
+      )
       const capacity = await metric(sbc.http, 'sbc_media_ports_capacity')
       await eventually(
         async () => (await metric(sbc.http, 'sbc_media_ports_free')) === capacity,
