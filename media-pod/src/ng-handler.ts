@@ -503,12 +503,17 @@ export class MediaNgHandler implements NgRequestHandler {
   /**
    * Maps capacity — port exhaustion, a realm at its session limit, a node that cannot take another
    * relay socket — to `load limit` when the client `supports` it (Kamailio's rtpengine module then
-   * tries another media pod).
+   * tries another media pod). Only for an offer that would create the call, as rtpengine: a call
+   * this pod holds cannot go to another one for its re-offer (a section added) or its answer (a
+   * relay moved to the native workers), so those get the error reply.
    */
   private async guard(
     fn: () => Promise<NgResponse>,
     req: NgOfferRequest | NgAnswerRequest,
   ): Promise<NgResponse> {
+    // Read before the request runs (in turn with the call's others): a failed offer of a new call
+    // leaves no call behind.
+    const creates = req.command === 'offer' && !this.calls.has(req['call-id'])
     try {
       return await fn()
     } catch (e) {
@@ -516,7 +521,7 @@ export class MediaNgHandler implements NgRequestHandler {
       const capacity =
         (e instanceof PortAllocatorError && e.code === PortAllocatorErrorCode.exhausted) ||
         (e instanceof MediaPodError && e.code === MediaPodErrorCode.capacity)
-      if (capacity && hasFlag(req.supports, 'load limit')) {
+      if (capacity && creates && hasFlag(req.supports, 'load limit')) {
         return { result: 'load limit', message: e.message }
       }
       throw e
