@@ -9,8 +9,9 @@ export const MediaNativeErrorCode = {
   /** A bad argument or a failed system call inside the addon. */
   native: 'SBC_ERR_MEDIA_NATIVE',
   /**
-   * The node cannot take another relay socket: the kernel refused to watch it (epoll_ctl ENOSPC past
-   * fs.epoll.max_user_watches, or ENOMEM), or the leg table is full. Capacity, not the call's fault.
+   * The node cannot take another relay socket: the process is out of descriptors (socket() EMFILE
+   * past its RLIMIT_NOFILE, ENFILE) or kernel memory, the kernel refused to watch it (epoll_ctl ENOSPC
+   * past fs.epoll.max_user_watches, or ENOMEM), or the leg table is full. Capacity, not the call's fault.
    */
   capacity: 'SBC_ERR_MEDIA_NATIVE_CAPACITY',
   /** The SRTP suite has no native implementation (AES_256_CM_*): relay it through the TypeScript path. */

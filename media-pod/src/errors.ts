@@ -13,8 +13,9 @@ export const MediaPodErrorCode = {
   /** The pod is draining and takes no new calls. */
   draining: 'SBC_ERR_MEDIA_DRAINING',
   /**
-   * The node cannot take another relay socket (the kernel's epoll watch limit, memory, the relay's
-   * leg table): answered as rtpengine's `load limit`, so signalling or an NG client tries another pod.
+   * The node cannot take another relay socket (file descriptors, the kernel's epoll watch limit,
+   * memory, the native relay's leg table): answered as rtpengine's `load limit` to the offer of a new
+   * call, so signalling or an NG client tries another pod.
    */
   capacity: 'SBC_ERR_MEDIA_CAPACITY',
   /**

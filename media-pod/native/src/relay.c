@@ -565,7 +565,17 @@ static napi_value bind_leg(napi_env env, napi_callback_info info) {
   /* An IPv6 socket keeps the kernel's dual-stack default (as Node's udp6): bound to :: it also relays
    * IPv4 peers, whose addresses then arrive v4-mapped. */
   int fd = socket(sa.sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) KSBC_THROW(env, "socket() failed");
+  if (fd < 0) {
+    /* Out of descriptors (the process's RLIMIT_NOFILE, the system's fs.file-max) or kernel memory:
+     * the node's capacity, as the refusals below, not this call's fault. */
+    int err = errno;
+    bool capacity = err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+    char msg[128];
+    snprintf(msg, sizeof msg, "socket() failed: %s%s", strerror(err),
+             err == EMFILE ? " (RLIMIT_NOFILE)" : err == ENFILE ? " (fs.file-max)" : "");
+    napi_throw_error(env, capacity ? "SBC_ERR_MEDIA_NATIVE_CAPACITY" : "SBC_ERR_MEDIA_NATIVE", msg);
+    return NULL;
+  }
   int rcv = 1 << 20;
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
   socklen_t sl = sa.sa.sa_family == AF_INET6 ? sizeof sa.v6 : sizeof sa.v4;

@@ -60,6 +60,12 @@ export class DgramRelayBackend implements RelayBackend {
   }
 }
 
+/**
+ * A socket the process cannot open: out of descriptors (its RLIMIT_NOFILE, the system's
+ * fs.file-max) or kernel memory. The node's capacity, not the call's fault.
+ */
+const OUT_OF_SOCKETS = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM'])
+
 function bindSocket(address: string, port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = createSocket({ type: address.includes(':') ? 'udp6' : 'udp4' })
@@ -68,10 +74,18 @@ function bindSocket(address: string, port: number): Promise<Socket> {
       reject(
         err.code === 'EADDRINUSE'
           ? new PortInUseError(address, port, { cause: err })
-          : new MediaPodError(
-              MediaPodErrorCode.internal,
-              `cannot bind ${address}:${port}: ${err.code ?? err.message}`,
-            ),
+          : OUT_OF_SOCKETS.has(err.code ?? '')
+            ? // As the native relay's (native-backend.ts): "load limit", and no "bind" for
+              // signalling's busy-port retry to offer the call again on.
+              new MediaPodError(
+                MediaPodErrorCode.capacity,
+                `load limit: the relay cannot take another socket on ${address}: ${err.code}`,
+                { cause: err },
+              )
+            : new MediaPodError(
+                MediaPodErrorCode.internal,
+                `cannot bind ${address}:${port}: ${err.code ?? err.message}`,
+              ),
       )
     })
     s.bind(port, address, () => {
