@@ -270,8 +270,10 @@ int ossl_srtp_unprotect(ossl_srtp *s, uint8_t *p, int *len, int rtcp) {
     uint32_t ssrc = rd32(p + 8);
     stream *t = find(s, ssrc, 0);
     int64_t v = t ? estimate_roc(t->s_l, t->roc, seq) : 0;
-    int64_t idx = v << 16 | seq;
+    /* Before the index: a negative ROC (an index before the stream's first packet) shifted left is
+     * undefined behaviour, and any SSRC's SEQ comes straight off the socket. */
     if (v < 0) return 10;
+    int64_t idx = v << 16 | seq;
     if (t && !replay_ok(t->highest, t->window, idx)) return 9;
     if (s->gcm) {
       memcpy(iv, s->rtp.salt, 12);
