@@ -41,6 +41,17 @@ describe('RTP reception statistics (RFC 3550 A.1, A.3, A.8)', () => {
     assert.ok(s.jitter >= 75 && s.jitter <= 80, `jitter ${s.jitter}`)
   })
 
+  it('keeps the jitter non-negative and saturated when timestamps jump 2^31 back and forth', () => {
+    // The fuzz regression of the native relay (media-pod/native/fuzz/regressions.txt): its 32-bit
+    // estimate overflowed into a negative jitter; this one must give the same saturated figure.
+    const s = new RtpStats()
+    for (let i = 1; i <= 200; i++) {
+      s.update(i, i % 2 ? 0x80000000 : 0, 160 * i)
+      assert.ok(s.jitterQ4 >= 0 && s.jitterQ4 <= 0x7fffffff, `packet ${i}: jitterQ4 ${s.jitterQ4}`)
+    }
+    assert.equal(s.jitter, 0x7fffffff >> 4)
+  })
+
   it('holds a source in probation until two sequential packets arrive', () => {
     const s = new RtpStats()
     assert.equal(s.update(10, 0, 0), false)

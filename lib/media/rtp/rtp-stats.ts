@@ -49,7 +49,10 @@ export class RtpStats {
     if (this.haveTransit) {
       let d = (transit - this.transit) | 0
       if (d < 0) d = -d
-      this.jitterQ4 += d - ((this.jitterQ4 + 8) >> 4)
+      // Saturates at 2^31 - 1, as the native relay's 32-bit estimate (media-pod/native/src/rtp-stats.h):
+      // timestamps 2^31 apart (the peer picks them) would otherwise drive it past what `>> 4` takes
+      // without wrapping, into a negative jitter. Math.floor, not `>> 4`, for the same reason.
+      this.jitterQ4 = Math.min(this.jitterQ4 + d - Math.floor((this.jitterQ4 + 8) / 16), 0x7fffffff)
     }
     this.transit = transit
     this.haveTransit = true

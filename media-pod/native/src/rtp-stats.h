@@ -75,9 +75,10 @@ static inline void rs_update(rtp_stats *s, const unsigned char *p, uint32_t arri
      * unsigned: the peer picks the timestamps, so a signed difference, its negation and the sum below
      * could overflow (undefined behaviour, and a negative jitter). The estimate saturates at INT32_MAX
      * (jitter 2^27 timestamp units, hours of audio): only nonsense timestamps reach it. */
-    int32_t d = transit - s->transit;
-    if (d < 0) d = -d;
-    s->jitter_q4 += d - ((s->jitter_q4 + 8) >> 4);
+    uint32_t diff = (uint32_t)transit - (uint32_t)s->transit;
+    int64_t d = diff > 0x80000000u ? (int64_t)(0x100000000ull - diff) : (int64_t)diff;
+    int64_t j = (int64_t)s->jitter_q4 + d - (((int64_t)s->jitter_q4 + 8) >> 4);
+    s->jitter_q4 = j > INT32_MAX ? INT32_MAX : (int32_t)j;
   }
   s->transit = transit;
   s->have_transit = 1;
