@@ -21,7 +21,8 @@ pkgs=(
   tshark              # wire captures in end-to-end debugging
   openssl             # test CAs and certificates
   jq
-  build-essential     # node-gyp for the native media addon
+  build-essential     # node-gyp for the native media addon; gcc's libasan/libubsan (through libgcc-12-dev)
+                      # for its ASan/UBSan fuzz test (media-pod/native/native-fuzz.int.test.ts)
   python3             # node-gyp
   python3-pip         # pip download of test tools (scripts/install-test-tools.sh)
 )

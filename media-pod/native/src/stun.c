@@ -2,7 +2,7 @@
  * algorithm and the same answers, octet for octet, as lib/media/stun/ice-lite.ts (the reference, tested
  * against the RFC 5769 vectors); media-addon.int.test.ts compares the two. Malformed input is dropped,
  * never trusted: these octets come straight off a media socket. No Node-API here (that glue is in
- * stun-napi.c), so that a harness can compile this file as it is (without Node's headers). */
+ * stun-napi.c), so the fuzz harness (fuzz/packet-fuzz.c) compiles this file as it is. */
 #include "stun.h"
 
 #include <arpa/inet.h>
