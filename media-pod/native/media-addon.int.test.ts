@@ -51,6 +51,35 @@ describe('media addon (libsrtp + native relay)', function () {
     addon = buildAndLoadMediaAddon()
   })
 
+  for (const [engine, name] of [
+    [SrtpEngine.openssl, 'OpenSSL'],
+    [SrtpEngine.libsrtp, 'libsrtp'],
+  ] as const)
+    it(`keeps protecting and authenticating as a call's sources change past 16 SSRCs (${name} engine)`, () => {
+      // A long call's SSRCs change (transfers, music on hold, re-INVITEs) and a peer picks them: the
+      // OpenSSL engine's 16 slots per direction once refused every SSRC after the 16th ("no room").
+      const k = generateSdesKey('AES_CM_128_HMAC_SHA1_80')
+      const key = Buffer.concat([k.masterKey, k.masterSalt])
+      const out = addon.srtpCreate(1, key, true, engine)
+      const inb = addon.srtpCreate(1, key, false, engine)
+      const send = (seq: number, ssrc: number) => {
+        const b = withRoom(rtp(seq, ssrc))
+        const n = addon.srtpProtect(out, b, 172)
+        assert.equal(n, 182, `protect SSRC ${ssrc} seq ${seq}`)
+        return b.subarray(0, n)
+      }
+      for (let ssrc = 1; ssrc <= 40; ssrc++)
+        for (let seq = 0; seq < 3; seq++) {
+          const p = withRoom(send(seq, ssrc))
+          assert.equal(addon.srtpUnprotect(inb, p, 182), 172, `unprotect SSRC ${ssrc} seq ${seq}`)
+          assert.deepEqual(p.subarray(0, 172), rtp(seq, ssrc))
+        }
+      // The sources in use keep their state: the latest one's replay is still refused.
+      const again = withRoom(send(3, 40))
+      assert.equal(addon.srtpUnprotect(inb, Buffer.from(again), 182), 172)
+      assert.equal(addon.srtpUnprotect(inb, again, 182), NativeSrtpStatus.replayed)
+    })
+
   for (const suite of SUITES) {
     it(`libsrtp in the addon and SrtpContext interoperate both ways (${suite})`, () => {
       const k = generateSdesKey(suite)

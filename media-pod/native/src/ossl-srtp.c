@@ -8,11 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_STREAMS 16 /* SSRCs per direction of one leg; RTP + RTCP of a call need 1–2 */
+/* SSRCs per direction of one leg; RTP + RTCP of a call need 1–2, but a call's sources change (a
+ * transfer, music on hold, a re-INVITE to another phone) and a peer chooses them, so a new SSRC with
+ * the table full takes the slot of the one used least recently (find). */
+#define MAX_STREAMS 16
 
 typedef struct stream {
   uint32_t ssrc;
   int used;
+  uint64_t last; /* ossl_srtp.uses when a packet last found this stream: eviction order */
   uint32_t roc;       /* rollover counter */
   uint16_t s_l;       /* highest SEQ (Appendix A) */
   int64_t highest;    /* highest authenticated SRTP index, -1 none */
@@ -32,6 +36,7 @@ struct ossl_srtp {
   int gcm, outbound, key_len, salt_len, rtp_tag, rtcp_tag;
   keys rtp, rtcp;
   stream streams[MAX_STREAMS];
+  uint64_t uses; /* lookups so far: the streams' clock */
 };
 
 static const EVP_CIPHER *ctr_for(int n) { return n == 32 ? EVP_aes_256_ctr() : EVP_aes_128_ctr(); }
@@ -108,18 +113,25 @@ static uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t
 static void wr32(uint8_t *p, uint32_t v) { p[0] = v >> 24, p[1] = v >> 16, p[2] = v >> 8, p[3] = v; }
 static void x32(uint8_t *p, uint32_t v) { p[0] ^= v >> 24, p[1] ^= v >> 16, p[2] ^= v >> 8, p[3] ^= v; }
 
+/* The stream of `ssrc`; with `create`, a new one when there is none, in a free slot or, with all
+ * MAX_STREAMS in use, in the slot of the stream used least recently (its rollover counter and replay
+ * window are forgotten: should that source come back it starts over, as a new one). Inbound streams are
+ * created only for packets that authenticated, so only a sender with the keys can make them. */
 static stream *find(ossl_srtp *s, uint32_t ssrc, int create) {
-  for (int i = 0; i < MAX_STREAMS; i++)
-    if (s->streams[i].used && s->streams[i].ssrc == ssrc) return &s->streams[i];
-  if (!create) return NULL;
-  for (int i = 0; i < MAX_STREAMS; i++)
-    if (!s->streams[i].used) {
-      stream *t = &s->streams[i];
-      memset(t, 0, sizeof *t);
-      t->used = 1, t->ssrc = ssrc, t->highest = -1, t->rtcp_highest = -1;
+  stream *victim = NULL;
+  for (int i = 0; i < MAX_STREAMS; i++) {
+    stream *t = &s->streams[i];
+    if (t->used && t->ssrc == ssrc) {
+      t->last = ++s->uses;
       return t;
     }
-  return NULL;
+    if (!victim || (victim->used && (!t->used || t->last < victim->last))) victim = t;
+  }
+  if (!create) return NULL;
+  memset(victim, 0, sizeof *victim);
+  victim->used = 1, victim->ssrc = ssrc, victim->highest = -1, victim->rtcp_highest = -1;
+  victim->last = ++s->uses;
+  return victim;
 }
 
 /* RFC 3711 Appendix A. */
