@@ -60,11 +60,26 @@ export function bdecode(input: Uint8Array | string, options: BencodeDecodeOption
     )
   }
   const decoder = new Decoder(buf, options)
-  const value = decoder.value(0)
+  let value: BencodeValue
+  try {
+    value = decoder.value(0)
+  } catch (e) {
+    // The decoder recurses once per level: a maxDepth raised past what the stack holds would let a
+    // deep document end in a RangeError, which the NG server answers as an untyped `Internal error`.
+    if (isStackOverflow(e)) {
+      throw new BencodeError(NgErrorCode.bencodeLimit, 'nesting deeper than the stack allows', decoder.pos)
+    }
+    throw e
+  }
   if (decoder.pos !== buf.length) {
     throw new BencodeError(NgErrorCode.bencodeSyntax, 'trailing data after the document', decoder.pos)
   }
   return value
+}
+
+/** V8's stack overflow (other RangeErrors, such as a string too long to build, are not nesting). */
+function isStackOverflow(e: unknown): boolean {
+  return e instanceof RangeError && /call stack/i.test(e.message)
 }
 
 class Decoder {
@@ -195,7 +210,13 @@ export interface BencodeEncodeOptions {
  */
 export function bencode(value: unknown, options: BencodeEncodeOptions = {}): Buffer {
   const chunks: Buffer[] = []
-  encodeInto(value, chunks, 0, options.maxDepth ?? 32)
+  try {
+    encodeInto(value, chunks, 0, options.maxDepth ?? 32)
+  } catch (e) {
+    // As in bdecode: a maxDepth beyond the stack's reach still ends in the typed error.
+    if (isStackOverflow(e)) throw encodeError('nesting deeper than the stack allows')
+    throw e
+  }
   return Buffer.concat(chunks)
 }
 
