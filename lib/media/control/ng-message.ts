@@ -320,7 +320,11 @@ function isDict(v: BencodeValue | undefined): v is BencodeDict {
  */
 export function parseNgRequest(cookie: string, dict: BencodeDict): ParsedNgRequest {
   const warnings: string[] = []
-  const out: Record<string, unknown> = {}
+  // Null-prototype, like the decoder's dictionaries: on a plain object a peer's `__proto__` key would
+  // set the prototype instead of a member (a dictionary there lent the request a `command` the schema
+  // then found; a byte string made `length` a getter-only accessor, and its assignment threw a
+  // TypeError that went out as `Internal error`).
+  const out: Record<string, unknown> = Object.create(null)
   for (const [k, v] of Object.entries(dict)) {
     const key = canonicalKey(k)
     if (Object.hasOwn(out, key)) throw new NgError(NgErrorCode.ngInvalid, `key '${key}' given twice`)
@@ -342,7 +346,7 @@ export function parseNgRequest(cookie: string, dict: BencodeDict): ParsedNgReque
     )
   }
   for (const key of Object.keys(out)) {
-    if (!(key in schema.properties)) warnings.push(`Unknown key '${key}' ignored`)
+    if (!Object.hasOwn(schema.properties, key)) warnings.push(`Unknown key '${key}' ignored`)
   }
   for (const [key, allowed] of Object.entries(KNOWN_VALUES)) {
     const v = (out as Record<string, unknown>)[key]
@@ -360,9 +364,12 @@ function foldFlags(out: Record<string, unknown>, warnings: string[]): void {
   const flags = out.flags
   if (!Array.isArray(flags)) return
   const kept: string[] = []
+  // A key already given with a value of the wrong type keeps it, for the schema to refuse: folding a
+  // flag into it used to replace it (`SDES: 'x'` and `SDES-off` became `SDES: ['off']`), so the same
+  // wrong value was refused or accepted depending on the flags beside it.
+  const foldable = (v: unknown) => v === undefined || Array.isArray(v)
   const push = (key: string, value: string) => {
-    const list = Array.isArray(out[key]) ? (out[key] as unknown[]) : []
-    out[key] = [...list, value]
+    if (foldable(out[key])) out[key] = [...((out[key] as unknown[] | undefined) ?? []), value]
   }
   for (const f of flags) {
     if (typeof f !== 'string') {
@@ -376,12 +383,14 @@ function foldFlags(out: Record<string, unknown>, warnings: string[]): void {
     else if (n.startsWith('codec-')) {
       const op = CODEC_OPS.find((o) => n.startsWith(`codec-${o}-`))
       if (op) {
-        const codec = (typeof out.codec === 'object' && out.codec !== null ? out.codec : {}) as Record<
-          string,
-          unknown
-        >
-        const list = Array.isArray(codec[op]) ? (codec[op] as unknown[]) : []
-        out.codec = { ...codec, [op]: [...list, n.slice(`codec-${op}-`.length)] }
+        const given = out.codec
+        const isDict =
+          typeof given === 'object' && given !== null && !Array.isArray(given) && !Buffer.isBuffer(given)
+        const codec = (isDict ? given : {}) as Record<string, unknown>
+        if ((given === undefined || isDict) && foldable(codec[op])) {
+          const list = (codec[op] as unknown[] | undefined) ?? []
+          out.codec = { ...codec, [op]: [...list, n.slice(`codec-${op}-`.length)] }
+        }
       } else {
         warnings.push(`Unknown flag '${f}' ignored`)
         kept.push(f)
