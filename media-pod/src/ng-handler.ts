@@ -816,6 +816,9 @@ export class MediaNgHandler implements NgRequestHandler {
         silence(x, y, i)
         continue
       }
+      // As in the offer: the relays take no RTP clock above MAX_CLOCK_RATE (the native one refused
+      // to be programmed with it, so the answer failed with its bare message, and the dgram one took it).
+      dropFastClocks(m, i, warnings)
       const wasQuiet = quiet(yp)
       this.learnParty(sdp, m, yp, req, ctx)
       if (wasQuiet && !quiet(yp)) resumed = true
@@ -944,12 +947,13 @@ export class MediaNgHandler implements NgRequestHandler {
     const rc = rtcpAttribute(m)
     // The relays send to IP addresses: a host name (RFC 8866 §5.7 allows one) or a multicast group
     // with its TTL is refused here, in the offer, rather than by the relay when the answer programs it
-    // after the callee rang.
+    // after the callee rang. So is an IPv6 address with a zone (`fe80::1%eth0`, RFC 4007 §11): node's
+    // isIP takes it, the dgram relay sent to it, and the native relay refused it when programmed.
     for (const a of [unspecified ? undefined : address, rc?.address])
-      if (a !== undefined && isIP(a) === 0)
+      if (a !== undefined && (isIP(a) === 0 || a.includes('%')))
         throw new MediaPodError(
           MediaPodErrorCode.unsupported,
-          `${m.media}: the address '${a.slice(0, 64)}' is not a unicast IP address (host names and multicast groups are not relayed)`,
+          `${m.media}: the address '${a.slice(0, 64)}' is not a unicast IP address (host names, multicast groups and zoned IPv6 addresses are not relayed)`,
         )
     p.peerAddress = unspecified ? null : (address as string)
     p.peerPort = unspecified ? 0 : m.port
@@ -1739,9 +1743,10 @@ function codecMatches(r: RtpMap, name: string): boolean {
 const MAX_CLOCK_RATE = 192_000
 
 /**
- * Takes the offered codecs with an RTP clock above {@link MAX_CLOCK_RATE} out of the section (the
- * relay could not carry a stream the answer picked among them: the answer would fail after the
- * callee rang); an offer with no other codec is refused, before the callee is offered.
+ * Takes the codecs with an RTP clock above {@link MAX_CLOCK_RATE} out of the section (the relay could
+ * not carry a stream the answer picked among them: the answer would fail after the callee rang); an
+ * offer with no other codec is refused, before the callee is offered, and an answer with none before
+ * the relay is programmed.
  */
 function dropFastClocks(m: MediaSection, i: number, warnings: string[]): void {
   const maps = rtpMaps(m, m.formats)
