@@ -26,6 +26,10 @@
 typedef struct gen {
   int sink_fd;           /* owned by: the generator object; closed by the finaliser */
   uint16_t sink_port;
+  /* Next RTP sequence number per stream, kept from run to run: runs of one generator continue its
+   * streams (bench/media-relay.bench.ts runs a case in slices; an SRTP receiver refuses a sequence
+   * number again as a replay). Owned by: the run in progress (one at a time per generator). */
+  uint16_t seq[MAX_STREAMS];
 } gen;
 
 typedef struct job {
@@ -139,8 +143,7 @@ static void execute(napi_env env, void *data) {
   struct mmsghdr m[64];
   struct iovec iov[64];
   struct sockaddr_in dst[64];
-  uint16_t seq[MAX_STREAMS];
-  for (int s = 0; s < j->nports; s++) seq[s] = (uint16_t)(65500 + s * 7); /* cross the 65535 → 0 wrap */
+  uint16_t *seq = j->g->seq;
   struct timespec next;
   clock_gettime(CLOCK_MONOTONIC, &next);
   uint64_t start = now_us();
@@ -284,6 +287,7 @@ static napi_value create(napi_env env, napi_callback_info info) {
     KSBC_THROW(env, "sink bind failed");
   }
   g->sink_port = ntohs(sa.sin_port);
+  for (int s = 0; s < MAX_STREAMS; s++) g->seq[s] = (uint16_t)(65500 + s * 7); /* cross the 65535 → 0 wrap */
   napi_value o, ext;
   KSBC_CHECK(env, napi_create_object(env, &o));
   KSBC_CHECK(env, napi_create_external(env, g, gen_finalize, NULL, &ext));
