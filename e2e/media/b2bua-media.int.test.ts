@@ -663,70 +663,60 @@ describe('kube-sbc run --redis: no key behind, media and hold timeouts', functio
     )
   })
 
-  it('a call whose media stops is ended: BYE on both legs, CDR hangup media-timeout', async () => {
+  /**
+   * A call from the pbx with `offer`, answered with `answer`, in which nobody sends RTP: the SBC must
+   * end it (BYE on both legs) with a CDR of hangup `reason`, and leave no call key in Redis. Returns
+   * that CDR's hangup.
+   */
+  const endedBySbc = async (offer: string, answer: string, reason: string) => {
     const pbx = await SipUa.open(pbxPeerPort)
     const carrier = await SipUa.open(carrierPeerPort)
     try {
-      carrier.answerWith((req) =>
-        req.method === 'INVITE' ? { status: 200, sdp: audioSdp(40_002, { codecs: '8' }) } : undefined,
-      )
+      carrier.answerWith((req) => (req.method === 'INVITE' ? { status: 200, sdp: answer } : undefined))
       pbx.answerWith(() => undefined)
-      const { final } = await pbx.invite(sbc.pbx, audioSdp(40_000, { codecs: '8' }))
+      const { final } = await pbx.invite(sbc.pbx, offer)
       assert.equal(final.status, 200)
-      // Nobody sends RTP: after --media-timeout the media pod publishes the notice on Redis and
-      // signalling hangs up both legs.
       await pbx.waitFor(pbx.request('BYE'), 'BYE toward the caller', 30_000)
       await carrier.waitFor(carrier.request('BYE'), 'BYE toward the callee', 30_000)
-      await eventually(
-        async () =>
-          cdrLines(sbc.proc.output()).some(
-            (c) => (c as { hangup: { reason: string } }).hangup.reason === 'media-timeout',
-          ),
-        'CDR with media-timeout',
-      )
+      const hangup = () =>
+        cdrLines(sbc.proc.output())
+          .map((c) => (c as { hangup: { by: string; reason: string; detail: string } }).hangup)
+          .find((h) => h.reason === reason)
+      await eventually(async () => hangup() !== undefined, `CDR with ${reason}`)
       // The CDR is written first, then the state is deleted.
       await eventually(
         async () => (await client.keys('*')).filter((k) => !k.includes('{m}:pods')).length === 0,
         'no call key in Redis',
       )
+      return hangup() as { by: string; detail: string }
     } finally {
       pbx.close()
       carrier.close()
     }
+  }
+
+  it('a call whose media stops is ended: BYE on both legs, CDR hangup media-timeout', async () => {
+    // Nobody sends RTP: after --media-timeout the media pod publishes the notice on Redis and
+    // signalling hangs up both legs.
+    const hangup = await endedBySbc(
+      audioSdp(40_000, { codecs: '8' }),
+      audioSdp(40_002, { codecs: '8' }),
+      'media-timeout',
+    )
+    assert.equal(hangup.by, 'sbc')
+    assert.match(hangup.detail, /^no media for \d+ s \(media pod /)
   })
+
   it('a call held without media is ended after --hold-timeout: BYE on both legs, CDR hangup hold-timeout', async () => {
-    const pbx = await SipUa.open(pbxPeerPort)
-    const carrier = await SipUa.open(carrierPeerPort)
-    try {
-      // A call that starts on hold (the caller sendonly, playing nothing; the callee recvonly) and
-      // nobody sends: not the 2-s media timeout's, the 3-s hold timeout's, told through Redis with
-      // `hold: true`.
-      carrier.answerWith((req) =>
-        req.method === 'INVITE'
-          ? { status: 200, sdp: audioSdp(40_002, { codecs: '8' }).replace('a=sendrecv', 'a=recvonly') }
-          : undefined,
-      )
-      pbx.answerWith(() => undefined)
-      const sdp = audioSdp(40_000, { codecs: '8' }).replace('a=sendrecv', 'a=sendonly')
-      const { final } = await pbx.invite(sbc.pbx, sdp)
-      assert.equal(final.status, 200)
-      await pbx.waitFor(pbx.request('BYE'), 'BYE toward the caller', 30_000)
-      await carrier.waitFor(carrier.request('BYE'), 'BYE toward the callee', 30_000)
-      const held = () =>
-        cdrLines(sbc.proc.output())
-          .map((c) => (c as { hangup: { by: string; reason: string; detail: string } }).hangup)
-          .find((h) => h.reason === 'hold-timeout')
-      await eventually(async () => held() !== undefined, 'CDR with hold-timeout')
-      const hangup = held()!
-      assert.equal(hangup.by, 'sbc')
-      assert.match(hangup.detail, /^no media for [3-9] s on hold \(media pod /)
-      await eventually(
-        async () => (await client.keys('*')).filter((k) => !k.includes('{m}:pods')).length === 0,
-        'no call key in Redis',
-      )
-    } finally {
-      pbx.close()
-      carrier.close()
-    }
+    // A call that starts on hold (the caller sendonly, playing nothing; the callee recvonly) and
+    // nobody sends: not the 2-s media timeout's, the 3-s hold timeout's, told through Redis with
+    // `hold: true`.
+    const hangup = await endedBySbc(
+      audioSdp(40_000, { codecs: '8' }).replace('a=sendrecv', 'a=sendonly'),
+      audioSdp(40_002, { codecs: '8' }).replace('a=sendrecv', 'a=recvonly'),
+      'hold-timeout',
+    )
+    assert.equal(hangup.by, 'sbc')
+    assert.match(hangup.detail, /^no media for [3-9] s on hold \(media pod /)
   })
 })

@@ -4,20 +4,7 @@ import fc from 'fast-check'
 import { fcParams } from '../../../test/harness/fast-check.ts'
 import { type BencodeDict, type BencodeValue, bdecode, bencode } from './bencode.ts'
 import { NgError, NgErrorCode } from './errors.ts'
-import {
-  canonicalKey,
-  NgAnswerRequest,
-  type NgCommand,
-  NgCommands,
-  NgDeleteRequest,
-  NgListRequest,
-  NgOfferRequest,
-  NgPingRequest,
-  NgQueryRequest,
-  NgStatisticsRequest,
-  NgWithdrawOfferRequest,
-  parseNgRequest,
-} from './ng-message.ts'
+import { canonicalKey, type NgCommand, NgCommands, parseNgRequest, REQUEST_SCHEMAS } from './ng-message.ts'
 
 /*
  * parseNgRequest against any dictionary a peer can send: it throws SBC_ERR_NG_INVALID, or returns a
@@ -27,16 +14,7 @@ import {
  * flags and prefixed flags, keys that mean something to JavaScript objects, and arbitrary values.
  */
 
-const SCHEMAS = {
-  ping: NgPingRequest,
-  offer: NgOfferRequest,
-  answer: NgAnswerRequest,
-  delete: NgDeleteRequest,
-  query: NgQueryRequest,
-  list: NgListRequest,
-  statistics: NgStatisticsRequest,
-  'withdraw offer': NgWithdrawOfferRequest,
-} as const
+const SCHEMAS = REQUEST_SCHEMAS
 
 const schemaKeys = [...new Set(Object.values(SCHEMAS).flatMap((s) => Object.keys(s.properties)))]
 

@@ -161,7 +161,8 @@ export type NgRequest =
   | NgStatisticsRequest
   | NgWithdrawOfferRequest
 
-const REQUEST_SCHEMAS = {
+/** The schema of each command's request. */
+export const REQUEST_SCHEMAS = {
   ping: NgPingRequest,
   offer: NgOfferRequest,
   answer: NgAnswerRequest,
