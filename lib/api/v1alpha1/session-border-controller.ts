@@ -214,6 +214,14 @@ export const SessionBorderControllerSpec = Type.Object(
                 'Packets per second one relay thread carries before calls spill onto the next thread and move back when the load falls (kube-sbc media --worker-spill-pps; default 15000). 0: every thread takes calls in turn.',
             }),
           ),
+          workerPriority: Type.Optional(
+            Type.Integer({
+              minimum: 0,
+              maximum: 99,
+              description:
+                'Real-time priority (SCHED_FIFO 1-99) of the relay threads (kube-sbc media --worker-priority); 0 or unset: normal threads. Lower tail latency under CPU contention, more CPU per packet (docs/media-pod.md). Set, the media container runs as UID 0 with every capability dropped but SYS_NICE (Kubernetes gives a non-root process no added capability); the node must let containers use SCHED_FIFO.',
+            }),
+          ),
         },
         {
           additionalProperties: false,

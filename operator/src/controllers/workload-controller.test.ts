@@ -114,4 +114,29 @@ describe('WorkloadController (pure)', () => {
     await controller.reconcile('uclab/sbc1')
     assert.ok(args().includes('--worker-spill-pps=0'))
   })
+
+  it('runs real-time relay threads for spec.media.workerPriority: the flag, UID 0 with only SYS_NICE; restricted without it', async () => {
+    const { store, controller } = await setup()
+    const pod = () => get(store, 'DaemonSet', 'sbc1-media').spec.template.spec
+    await controller.reconcile('uclab/sbc1')
+    assert.ok(!pod().containers[0].args.some((a: string) => a.startsWith('--worker-priority')))
+    assert.equal(pod().securityContext.runAsUser, 65532)
+    assert.deepEqual(pod().containers[0].securityContext.capabilities, { drop: ['ALL'] })
+    const sbc = get(store, 'SessionBorderController', 'sbc1')
+    store.put({ ...sbc, spec: { ...sbc.spec, media: { ...sbc.spec.media, workerPriority: 10 } } })
+    await controller.reconcile('uclab/sbc1')
+    assert.ok(pod().containers[0].args.includes('--worker-priority=10'))
+    assert.deepEqual(
+      [pod().securityContext.runAsUser, pod().securityContext.runAsNonRoot, pod().securityContext.fsGroup],
+      [0, false, undefined],
+    )
+    const sc = pod().containers[0].securityContext
+    assert.deepEqual(sc.capabilities, { drop: ['ALL'], add: ['SYS_NICE'] })
+    assert.deepEqual([sc.allowPrivilegeEscalation, sc.readOnlyRootFilesystem], [false, true])
+    // Back to 0: normal threads, the restricted contexts again.
+    store.put({ ...sbc, spec: { ...sbc.spec, media: { ...sbc.spec.media, workerPriority: 0 } } })
+    await controller.reconcile('uclab/sbc1')
+    assert.ok(!pod().containers[0].args.some((a: string) => a.startsWith('--worker-priority')))
+    assert.equal(pod().securityContext.runAsUser, 65532)
+  })
 })

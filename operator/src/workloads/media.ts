@@ -29,14 +29,36 @@ export function portRangesEnv(input: WorkloadInput): string {
 }
 
 /**
+ * The security contexts of a media pod whose relay threads run SCHED_FIFO (spec.media.workerPriority):
+ * setting a real-time policy takes CAP_SYS_NICE, and Kubernetes sets no ambient capabilities, so a
+ * capability added to a container reaches its process only when it runs as UID 0 (a non-root process
+ * loses it at exec). So UID 0 with every capability dropped but SYS_NICE, no privilege escalation, a
+ * read-only root file system, the RuntimeDefault seccomp profile; the pod already needs the
+ * `privileged` Pod Security level for its host network. Whether SCHED_FIFO is then granted is the
+ * node's (a kernel with RT group scheduling gives containers no real-time budget by default): without
+ * it the pod logs a warning and runs its threads normally (media-pod/src/media-pod.ts).
+ */
+export const realtimeSecurity = {
+  pod: { runAsNonRoot: false, runAsUser: 0, runAsGroup: 0, seccompProfile: { type: 'RuntimeDefault' } },
+  container: {
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    runAsNonRoot: false,
+    capabilities: { drop: ['ALL'], add: ['SYS_NICE'] },
+  },
+}
+
+/**
  * DaemonSet `<sbc>-media`, the RTP/SRTP relay, one pod per selected node on the host network.
  *
  * Fields owned: labels, ownerReferences, spec.selector (immutable), spec.updateStrategy, the pod
  * template: hostNetwork, dnsPolicy ClusterFirstWithHostNet, nodeSelector (spec.media.nodeSelector),
  * serviceAccountName, securityContext, terminationGracePeriodSeconds, and the container (image,
- * args `media --sbc --http-port --ng-port` (and `--worker-spill-pps` from spec.media.workerSpillPps), env incl. HOST_IP and SBC_MEDIA_PORT_RANGES, ports,
+ * args `media --sbc --http-port --ng-port` (and `--worker-spill-pps` from spec.media.workerSpillPps,
+ * `--worker-priority` from spec.media.workerPriority), env incl. HOST_IP and SBC_MEDIA_PORT_RANGES, ports,
  * probes, resources, securityContext, the Redis password Secret's volume and mount). No capabilities: realm ports are >= 1024 (schema minimum),
- * NG is 22222 and HTTP 8080, so nothing privileged is bound. The realm port ranges travel in the
+ * NG is 22222 and HTTP 8080, so nothing privileged is bound — unless spec.media.workerPriority asks for
+ * real-time relay threads (realtimeSecurity). The realm port ranges travel in the
  * snapshot; the env only documents them on the pod. hostNetwork means the restricted Pod Security
  * level does not admit this pod; the namespace needs `baseline` or `privileged`.
  */
@@ -47,6 +69,7 @@ export function mediaDaemonSet(input: WorkloadInput): KubernetesObject {
   // password from the snapshot's Secret under SECRETS_DIR); no TLS material is needed here.
   const redisSecret = input.config?.redis.password?.secret
   const secrets = redisSecret === undefined ? [] : [redisSecret]
+  const priority = spec.workerPriority ?? 0
   return {
     apiVersion: 'apps/v1',
     kind: 'DaemonSet',
@@ -61,7 +84,7 @@ export function mediaDaemonSet(input: WorkloadInput): KubernetesObject {
           dnsPolicy: 'ClusterFirstWithHostNet',
           serviceAccountName: podsName(sbc),
           automountServiceAccountToken: true,
-          securityContext: restrictedPod,
+          securityContext: priority > 0 ? realtimeSecurity.pod : restrictedPod,
           terminationGracePeriodSeconds: MEDIA_GRACE_SECONDS,
           ...(spec.nodeSelector ? { nodeSelector: spec.nodeSelector } : {}),
           containers: [
@@ -74,6 +97,7 @@ export function mediaDaemonSet(input: WorkloadInput): KubernetesObject {
                 `--http-port=${HTTP_PORT}`,
                 `--ng-port=${NG_PORT}`,
                 ...(spec.workerSpillPps !== undefined ? [`--worker-spill-pps=${spec.workerSpillPps}`] : []),
+                ...(priority > 0 ? [`--worker-priority=${priority}`] : []),
               ],
               env: [...downwardEnv(true), { name: 'SBC_MEDIA_PORT_RANGES', value: portRangesEnv(input) }],
               ports: [
@@ -82,7 +106,7 @@ export function mediaDaemonSet(input: WorkloadInput): KubernetesObject {
               ],
               ...httpProbes,
               ...(spec.resources ? { resources: spec.resources } : {}),
-              securityContext: restrictedContainer,
+              securityContext: priority > 0 ? realtimeSecurity.container : restrictedContainer,
               volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, ...secretMounts(secrets)],
             },
           ],
