@@ -118,16 +118,20 @@ static void x32(uint8_t *p, uint32_t v) { p[0] ^= v >> 24, p[1] ^= v >> 16, p[2]
  * window are forgotten: should that source come back it starts over, as a new one). Inbound streams are
  * created only for packets that authenticated, so only a sender with the keys can make them. */
 static stream *find(ossl_srtp *s, uint32_t ssrc, int create) {
-  stream *victim = NULL;
   for (int i = 0; i < MAX_STREAMS; i++) {
     stream *t = &s->streams[i];
     if (t->used && t->ssrc == ssrc) {
       t->last = ++s->uses;
       return t;
     }
-    if (!victim || (victim->used && (!t->used || t->last < victim->last))) victim = t;
   }
   if (!create) return NULL;
+  /* Only for a new source (not per packet): the first free slot, else the least recently used. */
+  stream *victim = &s->streams[0];
+  for (int i = 0; i < MAX_STREAMS && victim->used; i++) {
+    stream *t = &s->streams[i];
+    if (!t->used || t->last < victim->last) victim = t;
+  }
   memset(victim, 0, sizeof *victim);
   victim->used = 1, victim->ssrc = ssrc, victim->highest = -1, victim->rtcp_highest = -1;
   victim->last = ++s->uses;
