@@ -32,6 +32,22 @@ export type MediaPodErrorCode = (typeof MediaPodErrorCode)[keyof typeof MediaPod
 export class MediaPodError extends SbcError {}
 
 /**
+ * `SBC_ERR_MEDIA_CAPACITY` from a relay (native or dgram) that cannot take another socket on
+ * `address`. "load limit" leads the reason: what signalling (media-anchor.ts CAPACITY_REASON) and NG
+ * clients read as capacity, not as a refused SDP; and no "bind" in it, on which signalling's
+ * busy-port retry would offer the call again.
+ */
+export class RelayCapacityError extends MediaPodError {
+  constructor(address: string, why: string, options?: ErrorOptions) {
+    super(
+      MediaPodErrorCode.capacity,
+      `load limit: the relay cannot take another socket on ${address}: ${why}`,
+      options,
+    )
+  }
+}
+
+/**
  * `SBC_ERR_MEDIA_PORT_IN_USE`: bind(2) said EADDRINUSE for a port the allocator handed out (another
  * process holds it). Names the address and port so the offer can skip that allocation and retry.
  */

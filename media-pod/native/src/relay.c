@@ -126,6 +126,22 @@ static int watch(int epfd, int fd, uint32_t tag) {
   return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
+/* Throws for a failed system call `call` with errno `err`: SBC_ERR_MEDIA_NATIVE_CAPACITY when it is the
+ * node's capacity, not this call's fault (out of descriptors — the process's RLIMIT_NOFILE, the
+ * system's fs.file-max —, of kernel memory, or of epoll watches, fs.epoll.max_user_watches), which
+ * the media pod answers as rtpengine's "load limit"; SBC_ERR_MEDIA_NATIVE otherwise. */
+static napi_value throw_sys(napi_env env, const char *call, int err) {
+  int capacity = err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM || err == ENOSPC;
+  const char *limit = err == EMFILE   ? " (RLIMIT_NOFILE)"
+                      : err == ENFILE ? " (fs.file-max)"
+                      : err == ENOSPC ? " (fs.epoll.max_user_watches)"
+                                      : "";
+  char msg[128];
+  snprintf(msg, sizeof msg, "%s failed: %s%s", call, strerror(err), limit);
+  napi_throw_error(env, capacity ? "SBC_ERR_MEDIA_NATIVE_CAPACITY" : "SBC_ERR_MEDIA_NATIVE", msg);
+  return NULL;
+}
+
 /* The lock that guards a leg's fields: its owner's. */
 static pthread_mutex_t *leg_lock(relay *r, const leg *L) {
   return &r->w[L->owner]->lock;
@@ -492,17 +508,7 @@ static napi_value bind_leg(napi_env env, napi_callback_info info) {
   /* An IPv6 socket keeps the kernel's dual-stack default (as Node's udp6): bound to :: it also relays
    * IPv4 peers, whose addresses then arrive v4-mapped. */
   int fd = socket(sa.sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    /* Out of descriptors (the process's RLIMIT_NOFILE, the system's fs.file-max) or kernel memory:
-     * the node's capacity, as the refusals below, not this call's fault. */
-    int err = errno;
-    bool capacity = err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
-    char msg[128];
-    snprintf(msg, sizeof msg, "socket() failed: %s%s", strerror(err),
-             err == EMFILE ? " (RLIMIT_NOFILE)" : err == ENFILE ? " (fs.file-max)" : "");
-    napi_throw_error(env, capacity ? "SBC_ERR_MEDIA_NATIVE_CAPACITY" : "SBC_ERR_MEDIA_NATIVE", msg);
-    return NULL;
-  }
+  if (fd < 0) return throw_sys(env, "socket()", errno);
   int rcv = 1 << 20;
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
   socklen_t sl = sa.sa.sa_family == AF_INET6 ? sizeof sa.v6 : sizeof sa.v4;
@@ -565,14 +571,7 @@ static napi_value bind_leg(napi_env env, napi_callback_info info) {
   }
   if (epoll_err) {
     close(fd);
-    char msg[128];
-    snprintf(msg, sizeof msg, "epoll_ctl() failed: %s%s", strerror(epoll_err),
-             epoll_err == ENOSPC ? " (fs.epoll.max_user_watches)" : "");
-    napi_throw_error(env,
-                     epoll_err == ENOSPC || epoll_err == ENOMEM ? "SBC_ERR_MEDIA_NATIVE_CAPACITY"
-                                                                : "SBC_ERR_MEDIA_NATIVE",
-                     msg);
-    return NULL;
+    return throw_sys(env, "epoll_ctl()", epoll_err);
   }
   napi_value obj;
   KSBC_CHECK(env, napi_create_object(env, &obj));

@@ -2,7 +2,7 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram'
 import { RtpStats } from '../../../lib/media/rtp/rtp-stats.ts'
 import { SrtpContext, SrtpStatus } from '../../../lib/media/srtp/context.ts'
 import { answerIceCheck } from '../../../lib/media/stun/ice-lite.ts'
-import { MediaPodError, MediaPodErrorCode, PortInUseError } from '../errors.ts'
+import { MediaPodError, MediaPodErrorCode, PortInUseError, RelayCapacityError } from '../errors.ts'
 import {
   type EndpointConfig,
   type EndpointSpec,
@@ -75,13 +75,7 @@ function bindSocket(address: string, port: number): Promise<Socket> {
         err.code === 'EADDRINUSE'
           ? new PortInUseError(address, port, { cause: err })
           : OUT_OF_SOCKETS.has(err.code ?? '')
-            ? // As the native relay's (native-backend.ts): "load limit", and no "bind" for
-              // signalling's busy-port retry to offer the call again on.
-              new MediaPodError(
-                MediaPodErrorCode.capacity,
-                `load limit: the relay cannot take another socket on ${address}: ${err.code}`,
-                { cause: err },
-              )
+            ? new RelayCapacityError(address, err.code as string, { cause: err })
             : new MediaPodError(
                 MediaPodErrorCode.internal,
                 `cannot bind ${address}:${port}: ${err.code ?? err.message}`,

@@ -4,7 +4,7 @@ import type { IceCredentials } from '../../../lib/media/stun/ice-lite.ts'
 import { MediaNativeErrorCode } from '../../native/errors.ts'
 import { Latch, loadMediaAddon, type MediaAddon } from '../../native/media-addon.ts'
 import { NativeRelay, type NativeWorkerStats, nativePt, type RelayLeg } from '../../native/native-relay.ts'
-import { MediaPodError, MediaPodErrorCode, PortInUseError } from '../errors.ts'
+import { MediaPodError, MediaPodErrorCode, PortInUseError, RelayCapacityError } from '../errors.ts'
 import type {
   EndpointConfig,
   EndpointSpec,
@@ -180,14 +180,8 @@ function bind(relay: NativeRelay, address: string, port: number, worker: number)
   } catch (e) {
     const code = (e as { code?: string }).code
     if (code === MediaPodErrorCode.portInUse) throw new PortInUseError(address, port, { cause: e })
-    // "load limit" in the reason: what signalling (media-anchor.ts CAPACITY_REASON) and NG clients
-    // read as capacity, not as a refused SDP; no "bind" in it, which signalling would try again.
     if (code === MediaNativeErrorCode.capacity)
-      throw new MediaPodError(
-        MediaPodErrorCode.capacity,
-        `load limit: the relay cannot take another socket on ${address}: ${(e as Error).message}`,
-        { cause: e },
-      )
+      throw new RelayCapacityError(address, (e as Error).message, { cause: e })
     throw new MediaPodError(
       MediaPodErrorCode.internal,
       `cannot bind ${address}:${port}: ${(e as Error).message}`,
