@@ -107,21 +107,25 @@ describe('native packet path under ASan/UBSan (fuzz/packet-fuzz.c)', function ()
     // (Node itself is not instrumented; leaks are not checked there: Node's own are reported at exit).
     const addon = join(dir, 'kube_sbc_media_asan.node')
     const nodeInclude = join(dirname(dirname(process.execPath)), 'include', 'node')
-    const sources = ['addon.c', 'srtp.c', 'ossl-srtp.c', 'relay.c', 'loadgen.c', 'stun.c', 'stun-napi.c']
+    // The addon's own sources, defines and libraries, from binding.gyp (JSON once its # comments go).
+    const gyp = JSON.parse(readFileSync(join(HERE, 'binding.gyp'), 'utf8').replace(/^\s*#.*$/gm, ''))
+    const target = gyp.targets[0] as {
+      target_name: string
+      sources: string[]
+      defines: string[]
+      libraries: string[]
+    }
     execFileSync(
       'gcc',
       [
         ...SANITIZE,
         '-shared',
         '-fPIC',
-        '-D_GNU_SOURCE',
-        '-DNAPI_VERSION=8',
-        '-DNODE_GYP_MODULE_NAME=kube_sbc_media',
+        ...target.defines.map((d) => `-D${d}`),
+        `-DNODE_GYP_MODULE_NAME=${target.target_name}`,
         `-I${nodeInclude}`,
-        ...sources.map((f) => join(SRC, f)),
-        '-lsrtp2',
-        '-lcrypto',
-        '-lpthread',
+        ...target.sources.map((f) => join(HERE, f)),
+        ...target.libraries,
         '-o',
         addon,
       ],
