@@ -373,17 +373,16 @@ interface Prepared {
   done(): Promise<void>
 }
 
+/** The generator's outbound SRTP session: SRTP on the wire for SRTP→SRTP, else none. */
+function generatorSrtp(mode: Mode, key: ReturnType<typeof generateSdesKey>): Prepared['genSrtp'] {
+  return mode === 'SRTP→SRTP'
+    ? addon.srtpCreate(1, Buffer.concat([key.masterKey, key.masterSalt]), true, SrtpEngine.libsrtp)
+    : null
+}
+
 async function prepareCase(r: Relay, tag: string, mode: Mode, rate: number): Promise<Prepared> {
   const offerKey = generateSdesKey(SUITE)
-  const genSrtp =
-    mode === 'SRTP→SRTP'
-      ? addon.srtpCreate(
-          1,
-          Buffer.concat([offerKey.masterKey, offerKey.masterSalt]),
-          true,
-          SrtpEngine.libsrtp,
-        )
-      : null
+  const genSrtp = generatorSrtp(mode, offerKey)
   const gen = addon.loadgenCreate()
   const streams = Math.round(rate / 50)
   const ports: number[] = new Array(streams)
@@ -420,11 +419,7 @@ async function prepareCase(r: Relay, tag: string, mode: Mode, rate: number): Pro
 
 /** The generator straight into its own sink: the latency floor of the harness and the machine. */
 function prepareDirect(mode: Mode, rate: number): Prepared {
-  const key = generateSdesKey(SUITE)
-  const genSrtp =
-    mode === 'SRTP→SRTP'
-      ? addon.srtpCreate(1, Buffer.concat([key.masterKey, key.masterSalt]), true, SrtpEngine.libsrtp)
-      : null
+  const genSrtp = generatorSrtp(mode, generateSdesKey(SUITE))
   const gen = addon.loadgenCreate()
   const ports = new Array<number>(Math.round(rate / 50)).fill(gen.port)
   return { gen, ports, genSrtp, done: async () => {} }
